@@ -1,0 +1,237 @@
+//! K-Series wire types, read leniently: money arrives as strings (sometimes numbers), ids as
+//! numbers here and strings there, and unknown fields are ignored.
+
+use serde::Deserialize;
+use std::fmt;
+
+/// A decimal that arrives either as a JSON string (`"11.00"`) or a number (`11.0`).
+#[derive(Deserialize, Debug, Clone, PartialEq)]
+#[serde(untagged)]
+pub enum Amount {
+    Text(String),
+    Number(serde_json::Number),
+}
+
+impl Amount {
+    pub fn as_text(&self) -> String {
+        match self {
+            Amount::Text(s) => s.clone(),
+            Amount::Number(n) => n.to_string(),
+        }
+    }
+}
+
+/// An identifier that arrives as a number or a string.
+#[derive(Deserialize, Debug, Clone, PartialEq)]
+#[serde(untagged)]
+pub enum Id {
+    Text(String),
+    Number(serde_json::Number),
+}
+
+impl fmt::Display for Id {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Id::Text(s) => f.write_str(s),
+            Id::Number(n) => write!(f, "{n}"),
+        }
+    }
+}
+
+/// `GET /o/op/data/businesses`: a plain array.
+#[derive(Deserialize, Debug, Clone)]
+#[serde(rename_all = "camelCase")]
+pub struct OpBusiness {
+    pub name: Option<String>,
+    pub id: Id,
+    #[serde(default)]
+    pub business_locations: Vec<OpLocation>,
+}
+
+#[derive(Deserialize, Debug, Clone)]
+pub struct OpLocation {
+    pub id: Id,
+    pub name: Option<String>,
+}
+
+/// `GET /f/data/businesses`: HAL.
+#[derive(Deserialize, Debug, Clone)]
+pub struct FinancialBusinesses {
+    #[serde(rename = "_embedded")]
+    pub embedded: Option<BusinessListEmbedded>,
+}
+
+#[derive(Deserialize, Debug, Clone)]
+pub struct BusinessListEmbedded {
+    #[serde(rename = "businessList", default)]
+    pub business_list: Vec<FinancialBusiness>,
+}
+
+#[derive(Deserialize, Debug, Clone)]
+#[serde(rename_all = "camelCase")]
+pub struct FinancialBusiness {
+    pub business_name: Option<String>,
+    pub business_id: Id,
+    pub currency_code: Option<String>,
+    #[serde(default)]
+    pub business_locations: Vec<FinancialLocation>,
+}
+
+#[derive(Deserialize, Debug, Clone)]
+pub struct FinancialLocation {
+    #[serde(rename = "blName")]
+    pub name: Option<String>,
+    /// Note the spelling: `blID`.
+    #[serde(rename = "blID")]
+    pub id: Id,
+    pub country: Option<String>,
+    pub timezone: Option<String>,
+}
+
+/// `FinancialDto`: a page of `GET /f/finance/{blId}/financials/{from}/{to}`.
+#[derive(Deserialize, Debug, Clone)]
+#[serde(rename_all = "camelCase")]
+pub struct FinancialPage {
+    pub business_name: Option<String>,
+    pub business_location_id: Option<Id>,
+    pub sales: Vec<Sale>,
+    pub data_complete: Option<bool>,
+    #[serde(rename = "_links")]
+    pub links: Option<Links>,
+}
+
+#[derive(Deserialize, Debug, Clone)]
+#[serde(rename_all = "camelCase")]
+pub struct Links {
+    pub next_page: Option<Link>,
+}
+
+#[derive(Deserialize, Debug, Clone)]
+pub struct Link {
+    pub href: String,
+}
+
+impl FinancialPage {
+    /// The `nextPageToken` of the next page, read from `_links.nextPage.href`.
+    pub fn next_page_token(&self) -> Option<String> {
+        let href = &self.links.as_ref()?.next_page.as_ref()?.href;
+        let url = url::Url::parse(href).ok()?;
+        let token = url.query_pairs().find(|(k, _)| k == "nextPageToken").map(|(_, v)| v.into_owned());
+        token
+    }
+}
+
+#[derive(Deserialize, Debug, Clone)]
+#[serde(rename_all = "camelCase")]
+pub struct Sale {
+    pub account_reference: Option<String>,
+    pub account_fisc_id: Option<String>,
+    pub receipt_id: Option<String>,
+    pub source: Option<Source>,
+    #[serde(default)]
+    pub sales_lines: Vec<SaleLine>,
+    #[serde(default)]
+    pub payments: Vec<Payment>,
+    /// V1 spelling.
+    pub timeof_opening: Option<String>,
+    /// V1 spelling.
+    pub timeof_close_and_paid: Option<String>,
+    /// V2 spelling.
+    pub time_of_opening: Option<String>,
+    /// V2 spelling.
+    pub time_closed: Option<String>,
+    pub cancelled: Option<bool>,
+    pub table_number: Option<Id>,
+    pub nb_covers: Option<Amount>,
+    pub dine_in: Option<bool>,
+    pub device_id: Option<Id>,
+    pub device_name: Option<String>,
+    #[serde(rename = "type")]
+    pub sale_type: Option<String>,
+}
+
+#[derive(Deserialize, Debug, Clone)]
+#[serde(rename_all = "camelCase")]
+pub struct Source {
+    pub initial_account_id: Option<Id>,
+    pub previous_account_id: Option<Id>,
+}
+
+#[derive(Deserialize, Debug, Clone)]
+#[serde(rename_all = "camelCase")]
+pub struct SaleLine {
+    pub id: Option<Id>,
+    pub parent_line_id: Option<Id>,
+    pub total_net_amount_with_tax: Option<Amount>,
+    pub total_net_amount_without_tax: Option<Amount>,
+    pub menu_list_price: Option<Amount>,
+    pub tax_amount: Option<Amount>,
+    pub discount_amount: Option<Amount>,
+    pub account_discount_amount: Option<Amount>,
+    pub total_discount_amount: Option<Amount>,
+    pub sku: Option<String>,
+    pub name: Option<String>,
+    pub name_override: Option<String>,
+    pub quantity: Option<Amount>,
+    pub accounting_group: Option<AccountingGroup>,
+    pub categories: Option<Vec<Category>>,
+    pub currency: Option<String>,
+    pub void_reason: Option<String>,
+}
+
+#[derive(Deserialize, Debug, Clone)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountingGroup {
+    pub accounting_group_id: Option<Id>,
+    pub name: Option<String>,
+    pub code: Option<String>,
+    /// A JSON-encoded string such as `[{"category":"default","value":"Food"}]`.
+    pub statistic_group: Option<String>,
+}
+
+#[derive(Deserialize, Debug, Clone)]
+pub struct Category {
+    pub category: Option<String>,
+    pub value: Option<String>,
+}
+
+#[derive(Deserialize, Debug, Clone)]
+#[serde(rename_all = "camelCase")]
+pub struct Payment {
+    pub code: Option<String>,
+    pub description: Option<String>,
+    pub net_amount_with_tax: Option<Amount>,
+    pub tip: Option<Amount>,
+    pub currency: Option<String>,
+    pub consumer: Option<Consumer>,
+}
+
+#[derive(Deserialize, Debug, Clone)]
+#[serde(rename_all = "camelCase")]
+pub struct Consumer {
+    pub id: Option<String>,
+    pub customer_id: Option<Id>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub email: Option<String>,
+}
+
+/// `_embedded.accountingGroupList` of `GET /f/finance/{blId}/accountingGroups`.
+#[derive(Deserialize, Debug, Clone)]
+pub struct AccountingGroups {
+    #[serde(rename = "_embedded")]
+    pub embedded: Option<AccountingGroupsEmbedded>,
+}
+
+#[derive(Deserialize, Debug, Clone)]
+pub struct AccountingGroupsEmbedded {
+    #[serde(rename = "accountingGroupList", default)]
+    pub list: Vec<AccountingGroup>,
+}
+
+/// Reads the category names out of a `statisticGroup` JSON string.
+pub fn statistic_group_values(raw: &str) -> Vec<String> {
+    serde_json::from_str::<Vec<Category>>(raw)
+        .map(|cats| cats.into_iter().filter_map(|c| c.value).collect())
+        .unwrap_or_default()
+}

@@ -1,0 +1,13 @@
+//! Lightspeed adapters: one module per series with its wire types, OAuth dialect, client and
+//! mapping into the tillbridge model. Nothing here touches storage; the engine drives it.
+
+pub mod error;
+pub mod http;
+pub mod kseries;
+pub mod oauth;
+pub mod pacing;
+pub mod secret;
+
+pub use error::LightspeedError;
+pub use oauth::{Pkce, TokenSet};
+pub use secret::Secret;

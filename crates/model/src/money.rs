@@ -1,0 +1,104 @@
+//! Exact decimal parsing into integer minor units. Provider amounts arrive as strings such as
+//! `"11.00"` or `"1.6667"`, or as JSON numbers; they never pass through `f64`.
+
+use rust_decimal::{Decimal, RoundingStrategy};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MoneyError {
+    #[error("`{0}` is not a decimal amount")]
+    NotADecimal(String),
+    #[error("`{0}` is too large for an amount")]
+    OutOfRange(String),
+}
+
+/// Parses a decimal amount into minor units with `exponent` decimals (2 for EUR/USD), rounding
+/// half to even, as Lightspeed does for its two-decimal values.
+pub fn parse_minor(raw: &str, exponent: u32) -> Result<i64, MoneyError> {
+    let trimmed = raw.trim();
+    let value = Decimal::from_str(trimmed)
+        .or_else(|_| Decimal::from_scientific(trimmed))
+        .map_err(|_| MoneyError::NotADecimal(raw.to_owned()))?;
+    to_minor(value, exponent).ok_or_else(|| MoneyError::OutOfRange(raw.to_owned()))
+}
+
+fn to_minor(value: Decimal, exponent: u32) -> Option<i64> {
+    let scaled = value.checked_mul(Decimal::from(10i64.checked_pow(exponent)?))?;
+    let rounded = scaled.round_dp_with_strategy(0, RoundingStrategy::MidpointNearestEven);
+    i64::try_from(rounded).ok()
+}
+
+/// An exact quantity (weights exist), stored as thousandths.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Quantity(pub i64);
+
+impl Quantity {
+    pub const SCALE: i64 = 1000;
+
+    pub fn from_units(units: i64) -> Self {
+        Quantity(units * Self::SCALE)
+    }
+
+    pub fn milli(self) -> i64 {
+        self.0
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, MoneyError> {
+        parse_minor(raw, 3).map(Quantity)
+    }
+
+    /// Whole units, rounded toward zero (stamps count whole items).
+    pub fn whole_units(self) -> i64 {
+        self.0 / Self::SCALE
+    }
+}
+
+impl fmt::Display for Quantity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let d = Decimal::new(self.0, 3).normalize();
+        write!(f, "{d}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_provider_amounts_exactly() {
+        let cases = [
+            ("11.00", 1100),
+            ("0.1", 10),
+            ("-3.50", -350),
+            ("1.6667", 167),
+            ("0.125", 12), // half to even
+            ("0.135", 14),
+            ("  7 ", 700),
+            ("1e2", 10000),
+            ("123456789.99", 12345678999),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(parse_minor(raw, 2), Ok(want), "{raw}");
+        }
+    }
+
+    #[test]
+    fn rejects_garbage() {
+        assert!(matches!(parse_minor("abc", 2), Err(MoneyError::NotADecimal(_))));
+        assert!(matches!(parse_minor("", 2), Err(MoneyError::NotADecimal(_))));
+        assert!(matches!(
+            parse_minor("99999999999999999999999", 2),
+            Err(MoneyError::OutOfRange(_))
+        ));
+    }
+
+    #[test]
+    fn quantities_keep_fractions() {
+        assert_eq!(Quantity::parse("1.5").unwrap(), Quantity(1500));
+        assert_eq!(Quantity::parse("-2").unwrap().whole_units(), -2);
+        assert_eq!(Quantity(1250).to_string(), "1.25");
+    }
+}

@@ -1,0 +1,420 @@
+//! The seeded data generator: cafés and shops with locations, registers, a menu with
+//! categories, customers with e-mails (and guests without), and sales that follow an hourly
+//! curve, with discounts, tips, covers, refunds and voids. The same seed gives the same data.
+
+use crate::world::{
+    random_token, AccountingGroup, Customer, Device, Location, Login, MenuItem, Merchant,
+    PaymentMethod, Sale, SaleLine, SalePayment, SaleType, World,
+};
+use base64::Engine;
+use chrono::{DateTime, Duration, NaiveTime, TimeZone, Utc};
+use chrono_tz::Tz;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::Deserialize;
+
+/// VAT included in every generated price, in basis points (9%).
+pub const TAX_BASIS_POINTS: i64 = 900;
+
+#[derive(Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct MerchantRequest {
+    pub series: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub preset: Option<String>,
+    #[serde(default)]
+    pub locations: Option<u32>,
+    #[serde(default)]
+    pub registers_per_location: Option<u32>,
+    #[serde(default)]
+    pub customers: Option<u32>,
+    #[serde(default)]
+    pub history_days: Option<u32>,
+    #[serde(default)]
+    pub sales_per_day: Option<u32>,
+    #[serde(default)]
+    pub seed: Option<u64>,
+    /// IANA zone for the business (default: chosen by the seed).
+    #[serde(default)]
+    pub timezone: Option<String>,
+}
+
+const ZONES: &[(&str, &str, &str)] = &[
+    ("Europe/Amsterdam", "EUR", "NL"),
+    ("Europe/Copenhagen", "DKK", "DK"),
+    ("Europe/Brussels", "EUR", "BE"),
+    ("America/New_York", "USD", "US"),
+    ("America/Montreal", "CAD", "CA"),
+];
+
+const CAFE_MENU: &[(&str, &[(&str, i64)])] = &[
+    (
+        "Hot Drinks",
+        &[("Espresso", 280), ("Cappuccino", 360), ("Latte", 390), ("Tea", 250), ("Hot Chocolate", 370)],
+    ),
+    ("Cold Drinks", &[("Iced Latte", 420), ("Orange Juice", 350), ("Sparkling Water", 220)]),
+    ("Pastry", &[("Croissant", 240), ("Muffin", 290), ("Cinnamon Bun", 320)]),
+    ("Food", &[("Sandwich", 650), ("Salad", 890), ("Soup", 580)]),
+];
+
+const SHOP_MENU: &[(&str, &[(&str, i64)])] = &[
+    ("Apparel", &[("T-Shirt", 1900), ("Hoodie", 4900), ("Cap", 1500)]),
+    ("Accessories", &[("Tote Bag", 1200), ("Water Bottle", 1800)]),
+    ("Books", &[("Notebook", 900), ("Cookbook", 2900)]),
+];
+
+const FIRST: &[&str] = &["Anna", "Ben", "Clara", "David", "Emma", "Finn", "Greta", "Hugo", "Ida", "Jonas", "Kira", "Lars", "Mila", "Noah", "Olga", "Paul"];
+const LAST: &[&str] = &["Berg", "Smit", "Jansen", "Meyer", "Larsen", "Novak", "Dubois", "Rossi", "Costa", "Kowalski", "Walsh", "Moreau"];
+const CITY: &[&str] = &["Centrum", "Harbour", "Station", "Old Town", "Market", "Park", "Riverside", "Campus"];
+
+/// Relative weight of each local hour from 07:00 to 18:00 (morning and lunch peaks).
+const HOURLY_CURVE: &[(u32, u32)] = &[
+    (7, 6), (8, 12), (9, 9), (10, 6), (11, 7), (12, 12), (13, 10), (14, 5), (15, 5), (16, 6), (17, 4), (18, 2),
+];
+
+pub struct Created {
+    pub merchant_id: String,
+}
+
+pub fn create_merchant(world: &mut World, req: &MerchantRequest, now: DateTime<Utc>) -> Result<Created, String> {
+    if req.series != "k" {
+        return Err(format!(
+            "series `{}` is not simulated yet: use \"k\" (K-Series)",
+            req.series
+        ));
+    }
+    let preset = req.preset.as_deref().unwrap_or("cafe");
+    let menu_def = match preset {
+        "cafe" => CAFE_MENU,
+        "shop" => SHOP_MENU,
+        other => return Err(format!("unknown preset `{other}`: use \"cafe\" or \"shop\"")),
+    };
+    let n_locations = req.locations.unwrap_or(2);
+    let n_registers = req.registers_per_location.unwrap_or(2);
+    let n_customers = req.customers.unwrap_or(50);
+    let history_days = req.history_days.unwrap_or(30);
+    let sales_per_day = req.sales_per_day.unwrap_or(40);
+    check_range("locations", n_locations, 1, 20)?;
+    check_range("registers_per_location", n_registers, 1, 10)?;
+    check_range("customers", n_customers, 0, 100_000)?;
+    check_range("history_days", history_days, 0, 730)?;
+    check_range("sales_per_day", sales_per_day, 0, 5_000)?;
+
+    world.merchant_counter += 1;
+    let counter = world.merchant_counter;
+    let seed = req.seed.unwrap_or(world.seed.wrapping_mul(1_000_003).wrapping_add(counter));
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+
+    let (zone_name, currency, _country) = match &req.timezone {
+        Some(z) => {
+            let known = ZONES.iter().find(|(name, _, _)| name == z);
+            match known {
+                Some(k) => *k,
+                None => {
+                    z.parse::<Tz>().map_err(|_| format!("unknown time zone `{z}`: use an IANA name such as Europe/Amsterdam"))?;
+                    (z.as_str(), "EUR", "NL")
+                }
+            }
+        }
+        None => ZONES[rng.gen_range(0..ZONES.len())],
+    };
+    let zone: Tz = zone_name.parse().map_err(|_| format!("unknown time zone `{zone_name}`"))?;
+    let name = req.name.clone().unwrap_or_else(|| format!("Sandbox Café {counter}"));
+    let id = format!("m{counter}");
+
+    let mut groups = Vec::new();
+    let mut menu = Vec::new();
+    for (group_name, items) in menu_def {
+        let group = groups.len();
+        groups.push(AccountingGroup {
+            id: rng.gen_range(100_000..999_999),
+            name: (*group_name).to_owned(),
+            code: group_name.split_whitespace().map(|w| w.to_ascii_uppercase()).collect::<Vec<_>>().join("_"),
+        });
+        for (item_name, price) in *items {
+            menu.push(MenuItem {
+                sku: format!("{}{:03}", &group_name[..1], menu.len() + 1),
+                name: (*item_name).to_owned(),
+                price_cents: *price,
+                group,
+            });
+        }
+    }
+
+    let mut locations = Vec::new();
+    for i in 0..n_locations {
+        let devices = (0..n_registers)
+            .map(|r| Device { id: rng.gen_range(1_000_000..9_999_999), name: format!("Till {}", r + 1) })
+            .collect();
+        locations.push(Location {
+            id: rng.gen_range(10_000_000_000_000..99_999_999_999_999),
+            name: format!("{name} {}", CITY[(i as usize) % CITY.len()]),
+            zone,
+            day_start: NaiveTime::from_hms_opt(5, 0, 0).unwrap_or(NaiveTime::MIN),
+            devices,
+            account_counter: 0,
+        });
+    }
+
+    let customers = (0..n_customers)
+        .map(|i| {
+            let first = FIRST[rng.gen_range(0..FIRST.len())];
+            let last = LAST[rng.gen_range(0..LAST.len())];
+            // Mixed case and stray whitespace, as cashiers type them; one in ten has none.
+            let email = (i % 10 != 9).then(|| {
+                let local = format!("{first}.{last}{i}");
+                if i % 3 == 0 { format!(" {local}@Example.com") } else { format!("{}@example.com", local.to_lowercase()) }
+            });
+            let mut uuid_bytes = [0u8; 16];
+            rng.fill(&mut uuid_bytes);
+            Customer {
+                uuid: uuid_string(uuid_bytes),
+                customer_id: rng.gen_range(1_000..9_999_999),
+                first_name: first.to_owned(),
+                last_name: last.to_owned(),
+                email,
+            }
+        })
+        .collect();
+
+    let login = Login {
+        username: format!("owner@{}.example", id),
+        password: random_token(&mut rng, 12),
+    };
+    let mut merchant = Merchant {
+        id: id.clone(),
+        series: req.series.clone(),
+        name,
+        business_id: rng.gen_range(10_000..999_999),
+        currency: currency.to_owned(),
+        zone,
+        login,
+        locations,
+        menu,
+        groups,
+        payment_methods: vec![
+            PaymentMethod { id: 1001, code: "CASH".into(), name: "Cash".into() },
+            PaymentMethod { id: 1002, code: "CARD".into(), name: "Card".into() },
+        ],
+        customers,
+        sales: Vec::new(),
+        rng,
+        line_counter: 0,
+    };
+    generate_history(&mut merchant, history_days, sales_per_day, now);
+    world.merchants.insert(id.clone(), merchant);
+    Ok(Created { merchant_id: id })
+}
+
+fn check_range(field: &str, value: u32, min: u32, max: u32) -> Result<(), String> {
+    if value < min || value > max {
+        return Err(format!("`{field}` must be between {min} and {max}, got {value}"));
+    }
+    Ok(())
+}
+
+fn uuid_string(b: [u8; 16]) -> String {
+    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
+}
+
+/// Fills `history_days` days before `now` (per location, `sales_per_day` each) with sales,
+/// plus refunds (≈3%) and voids (≈1%) of some of them.
+fn generate_history(m: &mut Merchant, history_days: u32, sales_per_day: u32, now: DateTime<Utc>) {
+    let total_weight: u32 = HOURLY_CURVE.iter().map(|(_, w)| w).sum();
+    let today = now.with_timezone(&m.zone).date_naive();
+    for day_offset in (0..=history_days as i64).rev() {
+        let day = today - Duration::days(day_offset);
+        for loc in 0..m.locations.len() {
+            let zone = m.locations[loc].zone;
+            let mut instants = Vec::new();
+            for _ in 0..sales_per_day {
+                let mut pick = m.rng.gen_range(0..total_weight);
+                let mut hour = 7;
+                for (h, w) in HOURLY_CURVE {
+                    if pick < *w {
+                        hour = *h;
+                        break;
+                    }
+                    pick -= w;
+                }
+                let minute = m.rng.gen_range(0..60);
+                let second = m.rng.gen_range(0..60);
+                let Some(local) = day.and_hms_opt(hour, minute, second) else { continue };
+                // Skip wall-clock times that do not exist (spring-forward gap).
+                let Some(at) = zone.from_local_datetime(&local).earliest() else { continue };
+                let at = at.with_timezone(&Utc) + Duration::milliseconds(m.rng.gen_range(0..1000));
+                if at < now {
+                    instants.push(at);
+                }
+            }
+            instants.sort();
+            for at in instants {
+                let idx = add_random_sale(m, loc, at, None, None);
+                let roll = m.rng.gen_range(0..100);
+                let later = at + Duration::minutes(m.rng.gen_range(5..600));
+                if later >= now {
+                    continue;
+                }
+                if roll < 3 {
+                    let partial = m.rng.gen_bool(0.5);
+                    add_reversal(m, idx, SaleType::Refund, partial.then_some(0), later);
+                } else if roll < 4 {
+                    add_reversal(m, idx, SaleType::Void, None, later);
+                }
+            }
+        }
+    }
+    m.sales.sort_by_key(|s| (s.closed, s.seq));
+    for (i, s) in m.sales.iter_mut().enumerate() {
+        s.seq = i as u64;
+    }
+}
+
+/// A line for `quantity` of menu item `item`, with an optional percentage discount.
+pub fn make_line(m: &mut Merchant, loc: usize, item: usize, quantity: i64, discount_pct: i64) -> SaleLine {
+    m.line_counter += 1;
+    let unit = m.menu[item].price_cents;
+    let gross = unit * quantity;
+    let discount = gross * discount_pct / 100;
+    let total = gross - discount;
+    SaleLine {
+        id: format!("S{}.{}", short(m.locations[loc].id), m.line_counter),
+        item,
+        quantity,
+        unit_cents: unit,
+        discount_cents: discount,
+        total_cents: total,
+        tax_10k: tax_included_10k(total),
+    }
+}
+
+/// The VAT contained in a tax-inclusive total, in ten-thousandths, rounded half away from zero.
+pub fn tax_included_10k(total_cents: i64) -> i64 {
+    let numerator = total_cents * 100 * TAX_BASIS_POINTS;
+    let denominator = 10_000 + TAX_BASIS_POINTS;
+    let q = numerator / denominator;
+    let r = numerator % denominator;
+    if 2 * r.abs() >= denominator { q + numerator.signum() } else { q }
+}
+
+fn short(bl: i64) -> i64 {
+    bl % 100_000
+}
+
+pub struct SaleSpec {
+    pub lines: Vec<(usize, i64)>,
+    pub customer: Option<usize>,
+}
+
+/// Adds a closed sale at `at`; random lines and customer unless `spec` gives them.
+pub fn add_random_sale(m: &mut Merchant, loc: usize, at: DateTime<Utc>, spec: Option<SaleSpec>, device: Option<usize>) -> usize {
+    let (picks, customer) = match spec {
+        Some(s) => (s.lines, s.customer),
+        None => {
+            let n_lines = m.rng.gen_range(1..=4);
+            let picks = (0..n_lines)
+                .map(|_| (m.rng.gen_range(0..m.menu.len()), if m.rng.gen_bool(0.2) { 2 } else { 1 }))
+                .collect();
+            let customer = (!m.customers.is_empty() && m.rng.gen_bool(0.4))
+                .then(|| m.rng.gen_range(0..m.customers.len()));
+            (picks, customer)
+        }
+    };
+    let mut lines = Vec::new();
+    for (item, qty) in picks {
+        let discount = if m.rng.gen_bool(0.08) { 10 } else { 0 };
+        lines.push(make_line(m, loc, item, qty, discount));
+    }
+    let total: i64 = lines.iter().map(|l| l.total_cents).sum();
+    let card = m.rng.gen_bool(0.7);
+    let tip = if card && m.rng.gen_bool(0.2) { (total / 10).max(50) } else { 0 };
+    let device = device.unwrap_or_else(|| m.rng.gen_range(0..m.locations[loc].devices.len()));
+    let dine_in = m.rng.gen_bool(0.5);
+    let covers = if dine_in { m.rng.gen_range(1..=4) } else { 1 };
+    let table = dine_in.then(|| m.rng.gen_range(1..=20).to_string());
+    let opened = at - Duration::minutes(m.rng.gen_range(1..45));
+    push_sale(m, loc, device, SaleType::Sale, None, opened, at, lines, if card { 1 } else { 0 }, total, tip, covers, dine_in, table, customer)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn push_sale(
+    m: &mut Merchant,
+    loc: usize,
+    device: usize,
+    sale_type: SaleType,
+    source: Option<String>,
+    opened: DateTime<Utc>,
+    closed: DateTime<Utc>,
+    lines: Vec<SaleLine>,
+    method: usize,
+    amount: i64,
+    tip: i64,
+    covers: i64,
+    dine_in: bool,
+    table: Option<String>,
+    customer: Option<usize>,
+) -> usize {
+    let location = &mut m.locations[loc];
+    location.account_counter += 1;
+    let n = location.account_counter;
+    let s = short(location.id);
+    let mut uuid = [0u8; 12];
+    m.rng.fill(&mut uuid);
+    let sale = Sale {
+        seq: m.sales.len() as u64,
+        location: loc,
+        device,
+        sale_type,
+        account_reference: base64::engine::general_purpose::STANDARD.encode(format!("{}:{n}", location.id)),
+        fisc_id: format!("A{s}.{n}"),
+        receipt_id: format!("R{s}.{n}"),
+        source,
+        opened,
+        closed,
+        lines,
+        payments: vec![SalePayment {
+            method,
+            amount_cents: amount,
+            tip_cents: tip,
+            fisc_id: format!("T{s}.{n}"),
+            uuid: base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(uuid),
+        }],
+        covers,
+        dine_in,
+        table,
+        customer,
+    };
+    m.sales.push(sale);
+    m.sales.len() - 1
+}
+
+/// Adds a refund or void of sale `original`. A refund with `partial = Some(i)` refunds line `i`
+/// only; otherwise every line is reversed. Returns the new sale's index.
+pub fn add_reversal(m: &mut Merchant, original: usize, kind: SaleType, partial: Option<usize>, at: DateTime<Utc>) -> usize {
+    let orig = m.sales[original].clone();
+    let chosen: Vec<&SaleLine> = match partial {
+        Some(i) if i < orig.lines.len() => vec![&orig.lines[i]],
+        _ => orig.lines.iter().collect(),
+    };
+    let mut lines = Vec::new();
+    for l in chosen {
+        m.line_counter += 1;
+        lines.push(SaleLine {
+            id: format!("S{}.{}", short(m.locations[orig.location].id), m.line_counter),
+            item: l.item,
+            quantity: -l.quantity,
+            unit_cents: l.unit_cents,
+            discount_cents: -l.discount_cents,
+            total_cents: -l.total_cents,
+            tax_10k: -l.tax_10k,
+        });
+    }
+    let total: i64 = lines.iter().map(|l| l.total_cents).sum();
+    let full = lines.len() == orig.lines.len();
+    let tip = if full { -orig.payments.first().map(|p| p.tip_cents).unwrap_or(0) } else { 0 };
+    let method = orig.payments.first().map(|p| p.method).unwrap_or(0);
+    push_sale(m, orig.location, orig.device, kind, Some(orig.fisc_id.clone()), at, at, lines, method, total, tip, 0, orig.dine_in, orig.table.clone(), orig.customer)
+}

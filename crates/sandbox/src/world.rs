@@ -1,0 +1,279 @@
+//! The simulator's in-memory state: OAuth clients, merchants with their data, tokens, faults
+//! and counters. Plain data behind one lock; handlers never hold it across an await.
+
+use crate::faults::Fault;
+use crate::ratelimit::Bucket;
+use crate::SandboxConfig;
+use chrono::{DateTime, NaiveTime, Utc};
+use chrono_tz::Tz;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+use std::time::Instant;
+
+/// An OAuth client the sandbox accepts (what a partner gets from Lightspeed).
+#[derive(Clone, Debug, Serialize)]
+pub struct SandboxClient {
+    pub series: String,
+    pub client_id: String,
+    pub client_secret: String,
+    /// Exact redirect URIs accepted; loopback `http` URIs on any port are accepted as well.
+    pub redirect_uris: Vec<String>,
+    pub authorize_url: String,
+    pub token_url: String,
+    pub api_base: String,
+}
+
+pub struct World {
+    pub seed: u64,
+    pub rng: ChaCha8Rng,
+    pub clients: Vec<SandboxClient>,
+    pub merchants: BTreeMap<String, Merchant>,
+    pub merchant_counter: u64,
+    pub codes: HashMap<String, AuthCode>,
+    pub access_tokens: HashMap<String, AccessToken>,
+    pub refresh_tokens: HashMap<String, RefreshToken>,
+    pub faults: Vec<Fault>,
+    pub fault_counter: u64,
+    pub buckets: HashMap<String, Bucket>,
+    pub stats: Stats,
+}
+
+#[derive(Default, Serialize, Clone)]
+pub struct Stats {
+    pub requests: BTreeMap<String, SeriesStats>,
+    pub rate_limited: u64,
+    pub tokens_issued: u64,
+    pub refreshes: u64,
+    pub refresh_rejected: u64,
+    pub webhooks_sent: u64,
+    pub webhooks_failed: u64,
+}
+
+#[derive(Default, Serialize, Clone)]
+pub struct SeriesStats {
+    pub requests: u64,
+    pub rate_limited: u64,
+    pub server_errors: u64,
+}
+
+pub struct Merchant {
+    pub id: String,
+    pub series: String,
+    pub name: String,
+    pub business_id: i64,
+    pub currency: String,
+    pub zone: Tz,
+    pub login: Login,
+    pub locations: Vec<Location>,
+    pub menu: Vec<MenuItem>,
+    pub groups: Vec<AccountingGroup>,
+    pub payment_methods: Vec<PaymentMethod>,
+    pub customers: Vec<Customer>,
+    pub sales: Vec<Sale>,
+    pub rng: ChaCha8Rng,
+    pub line_counter: u64,
+}
+
+#[derive(Clone, Serialize)]
+pub struct Login {
+    pub username: String,
+    pub password: String,
+}
+
+pub struct Location {
+    pub id: i64,
+    pub name: String,
+    pub zone: Tz,
+    pub day_start: NaiveTime,
+    pub devices: Vec<Device>,
+    pub account_counter: u64,
+}
+
+#[derive(Clone)]
+pub struct Device {
+    pub id: i64,
+    pub name: String,
+}
+
+#[derive(Clone)]
+pub struct MenuItem {
+    pub sku: String,
+    pub name: String,
+    pub price_cents: i64,
+    pub group: usize,
+}
+
+pub struct AccountingGroup {
+    pub id: i64,
+    pub name: String,
+    pub code: String,
+}
+
+pub struct PaymentMethod {
+    pub id: i64,
+    pub code: String,
+    pub name: String,
+}
+
+pub struct Customer {
+    pub uuid: String,
+    pub customer_id: i64,
+    pub first_name: String,
+    pub last_name: String,
+    /// As the POS holds it (mixed case, occasionally padded), not normalised.
+    pub email: Option<String>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum SaleType {
+    Sale,
+    Refund,
+    Void,
+}
+
+impl SaleType {
+    pub fn wire(self) -> &'static str {
+        match self {
+            SaleType::Sale => "SALE",
+            SaleType::Refund => "REFUND",
+            SaleType::Void => "VOID",
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Sale {
+    /// Creation order across the merchant; pagination is stable in this order.
+    pub seq: u64,
+    pub location: usize,
+    pub device: usize,
+    pub sale_type: SaleType,
+    pub account_reference: String,
+    pub fisc_id: String,
+    pub receipt_id: String,
+    /// `accountFiscId` of the original sale for refunds and voids.
+    pub source: Option<String>,
+    pub opened: DateTime<Utc>,
+    pub closed: DateTime<Utc>,
+    pub lines: Vec<SaleLine>,
+    pub payments: Vec<SalePayment>,
+    pub covers: i64,
+    pub dine_in: bool,
+    pub table: Option<String>,
+    pub customer: Option<usize>,
+}
+
+#[derive(Clone)]
+pub struct SaleLine {
+    pub id: String,
+    pub item: usize,
+    /// Whole units; negative on refunds and voids.
+    pub quantity: i64,
+    pub unit_cents: i64,
+    /// Line discount in cents (positive on sales).
+    pub discount_cents: i64,
+    /// After discount, including tax.
+    pub total_cents: i64,
+    /// Tax in ten-thousandths.
+    pub tax_10k: i64,
+}
+
+#[derive(Clone)]
+pub struct SalePayment {
+    pub method: usize,
+    pub amount_cents: i64,
+    pub tip_cents: i64,
+    pub fisc_id: String,
+    pub uuid: String,
+}
+
+pub struct AuthCode {
+    pub client_id: String,
+    pub merchant_id: String,
+    pub redirect_uri: String,
+    pub scope: String,
+    pub challenge: Option<(String, String)>,
+    pub expires: Instant,
+    pub used: bool,
+    /// Tokens issued from this code, revoked if the code is replayed.
+    pub issued: Vec<String>,
+}
+
+pub struct AccessToken {
+    pub client_id: String,
+    pub merchant_id: String,
+    pub scope: String,
+    pub expires: Instant,
+}
+
+pub struct RefreshToken {
+    pub client_id: String,
+    pub merchant_id: String,
+    pub scope: String,
+    pub expires: Instant,
+    pub used: bool,
+}
+
+impl World {
+    pub fn new(config: &SandboxConfig) -> Self {
+        let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
+        let k_client = SandboxClient {
+            series: "k".into(),
+            client_id: format!("k-client-{:08x}", rng.gen::<u32>()),
+            client_secret: random_token(&mut rng, 32),
+            redirect_uris: Vec::new(),
+            authorize_url: String::new(),
+            token_url: String::new(),
+            api_base: String::new(),
+        };
+        World {
+            seed: config.seed,
+            rng,
+            clients: vec![k_client],
+            merchants: BTreeMap::new(),
+            merchant_counter: 0,
+            codes: HashMap::new(),
+            access_tokens: HashMap::new(),
+            refresh_tokens: HashMap::new(),
+            faults: Vec::new(),
+            fault_counter: 0,
+            buckets: HashMap::new(),
+            stats: Stats::default(),
+        }
+    }
+
+    pub fn client(&self, series: &str, client_id: &str) -> Option<&SandboxClient> {
+        self.clients.iter().find(|c| c.series == series && c.client_id == client_id)
+    }
+
+    pub fn merchant_by_login(&self, series: &str, username: &str) -> Option<&Merchant> {
+        self.merchants.values().find(|m| m.series == series && m.login.username == username)
+    }
+
+    pub fn count(&mut self, series: &str) -> &mut SeriesStats {
+        self.stats.requests.entry(series.to_owned()).or_default()
+    }
+}
+
+/// A URL-safe random token of `len` characters.
+pub fn random_token(rng: &mut impl Rng, len: usize) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    (0..len).map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char).collect()
+}
+
+/// Whether a redirect URI is acceptable for a client: registered exactly (HTTPS, as Lightspeed
+/// requires), or a loopback `http` URI on any port, which is how local development connects.
+pub fn redirect_allowed(client: &SandboxClient, uri: &str) -> bool {
+    if client.redirect_uris.iter().any(|u| u == uri) {
+        return true;
+    }
+    match url::Url::parse(uri) {
+        Ok(u) => {
+            let loopback = matches!(u.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
+            u.scheme() == "http" && loopback
+        }
+        Err(_) => false,
+    }
+}
