@@ -1,1 +1,242 @@
-fn main() {}
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use tillbridge::config::{Config, DEFAULTS};
+use tillbridge::hub::{self, Roles};
+use tillbridge::{demo, logging};
+use tillbridge_engine::Clock;
+use tillbridge_sandbox::{Sandbox, SandboxConfig};
+use tokio::net::TcpListener;
+
+#[derive(Parser)]
+#[command(
+    name = "tillbridge",
+    version,
+    about = "A self-hostable Lightspeed POS integration hub"
+)]
+struct Cli {
+    /// Configuration file (TOML); see `tillbridge default-config`.
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the hub: API, OAuth callback, workers.
+    Serve {
+        /// Serve HTTP only; another process runs the workers.
+        #[arg(long, conflicts_with = "workers_only")]
+        no_workers: bool,
+        /// Run workers only, without the HTTP server.
+        #[arg(long)]
+        workers_only: bool,
+    },
+    /// Run the Lightspeed simulator alone.
+    Sandbox {
+        #[arg(long, default_value = "127.0.0.1:8090")]
+        listen: String,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Divides token lifetimes and rate-limit windows.
+        #[arg(long, default_value_t = 1.0)]
+        time_scale: f64,
+    },
+    /// Start the sandbox and the hub, connect a demo merchant and backfill it.
+    Demo {
+        #[arg(long, default_value = "tillbridge-data")]
+        data_dir: PathBuf,
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        #[arg(long, default_value_t = 60)]
+        history_days: u32,
+        /// Exit (0 only if every step succeeded) instead of serving live sales.
+        #[arg(long)]
+        exit_after_setup: bool,
+    },
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Print the commented default configuration.
+    DefaultConfig,
+    /// Manage API keys.
+    ApiKeys {
+        #[command(subcommand)]
+        action: KeyAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeyAction {
+    /// Create a key and print it once.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// Scope the key to one merchant (default: the whole installation).
+        #[arg(long)]
+        merchant: Option<String>,
+    },
+    List,
+    Revoke {
+        id: String,
+    },
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::DefaultConfig => {
+            print!("{DEFAULTS}");
+            Ok(())
+        }
+        Command::Sandbox {
+            listen,
+            seed,
+            time_scale,
+        } => {
+            logging::init("text", "info");
+            if !(time_scale.is_finite() && time_scale > 0.0) {
+                anyhow::bail!("--time-scale must be a positive number, got {time_scale}");
+            }
+            let listener = TcpListener::bind(&listen)
+                .await
+                .with_context(|| format!("cannot listen on {listen}"))?;
+            let addr = listener.local_addr()?;
+            println!("Lightspeed sandbox listening on http://{addr} (seed {seed}, time scale {time_scale})");
+            println!(
+                "  K-Series:  http://{addr}/kseries      control: http://{addr}/_sandbox/clients"
+            );
+            let sandbox = Sandbox::new(SandboxConfig { seed, time_scale });
+            tokio::select! {
+                r = sandbox.serve(listener) => r.context("the sandbox stopped"),
+                _ = tokio::signal::ctrl_c() => Ok(()),
+            }
+        }
+        Command::Demo {
+            data_dir,
+            listen,
+            seed,
+            history_days,
+            exit_after_setup,
+        } => {
+            logging::init(
+                "text",
+                &std::env::var("TILLBRIDGE_LOG").unwrap_or_else(|_| "warn".into()),
+            );
+            demo::run(demo::DemoOptions {
+                data_dir,
+                listen,
+                seed,
+                history_days,
+                exit_after_setup,
+                database_url: std::env::var("TILLBRIDGE_DATABASE_URL").ok(),
+            })
+            .await
+        }
+        command => {
+            let config = Config::load(cli.config.as_deref())?;
+            logging::init(&config.log.format, &config.log.level);
+            run_with_config(command, config).await
+        }
+    }
+}
+
+async fn run_with_config(command: Command, config: Config) -> Result<()> {
+    match command {
+        Command::Serve {
+            no_workers,
+            workers_only,
+        } => {
+            if workers_only {
+                let store = hub::open_store(&config).await?;
+                let vault = hub::open_vault(&config).await?;
+                let engine = tillbridge_engine::Engine::new(
+                    config.engine_config(config.public_url(None)?)?,
+                    store,
+                    vault,
+                    Clock::system(),
+                )?;
+                let (tx, rx) = tokio::sync::watch::channel(false);
+                let handles = engine.spawn_workers(config.server.workers.max(1), rx);
+                tracing::info!(workers = config.server.workers.max(1), "workers running");
+                tokio::signal::ctrl_c().await?;
+                let _ = tx.send(true);
+                for h in handles {
+                    let _ = h.await;
+                }
+                return Ok(());
+            }
+            let listener = TcpListener::bind(&config.server.listen)
+                .await
+                .with_context(|| format!("cannot listen on {}", config.server.listen))?;
+            let hub = hub::start(
+                &config,
+                listener,
+                if no_workers {
+                    Roles::NoWorkers
+                } else {
+                    Roles::All
+                },
+                Clock::system(),
+            )
+            .await?;
+            if hub.engine.api_keys(None).await?.is_empty() {
+                tracing::warn!("no API key exists yet: create one with `tillbridge api-keys create --name admin`");
+            }
+            tokio::signal::ctrl_c().await?;
+            tracing::info!("shutting down");
+            hub.stop().await
+        }
+        Command::Migrate => {
+            let store = hub::open_store(&config).await?;
+            println!("database is up to date ({:?})", store.backend());
+            Ok(())
+        }
+        Command::ApiKeys { action } => {
+            let store = hub::open_store(&config).await?;
+            let vault = hub::open_vault(&config).await?;
+            let engine = tillbridge_engine::Engine::new(
+                config.engine_config(config.public_url(None)?)?,
+                store,
+                vault,
+                Clock::system(),
+            )?;
+            match action {
+                KeyAction::Create { name, merchant } => {
+                    let k = engine.create_api_key(&name, merchant.as_deref()).await?;
+                    println!("{}", k.secret);
+                    eprintln!(
+                        "created API key {} ({}); it is shown only this once",
+                        k.key.id,
+                        k.key.merchant_id.as_deref().unwrap_or("installation")
+                    );
+                }
+                KeyAction::List => {
+                    for k in engine.api_keys(None).await? {
+                        println!(
+                            "{}\t{}…\t{}\t{}\t{}",
+                            k.id,
+                            k.prefix,
+                            k.merchant_id.as_deref().unwrap_or("installation"),
+                            k.name,
+                            if k.revoked_at.is_some() {
+                                "revoked"
+                            } else {
+                                "active"
+                            }
+                        );
+                    }
+                }
+                KeyAction::Revoke { id } => {
+                    engine.revoke_api_key(&id).await?;
+                    println!("revoked {id}");
+                }
+            }
+            Ok(())
+        }
+        Command::DefaultConfig | Command::Sandbox { .. } | Command::Demo { .. } => Ok(()),
+    }
+}

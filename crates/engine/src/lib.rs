@@ -1,1 +1,24 @@
+//! tillbridge engine: connections and the token vault, sync, jobs and the event log.
+//!
+//! The engine owns every rule about talking to providers and writing what they say; the HTTP
+//! server and the CLI are thin layers over [`Engine`].
 
+pub mod api_keys;
+pub mod clock;
+pub mod config;
+pub mod connections;
+mod engine;
+pub mod error;
+pub mod ids;
+pub mod merchants;
+pub mod orders;
+pub mod state;
+pub mod sync;
+pub mod vault;
+pub mod worker;
+
+pub use clock::Clock;
+pub use config::{EngineConfig, KSeriesConfig};
+pub use engine::Engine;
+pub use error::EngineError;
+pub use vault::Vault;

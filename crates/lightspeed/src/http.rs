@@ -17,14 +17,22 @@ pub struct RetryPolicy {
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        RetryPolicy { max_attempts: 8, base_backoff: Duration::from_millis(250), max_backoff: Duration::from_secs(30) }
+        RetryPolicy {
+            max_attempts: 8,
+            base_backoff: Duration::from_millis(250),
+            max_backoff: Duration::from_secs(30),
+        }
     }
 }
 
 /// The first 300 characters of a body, for error messages.
 pub fn snippet(text: &str) -> String {
     let t: String = text.chars().take(300).collect();
-    if text.chars().count() > 300 { format!("{t}…") } else { t }
+    if text.chars().count() > 300 {
+        format!("{t}…")
+    } else {
+        t
+    }
 }
 
 /// Sends a GET built by `build` (called again for each attempt) and decodes JSON into `T`.
@@ -35,7 +43,10 @@ pub async fn get_json<T: DeserializeOwned>(
     build: impl Fn() -> RequestBuilder,
 ) -> Result<T, LightspeedError> {
     let text = send(pacer, policy, path, Method::GET, build).await?;
-    serde_json::from_str(&text).map_err(|e| LightspeedError::Malformed { path: path.to_owned(), detail: format!("{e} in {}", snippet(&text)) })
+    serde_json::from_str(&text).map_err(|e| LightspeedError::Malformed {
+        path: path.to_owned(),
+        detail: format!("{e} in {}", snippet(&text)),
+    })
 }
 
 /// Sends with retries and returns the body of a 2xx response.
@@ -57,7 +68,10 @@ pub async fn send(
             Ok(r) => r,
             Err(e) => {
                 if attempt >= policy.max_attempts {
-                    return Err(LightspeedError::Transport { url: path.to_owned(), detail: e.without_url().to_string() });
+                    return Err(LightspeedError::Transport {
+                        url: path.to_owned(),
+                        detail: e.without_url().to_string(),
+                    });
                 }
                 tracing::warn!(path, attempt, error = %e.without_url(), "transport error, retrying");
                 tokio::time::sleep(backoff).await;
@@ -74,37 +88,71 @@ pub async fn send(
         if status == StatusCode::TOO_MANY_REQUESTS {
             pacer.on_throttled(retry_after);
             if attempt >= policy.max_attempts {
-                return Err(LightspeedError::RateLimited { attempts: attempt, retry_after });
+                return Err(LightspeedError::RateLimited {
+                    attempts: attempt,
+                    retry_after,
+                });
             }
-            tracing::info!(path, attempt, ?retry_after, "throttled by Lightspeed, waiting");
+            tracing::info!(
+                path,
+                attempt,
+                ?retry_after,
+                "throttled by Lightspeed, waiting"
+            );
             continue;
         }
-        let text = resp.text().await.map_err(|e| LightspeedError::Transport { url: path.to_owned(), detail: e.without_url().to_string() })?;
+        let text = resp.text().await.map_err(|e| LightspeedError::Transport {
+            url: path.to_owned(),
+            detail: e.without_url().to_string(),
+        })?;
         if status.is_success() {
             pacer.on_success();
             return Ok(text);
         }
         if status.is_server_error() {
             if attempt >= policy.max_attempts {
-                return Err(LightspeedError::Server { status: status.as_u16(), path: path.to_owned(), attempts: attempt, detail: snippet(&text) });
+                return Err(LightspeedError::Server {
+                    status: status.as_u16(),
+                    path: path.to_owned(),
+                    attempts: attempt,
+                    detail: snippet(&text),
+                });
             }
-            tracing::warn!(path, attempt, status = status.as_u16(), "server error, retrying");
+            tracing::warn!(
+                path,
+                attempt,
+                status = status.as_u16(),
+                "server error, retrying"
+            );
             tokio::time::sleep(retry_after.unwrap_or(backoff).min(policy.max_backoff)).await;
             backoff = (backoff * 2).min(policy.max_backoff);
             continue;
         }
         let detail = error_detail(&text);
         return Err(match status {
-            StatusCode::UNAUTHORIZED => LightspeedError::Unauthorized { status: 401, path: path.to_owned(), detail },
-            StatusCode::FORBIDDEN => LightspeedError::Forbidden { path: path.to_owned(), detail },
-            _ => LightspeedError::BadRequest { status: status.as_u16(), path: path.to_owned(), detail },
+            StatusCode::UNAUTHORIZED => LightspeedError::Unauthorized {
+                status: 401,
+                path: path.to_owned(),
+                detail,
+            },
+            StatusCode::FORBIDDEN => LightspeedError::Forbidden {
+                path: path.to_owned(),
+                detail,
+            },
+            _ => LightspeedError::BadRequest {
+                status: status.as_u16(),
+                path: path.to_owned(),
+                detail,
+            },
         });
     }
 }
 
 /// Pulls the human part out of the many error layouts Lightspeed uses.
 fn error_detail(text: &str) -> String {
-    let Ok(v) = serde_json::from_str::<serde_json::Value>(text) else { return snippet(text) };
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(text) else {
+        return snippet(text);
+    };
     for key in ["error_description", "message", "msg", "error"] {
         if let Some(s) = v.get(key).and_then(|x| x.as_str()) {
             return s.to_owned();

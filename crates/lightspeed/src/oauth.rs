@@ -19,7 +19,10 @@ impl Pkce {
     /// cryptographic RNG.
     pub fn from_verifier(verifier: String) -> Self {
         let challenge = challenge_s256(&verifier);
-        Pkce { verifier: Secret::new(verifier), challenge }
+        Pkce {
+            verifier: Secret::new(verifier),
+            challenge,
+        }
     }
 }
 
@@ -48,22 +51,45 @@ struct RawToken {
 
 /// Reads a token endpoint response: an OAuth error body becomes [`LightspeedError::OAuth`],
 /// a 200 without `access_token` becomes a clear error instead of a panic.
-pub(crate) async fn read_token_response(resp: reqwest::Response, path: &str) -> Result<TokenSet, LightspeedError> {
+pub(crate) async fn read_token_response(
+    resp: reqwest::Response,
+    path: &str,
+) -> Result<TokenSet, LightspeedError> {
     let status = resp.status().as_u16();
-    let text = resp.text().await.map_err(|e| LightspeedError::Transport { url: path.into(), detail: e.to_string() })?;
+    let text = resp.text().await.map_err(|e| LightspeedError::Transport {
+        url: path.into(),
+        detail: e.to_string(),
+    })?;
     let raw: Option<RawToken> = serde_json::from_str(&text).ok();
     if !(200..300).contains(&status) {
         let (error, description) = match raw {
-            Some(RawToken { error: Some(e), error_description, .. }) => (e, error_description.unwrap_or_default()),
+            Some(RawToken {
+                error: Some(e),
+                error_description,
+                ..
+            }) => (e, error_description.unwrap_or_default()),
             _ => (format!("http_{status}"), crate::http::snippet(&text)),
         };
-        return Err(LightspeedError::OAuth { status, error, description });
+        return Err(LightspeedError::OAuth {
+            status,
+            error,
+            description,
+        });
     }
-    let raw = raw.ok_or_else(|| LightspeedError::Malformed { path: path.into(), detail: format!("token response is not JSON: {}", crate::http::snippet(&text)) })?;
-    let access = raw.access_token.filter(|t| !t.is_empty()).ok_or_else(|| LightspeedError::Malformed {
+    let raw = raw.ok_or_else(|| LightspeedError::Malformed {
         path: path.into(),
-        detail: "token response has no access_token".into(),
+        detail: format!(
+            "token response is not JSON: {}",
+            crate::http::snippet(&text)
+        ),
     })?;
+    let access =
+        raw.access_token
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| LightspeedError::Malformed {
+                path: path.into(),
+                detail: "token response has no access_token".into(),
+            })?;
     let expires_in = match raw.expires_in {
         Some(serde_json::Value::Number(n)) => n.as_i64(),
         Some(serde_json::Value::String(s)) => s.parse().ok(),

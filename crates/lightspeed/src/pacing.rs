@@ -21,7 +21,12 @@ const STEP_DOWN: Duration = Duration::from_millis(2);
 
 impl Default for Pacer {
     fn default() -> Self {
-        Pacer { state: Mutex::new(PacerState { gap: Duration::ZERO, next_at: Instant::now() }) }
+        Pacer {
+            state: Mutex::new(PacerState {
+                gap: Duration::ZERO,
+                next_at: Instant::now(),
+            }),
+        }
     }
 }
 
@@ -64,7 +69,9 @@ pub fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
     if let Ok(secs) = value.parse::<u64>() {
         return Some(Duration::from_secs(secs));
     }
-    let at = DateTime::parse_from_rfc2822(value).ok()?.with_timezone(&Utc);
+    let at = DateTime::parse_from_rfc2822(value)
+        .ok()?
+        .with_timezone(&Utc);
     Some((at - now).to_std().unwrap_or(Duration::ZERO))
 }
 
@@ -77,8 +84,14 @@ mod tests {
     fn retry_after_in_both_forms() {
         let now = Utc.with_ymd_and_hms(2015, 10, 21, 7, 27, 30).unwrap();
         assert_eq!(parse_retry_after("7", now), Some(Duration::from_secs(7)));
-        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now), Some(Duration::from_secs(30)));
-        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:00:00 GMT", now), Some(Duration::ZERO));
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now),
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:00:00 GMT", now),
+            Some(Duration::ZERO)
+        );
         assert_eq!(parse_retry_after("soon", now), None);
     }
 

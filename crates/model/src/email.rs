@@ -67,12 +67,23 @@ mod tests {
 
     #[test]
     fn normalises_case_and_whitespace() {
-        assert_eq!(Email::parse("  Anna@Example.COM ").unwrap().as_str(), "anna@example.com");
+        assert_eq!(
+            Email::parse("  Anna@Example.COM ").unwrap().as_str(),
+            "anna@example.com"
+        );
     }
 
     #[test]
     fn rejects_unusable_addresses() {
-        for raw in ["", "anna", "@example.com", "anna@", "anna@example", "a@b@c.com", "a b@c.com"] {
+        for raw in [
+            "",
+            "anna",
+            "@example.com",
+            "anna@",
+            "anna@example",
+            "a@b@c.com",
+            "a b@c.com",
+        ] {
             assert!(Email::parse(raw).is_err(), "{raw:?} should be rejected");
         }
         assert_eq!(Email::parse_lenient(Some("  ")), None);

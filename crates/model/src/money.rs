@@ -31,7 +31,9 @@ fn to_minor(value: Decimal, exponent: u32) -> Option<i64> {
 }
 
 /// An exact quantity (weights exist), stored as thousandths.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
 #[serde(transparent)]
 pub struct Quantity(pub i64);
 
@@ -87,8 +89,14 @@ mod tests {
 
     #[test]
     fn rejects_garbage() {
-        assert!(matches!(parse_minor("abc", 2), Err(MoneyError::NotADecimal(_))));
-        assert!(matches!(parse_minor("", 2), Err(MoneyError::NotADecimal(_))));
+        assert!(matches!(
+            parse_minor("abc", 2),
+            Err(MoneyError::NotADecimal(_))
+        ));
+        assert!(matches!(
+            parse_minor("", 2),
+            Err(MoneyError::NotADecimal(_))
+        ));
         assert!(matches!(
             parse_minor("99999999999999999999999", 2),
             Err(MoneyError::OutOfRange(_))

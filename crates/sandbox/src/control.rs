@@ -21,17 +21,27 @@ use serde_json::{json, Value};
 pub fn routes() -> Router<Sandbox> {
     Router::new()
         .route("/_sandbox/clients", get(list_clients).post(register_client))
-        .route("/_sandbox/merchants", post(create_merchant).get(list_merchants))
+        .route(
+            "/_sandbox/merchants",
+            post(create_merchant).get(list_merchants),
+        )
         .route("/_sandbox/merchants/{id}", get(get_merchant))
         .route("/_sandbox/merchants/{id}/sales", post(create_sales))
         .route("/_sandbox/merchants/{id}/truth", get(get_truth))
         .route("/_sandbox/stats", get(get_stats))
-        .route("/_sandbox/faults", post(add_fault).delete(clear_faults).get(list_faults))
+        .route(
+            "/_sandbox/faults",
+            post(add_fault).delete(clear_faults).get(list_faults),
+        )
 }
 
-fn body<T>(payload: Result<Json<T>, JsonRejection>) -> Result<T, Response> {
+fn body<T>(payload: Result<Json<T>, JsonRejection>) -> Result<T, Box<Response>> {
     payload.map(|Json(v)| v).map_err(|e| {
-        control_error(StatusCode::BAD_REQUEST, "invalid_body", format!("the request body could not be read: {}", e.body_text()))
+        Box::new(control_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+            format!("the request body could not be read: {}", e.body_text()),
+        ))
     })
 }
 
@@ -46,7 +56,8 @@ fn clients_json(sb: &Sandbox, world: &World) -> Value {
             c.token_url = format!("{base}/kseries/oauth/token");
             c.api_base = format!("{base}/kseries");
             let mut v = serde_json::to_value(&c).unwrap_or(Value::Null);
-            v["loopback_redirects"] = json!("any http://127.0.0.1, http://localhost or http://[::1] URI is accepted");
+            v["loopback_redirects"] =
+                json!("any http://127.0.0.1, http://localhost or http://[::1] URI is accepted");
             v
         })
         .collect();
@@ -66,15 +77,26 @@ struct ClientRequest {
     redirect_uris: Vec<String>,
 }
 
-async fn register_client(State(sb): State<Sandbox>, payload: Result<Json<ClientRequest>, JsonRejection>) -> Response {
+async fn register_client(
+    State(sb): State<Sandbox>,
+    payload: Result<Json<ClientRequest>, JsonRejection>,
+) -> Response {
     let req = match body(payload) {
         Ok(r) => r,
-        Err(e) => return e,
+        Err(e) => return *e,
     };
     if req.series != "k" {
-        return control_error(StatusCode::BAD_REQUEST, "unsupported_series", format!("series `{}` is not simulated yet: use \"k\"", req.series));
+        return control_error(
+            StatusCode::BAD_REQUEST,
+            "unsupported_series",
+            format!("series `{}` is not simulated yet: use \"k\"", req.series),
+        );
     }
-    if let Some(bad) = req.redirect_uris.iter().find(|u| !u.starts_with("https://")) {
+    if let Some(bad) = req
+        .redirect_uris
+        .iter()
+        .find(|u| !u.starts_with("https://"))
+    {
         return control_error(StatusCode::BAD_REQUEST, "invalid_redirect_uri", format!("`{bad}` is not an HTTPS URI; Lightspeed requires HTTPS redirect URIs (loopback http is always accepted without registration)"));
     }
     let client = sb.with_world(|w| {
@@ -90,7 +112,10 @@ async fn register_client(State(sb): State<Sandbox>, payload: Result<Json<ClientR
         w.clients.push(client.clone());
         client
     });
-    json(StatusCode::CREATED, serde_json::to_value(client).unwrap_or(Value::Null))
+    json(
+        StatusCode::CREATED,
+        serde_json::to_value(client).unwrap_or(Value::Null),
+    )
 }
 
 pub fn merchant_json(m: &Merchant) -> Value {
@@ -116,14 +141,21 @@ pub fn merchant_json(m: &Merchant) -> Value {
     })
 }
 
-async fn create_merchant(State(sb): State<Sandbox>, payload: Result<Json<MerchantRequest>, JsonRejection>) -> Response {
+async fn create_merchant(
+    State(sb): State<Sandbox>,
+    payload: Result<Json<MerchantRequest>, JsonRejection>,
+) -> Response {
     let req = match body(payload) {
         Ok(r) => r,
-        Err(e) => return e,
+        Err(e) => return *e,
     };
     let result = sb.with_world(|w| {
-        generate::create_merchant(w, &req, Utc::now())
-            .map(|created| w.merchants.get(&created.merchant_id).map(merchant_json).unwrap_or(Value::Null))
+        generate::create_merchant(w, &req, Utc::now()).map(|created| {
+            w.merchants
+                .get(&created.merchant_id)
+                .map(merchant_json)
+                .unwrap_or(Value::Null)
+        })
     });
     match result {
         Ok(v) => json(StatusCode::CREATED, v),
@@ -144,7 +176,11 @@ async fn get_merchant(State(sb): State<Sandbox>, Path(id): Path<String>) -> Resp
 }
 
 fn unknown_merchant(id: &str) -> Response {
-    control_error(StatusCode::NOT_FOUND, "unknown_merchant", format!("no sandbox merchant `{id}`: create one with POST /_sandbox/merchants"))
+    control_error(
+        StatusCode::NOT_FOUND,
+        "unknown_merchant",
+        format!("no sandbox merchant `{id}`: create one with POST /_sandbox/merchants"),
+    )
 }
 
 #[derive(Deserialize)]
@@ -186,10 +222,14 @@ fn one() -> i64 {
     1
 }
 
-async fn create_sales(State(sb): State<Sandbox>, Path(id): Path<String>, payload: Result<Json<SalesRequest>, JsonRejection>) -> Response {
+async fn create_sales(
+    State(sb): State<Sandbox>,
+    Path(id): Path<String>,
+    payload: Result<Json<SalesRequest>, JsonRejection>,
+) -> Response {
     let req = match body(payload) {
         Ok(r) => r,
-        Err(e) => return e,
+        Err(e) => return *e,
     };
     let result = sb.with_world(|w| {
         let m = w.merchants.get_mut(&id).ok_or(None)?;
@@ -212,7 +252,10 @@ fn make_sales(m: &mut Merchant, req: SalesRequest) -> Result<Value, String> {
     };
     let mut created = Vec::new();
     if kind != SaleType::Sale {
-        let of = req.of.as_deref().ok_or("refunds and voids need `of`: the accountFiscId of the original sale")?;
+        let of = req
+            .of
+            .as_deref()
+            .ok_or("refunds and voids need `of`: the accountFiscId of the original sale")?;
         let original = m
             .sales
             .iter()
@@ -220,41 +263,72 @@ fn make_sales(m: &mut Merchant, req: SalesRequest) -> Result<Value, String> {
             .ok_or_else(|| format!("no sale with accountFiscId `{of}`"))?;
         if let Some(i) = req.line_index {
             if i >= m.sales[original].lines.len() {
-                return Err(format!("`line_index` {i} is out of range: the sale has {} lines", m.sales[original].lines.len()));
+                return Err(format!(
+                    "`line_index` {i} is out of range: the sale has {} lines",
+                    m.sales[original].lines.len()
+                ));
             }
         }
         let at = match req.at.as_ref().and_then(|a| a.first()) {
-            Some(raw) => parse_instant(raw).ok_or_else(|| format!("`{raw}` is not an RFC 3339 instant"))?,
+            Some(raw) => {
+                parse_instant(raw).ok_or_else(|| format!("`{raw}` is not an RFC 3339 instant"))?
+            }
             None => now,
         };
-        let idx = generate::add_reversal(m, original, kind, if kind == SaleType::Refund { req.line_index } else { None }, at);
+        let idx = generate::add_reversal(
+            m,
+            original,
+            kind,
+            if kind == SaleType::Refund {
+                req.line_index
+            } else {
+                None
+            },
+            at,
+        );
         created.push(idx);
     } else {
         let instants = match (&req.at, req.count) {
             (Some(list), _) => list
                 .iter()
-                .map(|raw| parse_instant(raw).ok_or_else(|| format!("`{raw}` is not an RFC 3339 instant")))
+                .map(|raw| {
+                    parse_instant(raw).ok_or_else(|| format!("`{raw}` is not an RFC 3339 instant"))
+                })
                 .collect::<Result<Vec<_>, _>>()?,
             (None, count) => {
                 let n = count.unwrap_or(1);
                 if n == 0 || n > 10_000 {
                     return Err(format!("`count` must be between 1 and 10000, got {n}"));
                 }
-                (0..n).map(|i| now - chrono::Duration::milliseconds(i64::from(n - i))).collect()
+                (0..n)
+                    .map(|i| now - chrono::Duration::milliseconds(i64::from(n - i)))
+                    .collect()
             }
         };
         let loc = match &req.location_id {
-            Some(id) => m.locations.iter().position(|l| l.id.to_string() == *id).ok_or_else(|| format!("no location `{id}` in this merchant"))?,
+            Some(id) => m
+                .locations
+                .iter()
+                .position(|l| l.id.to_string() == *id)
+                .ok_or_else(|| format!("no location `{id}` in this merchant"))?,
             None => 0,
         };
         let device = match &req.register_id {
-            Some(id) => Some(m.locations[loc].devices.iter().position(|d| d.id.to_string() == *id).ok_or_else(|| format!("no register `{id}` at location {}", m.locations[loc].id))?),
+            Some(id) => Some(
+                m.locations[loc]
+                    .devices
+                    .iter()
+                    .position(|d| d.id.to_string() == *id)
+                    .ok_or_else(|| {
+                        format!("no register `{id}` at location {}", m.locations[loc].id)
+                    })?,
+            ),
             None => None,
         };
-        let customer = match &req.customer_email {
-            Some(email) => Some(find_or_add_customer(m, email)),
-            None => None,
-        };
+        let customer = req
+            .customer_email
+            .as_ref()
+            .map(|email| find_or_add_customer(m, email));
         let lines = match &req.lines {
             Some(lines) if lines.is_empty() => return Err("`lines` must not be empty".into()),
             Some(lines) => Some(
@@ -262,9 +336,16 @@ fn make_sales(m: &mut Merchant, req: SalesRequest) -> Result<Value, String> {
                     .iter()
                     .map(|l| {
                         if l.quantity <= 0 || l.quantity > 1000 {
-                            return Err(format!("quantity for `{}` must be between 1 and 1000", l.sku));
+                            return Err(format!(
+                                "quantity for `{}` must be between 1 and 1000",
+                                l.sku
+                            ));
                         }
-                        m.menu.iter().position(|i| i.sku == l.sku).map(|i| (i, l.quantity)).ok_or_else(|| format!("unknown sku `{}`", l.sku))
+                        m.menu
+                            .iter()
+                            .position(|i| i.sku == l.sku)
+                            .map(|i| (i, l.quantity))
+                            .ok_or_else(|| format!("unknown sku `{}`", l.sku))
                     })
                     .collect::<Result<Vec<_>, _>>()?,
             ),
@@ -272,10 +353,16 @@ fn make_sales(m: &mut Merchant, req: SalesRequest) -> Result<Value, String> {
         };
         for at in instants {
             let spec = match &lines {
-                Some(lines) => Some(SaleSpec { lines: lines.clone(), customer }),
+                Some(lines) => Some(SaleSpec {
+                    lines: lines.clone(),
+                    customer,
+                }),
                 None if customer.is_some() => {
                     let item = m.rng.gen_range(0..m.menu.len());
-                    Some(SaleSpec { lines: vec![(item, 1)], customer })
+                    Some(SaleSpec {
+                        lines: vec![(item, 1)],
+                        customer,
+                    })
                 }
                 None => None,
             };
@@ -301,14 +388,25 @@ fn make_sales(m: &mut Merchant, req: SalesRequest) -> Result<Value, String> {
 
 fn find_or_add_customer(m: &mut Merchant, email: &str) -> usize {
     let wanted = email.trim().to_lowercase();
-    if let Some(i) = m.customers.iter().position(|c| c.email.as_ref().is_some_and(|e| e.trim().to_lowercase() == wanted)) {
+    if let Some(i) = m.customers.iter().position(|c| {
+        c.email
+            .as_ref()
+            .is_some_and(|e| e.trim().to_lowercase() == wanted)
+    }) {
         return i;
     }
     let mut bytes = [0u8; 16];
     m.rng.fill(&mut bytes);
     let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
     m.customers.push(Customer {
-        uuid: format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32]),
+        uuid: format!(
+            "{}-{}-{}-{}-{}",
+            &hex[0..8],
+            &hex[8..12],
+            &hex[12..16],
+            &hex[16..20],
+            &hex[20..32]
+        ),
         customer_id: m.rng.gen_range(1_000..9_999_999),
         first_name: "Guest".into(),
         last_name: String::new(),
@@ -323,30 +421,47 @@ struct TruthQuery {
     to: Option<String>,
 }
 
-async fn get_truth(State(sb): State<Sandbox>, Path(id): Path<String>, Query(q): Query<TruthQuery>) -> Response {
+async fn get_truth(
+    State(sb): State<Sandbox>,
+    Path(id): Path<String>,
+    Query(q): Query<TruthQuery>,
+) -> Response {
     let parse = |raw: &Option<String>, name: &str| match raw {
         None => Ok(None),
-        Some(r) => parse_instant(r).map(Some).ok_or_else(|| format!("`{name}` must be an RFC 3339 instant, got `{r}`")),
+        Some(r) => parse_instant(r)
+            .map(Some)
+            .ok_or_else(|| format!("`{name}` must be an RFC 3339 instant, got `{r}`")),
     };
     let (from, to) = match (parse(&q.from, "from"), parse(&q.to, "to")) {
         (Ok(f), Ok(t)) => (f, t),
-        (Err(e), _) | (_, Err(e)) => return control_error(StatusCode::BAD_REQUEST, "invalid_query", e),
+        (Err(e), _) | (_, Err(e)) => {
+            return control_error(StatusCode::BAD_REQUEST, "invalid_query", e)
+        }
     };
     match sb.with_world(|w| w.merchants.get(&id).map(|m| truth::compute(m, from, to))) {
-        Some(t) => json(StatusCode::OK, serde_json::to_value(t).unwrap_or(Value::Null)),
+        Some(t) => json(
+            StatusCode::OK,
+            serde_json::to_value(t).unwrap_or(Value::Null),
+        ),
         None => unknown_merchant(&id),
     }
 }
 
 async fn get_stats(State(sb): State<Sandbox>) -> Response {
     let stats = sb.with_world(|w| w.stats.clone());
-    json(StatusCode::OK, serde_json::to_value(stats).unwrap_or(Value::Null))
+    json(
+        StatusCode::OK,
+        serde_json::to_value(stats).unwrap_or(Value::Null),
+    )
 }
 
-async fn add_fault(State(sb): State<Sandbox>, payload: Result<Json<FaultRequest>, JsonRejection>) -> Response {
+async fn add_fault(
+    State(sb): State<Sandbox>,
+    payload: Result<Json<FaultRequest>, JsonRejection>,
+) -> Response {
     let req = match body(payload) {
         Ok(r) => r,
-        Err(e) => return e,
+        Err(e) => return *e,
     };
     let result = sb.with_world(|w| {
         if let Some(m) = &req.merchant {
@@ -357,13 +472,17 @@ async fn add_fault(State(sb): State<Sandbox>, payload: Result<Json<FaultRequest>
         if req.kind == "revoke_tokens" {
             let target = req.merchant.clone();
             let before = w.access_tokens.len() + w.refresh_tokens.len();
-            w.access_tokens.retain(|_, t| target.as_ref().is_some_and(|m| *m != t.merchant_id));
-            w.refresh_tokens.retain(|_, t| target.as_ref().is_some_and(|m| *m != t.merchant_id));
+            w.access_tokens
+                .retain(|_, t| target.as_ref().is_some_and(|m| *m != t.merchant_id));
+            w.refresh_tokens
+                .retain(|_, t| target.as_ref().is_some_and(|m| *m != t.merchant_id));
             let revoked = before - w.access_tokens.len() - w.refresh_tokens.len();
             return Ok(json!({ "kind": "revoke_tokens", "revoked": revoked }));
         }
         w.fault_counter += 1;
-        let fault = req.into_fault(w.fault_counter).map_err(|e| (StatusCode::BAD_REQUEST, e))?;
+        let fault = req
+            .into_fault(w.fault_counter)
+            .map_err(|e| (StatusCode::BAD_REQUEST, e))?;
         let v = serde_json::to_value(&fault).unwrap_or(Value::Null);
         w.faults.push(fault);
         Ok(v)

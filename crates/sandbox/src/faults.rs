@@ -80,7 +80,9 @@ impl FaultRequest {
             kind,
             merchant: self.merchant,
             remaining: self.count,
-            until: self.duration_ms.map(|ms| Instant::now() + Duration::from_millis(ms)),
+            until: self
+                .duration_ms
+                .map(|ms| Instant::now() + Duration::from_millis(ms)),
             include_oauth: self.include_oauth.unwrap_or(false),
         })
     }

@@ -52,33 +52,82 @@ const ZONES: &[(&str, &str, &str)] = &[
 const CAFE_MENU: &[(&str, &[(&str, i64)])] = &[
     (
         "Hot Drinks",
-        &[("Espresso", 280), ("Cappuccino", 360), ("Latte", 390), ("Tea", 250), ("Hot Chocolate", 370)],
+        &[
+            ("Espresso", 280),
+            ("Cappuccino", 360),
+            ("Latte", 390),
+            ("Tea", 250),
+            ("Hot Chocolate", 370),
+        ],
     ),
-    ("Cold Drinks", &[("Iced Latte", 420), ("Orange Juice", 350), ("Sparkling Water", 220)]),
-    ("Pastry", &[("Croissant", 240), ("Muffin", 290), ("Cinnamon Bun", 320)]),
+    (
+        "Cold Drinks",
+        &[
+            ("Iced Latte", 420),
+            ("Orange Juice", 350),
+            ("Sparkling Water", 220),
+        ],
+    ),
+    (
+        "Pastry",
+        &[("Croissant", 240), ("Muffin", 290), ("Cinnamon Bun", 320)],
+    ),
     ("Food", &[("Sandwich", 650), ("Salad", 890), ("Soup", 580)]),
 ];
 
 const SHOP_MENU: &[(&str, &[(&str, i64)])] = &[
-    ("Apparel", &[("T-Shirt", 1900), ("Hoodie", 4900), ("Cap", 1500)]),
+    (
+        "Apparel",
+        &[("T-Shirt", 1900), ("Hoodie", 4900), ("Cap", 1500)],
+    ),
     ("Accessories", &[("Tote Bag", 1200), ("Water Bottle", 1800)]),
     ("Books", &[("Notebook", 900), ("Cookbook", 2900)]),
 ];
 
-const FIRST: &[&str] = &["Anna", "Ben", "Clara", "David", "Emma", "Finn", "Greta", "Hugo", "Ida", "Jonas", "Kira", "Lars", "Mila", "Noah", "Olga", "Paul"];
-const LAST: &[&str] = &["Berg", "Smit", "Jansen", "Meyer", "Larsen", "Novak", "Dubois", "Rossi", "Costa", "Kowalski", "Walsh", "Moreau"];
-const CITY: &[&str] = &["Centrum", "Harbour", "Station", "Old Town", "Market", "Park", "Riverside", "Campus"];
+const FIRST: &[&str] = &[
+    "Anna", "Ben", "Clara", "David", "Emma", "Finn", "Greta", "Hugo", "Ida", "Jonas", "Kira",
+    "Lars", "Mila", "Noah", "Olga", "Paul",
+];
+const LAST: &[&str] = &[
+    "Berg", "Smit", "Jansen", "Meyer", "Larsen", "Novak", "Dubois", "Rossi", "Costa", "Kowalski",
+    "Walsh", "Moreau",
+];
+const CITY: &[&str] = &[
+    "Centrum",
+    "Harbour",
+    "Station",
+    "Old Town",
+    "Market",
+    "Park",
+    "Riverside",
+    "Campus",
+];
 
 /// Relative weight of each local hour from 07:00 to 18:00 (morning and lunch peaks).
 const HOURLY_CURVE: &[(u32, u32)] = &[
-    (7, 6), (8, 12), (9, 9), (10, 6), (11, 7), (12, 12), (13, 10), (14, 5), (15, 5), (16, 6), (17, 4), (18, 2),
+    (7, 6),
+    (8, 12),
+    (9, 9),
+    (10, 6),
+    (11, 7),
+    (12, 12),
+    (13, 10),
+    (14, 5),
+    (15, 5),
+    (16, 6),
+    (17, 4),
+    (18, 2),
 ];
 
 pub struct Created {
     pub merchant_id: String,
 }
 
-pub fn create_merchant(world: &mut World, req: &MerchantRequest, now: DateTime<Utc>) -> Result<Created, String> {
+pub fn create_merchant(
+    world: &mut World,
+    req: &MerchantRequest,
+    now: DateTime<Utc>,
+) -> Result<Created, String> {
     if req.series != "k" {
         return Err(format!(
             "series `{}` is not simulated yet: use \"k\" (K-Series)",
@@ -89,7 +138,11 @@ pub fn create_merchant(world: &mut World, req: &MerchantRequest, now: DateTime<U
     let menu_def = match preset {
         "cafe" => CAFE_MENU,
         "shop" => SHOP_MENU,
-        other => return Err(format!("unknown preset `{other}`: use \"cafe\" or \"shop\"")),
+        other => {
+            return Err(format!(
+                "unknown preset `{other}`: use \"cafe\" or \"shop\""
+            ))
+        }
     };
     let n_locations = req.locations.unwrap_or(2);
     let n_registers = req.registers_per_location.unwrap_or(2);
@@ -104,7 +157,9 @@ pub fn create_merchant(world: &mut World, req: &MerchantRequest, now: DateTime<U
 
     world.merchant_counter += 1;
     let counter = world.merchant_counter;
-    let seed = req.seed.unwrap_or(world.seed.wrapping_mul(1_000_003).wrapping_add(counter));
+    let seed = req
+        .seed
+        .unwrap_or(world.seed.wrapping_mul(1_000_003).wrapping_add(counter));
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
 
     let (zone_name, currency, _country) = match &req.timezone {
@@ -113,15 +168,24 @@ pub fn create_merchant(world: &mut World, req: &MerchantRequest, now: DateTime<U
             match known {
                 Some(k) => *k,
                 None => {
-                    z.parse::<Tz>().map_err(|_| format!("unknown time zone `{z}`: use an IANA name such as Europe/Amsterdam"))?;
+                    z.parse::<Tz>().map_err(|_| {
+                        format!(
+                            "unknown time zone `{z}`: use an IANA name such as Europe/Amsterdam"
+                        )
+                    })?;
                     (z.as_str(), "EUR", "NL")
                 }
             }
         }
         None => ZONES[rng.gen_range(0..ZONES.len())],
     };
-    let zone: Tz = zone_name.parse().map_err(|_| format!("unknown time zone `{zone_name}`"))?;
-    let name = req.name.clone().unwrap_or_else(|| format!("Sandbox Café {counter}"));
+    let zone: Tz = zone_name
+        .parse()
+        .map_err(|_| format!("unknown time zone `{zone_name}`"))?;
+    let name = req
+        .name
+        .clone()
+        .unwrap_or_else(|| format!("Sandbox Café {counter}"));
     let id = format!("m{counter}");
 
     let mut groups = Vec::new();
@@ -131,7 +195,11 @@ pub fn create_merchant(world: &mut World, req: &MerchantRequest, now: DateTime<U
         groups.push(AccountingGroup {
             id: rng.gen_range(100_000..999_999),
             name: (*group_name).to_owned(),
-            code: group_name.split_whitespace().map(|w| w.to_ascii_uppercase()).collect::<Vec<_>>().join("_"),
+            code: group_name
+                .split_whitespace()
+                .map(|w| w.to_ascii_uppercase())
+                .collect::<Vec<_>>()
+                .join("_"),
         });
         for (item_name, price) in *items {
             menu.push(MenuItem {
@@ -146,7 +214,10 @@ pub fn create_merchant(world: &mut World, req: &MerchantRequest, now: DateTime<U
     let mut locations = Vec::new();
     for i in 0..n_locations {
         let devices = (0..n_registers)
-            .map(|r| Device { id: rng.gen_range(1_000_000..9_999_999), name: format!("Till {}", r + 1) })
+            .map(|r| Device {
+                id: rng.gen_range(1_000_000..9_999_999),
+                name: format!("Till {}", r + 1),
+            })
             .collect();
         locations.push(Location {
             id: rng.gen_range(10_000_000_000_000..99_999_999_999_999),
@@ -165,7 +236,11 @@ pub fn create_merchant(world: &mut World, req: &MerchantRequest, now: DateTime<U
             // Mixed case and stray whitespace, as cashiers type them; one in ten has none.
             let email = (i % 10 != 9).then(|| {
                 let local = format!("{first}.{last}{i}");
-                if i % 3 == 0 { format!(" {local}@Example.com") } else { format!("{}@example.com", local.to_lowercase()) }
+                if i % 3 == 0 {
+                    format!(" {local}@Example.com")
+                } else {
+                    format!("{}@example.com", local.to_lowercase())
+                }
             });
             let mut uuid_bytes = [0u8; 16];
             rng.fill(&mut uuid_bytes);
@@ -195,8 +270,16 @@ pub fn create_merchant(world: &mut World, req: &MerchantRequest, now: DateTime<U
         menu,
         groups,
         payment_methods: vec![
-            PaymentMethod { id: 1001, code: "CASH".into(), name: "Cash".into() },
-            PaymentMethod { id: 1002, code: "CARD".into(), name: "Card".into() },
+            PaymentMethod {
+                id: 1001,
+                code: "CASH".into(),
+                name: "Cash".into(),
+            },
+            PaymentMethod {
+                id: 1002,
+                code: "CARD".into(),
+                name: "Card".into(),
+            },
         ],
         customers,
         sales: Vec::new(),
@@ -210,14 +293,23 @@ pub fn create_merchant(world: &mut World, req: &MerchantRequest, now: DateTime<U
 
 fn check_range(field: &str, value: u32, min: u32, max: u32) -> Result<(), String> {
     if value < min || value > max {
-        return Err(format!("`{field}` must be between {min} and {max}, got {value}"));
+        return Err(format!(
+            "`{field}` must be between {min} and {max}, got {value}"
+        ));
     }
     Ok(())
 }
 
 fn uuid_string(b: [u8; 16]) -> String {
     let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
 }
 
 /// Fills `history_days` days before `now` (per location, `sales_per_day` each) with sales,
@@ -242,9 +334,13 @@ fn generate_history(m: &mut Merchant, history_days: u32, sales_per_day: u32, now
                 }
                 let minute = m.rng.gen_range(0..60);
                 let second = m.rng.gen_range(0..60);
-                let Some(local) = day.and_hms_opt(hour, minute, second) else { continue };
+                let Some(local) = day.and_hms_opt(hour, minute, second) else {
+                    continue;
+                };
                 // Skip wall-clock times that do not exist (spring-forward gap).
-                let Some(at) = zone.from_local_datetime(&local).earliest() else { continue };
+                let Some(at) = zone.from_local_datetime(&local).earliest() else {
+                    continue;
+                };
                 let at = at.with_timezone(&Utc) + Duration::milliseconds(m.rng.gen_range(0..1000));
                 if at < now {
                     instants.push(at);
@@ -274,7 +370,13 @@ fn generate_history(m: &mut Merchant, history_days: u32, sales_per_day: u32, now
 }
 
 /// A line for `quantity` of menu item `item`, with an optional percentage discount.
-pub fn make_line(m: &mut Merchant, loc: usize, item: usize, quantity: i64, discount_pct: i64) -> SaleLine {
+pub fn make_line(
+    m: &mut Merchant,
+    loc: usize,
+    item: usize,
+    quantity: i64,
+    discount_pct: i64,
+) -> SaleLine {
     m.line_counter += 1;
     let unit = m.menu[item].price_cents;
     let gross = unit * quantity;
@@ -297,7 +399,11 @@ pub fn tax_included_10k(total_cents: i64) -> i64 {
     let denominator = 10_000 + TAX_BASIS_POINTS;
     let q = numerator / denominator;
     let r = numerator % denominator;
-    if 2 * r.abs() >= denominator { q + numerator.signum() } else { q }
+    if 2 * r.abs() >= denominator {
+        q + numerator.signum()
+    } else {
+        q
+    }
 }
 
 fn short(bl: i64) -> i64 {
@@ -310,13 +416,24 @@ pub struct SaleSpec {
 }
 
 /// Adds a closed sale at `at`; random lines and customer unless `spec` gives them.
-pub fn add_random_sale(m: &mut Merchant, loc: usize, at: DateTime<Utc>, spec: Option<SaleSpec>, device: Option<usize>) -> usize {
+pub fn add_random_sale(
+    m: &mut Merchant,
+    loc: usize,
+    at: DateTime<Utc>,
+    spec: Option<SaleSpec>,
+    device: Option<usize>,
+) -> usize {
     let (picks, customer) = match spec {
         Some(s) => (s.lines, s.customer),
         None => {
             let n_lines = m.rng.gen_range(1..=4);
             let picks = (0..n_lines)
-                .map(|_| (m.rng.gen_range(0..m.menu.len()), if m.rng.gen_bool(0.2) { 2 } else { 1 }))
+                .map(|_| {
+                    (
+                        m.rng.gen_range(0..m.menu.len()),
+                        if m.rng.gen_bool(0.2) { 2 } else { 1 },
+                    )
+                })
                 .collect();
             let customer = (!m.customers.is_empty() && m.rng.gen_bool(0.4))
                 .then(|| m.rng.gen_range(0..m.customers.len()));
@@ -330,16 +447,39 @@ pub fn add_random_sale(m: &mut Merchant, loc: usize, at: DateTime<Utc>, spec: Op
     }
     let total: i64 = lines.iter().map(|l| l.total_cents).sum();
     let card = m.rng.gen_bool(0.7);
-    let tip = if card && m.rng.gen_bool(0.2) { (total / 10).max(50) } else { 0 };
+    let tip = if card && m.rng.gen_bool(0.2) {
+        (total / 10).max(50)
+    } else {
+        0
+    };
     let device = device.unwrap_or_else(|| m.rng.gen_range(0..m.locations[loc].devices.len()));
     let dine_in = m.rng.gen_bool(0.5);
     let covers = if dine_in { m.rng.gen_range(1..=4) } else { 1 };
     let table = dine_in.then(|| m.rng.gen_range(1..=20).to_string());
     let opened = at - Duration::minutes(m.rng.gen_range(1..45));
-    push_sale(m, loc, device, SaleType::Sale, None, opened, at, lines, if card { 1 } else { 0 }, total, tip, covers, dine_in, table, customer)
+    push_sale(
+        m,
+        loc,
+        device,
+        SaleType::Sale,
+        None,
+        opened,
+        at,
+        lines,
+        if card { 1 } else { 0 },
+        total,
+        tip,
+        covers,
+        dine_in,
+        table,
+        customer,
+    )
 }
 
-#[allow(clippy::too_many_arguments)]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "a sale record is assembled from all of these"
+)]
 fn push_sale(
     m: &mut Merchant,
     loc: usize,
@@ -368,7 +508,8 @@ fn push_sale(
         location: loc,
         device,
         sale_type,
-        account_reference: base64::engine::general_purpose::STANDARD.encode(format!("{}:{n}", location.id)),
+        account_reference: base64::engine::general_purpose::STANDARD
+            .encode(format!("{}:{n}", location.id)),
         fisc_id: format!("A{s}.{n}"),
         receipt_id: format!("R{s}.{n}"),
         source,
@@ -393,7 +534,13 @@ fn push_sale(
 
 /// Adds a refund or void of sale `original`. A refund with `partial = Some(i)` refunds line `i`
 /// only; otherwise every line is reversed. Returns the new sale's index.
-pub fn add_reversal(m: &mut Merchant, original: usize, kind: SaleType, partial: Option<usize>, at: DateTime<Utc>) -> usize {
+pub fn add_reversal(
+    m: &mut Merchant,
+    original: usize,
+    kind: SaleType,
+    partial: Option<usize>,
+    at: DateTime<Utc>,
+) -> usize {
     let orig = m.sales[original].clone();
     let chosen: Vec<&SaleLine> = match partial {
         Some(i) if i < orig.lines.len() => vec![&orig.lines[i]],
@@ -403,7 +550,11 @@ pub fn add_reversal(m: &mut Merchant, original: usize, kind: SaleType, partial: 
     for l in chosen {
         m.line_counter += 1;
         lines.push(SaleLine {
-            id: format!("S{}.{}", short(m.locations[orig.location].id), m.line_counter),
+            id: format!(
+                "S{}.{}",
+                short(m.locations[orig.location].id),
+                m.line_counter
+            ),
             item: l.item,
             quantity: -l.quantity,
             unit_cents: l.unit_cents,
@@ -414,7 +565,27 @@ pub fn add_reversal(m: &mut Merchant, original: usize, kind: SaleType, partial: 
     }
     let total: i64 = lines.iter().map(|l| l.total_cents).sum();
     let full = lines.len() == orig.lines.len();
-    let tip = if full { -orig.payments.first().map(|p| p.tip_cents).unwrap_or(0) } else { 0 };
+    let tip = if full {
+        -orig.payments.first().map(|p| p.tip_cents).unwrap_or(0)
+    } else {
+        0
+    };
     let method = orig.payments.first().map(|p| p.method).unwrap_or(0);
-    push_sale(m, orig.location, orig.device, kind, Some(orig.fisc_id.clone()), at, at, lines, method, total, tip, 0, orig.dine_in, orig.table.clone(), orig.customer)
+    push_sale(
+        m,
+        orig.location,
+        orig.device,
+        kind,
+        Some(orig.fisc_id.clone()),
+        at,
+        at,
+        lines,
+        method,
+        total,
+        tip,
+        0,
+        orig.dine_in,
+        orig.table.clone(),
+        orig.customer,
+    )
 }

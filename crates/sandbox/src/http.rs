@@ -10,17 +10,27 @@ pub fn json(status: StatusCode, body: Value) -> Response {
 
 /// The control API's error body, the same layout as the hub's.
 pub fn control_error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
-    json(status, json!({ "error": { "code": code, "message": message.into(), "details": null } }))
+    json(
+        status,
+        json!({ "error": { "code": code, "message": message.into(), "details": null } }),
+    )
 }
 
 pub fn html(status: StatusCode, body: String) -> Response {
-    (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response()
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        body,
+    )
+        .into_response()
 }
 
 pub fn bearer(headers: &HeaderMap) -> Option<String> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_owned())
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_owned())
 }
 
 pub fn escape_html(raw: &str) -> String {

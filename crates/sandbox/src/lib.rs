@@ -35,7 +35,10 @@ pub struct SandboxConfig {
 
 impl Default for SandboxConfig {
     fn default() -> Self {
-        SandboxConfig { seed: 42, time_scale: 1.0 }
+        SandboxConfig {
+            seed: 42,
+            time_scale: 1.0,
+        }
     }
 }
 
@@ -75,8 +78,12 @@ impl Sandbox {
     pub async fn serve(self, listener: TcpListener) -> std::io::Result<()> {
         let addr = listener.local_addr()?;
         self.set_base_url(&format!("http://{addr}"));
-        axum::serve(listener, self.router().into_make_service_with_connect_info::<SocketAddr>())
-            .await
+        axum::serve(
+            listener,
+            self.router()
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
     }
 
     pub fn set_base_url(&self, url: &str) {
@@ -86,7 +93,11 @@ impl Sandbox {
     }
 
     pub(crate) fn base_url(&self) -> String {
-        self.inner.base_url.lock().map(|b| b.clone()).unwrap_or_default()
+        self.inner
+            .base_url
+            .lock()
+            .map(|b| b.clone())
+            .unwrap_or_default()
     }
 
     /// Runs `f` with the world locked. A poisoned lock is recovered: the world holds plain data.

@@ -14,7 +14,10 @@ pub struct Bucket {
 
 impl Bucket {
     pub fn new(capacity: f64) -> Self {
-        Bucket { tokens: capacity, last: Instant::now() }
+        Bucket {
+            tokens: capacity,
+            last: Instant::now(),
+        }
     }
 
     /// Takes one request from the bucket, or returns the seconds until one is available.

@@ -67,14 +67,20 @@ pub fn compute(m: &Merchant, from: Option<DateTime<Utc>>, to: Option<DateTime<Ut
         }
         let loc_id = m.locations[s.location].id.to_string();
         let total: i64 = s.lines.iter().map(|l| l.total_cents).sum();
-        let tax: i64 = s.lines.iter().map(|l| round_half_even_to_cents(l.tax_10k)).sum();
+        let tax: i64 = s
+            .lines
+            .iter()
+            .map(|l| round_half_even_to_cents(l.tax_10k))
+            .sum();
         let tip: i64 = s.payments.iter().map(|p| p.tip_cents).sum();
         truth.orders += 1;
         truth.total_minor += total;
-        let l = locations.entry(loc_id.clone()).or_insert_with(|| LocationTruth {
-            location_id: loc_id.clone(),
-            ..Default::default()
-        });
+        let l = locations
+            .entry(loc_id.clone())
+            .or_insert_with(|| LocationTruth {
+                location_id: loc_id.clone(),
+                ..Default::default()
+            });
         l.orders += 1;
         match s.sale_type {
             SaleType::Sale => l.sales += 1,
@@ -85,29 +91,38 @@ pub fn compute(m: &Merchant, from: Option<DateTime<Utc>>, to: Option<DateTime<Ut
         l.tax_minor += tax;
         l.tip_minor += tip;
         l.covers += s.covers;
-        let hour = s.closed.duration_trunc(TimeDelta::hours(1)).unwrap_or(s.closed);
-        let h = hours.entry((loc_id.clone(), hour)).or_insert_with(|| HourTruth {
-            location_id: loc_id.clone(),
-            hour,
-            ..Default::default()
-        });
+        let hour = s
+            .closed
+            .duration_trunc(TimeDelta::hours(1))
+            .unwrap_or(s.closed);
+        let h = hours
+            .entry((loc_id.clone(), hour))
+            .or_insert_with(|| HourTruth {
+                location_id: loc_id.clone(),
+                hour,
+                ..Default::default()
+            });
         h.orders += 1;
         h.total_minor += total;
         for line in &s.lines {
             let name = &m.groups[m.menu[line.item].group].name;
-            let c = categories.entry(name.clone()).or_insert_with(|| CategoryTruth {
-                category: name.clone(),
-                ..Default::default()
-            });
+            let c = categories
+                .entry(name.clone())
+                .or_insert_with(|| CategoryTruth {
+                    category: name.clone(),
+                    ..Default::default()
+                });
             c.quantity_milli += line.quantity * 1000;
             c.total_minor += line.total_cents;
         }
         if let Some(email) = s.customer.and_then(|c| m.customers[c].email.as_ref()) {
             let email = email.trim().to_lowercase();
-            let c = customers.entry(email.clone()).or_insert_with(|| CustomerTruth {
-                email,
-                ..Default::default()
-            });
+            let c = customers
+                .entry(email.clone())
+                .or_insert_with(|| CustomerTruth {
+                    email,
+                    ..Default::default()
+                });
             c.orders += 1;
             c.total_minor += total;
         }

@@ -245,11 +245,15 @@ impl World {
     }
 
     pub fn client(&self, series: &str, client_id: &str) -> Option<&SandboxClient> {
-        self.clients.iter().find(|c| c.series == series && c.client_id == client_id)
+        self.clients
+            .iter()
+            .find(|c| c.series == series && c.client_id == client_id)
     }
 
     pub fn merchant_by_login(&self, series: &str, username: &str) -> Option<&Merchant> {
-        self.merchants.values().find(|m| m.series == series && m.login.username == username)
+        self.merchants
+            .values()
+            .find(|m| m.series == series && m.login.username == username)
     }
 
     pub fn count(&mut self, series: &str) -> &mut SeriesStats {
@@ -260,7 +264,9 @@ impl World {
 /// A URL-safe random token of `len` characters.
 pub fn random_token(rng: &mut impl Rng, len: usize) -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    (0..len).map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char).collect()
+    (0..len)
+        .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
+        .collect()
 }
 
 /// Whether a redirect URI is acceptable for a client: registered exactly (HTTPS, as Lightspeed

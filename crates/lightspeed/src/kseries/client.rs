@@ -20,25 +20,47 @@ pub struct KClient {
 
 impl KClient {
     pub fn new(http: reqwest::Client, base: Url, policy: RetryPolicy) -> Self {
-        KClient { http, base, pacer: Arc::new(Pacer::default()), policy }
+        KClient {
+            http,
+            base,
+            pacer: Arc::new(Pacer::default()),
+            policy,
+        }
     }
 
     pub fn pacer(&self) -> &Pacer {
         &self.pacer
     }
 
-    async fn get<T: serde::de::DeserializeOwned>(&self, token: &Secret, path: &str, query: &[(&str, String)]) -> Result<T, LightspeedError> {
+    async fn get<T: serde::de::DeserializeOwned>(
+        &self,
+        token: &Secret,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<T, LightspeedError> {
         let url = join(&self.base, path.trim_start_matches('/'))?;
-        get_json(&self.pacer, &self.policy, path, || self.http.get(url.clone()).bearer_auth(token.expose()).query(query)).await
+        get_json(&self.pacer, &self.policy, path, || {
+            self.http
+                .get(url.clone())
+                .bearer_auth(token.expose())
+                .query(query)
+        })
+        .await
     }
 
     /// Business discovery: `GET /o/op/data/businesses`.
-    pub async fn businesses(&self, token: &Secret) -> Result<Vec<wire::OpBusiness>, LightspeedError> {
+    pub async fn businesses(
+        &self,
+        token: &Secret,
+    ) -> Result<Vec<wire::OpBusiness>, LightspeedError> {
         self.get(token, "/o/op/data/businesses", &[]).await
     }
 
     /// Businesses with currency and location time zones: `GET /f/data/businesses`.
-    pub async fn financial_businesses(&self, token: &Secret) -> Result<Vec<wire::FinancialBusiness>, LightspeedError> {
+    pub async fn financial_businesses(
+        &self,
+        token: &Secret,
+    ) -> Result<Vec<wire::FinancialBusiness>, LightspeedError> {
         let page: wire::FinancialBusinesses = self.get(token, "/f/data/businesses", &[]).await?;
         Ok(page.embedded.map(|e| e.business_list).unwrap_or_default())
     }
@@ -58,15 +80,28 @@ impl KClient {
             from.format("%Y-%m-%dT%H:%M:%SZ"),
             to.format("%Y-%m-%dT%H:%M:%SZ")
         );
-        let mut query = vec![("include", "consumer,payments".to_owned()), ("pageSize", page_size.to_string())];
+        let mut query = vec![
+            ("include", "consumer,payments".to_owned()),
+            ("pageSize", page_size.to_string()),
+        ];
         if let Some(t) = next_page_token {
             query.push(("nextPageToken", t.to_owned()));
         }
         self.get(token, &path, &query).await
     }
 
-    pub async fn accounting_groups(&self, token: &Secret, business_location_id: &str) -> Result<Vec<wire::AccountingGroup>, LightspeedError> {
-        let body: wire::AccountingGroups = self.get(token, &format!("/f/finance/{business_location_id}/accountingGroups"), &[]).await?;
+    pub async fn accounting_groups(
+        &self,
+        token: &Secret,
+        business_location_id: &str,
+    ) -> Result<Vec<wire::AccountingGroup>, LightspeedError> {
+        let body: wire::AccountingGroups = self
+            .get(
+                token,
+                &format!("/f/finance/{business_location_id}/accountingGroups"),
+                &[],
+            )
+            .await?;
         Ok(body.embedded.map(|e| e.list).unwrap_or_default())
     }
 }

@@ -4,7 +4,8 @@ use super::wire;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use tillbridge_model::{
-    business_date, parse_minor, BusinessDayStart, Email, Order, OrderKind, OrderLine, OrderStatus, Payment, Quantity, Series,
+    business_date, parse_minor, BusinessDayStart, Email, Order, OrderKind, OrderLine, OrderStatus,
+    Payment, Quantity, Series,
 };
 
 /// What the mapping needs to know about the location the sale belongs to.
@@ -20,7 +21,10 @@ pub struct MapContext {
 pub enum Mapped {
     Order(Box<Order>),
     /// A record that is not a sale, refund or void (splits, transfers, floats, …).
-    Skipped { id: String, sale_type: String },
+    Skipped {
+        id: String,
+        sale_type: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -39,7 +43,10 @@ fn instant(raw: &str) -> Option<DateTime<Utc>> {
 
 pub fn map_sale(sale: &wire::Sale, ctx: &MapContext) -> Result<Mapped, MapError> {
     let id = sale.account_fisc_id.clone().filter(|s| !s.is_empty());
-    let err = |detail: String| MapError { sale: id.clone().unwrap_or_else(|| "<no accountFiscId>".into()), detail };
+    let err = |detail: String| MapError {
+        sale: id.clone().unwrap_or_else(|| "<no accountFiscId>".into()),
+        detail,
+    };
     let Some(external_id) = id.clone() else {
         return Err(err("the record has no `accountFiscId`".into()));
     };
@@ -48,15 +55,30 @@ pub fn map_sale(sale: &wire::Sale, ctx: &MapContext) -> Result<Mapped, MapError>
         "SALE" => OrderKind::Sale,
         "REFUND" => OrderKind::Refund,
         "VOID" => OrderKind::Void,
-        _ => return Ok(Mapped::Skipped { id: external_id, sale_type: raw_type }),
+        _ => {
+            return Ok(Mapped::Skipped {
+                id: external_id,
+                sale_type: raw_type,
+            })
+        }
     };
     let closed_raw = sale
         .timeof_close_and_paid
         .as_deref()
         .or(sale.time_closed.as_deref())
-        .ok_or_else(|| err("the record has no closing time (`timeofCloseAndPaid`/`timeClosed`)".into()))?;
-    let closed_at = instant(closed_raw).ok_or_else(|| err(format!("closing time `{closed_raw}` is not an ISO-8601 instant")))?;
-    let opened_at = sale.timeof_opening.as_deref().or(sale.time_of_opening.as_deref()).and_then(instant);
+        .ok_or_else(|| {
+            err("the record has no closing time (`timeofCloseAndPaid`/`timeClosed`)".into())
+        })?;
+    let closed_at = instant(closed_raw).ok_or_else(|| {
+        err(format!(
+            "closing time `{closed_raw}` is not an ISO-8601 instant"
+        ))
+    })?;
+    let opened_at = sale
+        .timeof_opening
+        .as_deref()
+        .or(sale.time_of_opening.as_deref())
+        .and_then(instant);
 
     let money = |field: &str, value: &Option<wire::Amount>| -> Result<i64, MapError> {
         match value {
@@ -68,7 +90,8 @@ pub fn map_sale(sale: &wire::Sale, ctx: &MapContext) -> Result<Mapped, MapError>
     let mut currency = None;
     for (i, l) in sale.sales_lines.iter().enumerate() {
         let quantity = match &l.quantity {
-            Some(q) => Quantity::parse(&q.as_text()).map_err(|e| err(format!("line {i} `quantity`: {e}")))?,
+            Some(q) => Quantity::parse(&q.as_text())
+                .map_err(|e| err(format!("line {i} `quantity`: {e}")))?,
             None => Quantity::from_units(1),
         };
         let category = l
@@ -78,18 +101,33 @@ pub fn map_sale(sale: &wire::Sale, ctx: &MapContext) -> Result<Mapped, MapError>
             .or_else(|| l.accounting_group.as_ref().and_then(|g| g.name.clone()));
         let discount = match &l.total_discount_amount {
             Some(_) => money("totalDiscountAmount", &l.total_discount_amount)?,
-            None => money("discountAmount", &l.discount_amount)? + money("accountDiscountAmount", &l.account_discount_amount)?,
+            None => {
+                money("discountAmount", &l.discount_amount)?
+                    + money("accountDiscountAmount", &l.account_discount_amount)?
+            }
         };
         if currency.is_none() {
             currency = l.currency.clone();
         }
         lines.push(OrderLine {
-            external_id: l.id.as_ref().map(ToString::to_string).unwrap_or_else(|| format!("{external_id}#{i}")),
+            external_id: l
+                .id
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_else(|| format!("{external_id}#{i}")),
             parent_external_id: l.parent_line_id.as_ref().map(ToString::to_string),
             sku: l.sku.clone().filter(|s| !s.is_empty()),
-            name: l.name_override.clone().or_else(|| l.name.clone()).unwrap_or_default(),
+            name: l
+                .name_override
+                .clone()
+                .or_else(|| l.name.clone())
+                .unwrap_or_default(),
             category,
-            category_id: l.accounting_group.as_ref().and_then(|g| g.accounting_group_id.as_ref()).map(ToString::to_string),
+            category_id: l
+                .accounting_group
+                .as_ref()
+                .and_then(|g| g.accounting_group_id.as_ref())
+                .map(ToString::to_string),
             quantity,
             unit_price_minor: money("menuListPrice", &l.menu_list_price)?,
             discount_minor: discount,
@@ -118,17 +156,39 @@ pub fn map_sale(sale: &wire::Sale, ctx: &MapContext) -> Result<Mapped, MapError>
         }
     }
     let covers = match &sale.nb_covers {
-        Some(c) => Some(c.as_text().parse::<i32>().map_err(|_| err(format!("`nbCovers` `{}` is not a whole number", c.as_text())))?),
+        Some(c) => Some(c.as_text().parse::<i32>().map_err(|_| {
+            err(format!(
+                "`nbCovers` `{}` is not a whole number",
+                c.as_text()
+            ))
+        })?),
         None => None,
     };
     let customer_name = customer.as_ref().and_then(|c| {
-        let name = [c.first_name.as_deref(), c.last_name.as_deref()].into_iter().flatten().filter(|s| !s.is_empty()).collect::<Vec<_>>().join(" ");
+        let name = [c.first_name.as_deref(), c.last_name.as_deref()]
+            .into_iter()
+            .flatten()
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ");
         (!name.is_empty()).then_some(name)
     });
-    let status = if sale.cancelled == Some(true) && kind == OrderKind::Sale { OrderStatus::Cancelled } else { OrderStatus::Closed };
+    let status = if sale.cancelled == Some(true) && kind == OrderKind::Sale {
+        OrderStatus::Cancelled
+    } else {
+        OrderStatus::Closed
+    };
     let original = match kind {
         OrderKind::Sale => None,
-        _ => sale.source.as_ref().and_then(|s| s.initial_account_id.as_ref().or(s.previous_account_id.as_ref())).map(ToString::to_string),
+        _ => sale
+            .source
+            .as_ref()
+            .and_then(|s| {
+                s.initial_account_id
+                    .as_ref()
+                    .or(s.previous_account_id.as_ref())
+            })
+            .map(ToString::to_string),
     };
     Ok(Mapped::Order(Box::new(Order {
         series: Series::K,
@@ -151,7 +211,10 @@ pub fn map_sale(sale: &wire::Sale, ctx: &MapContext) -> Result<Mapped, MapError>
         payments,
         covers,
         customer_email: Email::parse_lenient(customer.as_ref().and_then(|c| c.email.as_deref())),
-        customer_ref: customer.as_ref().and_then(|c| c.id.clone().or_else(|| c.customer_id.as_ref().map(ToString::to_string))),
+        customer_ref: customer.as_ref().and_then(|c| {
+            c.id.clone()
+                .or_else(|| c.customer_id.as_ref().map(ToString::to_string))
+        }),
         customer_name,
         table: sale.table_number.as_ref().map(ToString::to_string),
     })))
@@ -186,7 +249,9 @@ mod tests {
     #[test]
     fn maps_a_refund_with_its_quirks() {
         let sale: wire::Sale = serde_json::from_str(SALE).unwrap();
-        let Mapped::Order(o) = map_sale(&sale, &ctx()).unwrap() else { panic!("skipped") };
+        let Mapped::Order(o) = map_sale(&sale, &ctx()).unwrap() else {
+            panic!("skipped")
+        };
         assert_eq!(o.kind, OrderKind::Refund);
         assert_eq!(o.original_external_id.as_deref(), Some("A65315.12"));
         assert_eq!(o.total_minor, -360);
@@ -195,14 +260,20 @@ mod tests {
         assert_eq!(o.lines[0].unit_price_minor, 360);
         assert_eq!(o.lines[0].category.as_deref(), Some("Hot Drinks"));
         assert_eq!(o.lines[0].quantity, Quantity(-1000));
-        assert_eq!(o.customer_email.as_ref().map(|e| e.as_str()), Some("anna.berg@example.com"));
+        assert_eq!(
+            o.customer_email.as_ref().map(|e| e.as_str()),
+            Some("anna.berg@example.com")
+        );
         assert_eq!(o.covers, Some(2));
         assert_eq!(o.business_date.unwrap().to_string(), "2023-07-28");
     }
 
     #[test]
     fn bad_amounts_are_clear_errors() {
-        let broken = SALE.replace("\"-3.60\", \"totalNetAmountWithoutTax\"", "\"12,50\", \"totalNetAmountWithoutTax\"");
+        let broken = SALE.replace(
+            "\"-3.60\", \"totalNetAmountWithoutTax\"",
+            "\"12,50\", \"totalNetAmountWithoutTax\"",
+        );
         let sale: wire::Sale = serde_json::from_str(&broken).unwrap();
         let e = map_sale(&sale, &ctx()).unwrap_err();
         assert_eq!(e.sale, "A65315.17");
@@ -213,6 +284,9 @@ mod tests {
     fn non_sales_are_skipped() {
         let raw = SALE.replace("\"REFUND\"", "\"FLOAT\"");
         let sale: wire::Sale = serde_json::from_str(&raw).unwrap();
-        assert!(matches!(map_sale(&sale, &ctx()).unwrap(), Mapped::Skipped { .. }));
+        assert!(matches!(
+            map_sale(&sale, &ctx()).unwrap(),
+            Mapped::Skipped { .. }
+        ));
     }
 }

@@ -15,7 +15,12 @@ pub struct KOAuthConfig {
     pub scopes: String,
 }
 
-pub fn authorize_url(cfg: &KOAuthConfig, redirect_uri: &str, state: &str, challenge: &str) -> Result<Url, LightspeedError> {
+pub fn authorize_url(
+    cfg: &KOAuthConfig,
+    redirect_uri: &str,
+    state: &str,
+    challenge: &str,
+) -> Result<Url, LightspeedError> {
     let mut url = join(&cfg.base_url, "oauth/authorize")?;
     url.query_pairs_mut()
         .append_pair("response_type", "code")
@@ -34,7 +39,11 @@ pub(crate) fn join(base: &Url, path: &str) -> Result<Url, LightspeedError> {
         let p = format!("{}/", base.path());
         base.set_path(&p);
     }
-    base.join(path).map_err(|e| LightspeedError::BadRequest { status: 0, path: path.into(), detail: format!("invalid base URL: {e}") })
+    base.join(path).map_err(|e| LightspeedError::BadRequest {
+        status: 0,
+        path: path.into(),
+        detail: format!("invalid base URL: {e}"),
+    })
 }
 
 pub async fn exchange_code(
@@ -44,14 +53,40 @@ pub async fn exchange_code(
     redirect_uri: &str,
     verifier: &Secret,
 ) -> Result<TokenSet, LightspeedError> {
-    token_request(http, cfg, &[("grant_type", "authorization_code"), ("code", code), ("redirect_uri", redirect_uri), ("code_verifier", verifier.expose())]).await
+    token_request(
+        http,
+        cfg,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", redirect_uri),
+            ("code_verifier", verifier.expose()),
+        ],
+    )
+    .await
 }
 
-pub async fn refresh(http: &reqwest::Client, cfg: &KOAuthConfig, refresh_token: &Secret) -> Result<TokenSet, LightspeedError> {
-    token_request(http, cfg, &[("grant_type", "refresh_token"), ("refresh_token", refresh_token.expose())]).await
+pub async fn refresh(
+    http: &reqwest::Client,
+    cfg: &KOAuthConfig,
+    refresh_token: &Secret,
+) -> Result<TokenSet, LightspeedError> {
+    token_request(
+        http,
+        cfg,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token.expose()),
+        ],
+    )
+    .await
 }
 
-async fn token_request(http: &reqwest::Client, cfg: &KOAuthConfig, form: &[(&str, &str)]) -> Result<TokenSet, LightspeedError> {
+async fn token_request(
+    http: &reqwest::Client,
+    cfg: &KOAuthConfig,
+    form: &[(&str, &str)],
+) -> Result<TokenSet, LightspeedError> {
     let url = join(&cfg.base_url, "oauth/token")?;
     let path = "/oauth/token";
     let resp = http
@@ -60,6 +95,9 @@ async fn token_request(http: &reqwest::Client, cfg: &KOAuthConfig, form: &[(&str
         .form(form)
         .send()
         .await
-        .map_err(|e| LightspeedError::Transport { url: path.into(), detail: e.without_url().to_string() })?;
+        .map_err(|e| LightspeedError::Transport {
+            url: path.into(),
+            detail: e.without_url().to_string(),
+        })?;
     read_token_response(resp, path).await
 }

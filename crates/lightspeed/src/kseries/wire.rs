@@ -116,7 +116,10 @@ impl FinancialPage {
     pub fn next_page_token(&self) -> Option<String> {
         let href = &self.links.as_ref()?.next_page.as_ref()?.href;
         let url = url::Url::parse(href).ok()?;
-        let token = url.query_pairs().find(|(k, _)| k == "nextPageToken").map(|(_, v)| v.into_owned());
+        let token = url
+            .query_pairs()
+            .find(|(k, _)| k == "nextPageToken")
+            .map(|(_, v)| v.into_owned());
         token
     }
 }

@@ -20,11 +20,23 @@ pub fn routes() -> Router<Sandbox> {
     Router::new()
         .route("/kseries/o/op/data/businesses", get(op_businesses))
         .route("/kseries/f/data/businesses", get(financial_businesses))
-        .route("/kseries/f/finance/{bl}/financials/{from}/{to}", get(financials))
-        .route("/kseries/f/finance/{bl}/dailyFinancials", get(daily_financials))
-        .route("/kseries/f/finance/{bl}/accountingGroups", get(accounting_groups))
+        .route(
+            "/kseries/f/finance/{bl}/financials/{from}/{to}",
+            get(financials),
+        )
+        .route(
+            "/kseries/f/finance/{bl}/dailyFinancials",
+            get(daily_financials),
+        )
+        .route(
+            "/kseries/f/finance/{bl}/accountingGroups",
+            get(accounting_groups),
+        )
         .route("/kseries/f/finance/{bl}/tax-rates", get(tax_rates))
-        .route("/kseries/f/finance/{bl}/paymentMethods", get(payment_methods))
+        .route(
+            "/kseries/f/finance/{bl}/paymentMethods",
+            get(payment_methods),
+        )
         .route("/kseries/f/v2/business-location/{bl}/sales", get(sales_v2))
 }
 
@@ -54,7 +66,9 @@ async fn with_merchant(
         let (delay, authed) = guard(w, scale, headers, scope, bl_id);
         let response = match authed {
             Err(r) => r,
-            Ok(Authed { malformed: true, .. }) => malformed_body(),
+            Ok(Authed {
+                malformed: true, ..
+            }) => malformed_body(),
             Ok(Authed { merchant_id, .. }) => match w.merchants.get(&merchant_id) {
                 Some(m) => {
                     let loc = bl_id.and_then(|id| m.locations.iter().position(|l| l.id == id));
@@ -116,24 +130,30 @@ async fn financial_businesses(State(sb): State<Sandbox>, headers: HeaderMap) -> 
     .await
 }
 
-fn parse_range(from: &str, to: &str) -> Result<(DateTime<Utc>, DateTime<Utc>), Response> {
-    let from_at = parse_instant(from).ok_or_else(|| bad_request(format!("Invalid date format: {from}")))?;
-    let to_at = parse_instant(to).ok_or_else(|| bad_request(format!("Invalid date format: {to}")))?;
+fn parse_range(from: &str, to: &str) -> Result<(DateTime<Utc>, DateTime<Utc>), String> {
+    let from_at = parse_instant(from).ok_or_else(|| format!("Invalid date format: {from}"))?;
+    let to_at = parse_instant(to).ok_or_else(|| format!("Invalid date format: {to}"))?;
     if from_at > to_at {
-        return Err(bad_request(format!("Invalid date range: 'from' date {from} should not be after 'to' date {to}")));
+        return Err(format!(
+            "Invalid date range: 'from' date {from} should not be after 'to' date {to}"
+        ));
     }
     if to_at - from_at > Duration::days(365) {
-        return Err(bad_request("Invalid date range: the range may not exceed 365 days"));
+        return Err(String::from(
+            "Invalid date range: the range may not exceed 365 days",
+        ));
     }
     Ok((from_at, to_at))
 }
 
-fn page_size(params: &Params, default: usize, max: usize) -> Result<usize, Response> {
+fn page_size(params: &Params, default: usize, max: usize) -> Result<usize, String> {
     match params.get("pageSize") {
         None => Ok(default),
         Some(raw) => match raw.parse::<usize>() {
             Ok(n) if (1..=max).contains(&n) => Ok(n),
-            _ => Err(bad_request(format!("Invalid pageSize: {raw}. pageSize must be between 1 and {max}"))),
+            _ => Err(format!(
+                "Invalid pageSize: {raw}. pageSize must be between 1 and {max}"
+            )),
         },
     }
 }
@@ -150,11 +170,11 @@ async fn financials(
         let Some(loc) = loc else { return bad_request("unknown business location") };
         let (from_at, to_at) = match parse_range(&from, &to) {
             Ok(r) => r,
-            Err(r) => return r,
+            Err(message) => return bad_request(message),
         };
         let size = match page_size(&params, 1000, 1000) {
             Ok(s) => s,
-            Err(r) => return r,
+            Err(message) => return bad_request(message),
         };
         let inc = Includes::parse(params.get("include").map(String::as_str));
         // V1 promises no order; the sandbox pages in creation order, which stays stable while
@@ -217,13 +237,24 @@ fn next_start_of_day(zone: chrono_tz::Tz, start: chrono::NaiveTime, now: DateTim
     }
 }
 
-fn business_day_bounds(zone: chrono_tz::Tz, start: chrono::NaiveTime, date: NaiveDate) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+fn business_day_bounds(
+    zone: chrono_tz::Tz,
+    start: chrono::NaiveTime,
+    date: NaiveDate,
+) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
     let begin = zone.from_local_datetime(&date.and_time(start)).earliest()?;
-    let end = zone.from_local_datetime(&(date + Duration::days(1)).and_time(start)).earliest()?;
+    let end = zone
+        .from_local_datetime(&(date + Duration::days(1)).and_time(start))
+        .earliest()?;
     Some((begin.with_timezone(&Utc), end.with_timezone(&Utc)))
 }
 
-async fn daily_financials(State(sb): State<Sandbox>, headers: HeaderMap, Path(bl): Path<String>, Query(params): Query<Params>) -> Response {
+async fn daily_financials(
+    State(sb): State<Sandbox>,
+    headers: HeaderMap,
+    Path(bl): Path<String>,
+    Query(params): Query<Params>,
+) -> Response {
     with_merchant(&sb, &headers, "financial-api", Some(&bl), move |m, loc| {
         let Some(loc) = loc else { return bad_request("unknown business location") };
         let location = &m.locations[loc];
@@ -261,24 +292,36 @@ async fn daily_financials(State(sb): State<Sandbox>, headers: HeaderMap, Path(bl
     .await
 }
 
-async fn sales_v2(State(sb): State<Sandbox>, headers: HeaderMap, Path(bl): Path<String>, Query(params): Query<Params>) -> Response {
+async fn sales_v2(
+    State(sb): State<Sandbox>,
+    headers: HeaderMap,
+    Path(bl): Path<String>,
+    Query(params): Query<Params>,
+) -> Response {
     with_merchant(&sb, &headers, "financial-api", Some(&bl), move |m, loc| {
-        let Some(loc) = loc else { return bad_request("unknown business location") };
+        let Some(loc) = loc else {
+            return bad_request("unknown business location");
+        };
         let Some(from) = params.get("from") else {
-            return bad_request("Required request parameter 'from' for method parameter type String is not present");
+            return bad_request(
+                "Required request parameter 'from' for method parameter type String is not present",
+            );
         };
         let now = Utc::now();
-        let to = params.get("to").cloned().unwrap_or_else(|| now.to_rfc3339());
+        let to = params
+            .get("to")
+            .cloned()
+            .unwrap_or_else(|| now.to_rfc3339());
         let (from_at, mut to_at) = match parse_range(from, &to) {
             Ok(r) => r,
-            Err(r) => return r,
+            Err(message) => return bad_request(message),
         };
         if to_at > now {
             to_at = now;
         }
         let size = match page_size(&params, 50, 100) {
             Ok(s) => s,
-            Err(r) => return r,
+            Err(message) => return bad_request(message),
         };
         let after = match params.get("nextPageToken") {
             None => None,
@@ -292,14 +335,21 @@ async fn sales_v2(State(sb): State<Sandbox>, headers: HeaderMap, Path(bl): Path<
             .sales
             .iter()
             .filter(|s| s.location == loc && s.closed >= from_at && s.closed < to_at)
-            .filter(|s| after.is_none_or(|(ms, seq)| (s.closed.timestamp_millis(), s.seq) > (ms, seq)))
+            .filter(|s| {
+                after.is_none_or(|(ms, seq)| (s.closed.timestamp_millis(), s.seq) > (ms, seq))
+            })
             .collect();
         matching.sort_by_key(|s| (s.closed, s.seq));
-        let page: Vec<Value> = matching.iter().take(size).map(|s| render::sale(m, s, inc, Version::V2)).collect();
+        let page: Vec<Value> = matching
+            .iter()
+            .take(size)
+            .map(|s| render::sale(m, s, inc, Version::V2))
+            .collect();
         let mut body = json!({ "sales": page });
         if matching.len() > size {
             if let Some(last) = matching.get(size - 1) {
-                body["nextPageToken"] = Value::from(encode_v2_token(last.closed.timestamp_millis(), last.seq));
+                body["nextPageToken"] =
+                    Value::from(encode_v2_token(last.closed.timestamp_millis(), last.seq));
             }
         }
         json(StatusCode::OK, body)
@@ -312,13 +362,19 @@ fn encode_v2_token(ms: i64, seq: u64) -> String {
 }
 
 fn decode_v2_token(token: &str) -> Option<(i64, u64)> {
-    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token).ok()?;
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token)
+        .ok()?;
     let text = String::from_utf8(raw).ok()?;
     let (ms, seq) = text.split_once(':')?;
     Some((ms.parse().ok()?, seq.parse().ok()?))
 }
 
-async fn accounting_groups(State(sb): State<Sandbox>, headers: HeaderMap, Path(bl): Path<String>) -> Response {
+async fn accounting_groups(
+    State(sb): State<Sandbox>,
+    headers: HeaderMap,
+    Path(bl): Path<String>,
+) -> Response {
     with_merchant(&sb, &headers, "financial-api", Some(&bl), |m, _| {
         let list: Vec<Value> = m
             .groups
@@ -330,7 +386,11 @@ async fn accounting_groups(State(sb): State<Sandbox>, headers: HeaderMap, Path(b
     .await
 }
 
-async fn tax_rates(State(sb): State<Sandbox>, headers: HeaderMap, Path(bl): Path<String>) -> Response {
+async fn tax_rates(
+    State(sb): State<Sandbox>,
+    headers: HeaderMap,
+    Path(bl): Path<String>,
+) -> Response {
     with_merchant(&sb, &headers, "financial-api", Some(&bl), |_, _| {
         json(
             StatusCode::OK,
@@ -346,7 +406,11 @@ async fn tax_rates(State(sb): State<Sandbox>, headers: HeaderMap, Path(bl): Path
     .await
 }
 
-async fn payment_methods(State(sb): State<Sandbox>, headers: HeaderMap, Path(bl): Path<String>) -> Response {
+async fn payment_methods(
+    State(sb): State<Sandbox>,
+    headers: HeaderMap,
+    Path(bl): Path<String>,
+) -> Response {
     with_merchant(&sb, &headers, "financial-api", Some(&bl), |m, _| {
         let list: Vec<Value> = m
             .payment_methods

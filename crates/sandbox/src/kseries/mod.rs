@@ -27,16 +27,32 @@ pub struct Authed {
 
 /// Authenticates a data request, applies faults and rate limiting, and checks that `bl_id`
 /// (when given) belongs to the token's merchant. Returns the delay to apply before answering.
-pub fn guard(w: &mut World, scale: f64, headers: &HeaderMap, scope: &str, bl_id: Option<i64>) -> (Duration, Result<Authed, Response>) {
+pub fn guard(
+    w: &mut World,
+    scale: f64,
+    headers: &HeaderMap,
+    scope: &str,
+    bl_id: Option<i64>,
+) -> (Duration, Result<Authed, Response>) {
     w.count("k").requests += 1;
     let Some(token) = bearer(headers) else {
-        return (Duration::ZERO, Err(unauthorized("Full authentication is required to access this resource")));
+        return (
+            Duration::ZERO,
+            Err(unauthorized(
+                "Full authentication is required to access this resource",
+            )),
+        );
     };
     let merchant_id = match w.access_tokens.get(&token) {
-        Some(t) if t.expires > Instant::now() && !t.scope.split_whitespace().any(|s| s == scope) => {
+        Some(t)
+            if t.expires > Instant::now() && !t.scope.split_whitespace().any(|s| s == scope) =>
+        {
             return (
                 Duration::ZERO,
-                Err(json(StatusCode::FORBIDDEN, json!({"error": "insufficient_scope", "error_description": format!("This resource needs the `{scope}` scope")}))),
+                Err(json(
+                    StatusCode::FORBIDDEN,
+                    json!({"error": "insufficient_scope", "error_description": format!("This resource needs the `{scope}` scope")}),
+                )),
             );
         }
         Some(t) if t.expires > Instant::now() => t.merchant_id.clone(),
@@ -47,8 +63,15 @@ pub fn guard(w: &mut World, scale: f64, headers: &HeaderMap, scope: &str, bl_id:
     if let Some(kind) = effect.fail {
         return (effect.delay, Err(fault_response(w, kind)));
     }
-    let client_id = w.access_tokens.get(&token).map(|t| t.client_id.clone()).unwrap_or_default();
-    let bucket = w.buckets.entry(format!("k:{client_id}:{merchant_id}")).or_insert_with(|| Bucket::new(K_BURST));
+    let client_id = w
+        .access_tokens
+        .get(&token)
+        .map(|t| t.client_id.clone())
+        .unwrap_or_default();
+    let bucket = w
+        .buckets
+        .entry(format!("k:{client_id}:{merchant_id}"))
+        .or_insert_with(|| Bucket::new(K_BURST));
     if let Err(wait) = bucket.take(K_BURST, K_RATE_PER_SEC * scale) {
         w.stats.rate_limited += 1;
         w.count("k").rate_limited += 1;
@@ -56,7 +79,10 @@ pub fn guard(w: &mut World, scale: f64, headers: &HeaderMap, scope: &str, bl_id:
         return (effect.delay, Err(too_many(secs)));
     }
     if let Some(bl) = bl_id {
-        let owned = w.merchants.get(&merchant_id).is_some_and(|m| m.locations.iter().any(|l| l.id == bl));
+        let owned = w
+            .merchants
+            .get(&merchant_id)
+            .is_some_and(|m| m.locations.iter().any(|l| l.id == bl));
         if !owned {
             return (
                 effect.delay,
@@ -67,7 +93,13 @@ pub fn guard(w: &mut World, scale: f64, headers: &HeaderMap, scope: &str, bl_id:
             );
         }
     }
-    (effect.delay, Ok(Authed { merchant_id, malformed: effect.malformed }))
+    (
+        effect.delay,
+        Ok(Authed {
+            merchant_id,
+            malformed: effect.malformed,
+        }),
+    )
 }
 
 pub fn fault_response(w: &mut World, kind: FaultKind) -> Response {
@@ -80,18 +112,31 @@ pub fn fault_response(w: &mut World, kind: FaultKind) -> Response {
         FaultKind::ServerError { status } => {
             w.count("k").server_errors += 1;
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
-            json(status, json!({"timestamp": chrono::Utc::now(), "status": status.as_u16(), "error": status.canonical_reason(), "path": "", "requestId": "sandbox"}))
+            json(
+                status,
+                json!({"timestamp": chrono::Utc::now(), "status": status.as_u16(), "error": status.canonical_reason(), "path": "", "requestId": "sandbox"}),
+            )
         }
         FaultKind::Outage => {
             w.count("k").server_errors += 1;
-            (StatusCode::SERVICE_UNAVAILABLE, "<html><body><h1>503 Service Temporarily Unavailable</h1></body></html>").into_response()
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "<html><body><h1>503 Service Temporarily Unavailable</h1></body></html>",
+            )
+                .into_response()
         }
-        FaultKind::Latency { .. } | FaultKind::Malformed => json(StatusCode::INTERNAL_SERVER_ERROR, json!({"error": "sandbox fault"})),
+        FaultKind::Latency { .. } | FaultKind::Malformed => json(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            json!({"error": "sandbox fault"}),
+        ),
     }
 }
 
 fn too_many(secs: u64) -> Response {
-    let mut r = json(StatusCode::TOO_MANY_REQUESTS, json!({"error": "Too Many Requests", "message": "Rate limit exceeded"}));
+    let mut r = json(
+        StatusCode::TOO_MANY_REQUESTS,
+        json!({"error": "Too Many Requests", "message": "Rate limit exceeded"}),
+    );
     if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
         r.headers_mut().insert(header::RETRY_AFTER, v);
     }
@@ -99,8 +144,14 @@ fn too_many(secs: u64) -> Response {
 }
 
 fn unauthorized(message: &str) -> Response {
-    let mut r = json(StatusCode::UNAUTHORIZED, json!({"error": "invalid_token", "error_description": message}));
-    r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer error=\"invalid_token\""));
+    let mut r = json(
+        StatusCode::UNAUTHORIZED,
+        json!({"error": "invalid_token", "error_description": message}),
+    );
+    r.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Bearer error=\"invalid_token\""),
+    );
     r
 }
 

@@ -10,7 +10,7 @@ use crate::Sandbox;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{Redirect, Response, IntoResponse};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use base64::Engine;
@@ -26,7 +26,10 @@ pub const CODE_SECS: f64 = 600.0;
 
 pub fn routes() -> Router<Sandbox> {
     Router::new()
-        .route("/kseries/oauth/authorize", get(authorize_page).post(authorize_decision))
+        .route(
+            "/kseries/oauth/authorize",
+            get(authorize_page).post(authorize_decision),
+        )
         .route("/kseries/oauth/token", post(token))
 }
 
@@ -54,15 +57,25 @@ fn validate(w: &World, p: &AuthorizeParams) -> Result<(), String> {
         return Err("response_type must be `code`".into());
     }
     let client_id = p.client_id.as_deref().ok_or("client_id is required")?;
-    let client = w.client("k", client_id).ok_or_else(|| format!("unknown client_id `{client_id}`"))?;
-    let redirect = p.redirect_uri.as_deref().ok_or("redirect_uri is required")?;
+    let client = w
+        .client("k", client_id)
+        .ok_or_else(|| format!("unknown client_id `{client_id}`"))?;
+    let redirect = p
+        .redirect_uri
+        .as_deref()
+        .ok_or("redirect_uri is required")?;
     if !redirect_allowed(client, redirect) {
-        return Err(format!("redirect_uri `{redirect}` is not registered for this client"));
+        return Err(format!(
+            "redirect_uri `{redirect}` is not registered for this client"
+        ));
     }
     if p.scope.as_deref().is_none_or(|s| s.trim().is_empty()) {
         return Err("scope is required".into());
     }
-    match (p.code_challenge.as_deref(), p.code_challenge_method.as_deref()) {
+    match (
+        p.code_challenge.as_deref(),
+        p.code_challenge_method.as_deref(),
+    ) {
         (None, _) | (Some(_), Some("S256" | "plain")) | (Some(_), None) => Ok(()),
         (Some(_), Some(m)) => Err(format!("unsupported code_challenge_method `{m}`")),
     }
@@ -77,7 +90,10 @@ fn error_page(message: &str) -> Response {
 
 fn consent_page(p: &AuthorizeParams, error: Option<&str>) -> Response {
     let hidden = |name: &str, value: &Option<String>| match value {
-        Some(v) => format!("<input type=\"hidden\" name=\"{name}\" value=\"{}\">", escape_html(v)),
+        Some(v) => format!(
+            "<input type=\"hidden\" name=\"{name}\" value=\"{}\">",
+            escape_html(v)
+        ),
         None => String::new(),
     };
     let fields = [
@@ -90,10 +106,16 @@ fn consent_page(p: &AuthorizeParams, error: Option<&str>) -> Response {
         hidden("code_challenge_method", &p.code_challenge_method),
     ]
     .concat();
-    let error = error.map(|e| format!("<p id=\"error\" role=\"alert\">{}</p>", escape_html(e))).unwrap_or_default();
+    let error = error
+        .map(|e| format!("<p id=\"error\" role=\"alert\">{}</p>", escape_html(e)))
+        .unwrap_or_default();
     let scope = escape_html(p.scope.as_deref().unwrap_or_default());
     html(
-        if error.is_empty() { StatusCode::OK } else { StatusCode::UNAUTHORIZED },
+        if error.is_empty() {
+            StatusCode::OK
+        } else {
+            StatusCode::UNAUTHORIZED
+        },
         format!(
             r#"<!doctype html>
 <html><head><meta charset="utf-8"><title>Lightspeed K-Series — Authorize</title></head>
@@ -161,7 +183,14 @@ async fn authorize_decision(State(sb): State<Sandbox>, body: Bytes) -> Response 
                 merchant_id,
                 redirect_uri: p.redirect_uri.clone().unwrap_or_default(),
                 scope: p.scope.clone().unwrap_or_default(),
-                challenge: p.code_challenge.clone().map(|c| (c, p.code_challenge_method.clone().unwrap_or_else(|| "plain".into()))),
+                challenge: p.code_challenge.clone().map(|c| {
+                    (
+                        c,
+                        p.code_challenge_method
+                            .clone()
+                            .unwrap_or_else(|| "plain".into()),
+                    )
+                }),
                 expires: Instant::now() + scaled(CODE_SECS, scale),
                 used: false,
                 issued: Vec::new(),
@@ -193,7 +222,10 @@ async fn authorize_decision(State(sb): State<Sandbox>, body: Bytes) -> Response 
 }
 
 fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
-    json(status, json!({ "error": error, "error_description": description }))
+    json(
+        status,
+        json!({ "error": error, "error_description": description }),
+    )
 }
 
 fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
@@ -202,13 +234,21 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     if !scheme.eq_ignore_ascii_case("basic") {
         return None;
     }
-    let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok()?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
     let text = String::from_utf8(decoded).ok()?;
     let (id, secret) = text.split_once(':')?;
     Some((id.to_owned(), secret.to_owned()))
 }
 
-fn issue(w: &mut World, scale: f64, client_id: &str, merchant_id: &str, scope: &str) -> (String, String) {
+fn issue(
+    w: &mut World,
+    scale: f64,
+    client_id: &str,
+    merchant_id: &str,
+    scope: &str,
+) -> (String, String) {
     let access = random_token(&mut w.rng, 48);
     let refresh = random_token(&mut w.rng, 48);
     w.access_tokens.insert(
@@ -265,41 +305,82 @@ async fn token(State(sb): State<Sandbox>, headers: HeaderMap, body: Bytes) -> Re
         if let Some(kind) = effect.fail {
             return (super::fault_response(w, kind), effect.delay);
         }
-        (token_inner(w, scale, &headers, form_type, &params), effect.delay)
+        (
+            token_inner(w, scale, &headers, form_type, &params),
+            effect.delay,
+        )
     });
     super::delayed(delay, response).await
 }
 
-fn token_inner(w: &mut World, scale: f64, headers: &HeaderMap, form_type: bool, params: &HashMap<String, String>) -> Response {
+fn token_inner(
+    w: &mut World,
+    scale: f64,
+    headers: &HeaderMap,
+    form_type: bool,
+    params: &HashMap<String, String>,
+) -> Response {
     let Some((client_id, secret)) = basic_credentials(headers) else {
-        let described = if params.contains_key("client_secret") || params.contains_key("client_id") {
+        let described = if params.contains_key("client_secret") || params.contains_key("client_id")
+        {
             "Client credentials in the request body are not accepted: authenticate with HTTP Basic (client_id:client_secret)"
         } else {
             "Client authentication with HTTP Basic is required"
         };
         return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", described);
     };
-    let valid_client = w.client("k", &client_id).is_some_and(|c| c.client_secret == secret);
+    let valid_client = w
+        .client("k", &client_id)
+        .is_some_and(|c| c.client_secret == secret);
     if !valid_client {
-        return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "Bad client credentials");
+        return oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "Bad client credentials",
+        );
     }
     if !form_type {
-        return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "Content-Type must be application/x-www-form-urlencoded");
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "Content-Type must be application/x-www-form-urlencoded",
+        );
     }
     match params.get("grant_type").map(String::as_str) {
         Some("authorization_code") => exchange_code(w, scale, &client_id, params),
         Some("refresh_token") => refresh(w, scale, &client_id, params),
-        Some(other) => oauth_error(StatusCode::BAD_REQUEST, "unsupported_grant_type", &format!("grant_type `{other}` is not supported")),
-        None => oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "grant_type is required"),
+        Some(other) => oauth_error(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            &format!("grant_type `{other}` is not supported"),
+        ),
+        None => oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "grant_type is required",
+        ),
     }
 }
 
-fn exchange_code(w: &mut World, scale: f64, client_id: &str, params: &HashMap<String, String>) -> Response {
+fn exchange_code(
+    w: &mut World,
+    scale: f64,
+    client_id: &str,
+    params: &HashMap<String, String>,
+) -> Response {
     let Some(code) = params.get("code") else {
-        return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "code is required");
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "code is required",
+        );
     };
     let Some(grant) = w.codes.get_mut(code) else {
-        return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "Invalid authorization code");
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            "Invalid authorization code",
+        );
     };
     if grant.used {
         // A replayed code revokes everything issued from it (RFC 6749 §4.1.2).
@@ -308,27 +389,52 @@ fn exchange_code(w: &mut World, scale: f64, client_id: &str, params: &HashMap<St
             w.access_tokens.remove(&t);
             w.refresh_tokens.remove(&t);
         }
-        return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "Authorization code has already been used");
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            "Authorization code has already been used",
+        );
     }
     if grant.client_id != client_id {
-        return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "Authorization code was issued to another client");
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            "Authorization code was issued to another client",
+        );
     }
     if grant.expires <= Instant::now() {
-        return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "Authorization code expired");
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            "Authorization code expired",
+        );
     }
     if params.get("redirect_uri") != Some(&grant.redirect_uri) {
-        return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "redirect_uri does not match the authorization request");
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            "redirect_uri does not match the authorization request",
+        );
     }
     if let Some((challenge, method)) = &grant.challenge {
         let Some(verifier) = params.get("code_verifier") else {
-            return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "code_verifier is required for this authorization code");
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_grant",
+                "code_verifier is required for this authorization code",
+            );
         };
         let computed = match method.as_str() {
-            "S256" => base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes())),
+            "S256" => base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .encode(Sha256::digest(verifier.as_bytes())),
             _ => verifier.clone(),
         };
         if &computed != challenge {
-            return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "PKCE verification failed");
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_grant",
+                "PKCE verification failed",
+            );
         }
     }
     grant.used = true;
@@ -341,26 +447,51 @@ fn exchange_code(w: &mut World, scale: f64, client_id: &str, params: &HashMap<St
     token_body(&access, &refresh, &scope, scale)
 }
 
-fn refresh(w: &mut World, scale: f64, client_id: &str, params: &HashMap<String, String>) -> Response {
+fn refresh(
+    w: &mut World,
+    scale: f64,
+    client_id: &str,
+    params: &HashMap<String, String>,
+) -> Response {
     let Some(token) = params.get("refresh_token") else {
-        return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "refresh_token is required");
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "refresh_token is required",
+        );
     };
     let (merchant_id, scope) = match w.refresh_tokens.get_mut(token) {
         None => {
             w.stats.refresh_rejected += 1;
-            return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "Invalid refresh token");
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_grant",
+                "Invalid refresh token",
+            );
         }
         Some(t) if t.used => {
             w.stats.refresh_rejected += 1;
-            return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "Refresh token has already been used");
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_grant",
+                "Refresh token has already been used",
+            );
         }
         Some(t) if t.expires <= Instant::now() => {
             w.stats.refresh_rejected += 1;
-            return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "Refresh token expired");
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_grant",
+                "Refresh token expired",
+            );
         }
         Some(t) if t.client_id != client_id => {
             w.stats.refresh_rejected += 1;
-            return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "Refresh token was issued to another client");
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_grant",
+                "Refresh token was issued to another client",
+            );
         }
         Some(t) => {
             t.used = true;

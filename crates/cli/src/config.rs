@@ -1,0 +1,263 @@
+//! Configuration: documented defaults embedded in the binary → optional TOML file →
+//! `TILLBRIDGE_*` environment variables.
+
+use anyhow::{bail, Context, Result};
+use serde::Deserialize;
+use std::path::Path;
+use std::time::Duration;
+use tillbridge_engine::{EngineConfig, KSeriesConfig};
+use tillbridge_lightspeed::Secret;
+
+pub const DEFAULTS: &str = include_str!("../config.default.toml");
+
+#[derive(Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    pub vault: VaultConfig,
+    pub sync: SyncConfig,
+    pub lightspeed: LightspeedConfig,
+    pub log: LogConfig,
+}
+
+#[derive(Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    pub listen: String,
+    pub public_url: String,
+    pub workers: usize,
+}
+
+#[derive(Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    pub url: String,
+}
+
+#[derive(Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct VaultConfig {
+    pub key_file: String,
+    #[serde(default)]
+    pub master_key: Option<Secret>,
+}
+
+impl std::fmt::Debug for VaultConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VaultConfig")
+            .field("key_file", &self.key_file)
+            .field("master_key", &self.master_key.as_ref().map(|_| "***"))
+            .finish()
+    }
+}
+
+#[derive(Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct SyncConfig {
+    pub backfill_days: i64,
+    pub poll_interval_secs: u64,
+    pub refresh_buffer_secs: u64,
+    pub max_attempts: u32,
+}
+
+#[derive(Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct LightspeedConfig {
+    pub kseries: KSeriesSection,
+}
+
+#[derive(Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct KSeriesSection {
+    pub base_url: String,
+    pub client_id: String,
+    pub client_secret: Secret,
+    pub scopes: String,
+}
+
+#[derive(Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    pub format: String,
+    pub level: String,
+}
+
+fn merge(base: &mut toml::Value, over: toml::Value) {
+    match (base, over) {
+        (toml::Value::Table(b), toml::Value::Table(o)) => {
+            for (k, v) in o {
+                match b.get_mut(&k) {
+                    Some(existing) => merge(existing, v),
+                    None => {
+                        b.insert(k, v);
+                    }
+                }
+            }
+        }
+        (b, o) => *b = o,
+    }
+}
+
+impl Config {
+    /// Loads defaults, then `file` (if any), then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Config> {
+        Self::load_with(file, |k| std::env::var(k).ok())
+    }
+
+    pub fn load_with(file: Option<&Path>, env: impl Fn(&str) -> Option<String>) -> Result<Config> {
+        let mut value: toml::Value =
+            toml::from_str(DEFAULTS).context("the built-in defaults do not parse")?;
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("failed to read the config file {}", path.display()))?;
+            let over: toml::Value = toml::from_str(&text)
+                .with_context(|| format!("the config file {} is not valid TOML", path.display()))?;
+            merge(&mut value, over);
+        }
+        let mut config: Config = value.try_into().context(
+            "the configuration is not valid (see `tillbridge default-config` for every key)",
+        )?;
+        config.apply_env(env)?;
+        Ok(config)
+    }
+
+    fn apply_env(&mut self, env: impl Fn(&str) -> Option<String>) -> Result<()> {
+        let parse = |name: &str, raw: String| -> Result<u64> {
+            raw.trim()
+                .parse()
+                .with_context(|| format!("{name} must be a whole number, got `{raw}`"))
+        };
+        if let Some(v) = env("TILLBRIDGE_LISTEN") {
+            self.server.listen = v;
+        }
+        if let Some(v) = env("TILLBRIDGE_PUBLIC_URL") {
+            self.server.public_url = v;
+        }
+        if let Some(v) = env("TILLBRIDGE_WORKERS") {
+            self.server.workers = parse("TILLBRIDGE_WORKERS", v)? as usize;
+        }
+        if let Some(v) = env("TILLBRIDGE_DATABASE_URL") {
+            self.database.url = v;
+        }
+        if let Some(v) = env("TILLBRIDGE_MASTER_KEY") {
+            self.vault.master_key = Some(Secret::new(v));
+        }
+        if let Some(v) = env("TILLBRIDGE_BACKFILL_DAYS") {
+            self.sync.backfill_days = parse("TILLBRIDGE_BACKFILL_DAYS", v)? as i64;
+        }
+        if let Some(v) = env("TILLBRIDGE_KSERIES_BASE_URL") {
+            self.lightspeed.kseries.base_url = v;
+        }
+        if let Some(v) = env("TILLBRIDGE_KSERIES_CLIENT_ID") {
+            self.lightspeed.kseries.client_id = v;
+        }
+        if let Some(v) = env("TILLBRIDGE_KSERIES_CLIENT_SECRET") {
+            self.lightspeed.kseries.client_secret = Secret::new(v);
+        }
+        if let Some(v) = env("TILLBRIDGE_LOG_FORMAT") {
+            self.log.format = v;
+        }
+        if let Some(v) = env("TILLBRIDGE_LOG") {
+            self.log.level = v;
+        }
+        if !(1..=3650).contains(&self.sync.backfill_days) {
+            bail!(
+                "sync.backfill_days must be between 1 and 3650, got {}",
+                self.sync.backfill_days
+            );
+        }
+        if !matches!(self.log.format.as_str(), "text" | "json") {
+            bail!(
+                "log.format must be \"text\" or \"json\", got `{}`",
+                self.log.format
+            );
+        }
+        Ok(())
+    }
+
+    pub fn public_url(&self, bound: Option<std::net::SocketAddr>) -> Result<url::Url> {
+        let raw = if self.server.public_url.trim().is_empty() {
+            format!(
+                "http://{}",
+                bound
+                    .map(|a| a.to_string())
+                    .unwrap_or_else(|| self.server.listen.clone())
+            )
+        } else {
+            self.server.public_url.clone()
+        };
+        url::Url::parse(&raw).with_context(|| format!("server.public_url `{raw}` is not a URL"))
+    }
+
+    pub fn engine_config(&self, public_url: url::Url) -> Result<EngineConfig> {
+        let mut e = EngineConfig::new(public_url);
+        e.backfill_days = self.sync.backfill_days;
+        e.poll_interval = Duration::from_secs(self.sync.poll_interval_secs.max(1));
+        e.refresh_buffer = Duration::from_secs(self.sync.refresh_buffer_secs);
+        e.max_attempts = self.sync.max_attempts.max(1);
+        let k = &self.lightspeed.kseries;
+        if !k.client_id.is_empty() {
+            if k.client_secret.is_empty() {
+                bail!("lightspeed.kseries.client_id is set but client_secret is empty (TILLBRIDGE_KSERIES_CLIENT_SECRET)");
+            }
+            e.kseries = Some(KSeriesConfig {
+                base_url: url::Url::parse(&k.base_url).with_context(|| {
+                    format!("lightspeed.kseries.base_url `{}` is not a URL", k.base_url)
+                })?,
+                client_id: k.client_id.clone(),
+                client_secret: k.client_secret.clone(),
+                scopes: k.scopes.clone(),
+            });
+        }
+        Ok(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_then_file_then_env() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "[server]\nworkers = 5\n[sync]\nbackfill_days = 30\n").unwrap();
+        let c = Config::load_with(Some(&file), |k| {
+            (k == "TILLBRIDGE_BACKFILL_DAYS").then(|| "90".to_owned())
+        })
+        .unwrap();
+        assert_eq!(c.server.workers, 5);
+        assert_eq!(c.sync.backfill_days, 90);
+        assert_eq!(c.database.url, "sqlite://tillbridge-data/tillbridge.db");
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "[server]\nworkerz = 5\n").unwrap();
+        let e = Config::load_with(Some(&file), |_| None).unwrap_err();
+        assert!(format!("{e:#}").contains("workerz"), "{e:#}");
+        let e = Config::load_with(None, |k| {
+            (k == "TILLBRIDGE_WORKERS").then(|| "many".to_owned())
+        })
+        .unwrap_err();
+        assert!(e.to_string().contains("TILLBRIDGE_WORKERS"));
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        let c = Config::load_with(None, |k| match k {
+            "TILLBRIDGE_MASTER_KEY" => Some("c2VjcmV0".into()),
+            "TILLBRIDGE_KSERIES_CLIENT_SECRET" => Some("client-secret-value".into()),
+            _ => None,
+        })
+        .unwrap();
+        let printed = format!("{c:?}");
+        assert!(
+            !printed.contains("c2VjcmV0") && !printed.contains("client-secret-value"),
+            "{printed}"
+        );
+    }
+}

@@ -1,0 +1,95 @@
+//! Starting the hub: store, vault, engine, HTTP server and workers.
+
+use crate::config::Config;
+use anyhow::{Context, Result};
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use tillbridge_engine::{Clock, Engine, Vault};
+use tillbridge_server::AppState;
+use tillbridge_store::Store;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub struct Hub {
+    pub engine: Engine,
+    pub url: url::Url,
+    pub addr: std::net::SocketAddr,
+    shutdown: watch::Sender<bool>,
+    server: JoinHandle<std::io::Result<()>>,
+    workers: Vec<JoinHandle<()>>,
+}
+
+/// Which parts of the hub run in this process.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Roles {
+    All,
+    NoWorkers,
+}
+
+pub async fn open_vault(config: &Config) -> Result<Vault> {
+    match &config.vault.master_key {
+        Some(key) => {
+            Vault::from_base64(key.expose()).context("TILLBRIDGE_MASTER_KEY is not usable")
+        }
+        None => Vault::load_or_create(Path::new(&config.vault.key_file))
+            .context("the vault key file is not usable"),
+    }
+}
+
+pub async fn open_store(config: &Config) -> Result<Store> {
+    Store::connect(&config.database.url)
+        .await
+        .context("failed to open the database")
+}
+
+pub async fn start(
+    config: &Config,
+    listener: TcpListener,
+    roles: Roles,
+    clock: Clock,
+) -> Result<Hub> {
+    let addr = listener.local_addr()?;
+    let url = config.public_url(Some(addr))?;
+    let store = open_store(config).await?;
+    let vault = open_vault(config).await?;
+    let engine = Engine::new(config.engine_config(url.clone())?, store, vault, clock)?;
+    let (tx, rx) = watch::channel(false);
+    let run_workers = roles == Roles::All && config.server.workers > 0;
+    let workers = if run_workers {
+        engine.spawn_workers(config.server.workers, rx.clone())
+    } else {
+        Vec::new()
+    };
+    let state = AppState {
+        engine: engine.clone(),
+        workers: Arc::new(AtomicBool::new(run_workers)),
+    };
+    let mut shutdown_rx = rx;
+    let server = tokio::spawn(tillbridge_server::serve(listener, state, async move {
+        let _ = shutdown_rx.wait_for(|stop| *stop).await;
+    }));
+    tracing::info!(%url, workers = run_workers, "tillbridge is serving");
+    Ok(Hub {
+        engine,
+        url,
+        addr,
+        shutdown: tx,
+        server,
+        workers,
+    })
+}
+
+impl Hub {
+    /// Stops accepting requests, lets workers finish the job in hand, and closes the database.
+    pub async fn stop(self) -> Result<()> {
+        let _ = self.shutdown.send(true);
+        for w in self.workers {
+            let _ = w.await;
+        }
+        self.server.await.context("server task failed")??;
+        self.engine.store().close().await;
+        Ok(())
+    }
+}

@@ -1,0 +1,8 @@
+//! The `tillbridge` command line. `main.rs` parses flags and calls into these modules; tests
+//! start the same hub with a pre-bound listener.
+
+pub mod client;
+pub mod config;
+pub mod demo;
+pub mod hub;
+pub mod logging;

@@ -1,0 +1,63 @@
+//! What the engine needs to know; the CLI fills it from defaults, a file and the environment.
+
+use std::time::Duration;
+use tillbridge_lightspeed::Secret;
+use url::Url;
+
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    /// Where this hub is reachable from a browser: the OAuth redirect is `{public_url}/oauth/callback`.
+    pub public_url: Url,
+    pub kseries: Option<KSeriesConfig>,
+    /// How far back the first sync reaches.
+    pub backfill_days: i64,
+    /// Refresh access tokens this long before they expire.
+    pub refresh_buffer: Duration,
+    /// How long a PKCE verifier (and so a connection attempt) stays valid.
+    pub attempt_ttl: Duration,
+    /// Incremental sync interval per stream.
+    pub poll_interval: Duration,
+    /// Each incremental sync re-reads this much before the last high-water mark, to catch
+    /// late-closed and back-office-edited sales.
+    pub incremental_overlap: Duration,
+    /// Job lease length; a worker that dies loses its jobs after this.
+    pub job_lease: Duration,
+    /// Keep-alive: refresh idle connections at least this often.
+    pub keepalive_interval: Duration,
+    pub http_timeout: Duration,
+    pub max_attempts: u32,
+}
+
+#[derive(Clone, Debug)]
+pub struct KSeriesConfig {
+    /// `https://api.lsk.lightspeed.app` in production; the sandbox's `{url}/kseries` for tests.
+    pub base_url: Url,
+    pub client_id: String,
+    pub client_secret: Secret,
+    pub scopes: String,
+}
+
+impl EngineConfig {
+    pub fn new(public_url: Url) -> Self {
+        EngineConfig {
+            public_url,
+            kseries: None,
+            backfill_days: 365,
+            refresh_buffer: Duration::from_secs(300),
+            attempt_ttl: Duration::from_secs(600),
+            poll_interval: Duration::from_secs(60),
+            incremental_overlap: Duration::from_secs(2 * 3600),
+            job_lease: Duration::from_secs(60),
+            keepalive_interval: Duration::from_secs(24 * 3600),
+            http_timeout: Duration::from_secs(30),
+            max_attempts: 8,
+        }
+    }
+
+    pub fn redirect_uri(&self) -> String {
+        format!(
+            "{}/oauth/callback",
+            self.public_url.as_str().trim_end_matches('/')
+        )
+    }
+}

@@ -1,0 +1,487 @@
+//! Sales-channel connections: the OAuth connect flow, the callback, discovery, location
+//! mapping, status, test, reconnect and disconnect. Token upkeep lives in [`tokens`].
+
+mod callback;
+pub mod tokens;
+
+pub use callback::{CallbackError, CallbackParams, Connected};
+
+use crate::error::EngineError;
+use crate::ids::{new_id, pkce_verifier};
+use crate::merchants::emit;
+use crate::state::{sign, StatePayload};
+use crate::Engine;
+use serde::Serialize;
+use tillbridge_lightspeed::kseries::oauth::{authorize_url, KOAuthConfig};
+use tillbridge_lightspeed::Pkce;
+use tillbridge_model::Series;
+use tillbridge_store::attempts::{self, AttemptRow};
+use tillbridge_store::connections::{self as conns, ConnectionRow};
+use tillbridge_store::merchants::{self as merch, LinkRow};
+use tillbridge_store::{jobs, logs, orders};
+
+/// Connection statuses as the spec names them.
+pub mod status {
+    pub const CONNECTED: &str = "connected";
+    pub const NEEDS_REAUTH: &str = "needs_reauth";
+    pub const ERROR: &str = "error";
+    pub const DISABLED: &str = "disabled";
+    /// Created by a connect attempt that has not completed yet.
+    pub const PENDING: &str = "pending";
+}
+
+/// The job kind that syncs a location's orders.
+pub const ORDERS_JOB: &str = "orders";
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ConnectStart {
+    pub attempt_id: String,
+    /// Send the merchant's browser here.
+    pub authorize_url: String,
+    pub expires_at: i64,
+    /// Set when this attempt reconnects an existing connection.
+    pub connection_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ConnectionView {
+    pub id: String,
+    pub series: String,
+    pub provider: String,
+    pub status: String,
+    pub account_id: Option<String>,
+    pub account_name: Option<String>,
+    pub currency: Option<String>,
+    pub scopes: Option<String>,
+    pub last_error: Option<String>,
+    pub last_checked_at: Option<i64>,
+    pub last_refreshed_at: Option<i64>,
+    pub access_token_expires_at: Option<i64>,
+    pub created_at: i64,
+    pub pos_locations: Vec<PosLocationView>,
+    pub streams: Vec<StreamView>,
+    pub orders_synced: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PosLocationView {
+    pub id: String,
+    pub name: String,
+    pub timezone: Option<String>,
+    /// The tillbridge location mapped to it, if any.
+    pub location_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StreamView {
+    pub kind: String,
+    pub stream: String,
+    pub state: String,
+    pub phase: Option<String>,
+    pub progress_done: i64,
+    pub progress_total: Option<i64>,
+    pub orders_seen: i64,
+    pub next_run_at: i64,
+    pub last_error: Option<String>,
+    pub updated_at: i64,
+}
+
+pub(crate) fn k_oauth(engine: &Engine) -> Result<KOAuthConfig, EngineError> {
+    let cfg = engine
+        .config()
+        .kseries
+        .as_ref()
+        .ok_or_else(|| crate::engine::not_configured("K-Series"))?;
+    Ok(KOAuthConfig {
+        base_url: cfg.base_url.clone(),
+        client_id: cfg.client_id.clone(),
+        client_secret: cfg.client_secret.clone(),
+        scopes: cfg.scopes.clone(),
+    })
+}
+
+pub(crate) fn aad(connection_id: &str, field: &str) -> String {
+    format!("connection/{connection_id}/{field}")
+}
+
+impl Engine {
+    /// Starts connecting `series` for a merchant (or reconnecting `reconnect`): keeps a PKCE
+    /// verifier for 10 minutes and returns the provider's authorize URL with a signed state.
+    pub async fn start_connect(
+        &self,
+        merchant_id: &str,
+        series: Series,
+        reconnect: Option<&str>,
+    ) -> Result<ConnectStart, EngineError> {
+        self.merchant(merchant_id).await?;
+        if series != Series::K {
+            return Err(EngineError::Invalid(format!(
+                "{} connections are not available yet: connect a K-Series account (series \"k\")",
+                series.display_name()
+            )));
+        }
+        let oauth = k_oauth(self)?;
+        if let Some(id) = reconnect {
+            let existing = self.connection_row(merchant_id, id).await?;
+            if existing.series != series.as_str() {
+                return Err(EngineError::Invalid(format!(
+                    "connection `{id}` is a {} connection, not {}",
+                    existing.series,
+                    series.as_str()
+                )));
+            }
+        }
+        let now = self.now_ms();
+        let pkce = Pkce::from_verifier(pkce_verifier(Pkce::VERIFIER_LEN));
+        let attempt_id = new_id("att");
+        let expires_at = now + self.config().attempt_ttl.as_millis() as i64;
+        let redirect_uri = self.config().redirect_uri();
+        let row = AttemptRow {
+            merchant_id: merchant_id.to_owned(),
+            id: attempt_id.clone(),
+            series: series.as_str().to_owned(),
+            connection_id: reconnect.map(str::to_owned),
+            verifier_enc: self.vault().seal(
+                pkce.verifier.expose(),
+                &format!("attempt/{attempt_id}/verifier"),
+            ),
+            redirect_uri: redirect_uri.clone(),
+            created_at: now,
+            expires_at,
+        };
+        let mut c = self.conn().await?;
+        attempts::purge_expired(&mut c, now - 24 * 3600 * 1000).await?;
+        attempts::insert_attempt(&mut c, &row).await?;
+        let state = sign(
+            &self.vault().derive("oauth-state"),
+            &StatePayload {
+                m: merchant_id.to_owned(),
+                a: attempt_id.clone(),
+                t: now,
+            },
+        );
+        let url = authorize_url(&oauth, &redirect_uri, &state, &pkce.challenge)?;
+        tracing::info!(merchant_id, attempt_id, series = %series, "connection attempt started");
+        Ok(ConnectStart {
+            attempt_id,
+            authorize_url: url.to_string(),
+            expires_at,
+            connection_id: reconnect.map(str::to_owned),
+        })
+    }
+
+    pub(crate) async fn connection_row(
+        &self,
+        merchant_id: &str,
+        id: &str,
+    ) -> Result<ConnectionRow, EngineError> {
+        let mut c = self.conn().await?;
+        conns::get_connection(&mut c, merchant_id, id)
+            .await?
+            .ok_or_else(|| EngineError::NotFound(format!("no connection `{id}` for merchant `{merchant_id}`: list them with GET /api/v1/merchants/{merchant_id}/connections")))
+    }
+
+    pub async fn connections(&self, merchant_id: &str) -> Result<Vec<ConnectionView>, EngineError> {
+        self.merchant(merchant_id).await?;
+        let rows = {
+            let mut c = self.conn().await?;
+            conns::list_connections(&mut c, merchant_id).await?
+        };
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            out.push(self.view(r).await?);
+        }
+        Ok(out)
+    }
+
+    pub async fn connection(
+        &self,
+        merchant_id: &str,
+        id: &str,
+    ) -> Result<ConnectionView, EngineError> {
+        self.merchant(merchant_id).await?;
+        let row = self.connection_row(merchant_id, id).await?;
+        self.view(row).await
+    }
+
+    async fn view(&self, r: ConnectionRow) -> Result<ConnectionView, EngineError> {
+        let mut c = self.conn().await?;
+        let links = merch::list_links(&mut c, &r.merchant_id).await?;
+        let pos = conns::list_pos_locations(&mut c, &r.merchant_id, &r.id).await?;
+        let job_rows = jobs::list_for_connection(&mut c, &r.merchant_id, &r.id).await?;
+        let orders_synced = orders::count_orders(&mut c, &r.merchant_id, Some(&r.id)).await?;
+        let series = r
+            .series
+            .parse::<Series>()
+            .map(|s| s.display_name().to_owned())
+            .unwrap_or_else(|_| r.series.clone());
+        Ok(ConnectionView {
+            pos_locations: pos
+                .into_iter()
+                .map(|p| PosLocationView {
+                    location_id: links
+                        .iter()
+                        .find(|l| l.connection_id == r.id && l.external_id == p.external_id)
+                        .map(|l| l.location_id.clone()),
+                    id: p.external_id,
+                    name: p.name,
+                    timezone: p.timezone,
+                })
+                .collect(),
+            streams: job_rows
+                .into_iter()
+                .map(|j| StreamView {
+                    phase: j
+                        .checkpoint
+                        .get("phase")
+                        .and_then(|p| p.as_str())
+                        .map(str::to_owned),
+                    orders_seen: j
+                        .checkpoint
+                        .get("orders")
+                        .and_then(|p| p.as_i64())
+                        .unwrap_or(0),
+                    kind: j.kind,
+                    stream: j.stream_key,
+                    state: j.state,
+                    progress_done: j.progress_done,
+                    progress_total: j.progress_total,
+                    next_run_at: j.run_after,
+                    last_error: j.last_error,
+                    updated_at: j.updated_at,
+                })
+                .collect(),
+            orders_synced,
+            provider: series,
+            id: r.id,
+            series: r.series,
+            status: r.status,
+            account_id: r.account_id,
+            account_name: r.account_name,
+            currency: r.currency,
+            scopes: r.scopes,
+            last_error: r.last_error,
+            last_checked_at: r.last_checked_at,
+            last_refreshed_at: r.last_refreshed_at,
+            access_token_expires_at: r.access_expires_at,
+            created_at: r.created_at,
+        })
+    }
+
+    /// Maps a tillbridge location to a POS location of a connection and starts syncing it.
+    pub async fn map_location(
+        &self,
+        merchant_id: &str,
+        location_id: &str,
+        connection_id: &str,
+        external_id: &str,
+    ) -> Result<(), EngineError> {
+        self.merchant(merchant_id).await?;
+        let external_id = external_id.trim();
+        let mut c = self.conn().await?;
+        merch::get_location(&mut c, merchant_id, location_id)
+            .await?
+            .ok_or_else(|| EngineError::NotFound(format!("no location `{location_id}`: create it with POST /api/v1/merchants/{merchant_id}/locations")))?;
+        let conn_row = conns::get_connection(&mut c, merchant_id, connection_id)
+            .await?
+            .ok_or_else(|| {
+                EngineError::NotFound(format!(
+                    "no connection `{connection_id}` for merchant `{merchant_id}`"
+                ))
+            })?;
+        let known = conns::list_pos_locations(&mut c, merchant_id, connection_id).await?;
+        if !known.iter().any(|p| p.external_id == external_id) {
+            let choices = known
+                .iter()
+                .map(|p| format!("{} ({})", p.external_id, p.name))
+                .collect::<Vec<_>>()
+                .join(", ");
+            return Err(EngineError::Invalid(format!(
+                "`{external_id}` is not a location of connection `{connection_id}`; its locations are: {}",
+                if choices.is_empty() { "none discovered yet (reconnect to rediscover)".to_owned() } else { choices }
+            )));
+        }
+        drop(c);
+        let now = self.now_ms();
+        let mut tx = self.store().begin().await?;
+        merch::link_location(
+            &mut tx,
+            merchant_id,
+            &LinkRow {
+                location_id: location_id.to_owned(),
+                connection_id: connection_id.to_owned(),
+                external_id: external_id.to_owned(),
+            },
+            now,
+        )
+        .await?;
+        let job_id = new_id("job");
+        jobs::ensure(
+            &mut tx,
+            &jobs::NewJob {
+                id: &job_id,
+                merchant_id,
+                connection_id,
+                kind: ORDERS_JOB,
+                stream_key: external_id,
+                run_after: now,
+                checkpoint: &serde_json::json!({}),
+            },
+            now,
+        )
+        .await?;
+        if conn_row.status != status::CONNECTED {
+            jobs::pause_connection(
+                &mut tx,
+                merchant_id,
+                connection_id,
+                "the connection is not connected",
+                now,
+            )
+            .await?;
+        }
+        emit(&mut tx, merchant_id, "location.mapped", location_id, serde_json::json!({ "location_id": location_id, "connection_id": connection_id, "pos_location_id": external_id }), now).await?;
+        logs::append(
+            &mut tx,
+            merchant_id,
+            connection_id,
+            "info",
+            &format!("location {location_id} mapped to POS location {external_id}"),
+            now,
+        )
+        .await?;
+        tillbridge_store::commit(tx).await?;
+        Ok(())
+    }
+
+    /// Test Connection: a cheap authenticated call, recorded with its time and result.
+    pub async fn test_connection(
+        &self,
+        merchant_id: &str,
+        connection_id: &str,
+    ) -> Result<ConnectionView, EngineError> {
+        let row = self.connection_row(merchant_id, connection_id).await?;
+        let result = async {
+            let (token, _) = self.access_token(merchant_id, connection_id).await?;
+            self.k_client(connection_id)?
+                .businesses(&token)
+                .await
+                .map_err(EngineError::from)
+        }
+        .await;
+        let now = self.now_ms();
+        let mut tx = self.store().begin().await?;
+        match &result {
+            Ok(_) => {
+                conns::record_check(&mut tx, merchant_id, connection_id, None, now).await?;
+                if row.status == status::ERROR {
+                    conns::set_status(
+                        &mut tx,
+                        merchant_id,
+                        connection_id,
+                        status::CONNECTED,
+                        None,
+                        now,
+                    )
+                    .await?;
+                }
+                logs::append(
+                    &mut tx,
+                    merchant_id,
+                    connection_id,
+                    "info",
+                    "connection test succeeded",
+                    now,
+                )
+                .await?;
+            }
+            Err(e) => {
+                let message = format!("connection test failed: {e}");
+                conns::record_check(&mut tx, merchant_id, connection_id, Some(&message), now)
+                    .await?;
+                logs::append(&mut tx, merchant_id, connection_id, "error", &message, now).await?;
+            }
+        }
+        tillbridge_store::commit(tx).await?;
+        self.connection(merchant_id, connection_id).await
+    }
+
+    /// Disconnect: requires `confirm == "Lightspeed"`; erases credentials, stops the flow, keeps
+    /// history.
+    pub async fn disconnect(
+        &self,
+        merchant_id: &str,
+        connection_id: &str,
+        confirm: &str,
+    ) -> Result<(), EngineError> {
+        if confirm.trim() != "Lightspeed" {
+            return Err(EngineError::Invalid(
+                "to disconnect, confirm by typing the provider name: \"Lightspeed\"".into(),
+            ));
+        }
+        self.connection_row(merchant_id, connection_id).await?;
+        let now = self.now_ms();
+        let mut tx = self.store().begin().await?;
+        conns::erase_credentials(&mut tx, merchant_id, connection_id, now).await?;
+        jobs::pause_connection(
+            &mut tx,
+            merchant_id,
+            connection_id,
+            "the connection was disconnected",
+            now,
+        )
+        .await?;
+        emit(
+            &mut tx,
+            merchant_id,
+            "connection.disconnected",
+            connection_id,
+            serde_json::json!({ "connection_id": connection_id }),
+            now,
+        )
+        .await?;
+        logs::append(
+            &mut tx,
+            merchant_id,
+            connection_id,
+            "warn",
+            "disconnected: credentials erased, synced history kept",
+            now,
+        )
+        .await?;
+        tillbridge_store::commit(tx).await?;
+        self.inner
+            .k_clients
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(connection_id);
+        Ok(())
+    }
+
+    pub async fn connection_log(
+        &self,
+        merchant_id: &str,
+        connection_id: &str,
+    ) -> Result<Vec<logs::LogEntry>, EngineError> {
+        self.connection_row(merchant_id, connection_id).await?;
+        let mut c = self.conn().await?;
+        Ok(logs::list(&mut c, merchant_id, connection_id).await?)
+    }
+
+    /// Sync now: makes the connection's streams due immediately.
+    pub async fn sync_now(
+        &self,
+        merchant_id: &str,
+        connection_id: &str,
+    ) -> Result<u64, EngineError> {
+        let row = self.connection_row(merchant_id, connection_id).await?;
+        if row.status == status::DISABLED {
+            return Err(EngineError::Disabled(connection_id.to_owned()));
+        }
+        if row.status == status::NEEDS_REAUTH {
+            return Err(EngineError::NeedsReauth(connection_id.to_owned()));
+        }
+        let mut c = self.conn().await?;
+        Ok(jobs::wake_connection(&mut c, merchant_id, connection_id, self.now_ms()).await?)
+    }
+}

@@ -1,0 +1,136 @@
+use crate::clock::Clock;
+use crate::config::EngineConfig;
+use crate::error::EngineError;
+use crate::ids::new_id;
+use crate::vault::Vault;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use tillbridge_lightspeed::http::RetryPolicy;
+use tillbridge_lightspeed::kseries::KClient;
+use tillbridge_store::{PooledConn, Store};
+
+/// The engine: configuration, store, vault and the per-connection clients and locks.
+/// Cheap to clone; clones share everything.
+#[derive(Clone)]
+pub struct Engine {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub config: EngineConfig,
+    pub store: Store,
+    pub vault: Vault,
+    pub clock: Clock,
+    pub http: reqwest::Client,
+    /// Identifies this process in leases.
+    pub instance: String,
+    pub k_clients: Mutex<HashMap<String, KClient>>,
+    pub refresh_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl Engine {
+    pub fn new(
+        config: EngineConfig,
+        store: Store,
+        vault: Vault,
+        clock: Clock,
+    ) -> Result<Engine, EngineError> {
+        let http = reqwest::Client::builder()
+            .timeout(config.http_timeout)
+            .user_agent(concat!("tillbridge/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| EngineError::Invalid(format!("could not build the HTTP client: {e}")))?;
+        Ok(Engine {
+            inner: Arc::new(Inner {
+                config,
+                store,
+                vault,
+                clock,
+                http,
+                instance: new_id("proc"),
+                k_clients: Mutex::new(HashMap::new()),
+                refresh_locks: Mutex::new(HashMap::new()),
+            }),
+        })
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    pub fn config(&self) -> &EngineConfig {
+        &self.inner.config
+    }
+
+    pub fn clock(&self) -> &Clock {
+        &self.inner.clock
+    }
+
+    pub fn vault(&self) -> &Vault {
+        &self.inner.vault
+    }
+
+    pub fn instance(&self) -> &str {
+        &self.inner.instance
+    }
+
+    pub(crate) fn now_ms(&self) -> i64 {
+        self.inner.clock.now_ms()
+    }
+
+    pub(crate) async fn conn(&self) -> Result<PooledConn, EngineError> {
+        Ok(self.inner.store.conn().await?)
+    }
+
+    pub(crate) fn retry_policy(&self) -> RetryPolicy {
+        RetryPolicy {
+            max_attempts: self.inner.config.max_attempts,
+            ..RetryPolicy::default()
+        }
+    }
+
+    /// The K-Series client for a connection (one pacer per connection).
+    pub(crate) fn k_client(&self, connection_id: &str) -> Result<KClient, EngineError> {
+        let cfg = self
+            .inner
+            .config
+            .kseries
+            .as_ref()
+            .ok_or_else(|| not_configured("K-Series"))?;
+        let mut clients = self
+            .inner
+            .k_clients
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        Ok(clients
+            .entry(connection_id.to_owned())
+            .or_insert_with(|| {
+                KClient::new(
+                    self.inner.http.clone(),
+                    cfg.base_url.clone(),
+                    self.retry_policy(),
+                )
+            })
+            .clone())
+    }
+
+    pub(crate) fn refresh_lock(&self, connection_id: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self
+            .inner
+            .refresh_locks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        locks.entry(connection_id.to_owned()).or_default().clone()
+    }
+
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        &self.inner.http
+    }
+}
+
+pub(crate) fn not_configured(series: &str) -> EngineError {
+    EngineError::Invalid(format!(
+        "the {series} OAuth client is not configured: set client_id and client_secret under [lightspeed.kseries] in the config file \
+         (or TILLBRIDGE_KSERIES_CLIENT_ID / TILLBRIDGE_KSERIES_CLIENT_SECRET)"
+    ))
+}

@@ -1,0 +1,57 @@
+//! Reading synced orders and their summaries.
+
+use crate::error::EngineError;
+use crate::Engine;
+use tillbridge_store::events::{self, EventRow};
+use tillbridge_store::orders::{self, OrderFilter, StoredOrder, Summary};
+
+impl Engine {
+    pub async fn orders(
+        &self,
+        merchant_id: &str,
+        filter: &OrderFilter,
+    ) -> Result<Vec<StoredOrder>, EngineError> {
+        self.merchant(merchant_id).await?;
+        let mut c = self.conn().await?;
+        Ok(orders::list_orders(&mut c, merchant_id, filter).await?)
+    }
+
+    pub async fn order(&self, merchant_id: &str, id: &str) -> Result<StoredOrder, EngineError> {
+        self.merchant(merchant_id).await?;
+        let mut c = self.conn().await?;
+        orders::get_order(&mut c, merchant_id, id)
+            .await?
+            .ok_or_else(|| {
+                EngineError::NotFound(format!("no order `{id}` for merchant `{merchant_id}`"))
+            })
+    }
+
+    pub async fn sales_summary(
+        &self,
+        merchant_id: &str,
+        from: Option<i64>,
+        to: Option<i64>,
+    ) -> Result<Summary, EngineError> {
+        self.merchant(merchant_id).await?;
+        let mut c = self.conn().await?;
+        Ok(orders::summary(&mut c, merchant_id, from, to).await?)
+    }
+
+    pub async fn events(
+        &self,
+        merchant_id: &str,
+        after: i64,
+        event_type: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<EventRow>, EngineError> {
+        self.merchant(merchant_id).await?;
+        let mut c = self.conn().await?;
+        Ok(events::list_after(&mut c, merchant_id, after, event_type, limit).await?)
+    }
+
+    /// Jobs per state across the installation, for readiness and metrics.
+    pub async fn job_counts(&self) -> Result<Vec<(String, i64)>, EngineError> {
+        let mut c = self.conn().await?;
+        Ok(tillbridge_store::jobs::count_by_state(&mut c).await?)
+    }
+}

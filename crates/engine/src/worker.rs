@@ -1,0 +1,211 @@
+//! Workers claim due jobs under a lease, keep the lease alive with a heartbeat while they run,
+//! and put each job back with its next run time, a backoff, or a pause.
+
+use crate::connections::{status, ORDERS_JOB};
+use crate::error::EngineError;
+use crate::sync::Outcome;
+use crate::Engine;
+use std::time::Duration;
+use tillbridge_store::jobs::{self, JobRow};
+use tillbridge_store::{connections as conns, logs};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tracing::Instrument;
+
+/// What happened to one claimed job.
+#[derive(Debug, Clone)]
+pub struct JobReport {
+    pub job_id: String,
+    pub kind: String,
+    pub stream: String,
+    pub result: Result<(), String>,
+}
+
+impl Engine {
+    /// Claims and runs one due job; `None` when nothing is due.
+    pub async fn run_one_job(&self) -> Result<Option<JobReport>, EngineError> {
+        let now = self.now_ms();
+        let lease = self.config().job_lease.as_millis() as i64;
+        let Some(job) = jobs::claim(self.store(), self.instance(), now + lease, now).await? else {
+            return Ok(None);
+        };
+        let span = tracing::info_span!("job", job_id = %job.id, kind = %job.kind, connection_id = %job.connection_id, stream = %job.stream_key);
+        let heartbeat = self.spawn_heartbeat(&job);
+        let result = async {
+            match job.kind.as_str() {
+                ORDERS_JOB => self.run_k_orders(&job).await,
+                other => Err(EngineError::Invalid(format!("unknown job kind `{other}`"))),
+            }
+        }
+        .instrument(span)
+        .await;
+        heartbeat.abort();
+        let report = JobReport {
+            job_id: job.id.clone(),
+            kind: job.kind.clone(),
+            stream: job.stream_key.clone(),
+            result: result.as_ref().map(|_| ()).map_err(ToString::to_string),
+        };
+        self.settle(&job, result).await?;
+        Ok(Some(report))
+    }
+
+    /// Runs jobs until none is due (tests and the demo use this to drive work deterministically).
+    pub async fn run_until_idle(&self) -> Result<Vec<JobReport>, EngineError> {
+        let mut reports = Vec::new();
+        while let Some(r) = self.run_one_job().await? {
+            reports.push(r);
+        }
+        Ok(reports)
+    }
+
+    fn spawn_heartbeat(&self, job: &JobRow) -> JoinHandle<()> {
+        let engine = self.clone();
+        let id = job.id.clone();
+        let lease = self.config().job_lease;
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(lease / 3).await;
+                let until = engine.now_ms() + lease.as_millis() as i64;
+                let Ok(mut c) = engine.conn().await else {
+                    continue;
+                };
+                if let Ok(false) = jobs::heartbeat(&mut c, &id, engine.instance(), until).await {
+                    return;
+                }
+            }
+        })
+    }
+
+    async fn settle(
+        &self,
+        job: &JobRow,
+        result: Result<Outcome, EngineError>,
+    ) -> Result<(), EngineError> {
+        let now = self.now_ms();
+        let mut tx = self.store().begin().await?;
+        let (m, c) = (job.merchant_id.as_str(), job.connection_id.as_str());
+        match result {
+            Ok(Outcome::Done) => {
+                let next = now + self.config().poll_interval.as_millis() as i64;
+                jobs::release(&mut tx, &job.id, self.instance(), "queued", next, None, now).await?;
+                if let Some(row) = conns::get_connection(&mut tx, m, c).await? {
+                    if row.status == status::ERROR && row.account_id.is_some() {
+                        conns::set_status(&mut tx, m, c, status::CONNECTED, None, now).await?;
+                        logs::append(&mut tx, m, c, "info", "sync recovered", now).await?;
+                    }
+                }
+            }
+            Ok(Outcome::Unmapped) => {
+                jobs::release(
+                    &mut tx,
+                    &job.id,
+                    self.instance(),
+                    "paused",
+                    now,
+                    Some("the POS location is no longer mapped to a location"),
+                    now,
+                )
+                .await?;
+            }
+            Err(EngineError::LeaseLost) => {
+                tracing::warn!(job_id = %job.id, "job lease lost to another worker");
+            }
+            Err(e @ (EngineError::NeedsReauth(_) | EngineError::Disabled(_))) => {
+                jobs::release(
+                    &mut tx,
+                    &job.id,
+                    self.instance(),
+                    "paused",
+                    now,
+                    Some(&e.to_string()),
+                    now,
+                )
+                .await?;
+            }
+            Err(e) => {
+                let attempts = job.attempts.max(1) as u32;
+                let backoff = Duration::from_secs(5)
+                    .saturating_mul(2u32.saturating_pow(attempts.saturating_sub(1).min(10)))
+                    .min(Duration::from_secs(900));
+                let message = format!(
+                    "sync of {} failed (attempt {attempts}, retrying in {}s): {e}",
+                    job.stream_key,
+                    backoff.as_secs()
+                );
+                tracing::warn!(job_id = %job.id, error = %e, "job failed");
+                jobs::release(
+                    &mut tx,
+                    &job.id,
+                    self.instance(),
+                    "queued",
+                    now + backoff.as_millis() as i64,
+                    Some(&e.to_string()),
+                    now,
+                )
+                .await?;
+                logs::append(
+                    &mut tx,
+                    m,
+                    c,
+                    if e.is_transient() { "warn" } else { "error" },
+                    &message,
+                    now,
+                )
+                .await?;
+                if !e.is_transient() {
+                    conns::set_status(&mut tx, m, c, status::ERROR, Some(&e.to_string()), now)
+                        .await?;
+                }
+            }
+        }
+        tillbridge_store::commit(tx).await?;
+        Ok(())
+    }
+
+    /// Starts `n` worker loops and the maintenance loop; they stop when `shutdown` turns true,
+    /// finishing the job in hand first.
+    pub fn spawn_workers(&self, n: usize, shutdown: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
+        let mut handles = Vec::new();
+        for i in 0..n {
+            let engine = self.clone();
+            let mut shutdown = shutdown.clone();
+            handles.push(tokio::spawn(async move {
+                tracing::debug!(worker = i, "worker started");
+                loop {
+                    if *shutdown.borrow() {
+                        break;
+                    }
+                    let idle = match engine.run_one_job().await {
+                        Ok(Some(_)) => false,
+                        Ok(None) => true,
+                        Err(e) => {
+                            tracing::error!(error = %e, "worker could not claim a job");
+                            true
+                        }
+                    };
+                    if idle {
+                        tokio::select! {
+                            _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+                            _ = shutdown.changed() => {}
+                        }
+                    }
+                }
+            }));
+        }
+        let engine = self.clone();
+        let mut shutdown = shutdown.clone();
+        handles.push(tokio::spawn(async move {
+            loop {
+                if let Err(e) = engine.keep_alive().await {
+                    tracing::warn!(error = %e, "keep-alive pass failed");
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
+                    _ = shutdown.changed() => { if *shutdown.borrow() { break; } }
+                }
+            }
+        }));
+        handles
+    }
+}

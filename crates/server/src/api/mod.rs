@@ -1,0 +1,83 @@
+//! `/api/v1`: merchants, locations, connections, orders, events, API keys.
+
+mod connections;
+mod keys;
+mod merchants;
+mod orders;
+
+use crate::AppState;
+use axum::routing::{get, post, put};
+use axum::Router;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/api/v1/merchants",
+            get(merchants::list).post(merchants::create),
+        )
+        .route("/api/v1/merchants/{merchant_id}", get(merchants::get))
+        .route(
+            "/api/v1/merchants/{merchant_id}/locations",
+            get(merchants::list_locations).post(merchants::create_location),
+        )
+        .route(
+            "/api/v1/merchants/{merchant_id}/locations/{location_id}/mapping",
+            put(merchants::map_location),
+        )
+        .route(
+            "/api/v1/merchants/{merchant_id}/connections",
+            get(connections::list).post(connections::start),
+        )
+        .route(
+            "/api/v1/merchants/{merchant_id}/connections/{connection_id}",
+            get(connections::get).delete(connections::disconnect),
+        )
+        .route(
+            "/api/v1/merchants/{merchant_id}/connections/{connection_id}/reconnect",
+            post(connections::reconnect),
+        )
+        .route(
+            "/api/v1/merchants/{merchant_id}/connections/{connection_id}/test",
+            post(connections::test),
+        )
+        .route(
+            "/api/v1/merchants/{merchant_id}/connections/{connection_id}/sync",
+            post(connections::sync_now),
+        )
+        .route(
+            "/api/v1/merchants/{merchant_id}/connections/{connection_id}/log",
+            get(connections::log),
+        )
+        .route("/api/v1/merchants/{merchant_id}/orders", get(orders::list))
+        .route(
+            "/api/v1/merchants/{merchant_id}/orders/{order_id}",
+            get(orders::get),
+        )
+        .route(
+            "/api/v1/merchants/{merchant_id}/sales-summary",
+            get(orders::summary),
+        )
+        .route(
+            "/api/v1/merchants/{merchant_id}/events",
+            get(orders::events),
+        )
+        .route("/api/v1/api-keys", get(keys::list).post(keys::create))
+        .route(
+            "/api/v1/api-keys/{key_id}",
+            axum::routing::delete(keys::revoke),
+        )
+}
+
+/// Parses an optional RFC 3339 instant query parameter into epoch milliseconds.
+pub(crate) fn instant_param(name: &str, raw: Option<&str>) -> Result<Option<i64>, crate::ApiError> {
+    match raw {
+        None => Ok(None),
+        Some(r) => chrono::DateTime::parse_from_rfc3339(r)
+            .map(|d| Some(d.timestamp_millis()))
+            .map_err(|_| {
+                crate::ApiError::bad_request(format!(
+                    "`{name}` must be an RFC 3339 instant such as 2026-01-31T00:00:00Z, got `{r}`"
+                ))
+            }),
+    }
+}

@@ -1,0 +1,315 @@
+//! The OpenAPI 3.1 document for `/api/v1`. [`OPERATIONS`] lists every route; a test checks
+//! that each is served and that the router serves nothing undocumented under `/api/v1`.
+
+use serde_json::{json, Map, Value};
+
+pub struct Operation {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub id: &'static str,
+    pub summary: &'static str,
+    pub tag: &'static str,
+    pub body: Option<&'static str>,
+    pub status: u16,
+    pub query: &'static [(&'static str, &'static str)],
+}
+
+const M: &str = "/api/v1/merchants/{merchant_id}";
+
+macro_rules! op {
+    ($method:literal, $path:expr, $id:literal, $tag:literal, $summary:literal, $body:expr, $status:literal, $query:expr) => {
+        Operation {
+            method: $method,
+            path: $path,
+            id: $id,
+            summary: $summary,
+            tag: $tag,
+            body: $body,
+            status: $status,
+            query: $query,
+        }
+    };
+}
+
+pub const OPERATIONS: &[Operation] = &[
+    op!(
+        "get",
+        "/api/v1/merchants",
+        "listMerchants",
+        "merchants",
+        "Merchants visible to this API key",
+        None,
+        200,
+        &[]
+    ),
+    op!(
+        "post",
+        "/api/v1/merchants",
+        "createMerchant",
+        "merchants",
+        "Create a merchant (installation key)",
+        Some("CreateMerchant"),
+        201,
+        &[]
+    ),
+    op!(
+        "get",
+        M,
+        "getMerchant",
+        "merchants",
+        "One merchant",
+        None,
+        200,
+        &[]
+    ),
+    op!(
+        "get",
+        "/api/v1/merchants/{merchant_id}/locations",
+        "listLocations",
+        "merchants",
+        "The merchant's locations",
+        None,
+        200,
+        &[]
+    ),
+    op!(
+        "post",
+        "/api/v1/merchants/{merchant_id}/locations",
+        "createLocation",
+        "merchants",
+        "Create a location with its time zone and business-day start",
+        Some("CreateLocation"),
+        201,
+        &[]
+    ),
+    op!(
+        "put",
+        "/api/v1/merchants/{merchant_id}/locations/{location_id}/mapping",
+        "mapLocation",
+        "merchants",
+        "Map a location to a POS location of a connection and start syncing it",
+        Some("MapLocation"),
+        200,
+        &[]
+    ),
+    op!(
+        "get",
+        "/api/v1/merchants/{merchant_id}/connections",
+        "listConnections",
+        "connections",
+        "Sales-channel connections with status and sync progress",
+        None,
+        200,
+        &[]
+    ),
+    op!(
+        "post",
+        "/api/v1/merchants/{merchant_id}/connections",
+        "startConnect",
+        "connections",
+        "Start connecting a sales channel: returns the authorize URL to send the merchant to",
+        Some("StartConnect"),
+        201,
+        &[]
+    ),
+    op!(
+        "get",
+        "/api/v1/merchants/{merchant_id}/connections/{connection_id}",
+        "getConnection",
+        "connections",
+        "One connection",
+        None,
+        200,
+        &[]
+    ),
+    op!(
+        "delete",
+        "/api/v1/merchants/{merchant_id}/connections/{connection_id}",
+        "disconnect",
+        "connections",
+        "Disconnect: erase credentials and stop the flow; history is kept",
+        Some("Disconnect"),
+        200,
+        &[]
+    ),
+    op!(
+        "post",
+        "/api/v1/merchants/{merchant_id}/connections/{connection_id}/reconnect",
+        "reconnect",
+        "connections",
+        "Run the OAuth flow again for the same connection",
+        None,
+        201,
+        &[]
+    ),
+    op!(
+        "post",
+        "/api/v1/merchants/{merchant_id}/connections/{connection_id}/test",
+        "testConnection",
+        "connections",
+        "Make a cheap authenticated call and record the result",
+        None,
+        200,
+        &[]
+    ),
+    op!(
+        "post",
+        "/api/v1/merchants/{merchant_id}/connections/{connection_id}/sync",
+        "syncNow",
+        "connections",
+        "Make the connection's streams due now",
+        None,
+        202,
+        &[]
+    ),
+    op!(
+        "get",
+        "/api/v1/merchants/{merchant_id}/connections/{connection_id}/log",
+        "connectionLog",
+        "connections",
+        "Integration log, newest first, at most 100 entries",
+        None,
+        200,
+        &[]
+    ),
+    op!(
+        "get",
+        "/api/v1/merchants/{merchant_id}/orders",
+        "listOrders",
+        "orders",
+        "Synced orders, oldest first, keyset-paged",
+        None,
+        200,
+        &[
+            ("from", "RFC 3339 instant, inclusive, on closing time"),
+            ("to", "RFC 3339 instant, exclusive"),
+            ("location_id", "tillbridge location id"),
+            ("limit", "1–1000, default 100"),
+            ("cursor", "next_cursor of the previous page")
+        ]
+    ),
+    op!(
+        "get",
+        "/api/v1/merchants/{merchant_id}/orders/{order_id}",
+        "getOrder",
+        "orders",
+        "One order with lines and payments",
+        None,
+        200,
+        &[]
+    ),
+    op!(
+        "get",
+        "/api/v1/merchants/{merchant_id}/sales-summary",
+        "salesSummary",
+        "orders",
+        "Counts and sums in minor units per POS location, UTC hour, category and customer e-mail",
+        None,
+        200,
+        &[
+            ("from", "RFC 3339 instant, inclusive"),
+            ("to", "RFC 3339 instant, exclusive")
+        ]
+    ),
+    op!(
+        "get",
+        "/api/v1/merchants/{merchant_id}/events",
+        "listEvents",
+        "events",
+        "The merchant's event log after a sequence number",
+        None,
+        200,
+        &[
+            ("after", "sequence number, default 0"),
+            ("type", "only this event type"),
+            ("limit", "1–1000, default 100")
+        ]
+    ),
+    op!(
+        "get",
+        "/api/v1/api-keys",
+        "listApiKeys",
+        "api-keys",
+        "API keys (installation key)",
+        None,
+        200,
+        &[]
+    ),
+    op!(
+        "post",
+        "/api/v1/api-keys",
+        "createApiKey",
+        "api-keys",
+        "Create an API key; the secret is shown once",
+        Some("CreateApiKey"),
+        201,
+        &[]
+    ),
+    op!(
+        "delete",
+        "/api/v1/api-keys/{key_id}",
+        "revokeApiKey",
+        "api-keys",
+        "Revoke an API key",
+        None,
+        204,
+        &[]
+    ),
+];
+
+fn schemas() -> Value {
+    let s = |props: Value, required: &[&str]| json!({ "type": "object", "additionalProperties": false, "properties": props, "required": required });
+    json!({
+        "Error": {
+            "type": "object",
+            "properties": { "error": { "type": "object", "properties": {
+                "code": { "type": "string" }, "message": { "type": "string" }, "details": {} }, "required": ["code", "message"] } },
+            "required": ["error"]
+        },
+        "CreateMerchant": s(json!({ "name": {"type": "string"}, "timezone": {"type": "string", "description": "IANA zone"}, "currency": {"type": "string", "description": "ISO 4217"} }), &["name", "timezone", "currency"]),
+        "CreateLocation": s(json!({ "name": {"type": "string"}, "timezone": {"type": "string"}, "business_day_start": {"type": "string", "description": "HH:MM, default 00:00"} }), &["name", "timezone"]),
+        "MapLocation": s(json!({ "connection_id": {"type": "string"}, "pos_location_id": {"type": "string"} }), &["connection_id", "pos_location_id"]),
+        "StartConnect": s(json!({ "series": {"type": "string", "enum": ["k", "x", "r", "o"]} }), &["series"]),
+        "Disconnect": s(json!({ "confirm": {"type": "string", "const": "Lightspeed"} }), &["confirm"]),
+        "CreateApiKey": s(json!({ "name": {"type": "string"}, "merchant_id": {"type": "string"} }), &["name"]),
+    })
+}
+
+pub fn document() -> Value {
+    let mut paths: Map<String, Value> = Map::new();
+    for op in OPERATIONS {
+        let params: Vec<Value> = op
+            .path
+            .split('/')
+            .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+            .map(|name| json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" } }))
+            .chain(op.query.iter().map(|(name, desc)| json!({ "name": name, "in": "query", "required": false, "description": desc, "schema": { "type": "string" } })))
+            .collect();
+        let mut operation = json!({
+            "operationId": op.id,
+            "summary": op.summary,
+            "tags": [op.tag],
+            "parameters": params,
+            "security": [{ "apiKey": [] }],
+            "responses": {
+                op.status.to_string(): { "description": "Success" },
+                "4XX": { "description": "Bad input, unknown resource or missing key", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } },
+            },
+        });
+        if let Some(body) = op.body {
+            operation["requestBody"] = json!({ "required": true, "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{body}") } } } });
+        }
+        let entry = paths.entry(op.path.to_owned()).or_insert_with(|| json!({}));
+        entry[op.method] = operation;
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": { "title": "tillbridge API", "version": env!("CARGO_PKG_VERSION"), "description": "Lightspeed POS integration hub. Money is integer minor units; instants are UTC." },
+        "servers": [{ "url": "/" }],
+        "paths": paths,
+        "components": {
+            "schemas": schemas(),
+            "securitySchemes": { "apiKey": { "type": "http", "scheme": "bearer", "description": "An API key: `Authorization: Bearer tbk_…`" } },
+        },
+    })
+}

@@ -1,0 +1,76 @@
+//! The event log: ordered per merchant, written in the same transaction as the change it
+//! describes. The per-merchant counter row serialises writers, so sequence order is commit
+//! order and a reader polling `after=seq` never skips an event.
+
+use crate::{Conn, Result, StoreError};
+use sqlx::Row;
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct EventRow {
+    pub seq: i64,
+    pub id: String,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    pub subject: String,
+    pub payload: serde_json::Value,
+    pub created_at: i64,
+}
+
+pub async fn append(
+    c: &mut Conn,
+    merchant_id: &str,
+    id: &str,
+    event_type: &str,
+    subject: &str,
+    payload: &serde_json::Value,
+    now: i64,
+) -> Result<i64> {
+    let seq: i64 = sqlx::query_scalar(
+        "UPDATE merchants SET event_seq = event_seq + 1 WHERE id = $1 RETURNING event_seq",
+    )
+    .bind(merchant_id)
+    .fetch_optional(&mut *c)
+    .await?
+    .ok_or_else(|| StoreError::NotFound(format!("merchant `{merchant_id}`")))?;
+    sqlx::query("INSERT INTO events (merchant_id, seq, id, type, subject, payload, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+        .bind(merchant_id)
+        .bind(seq)
+        .bind(id)
+        .bind(event_type)
+        .bind(subject)
+        .bind(payload.to_string())
+        .bind(now)
+        .execute(c)
+        .await?;
+    Ok(seq)
+}
+
+pub async fn list_after(
+    c: &mut Conn,
+    merchant_id: &str,
+    after: i64,
+    event_type: Option<&str>,
+    limit: i64,
+) -> Result<Vec<EventRow>> {
+    let rows = sqlx::query("SELECT seq, id, type, subject, payload, created_at FROM events WHERE merchant_id = $1 AND seq > $2 AND ($3 IS NULL OR type = $3) ORDER BY seq LIMIT $4")
+        .bind(merchant_id)
+        .bind(after)
+        .bind(event_type)
+        .bind(limit)
+        .fetch_all(c)
+        .await?;
+    rows.iter()
+        .map(|r| {
+            let payload: String = r.try_get("payload")?;
+            Ok(EventRow {
+                seq: r.try_get("seq")?,
+                id: r.try_get("id")?,
+                event_type: r.try_get("type")?,
+                subject: r.try_get("subject")?,
+                payload: serde_json::from_str(&payload)
+                    .map_err(|e| StoreError::Corrupt(format!("event payload: {e}")))?,
+                created_at: r.try_get("created_at")?,
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,375 @@
+//! Orders and their lines: idempotent upserts keyed by the provider id, versioned by a content
+//! hash, and the summaries the API and the truth checks read.
+
+use crate::{Conn, Result, StoreError};
+use sqlx::Row;
+use tillbridge_model::Order;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Upsert {
+    Inserted { id: String },
+    Updated { id: String, version: i64 },
+    Unchanged { id: String },
+}
+
+/// Where an order belongs: its connection and (when mapped) the tillbridge location.
+pub struct OrderScope<'a> {
+    pub merchant_id: &'a str,
+    pub connection_id: &'a str,
+    pub location_id: Option<&'a str>,
+}
+
+/// Inserts the order, or updates it when its content hash changed, or leaves it alone.
+/// `new_id` is used only on insert.
+pub async fn upsert_order(
+    c: &mut Conn,
+    scope: &OrderScope<'_>,
+    order: &Order,
+    new_id: &str,
+    now: i64,
+) -> Result<Upsert> {
+    let hash = order.content_hash();
+    let existing = sqlx::query("SELECT id, content_hash, version FROM orders WHERE merchant_id = $1 AND connection_id = $2 AND external_id = $3")
+        .bind(scope.merchant_id)
+        .bind(scope.connection_id)
+        .bind(&order.external_id)
+        .fetch_optional(&mut *c)
+        .await?;
+    let body = serde_json::to_string(order).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let business_date = order.business_date.map(|d| d.to_string());
+    match existing {
+        Some(row) => {
+            let id: String = row.try_get("id")?;
+            let old_hash: String = row.try_get("content_hash")?;
+            let version: i64 = row.try_get("version")?;
+            if old_hash == hash {
+                return Ok(Upsert::Unchanged { id });
+            }
+            sqlx::query(
+                "UPDATE orders SET location_id = $3, external_location_id = $4, kind = $5, original_external_id = $6, status = $7, closed_at = $8, \
+                 business_date = $9, currency = $10, total_minor = $11, tax_minor = $12, discount_minor = $13, tip_minor = $14, covers = $15, \
+                 customer_email = $16, content_hash = $17, version = $18, body = $19, updated_at = $20 WHERE merchant_id = $1 AND id = $2",
+            )
+            .bind(scope.merchant_id)
+            .bind(&id)
+            .bind(scope.location_id)
+            .bind(&order.external_location_id)
+            .bind(order.kind.as_str())
+            .bind(&order.original_external_id)
+            .bind(order.status.as_str())
+            .bind(order.closed_at.timestamp_millis())
+            .bind(&business_date)
+            .bind(&order.currency)
+            .bind(order.total_minor)
+            .bind(order.tax_minor)
+            .bind(order.discount_minor)
+            .bind(order.tip_minor)
+            .bind(order.covers.map(i64::from))
+            .bind(order.customer_email.as_ref().map(|e| e.as_str().to_owned()))
+            .bind(&hash)
+            .bind(version + 1)
+            .bind(&body)
+            .bind(now)
+            .execute(&mut *c)
+            .await?;
+            sqlx::query("DELETE FROM order_lines WHERE merchant_id = $1 AND order_id = $2")
+                .bind(scope.merchant_id)
+                .bind(&id)
+                .execute(&mut *c)
+                .await?;
+            insert_lines(c, scope.merchant_id, &id, order).await?;
+            Ok(Upsert::Updated {
+                id,
+                version: version + 1,
+            })
+        }
+        None => {
+            sqlx::query(
+                "INSERT INTO orders (merchant_id, id, connection_id, series, external_id, location_id, external_location_id, kind, original_external_id, \
+                 status, closed_at, business_date, currency, total_minor, tax_minor, discount_minor, tip_minor, covers, customer_email, content_hash, \
+                 version, body, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, 1, $21, $22, $22)",
+            )
+            .bind(scope.merchant_id)
+            .bind(new_id)
+            .bind(scope.connection_id)
+            .bind(order.series.as_str())
+            .bind(&order.external_id)
+            .bind(scope.location_id)
+            .bind(&order.external_location_id)
+            .bind(order.kind.as_str())
+            .bind(&order.original_external_id)
+            .bind(order.status.as_str())
+            .bind(order.closed_at.timestamp_millis())
+            .bind(&business_date)
+            .bind(&order.currency)
+            .bind(order.total_minor)
+            .bind(order.tax_minor)
+            .bind(order.discount_minor)
+            .bind(order.tip_minor)
+            .bind(order.covers.map(i64::from))
+            .bind(order.customer_email.as_ref().map(|e| e.as_str().to_owned()))
+            .bind(&hash)
+            .bind(&body)
+            .bind(now)
+            .execute(&mut *c)
+            .await?;
+            insert_lines(c, scope.merchant_id, new_id, order).await?;
+            Ok(Upsert::Inserted {
+                id: new_id.to_owned(),
+            })
+        }
+    }
+}
+
+async fn insert_lines(
+    c: &mut Conn,
+    merchant_id: &str,
+    order_id: &str,
+    order: &Order,
+) -> Result<()> {
+    for (i, l) in order.lines.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO order_lines (merchant_id, order_id, line_no, external_id, sku, name, category, category_id, quantity_milli, \
+             unit_price_minor, discount_minor, tax_minor, total_minor, net_minor, voided) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+        )
+        .bind(merchant_id)
+        .bind(order_id)
+        .bind(i as i64)
+        .bind(&l.external_id)
+        .bind(&l.sku)
+        .bind(&l.name)
+        .bind(&l.category)
+        .bind(&l.category_id)
+        .bind(l.quantity.milli())
+        .bind(l.unit_price_minor)
+        .bind(l.discount_minor)
+        .bind(l.tax_minor)
+        .bind(l.total_minor)
+        .bind(l.net_minor)
+        .bind(l.voided)
+        .execute(&mut *c)
+        .await?;
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone)]
+pub struct StoredOrder {
+    pub id: String,
+    pub connection_id: String,
+    pub location_id: Option<String>,
+    pub version: i64,
+    pub order: Order,
+}
+
+fn stored(r: &sqlx::any::AnyRow) -> Result<StoredOrder> {
+    let body: String = r.try_get("body")?;
+    Ok(StoredOrder {
+        id: r.try_get("id")?,
+        connection_id: r.try_get("connection_id")?,
+        location_id: r.try_get("location_id")?,
+        version: r.try_get("version")?,
+        order: serde_json::from_str(&body)
+            .map_err(|e| StoreError::Corrupt(format!("order body: {e}")))?,
+    })
+}
+
+pub async fn get_order(c: &mut Conn, merchant_id: &str, id: &str) -> Result<Option<StoredOrder>> {
+    let row = sqlx::query("SELECT id, connection_id, location_id, version, body FROM orders WHERE merchant_id = $1 AND id = $2")
+        .bind(merchant_id)
+        .bind(id)
+        .fetch_optional(c)
+        .await?;
+    row.as_ref().map(stored).transpose()
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct OrderFilter {
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+    pub location_id: Option<String>,
+    /// Keyset cursor: `(closed_at, id)` of the last order already seen.
+    pub after: Option<(i64, String)>,
+    pub limit: i64,
+}
+
+/// Orders closed in `[from, to)`, oldest first, paged by keyset.
+pub async fn list_orders(
+    c: &mut Conn,
+    merchant_id: &str,
+    f: &OrderFilter,
+) -> Result<Vec<StoredOrder>> {
+    let (after_at, after_id) = f
+        .after
+        .clone()
+        .map_or((None, None), |(a, i)| (Some(a), Some(i)));
+    let rows = sqlx::query(
+        "SELECT id, connection_id, location_id, version, body FROM orders WHERE merchant_id = $1 \
+         AND ($2 IS NULL OR closed_at >= $2) AND ($3 IS NULL OR closed_at < $3) AND ($4 IS NULL OR location_id = $4) \
+         AND ($5 IS NULL OR closed_at > $5 OR (closed_at = $5 AND id > $6)) ORDER BY closed_at, id LIMIT $7",
+    )
+    .bind(merchant_id)
+    .bind(f.from)
+    .bind(f.to)
+    .bind(&f.location_id)
+    .bind(after_at)
+    .bind(after_id)
+    .bind(f.limit)
+    .fetch_all(c)
+    .await?;
+    rows.iter().map(stored).collect()
+}
+
+pub async fn count_orders(
+    c: &mut Conn,
+    merchant_id: &str,
+    connection_id: Option<&str>,
+) -> Result<i64> {
+    Ok(sqlx::query_scalar(
+        "SELECT COUNT(*) FROM orders WHERE merchant_id = $1 AND ($2 IS NULL OR connection_id = $2)",
+    )
+    .bind(merchant_id)
+    .bind(connection_id)
+    .fetch_one(c)
+    .await?)
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct LocationSummary {
+    pub location_id: String,
+    pub orders: i64,
+    pub sales: i64,
+    pub refunds: i64,
+    pub voids: i64,
+    pub total_minor: i64,
+    pub tax_minor: i64,
+    pub tip_minor: i64,
+    pub covers: i64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct CategorySummary {
+    pub category: String,
+    pub quantity_milli: i64,
+    pub total_minor: i64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct CustomerSummary {
+    pub email: String,
+    pub orders: i64,
+    pub total_minor: i64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct HourSummary {
+    pub location_id: String,
+    /// Start of the UTC hour, epoch milliseconds.
+    pub hour: i64,
+    pub orders: i64,
+    pub total_minor: i64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Summary {
+    pub orders: i64,
+    pub total_minor: i64,
+    pub by_location: Vec<LocationSummary>,
+    pub by_hour: Vec<HourSummary>,
+    pub by_category: Vec<CategorySummary>,
+    pub by_customer: Vec<CustomerSummary>,
+}
+
+/// Sums of every order record (refunds and voids negative) closed in `[from, to)`, keyed by the
+/// POS location id, UTC hour, line category and normalised customer e-mail.
+pub async fn summary(
+    c: &mut Conn,
+    merchant_id: &str,
+    from: Option<i64>,
+    to: Option<i64>,
+) -> Result<Summary> {
+    let window =
+        "merchant_id = $1 AND ($2 IS NULL OR closed_at >= $2) AND ($3 IS NULL OR closed_at < $3)";
+    let rows = sqlx::query(&format!(
+        "SELECT external_location_id, COUNT(*) AS n, \
+         CAST(SUM(CASE WHEN kind = 'sale' THEN 1 ELSE 0 END) AS BIGINT) AS sales, \
+         CAST(SUM(CASE WHEN kind = 'refund' THEN 1 ELSE 0 END) AS BIGINT) AS refunds, \
+         CAST(SUM(CASE WHEN kind = 'void' THEN 1 ELSE 0 END) AS BIGINT) AS voids, \
+         CAST(SUM(total_minor) AS BIGINT) AS total, CAST(SUM(tax_minor) AS BIGINT) AS tax, CAST(SUM(tip_minor) AS BIGINT) AS tip, \
+         CAST(SUM(COALESCE(covers, 0)) AS BIGINT) AS covers FROM orders WHERE {window} GROUP BY external_location_id ORDER BY external_location_id"
+    ))
+    .bind(merchant_id)
+    .bind(from)
+    .bind(to)
+    .fetch_all(&mut *c)
+    .await?;
+    let mut s = Summary::default();
+    for r in &rows {
+        let l = LocationSummary {
+            location_id: r.try_get("external_location_id")?,
+            orders: r.try_get("n")?,
+            sales: r.try_get("sales")?,
+            refunds: r.try_get("refunds")?,
+            voids: r.try_get("voids")?,
+            total_minor: r.try_get("total")?,
+            tax_minor: r.try_get("tax")?,
+            tip_minor: r.try_get("tip")?,
+            covers: r.try_get("covers")?,
+        };
+        s.orders += l.orders;
+        s.total_minor += l.total_minor;
+        s.by_location.push(l);
+    }
+    let rows = sqlx::query(&format!(
+        "SELECT external_location_id, (closed_at / 3600000) * 3600000 AS hour, COUNT(*) AS n, CAST(SUM(total_minor) AS BIGINT) AS total \
+         FROM orders WHERE {window} GROUP BY external_location_id, (closed_at / 3600000) * 3600000 ORDER BY external_location_id, hour"
+    ))
+    .bind(merchant_id)
+    .bind(from)
+    .bind(to)
+    .fetch_all(&mut *c)
+    .await?;
+    for r in &rows {
+        s.by_hour.push(HourSummary {
+            location_id: r.try_get("external_location_id")?,
+            hour: r.try_get("hour")?,
+            orders: r.try_get("n")?,
+            total_minor: r.try_get("total")?,
+        });
+    }
+    let rows = sqlx::query(
+        "SELECT COALESCE(l.category, '') AS category, CAST(SUM(l.quantity_milli) AS BIGINT) AS qty, CAST(SUM(l.total_minor) AS BIGINT) AS total \
+         FROM order_lines l JOIN orders o ON o.merchant_id = l.merchant_id AND o.id = l.order_id \
+         WHERE o.merchant_id = $1 AND ($2 IS NULL OR o.closed_at >= $2) AND ($3 IS NULL OR o.closed_at < $3) \
+         GROUP BY COALESCE(l.category, '') ORDER BY category",
+    )
+    .bind(merchant_id)
+    .bind(from)
+    .bind(to)
+    .fetch_all(&mut *c)
+    .await?;
+    for r in &rows {
+        s.by_category.push(CategorySummary {
+            category: r.try_get("category")?,
+            quantity_milli: r.try_get("qty")?,
+            total_minor: r.try_get("total")?,
+        });
+    }
+    let rows = sqlx::query(&format!(
+        "SELECT customer_email, COUNT(*) AS n, CAST(SUM(total_minor) AS BIGINT) AS total FROM orders WHERE {window} AND customer_email IS NOT NULL \
+         GROUP BY customer_email ORDER BY customer_email"
+    ))
+    .bind(merchant_id)
+    .bind(from)
+    .bind(to)
+    .fetch_all(&mut *c)
+    .await?;
+    for r in &rows {
+        s.by_customer.push(CustomerSummary {
+            email: r.try_get("customer_email")?,
+            orders: r.try_get("n")?,
+            total_minor: r.try_get("total")?,
+        });
+    }
+    Ok(s)
+}

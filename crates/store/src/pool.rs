@@ -1,0 +1,151 @@
+use crate::{Result, StoreError};
+use sqlx::any::{install_default_drivers, AnyPoolOptions};
+use sqlx::{Any, AnyPool, Executor};
+use std::path::Path;
+use std::time::Duration;
+
+/// A write transaction. On SQLite it is opened with `BEGIN IMMEDIATE`, so writers queue on the
+/// database lock (with a busy timeout) instead of failing when a read upgrades to a write.
+pub type Tx = sqlx::Transaction<'static, Any>;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.backend)
+            .finish()
+    }
+}
+
+impl Store {
+    /// Opens the database named by `url` (`sqlite://path` or `postgres://…`), creating a SQLite
+    /// file and its directory when missing, and applies pending migrations.
+    pub async fn connect(url: &str) -> Result<Store> {
+        let store = Store::open(url).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Opens without migrating.
+    pub async fn open(url: &str) -> Result<Store> {
+        install_default_drivers();
+        let invalid = |detail: &str| StoreError::InvalidUrl {
+            url: redact(url),
+            detail: detail.to_owned(),
+        };
+        if let Some(rest) = url.strip_prefix("sqlite:") {
+            let path = rest.trim_start_matches("//");
+            let path = path.split('?').next().unwrap_or_default();
+            if path.is_empty() {
+                return Err(invalid("no file path: use sqlite://path/to/tillbridge.db"));
+            }
+            if path != ":memory:" {
+                if let Some(dir) = Path::new(path)
+                    .parent()
+                    .filter(|d| !d.as_os_str().is_empty())
+                {
+                    std::fs::create_dir_all(dir).map_err(|e| {
+                        invalid(&format!("cannot create directory {}: {e}", dir.display()))
+                    })?;
+                }
+            }
+            let full = format!("sqlite://{path}?mode=rwc");
+            let pool = AnyPoolOptions::new()
+                .max_connections(if path == ":memory:" { 1 } else { 8 })
+                .acquire_timeout(Duration::from_secs(60))
+                .after_connect(|conn, _| {
+                    Box::pin(async move {
+                        conn.execute("PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 30000; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;").await?;
+                        Ok(())
+                    })
+                })
+                .connect(&full)
+                .await?;
+            Ok(Store {
+                pool,
+                backend: Backend::Sqlite,
+            })
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let pool = AnyPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(30))
+                .connect(url)
+                .await?;
+            Ok(Store {
+                pool,
+                backend: Backend::Postgres,
+            })
+        } else {
+            Err(invalid(
+                "unsupported scheme: use sqlite://… or postgres://…",
+            ))
+        }
+    }
+
+    pub async fn migrate(&self) -> Result<()> {
+        let migrator = crate::migrate::migrator(self.backend == Backend::Postgres).await?;
+        migrator.run(&self.pool).await?;
+        Ok(())
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Begins a write transaction.
+    pub async fn begin(&self) -> Result<Tx> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+
+    /// A pooled connection for reads and single-statement writes.
+    pub async fn conn(&self) -> Result<sqlx::pool::PoolConnection<Any>> {
+        Ok(self.pool.acquire().await?)
+    }
+
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// `FOR UPDATE SKIP LOCKED` where the backend has it (PostgreSQL); SQLite serialises
+    /// writers on its database lock instead.
+    pub(crate) fn skip_locked(&self) -> &'static str {
+        match self.backend {
+            Backend::Postgres => "FOR UPDATE SKIP LOCKED",
+            Backend::Sqlite => "",
+        }
+    }
+}
+
+/// A database URL without its password, for messages.
+pub fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
