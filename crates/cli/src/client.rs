@@ -77,16 +77,18 @@ impl ApiClient {
     }
 }
 
-/// What the merchant's browser does: open the authorize URL (the consent page), sign in and
-/// press Authorize, then follow the redirect back to the hub's callback. Returns the callback
-/// page's status and HTML.
-pub async fn consent(
+/// What the merchant's browser does on the consent page: open the authorize URL, sign in and
+/// choose `decision` ("allow" or "deny"). Returns where the sandbox redirects the browser
+/// (the hub's callback URL with `code` and `state`), without following it.
+pub async fn authorize(
     authorize_url: &str,
     username: &str,
     password: &str,
     decision: &str,
-) -> Result<(StatusCode, String)> {
-    let http = reqwest::Client::builder().build()?;
+) -> Result<String> {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
     let page = http
         .get(authorize_url)
         .send()
@@ -119,6 +121,37 @@ pub async fn consent(
         .send()
         .await
         .context("submitting the consent form failed")?;
+    if !resp.status().is_redirection() {
+        let status = resp.status();
+        bail!(
+            "the consent form answered {status} instead of a redirect: {}",
+            resp.text().await.unwrap_or_default()
+        );
+    }
+    let location = resp
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .context("the redirect has no Location")?;
+    Ok(location.to_owned())
+}
+
+/// Opens a callback URL as the browser would; returns the page's status and HTML.
+pub async fn open(url: &str) -> Result<(StatusCode, String)> {
+    let resp = reqwest::get(url)
+        .await
+        .with_context(|| format!("opening {url} failed"))?;
     let status = resp.status();
     Ok((status, resp.text().await?))
+}
+
+/// The whole browser round trip: consent page, sign-in, Authorize, back to the hub's callback.
+pub async fn consent(
+    authorize_url: &str,
+    username: &str,
+    password: &str,
+    decision: &str,
+) -> Result<(StatusCode, String)> {
+    let callback = authorize(authorize_url, username, password, decision).await?;
+    open(&callback).await
 }

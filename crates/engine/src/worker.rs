@@ -89,7 +89,15 @@ impl Engine {
             Ok(Outcome::Done) => {
                 let next = now + self.config().poll_interval.as_millis() as i64;
                 jobs::release(&mut tx, &job.id, self.instance(), "queued", next, None, now).await?;
-                if let Some(row) = conns::get_connection(&mut tx, m, c).await? {
+                // The connection recovers from a sync error once none of its streams is failing.
+                let failing = jobs::list_for_connection(&mut tx, m, c)
+                    .await?
+                    .iter()
+                    .any(|j| j.last_error.is_some() && j.state != "paused");
+                if let Some(row) = conns::get_connection(&mut tx, m, c)
+                    .await?
+                    .filter(|_| !failing)
+                {
                     if row.status == status::ERROR && row.account_id.is_some() {
                         conns::set_status(&mut tx, m, c, status::CONNECTED, None, now).await?;
                         logs::append(&mut tx, m, c, "info", "sync recovered", now).await?;

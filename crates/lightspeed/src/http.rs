@@ -10,7 +10,10 @@ use tracing::Instrument;
 
 #[derive(Clone, Debug)]
 pub struct RetryPolicy {
+    /// Attempts for transport errors and 5xx answers.
     pub max_attempts: u32,
+    /// 429 answers tolerated per request; each waits for `Retry-After` (or the pacer's gap).
+    pub max_throttled: u32,
     pub base_backoff: Duration,
     pub max_backoff: Duration,
 }
@@ -19,6 +22,7 @@ impl Default for RetryPolicy {
     fn default() -> Self {
         RetryPolicy {
             max_attempts: 8,
+            max_throttled: 30,
             base_backoff: Duration::from_millis(250),
             max_backoff: Duration::from_secs(30),
         }
@@ -58,6 +62,7 @@ pub async fn send(
     build: impl Fn() -> RequestBuilder,
 ) -> Result<String, LightspeedError> {
     let mut attempt = 0;
+    let mut throttled = 0;
     let mut backoff = policy.base_backoff;
     loop {
         attempt += 1;
@@ -87,18 +92,21 @@ pub async fn send(
             .and_then(|v| parse_retry_after(v, chrono::Utc::now()));
         if status == StatusCode::TOO_MANY_REQUESTS {
             pacer.on_throttled(retry_after);
-            if attempt >= policy.max_attempts {
+            throttled += 1;
+            if throttled >= policy.max_throttled {
                 return Err(LightspeedError::RateLimited {
-                    attempts: attempt,
+                    attempts: throttled,
                     retry_after,
                 });
             }
             tracing::info!(
                 path,
-                attempt,
+                throttled,
                 ?retry_after,
                 "throttled by Lightspeed, waiting"
             );
+            // Waiting out a 429 is pacing, not a failed attempt.
+            attempt -= 1;
             continue;
         }
         let text = resp.text().await.map_err(|e| LightspeedError::Transport {

@@ -36,11 +36,14 @@ impl Engine {
         };
         let client = self.k_client(connection_id)?;
         let mut cp: Checkpoint = serde_json::from_value(job.checkpoint.clone()).unwrap_or_default();
-        let now = self.now_ms();
+        // Window bounds are whole seconds (the API takes second-precision instants), with the
+        // end rounded up so nothing closed in the current second is left out.
+        let now = (self.now_ms() / 1000 + 1) * 1000;
         if cp.window_from.is_none() {
             let from = match cp.phase {
                 Phase::Backfill => {
                     let start = now - self.config().backfill_days * 24 * 3600 * 1000;
+                    debug_assert_eq!(start % 1000, 0);
                     cp.backfill_from = Some(start);
                     start
                 }

@@ -1,0 +1,404 @@
+use crate::common::*;
+use crate::on_both_backends;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use tillbridge::client::ApiClient;
+
+async fn merchant_count(w: &World) -> usize {
+    w.api.get("/api/v1/merchants").await.unwrap()["merchants"]
+        .as_array()
+        .unwrap()
+        .len()
+}
+
+async fn raw(
+    w: &World,
+    method: Method,
+    path: &str,
+    content_type: Option<&str>,
+    body: Vec<u8>,
+) -> (StatusCode, Value) {
+    let key = w
+        .hub
+        .engine
+        .create_api_key("raw", None)
+        .await
+        .unwrap()
+        .secret;
+    let mut req = reqwest::Client::new()
+        .request(
+            method,
+            format!("{}{}", w.hub.url.as_str().trim_end_matches('/'), path),
+        )
+        .bearer_auth(key)
+        .body(body);
+    if let Some(ct) = content_type {
+        req = req.header("content-type", ct);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+fn assert_error(status: StatusCode, body: &Value, want: u16, code: &str) {
+    assert_eq!(status.as_u16(), want, "{body}");
+    assert_eq!(body["error"]["code"], code, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.len() > 10),
+        "a message that says what was wrong: {body}"
+    );
+}
+
+on_both_backends!(
+    bad_input_is_a_clear_4xx_and_writes_nothing,
+    |backend| async move {
+        let Some(w) = World::start(backend).await else {
+            return;
+        };
+        let m = w.merchant().await;
+        let before = merchant_count(&w).await;
+        let json_ct = Some("application/json");
+
+        let (s, b) = raw(
+            &w,
+            Method::POST,
+            "/api/v1/merchants",
+            json_ct,
+            b"{\"name\": \"x\",".to_vec(),
+        )
+        .await;
+        assert_error(s, &b, 400, "invalid_request");
+        let (s, b) = raw(
+            &w,
+            Method::POST,
+            "/api/v1/merchants",
+            json_ct,
+            br#"{"name": 5, "timezone": "UTC", "currency": "EUR"}"#.to_vec(),
+        )
+        .await;
+        assert_error(s, &b, 422, "invalid_body");
+        let (s, b) = raw(
+            &w,
+            Method::POST,
+            "/api/v1/merchants",
+            json_ct,
+            br#"{"name": "x", "timezone": "UTC", "currency": "EUR", "extra": 1}"#.to_vec(),
+        )
+        .await;
+        assert_error(s, &b, 422, "invalid_body");
+        let (s, b) = raw(
+            &w,
+            Method::POST,
+            "/api/v1/merchants",
+            None,
+            br#"{"name": "x", "timezone": "UTC", "currency": "EUR"}"#.to_vec(),
+        )
+        .await;
+        assert_error(s, &b, 415, "unsupported_media_type");
+        let (s, b) = raw(
+            &w,
+            Method::POST,
+            "/api/v1/merchants",
+            json_ct,
+            vec![b' '; 2 * 1024 * 1024],
+        )
+        .await;
+        assert_error(s, &b, 413, "body_too_large");
+        let (s, b) = raw(
+            &w,
+            Method::POST,
+            "/api/v1/merchants",
+            json_ct,
+            vec![b'"', 0xff, 0xfe, b'"'],
+        )
+        .await;
+        assert_eq!(s.as_u16() / 100, 4, "{b}");
+        for (body, needle) in [
+            (
+                json!({ "name": "x", "timezone": "Mars/Olympus", "currency": "EUR" }),
+                "IANA",
+            ),
+            (
+                json!({ "name": "x", "timezone": "UTC", "currency": "euro" }),
+                "ISO 4217",
+            ),
+            (
+                json!({ "name": "", "timezone": "UTC", "currency": "EUR" }),
+                "1 to 200",
+            ),
+        ] {
+            let (s, b) = w
+                .api
+                .send(Method::POST, "/api/v1/merchants", Some(&body))
+                .await
+                .unwrap();
+            assert_error(s, &b, 400, "invalid_request");
+            assert!(
+                b["error"]["message"].as_str().unwrap().contains(needle),
+                "{b}"
+            );
+        }
+        assert_eq!(
+            merchant_count(&w).await,
+            before,
+            "rejected requests wrote nothing"
+        );
+        let odd = "Robert'); DROP TABLE merchants; -- ☕";
+        let created = w
+            .api
+            .post(
+                "/api/v1/merchants",
+                &json!({ "name": odd, "timezone": "UTC", "currency": "eur" }),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            w.api
+                .get(&format!(
+                    "/api/v1/merchants/{}",
+                    created["id"].as_str().unwrap()
+                ))
+                .await
+                .unwrap()["name"],
+            odd
+        );
+        assert_eq!(created["currency"], "EUR");
+
+        // Unknown merchant, location and connection; bad query parameters.
+        let (s, b) = w
+            .api
+            .send(Method::GET, "/api/v1/merchants/mer_nope", None)
+            .await
+            .unwrap();
+        assert_error(s, &b, 404, "not_found");
+        let (s, b) = w
+            .api
+            .send(
+                Method::POST,
+                "/api/v1/merchants/mer_nope/locations",
+                Some(&json!({ "name": "x", "timezone": "UTC" })),
+            )
+            .await
+            .unwrap();
+        assert_error(s, &b, 404, "not_found");
+        let (s, b) = w
+            .api
+            .send(
+                Method::POST,
+                &format!("/api/v1/merchants/{m}/locations"),
+                Some(&json!({ "name": "x", "timezone": "UTC", "business_day_start": "25:00" })),
+            )
+            .await
+            .unwrap();
+        assert_error(s, &b, 400, "invalid_request");
+        let (s, b) = w
+            .api
+            .send(
+                Method::PUT,
+                &format!("/api/v1/merchants/{m}/locations/loc_nope/mapping"),
+                Some(&json!({ "connection_id": "con_x", "pos_location_id": "1" })),
+            )
+            .await
+            .unwrap();
+        assert_error(s, &b, 404, "not_found");
+        let (s, b) = w
+            .api
+            .send(
+                Method::POST,
+                &format!("/api/v1/merchants/{m}/connections"),
+                Some(&json!({ "series": "z" })),
+            )
+            .await
+            .unwrap();
+        assert_error(s, &b, 400, "invalid_request");
+        let (s, b) = w
+            .api
+            .send(
+                Method::GET,
+                &format!("/api/v1/merchants/{m}/orders?from=yesterday"),
+                None,
+            )
+            .await
+            .unwrap();
+        assert_error(s, &b, 400, "invalid_request");
+        let (s, b) = w
+            .api
+            .send(
+                Method::GET,
+                &format!("/api/v1/merchants/{m}/orders?limit=-5"),
+                None,
+            )
+            .await
+            .unwrap();
+        assert_error(s, &b, 400, "invalid_request");
+        let (s, b) = w
+            .api
+            .send(
+                Method::GET,
+                &format!("/api/v1/merchants/{m}/orders?cursor=%%%"),
+                None,
+            )
+            .await
+            .unwrap();
+        assert_error(s, &b, 400, "invalid_request");
+        let (s, b) = w
+            .api
+            .send(
+                Method::GET,
+                &format!("/api/v1/merchants/{m}/locations"),
+                None,
+            )
+            .await
+            .unwrap();
+        assert_eq!(s, 200, "{b}");
+        assert!(
+            b["locations"].as_array().unwrap().is_empty(),
+            "rejected location requests wrote nothing"
+        );
+
+        // Missing or wrong keys.
+        let anon = ApiClient::new(w.hub.url.as_str(), None);
+        let (s, b) = anon
+            .send(Method::GET, "/api/v1/merchants", None)
+            .await
+            .unwrap();
+        assert_error(s, &b, 401, "unauthorized");
+        let wrong = ApiClient::new(w.hub.url.as_str(), Some("tbk_not_a_real_key"));
+        let (s, b) = wrong
+            .send(Method::GET, "/api/v1/merchants", None)
+            .await
+            .unwrap();
+        assert_error(s, &b, 401, "unauthorized");
+        w.stop().await;
+    }
+);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn merchant_keys_see_only_their_merchant() {
+    let w = World::start(Backend::Sqlite).await.unwrap();
+    let a = w.merchant().await;
+    let b = w.merchant().await;
+    let key = w
+        .api
+        .post(
+            "/api/v1/api-keys",
+            &json!({ "name": "a only", "merchant_id": a }),
+        )
+        .await
+        .unwrap();
+    let scoped = ApiClient::new(w.hub.url.as_str(), key["secret"].as_str());
+    assert_eq!(
+        scoped.get(&format!("/api/v1/merchants/{a}")).await.unwrap()["id"],
+        a.as_str()
+    );
+    for path in [
+        format!("/api/v1/merchants/{b}"),
+        format!("/api/v1/merchants/{b}/locations"),
+        format!("/api/v1/merchants/{b}/orders"),
+        format!("/api/v1/merchants/{b}/events"),
+    ] {
+        let (s, body) = scoped.send(Method::GET, &path, None).await.unwrap();
+        assert_error(s, &body, 404, "not_found");
+    }
+    let (s, body) = scoped
+        .send(
+            Method::POST,
+            &format!("/api/v1/merchants/{b}/locations"),
+            Some(&json!({ "name": "x", "timezone": "UTC" })),
+        )
+        .await
+        .unwrap();
+    assert_error(s, &body, 404, "not_found");
+    let listed = scoped.get("/api/v1/merchants").await.unwrap();
+    assert_eq!(listed["merchants"].as_array().unwrap().len(), 1);
+    let (s, body) = scoped
+        .send(
+            Method::POST,
+            "/api/v1/merchants",
+            Some(&json!({ "name": "x", "timezone": "UTC", "currency": "EUR" })),
+        )
+        .await
+        .unwrap();
+    assert_error(s, &body, 403, "forbidden");
+    // Revoked keys stop working.
+    w.api
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/api-keys/{}", key["id"].as_str().unwrap()),
+            None,
+        )
+        .await
+        .unwrap();
+    let (s, body) = scoped
+        .send(Method::GET, &format!("/api/v1/merchants/{a}"), None)
+        .await
+        .unwrap();
+    assert_error(s, &body, 401, "unauthorized");
+    w.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openapi_describes_every_route() {
+    let w = World::start(Backend::Sqlite).await.unwrap();
+    let doc = reqwest::get(format!("{}api/openapi.json", w.hub.url))
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    let mut count = 0;
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        for (method, op) in ops.as_object().unwrap() {
+            count += 1;
+            let concrete = path
+                .replace("{merchant_id}", "mer_x")
+                .replace("{connection_id}", "con_x")
+                .replace("{location_id}", "loc_x")
+                .replace("{order_id}", "ord_x")
+                .replace("{key_id}", "key_x");
+            let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let body = op.get("requestBody").map(|_| json!({}));
+            let (s, b) = w
+                .api
+                .send(method.clone(), &concrete, body.as_ref())
+                .await
+                .unwrap();
+            assert_ne!(
+                s,
+                StatusCode::METHOD_NOT_ALLOWED,
+                "{method} {path} is documented but not routed"
+            );
+            assert_ne!(
+                b["error"]["code"], "route_not_found",
+                "{method} {path} is documented but not routed"
+            );
+        }
+    }
+    assert_eq!(count, tillbridge_server::openapi::OPERATIONS.len());
+    // And an undocumented path is not routed.
+    let (s, b) = w
+        .api
+        .send(Method::GET, "/api/v1/nothing-here", None)
+        .await
+        .unwrap();
+    assert_error(s, &b, 404, "route_not_found");
+    for (path, want) in [("/healthz", 200), ("/readyz", 200), ("/metrics", 200)] {
+        assert_eq!(
+            reqwest::get(format!(
+                "{}{}",
+                w.hub.url.as_str().trim_end_matches('/'),
+                path
+            ))
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+            want,
+            "{path}"
+        );
+    }
+    w.stop().await;
+}

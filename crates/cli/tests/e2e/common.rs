@@ -1,0 +1,365 @@
+use base64::Engine as _;
+use serde_json::{json, Value};
+use sqlx::Connection;
+use std::sync::atomic::{AtomicU64, Ordering};
+use tempfile::TempDir;
+use tillbridge::client::{consent, ApiClient};
+use tillbridge::config::Config;
+use tillbridge::hub::{self, Hub, Roles};
+use tillbridge_engine::Clock;
+use tillbridge_sandbox::{Sandbox, SandboxConfig};
+use tokio::net::TcpListener;
+
+pub const PG_ENV: &str = "TILLBRIDGE_TEST_POSTGRES_URL";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A database of its own for one test.
+pub struct Db {
+    pub url: String,
+    pub dir: TempDir,
+    pg: Option<(String, String)>,
+}
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+impl Db {
+    /// `None` (with a note on stderr) when the backend is not available here.
+    pub async fn new(backend: Backend) -> Option<Db> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        match backend {
+            Backend::Sqlite => Some(Db {
+                url: format!("sqlite://{}", dir.path().join("hub.db").display()),
+                dir,
+                pg: None,
+            }),
+            Backend::Postgres => {
+                let Ok(admin) = std::env::var(PG_ENV) else {
+                    eprintln!("skipped: {PG_ENV} is not set, so this PostgreSQL test did not run");
+                    return None;
+                };
+                let name = format!(
+                    "tb_test_{}_{}_{}",
+                    std::process::id(),
+                    COUNTER.fetch_add(1, Ordering::SeqCst),
+                    rand_suffix()
+                );
+                let mut c = sqlx::PgConnection::connect(&admin)
+                    .await
+                    .expect("connect to the PostgreSQL admin URL");
+                sqlx::query(&format!("CREATE DATABASE {name}"))
+                    .execute(&mut c)
+                    .await
+                    .expect("create test database");
+                let mut url = url::Url::parse(&admin).expect("admin URL");
+                url.set_path(&format!("/{name}"));
+                Some(Db {
+                    url: url.to_string(),
+                    dir,
+                    pg: Some((admin, name)),
+                })
+            }
+        }
+    }
+
+    /// Drops a PostgreSQL test database (SQLite files go with the temp dir).
+    pub async fn cleanup(self) {
+        if let Some((admin, name)) = &self.pg {
+            if let Ok(mut c) = sqlx::PgConnection::connect(admin).await {
+                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut c)
+                    .await;
+            }
+        }
+    }
+}
+
+fn rand_suffix() -> u32 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0)
+}
+
+pub struct Sb {
+    pub url: String,
+    pub api: ApiClient,
+    pub client_id: String,
+    pub client_secret: String,
+}
+
+pub async fn start_sandbox(time_scale: f64) -> Sb {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(
+        Sandbox::new(SandboxConfig {
+            seed: 7,
+            time_scale,
+        })
+        .serve(listener),
+    );
+    let api = ApiClient::new(&url, None);
+    let clients = api.get("/_sandbox/clients").await.expect("clients");
+    let k = clients["clients"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .find(|c| c["series"] == "k")
+        .expect("k client")
+        .clone();
+    Sb {
+        url,
+        api,
+        client_id: k["client_id"].as_str().expect("id").into(),
+        client_secret: k["client_secret"].as_str().expect("secret").into(),
+    }
+}
+
+impl Sb {
+    pub async fn merchant(&self, history_days: u32, sales_per_day: u32) -> Value {
+        self.api
+            .post(
+                "/_sandbox/merchants",
+                &json!({ "series": "k", "locations": 2, "registers_per_location": 2, "customers": 40,
+                         "history_days": history_days, "sales_per_day": sales_per_day, "timezone": "Europe/Copenhagen" }),
+            )
+            .await
+            .expect("sandbox merchant")
+    }
+
+    pub async fn stats(&self) -> Value {
+        self.api.get("/_sandbox/stats").await.expect("stats")
+    }
+
+    pub async fn fault(&self, body: Value) {
+        self.api
+            .post("/_sandbox/faults", &body)
+            .await
+            .expect("fault");
+    }
+
+    pub async fn truth(&self, merchant: &Value) -> Value {
+        self.api
+            .get(&format!(
+                "/_sandbox/merchants/{}/truth",
+                merchant["id"].as_str().expect("id")
+            ))
+            .await
+            .expect("truth")
+    }
+}
+
+/// The environment a hub process or in-process hub gets in tests.
+pub fn hub_env(sb: &Sb, db: &Db, backfill_days: u32) -> Vec<(String, String)> {
+    vec![
+        ("TILLBRIDGE_DATABASE_URL".into(), db.url.clone()),
+        (
+            "TILLBRIDGE_KSERIES_BASE_URL".into(),
+            format!("{}/kseries", sb.url),
+        ),
+        ("TILLBRIDGE_KSERIES_CLIENT_ID".into(), sb.client_id.clone()),
+        (
+            "TILLBRIDGE_KSERIES_CLIENT_SECRET".into(),
+            sb.client_secret.clone(),
+        ),
+        ("TILLBRIDGE_BACKFILL_DAYS".into(), backfill_days.to_string()),
+        (
+            "TILLBRIDGE_MASTER_KEY".into(),
+            base64::engine::general_purpose::STANDARD.encode([42u8; 32]),
+        ),
+    ]
+}
+
+pub struct World {
+    pub sb: Sb,
+    pub db: Db,
+    pub hub: Hub,
+    pub api: ApiClient,
+    pub clock: Clock,
+}
+
+impl World {
+    /// Sandbox + hub without worker tasks: tests drive jobs with `run_until_idle`.
+    pub async fn start(backend: Backend) -> Option<World> {
+        let db = Db::new(backend).await?;
+        let sb = start_sandbox(1.0).await;
+        Some(World::with(sb, db).await)
+    }
+
+    pub async fn with(sb: Sb, db: Db) -> World {
+        let env = hub_env(&sb, &db, 400);
+        let mut config = Config::load_with(None, |k| {
+            env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
+        })
+        .expect("config");
+        config.server.workers = 0;
+        let clock = Clock::system();
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let hub = hub::start(&config, listener, Roles::All, clock.clone())
+            .await
+            .expect("hub");
+        let key = hub
+            .engine
+            .create_api_key("test admin", None)
+            .await
+            .expect("key");
+        let api = ApiClient::new(hub.url.as_str(), Some(&key.secret));
+        World {
+            sb,
+            db,
+            hub,
+            api,
+            clock,
+        }
+    }
+
+    pub async fn merchant(&self) -> String {
+        let m = self
+            .api
+            .post(
+                "/api/v1/merchants",
+                &json!({ "name": "Test Café", "timezone": "Europe/Copenhagen", "currency": "DKK" }),
+            )
+            .await
+            .expect("merchant");
+        m["id"].as_str().expect("id").to_owned()
+    }
+
+    /// Connects `sandbox_merchant` through the consent page and maps every POS location.
+    pub async fn connect(&self, merchant_id: &str, sandbox_merchant: &Value) -> String {
+        let start = self
+            .api
+            .post(
+                &format!("/api/v1/merchants/{merchant_id}/connections"),
+                &json!({ "series": "k" }),
+            )
+            .await
+            .expect("start");
+        let login = &sandbox_merchant["login"];
+        let (status, page) = consent(
+            start["authorize_url"].as_str().expect("url"),
+            login["username"].as_str().expect("u"),
+            login["password"].as_str().expect("p"),
+            "allow",
+        )
+        .await
+        .expect("consent");
+        assert!(
+            status.is_success() && page.contains("Connected"),
+            "{status}: {page}"
+        );
+        let conns = self
+            .api
+            .get(&format!("/api/v1/merchants/{merchant_id}/connections"))
+            .await
+            .expect("list");
+        let conn = conns["connections"][0].clone();
+        let connection_id = conn["id"].as_str().expect("id").to_owned();
+        for pos in conn["pos_locations"].as_array().expect("pos") {
+            let loc = self
+                .api
+                .post(&format!("/api/v1/merchants/{merchant_id}/locations"), &json!({ "name": pos["name"], "timezone": pos["timezone"], "business_day_start": "05:00" }))
+                .await
+                .expect("location");
+            self.api
+                .put(
+                    &format!(
+                        "/api/v1/merchants/{merchant_id}/locations/{}/mapping",
+                        loc["id"].as_str().expect("id")
+                    ),
+                    &json!({ "connection_id": connection_id, "pos_location_id": pos["id"] }),
+                )
+                .await
+                .expect("map");
+        }
+        connection_id
+    }
+
+    /// Runs due jobs until none is left; returns the failures.
+    pub async fn drain(&self) -> Vec<String> {
+        let reports = self.hub.engine.run_until_idle().await.expect("run jobs");
+        reports.into_iter().filter_map(|r| r.result.err()).collect()
+    }
+
+    pub async fn summary(&self, merchant_id: &str) -> Value {
+        self.api
+            .get(&format!("/api/v1/merchants/{merchant_id}/sales-summary"))
+            .await
+            .expect("summary")
+    }
+
+    pub async fn stop(self) {
+        self.hub.stop().await.expect("stop");
+        self.db.cleanup().await;
+    }
+}
+
+/// Asserts the hub's summary equals the sandbox truth on every dimension.
+pub fn assert_matches_truth(ours: &Value, truth: &Value) {
+    for field in [
+        "orders",
+        "total_minor",
+        "by_location",
+        "by_category",
+        "by_customer",
+    ] {
+        assert_eq!(
+            ours[field], truth[field],
+            "{field} differs from the sandbox truth\nours by_location: {}\ntruth by_location: {}",
+            ours["by_location"], truth["by_location"]
+        );
+    }
+    let hours = |v: &Value, key: fn(&Value) -> i64| -> Vec<(String, i64, i64, i64)> {
+        v["by_hour"]
+            .as_array()
+            .expect("hours")
+            .iter()
+            .map(|h| {
+                (
+                    h["location_id"].as_str().expect("loc").to_owned(),
+                    key(&h["hour"]),
+                    h["orders"].as_i64().expect("n"),
+                    h["total_minor"].as_i64().expect("t"),
+                )
+            })
+            .collect()
+    };
+    let ours_h = hours(ours, |h| h.as_i64().expect("ms"));
+    let truth_h = hours(truth, |h| {
+        chrono::DateTime::parse_from_rfc3339(h.as_str().expect("hour"))
+            .expect("rfc3339")
+            .timestamp_millis()
+    });
+    assert_eq!(
+        ours_h, truth_h,
+        "hourly buckets differ from the sandbox truth"
+    );
+    assert!(
+        ours["orders"].as_i64().expect("orders") > 0,
+        "nothing was synced"
+    );
+}
+
+/// Runs an async test body on SQLite, and on PostgreSQL when it is configured.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let body = $body;
+                body($crate::common::Backend::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let body = $body;
+                body($crate::common::Backend::Postgres).await
+            }
+        }
+    };
+}

@@ -1,0 +1,282 @@
+//! `kill -9` of the real `tillbridge serve` process in the middle of a backfill, then a
+//! restart: the result must equal the sandbox truth with no duplicate orders or events.
+
+use crate::common::*;
+use serde_json::{json, Value};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+use tillbridge::client::ApiClient;
+use tokio::process::{Child, Command};
+
+struct Proc {
+    child: Child,
+    log: std::path::PathBuf,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn command(env: &[(String, String)], args: &[&str], log: &std::path::Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tillbridge"));
+    cmd.args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("TILLBRIDGE_LOG", "debug,sqlx=warn,hyper=info,reqwest=info");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .unwrap();
+    cmd.stdout(Stdio::null())
+        .stderr(Stdio::from(file))
+        .kill_on_drop(true);
+    cmd
+}
+
+async fn serve(env: &[(String, String)], log: &std::path::Path, port: u16) -> Proc {
+    let mut env = env.to_vec();
+    env.push(("TILLBRIDGE_LISTEN".into(), format!("127.0.0.1:{port}")));
+    env.push(("TILLBRIDGE_WORKERS".into(), "1".into()));
+    let child = command(&env, &["serve"], log).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while reqwest::get(format!("http://127.0.0.1:{port}/readyz"))
+        .await
+        .is_err()
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the server did not start; see {}",
+            log.display()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Proc {
+        child,
+        log: log.to_path_buf(),
+    }
+}
+
+async fn connection(api: &ApiClient, m: &str) -> Value {
+    api.get(&format!("/api/v1/merchants/{m}/connections"))
+        .await
+        .unwrap()["connections"][0]
+        .clone()
+}
+
+async fn crash_and_resume(backend: Backend) {
+    let Some(db) = Db::new(backend).await else {
+        return;
+    };
+    let sb = start_sandbox(1.0).await;
+    // The backfill reaches back 400 × 24 h; the history stays inside it.
+    let sm = sb.merchant(398, 25).await;
+    let env = hub_env(&sb, &db, 400);
+    let log = db.dir.path().join("server.log");
+    let port = free_port();
+
+    let out = command(&env, &["api-keys", "create", "--name", "crash-test"], &log)
+        .stdout(Stdio::piped())
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+    let key = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let mut proc = serve(&env, &log, port).await;
+    let api = ApiClient::new(&format!("http://127.0.0.1:{port}"), Some(&key));
+
+    let m = api
+        .post(
+            "/api/v1/merchants",
+            &json!({ "name": "Crash Café", "timezone": "Europe/Copenhagen", "currency": "DKK" }),
+        )
+        .await
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let start = api
+        .post(
+            &format!("/api/v1/merchants/{m}/connections"),
+            &json!({ "series": "k" }),
+        )
+        .await
+        .unwrap();
+    // Slow Lightspeed down so the kill lands mid-backfill.
+    sb.fault(json!({ "kind": "latency", "latency_ms": 150, "merchant": sm["id"] }))
+        .await;
+    let (status, page) = tillbridge::client::consent(
+        start["authorize_url"].as_str().unwrap(),
+        sm["login"]["username"].as_str().unwrap(),
+        sm["login"]["password"].as_str().unwrap(),
+        "allow",
+    )
+    .await
+    .unwrap();
+    assert!(status.is_success(), "{page}");
+    let conn = connection(&api, &m).await;
+    let c = conn["id"].as_str().unwrap().to_owned();
+    for pos in conn["pos_locations"].as_array().unwrap() {
+        let loc = api
+            .post(
+                &format!("/api/v1/merchants/{m}/locations"),
+                &json!({ "name": pos["name"], "timezone": pos["timezone"] }),
+            )
+            .await
+            .unwrap();
+        api.put(
+            &format!(
+                "/api/v1/merchants/{m}/locations/{}/mapping",
+                loc["id"].as_str().unwrap()
+            ),
+            &json!({ "connection_id": c, "pos_location_id": pos["id"] }),
+        )
+        .await
+        .unwrap();
+    }
+
+    // Kill -9 a few times while the backfill is in progress.
+    let total = sb.truth(&sm).await["orders"].as_i64().unwrap();
+    let mut kills = 0;
+    let mut last_seen = 0;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while kills < 3 {
+        assert!(
+            Instant::now() < deadline,
+            "backfill made no progress to interrupt"
+        );
+        let synced = connection(&api, &m).await["orders_synced"]
+            .as_i64()
+            .unwrap();
+        if synced > last_seen && synced < total {
+            proc.child.start_kill().unwrap();
+            proc.child.wait().await.unwrap();
+            kills += 1;
+            last_seen = synced;
+            proc = serve(&env, &log, port).await;
+        } else if synced >= total {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        kills >= 1,
+        "the server was never killed mid-backfill (backfill too fast?)"
+    );
+    sb.api
+        .call(reqwest::Method::DELETE, "/_sandbox/faults", None)
+        .await
+        .unwrap();
+
+    // Wait for the restarted server to finish.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let conn = connection(&api, &m).await;
+        if conn["streams"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["phase"] == "incremental")
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "backfill did not finish after restart: {conn}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let ours = api
+        .get(&format!("/api/v1/merchants/{m}/sales-summary"))
+        .await
+        .unwrap();
+    assert_matches_truth(&ours, &sb.truth(&sm).await);
+    // One creation event per order: nothing was written twice.
+    let mut created = 0;
+    let mut after = 0;
+    loop {
+        let page = api
+            .get(&format!(
+                "/api/v1/merchants/{m}/events?type=order.created&limit=1000&after={after}"
+            ))
+            .await
+            .unwrap();
+        let events = page["events"].as_array().unwrap();
+        if events.is_empty() {
+            break;
+        }
+        created += events.len() as i64;
+        after = page["next_after"].as_i64().unwrap();
+    }
+    assert_eq!(
+        created,
+        ours["orders"].as_i64().unwrap(),
+        "each order was created exactly once"
+    );
+
+    // No token or secret in the logs or the database files.
+    proc.child.start_kill().unwrap();
+    proc.child.wait().await.unwrap();
+    let store = tillbridge_store::Store::connect(&db.url).await.unwrap();
+    let mut conn_db = store.conn().await.unwrap();
+    let row = tillbridge_store::connections::get_connection(&mut conn_db, &m, &c)
+        .await
+        .unwrap()
+        .unwrap();
+    drop(conn_db);
+    let vault = tillbridge_engine::Vault::from_base64(
+        &env.iter()
+            .find(|(k, _)| k == "TILLBRIDGE_MASTER_KEY")
+            .unwrap()
+            .1,
+    )
+    .unwrap();
+    let access = vault
+        .open(
+            row.access_token_enc.as_deref().unwrap(),
+            &format!("connection/{c}/access"),
+        )
+        .unwrap();
+    let refresh = vault
+        .open(
+            row.refresh_token_enc.as_deref().unwrap(),
+            &format!("connection/{c}/refresh"),
+        )
+        .unwrap();
+    store.close().await;
+    let logs = std::fs::read_to_string(&proc.log).unwrap();
+    assert!(logs.contains("DEBUG"), "debug logging was on");
+    for secret in [
+        access.expose(),
+        refresh.expose(),
+        sb.client_secret.as_str(),
+        key.as_str(),
+    ] {
+        assert!(
+            !logs.contains(secret),
+            "a secret appeared in the server log"
+        );
+    }
+    db.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_mid_backfill_resumes_without_duplicates_or_gaps_sqlite() {
+    crash_and_resume(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_mid_backfill_resumes_without_duplicates_or_gaps_postgres() {
+    crash_and_resume(Backend::Postgres).await;
+}

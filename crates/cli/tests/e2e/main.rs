@@ -1,0 +1,10 @@
+//! End-to-end tests: the sandbox and the hub in one process (or the real binary, for crash
+//! tests), on SQLite and, when `TILLBRIDGE_TEST_POSTGRES_URL` is set, on PostgreSQL with a
+//! database per test.
+
+mod api_input;
+mod common;
+mod crash;
+mod oauth;
+mod sync;
+mod tokens;

@@ -1,0 +1,201 @@
+use crate::common::*;
+use crate::on_both_backends;
+use serde_json::json;
+
+on_both_backends!(backfill_and_incremental_match_truth, |backend| async move {
+    let Some(w) = World::start(backend).await else {
+        return;
+    };
+    let sm = w.sb.merchant(45, 30).await;
+    let m = w.merchant().await;
+    let c = w.connect(&m, &sm).await;
+    let failures = w.drain().await;
+    assert!(failures.is_empty(), "{failures:?}");
+    assert_matches_truth(&w.summary(&m).await, &w.sb.truth(&sm).await);
+
+    let conn = w
+        .api
+        .get(&format!("/api/v1/merchants/{m}/connections/{c}"))
+        .await
+        .unwrap();
+    assert_eq!(conn["status"], "connected");
+    for s in conn["streams"].as_array().unwrap() {
+        assert_eq!(s["phase"], "incremental", "{s}");
+    }
+
+    // Live sales, a refund and a void of an earlier sale, then an incremental sync.
+    let sid = sm["id"].as_str().unwrap();
+    let new =
+        w.sb.api
+            .post(
+                &format!("/_sandbox/merchants/{sid}/sales"),
+                &json!({ "count": 5, "customer_email": "  New.Member@Example.COM " }),
+            )
+            .await
+            .unwrap();
+    let first = new["sales"][0]["id"].as_str().unwrap();
+    w.sb.api
+        .post(
+            &format!("/_sandbox/merchants/{sid}/sales"),
+            &json!({ "kind": "refund", "of": first, "line_index": 0 }),
+        )
+        .await
+        .unwrap();
+    let second = new["sales"][1]["id"].as_str().unwrap();
+    w.sb.api
+        .post(
+            &format!("/_sandbox/merchants/{sid}/sales"),
+            &json!({ "kind": "void", "of": second }),
+        )
+        .await
+        .unwrap();
+    w.api
+        .post(
+            &format!("/api/v1/merchants/{m}/connections/{c}/sync"),
+            &json!({}),
+        )
+        .await
+        .unwrap();
+    assert!(w.drain().await.is_empty());
+    let ours = w.summary(&m).await;
+    assert_matches_truth(&ours, &w.sb.truth(&sm).await);
+    let member = ours["by_customer"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["email"] == "new.member@example.com")
+        .expect("normalised e-mail");
+    assert_eq!(
+        member["orders"], 7,
+        "5 sales, a refund and a void carry the customer"
+    );
+
+    // A re-sync of unchanged data writes nothing and emits no events.
+    let before = w
+        .api
+        .get(&format!(
+            "/api/v1/merchants/{m}/events?after=0&limit=1000&type=order.created"
+        ))
+        .await
+        .unwrap();
+    w.api
+        .post(
+            &format!("/api/v1/merchants/{m}/connections/{c}/sync"),
+            &json!({}),
+        )
+        .await
+        .unwrap();
+    assert!(w.drain().await.is_empty());
+    let after = w
+        .api
+        .get(&format!(
+            "/api/v1/merchants/{m}/events?after=0&limit=1000&type=order.created"
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        before["events"].as_array().unwrap().len(),
+        after["events"].as_array().unwrap().len()
+    );
+    assert_eq!(w.summary(&m).await, ours);
+
+    // Keyset paging through the API returns every order exactly once.
+    let total = ours["orders"].as_i64().unwrap();
+    let mut seen = 0;
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(cur) => format!("/api/v1/merchants/{m}/orders?limit=500&cursor={cur}"),
+            None => format!("/api/v1/merchants/{m}/orders?limit=500"),
+        };
+        let page = w.api.get(&path).await.unwrap();
+        seen += page["orders"].as_array().unwrap().len() as i64;
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(
+        seen, total,
+        "keyset paging returns every order exactly once"
+    );
+    w.stop().await;
+});
+
+on_both_backends!(
+    rides_out_rate_limit_storms_and_server_errors,
+    |backend| async move {
+        let Some(w) = World::start(backend).await else {
+            return;
+        };
+        let sm = w.sb.merchant(40, 20).await;
+        let m = w.merchant().await;
+        w.connect(&m, &sm).await;
+        w.sb.fault(json!({ "kind": "rate_limit_storm", "count": 5, "retry_after": 1, "merchant": sm["id"] })).await;
+        w.sb.fault(
+            json!({ "kind": "server_error", "status": 503, "count": 3, "merchant": sm["id"] }),
+        )
+        .await;
+        let failures = w.drain().await;
+        assert!(failures.is_empty(), "{failures:?}");
+        assert_matches_truth(&w.summary(&m).await, &w.sb.truth(&sm).await);
+        let stats = w.sb.stats().await;
+        assert!(
+            stats["requests"]["k"]["rate_limited"].as_u64().unwrap() >= 5,
+            "{stats}"
+        );
+        assert!(
+            stats["requests"]["k"]["server_errors"].as_u64().unwrap() >= 3,
+            "{stats}"
+        );
+        w.stop().await;
+    }
+);
+
+on_both_backends!(malformed_responses_are_clear_errors, |backend| async move {
+    let Some(w) = World::start(backend).await else {
+        return;
+    };
+    let sm = w.sb.merchant(20, 10).await;
+    let m = w.merchant().await;
+    let c = w.connect(&m, &sm).await;
+    w.sb.fault(json!({ "kind": "malformed", "count": 1, "merchant": sm["id"] }))
+        .await;
+    let failures = w.drain().await;
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert!(failures[0].contains("could not be read"), "{}", failures[0]);
+    let conn = w
+        .api
+        .get(&format!("/api/v1/merchants/{m}/connections/{c}"))
+        .await
+        .unwrap();
+    assert_eq!(conn["status"], "error", "{conn}");
+    assert!(conn["last_error"]
+        .as_str()
+        .unwrap()
+        .contains("could not be read"));
+    let log = w
+        .api
+        .get(&format!("/api/v1/merchants/{m}/connections/{c}/log"))
+        .await
+        .unwrap();
+    assert!(
+        log["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["level"] == "error" && e["message"].as_str().unwrap().contains("retrying")),
+        "{log}"
+    );
+    // The failed stream retries after its backoff and recovers.
+    w.clock.advance(chrono::Duration::minutes(1));
+    assert!(w.drain().await.is_empty());
+    assert_matches_truth(&w.summary(&m).await, &w.sb.truth(&sm).await);
+    let conn = w
+        .api
+        .get(&format!("/api/v1/merchants/{m}/connections/{c}"))
+        .await
+        .unwrap();
+    assert_eq!(conn["status"], "connected", "{conn}");
+    w.stop().await;
+});
