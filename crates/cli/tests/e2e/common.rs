@@ -66,15 +66,21 @@ impl Db {
         }
     }
 
-    /// Drops a PostgreSQL test database (SQLite files go with the temp dir).
-    pub async fn cleanup(self) {
-        if let Some((admin, name)) = &self.pg {
-            if let Ok(mut c) = sqlx::PgConnection::connect(admin).await {
-                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                    .execute(&mut c)
-                    .await;
-            }
-        }
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        let Some((admin, name)) = self.pg.take() else { return };
+        // Drop runs outside any async context we can await in: use a short-lived runtime.
+        let _ = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+            rt.block_on(async {
+                if let Ok(mut c) = sqlx::PgConnection::connect(&admin).await {
+                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut c).await;
+                }
+            });
+        })
+        .join();
     }
 }
 
@@ -294,7 +300,6 @@ impl World {
 
     pub async fn stop(self) {
         self.hub.stop().await.expect("stop");
-        self.db.cleanup().await;
     }
 }
 

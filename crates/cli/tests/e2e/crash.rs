@@ -268,7 +268,6 @@ async fn crash_and_resume(backend: Backend) {
             "a secret appeared in the server log"
         );
     }
-    db.cleanup().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
