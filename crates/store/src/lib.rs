@@ -14,6 +14,7 @@ pub mod merchants;
 mod migrate;
 pub mod orders;
 mod pool;
+pub mod testing;
 
 pub use error::StoreError;
 pub use pool::{Backend, Store, Tx};

@@ -1,8 +1,5 @@
 use base64::Engine as _;
 use serde_json::{json, Value};
-use sqlx::Connection;
-use std::sync::atomic::{AtomicU64, Ordering};
-use tempfile::TempDir;
 use tillbridge::client::{consent, ApiClient};
 use tillbridge::config::Config;
 use tillbridge::hub::{self, Hub, Roles};
@@ -10,86 +7,8 @@ use tillbridge_engine::Clock;
 use tillbridge_sandbox::{Sandbox, SandboxConfig};
 use tokio::net::TcpListener;
 
-pub const PG_ENV: &str = "TILLBRIDGE_TEST_POSTGRES_URL";
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-/// A database of its own for one test.
-pub struct Db {
-    pub url: String,
-    pub dir: TempDir,
-    pg: Option<(String, String)>,
-}
-
-static COUNTER: AtomicU64 = AtomicU64::new(0);
-
-impl Db {
-    /// `None` (with a note on stderr) when the backend is not available here.
-    pub async fn new(backend: Backend) -> Option<Db> {
-        let dir = tempfile::tempdir().expect("tempdir");
-        match backend {
-            Backend::Sqlite => Some(Db {
-                url: format!("sqlite://{}", dir.path().join("hub.db").display()),
-                dir,
-                pg: None,
-            }),
-            Backend::Postgres => {
-                let Ok(admin) = std::env::var(PG_ENV) else {
-                    eprintln!("skipped: {PG_ENV} is not set, so this PostgreSQL test did not run");
-                    return None;
-                };
-                let name = format!(
-                    "tb_test_{}_{}_{}",
-                    std::process::id(),
-                    COUNTER.fetch_add(1, Ordering::SeqCst),
-                    rand_suffix()
-                );
-                let mut c = sqlx::PgConnection::connect(&admin)
-                    .await
-                    .expect("connect to the PostgreSQL admin URL");
-                sqlx::query(&format!("CREATE DATABASE {name}"))
-                    .execute(&mut c)
-                    .await
-                    .expect("create test database");
-                let mut url = url::Url::parse(&admin).expect("admin URL");
-                url.set_path(&format!("/{name}"));
-                Some(Db {
-                    url: url.to_string(),
-                    dir,
-                    pg: Some((admin, name)),
-                })
-            }
-        }
-    }
-
-}
-
-impl Drop for Db {
-    fn drop(&mut self) {
-        let Some((admin, name)) = self.pg.take() else { return };
-        // Drop runs outside any async context we can await in: use a short-lived runtime.
-        let _ = std::thread::spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
-            rt.block_on(async {
-                if let Ok(mut c) = sqlx::PgConnection::connect(&admin).await {
-                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut c).await;
-                }
-            });
-        })
-        .join();
-    }
-}
-
-fn rand_suffix() -> u32 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0)
-}
+pub use tillbridge_store::testing::TestBackend as Backend;
+pub use tillbridge_store::testing::TestDatabase as Db;
 
 pub struct Sb {
     pub url: String,
@@ -191,7 +110,7 @@ pub struct World {
 impl World {
     /// Sandbox + hub without worker tasks: tests drive jobs with `run_until_idle`.
     pub async fn start(backend: Backend) -> Option<World> {
-        let db = Db::new(backend).await?;
+        let db = Db::create(backend).await?;
         let sb = start_sandbox(1.0).await;
         Some(World::with(sb, db).await)
     }

@@ -72,14 +72,14 @@ async fn connection(api: &ApiClient, m: &str) -> Value {
 }
 
 async fn crash_and_resume(backend: Backend) {
-    let Some(db) = Db::new(backend).await else {
+    let Some(db) = Db::create(backend).await else {
         return;
     };
     let sb = start_sandbox(1.0).await;
     // The backfill reaches back 400 × 24 h; the history stays inside it.
     let sm = sb.merchant(398, 25).await;
     let env = hub_env(&sb, &db, 400);
-    let log = db.dir.path().join("server.log");
+    let log = db.dir().join("server.log");
     let port = free_port();
 
     let out = command(&env, &["api-keys", "create", "--name", "crash-test"], &log)

@@ -2,7 +2,10 @@
 //! tests), on SQLite and, when `TILLBRIDGE_TEST_POSTGRES_URL` is set, on PostgreSQL with a
 //! database per test.
 
-#![expect(clippy::unwrap_used, reason = "a test fails loudly on an unexpected value")]
+#![expect(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on an unexpected value"
+)]
 
 mod api_input;
 mod common;

@@ -182,7 +182,7 @@ async fn tokens_and_secrets_are_not_stored_in_plaintext() {
         w.sb.client_secret.clone(),
     ];
     let mut bytes = Vec::new();
-    for entry in std::fs::read_dir(w.db.dir.path()).unwrap() {
+    for entry in std::fs::read_dir(w.db.dir()).unwrap() {
         bytes.extend(std::fs::read(entry.unwrap().path()).unwrap());
     }
     assert!(bytes.len() > 10_000, "the database files were read");

@@ -1,0 +1,479 @@
+//! The K-Series dialect as an independent client sees it: OAuth (Basic client auth only,
+//! single-use codes, PKCE, rotating refresh tokens, scaled lifetimes), Financial API paging
+//! and errors, throttling, and that the truth equals what the API serves.
+#![expect(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on an unexpected value"
+)]
+
+use base64::Engine as _;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use std::collections::HashSet;
+use tillbridge_sandbox::{Sandbox, SandboxConfig};
+
+struct K {
+    base: String,
+    http: reqwest::Client,
+    client_id: String,
+    secret: String,
+    merchant: Value,
+}
+
+const REDIRECT: &str = "http://127.0.0.1:9/callback";
+
+async fn start(time_scale: f64, history_days: u32) -> K {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(
+        Sandbox::new(SandboxConfig {
+            seed: 3,
+            time_scale,
+        })
+        .serve(listener),
+    );
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let clients: Value = http
+        .get(format!("{base}/_sandbox/clients"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let merchant: Value = http
+        .post(format!("{base}/_sandbox/merchants"))
+        .json(&json!({ "series": "k", "history_days": history_days, "sales_per_day": 30, "locations": 1 }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    K {
+        client_id: clients["clients"][0]["client_id"].as_str().unwrap().into(),
+        secret: clients["clients"][0]["client_secret"]
+            .as_str()
+            .unwrap()
+            .into(),
+        base,
+        http,
+        merchant,
+    }
+}
+
+impl K {
+    async fn code(&self, challenge: Option<&str>) -> String {
+        let mut form = vec![
+            ("response_type", "code".to_owned()),
+            ("client_id", self.client_id.clone()),
+            ("redirect_uri", REDIRECT.to_owned()),
+            ("scope", "orders-api financial-api".to_owned()),
+            ("state", "xyz".to_owned()),
+            (
+                "username",
+                self.merchant["login"]["username"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+            ),
+            (
+                "password",
+                self.merchant["login"]["password"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+            ),
+            ("decision", "allow".to_owned()),
+        ];
+        if let Some(c) = challenge {
+            form.push(("code_challenge", c.to_owned()));
+            form.push(("code_challenge_method", "S256".to_owned()));
+        }
+        let resp = self
+            .http
+            .post(format!("{}/kseries/oauth/authorize", self.base))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert!(resp.status().is_redirection());
+        let location = url::Url::parse(resp.headers()["location"].to_str().unwrap()).unwrap();
+        assert_eq!(
+            location
+                .query_pairs()
+                .find(|(k, _)| k == "state")
+                .unwrap()
+                .1,
+            "xyz"
+        );
+        location
+            .query_pairs()
+            .find(|(k, _)| k == "code")
+            .unwrap()
+            .1
+            .into_owned()
+    }
+
+    async fn token(&self, form: &[(&str, &str)], basic: bool) -> (u16, Value) {
+        let mut req = self
+            .http
+            .post(format!("{}/kseries/oauth/token", self.base))
+            .form(form);
+        if basic {
+            req = req.basic_auth(&self.client_id, Some(&self.secret));
+        }
+        let resp = req.send().await.unwrap();
+        (resp.status().as_u16(), resp.json().await.unwrap())
+    }
+
+    async fn get(&self, token: &str, path: &str) -> (u16, reqwest::header::HeaderMap, Value) {
+        let resp = self
+            .http
+            .get(format!("{}/kseries{path}", self.base))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        (status, headers, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    fn bl(&self) -> String {
+        self.merchant["locations"][0]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+}
+
+#[tokio::test]
+async fn token_endpoint_takes_basic_auth_only_and_codes_once() {
+    let k = start(1.0, 1).await;
+    let code = k.code(None).await;
+    let body_creds = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", REDIRECT),
+        ("client_id", &k.client_id),
+        ("client_secret", &k.secret),
+    ];
+    let (status, body) = k.token(&body_creds, false).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", REDIRECT),
+    ];
+    let (status, tokens) = k.token(&form, true).await;
+    assert_eq!(status, 200, "{tokens}");
+    assert_eq!(tokens["expires_in"], 3600);
+    let (status, body) = k.token(&form, true).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "codes are single use"
+    );
+    // Replaying the code revoked what it issued.
+    let (status, _, _) = k
+        .get(
+            tokens["access_token"].as_str().unwrap(),
+            "/o/op/data/businesses",
+        )
+        .await;
+    assert_eq!(status, 401);
+}
+
+#[tokio::test]
+async fn pkce_is_verified_and_refresh_tokens_rotate() {
+    let k = start(1.0, 1).await;
+    let verifier = "v".repeat(86);
+    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(Sha256::digest(verifier.as_bytes()));
+    let code = k.code(Some(&challenge)).await;
+    let (status, body) = k
+        .token(
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", REDIRECT),
+                ("code_verifier", "wrong"),
+            ],
+            true,
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    let code = k.code(Some(&challenge)).await;
+    let (status, tokens) = k
+        .token(
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", REDIRECT),
+                ("code_verifier", &verifier),
+            ],
+            true,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let first = tokens["refresh_token"].as_str().unwrap();
+    let (status, rotated) = k
+        .token(
+            &[("grant_type", "refresh_token"), ("refresh_token", first)],
+            true,
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_ne!(rotated["refresh_token"], tokens["refresh_token"]);
+    let (status, body) = k
+        .token(
+            &[("grant_type", "refresh_token"), ("refresh_token", first)],
+            true,
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "a used refresh token is dead"
+    );
+}
+
+#[tokio::test]
+async fn lifetimes_follow_the_time_scale() {
+    // At 3600× an access token lives one second and a refresh token 5.6 minutes.
+    let k = start(3600.0, 1).await;
+    let code = k.code(None).await;
+    let (_, tokens) = k
+        .token(
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", REDIRECT),
+            ],
+            true,
+        )
+        .await;
+    assert_eq!(tokens["expires_in"], 1);
+    let access = tokens["access_token"].as_str().unwrap();
+    assert_eq!(k.get(access, "/o/op/data/businesses").await.0, 200);
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    let (status, _, body) = k.get(access, "/o/op/data/businesses").await;
+    assert_eq!(status, 401, "{body}");
+}
+
+#[tokio::test]
+async fn financials_page_completely_and_match_the_truth() {
+    // Time scale 100 refills the throttle fast enough for this unpaced client.
+    let k = start(100.0, 20).await;
+    let code = k.code(None).await;
+    let (_, tokens) = k
+        .token(
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", REDIRECT),
+            ],
+            true,
+        )
+        .await;
+    let access = tokens["access_token"].as_str().unwrap();
+    let bl = k.bl();
+    let (from, to) = ("2000-01-01T00:00:00Z", "2000-12-30T00:00:00Z");
+    let (status, _, body) = k
+        .get(
+            access,
+            &format!("/f/finance/{bl}/financials/{from}/2001-12-31T00:00:00Z"),
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert!(body["error"].as_str().unwrap().contains("365"));
+    let (status, _, _) = k
+        .get(
+            access,
+            &format!("/f/finance/{bl}/financials/{from}/{to}?pageSize=1001"),
+        )
+        .await;
+    assert_eq!(status, 400);
+    let (status, _, body) = k
+        .get(
+            access,
+            &format!("/f/finance/{bl}/financials/not-a-date/{to}"),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("Invalid date format: not-a-date"))
+    );
+    let (status, _, _) = k
+        .get(
+            access,
+            "/f/finance/12345/financials/2026-01-01T00:00:00Z/2026-01-02T00:00:00Z",
+        )
+        .await;
+    assert_eq!(status, 403, "another business's location");
+
+    // Follow `_links.nextPage` over the last 20 days with small pages.
+    let now = chrono::Utc::now();
+    let from = (now - chrono::Duration::days(21))
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    let to = (now + chrono::Duration::minutes(1))
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    let mut url = format!(
+        "{}/kseries/f/finance/{bl}/financials/{from}/{to}?include=consumer,payments&pageSize=50",
+        k.base
+    );
+    let mut ids = HashSet::new();
+    let mut cents = 0i64;
+    let mut pages = 0;
+    loop {
+        let page: Value = k
+            .http
+            .get(&url)
+            .bearer_auth(access)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        pages += 1;
+        for sale in page["sales"].as_array().unwrap() {
+            assert!(
+                ids.insert(sale["accountFiscId"].as_str().unwrap().to_owned()),
+                "a sale appeared twice"
+            );
+            assert!(sale["timeofCloseAndPaid"]
+                .as_str()
+                .unwrap()
+                .ends_with("+0000"));
+            for line in sale["salesLines"].as_array().unwrap() {
+                let amount = line["totalNetAmountWithTax"].as_str().unwrap();
+                let (units, frac) = amount.trim_start_matches('-').split_once('.').unwrap();
+                let value = units.parse::<i64>().unwrap() * 100 + frac.parse::<i64>().unwrap();
+                cents += if amount.starts_with('-') {
+                    -value
+                } else {
+                    value
+                };
+                assert!(
+                    line["accountingGroup"]["statisticGroup"]
+                        .as_str()
+                        .unwrap()
+                        .starts_with("[{"),
+                    "statisticGroup is a JSON string"
+                );
+            }
+        }
+        match page["_links"]["nextPage"]["href"].as_str() {
+            Some(next) => url = next.to_owned(),
+            None => break,
+        }
+    }
+    assert!(pages > 5);
+    let truth: Value = k
+        .http
+        .get(format!(
+            "{}/_sandbox/merchants/{}/truth?from={from}&to={to}",
+            k.base,
+            k.merchant["id"].as_str().unwrap()
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ids.len() as u64, truth["orders"].as_u64().unwrap());
+    assert_eq!(cents, truth["total_minor"].as_i64().unwrap());
+
+    // V2: at most 100 per page, sorted by timeClosed, nextPageToken without links.
+    let (status, _, _) = k
+        .get(
+            access,
+            &format!("/f/v2/business-location/{bl}/sales?from={from}&pageSize=101"),
+        )
+        .await;
+    assert_eq!(status, 400);
+    let mut token: Option<String> = None;
+    let mut v2 = 0;
+    let mut last = String::new();
+    loop {
+        let path = match &token {
+            Some(t) => format!(
+                "/f/v2/business-location/{bl}/sales?from={from}&pageSize=100&nextPageToken={t}"
+            ),
+            None => format!("/f/v2/business-location/{bl}/sales?from={from}&pageSize=100"),
+        };
+        let (status, _, page) = k.get(access, &path).await;
+        assert_eq!(status, 200, "{page}");
+        for sale in page["sales"].as_array().unwrap() {
+            let closed = sale["timeClosed"].as_str().unwrap().to_owned();
+            assert!(closed >= last, "V2 is sorted by timeClosed");
+            last = closed;
+            v2 += 1;
+        }
+        match page["nextPageToken"].as_str() {
+            Some(t) => token = Some(t.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(v2, ids.len());
+}
+
+#[tokio::test]
+async fn bursts_are_throttled_with_retry_after() {
+    let k = start(1.0, 1).await;
+    let code = k.code(None).await;
+    let (_, tokens) = k
+        .token(
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", REDIRECT),
+            ],
+            true,
+        )
+        .await;
+    let access = tokens["access_token"].as_str().unwrap();
+    let mut throttled = None;
+    for _ in 0..40 {
+        let (status, headers, _) = k
+            .get(access, &format!("/f/finance/{}/tax-rates", k.bl()))
+            .await;
+        if status == 429 {
+            throttled = Some(headers);
+            break;
+        }
+    }
+    let headers = throttled.expect("a burst of 40 requests is throttled");
+    assert!(
+        headers["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+            >= 1
+    );
+    let stats: Value = k
+        .http
+        .get(format!("{}/_sandbox/stats", k.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(stats["rate_limited"].as_u64().unwrap() >= 1);
+}

@@ -1,0 +1,399 @@
+//! The store conformance suite: every test runs on SQLite and, when
+//! `TILLBRIDGE_TEST_POSTGRES_URL` is set, on PostgreSQL, each with a database of its own.
+#![expect(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on an unexpected value"
+)]
+
+use chrono::{TimeZone, Utc};
+use serde_json::json;
+use tillbridge_model::{Order, OrderKind, OrderLine, OrderStatus, Quantity, Series};
+use tillbridge_store::jobs::{self, NewJob, Progress};
+use tillbridge_store::merchants::{self, MerchantRow};
+use tillbridge_store::orders::{self, OrderScope, Upsert};
+use tillbridge_store::testing::{TestBackend, TestDatabase};
+use tillbridge_store::{attempts, events, logs, Store};
+
+macro_rules! conformance {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name(tillbridge_store::testing::TestBackend::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name(tillbridge_store::testing::TestBackend::Postgres).await
+            }
+        }
+    };
+}
+
+async fn open(backend: TestBackend) -> Option<(TestDatabase, Store)> {
+    let db = TestDatabase::create(backend).await?;
+    let store = Store::connect(&db.url).await.unwrap();
+    let mut c = store.conn().await.unwrap();
+    merchants::insert_merchant(
+        &mut c,
+        &MerchantRow {
+            id: "m1".into(),
+            name: "M".into(),
+            timezone: "UTC".into(),
+            currency: "EUR".into(),
+            created_at: 0,
+        },
+    )
+    .await
+    .unwrap();
+    drop(c);
+    Some((db, store))
+}
+
+fn order(id: &str, total: i64) -> Order {
+    Order {
+        series: Series::K,
+        external_id: id.into(),
+        kind: OrderKind::Sale,
+        original_external_id: None,
+        status: OrderStatus::Closed,
+        external_location_id: "bl1".into(),
+        register_id: None,
+        register_name: None,
+        opened_at: None,
+        closed_at: Utc.with_ymd_and_hms(2026, 3, 1, 12, 30, 0).unwrap(),
+        business_date: None,
+        currency: "EUR".into(),
+        lines: vec![OrderLine {
+            external_id: "l1".into(),
+            parent_external_id: None,
+            sku: Some("H1".into()),
+            name: "Latte".into(),
+            category: Some("Hot Drinks".into()),
+            category_id: None,
+            quantity: Quantity::from_units(2),
+            unit_price_minor: total / 2,
+            discount_minor: 0,
+            tax_minor: 0,
+            total_minor: total,
+            net_minor: total,
+            voided: false,
+        }],
+        payments: vec![],
+        total_minor: total,
+        tax_minor: 0,
+        discount_minor: 0,
+        tip_minor: 0,
+        covers: Some(1),
+        customer_email: None,
+        customer_ref: None,
+        customer_name: None,
+        table: None,
+    }
+}
+
+conformance!(upserts_are_idempotent_and_versioned);
+async fn upserts_are_idempotent_and_versioned(backend: TestBackend) {
+    let Some((_db, store)) = open(backend).await else {
+        return;
+    };
+    let scope = OrderScope {
+        merchant_id: "m1",
+        connection_id: "c1",
+        location_id: Some("loc1"),
+    };
+    let mut tx = store.begin().await.unwrap();
+    assert_eq!(
+        orders::upsert_order(&mut tx, &scope, &order("A1", 780), "o1", 1)
+            .await
+            .unwrap(),
+        Upsert::Inserted { id: "o1".into() }
+    );
+    assert_eq!(
+        orders::upsert_order(&mut tx, &scope, &order("A1", 780), "o2", 2)
+            .await
+            .unwrap(),
+        Upsert::Unchanged { id: "o1".into() }
+    );
+    assert_eq!(
+        orders::upsert_order(&mut tx, &scope, &order("A1", 800), "o3", 3)
+            .await
+            .unwrap(),
+        Upsert::Updated {
+            id: "o1".into(),
+            version: 2
+        }
+    );
+    tillbridge_store::commit(tx).await.unwrap();
+    let mut c = store.conn().await.unwrap();
+    let s = orders::summary(&mut c, "m1", None, None).await.unwrap();
+    assert_eq!((s.orders, s.total_minor), (1, 800));
+    assert_eq!(s.by_category[0].quantity_milli, 2000);
+    assert_eq!(
+        s.by_hour[0].hour,
+        Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0)
+            .unwrap()
+            .timestamp_millis()
+    );
+    assert_eq!(
+        orders::get_order(&mut c, "m1", "o1")
+            .await
+            .unwrap()
+            .unwrap()
+            .order
+            .total_minor,
+        800
+    );
+    assert!(
+        orders::get_order(&mut c, "other", "o1")
+            .await
+            .unwrap()
+            .is_none(),
+        "tenancy is in the query"
+    );
+}
+
+conformance!(events_are_sequenced_per_merchant_and_roll_back_with_their_change);
+async fn events_are_sequenced_per_merchant_and_roll_back_with_their_change(backend: TestBackend) {
+    let Some((_db, store)) = open(backend).await else {
+        return;
+    };
+    let mut c = store.conn().await.unwrap();
+    merchants::insert_merchant(
+        &mut c,
+        &MerchantRow {
+            id: "m2".into(),
+            name: "N".into(),
+            timezone: "UTC".into(),
+            currency: "EUR".into(),
+            created_at: 0,
+        },
+    )
+    .await
+    .unwrap();
+    drop(c);
+    // Concurrent writers on one merchant still get a gap-free sequence.
+    let mut tasks = Vec::new();
+    for i in 0..10 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut tx = store.begin().await.unwrap();
+            let seq = events::append(
+                &mut tx,
+                "m1",
+                &format!("e{i}"),
+                "t",
+                "s",
+                &json!({ "i": i }),
+                i,
+            )
+            .await
+            .unwrap();
+            tillbridge_store::commit(tx).await.unwrap();
+            seq
+        }));
+    }
+    let mut seqs: Vec<i64> = Vec::new();
+    for t in tasks {
+        seqs.push(t.await.unwrap());
+    }
+    seqs.sort();
+    assert_eq!(seqs, (1..=10).collect::<Vec<_>>());
+    // A rolled-back transaction leaves neither its change nor its event.
+    let mut tx = store.begin().await.unwrap();
+    events::append(&mut tx, "m1", "gone", "t", "s", &json!({}), 0)
+        .await
+        .unwrap();
+    drop(tx);
+    let mut c = store.conn().await.unwrap();
+    assert_eq!(
+        events::list_after(&mut c, "m1", 0, None, 100)
+            .await
+            .unwrap()
+            .len(),
+        10
+    );
+    assert_eq!(
+        events::append(&mut c, "m2", "x", "t", "s", &json!({}), 0)
+            .await
+            .unwrap(),
+        1,
+        "each merchant has its own sequence"
+    );
+    assert_eq!(
+        events::list_after(&mut c, "m1", 8, None, 100)
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| e.seq)
+            .collect::<Vec<_>>(),
+        vec![9, 10]
+    );
+}
+
+conformance!(a_job_is_claimed_once_and_reclaimed_after_its_lease);
+async fn a_job_is_claimed_once_and_reclaimed_after_its_lease(backend: TestBackend) {
+    let Some((_db, store)) = open(backend).await else {
+        return;
+    };
+    let mut c = store.conn().await.unwrap();
+    let new = NewJob {
+        id: "j1",
+        merchant_id: "m1",
+        connection_id: "c1",
+        kind: "orders",
+        stream_key: "bl1",
+        run_after: 0,
+        checkpoint: &json!({}),
+    };
+    assert!(jobs::ensure(&mut c, &new, 0).await.unwrap());
+    assert!(
+        !jobs::ensure(&mut c, &NewJob { id: "j2", ..new }, 0)
+            .await
+            .unwrap(),
+        "one job per stream"
+    );
+    drop(c);
+    // Eight workers race for one due job.
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            jobs::claim(&store, &format!("w{i}"), 1_000, 10)
+                .await
+                .unwrap()
+        }));
+    }
+    let mut claimed = Vec::new();
+    for t in tasks {
+        claimed.extend(t.await.unwrap());
+    }
+    assert_eq!(claimed.len(), 1, "exactly one worker gets the job");
+    let owner = claimed[0].lease_owner.clone().unwrap();
+    assert!(
+        jobs::claim(&store, "late", 1_000, 20)
+            .await
+            .unwrap()
+            .is_none(),
+        "a live lease is respected"
+    );
+    // The owner dies; after its lease expires another worker resumes from the checkpoint.
+    let mut c = store.conn().await.unwrap();
+    assert!(jobs::checkpoint(
+        &mut c,
+        "j1",
+        &owner,
+        &Progress {
+            checkpoint: &json!({ "page": 3 }),
+            done: 3,
+            total: Some(9)
+        },
+        1_000,
+        30
+    )
+    .await
+    .unwrap());
+    drop(c);
+    let taken = jobs::claim(&store, "rescuer", 5_000, 1_001)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(taken.checkpoint, json!({ "page": 3 }));
+    let mut c = store.conn().await.unwrap();
+    assert!(
+        !jobs::checkpoint(
+            &mut c,
+            "j1",
+            &owner,
+            &Progress {
+                checkpoint: &json!({}),
+                done: 0,
+                total: None
+            },
+            9_000,
+            1_002
+        )
+        .await
+        .unwrap(),
+        "the dead owner's late write is refused"
+    );
+    assert!(
+        jobs::release(&mut c, "j1", "rescuer", "queued", 2_000, None, 1_003)
+            .await
+            .unwrap()
+    );
+    assert!(
+        jobs::claim(&store, "w", 9_000, 1_500)
+            .await
+            .unwrap()
+            .is_none(),
+        "not due yet"
+    );
+    assert!(jobs::claim(&store, "w", 9_000, 2_000)
+        .await
+        .unwrap()
+        .is_some());
+}
+
+conformance!(integration_log_collapses_repeats_and_keeps_100);
+async fn integration_log_collapses_repeats_and_keeps_100(backend: TestBackend) {
+    let Some((_db, store)) = open(backend).await else {
+        return;
+    };
+    let mut c = store.conn().await.unwrap();
+    for t in 0..3 {
+        logs::append(&mut c, "m1", "c1", "warn", "rate limited", t)
+            .await
+            .unwrap();
+    }
+    let entries = logs::list(&mut c, "m1", "c1").await.unwrap();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(
+        (entries[0].count, entries[0].first_at, entries[0].last_at),
+        (3, 0, 2)
+    );
+    for i in 0..150 {
+        logs::append(&mut c, "m1", "c1", "info", &format!("page {i}"), 10 + i)
+            .await
+            .unwrap();
+    }
+    let entries = logs::list(&mut c, "m1", "c1").await.unwrap();
+    assert_eq!(entries.len(), 100);
+    assert_eq!(entries[0].message, "page 149", "newest first");
+}
+
+conformance!(a_connection_attempt_is_taken_once);
+async fn a_connection_attempt_is_taken_once(backend: TestBackend) {
+    let Some((_db, store)) = open(backend).await else {
+        return;
+    };
+    let mut c = store.conn().await.unwrap();
+    let a = attempts::AttemptRow {
+        merchant_id: "m1".into(),
+        id: "a1".into(),
+        series: "k".into(),
+        connection_id: None,
+        verifier_enc: "sealed".into(),
+        redirect_uri: "http://x/cb".into(),
+        created_at: 0,
+        expires_at: 600_000,
+    };
+    attempts::insert_attempt(&mut c, &a).await.unwrap();
+    assert!(
+        attempts::take_attempt(&mut c, "m2", "a1", 1)
+            .await
+            .unwrap()
+            .is_none(),
+        "another merchant cannot take it"
+    );
+    assert_eq!(
+        attempts::take_attempt(&mut c, "m1", "a1", 1).await.unwrap(),
+        Some(a)
+    );
+    assert!(
+        attempts::take_attempt(&mut c, "m1", "a1", 2)
+            .await
+            .unwrap()
+            .is_none(),
+        "single use"
+    );
+}
