@@ -174,21 +174,7 @@ pub async fn run(opts: DemoOptions) -> Result<()> {
     let ours = api
         .get(&format!("/api/v1/merchants/{merchant_id}/sales-summary"))
         .await?;
-    for field in [
-        "orders",
-        "total_minor",
-        "by_location",
-        "by_category",
-        "by_customer",
-    ] {
-        if truth[field] != ours[field] {
-            bail!(
-                "synced {field} differ from the sandbox truth:\n  sandbox: {}\n  tillbridge: {}",
-                truth[field],
-                ours[field]
-            );
-        }
-    }
+    crate::truth::compare(&ours, &truth).map_err(anyhow::Error::msg)?;
     step(
         "verify",
         &format!(
@@ -198,7 +184,7 @@ pub async fn run(opts: DemoOptions) -> Result<()> {
     );
 
     println!();
-    println!("  Dashboard / API:  {}", hub.url);
+    println!("  API:              {}", hub.url);
     println!("  OpenAPI:          {}api/openapi.json", hub.url);
     println!("  Admin API key:    {}", admin.secret);
     println!("  Merchant id:      {merchant_id}");

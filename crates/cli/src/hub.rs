@@ -44,6 +44,23 @@ pub async fn open_store(config: &Config) -> Result<Store> {
         .context("failed to open the database")
 }
 
+/// The engine over the configured database and vault; `addr` is where this process listens.
+pub async fn open_engine(
+    config: &Config,
+    addr: Option<std::net::SocketAddr>,
+    clock: Clock,
+) -> Result<Engine> {
+    let url = config.public_url(addr)?;
+    let store = open_store(config).await?;
+    let vault = open_vault(config).await?;
+    Ok(Engine::new(
+        config.engine_config(url)?,
+        store,
+        vault,
+        clock,
+    )?)
+}
+
 pub async fn start(
     config: &Config,
     listener: TcpListener,
@@ -51,10 +68,8 @@ pub async fn start(
     clock: Clock,
 ) -> Result<Hub> {
     let addr = listener.local_addr()?;
-    let url = config.public_url(Some(addr))?;
-    let store = open_store(config).await?;
-    let vault = open_vault(config).await?;
-    let engine = Engine::new(config.engine_config(url.clone())?, store, vault, clock)?;
+    let engine = open_engine(config, Some(addr), clock).await?;
+    let url = engine.config().public_url.clone();
     let (tx, rx) = watch::channel(false);
     let run_workers = roles == Roles::All && config.server.workers > 0;
     let workers = if run_workers {

@@ -6,3 +6,4 @@ pub mod config;
 pub mod demo;
 pub mod hub;
 pub mod logging;
+pub mod truth;

@@ -124,7 +124,7 @@ async fn main() -> Result<()> {
         } => {
             logging::init(
                 "text",
-                &std::env::var("TILLBRIDGE_LOG").unwrap_or_else(|_| "warn".into()),
+                &std::env::var("TILLBRIDGE_LOG").unwrap_or_else(|_| "warn,sqlx=error".into()),
             );
             demo::run(demo::DemoOptions {
                 data_dir,
@@ -151,14 +151,7 @@ async fn run_with_config(command: Command, config: Config) -> Result<()> {
             workers_only,
         } => {
             if workers_only {
-                let store = hub::open_store(&config).await?;
-                let vault = hub::open_vault(&config).await?;
-                let engine = tillbridge_engine::Engine::new(
-                    config.engine_config(config.public_url(None)?)?,
-                    store,
-                    vault,
-                    Clock::system(),
-                )?;
+                let engine = hub::open_engine(&config, None, Clock::system()).await?;
                 let (tx, rx) = tokio::sync::watch::channel(false);
                 let handles = engine.spawn_workers(config.server.workers.max(1), rx);
                 tracing::info!(workers = config.server.workers.max(1), "workers running");
@@ -196,14 +189,7 @@ async fn run_with_config(command: Command, config: Config) -> Result<()> {
             Ok(())
         }
         Command::ApiKeys { action } => {
-            let store = hub::open_store(&config).await?;
-            let vault = hub::open_vault(&config).await?;
-            let engine = tillbridge_engine::Engine::new(
-                config.engine_config(config.public_url(None)?)?,
-                store,
-                vault,
-                Clock::system(),
-            )?;
+            let engine = hub::open_engine(&config, None, Clock::system()).await?;
             match action {
                 KeyAction::Create { name, merchant } => {
                     let k = engine.create_api_key(&name, merchant.as_deref()).await?;

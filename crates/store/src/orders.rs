@@ -36,7 +36,6 @@ pub async fn upsert_order(
         .fetch_optional(&mut *c)
         .await?;
     let body = serde_json::to_string(order).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    let business_date = order.business_date.map(|d| d.to_string());
     match existing {
         Some(row) => {
             let id: String = row.try_get("id")?;
@@ -45,33 +44,18 @@ pub async fn upsert_order(
             if old_hash == hash {
                 return Ok(Upsert::Unchanged { id });
             }
-            sqlx::query(
+            let update = sqlx::query(
                 "UPDATE orders SET location_id = $3, external_location_id = $4, kind = $5, original_external_id = $6, status = $7, closed_at = $8, \
                  business_date = $9, currency = $10, total_minor = $11, tax_minor = $12, discount_minor = $13, tip_minor = $14, covers = $15, \
-                 customer_email = $16, content_hash = $17, version = $18, body = $19, updated_at = $20 WHERE merchant_id = $1 AND id = $2",
+                 customer_email = $16, content_hash = $17, body = $18, version = $19, updated_at = $20 WHERE merchant_id = $1 AND id = $2",
             )
             .bind(scope.merchant_id)
-            .bind(&id)
-            .bind(scope.location_id)
-            .bind(&order.external_location_id)
-            .bind(order.kind.as_str())
-            .bind(&order.original_external_id)
-            .bind(order.status.as_str())
-            .bind(order.closed_at.timestamp_millis())
-            .bind(&business_date)
-            .bind(&order.currency)
-            .bind(order.total_minor)
-            .bind(order.tax_minor)
-            .bind(order.discount_minor)
-            .bind(order.tip_minor)
-            .bind(order.covers.map(i64::from))
-            .bind(order.customer_email.as_ref().map(|e| e.as_str().to_owned()))
-            .bind(&hash)
-            .bind(version + 1)
-            .bind(&body)
-            .bind(now)
-            .execute(&mut *c)
-            .await?;
+            .bind(&id);
+            bind_state(update, scope, order, &hash, &body)
+                .bind(version + 1)
+                .bind(now)
+                .execute(&mut *c)
+                .await?;
             sqlx::query("DELETE FROM order_lines WHERE merchant_id = $1 AND order_id = $2")
                 .bind(scope.merchant_id)
                 .bind(&id)
@@ -84,41 +68,55 @@ pub async fn upsert_order(
             })
         }
         None => {
-            sqlx::query(
+            let insert = sqlx::query(
                 "INSERT INTO orders (merchant_id, id, connection_id, series, external_id, location_id, external_location_id, kind, original_external_id, \
                  status, closed_at, business_date, currency, total_minor, tax_minor, discount_minor, tip_minor, covers, customer_email, content_hash, \
-                 version, body, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, 1, $21, $22, $22)",
+                 body, version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, 1, $22, $22)",
             )
             .bind(scope.merchant_id)
             .bind(new_id)
             .bind(scope.connection_id)
             .bind(order.series.as_str())
-            .bind(&order.external_id)
-            .bind(scope.location_id)
-            .bind(&order.external_location_id)
-            .bind(order.kind.as_str())
-            .bind(&order.original_external_id)
-            .bind(order.status.as_str())
-            .bind(order.closed_at.timestamp_millis())
-            .bind(&business_date)
-            .bind(&order.currency)
-            .bind(order.total_minor)
-            .bind(order.tax_minor)
-            .bind(order.discount_minor)
-            .bind(order.tip_minor)
-            .bind(order.covers.map(i64::from))
-            .bind(order.customer_email.as_ref().map(|e| e.as_str().to_owned()))
-            .bind(&hash)
-            .bind(&body)
-            .bind(now)
-            .execute(&mut *c)
-            .await?;
+            .bind(&order.external_id);
+            bind_state(insert, scope, order, &hash, &body)
+                .bind(now)
+                .execute(&mut *c)
+                .await?;
             insert_lines(c, scope.merchant_id, new_id, order).await?;
             Ok(Upsert::Inserted {
                 id: new_id.to_owned(),
             })
         }
     }
+}
+
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+
+/// Binds the order's state columns, in the order both the INSERT and the UPDATE list them:
+/// location_id … customer_email, content_hash, body.
+fn bind_state<'q>(
+    q: AnyQuery<'q>,
+    scope: &OrderScope<'q>,
+    order: &'q Order,
+    hash: &'q str,
+    body: &'q str,
+) -> AnyQuery<'q> {
+    q.bind(scope.location_id)
+        .bind(&order.external_location_id)
+        .bind(order.kind.as_str())
+        .bind(&order.original_external_id)
+        .bind(order.status.as_str())
+        .bind(order.closed_at.timestamp_millis())
+        .bind(order.business_date.map(|d| d.to_string()))
+        .bind(&order.currency)
+        .bind(order.total_minor)
+        .bind(order.tax_minor)
+        .bind(order.discount_minor)
+        .bind(order.tip_minor)
+        .bind(order.covers.map(i64::from))
+        .bind(order.customer_email.as_ref().map(|e| e.as_str().to_owned()))
+        .bind(hash)
+        .bind(body)
 }
 
 async fn insert_lines(

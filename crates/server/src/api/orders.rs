@@ -19,6 +19,17 @@ pub struct ListQuery {
     cursor: Option<String>,
 }
 
+/// A page size between 1 and 1000, 100 by default.
+fn limit_param(raw: Option<i64>) -> Result<i64, ApiError> {
+    let limit = raw.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::bad_request(format!(
+            "`limit` must be between 1 and 1000, got {limit}"
+        )));
+    }
+    Ok(limit)
+}
+
 fn order_json(o: &StoredOrder) -> Value {
     let mut v = serde_json::to_value(&o.order).unwrap_or(Value::Null);
     v["id"] = json!(o.id);
@@ -53,12 +64,7 @@ pub async fn list(
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
     caller.may_access(&merchant_id)?;
-    let limit = q.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::bad_request(format!(
-            "`limit` must be between 1 and 1000, got {limit}"
-        )));
-    }
+    let limit = limit_param(q.limit)?;
     let filter = OrderFilter {
         from: instant_param("from", q.from.as_deref())?,
         to: instant_param("to", q.to.as_deref())?,
@@ -125,12 +131,7 @@ pub async fn events(
     ApiQuery(q): ApiQuery<EventsQuery>,
 ) -> Result<Json<Value>, ApiError> {
     caller.may_access(&merchant_id)?;
-    let limit = q.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::bad_request(format!(
-            "`limit` must be between 1 and 1000, got {limit}"
-        )));
-    }
+    let limit = limit_param(q.limit)?;
     let after = q.after.unwrap_or(0);
     let events = s
         .engine
