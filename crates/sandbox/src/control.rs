@@ -52,9 +52,15 @@ fn clients_json(sb: &Sandbox, world: &World) -> Value {
         .iter()
         .map(|c| {
             let mut c = c.clone();
-            c.authorize_url = format!("{base}/kseries/oauth/authorize");
-            c.token_url = format!("{base}/kseries/oauth/token");
-            c.api_base = format!("{base}/kseries");
+            if c.series == "k" {
+                c.authorize_url = format!("{base}/kseries/oauth/authorize");
+                c.token_url = format!("{base}/kseries/oauth/token");
+                c.api_base = format!("{base}/kseries");
+            } else {
+                c.authorize_url = format!("{base}/xseries/connect");
+                c.token_url = format!("{base}/xseries/{{domain_prefix}}/api/1.0/token");
+                c.api_base = format!("{base}/xseries/{{domain_prefix}}");
+            }
             let mut v = serde_json::to_value(&c).unwrap_or(Value::Null);
             v["loopback_redirects"] =
                 json!("any http://127.0.0.1, http://localhost or http://[::1] URI is accepted");
@@ -75,6 +81,9 @@ struct ClientRequest {
     series: String,
     #[serde(default)]
     redirect_uris: Vec<String>,
+    /// X-Series: whether refreshes rotate the refresh token (K-Series always rotates).
+    #[serde(default)]
+    rotate_refresh: Option<bool>,
 }
 
 async fn register_client(
@@ -85,11 +94,14 @@ async fn register_client(
         Ok(r) => r,
         Err(e) => return *e,
     };
-    if req.series != "k" {
+    if !matches!(req.series.as_str(), "k" | "x") {
         return control_error(
             StatusCode::BAD_REQUEST,
             "unsupported_series",
-            format!("series `{}` is not simulated yet: use \"k\"", req.series),
+            format!(
+                "series `{}` is not simulated yet: use \"k\" or \"x\"",
+                req.series
+            ),
         );
     }
     if let Some(bad) = req
@@ -100,14 +112,16 @@ async fn register_client(
         return control_error(StatusCode::BAD_REQUEST, "invalid_redirect_uri", format!("`{bad}` is not an HTTPS URI; Lightspeed requires HTTPS redirect URIs (loopback http is always accepted without registration)"));
     }
     let client = sb.with_world(|w| {
+        let rotate_series = req.series.clone();
         let client = crate::world::SandboxClient {
             series: req.series,
-            client_id: format!("k-client-{:08x}", w.rng.gen::<u32>()),
+            client_id: format!("{}-client-{:08x}", rotate_series, w.rng.gen::<u32>()),
             client_secret: random_token(&mut w.rng, 32),
             redirect_uris: req.redirect_uris,
             authorize_url: String::new(),
             token_url: String::new(),
             api_base: String::new(),
+            rotate_refresh: req.rotate_refresh.unwrap_or(rotate_series == "k"),
         };
         w.clients.push(client.clone());
         client
@@ -127,14 +141,16 @@ pub fn merchant_json(m: &Merchant) -> Value {
         "currency": m.currency,
         "timezone": m.zone.name(),
         "login": { "username": m.login.username, "password": m.login.password },
-        "locations": m.locations.iter().map(|l| json!({
-            "id": l.id.to_string(),
+        "domain_prefix": (m.series == "x").then_some(&m.domain_prefix),
+        "personal_token": (m.series == "x").then_some(&m.personal_token),
+        "locations": m.locations.iter().enumerate().map(|(i, l)| json!({
+            "id": m.location_ref(i),
             "name": l.name,
             "timezone": l.zone.name(),
             "business_day_start": l.day_start.format("%H:%M").to_string(),
-            "registers": l.devices.iter().map(|d| json!({"id": d.id.to_string(), "name": d.name})).collect::<Vec<_>>(),
+            "registers": (0..l.devices.len()).map(|d| json!({"id": m.register_ref(i, d), "name": l.devices[d].name})).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
-        "categories": m.groups.iter().map(|g| json!({"id": g.id.to_string(), "name": g.name})).collect::<Vec<_>>(),
+        "categories": (0..m.groups.len()).map(|g| json!({"id": m.category_ref(g), "name": m.groups[g].name})).collect::<Vec<_>>(),
         "menu": m.menu.iter().map(|i| json!({"sku": i.sku, "name": i.name, "price": cents(i.price_cents), "category": m.groups[i.group].name})).collect::<Vec<_>>(),
         "customers": m.customers.len(),
         "sales": m.sales.len(),
@@ -236,13 +252,17 @@ async fn create_sales(
         make_sales(m, req).map_err(Some)
     });
     match result {
-        Ok(v) => json(StatusCode::CREATED, v),
+        Ok((v, created)) => {
+            // Like the real POS, every new or changed sale notifies the subscribers.
+            sb.fire_sale_webhooks(&id, &created);
+            json(StatusCode::CREATED, v)
+        }
         Err(None) => unknown_merchant(&id),
         Err(Some(message)) => control_error(StatusCode::BAD_REQUEST, "invalid_sales", message),
     }
 }
 
-fn make_sales(m: &mut Merchant, req: SalesRequest) -> Result<Value, String> {
+fn make_sales(m: &mut Merchant, req: SalesRequest) -> Result<(Value, Vec<usize>), String> {
     let now = Utc::now();
     let kind = match req.kind.as_deref().unwrap_or("sale") {
         "sale" => SaleType::Sale,
@@ -252,15 +272,11 @@ fn make_sales(m: &mut Merchant, req: SalesRequest) -> Result<Value, String> {
     };
     let mut created = Vec::new();
     if kind != SaleType::Sale {
-        let of = req
-            .of
-            .as_deref()
-            .ok_or("refunds and voids need `of`: the accountFiscId of the original sale")?;
+        let of = req.of.as_deref().ok_or("refunds and voids need `of`: the id of the original sale (K: accountFiscId, X: sale id)")?;
         let original = m
-            .sales
-            .iter()
-            .position(|s| s.fisc_id == of && s.sale_type == SaleType::Sale)
-            .ok_or_else(|| format!("no sale with accountFiscId `{of}`"))?;
+            .find_sale(of)
+            .filter(|&i| m.sales[i].sale_type == SaleType::Sale && m.sales[i].voided_at.is_none())
+            .ok_or_else(|| format!("no open sale `{of}` to refund or void"))?;
         if let Some(i) = req.line_index {
             if i >= m.sales[original].lines.len() {
                 return Err(format!(
@@ -275,17 +291,10 @@ fn make_sales(m: &mut Merchant, req: SalesRequest) -> Result<Value, String> {
             }
             None => now,
         };
-        let idx = generate::add_reversal(
-            m,
-            original,
-            kind,
-            if kind == SaleType::Refund {
-                req.line_index
-            } else {
-                None
-            },
-            at,
-        );
+        let idx = match kind {
+            SaleType::Void => generate::void_sale(m, original, at),
+            _ => generate::add_reversal(m, original, kind, req.line_index, at),
+        };
         created.push(idx);
     } else {
         let instants = match (&req.at, req.count) {
@@ -307,20 +316,16 @@ fn make_sales(m: &mut Merchant, req: SalesRequest) -> Result<Value, String> {
         };
         let loc = match &req.location_id {
             Some(id) => m
-                .locations
-                .iter()
-                .position(|l| l.id.to_string() == *id)
+                .find_location(id)
                 .ok_or_else(|| format!("no location `{id}` in this merchant"))?,
             None => 0,
         };
         let device = match &req.register_id {
             Some(id) => Some(
-                m.locations[loc]
-                    .devices
-                    .iter()
-                    .position(|d| d.id.to_string() == *id)
+                (0..m.locations[loc].devices.len())
+                    .find(|&d| m.register_ref(loc, d) == *id)
                     .ok_or_else(|| {
-                        format!("no register `{id}` at location {}", m.locations[loc].id)
+                        format!("no register `{id}` at location {}", m.location_ref(loc))
                     })?,
             ),
             None => None,
@@ -374,16 +379,17 @@ fn make_sales(m: &mut Merchant, req: SalesRequest) -> Result<Value, String> {
         .map(|&i| {
             let s = &m.sales[i];
             json!({
-                "id": s.fisc_id,
+                "id": m.sale_ref(i),
                 "type": s.sale_type.wire(),
-                "location_id": m.locations[s.location].id.to_string(),
+                "location_id": m.location_ref(s.location),
                 "total": cents(s.lines.iter().map(|l| l.total_cents).sum()),
                 "closed_at": s.closed,
                 "lines": s.lines.len(),
+                "voided": s.voided_at.is_some(),
             })
         })
         .collect();
-    Ok(json!({ "sales": sales }))
+    Ok((json!({ "sales": sales }), created))
 }
 
 fn find_or_add_customer(m: &mut Merchant, email: &str) -> usize {
@@ -398,7 +404,9 @@ fn find_or_add_customer(m: &mut Merchant, email: &str) -> usize {
     let mut bytes = [0u8; 16];
     m.rng.fill(&mut bytes);
     let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let version = m.next_version();
     m.customers.push(Customer {
+        version,
         uuid: format!(
             "{}-{}-{}-{}-{}",
             &hex[0..8],

@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 #[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct FaultRequest {
-    /// `rate_limit_storm`, `server_error`, `latency`, `malformed`, `outage` or `revoke_tokens`.
+    /// `rate_limit_storm`, `server_error`, `latency`, `malformed`, `outage`, `revoke_tokens`,
+    /// or for webhooks `drop_webhooks`, `duplicate_webhooks`, `delay_webhooks` (`latency_ms`).
     pub kind: String,
     /// Sandbox merchant id; all merchants when absent.
     #[serde(default)]
@@ -39,6 +40,20 @@ pub enum FaultKind {
     Latency { latency_ms: u64 },
     Malformed,
     Outage,
+    DropWebhooks,
+    DuplicateWebhooks,
+    DelayWebhooks { latency_ms: u64 },
+}
+
+impl FaultKind {
+    fn is_webhook(&self) -> bool {
+        matches!(
+            self,
+            FaultKind::DropWebhooks
+                | FaultKind::DuplicateWebhooks
+                | FaultKind::DelayWebhooks { .. }
+        )
+    }
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -68,10 +83,13 @@ impl FaultRequest {
                 latency_ms: self.latency_ms.ok_or("`latency` needs `latency_ms`")?,
             },
             "malformed" => FaultKind::Malformed,
+            "drop_webhooks" => FaultKind::DropWebhooks,
+            "duplicate_webhooks" => FaultKind::DuplicateWebhooks,
+            "delay_webhooks" => FaultKind::DelayWebhooks { latency_ms: self.latency_ms.ok_or("`delay_webhooks` needs `latency_ms`")? },
             "outage" => FaultKind::Outage,
             other => {
                 return Err(format!(
-                    "unknown fault kind `{other}`: use rate_limit_storm, server_error, latency, malformed, outage or revoke_tokens"
+                    "unknown fault kind `{other}`: use rate_limit_storm, server_error, latency, malformed, outage, revoke_tokens, drop_webhooks, duplicate_webhooks or delay_webhooks"
                 ))
             }
         };
@@ -107,7 +125,7 @@ pub fn apply(faults: &mut Vec<Fault>, merchant: Option<&str>, oauth: bool) -> Ef
             (Some(want), Some(got)) => want == got,
             (Some(_), None) => false,
         };
-        if !matches_merchant || (oauth && !f.include_oauth) {
+        if !matches_merchant || (oauth && !f.include_oauth) || f.kind.is_webhook() {
             continue;
         }
         let used = match &f.kind {
@@ -133,6 +151,39 @@ pub fn apply(faults: &mut Vec<Fault>, merchant: Option<&str>, oauth: bool) -> Ef
             if let Some(r) = f.remaining.as_mut() {
                 *r = r.saturating_sub(1);
             }
+        }
+    }
+    faults.retain(|f| f.remaining != Some(0));
+    effect
+}
+
+/// What the active webhook faults do to one batch of deliveries.
+#[derive(Default, Debug)]
+pub struct WebhookEffect {
+    pub drop: bool,
+    pub duplicate: bool,
+    pub delay: Duration,
+}
+
+/// Applies (and uses up) the webhook faults matching `merchant`.
+pub fn apply_webhook(faults: &mut Vec<Fault>, merchant: &str) -> WebhookEffect {
+    let now = Instant::now();
+    faults.retain(|f| f.until.is_none_or(|u| u > now) && f.remaining != Some(0));
+    let mut effect = WebhookEffect::default();
+    for f in faults
+        .iter_mut()
+        .filter(|f| f.kind.is_webhook() && f.merchant.as_deref().is_none_or(|m| m == merchant))
+    {
+        match f.kind {
+            FaultKind::DropWebhooks => effect.drop = true,
+            FaultKind::DuplicateWebhooks => effect.duplicate = true,
+            FaultKind::DelayWebhooks { latency_ms } => {
+                effect.delay += Duration::from_millis(latency_ms)
+            }
+            _ => {}
+        }
+        if let Some(r) = f.remaining.as_mut() {
+            *r = r.saturating_sub(1);
         }
     }
     faults.retain(|f| f.remaining != Some(0));

@@ -3,7 +3,7 @@
 //! curve, with discounts, tips, covers, refunds and voids. The same seed gives the same data.
 
 use crate::world::{
-    random_token, AccountingGroup, Customer, Device, Location, Login, MenuItem, Merchant,
+    random_token, uid, AccountingGroup, Customer, Device, Location, Login, MenuItem, Merchant,
     PaymentMethod, Sale, SaleLine, SalePayment, SaleType, World,
 };
 use base64::Engine;
@@ -128,9 +128,9 @@ pub fn create_merchant(
     req: &MerchantRequest,
     now: DateTime<Utc>,
 ) -> Result<Created, String> {
-    if req.series != "k" {
+    if !matches!(req.series.as_str(), "k" | "x") {
         return Err(format!(
-            "series `{}` is not simulated yet: use \"k\" (K-Series)",
+            "series `{}` is not simulated yet: use \"k\" (K-Series) or \"x\" (X-Series)",
             req.series
         ));
     }
@@ -194,6 +194,7 @@ pub fn create_merchant(
         let group = groups.len();
         groups.push(AccountingGroup {
             id: rng.gen_range(100_000..999_999),
+            uid: uid(&mut rng),
             name: (*group_name).to_owned(),
             code: group_name
                 .split_whitespace()
@@ -203,6 +204,8 @@ pub fn create_merchant(
         });
         for (item_name, price) in *items {
             menu.push(MenuItem {
+                uid: uid(&mut rng),
+                version: 0,
                 sku: format!("{}{:03}", &group_name[..1], menu.len() + 1),
                 name: (*item_name).to_owned(),
                 price_cents: *price,
@@ -216,11 +219,13 @@ pub fn create_merchant(
         let devices = (0..n_registers)
             .map(|r| Device {
                 id: rng.gen_range(1_000_000..9_999_999),
+                uid: uid(&mut rng),
                 name: format!("Till {}", r + 1),
             })
             .collect();
         locations.push(Location {
             id: rng.gen_range(10_000_000_000_000..99_999_999_999_999),
+            uid: uid(&mut rng),
             name: format!("{name} {}", CITY[(i as usize) % CITY.len()]),
             zone,
             day_start: NaiveTime::from_hms_opt(5, 0, 0).unwrap_or(NaiveTime::MIN),
@@ -246,6 +251,7 @@ pub fn create_merchant(
             rng.fill(&mut uuid_bytes);
             Customer {
                 uuid: uuid_string(uuid_bytes),
+                version: 0,
                 customer_id: rng.gen_range(1_000..9_999_999),
                 first_name: first.to_owned(),
                 last_name: last.to_owned(),
@@ -254,6 +260,15 @@ pub fn create_merchant(
         })
         .collect();
 
+    let domain_prefix = format!(
+        "{}{counter}",
+        name.to_lowercase()
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .take(20)
+            .collect::<String>()
+    );
+    let personal_token = format!("lsxs_pt_{}", random_token(&mut rng, 32));
     let login = Login {
         username: format!("owner@{}.example", id),
         password: random_token(&mut rng, 12),
@@ -272,11 +287,13 @@ pub fn create_merchant(
         payment_methods: vec![
             PaymentMethod {
                 id: 1001,
+                uid: uid(&mut rng),
                 code: "CASH".into(),
                 name: "Cash".into(),
             },
             PaymentMethod {
                 id: 1002,
+                uid: uid(&mut rng),
                 code: "CARD".into(),
                 name: "Card".into(),
             },
@@ -285,7 +302,17 @@ pub fn create_merchant(
         sales: Vec::new(),
         rng,
         line_counter: 0,
+        domain_prefix,
+        personal_token,
+        version: 0,
+        webhooks: Vec::new(),
     };
+    for i in 0..merchant.menu.len() {
+        merchant.menu[i].version = merchant.next_version();
+    }
+    for i in 0..merchant.customers.len() {
+        merchant.customers[i].version = merchant.next_version();
+    }
     generate_history(&mut merchant, history_days, sales_per_day, now);
     world.merchants.insert(id.clone(), merchant);
     Ok(Created { merchant_id: id })
@@ -358,7 +385,7 @@ fn generate_history(m: &mut Merchant, history_days: u32, sales_per_day: u32, now
                     let partial = m.rng.gen_bool(0.5);
                     add_reversal(m, idx, SaleType::Refund, partial.then_some(0), later);
                 } else if roll < 4 {
-                    add_reversal(m, idx, SaleType::Void, None, later);
+                    void_sale(m, idx, later);
                 }
             }
         }
@@ -384,6 +411,7 @@ pub fn make_line(
     let total = gross - discount;
     SaleLine {
         id: format!("S{}.{}", short(m.locations[loc].id), m.line_counter),
+        uid: uid(&mut m.rng),
         item,
         quantity,
         unit_cents: unit,
@@ -447,14 +475,20 @@ pub fn add_random_sale(
     }
     let total: i64 = lines.iter().map(|l| l.total_cents).sum();
     let card = m.rng.gen_bool(0.7);
-    let tip = if card && m.rng.gen_bool(0.2) {
+    // Tips and covers are restaurant (K-Series) concepts.
+    let restaurant = m.series == "k";
+    let tip = if restaurant && card && m.rng.gen_bool(0.2) {
         (total / 10).max(50)
     } else {
         0
     };
     let device = device.unwrap_or_else(|| m.rng.gen_range(0..m.locations[loc].devices.len()));
     let dine_in = m.rng.gen_bool(0.5);
-    let covers = if dine_in { m.rng.gen_range(1..=4) } else { 1 };
+    let covers = match (restaurant, dine_in) {
+        (false, _) => 0,
+        (true, true) => m.rng.gen_range(1..=4),
+        (true, false) => 1,
+    };
     let table = dine_in.then(|| m.rng.gen_range(1..=20).to_string());
     let opened = at - Duration::minutes(m.rng.gen_range(1..45));
     push_sale(
@@ -505,6 +539,9 @@ fn push_sale(
     m.rng.fill(&mut uuid);
     let sale = Sale {
         seq: m.sales.len() as u64,
+        uid: uid(&mut m.rng),
+        version: 0,
+        voided_at: None,
         location: loc,
         device,
         sale_type,
@@ -529,6 +566,10 @@ fn push_sale(
         customer,
     };
     m.sales.push(sale);
+    let version = m.next_version();
+    if let Some(last) = m.sales.last_mut() {
+        last.version = version;
+    }
     m.sales.len() - 1
 }
 
@@ -550,6 +591,7 @@ pub fn add_reversal(
     for l in chosen {
         m.line_counter += 1;
         lines.push(SaleLine {
+            uid: uid(&mut m.rng),
             id: format!(
                 "S{}.{}",
                 short(m.locations[orig.location].id),
@@ -588,4 +630,18 @@ pub fn add_reversal(
         orig.table.clone(),
         orig.customer,
     )
+}
+
+/// Voids sale `index`. K-Series records a void as a separate VOID record that reverses the
+/// sale; X-Series changes the sale itself to VOIDED (same id, new version). Returns the index of
+/// the record that now carries the void.
+pub fn void_sale(m: &mut Merchant, index: usize, at: DateTime<Utc>) -> usize {
+    if m.series == "k" {
+        return add_reversal(m, index, SaleType::Void, None, at);
+    }
+    let version = m.next_version();
+    let sale = &mut m.sales[index];
+    sale.voided_at = Some(at);
+    sale.version = version;
+    index
 }

@@ -6,6 +6,7 @@
 //! endpoint, all under `/_sandbox/`. It shares no code with the tillbridge client on purpose:
 //! bugs on the two sides must not cancel out.
 
+mod consent;
 mod control;
 mod faults;
 mod generate;
@@ -15,6 +16,7 @@ mod ratelimit;
 mod truth;
 mod wire;
 mod world;
+mod xseries;
 
 use axum::Router;
 use std::net::SocketAddr;
@@ -70,6 +72,7 @@ impl Sandbox {
     pub fn router(&self) -> Router {
         Router::new()
             .merge(kseries::routes())
+            .merge(xseries::routes())
             .merge(control::routes())
             .with_state(self.clone())
     }

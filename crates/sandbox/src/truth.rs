@@ -1,7 +1,7 @@
 //! Ground truth computed from the sandbox's own records, for verifying a client's sync.
 
 use crate::wire::round_half_even_to_cents;
-use crate::world::{Merchant, SaleType};
+use crate::world::{Merchant, SaleLine, SaleType};
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -65,14 +65,19 @@ pub fn compute(m: &Merchant, from: Option<DateTime<Utc>>, to: Option<DateTime<Ut
         if from.is_some_and(|f| s.closed < f) || to.is_some_and(|t| s.closed >= t) {
             continue;
         }
-        let loc_id = m.locations[s.location].id.to_string();
-        let total: i64 = s.lines.iter().map(|l| l.total_cents).sum();
-        let tax: i64 = s
-            .lines
+        let loc_id = m.location_ref(s.location);
+        // An X-Series sale voided in place stays one record, with nothing left in it.
+        let lines: &[SaleLine] = if s.voided_at.is_some() { &[] } else { &s.lines };
+        let total: i64 = lines.iter().map(|l| l.total_cents).sum();
+        let tax: i64 = lines
             .iter()
             .map(|l| round_half_even_to_cents(l.tax_10k))
             .sum();
-        let tip: i64 = s.payments.iter().map(|p| p.tip_cents).sum();
+        let tip: i64 = if s.voided_at.is_some() {
+            0
+        } else {
+            s.payments.iter().map(|p| p.tip_cents).sum()
+        };
         truth.orders += 1;
         truth.total_minor += total;
         let l = locations
@@ -104,7 +109,7 @@ pub fn compute(m: &Merchant, from: Option<DateTime<Utc>>, to: Option<DateTime<Ut
             });
         h.orders += 1;
         h.total_minor += total;
-        for line in &s.lines {
+        for line in lines {
             let name = &m.groups[m.menu[line.item].group].name;
             let c = categories
                 .entry(name.clone())

@@ -23,6 +23,8 @@ pub struct SandboxClient {
     pub authorize_url: String,
     pub token_url: String,
     pub api_base: String,
+    /// X-Series: whether a refresh returns a new refresh token (the old one then dies).
+    pub rotate_refresh: bool,
 }
 
 pub struct World {
@@ -37,6 +39,8 @@ pub struct World {
     pub faults: Vec<Fault>,
     pub fault_counter: u64,
     pub buckets: HashMap<String, Bucket>,
+    /// X-Series sliding windows: request instants per (client, store).
+    pub windows: HashMap<String, std::collections::VecDeque<Instant>>,
     pub stats: Stats,
 }
 
@@ -74,6 +78,86 @@ pub struct Merchant {
     pub sales: Vec<Sale>,
     pub rng: ChaCha8Rng,
     pub line_counter: u64,
+    /// X-Series: the store's domain prefix (`{prefix}.retail.lightspeed.app`).
+    pub domain_prefix: String,
+    /// X-Series: a personal token usable as a Bearer token.
+    pub personal_token: String,
+    /// X-Series: the store-wide version counter every change increments.
+    pub version: u64,
+    pub webhooks: Vec<Webhook>,
+}
+
+/// An X-Series webhook subscription.
+#[derive(Clone, Serialize)]
+pub struct Webhook {
+    pub id: String,
+    pub url: String,
+    pub active: bool,
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+impl Merchant {
+    /// A location's id as this merchant's series writes it (K: business location id; X: outlet uuid).
+    pub fn location_ref(&self, loc: usize) -> String {
+        match self.series.as_str() {
+            "k" => self.locations[loc].id.to_string(),
+            _ => self.locations[loc].uid.clone(),
+        }
+    }
+
+    pub fn register_ref(&self, loc: usize, device: usize) -> String {
+        let d = &self.locations[loc].devices[device];
+        match self.series.as_str() {
+            "k" => d.id.to_string(),
+            _ => d.uid.clone(),
+        }
+    }
+
+    pub fn category_ref(&self, group: usize) -> String {
+        match self.series.as_str() {
+            "k" => self.groups[group].id.to_string(),
+            _ => self.groups[group].uid.clone(),
+        }
+    }
+
+    /// A sale's id as the series writes it (K: `accountFiscId`; X: uuid).
+    pub fn sale_ref(&self, index: usize) -> String {
+        match self.series.as_str() {
+            "k" => self.sales[index].fisc_id.clone(),
+            _ => self.sales[index].uid.clone(),
+        }
+    }
+
+    pub fn find_location(&self, reference: &str) -> Option<usize> {
+        (0..self.locations.len()).find(|&i| self.location_ref(i) == reference)
+    }
+
+    pub fn find_sale(&self, reference: &str) -> Option<usize> {
+        (0..self.sales.len()).find(|&i| self.sale_ref(i) == reference)
+    }
+
+    pub fn next_version(&mut self) -> u64 {
+        self.version += 1;
+        self.version
+    }
+}
+
+/// A random UUID (v4 layout) from the merchant's seeded generator.
+pub fn uid(rng: &mut impl Rng) -> String {
+    let mut b = [0u8; 16];
+    rng.fill(&mut b);
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
 }
 
 #[derive(Clone, Serialize)]
@@ -84,6 +168,7 @@ pub struct Login {
 
 pub struct Location {
     pub id: i64,
+    pub uid: String,
     pub name: String,
     pub zone: Tz,
     pub day_start: NaiveTime,
@@ -94,11 +179,14 @@ pub struct Location {
 #[derive(Clone)]
 pub struct Device {
     pub id: i64,
+    pub uid: String,
     pub name: String,
 }
 
 #[derive(Clone)]
 pub struct MenuItem {
+    pub uid: String,
+    pub version: u64,
     pub sku: String,
     pub name: String,
     pub price_cents: i64,
@@ -107,18 +195,21 @@ pub struct MenuItem {
 
 pub struct AccountingGroup {
     pub id: i64,
+    pub uid: String,
     pub name: String,
     pub code: String,
 }
 
 pub struct PaymentMethod {
     pub id: i64,
+    pub uid: String,
     pub code: String,
     pub name: String,
 }
 
 pub struct Customer {
     pub uuid: String,
+    pub version: u64,
     pub customer_id: i64,
     pub first_name: String,
     pub last_name: String,
@@ -147,6 +238,12 @@ impl SaleType {
 pub struct Sale {
     /// Creation order across the merchant; pagination is stable in this order.
     pub seq: u64,
+    /// X-Series id.
+    pub uid: String,
+    /// X-Series version: the store version of the sale's last change.
+    pub version: u64,
+    /// X-Series: when the sale was voided (it keeps its id and lines, status VOIDED).
+    pub voided_at: Option<DateTime<Utc>>,
     pub location: usize,
     pub device: usize,
     pub sale_type: SaleType,
@@ -168,6 +265,7 @@ pub struct Sale {
 #[derive(Clone)]
 pub struct SaleLine {
     pub id: String,
+    pub uid: String,
     pub item: usize,
     /// Whole units; negative on refunds and voids.
     pub quantity: i64,
@@ -227,11 +325,22 @@ impl World {
             authorize_url: String::new(),
             token_url: String::new(),
             api_base: String::new(),
+            rotate_refresh: true,
+        };
+        let x_client = SandboxClient {
+            series: "x".into(),
+            client_id: format!("x-client-{:08x}", rng.gen::<u32>()),
+            client_secret: random_token(&mut rng, 32),
+            redirect_uris: Vec::new(),
+            authorize_url: String::new(),
+            token_url: String::new(),
+            api_base: String::new(),
+            rotate_refresh: false,
         };
         World {
             seed: config.seed,
             rng,
-            clients: vec![k_client],
+            clients: vec![k_client, x_client],
             merchants: BTreeMap::new(),
             merchant_counter: 0,
             codes: HashMap::new(),
@@ -240,6 +349,7 @@ impl World {
             faults: Vec::new(),
             fault_counter: 0,
             buckets: HashMap::new(),
+            windows: HashMap::new(),
             stats: Stats::default(),
         }
     }
@@ -248,6 +358,12 @@ impl World {
         self.clients
             .iter()
             .find(|c| c.series == series && c.client_id == client_id)
+    }
+
+    pub fn merchant_by_prefix(&self, prefix: &str) -> Option<&Merchant> {
+        self.merchants
+            .values()
+            .find(|m| m.series == "x" && m.domain_prefix == prefix)
     }
 
     pub fn merchant_by_login(&self, series: &str, username: &str) -> Option<&Merchant> {

@@ -338,7 +338,7 @@ pub async fn summary(
     let rows = sqlx::query(
         "SELECT COALESCE(l.category, '') AS category, CAST(SUM(l.quantity_milli) AS BIGINT) AS qty, CAST(SUM(l.total_minor) AS BIGINT) AS total \
          FROM order_lines l JOIN orders o ON o.merchant_id = l.merchant_id AND o.id = l.order_id \
-         WHERE o.merchant_id = $1 AND ($2 IS NULL OR o.closed_at >= $2) AND ($3 IS NULL OR o.closed_at < $3) \
+         WHERE o.merchant_id = $1 AND ($2 IS NULL OR o.closed_at >= $2) AND ($3 IS NULL OR o.closed_at < $3) AND NOT l.voided \
          GROUP BY COALESCE(l.category, '') ORDER BY category",
     )
     .bind(merchant_id)

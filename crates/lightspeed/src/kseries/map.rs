@@ -134,7 +134,9 @@ pub fn map_sale(sale: &wire::Sale, ctx: &MapContext) -> Result<Mapped, MapError>
             tax_minor: money("taxAmount", &l.tax_amount)?,
             total_minor: money("totalNetAmountWithTax", &l.total_net_amount_with_tax)?,
             net_minor: money("totalNetAmountWithoutTax", &l.total_net_amount_without_tax)?,
-            voided: l.void_reason.is_some(),
+            // In a VOID record every line carries the reason and reverses the original; only
+            // a line voided inside a sale is itself void.
+            voided: l.void_reason.is_some() && kind == OrderKind::Sale,
         });
     }
     let mut payments = Vec::with_capacity(sale.payments.len());
@@ -203,9 +205,21 @@ pub fn map_sale(sale: &wire::Sale, ctx: &MapContext) -> Result<Mapped, MapError>
         closed_at,
         business_date: Some(business_date(closed_at, ctx.zone, ctx.day_start)),
         currency: currency.unwrap_or_else(|| ctx.currency.clone()),
-        total_minor: lines.iter().map(|l| l.total_minor).sum(),
-        tax_minor: lines.iter().map(|l| l.tax_minor).sum(),
-        discount_minor: lines.iter().map(|l| l.discount_minor).sum(),
+        total_minor: lines
+            .iter()
+            .filter(|l| !l.voided)
+            .map(|l| l.total_minor)
+            .sum(),
+        tax_minor: lines
+            .iter()
+            .filter(|l| !l.voided)
+            .map(|l| l.tax_minor)
+            .sum(),
+        discount_minor: lines
+            .iter()
+            .filter(|l| !l.voided)
+            .map(|l| l.discount_minor)
+            .sum(),
         tip_minor: payments.iter().map(|p| p.tip_minor).sum(),
         lines,
         payments,
@@ -278,6 +292,32 @@ mod tests {
         let e = map_sale(&sale, &ctx()).unwrap_err();
         assert_eq!(e.sale, "A65315.17");
         assert!(e.to_string().contains("totalNetAmountWithTax"), "{e}");
+    }
+
+    #[test]
+    fn voided_lines_count_only_as_reversals() {
+        let voided_in_sale = SALE.replace("\"REFUND\"", "\"SALE\"").replace(
+            "\"sku\": \"H002\"",
+            "\"sku\": \"H002\", \"voidReason\": \"Taste\"",
+        );
+        let sale: wire::Sale = serde_json::from_str(&voided_in_sale).unwrap();
+        let Mapped::Order(o) = map_sale(&sale, &ctx()).unwrap() else {
+            panic!("skipped")
+        };
+        assert!(o.lines[0].voided);
+        assert_eq!(o.total_minor, 0, "a voided line is not part of the sale");
+        let void_record = SALE.replace("\"REFUND\"", "\"VOID\"").replace(
+            "\"sku\": \"H002\"",
+            "\"sku\": \"H002\", \"voidReason\": \"Taste\"",
+        );
+        let sale: wire::Sale = serde_json::from_str(&void_record).unwrap();
+        let Mapped::Order(o) = map_sale(&sale, &ctx()).unwrap() else {
+            panic!("skipped")
+        };
+        assert_eq!(
+            (o.kind, o.lines[0].voided, o.total_minor),
+            (OrderKind::Void, false, -360)
+        );
     }
 
     #[test]

@@ -61,7 +61,7 @@ pub fn guard(
     };
     let effect = faults::apply(&mut w.faults, Some(&merchant_id), false);
     if let Some(kind) = effect.fail {
-        return (effect.delay, Err(fault_response(w, kind)));
+        return (effect.delay, Err(fault_response(w, kind, "k")));
     }
     let client_id = w
         .access_tokens
@@ -102,15 +102,15 @@ pub fn guard(
     )
 }
 
-pub fn fault_response(w: &mut World, kind: FaultKind) -> Response {
+pub fn fault_response(w: &mut World, kind: FaultKind, series: &str) -> Response {
     match kind {
         FaultKind::RateLimitStorm { retry_after } => {
             w.stats.rate_limited += 1;
-            w.count("k").rate_limited += 1;
+            w.count(series).rate_limited += 1;
             too_many(retry_after)
         }
         FaultKind::ServerError { status } => {
-            w.count("k").server_errors += 1;
+            w.count(series).server_errors += 1;
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
             json(
                 status,
@@ -118,14 +118,18 @@ pub fn fault_response(w: &mut World, kind: FaultKind) -> Response {
             )
         }
         FaultKind::Outage => {
-            w.count("k").server_errors += 1;
+            w.count(series).server_errors += 1;
             (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "<html><body><h1>503 Service Temporarily Unavailable</h1></body></html>",
             )
                 .into_response()
         }
-        FaultKind::Latency { .. } | FaultKind::Malformed => json(
+        FaultKind::Latency { .. }
+        | FaultKind::Malformed
+        | FaultKind::DropWebhooks
+        | FaultKind::DuplicateWebhooks
+        | FaultKind::DelayWebhooks { .. } => json(
             StatusCode::INTERNAL_SERVER_ERROR,
             json!({"error": "sandbox fault"}),
         ),

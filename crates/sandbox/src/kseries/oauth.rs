@@ -3,14 +3,15 @@
 //! 60-minute access tokens and single-use rotating refresh tokens that expire after 14 days
 //! unused. Every lifetime is divided by the time scale.
 
+use crate::consent::{self, error_page, redirect_with};
 use crate::faults;
-use crate::http::{escape_html, html, json};
+use crate::http::json;
 use crate::world::{random_token, redirect_allowed, AccessToken, AuthCode, RefreshToken, World};
 use crate::Sandbox;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
 use base64::Engine;
@@ -81,59 +82,22 @@ fn validate(w: &World, p: &AuthorizeParams) -> Result<(), String> {
     }
 }
 
-fn error_page(message: &str) -> Response {
-    html(
-        StatusCode::BAD_REQUEST,
-        format!("<!doctype html><html><head><title>Authorization error</title></head><body><h1>Authorization error</h1><p id=\"error\">{}</p></body></html>", escape_html(message)),
-    )
-}
-
 fn consent_page(p: &AuthorizeParams, error: Option<&str>) -> Response {
-    let hidden = |name: &str, value: &Option<String>| match value {
-        Some(v) => format!(
-            "<input type=\"hidden\" name=\"{name}\" value=\"{}\">",
-            escape_html(v)
-        ),
-        None => String::new(),
-    };
-    let fields = [
-        hidden("response_type", &p.response_type),
-        hidden("client_id", &p.client_id),
-        hidden("redirect_uri", &p.redirect_uri),
-        hidden("scope", &p.scope),
-        hidden("state", &p.state),
-        hidden("code_challenge", &p.code_challenge),
-        hidden("code_challenge_method", &p.code_challenge_method),
-    ]
-    .concat();
-    let error = error
-        .map(|e| format!("<p id=\"error\" role=\"alert\">{}</p>", escape_html(e)))
-        .unwrap_or_default();
-    let scope = escape_html(p.scope.as_deref().unwrap_or_default());
-    html(
-        if error.is_empty() {
-            StatusCode::OK
-        } else {
-            StatusCode::UNAUTHORIZED
-        },
-        format!(
-            r#"<!doctype html>
-<html><head><meta charset="utf-8"><title>Lightspeed K-Series — Authorize</title></head>
-<body>
-<main>
-<h1>Lightspeed Restaurant (sandbox)</h1>
-<p>An application is asking for access to your business: <code>{scope}</code></p>
-{error}
-<form method="post" action="/kseries/oauth/authorize">
-{fields}
-<label>E-mail <input type="text" name="username" autocomplete="username" required></label>
-<label>Password <input type="password" name="password" autocomplete="current-password" required></label>
-<button type="submit" name="decision" value="allow" id="authorize">Authorize</button>
-<button type="submit" name="decision" value="deny" id="deny" formnovalidate>Deny</button>
-</form>
-</main>
-</body></html>"#
-        ),
+    let hidden = [
+        ("response_type", &p.response_type),
+        ("client_id", &p.client_id),
+        ("redirect_uri", &p.redirect_uri),
+        ("scope", &p.scope),
+        ("state", &p.state),
+        ("code_challenge", &p.code_challenge),
+        ("code_challenge_method", &p.code_challenge_method),
+    ];
+    consent::page(
+        "Lightspeed Restaurant",
+        "/kseries/oauth/authorize",
+        p.scope.as_deref().unwrap_or_default(),
+        &hidden,
+        error,
     )
 }
 
@@ -142,20 +106,6 @@ async fn authorize_page(State(sb): State<Sandbox>, Query(p): Query<AuthorizePara
         Ok(()) => consent_page(&p, None),
         Err(e) => error_page(&e),
     }
-}
-
-fn redirect_with(redirect_uri: &str, params: &[(&str, &str)]) -> Response {
-    let mut url = match url::Url::parse(redirect_uri) {
-        Ok(u) => u,
-        Err(_) => return error_page("invalid redirect_uri"),
-    };
-    {
-        let mut q = url.query_pairs_mut();
-        for (k, v) in params {
-            q.append_pair(k, v);
-        }
-    }
-    Redirect::to(url.as_str()).into_response()
 }
 
 async fn authorize_decision(State(sb): State<Sandbox>, body: Bytes) -> Response {
@@ -303,7 +253,7 @@ async fn token(State(sb): State<Sandbox>, headers: HeaderMap, body: Bytes) -> Re
         w.count("k").requests += 1;
         let effect = faults::apply(&mut w.faults, None, true);
         if let Some(kind) = effect.fail {
-            return (super::fault_response(w, kind), effect.delay);
+            return (super::fault_response(w, kind, "k"), effect.delay);
         }
         (
             token_inner(w, scale, &headers, form_type, &params),

@@ -1,0 +1,530 @@
+//! X-Series API 2.0 under `/xseries/{prefix}/api/2.0`: version-cursor lists (`after`,
+//! `page_size`; `after=version.max` pages on, an empty page ends), single objects wrapped in
+//! `data`, search, and webhook subscriptions.
+
+use super::{guard, render, with_rate_headers};
+use crate::http::json;
+use crate::world::{uid, Merchant, Webhook};
+use crate::Sandbox;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+
+pub fn routes() -> Router<Sandbox> {
+    Router::new()
+        .route("/xseries/{prefix}/api/2.0/outlets", get(outlets))
+        .route("/xseries/{prefix}/api/2.0/registers", get(registers))
+        .route(
+            "/xseries/{prefix}/api/2.0/payment_types",
+            get(payment_types),
+        )
+        .route("/xseries/{prefix}/api/2.0/taxes", get(taxes))
+        .route(
+            "/xseries/{prefix}/api/2.0/product_categories",
+            get(categories),
+        )
+        .route("/xseries/{prefix}/api/2.0/products", get(products))
+        .route(
+            "/xseries/{prefix}/api/2.0/customers",
+            get(customers).post(create_customer),
+        )
+        .route("/xseries/{prefix}/api/2.0/sales", get(sales))
+        .route("/xseries/{prefix}/api/2.0/sales/{id}", get(sale))
+        .route("/xseries/{prefix}/api/2.0/search", get(search))
+        .route(
+            "/xseries/{prefix}/api/2.0/webhooks",
+            get(list_webhooks).post(create_webhook),
+        )
+        .route(
+            "/xseries/{prefix}/api/2.0/webhooks/{id}",
+            get(get_webhook).put(update_webhook).delete(delete_webhook),
+        )
+}
+
+type Params = HashMap<String, String>;
+
+fn error(status: StatusCode, title: &str, message: &str) -> Response {
+    json(status, json!({ "error": title, "message": message }))
+}
+
+/// Runs `f` for an authenticated, rate-limited request on the store; adds the rate headers.
+async fn with_store(
+    sb: &Sandbox,
+    headers: &HeaderMap,
+    prefix: &str,
+    f: impl FnOnce(&mut Merchant) -> Response,
+) -> Response {
+    let scale = sb.time_scale();
+    let (delay, response) = sb.with_world(|w| {
+        let (delay, guarded) = guard(w, scale, headers, prefix);
+        let response = match guarded {
+            Err(r) => r,
+            Ok(g) => match w.merchants.get_mut(&g.merchant_id) {
+                Some(m) => with_rate_headers(f(m), g.limit, g.remaining),
+                None => error(StatusCode::NOT_FOUND, "Not Found", "no such store"),
+            },
+        };
+        (delay, response)
+    });
+    crate::kseries::delayed(delay, response).await
+}
+
+fn page_params(p: &Params) -> Result<(u64, usize), String> {
+    let after = match p.get("after") {
+        None => 0,
+        Some(raw) => raw
+            .parse()
+            .map_err(|_| format!("`after` must be a version number, got `{raw}`"))?,
+    };
+    let size = match p.get("page_size") {
+        None => 1000,
+        Some(raw) => match raw.parse::<usize>() {
+            Ok(n) if (1..=10_000).contains(&n) => n,
+            _ => {
+                return Err(format!(
+                    "`page_size` must be between 1 and 10000, got `{raw}`"
+                ))
+            }
+        },
+    };
+    Ok((after, size))
+}
+
+/// A version-cursor page over `(version, object)` pairs.
+fn version_page(mut items: Vec<(u64, Value)>, after: u64, size: usize) -> Response {
+    items.retain(|(v, _)| *v > after);
+    items.sort_by_key(|(v, _)| *v);
+    items.truncate(size);
+    let version = match (items.first(), items.last()) {
+        (Some((min, _)), Some((max, _))) => json!({ "min": min, "max": max }),
+        _ => Value::Null,
+    };
+    json(
+        StatusCode::OK,
+        json!({ "data": items.into_iter().map(|(_, v)| v).collect::<Vec<_>>(), "version": version }),
+    )
+}
+
+async fn outlets(
+    State(sb): State<Sandbox>,
+    headers: HeaderMap,
+    Path(prefix): Path<String>,
+) -> Response {
+    with_store(&sb, &headers, &prefix, |m| {
+        json(StatusCode::OK, json!({ "data": (0..m.locations.len()).map(|i| render::outlet(m, i)).collect::<Vec<_>>() }))
+    })
+    .await
+}
+
+async fn registers(
+    State(sb): State<Sandbox>,
+    headers: HeaderMap,
+    Path(prefix): Path<String>,
+) -> Response {
+    with_store(&sb, &headers, &prefix, |m| {
+        let list: Vec<Value> = (0..m.locations.len())
+            .flat_map(|l| (0..m.locations[l].devices.len()).map(move |d| (l, d)))
+            .map(|(l, d)| render::register(m, l, d))
+            .collect();
+        json(StatusCode::OK, json!({ "data": list }))
+    })
+    .await
+}
+
+async fn payment_types(
+    State(sb): State<Sandbox>,
+    headers: HeaderMap,
+    Path(prefix): Path<String>,
+) -> Response {
+    with_store(&sb, &headers, &prefix, |m| {
+        let list: Vec<Value> = m
+            .payment_methods
+            .iter()
+            .map(|p| json!({ "id": p.uid, "name": p.name, "payment_type_id": p.id.to_string() }))
+            .collect();
+        json(StatusCode::OK, json!({ "data": list }))
+    })
+    .await
+}
+
+async fn taxes(
+    State(sb): State<Sandbox>,
+    headers: HeaderMap,
+    Path(prefix): Path<String>,
+) -> Response {
+    with_store(&sb, &headers, &prefix, |m| {
+        let rate = render::num4(crate::generate::TAX_BASIS_POINTS);
+        json(StatusCode::OK, json!({ "data": [{ "id": render::tax_id(m), "name": "VAT", "rate": rate, "active": true }] }))
+    })
+    .await
+}
+
+async fn categories(
+    State(sb): State<Sandbox>,
+    headers: HeaderMap,
+    Path(prefix): Path<String>,
+) -> Response {
+    with_store(&sb, &headers, &prefix, |m| {
+        let list: Vec<Value> = (0..m.groups.len()).map(|g| render::category(m, g)).collect();
+        let last = m.groups.last().map(|g| g.uid.clone());
+        json(StatusCode::OK, json!({ "page_info": { "has_next": false, "last_seen": last }, "data": { "categories": list } }))
+    })
+    .await
+}
+
+async fn products(
+    State(sb): State<Sandbox>,
+    headers: HeaderMap,
+    Path(prefix): Path<String>,
+    Query(p): Query<Params>,
+) -> Response {
+    with_store(&sb, &headers, &prefix, |m| match page_params(&p) {
+        Err(message) => error(StatusCode::BAD_REQUEST, "Bad Request", &message),
+        Ok((after, size)) => version_page(
+            (0..m.menu.len())
+                .map(|i| (m.menu[i].version, render::product(m, i)))
+                .collect(),
+            after,
+            size,
+        ),
+    })
+    .await
+}
+
+async fn customers(
+    State(sb): State<Sandbox>,
+    headers: HeaderMap,
+    Path(prefix): Path<String>,
+    Query(p): Query<Params>,
+) -> Response {
+    with_store(&sb, &headers, &prefix, |m| match page_params(&p) {
+        Err(message) => error(StatusCode::BAD_REQUEST, "Bad Request", &message),
+        Ok((after, size)) => version_page(
+            (0..m.customers.len())
+                .map(|i| (m.customers[i].version, render::customer(m, i)))
+                .collect(),
+            after,
+            size,
+        ),
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+struct NewCustomer {
+    first_name: Option<String>,
+    last_name: Option<String>,
+    email: Option<String>,
+}
+
+async fn create_customer(
+    State(sb): State<Sandbox>,
+    headers: HeaderMap,
+    Path(prefix): Path<String>,
+    body: Bytes,
+) -> Response {
+    with_store(&sb, &headers, &prefix, |m| {
+        let req: NewCustomer = match serde_json::from_slice(&body) {
+            Ok(r) => r,
+            Err(e) => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "Bad Request",
+                    &format!("invalid JSON: {e}"),
+                )
+            }
+        };
+        let (Some(first), Some(last)) = (
+            req.first_name.filter(|s| !s.trim().is_empty()),
+            req.last_name.filter(|s| !s.trim().is_empty()),
+        ) else {
+            return error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Unprocessable Entity",
+                "first_name and last_name are required",
+            );
+        };
+        let version = m.next_version();
+        let uuid = uid(&mut m.rng);
+        m.customers.push(crate::world::Customer {
+            uuid,
+            version,
+            customer_id: 10_000 + m.customers.len() as i64,
+            first_name: first,
+            last_name: last,
+            email: req.email,
+        });
+        json(
+            StatusCode::CREATED,
+            json!({ "data": render::customer(m, m.customers.len() - 1) }),
+        )
+    })
+    .await
+}
+
+async fn sales(
+    State(sb): State<Sandbox>,
+    headers: HeaderMap,
+    Path(prefix): Path<String>,
+    Query(p): Query<Params>,
+) -> Response {
+    with_store(&sb, &headers, &prefix, |m| match page_params(&p) {
+        Err(message) => error(StatusCode::BAD_REQUEST, "Bad Request", &message),
+        Ok((after, size)) => version_page(
+            (0..m.sales.len())
+                .filter(|&i| m.sales[i].version > after)
+                .map(|i| (m.sales[i].version, render::sale(m, i)))
+                .collect(),
+            after,
+            size,
+        ),
+    })
+    .await
+}
+
+async fn sale(
+    State(sb): State<Sandbox>,
+    headers: HeaderMap,
+    Path((prefix, id)): Path<(String, String)>,
+) -> Response {
+    with_store(&sb, &headers, &prefix, |m| {
+        match m.sales.iter().position(|s| s.uid == id) {
+            Some(i) => json(StatusCode::OK, json!({ "data": render::sale(m, i) })),
+            None => error(
+                StatusCode::NOT_FOUND,
+                "Not Found",
+                &format!("no sale `{id}`"),
+            ),
+        }
+    })
+    .await
+}
+
+/// `search?type=sales` (by `date_from`/`date_to` in UTC, `offset`, `page_size`) and
+/// `search?type=customers` (by `email`).
+async fn search(
+    State(sb): State<Sandbox>,
+    headers: HeaderMap,
+    Path(prefix): Path<String>,
+    Query(p): Query<Params>,
+) -> Response {
+    with_store(&sb, &headers, &prefix, |m| {
+        let offset = p
+            .get("offset")
+            .and_then(|o| o.parse::<usize>().ok())
+            .unwrap_or(0);
+        let size = p
+            .get("page_size")
+            .and_then(|o| o.parse::<usize>().ok())
+            .unwrap_or(100)
+            .min(1000);
+        match p.get("type").map(String::as_str) {
+            Some("sales") => {
+                let bound = |k: &str| p.get(k).and_then(|v| crate::wire::parse_instant(v));
+                let (from, to) = (bound("date_from"), bound("date_to"));
+                let hits: Vec<usize> = (0..m.sales.len())
+                    .filter(|&i| {
+                        from.is_none_or(|f| m.sales[i].closed >= f)
+                            && to.is_none_or(|t| m.sales[i].closed < t)
+                    })
+                    .collect();
+                let data: Vec<Value> = hits
+                    .iter()
+                    .skip(offset)
+                    .take(size)
+                    .map(|&i| render::sale(m, i))
+                    .collect();
+                json(
+                    StatusCode::OK,
+                    json!({ "data": data, "total_count": hits.len() }),
+                )
+            }
+            Some("customers") => {
+                let email = p.get("email").map(|e| e.trim().to_lowercase());
+                let data: Vec<Value> = (0..m.customers.len())
+                    .filter(|&i| {
+                        email.as_ref().is_none_or(|e| {
+                            m.customers[i]
+                                .email
+                                .as_ref()
+                                .is_some_and(|c| c.trim().to_lowercase() == *e)
+                        })
+                    })
+                    .skip(offset)
+                    .take(size)
+                    .map(|i| render::customer(m, i))
+                    .collect();
+                json(StatusCode::OK, json!({ "data": data }))
+            }
+            other => error(
+                StatusCode::BAD_REQUEST,
+                "Bad Request",
+                &format!(
+                    "unsupported search type `{}`: use sales or customers",
+                    other.unwrap_or_default()
+                ),
+            ),
+        }
+    })
+    .await
+}
+
+const WEBHOOK_TYPES: &[&str] = &[
+    "sale.update",
+    "product.update",
+    "customer.update",
+    "inventory.update",
+    "register_closure.create",
+    "consignment.send",
+    "consignment.receive",
+];
+
+#[derive(Deserialize)]
+struct WebhookBody {
+    url: Option<String>,
+    active: Option<bool>,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+}
+
+fn parse_webhook(body: &[u8]) -> Result<WebhookBody, (StatusCode, String)> {
+    let w: WebhookBody = serde_json::from_slice(body)
+        .map_err(|e| (StatusCode::BAD_REQUEST, format!("invalid JSON: {e}")))?;
+    if let Some(k) = w
+        .kind
+        .as_ref()
+        .filter(|k| !WEBHOOK_TYPES.contains(&k.as_str()))
+    {
+        return Err((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("unknown webhook type `{k}`"),
+        ));
+    }
+    if let Some(u) = w.url.as_ref().filter(|u| url::Url::parse(u).is_err()) {
+        return Err((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("`{u}` is not a URL"),
+        ));
+    }
+    Ok(w)
+}
+
+fn rejected((status, message): (StatusCode, String)) -> Response {
+    let title = status.canonical_reason().unwrap_or("Bad Request");
+    error(status, title, &message)
+}
+
+async fn list_webhooks(
+    State(sb): State<Sandbox>,
+    headers: HeaderMap,
+    Path(prefix): Path<String>,
+) -> Response {
+    with_store(&sb, &headers, &prefix, |m| {
+        json(StatusCode::OK, json!({ "data": m.webhooks }))
+    })
+    .await
+}
+
+async fn create_webhook(
+    State(sb): State<Sandbox>,
+    headers: HeaderMap,
+    Path(prefix): Path<String>,
+    body: Bytes,
+) -> Response {
+    with_store(&sb, &headers, &prefix, |m| {
+        let w = match parse_webhook(&body) {
+            Ok(w) => w,
+            Err(e) => return rejected(e),
+        };
+        let (Some(url), Some(kind)) = (w.url, w.kind) else {
+            return error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Unprocessable Entity",
+                "url and type are required",
+            );
+        };
+        if m.webhooks.iter().any(|h| h.url == url && h.kind == kind) {
+            return error(
+                StatusCode::CONFLICT,
+                "Conflict",
+                "A webhook with this type and URL already exists",
+            );
+        }
+        let hook = Webhook {
+            id: uid(&mut m.rng),
+            url,
+            active: w.active.unwrap_or(true),
+            kind,
+        };
+        m.webhooks.push(hook.clone());
+        json(StatusCode::OK, json!({ "data": hook }))
+    })
+    .await
+}
+
+async fn get_webhook(
+    State(sb): State<Sandbox>,
+    headers: HeaderMap,
+    Path((prefix, id)): Path<(String, String)>,
+) -> Response {
+    with_store(&sb, &headers, &prefix, |m| {
+        match m.webhooks.iter().find(|h| h.id == id) {
+            Some(h) => json(StatusCode::OK, json!({ "data": h })),
+            None => error(StatusCode::NOT_FOUND, "Not Found", "no such webhook"),
+        }
+    })
+    .await
+}
+
+async fn update_webhook(
+    State(sb): State<Sandbox>,
+    headers: HeaderMap,
+    Path((prefix, id)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    with_store(&sb, &headers, &prefix, |m| {
+        let w = match parse_webhook(&body) {
+            Ok(w) => w,
+            Err(e) => return rejected(e),
+        };
+        match m.webhooks.iter_mut().find(|h| h.id == id) {
+            Some(h) => {
+                if let Some(u) = w.url {
+                    h.url = u;
+                }
+                if let Some(k) = w.kind {
+                    h.kind = k;
+                }
+                if let Some(a) = w.active {
+                    h.active = a;
+                }
+                json(StatusCode::OK, json!({ "data": h }))
+            }
+            None => error(StatusCode::NOT_FOUND, "Not Found", "no such webhook"),
+        }
+    })
+    .await
+}
+
+async fn delete_webhook(
+    State(sb): State<Sandbox>,
+    headers: HeaderMap,
+    Path((prefix, id)): Path<(String, String)>,
+) -> Response {
+    with_store(&sb, &headers, &prefix, |m| {
+        let before = m.webhooks.len();
+        m.webhooks.retain(|h| h.id != id);
+        if m.webhooks.len() < before {
+            json(StatusCode::OK, json!({ "data": { "id": id } }))
+        } else {
+            error(StatusCode::NOT_FOUND, "Not Found", "no such webhook")
+        }
+    })
+    .await
+}

@@ -1,0 +1,422 @@
+//! The X-Series dialect as an independent client sees it: the connect flow with
+//! `domain_prefix`, form-body client credentials only, version-cursor paging that matches the
+//! truth, the sliding-window limit with an HTTP-date `Retry-After`, and form-encoded webhooks.
+#![expect(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on an unexpected value"
+)]
+
+use axum::routing::post;
+use axum::{Form, Router};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use tillbridge_sandbox::{Sandbox, SandboxConfig};
+
+const REDIRECT: &str = "http://127.0.0.1:9/callback";
+
+struct X {
+    base: String,
+    http: reqwest::Client,
+    client_id: String,
+    secret: String,
+    merchant: Value,
+}
+
+async fn start(time_scale: f64, history_days: u32, registers: u32) -> X {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(
+        Sandbox::new(SandboxConfig {
+            seed: 5,
+            time_scale,
+        })
+        .serve(listener),
+    );
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let clients: Value = http
+        .get(format!("{base}/_sandbox/clients"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let x = clients["clients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["series"] == "x")
+        .unwrap()
+        .clone();
+    let merchant: Value = http
+        .post(format!("{base}/_sandbox/merchants"))
+        .json(&json!({ "series": "x", "preset": "shop", "history_days": history_days, "sales_per_day": 20, "locations": 2, "registers_per_location": registers }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    X {
+        client_id: x["client_id"].as_str().unwrap().into(),
+        secret: x["client_secret"].as_str().unwrap().into(),
+        base,
+        http,
+        merchant,
+    }
+}
+
+impl X {
+    fn prefix(&self) -> &str {
+        self.merchant["domain_prefix"].as_str().unwrap()
+    }
+
+    async fn callback(&self, decision: &str) -> url::Url {
+        let form = [
+            ("response_type", "code"),
+            ("client_id", &self.client_id),
+            ("redirect_uri", REDIRECT),
+            ("state", "state-123456"),
+            (
+                "username",
+                self.merchant["login"]["username"].as_str().unwrap(),
+            ),
+            (
+                "password",
+                self.merchant["login"]["password"].as_str().unwrap(),
+            ),
+            ("decision", decision),
+        ];
+        let resp = self
+            .http
+            .post(format!("{}/xseries/connect", self.base))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert!(resp.status().is_redirection());
+        url::Url::parse(resp.headers()["location"].to_str().unwrap()).unwrap()
+    }
+
+    async fn token(&self) -> Value {
+        let callback = self.callback("allow").await;
+        let q: HashMap<String, String> = callback.query_pairs().into_owned().collect();
+        assert_eq!(q["domain_prefix"], self.prefix());
+        assert_eq!(q["state"], "state-123456");
+        let url = format!("{}/xseries/{}/api/1.0/token", self.base, self.prefix());
+        let form = [
+            ("code", q["code"].as_str()),
+            ("client_id", &self.client_id),
+            ("client_secret", &self.secret),
+            ("grant_type", "authorization_code"),
+            ("redirect_uri", REDIRECT),
+        ];
+        self.http
+            .post(url)
+            .form(&form)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    async fn get(&self, token: &str, path: &str) -> reqwest::Response {
+        self.http
+            .get(format!(
+                "{}/xseries/{}/api/2.0/{path}",
+                self.base,
+                self.prefix()
+            ))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+#[tokio::test]
+async fn connect_and_token_dialect() {
+    let x = start(1.0, 1, 1).await;
+    let denied = x.callback("deny").await;
+    assert!(denied.query().unwrap().contains("error=access_denied"));
+    let callback = x.callback("allow").await;
+    let code = callback
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned();
+    let url = format!("{}/xseries/{}/api/1.0/token", x.base, x.prefix());
+    // Query-string parameters are rejected.
+    let r = x
+        .http
+        .post(format!(
+            "{url}?code={code}&client_id={}&client_secret={}&grant_type=authorization_code",
+            x.client_id, x.secret
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    // Basic client auth is not how X-Series takes credentials.
+    let r = x
+        .http
+        .post(&url)
+        .basic_auth(&x.client_id, Some(&x.secret))
+        .form(&[
+            ("code", code.as_str()),
+            ("grant_type", "authorization_code"),
+            ("redirect_uri", REDIRECT),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let form = [
+        ("code", code.as_str()),
+        ("client_id", &x.client_id),
+        ("client_secret", &x.secret),
+        ("grant_type", "authorization_code"),
+        ("redirect_uri", REDIRECT),
+    ];
+    let tokens: Value = x
+        .http
+        .post(&url)
+        .form(&form)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(tokens["expires_in"], 86400);
+    assert_eq!(tokens["token_type"], "Bearer");
+    let r = x.http.post(&url).form(&form).send().await.unwrap();
+    assert_eq!(r.status(), 400, "codes are single use");
+    // This client does not rotate: a refresh answers without a refresh token, and the old one keeps working.
+    let refresh = tokens["refresh_token"].as_str().unwrap();
+    let form = [
+        ("refresh_token", refresh),
+        ("client_id", &x.client_id),
+        ("client_secret", &x.secret),
+        ("grant_type", "refresh_token"),
+    ];
+    let again: Value = x
+        .http
+        .post(&url)
+        .form(&form)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        again["access_token"].is_string() && again.get("refresh_token").is_none(),
+        "{again}"
+    );
+    let twice: Value = x
+        .http
+        .post(&url)
+        .form(&form)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(twice["access_token"].is_string());
+    // Personal tokens work as bearer tokens.
+    let r = x
+        .get(x.merchant["personal_token"].as_str().unwrap(), "outlets")
+        .await;
+    assert_eq!(r.status(), 200);
+}
+
+#[tokio::test]
+async fn version_paging_matches_the_truth() {
+    // Time scale 100 keeps this unpaced client inside the sliding window.
+    let x = start(100.0, 20, 1).await;
+    let token = x.token().await["access_token"].as_str().unwrap().to_owned();
+    let mut after = 0u64;
+    let mut ids = std::collections::HashSet::new();
+    let mut total_10k = 0i64;
+    loop {
+        let r = x
+            .get(&token, &format!("sales?after={after}&page_size=200"))
+            .await;
+        assert!(
+            r.headers().contains_key("x-ratelimit-limit")
+                && r.headers().contains_key("x-ratelimit-remaining")
+        );
+        let page: Value = r.json().await.unwrap();
+        let data = page["data"].as_array().unwrap();
+        if data.is_empty() {
+            break;
+        }
+        for sale in data {
+            assert!(ids.insert(sale["id"].as_str().unwrap().to_owned()));
+            assert!(sale["sale_date"].as_str().unwrap().ends_with("+00:00"));
+            for line in sale["line_items"].as_array().unwrap() {
+                assert!(
+                    line.get("category").is_none() && line["product_id"].is_string(),
+                    "lines carry no category"
+                );
+                if line["status"] != "VOIDED" {
+                    let v = |k: &str| -> i64 { crate_decimal(&line[k].to_string()) };
+                    total_10k += v("price_total") + v("tax_total");
+                }
+            }
+        }
+        after = page["version"]["max"].as_u64().unwrap();
+    }
+    let truth: Value = x
+        .http
+        .get(format!(
+            "{}/_sandbox/merchants/{}/truth",
+            x.base,
+            x.merchant["id"].as_str().unwrap()
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ids.len() as u64, truth["orders"].as_u64().unwrap());
+    assert_eq!(total_10k, truth["total_minor"].as_i64().unwrap() * 100);
+}
+
+/// A four-decimal JSON number as ten-thousandths.
+fn crate_decimal(raw: &str) -> i64 {
+    let neg = raw.starts_with('-');
+    let raw = raw.trim_start_matches('-');
+    let (int, frac) = raw.split_once('.').unwrap_or((raw, ""));
+    let frac = format!("{frac:0<4}");
+    let v = int.parse::<i64>().unwrap() * 10_000 + frac[..4].parse::<i64>().unwrap();
+    if neg {
+        -v
+    } else {
+        v
+    }
+}
+
+#[tokio::test]
+async fn the_sliding_window_answers_429_with_an_http_date() {
+    let x = start(1.0, 1, 1).await;
+    let token = x.token().await["access_token"].as_str().unwrap().to_owned();
+    let registers: usize = x.merchant["locations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["registers"].as_array().unwrap().len())
+        .sum();
+    let limit = 300 * registers + 50;
+    let mut last = None;
+    for _ in 0..=limit {
+        let r = x.get(&token, "outlets").await;
+        if r.status() == 429 {
+            last = Some(r);
+            break;
+        }
+    }
+    let r = last.expect("300 × registers + 50 requests per window");
+    assert_eq!(r.headers()["x-ratelimit-remaining"], "0");
+    assert_eq!(r.headers()["x-ratelimit-limit"], limit.to_string().as_str());
+    let retry = r.headers()["retry-after"].to_str().unwrap().to_owned();
+    assert!(
+        retry.ends_with(" GMT") && chrono::DateTime::parse_from_rfc2822(&retry).is_ok(),
+        "{retry}"
+    );
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(
+        body,
+        json!({ "error": "Too Many Requests", "message": "Rate limiting enforced" })
+    );
+}
+
+#[tokio::test]
+async fn sale_webhooks_are_form_encoded_and_can_be_duplicated() {
+    let x = start(1.0, 1, 1).await;
+    let token = x.token().await["access_token"].as_str().unwrap().to_owned();
+    let received: Arc<Mutex<Vec<HashMap<String, String>>>> = Arc::default();
+    let sink = received.clone();
+    let app = Router::new().route(
+        "/hook",
+        post(move |Form(f): Form<HashMap<String, String>>| {
+            let sink = sink.clone();
+            async move {
+                sink.lock().unwrap().push(f);
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook_url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let r = x
+        .http
+        .post(format!(
+            "{}/xseries/{}/api/2.0/webhooks",
+            x.base,
+            x.prefix()
+        ))
+        .bearer_auth(&token)
+        .json(&json!({ "url": hook_url, "type": "sale.update", "active": true }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = x
+        .http
+        .post(format!(
+            "{}/xseries/{}/api/2.0/webhooks",
+            x.base,
+            x.prefix()
+        ))
+        .bearer_auth(&token)
+        .json(&json!({ "url": hook_url, "type": "sale.update" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409);
+    x.http
+        .post(format!("{}/_sandbox/faults", x.base))
+        .json(&json!({ "kind": "duplicate_webhooks", "count": 1 }))
+        .send()
+        .await
+        .unwrap();
+    let sales: Value = x
+        .http
+        .post(format!(
+            "{}/_sandbox/merchants/{}/sales",
+            x.base,
+            x.merchant["id"].as_str().unwrap()
+        ))
+        .json(&json!({ "count": 1 }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for _ in 0..50 {
+        if received.lock().unwrap().len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let got = received.lock().unwrap().clone();
+    assert_eq!(got.len(), 2, "delivered twice under the duplicate fault");
+    assert_eq!(got[0]["type"], "sale.update");
+    assert_eq!(got[0]["domain_prefix"], x.prefix());
+    let payload: Value = serde_json::from_str(&got[0]["payload"]).unwrap();
+    assert_eq!(payload["id"], sales["sales"][0]["id"]);
+    assert!(payload["register_sale_products"].is_array());
+}
