@@ -5,7 +5,7 @@ use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 use std::path::Path;
 use std::time::Duration;
-use tillbridge_engine::{EngineConfig, KSeriesConfig};
+use tillbridge_engine::{EngineConfig, KSeriesConfig, XSeriesConfig};
 use tillbridge_lightspeed::Secret;
 
 pub const DEFAULTS: &str = include_str!("../config.default.toml");
@@ -65,6 +65,17 @@ pub struct SyncConfig {
 #[serde(deny_unknown_fields)]
 pub struct LightspeedConfig {
     pub kseries: KSeriesSection,
+    pub xseries: XSeriesSection,
+}
+
+#[derive(Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct XSeriesSection {
+    pub authorize_url: String,
+    pub store_base: String,
+    pub client_id: String,
+    pub client_secret: Secret,
+    pub rate_window_secs: f64,
 }
 
 #[derive(Deserialize, Debug, Clone)]
@@ -155,6 +166,32 @@ impl Config {
         if let Some(v) = env("TILLBRIDGE_KSERIES_CLIENT_SECRET") {
             self.lightspeed.kseries.client_secret = Secret::new(v);
         }
+        let x = &mut self.lightspeed.xseries;
+        if let Some(v) = env("TILLBRIDGE_XSERIES_AUTHORIZE_URL") {
+            x.authorize_url = v;
+        }
+        if let Some(v) = env("TILLBRIDGE_XSERIES_STORE_BASE") {
+            x.store_base = v;
+        }
+        if let Some(v) = env("TILLBRIDGE_XSERIES_CLIENT_ID") {
+            x.client_id = v;
+        }
+        if let Some(v) = env("TILLBRIDGE_XSERIES_CLIENT_SECRET") {
+            x.client_secret = Secret::new(v);
+        }
+        if let Some(v) = env("TILLBRIDGE_XSERIES_RATE_WINDOW_SECS") {
+            x.rate_window_secs = v.trim().parse().with_context(|| {
+                format!(
+                    "TILLBRIDGE_XSERIES_RATE_WINDOW_SECS must be a number of seconds, got `{v}`"
+                )
+            })?;
+        }
+        if !(x.rate_window_secs.is_finite() && x.rate_window_secs > 0.0) {
+            bail!(
+                "lightspeed.xseries.rate_window_secs must be a positive number of seconds, got {}",
+                x.rate_window_secs
+            );
+        }
         if let Some(v) = env("TILLBRIDGE_LOG_FORMAT") {
             self.log.format = v;
         }
@@ -208,6 +245,30 @@ impl Config {
                 client_id: k.client_id.clone(),
                 client_secret: k.client_secret.clone(),
                 scopes: k.scopes.clone(),
+            });
+        }
+        let x = &self.lightspeed.xseries;
+        if !x.client_id.is_empty() {
+            if x.client_secret.is_empty() {
+                bail!("lightspeed.xseries.client_id is set but client_secret is empty (TILLBRIDGE_XSERIES_CLIENT_SECRET)");
+            }
+            if !x.store_base.contains("{domain_prefix}") {
+                bail!(
+                    "lightspeed.xseries.store_base must contain {{domain_prefix}}, got `{}`",
+                    x.store_base
+                );
+            }
+            e.xseries = Some(XSeriesConfig {
+                authorize_url: url::Url::parse(&x.authorize_url).with_context(|| {
+                    format!(
+                        "lightspeed.xseries.authorize_url `{}` is not a URL",
+                        x.authorize_url
+                    )
+                })?,
+                store_base: x.store_base.clone(),
+                client_id: x.client_id.clone(),
+                client_secret: x.client_secret.clone(),
+                rate_window: Duration::from_secs_f64(x.rate_window_secs),
             });
         }
         Ok(e)

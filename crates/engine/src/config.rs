@@ -9,6 +9,7 @@ pub struct EngineConfig {
     /// Where this hub is reachable from a browser: the OAuth redirect is `{public_url}/oauth/callback`.
     pub public_url: Url,
     pub kseries: Option<KSeriesConfig>,
+    pub xseries: Option<XSeriesConfig>,
     /// How far back the first sync reaches.
     pub backfill_days: i64,
     /// Refresh access tokens this long before they expire.
@@ -37,11 +38,24 @@ pub struct KSeriesConfig {
     pub scopes: String,
 }
 
+#[derive(Clone, Debug)]
+pub struct XSeriesConfig {
+    /// `https://secure.retail.lightspeed.app/connect` (the sandbox: `{url}/xseries/connect`).
+    pub authorize_url: Url,
+    /// A store's base URL with a `{domain_prefix}` placeholder.
+    pub store_base: String,
+    pub client_id: String,
+    pub client_secret: Secret,
+    /// The rate-limit window (X-Series: 5 minutes).
+    pub rate_window: Duration,
+}
+
 impl EngineConfig {
     pub fn new(public_url: Url) -> Self {
         EngineConfig {
             public_url,
             kseries: None,
+            xseries: None,
             backfill_days: 365,
             refresh_buffer: Duration::from_secs(300),
             attempt_ttl: Duration::from_secs(600),

@@ -7,6 +7,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use tillbridge_lightspeed::http::RetryPolicy;
 use tillbridge_lightspeed::kseries::KClient;
+use tillbridge_lightspeed::xseries::oauth::XOAuthConfig;
+use tillbridge_lightspeed::xseries::XClient;
 use tillbridge_store::{PooledConn, Store};
 
 /// The engine: configuration, store, vault and the per-connection clients and locks.
@@ -25,6 +27,7 @@ pub(crate) struct Inner {
     /// Identifies this process in leases.
     pub instance: String,
     pub k_clients: Mutex<HashMap<String, KClient>>,
+    pub x_clients: Mutex<HashMap<String, XClient>>,
     pub refresh_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
@@ -49,6 +52,7 @@ impl Engine {
                 http,
                 instance: new_id("proc"),
                 k_clients: Mutex::new(HashMap::new()),
+                x_clients: Mutex::new(HashMap::new()),
                 refresh_locks: Mutex::new(HashMap::new()),
             }),
         })
@@ -114,6 +118,48 @@ impl Engine {
             .clone())
     }
 
+    pub(crate) fn x_oauth(&self) -> Result<XOAuthConfig, EngineError> {
+        let cfg = self
+            .inner
+            .config
+            .xseries
+            .as_ref()
+            .ok_or_else(|| not_configured("X-Series"))?;
+        Ok(XOAuthConfig {
+            authorize_url: cfg.authorize_url.clone(),
+            store_base: cfg.store_base.clone(),
+            client_id: cfg.client_id.clone(),
+            client_secret: cfg.client_secret.clone(),
+        })
+    }
+
+    /// The X-Series client for a connection's store (one window budget per connection).
+    pub(crate) fn x_client(
+        &self,
+        connection_id: &str,
+        domain_prefix: &str,
+    ) -> Result<XClient, EngineError> {
+        let window = self
+            .inner
+            .config
+            .xseries
+            .as_ref()
+            .ok_or_else(|| not_configured("X-Series"))?
+            .rate_window;
+        let store = self.x_oauth()?.store_url(domain_prefix)?;
+        let mut clients = self
+            .inner
+            .x_clients
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        Ok(clients
+            .entry(connection_id.to_owned())
+            .or_insert_with(|| {
+                XClient::new(self.inner.http.clone(), store, window, self.retry_policy())
+            })
+            .clone())
+    }
+
     pub(crate) fn refresh_lock(&self, connection_id: &str) -> Arc<tokio::sync::Mutex<()>> {
         let mut locks = self
             .inner
@@ -130,7 +176,9 @@ impl Engine {
 
 pub(crate) fn not_configured(series: &str) -> EngineError {
     EngineError::Invalid(format!(
-        "the {series} OAuth client is not configured: set client_id and client_secret under [lightspeed.kseries] in the config file \
-         (or TILLBRIDGE_KSERIES_CLIENT_ID / TILLBRIDGE_KSERIES_CLIENT_SECRET)"
+        "the {series} OAuth client is not configured: set client_id and client_secret under [lightspeed.{section}] in the config file \
+         (or TILLBRIDGE_{env}_CLIENT_ID / TILLBRIDGE_{env}_CLIENT_SECRET)",
+        section = series.to_lowercase().replace('-', ""),
+        env = series.to_uppercase().replace('-', "")
     ))
 }

@@ -10,6 +10,7 @@ pub mod connections;
 mod engine;
 pub mod error;
 pub mod ids;
+pub mod ingress;
 pub mod merchants;
 pub mod orders;
 pub mod state;
@@ -18,7 +19,7 @@ pub mod vault;
 pub mod worker;
 
 pub use clock::Clock;
-pub use config::{EngineConfig, KSeriesConfig};
+pub use config::{EngineConfig, KSeriesConfig, XSeriesConfig};
 pub use engine::Engine;
 pub use error::EngineError;
 pub use vault::Vault;

@@ -31,10 +31,11 @@ impl Engine {
         merchant_id: &str,
         from: Option<i64>,
         to: Option<i64>,
+        connection_id: Option<&str>,
     ) -> Result<Summary, EngineError> {
         self.merchant(merchant_id).await?;
         let mut c = self.conn().await?;
-        Ok(orders::summary(&mut c, merchant_id, from, to).await?)
+        Ok(orders::summary(&mut c, merchant_id, from, to, connection_id).await?)
     }
 
     pub async fn events(

@@ -33,7 +33,15 @@ impl Engine {
         let heartbeat = self.spawn_heartbeat(&job);
         let result = async {
             match job.kind.as_str() {
-                ORDERS_JOB => self.run_k_orders(&job).await,
+                ORDERS_JOB => match self
+                    .connection_row(&job.merchant_id, &job.connection_id)
+                    .await
+                    .map(|r| r.series)
+                {
+                    Ok(series) if series == "x" => self.run_x_orders(&job).await,
+                    Ok(_) => self.run_k_orders(&job).await,
+                    Err(e) => Err(e),
+                },
                 other => Err(EngineError::Invalid(format!("unknown job kind `{other}`"))),
             }
         }

@@ -66,7 +66,8 @@ pub async fn send(
     let mut backoff = policy.base_backoff;
     loop {
         attempt += 1;
-        pacer.ready().await;
+        // Held until the response is read: the request then counts as completed.
+        let _slot = pacer.ready().await;
         let span = tracing::debug_span!("lightspeed_request", %method, path, attempt);
         let result = build().send().instrument(span).await;
         let resp = match result {
@@ -85,6 +86,7 @@ pub async fn send(
             }
         };
         let status = resp.status();
+        pacer.observe(resp.headers());
         let retry_after = resp
             .headers()
             .get(reqwest::header::RETRY_AFTER)

@@ -7,6 +7,7 @@ pub mod kseries;
 pub mod oauth;
 pub mod pacing;
 pub mod secret;
+pub mod xseries;
 
 pub use error::LightspeedError;
 pub use oauth::{Pkce, TokenSet};

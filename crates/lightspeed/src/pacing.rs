@@ -1,19 +1,34 @@
-//! Client-side pacing. K-Series publishes no numbers, so the pacer adapts: each 429 widens the
-//! gap between requests (multiplicatively) and each success narrows it again (additively),
-//! and `Retry-After` is always honoured in both its forms.
+//! Client-side pacing, one pacer per connection.
+//!
+//! - Adaptive (K-Series publishes no numbers): each 429 widens the gap between requests
+//!   (multiplicatively) and each success narrows it again (additively).
+//! - Sliding window (X-Series: `X-RateLimit-Limit` requests per window): requests go out
+//!   freely until the window is full, then wait for its oldest request to leave it. Requests
+//!   are counted at completion, which is never earlier than the server counted them, so the
+//!   budget is used fully without a 429.
+//!
+//! `Retry-After` is always honoured, in both its forms.
 
 use chrono::{DateTime, Utc};
+use reqwest::header::HeaderMap;
+use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use tokio::time::sleep;
 
 pub struct Pacer {
     state: Mutex<PacerState>,
+    window: Option<Duration>,
 }
 
 struct PacerState {
     gap: Duration,
     next_at: Instant,
+    /// Window limit as the server last announced it.
+    limit: Option<usize>,
+    /// Completion instants of requests inside the window.
+    done: VecDeque<Instant>,
+    in_flight: usize,
 }
 
 const MAX_GAP: Duration = Duration::from_secs(5);
@@ -21,45 +36,106 @@ const STEP_DOWN: Duration = Duration::from_millis(2);
 
 impl Default for Pacer {
     fn default() -> Self {
-        Pacer {
-            state: Mutex::new(PacerState {
-                gap: Duration::ZERO,
-                next_at: Instant::now(),
-            }),
+        Pacer::new(None)
+    }
+}
+
+/// A request's place in the budget; dropping it records the request as completed.
+pub struct Slot<'a> {
+    pacer: &'a Pacer,
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        let mut s = self.pacer.lock();
+        s.in_flight = s.in_flight.saturating_sub(1);
+        if self.pacer.window.is_some() {
+            s.done.push_back(Instant::now());
         }
     }
 }
 
 impl Pacer {
-    /// Waits until the next request may go out.
-    pub async fn ready(&self) {
-        let wait = {
-            let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
-            let now = Instant::now();
-            let at = s.next_at.max(now);
-            s.next_at = at + s.gap;
-            at - now
-        };
-        if !wait.is_zero() {
+    /// A pacer that also keeps to a sliding window of `window` (X-Series: 5 minutes).
+    pub fn new(window: Option<Duration>) -> Self {
+        Pacer {
+            state: Mutex::new(PacerState {
+                gap: Duration::ZERO,
+                next_at: Instant::now(),
+                limit: None,
+                done: VecDeque::new(),
+                in_flight: 0,
+            }),
+            window,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, PacerState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Waits until the next request may go out and reserves its place.
+    pub async fn ready(&self) -> Slot<'_> {
+        loop {
+            let wait = {
+                let mut s = self.lock();
+                let now = Instant::now();
+                let mut window_wait = Duration::ZERO;
+                if let (Some(window), Some(limit)) = (self.window, s.limit) {
+                    while s
+                        .done
+                        .front()
+                        .is_some_and(|t| now.duration_since(*t) >= window)
+                    {
+                        s.done.pop_front();
+                    }
+                    if s.done.len() + s.in_flight >= limit {
+                        window_wait = match s.done.front() {
+                            Some(oldest) => (*oldest + window)
+                                .saturating_duration_since(now)
+                                .max(Duration::from_millis(1)),
+                            None => Duration::from_millis(10),
+                        };
+                    }
+                }
+                let adaptive_wait = s.next_at.saturating_duration_since(now);
+                if window_wait.is_zero() && adaptive_wait.is_zero() {
+                    s.next_at = now + s.gap;
+                    s.in_flight += 1;
+                    return Slot { pacer: self };
+                }
+                window_wait.max(adaptive_wait)
+            };
             sleep(wait).await;
         }
     }
 
+    /// Reads the budget the server announces (`X-RateLimit-Limit`).
+    pub fn observe(&self, headers: &HeaderMap) {
+        let limit = headers
+            .get("x-ratelimit-limit")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<usize>().ok());
+        if let Some(limit) = limit {
+            self.lock().limit = Some(limit);
+        }
+    }
+
     pub fn on_success(&self) {
-        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let mut s = self.lock();
         s.gap = s.gap.saturating_sub(STEP_DOWN);
     }
 
     /// Records a 429 and holds every request until `retry_after` has passed.
     pub fn on_throttled(&self, retry_after: Option<Duration>) {
-        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let mut s = self.lock();
         s.gap = (s.gap * 2).max(Duration::from_millis(50)).min(MAX_GAP);
         let hold = Instant::now() + retry_after.unwrap_or(s.gap);
         s.next_at = s.next_at.max(hold);
     }
 
     pub fn current_gap(&self) -> Duration {
-        self.state.lock().map(|s| s.gap).unwrap_or_default()
+        self.lock().gap
     }
 }
 
@@ -103,5 +179,31 @@ mod tests {
         assert!(wide >= Duration::from_millis(50));
         p.on_success();
         assert!(p.current_gap() < wide);
+    }
+}
+
+#[cfg(test)]
+mod window_tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_full_window_waits_for_its_oldest_request() {
+        let p = Pacer::new(Some(Duration::from_millis(200)));
+        let mut h = HeaderMap::new();
+        h.insert("x-ratelimit-limit", "3".parse().unwrap());
+        p.observe(&h);
+        let start = Instant::now();
+        for _ in 0..3 {
+            drop(p.ready().await);
+        }
+        assert!(
+            start.elapsed() < Duration::from_millis(150),
+            "the first three go at once"
+        );
+        drop(p.ready().await);
+        assert!(
+            start.elapsed() >= Duration::from_millis(200),
+            "the fourth waits for the window"
+        );
     }
 }

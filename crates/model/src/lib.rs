@@ -11,6 +11,6 @@ pub mod series;
 
 pub use business_day::{business_date, BusinessDayStart};
 pub use email::Email;
-pub use money::{parse_minor, MoneyError, Quantity};
+pub use money::{parse_minor, rescale_half_even, MoneyError, Quantity};
 pub use order::{Order, OrderKind, OrderLine, OrderStatus, Payment};
 pub use series::Series;

@@ -30,6 +30,24 @@ fn to_minor(value: Decimal, exponent: u32) -> Option<i64> {
     i64::try_from(rounded).ok()
 }
 
+/// Rescales an integer amount from `from` decimals to fewer `to` decimals, rounding half to
+/// even (e.g. ten-thousandths to cents).
+pub fn rescale_half_even(value: i64, from: u32, to: u32) -> i64 {
+    let Some(factor) = 10i64.checked_pow(from.saturating_sub(to)) else {
+        return 0;
+    };
+    if factor == 1 {
+        return value;
+    }
+    let q = value.div_euclid(factor);
+    let r = value.rem_euclid(factor);
+    match (2 * r).cmp(&factor) {
+        std::cmp::Ordering::Less => q,
+        std::cmp::Ordering::Greater => q + 1,
+        std::cmp::Ordering::Equal => q + (q & 1),
+    }
+}
+
 /// An exact quantity (weights exist), stored as thousandths.
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
@@ -101,6 +119,16 @@ mod tests {
             parse_minor("99999999999999999999999", 2),
             Err(MoneyError::OutOfRange(_))
         ));
+    }
+
+    #[test]
+    fn rescales_half_to_even() {
+        assert_eq!(rescale_half_even(16667, 4, 2), 167);
+        assert_eq!(rescale_half_even(1250, 4, 2), 12);
+        assert_eq!(rescale_half_even(1350, 4, 2), 14);
+        assert_eq!(rescale_half_even(-16667, 4, 2), -167);
+        assert_eq!(rescale_half_even(-1250, 4, 2), -12);
+        assert_eq!(rescale_half_even(700, 2, 2), 700);
     }
 
     #[test]

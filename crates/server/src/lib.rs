@@ -7,6 +7,7 @@ mod extract;
 mod oauth;
 pub mod openapi;
 mod ops;
+mod webhooks;
 
 use axum::extract::DefaultBodyLimit;
 use axum::Router;
@@ -32,6 +33,7 @@ pub fn router(state: AppState) -> Router {
         .merge(api::routes())
         .merge(oauth::routes())
         .merge(ops::routes())
+        .merge(webhooks::routes())
         .fallback(error::not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)

@@ -208,7 +208,8 @@ pub const OPERATIONS: &[Operation] = &[
         200,
         &[
             ("from", "RFC 3339 instant, inclusive"),
-            ("to", "RFC 3339 instant, exclusive")
+            ("to", "RFC 3339 instant, exclusive"),
+            ("connection_id", "only orders of this connection")
         ]
     ),
     op!(

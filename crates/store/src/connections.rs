@@ -91,6 +91,16 @@ pub async fn get_connection(
     row.as_ref().map(connection).transpose()
 }
 
+/// Looks a connection up by id alone. Only webhook ingress does this (its URL names the
+/// connection, not the merchant); everything else goes through the merchant.
+pub async fn get_by_id_for_ingress(c: &mut Conn, id: &str) -> Result<Option<ConnectionRow>> {
+    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM connections WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(c)
+        .await?;
+    row.as_ref().map(connection).transpose()
+}
+
 pub async fn find_by_account(
     c: &mut Conn,
     merchant_id: &str,

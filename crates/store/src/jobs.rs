@@ -174,6 +174,30 @@ pub async fn release(
     Ok(r.rows_affected() == 1)
 }
 
+/// Starts a stream over from the beginning (e.g. after a new location is mapped), unless it is
+/// running; idempotent upserts make the re-read harmless.
+pub async fn restart_stream(
+    c: &mut Conn,
+    merchant_id: &str,
+    connection_id: &str,
+    kind: &str,
+    stream_key: &str,
+    now: i64,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE jobs SET checkpoint = '{}', progress_done = 0, run_after = $5, updated_at = $5 \
+         WHERE merchant_id = $1 AND connection_id = $2 AND kind = $3 AND stream_key = $4 AND state <> 'running'",
+    )
+    .bind(merchant_id)
+    .bind(connection_id)
+    .bind(kind)
+    .bind(stream_key)
+    .bind(now)
+    .execute(c)
+    .await?;
+    Ok(())
+}
+
 /// Makes a connection's jobs due now (sync now), resuming paused ones.
 pub async fn wake_connection(
     c: &mut Conn,

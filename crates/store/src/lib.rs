@@ -5,6 +5,7 @@
 
 pub mod api_keys;
 pub mod attempts;
+pub mod catalog;
 pub mod connections;
 mod error;
 pub mod events;

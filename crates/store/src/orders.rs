@@ -285,6 +285,7 @@ pub async fn summary(
     merchant_id: &str,
     from: Option<i64>,
     to: Option<i64>,
+    connection_id: Option<&str>,
 ) -> Result<Summary> {
     let window =
         "merchant_id = $1 AND ($2 IS NULL OR closed_at >= $2) AND ($3 IS NULL OR closed_at < $3)";
@@ -299,6 +300,7 @@ pub async fn summary(
     .bind(merchant_id)
     .bind(from)
     .bind(to)
+    .bind(connection_id)
     .fetch_all(&mut *c)
     .await?;
     let mut s = Summary::default();
@@ -325,6 +327,7 @@ pub async fn summary(
     .bind(merchant_id)
     .bind(from)
     .bind(to)
+    .bind(connection_id)
     .fetch_all(&mut *c)
     .await?;
     for r in &rows {
@@ -338,12 +341,13 @@ pub async fn summary(
     let rows = sqlx::query(
         "SELECT COALESCE(l.category, '') AS category, CAST(SUM(l.quantity_milli) AS BIGINT) AS qty, CAST(SUM(l.total_minor) AS BIGINT) AS total \
          FROM order_lines l JOIN orders o ON o.merchant_id = l.merchant_id AND o.id = l.order_id \
-         WHERE o.merchant_id = $1 AND ($2 IS NULL OR o.closed_at >= $2) AND ($3 IS NULL OR o.closed_at < $3) AND NOT l.voided \
+         WHERE o.merchant_id = $1 AND ($2 IS NULL OR o.closed_at >= $2) AND ($3 IS NULL OR o.closed_at < $3) AND ($4 IS NULL OR o.connection_id = $4) AND NOT l.voided \
          GROUP BY COALESCE(l.category, '') ORDER BY category",
     )
     .bind(merchant_id)
     .bind(from)
     .bind(to)
+    .bind(connection_id)
     .fetch_all(&mut *c)
     .await?;
     for r in &rows {
@@ -360,6 +364,7 @@ pub async fn summary(
     .bind(merchant_id)
     .bind(from)
     .bind(to)
+    .bind(connection_id)
     .fetch_all(&mut *c)
     .await?;
     for r in &rows {

@@ -125,7 +125,9 @@ async fn upserts_are_idempotent_and_versioned(backend: TestBackend) {
     );
     tillbridge_store::commit(tx).await.unwrap();
     let mut c = store.conn().await.unwrap();
-    let s = orders::summary(&mut c, "m1", None, None).await.unwrap();
+    let s = orders::summary(&mut c, "m1", None, None, None)
+        .await
+        .unwrap();
     assert_eq!((s.orders, s.total_minor), (1, 800));
     assert_eq!(s.by_category[0].quantity_milli, 2000);
     assert_eq!(

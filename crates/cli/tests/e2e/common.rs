@@ -15,6 +15,9 @@ pub struct Sb {
     pub api: ApiClient,
     pub client_id: String,
     pub client_secret: String,
+    pub x_client_id: String,
+    pub x_client_secret: String,
+    pub time_scale: f64,
 }
 
 pub async fn start_sandbox(time_scale: f64) -> Sb {
@@ -29,18 +32,24 @@ pub async fn start_sandbox(time_scale: f64) -> Sb {
     );
     let api = ApiClient::new(&url, None);
     let clients = api.get("/_sandbox/clients").await.expect("clients");
-    let k = clients["clients"]
-        .as_array()
-        .expect("list")
-        .iter()
-        .find(|c| c["series"] == "k")
-        .expect("k client")
-        .clone();
+    let find = |series: &str| {
+        clients["clients"]
+            .as_array()
+            .expect("list")
+            .iter()
+            .find(|c| c["series"] == series)
+            .expect("client")
+            .clone()
+    };
+    let (k, x) = (find("k"), find("x"));
     Sb {
         url,
         api,
         client_id: k["client_id"].as_str().expect("id").into(),
         client_secret: k["client_secret"].as_str().expect("secret").into(),
+        x_client_id: x["client_id"].as_str().expect("id").into(),
+        x_client_secret: x["client_secret"].as_str().expect("secret").into(),
+        time_scale,
     }
 }
 
@@ -51,6 +60,17 @@ impl Sb {
                 "/_sandbox/merchants",
                 &json!({ "series": "k", "locations": 2, "registers_per_location": 2, "customers": 40,
                          "history_days": history_days, "sales_per_day": sales_per_day, "timezone": "Europe/Copenhagen" }),
+            )
+            .await
+            .expect("sandbox merchant")
+    }
+
+    pub async fn merchant_x(&self, history_days: u32, sales_per_day: u32) -> Value {
+        self.api
+            .post(
+                "/_sandbox/merchants",
+                &json!({ "series": "x", "preset": "shop", "locations": 2, "registers_per_location": 1, "customers": 40,
+                         "history_days": history_days, "sales_per_day": sales_per_day, "timezone": "America/New_York" }),
             )
             .await
             .expect("sandbox merchant")
@@ -92,6 +112,26 @@ pub fn hub_env(sb: &Sb, db: &Db, backfill_days: u32) -> Vec<(String, String)> {
             sb.client_secret.clone(),
         ),
         ("TILLBRIDGE_BACKFILL_DAYS".into(), backfill_days.to_string()),
+        (
+            "TILLBRIDGE_XSERIES_AUTHORIZE_URL".into(),
+            format!("{}/xseries/connect", sb.url),
+        ),
+        (
+            "TILLBRIDGE_XSERIES_STORE_BASE".into(),
+            format!("{}/xseries/{{domain_prefix}}", sb.url),
+        ),
+        (
+            "TILLBRIDGE_XSERIES_CLIENT_ID".into(),
+            sb.x_client_id.clone(),
+        ),
+        (
+            "TILLBRIDGE_XSERIES_CLIENT_SECRET".into(),
+            sb.x_client_secret.clone(),
+        ),
+        (
+            "TILLBRIDGE_XSERIES_RATE_WINDOW_SECS".into(),
+            (300.0 / sb.time_scale).to_string(),
+        ),
         (
             "TILLBRIDGE_MASTER_KEY".into(),
             base64::engine::general_purpose::STANDARD.encode([42u8; 32]),
@@ -160,7 +200,7 @@ impl World {
             .api
             .post(
                 &format!("/api/v1/merchants/{merchant_id}/connections"),
-                &json!({ "series": "k" }),
+                &json!({ "series": sandbox_merchant["series"] }),
             )
             .await
             .expect("start");
@@ -182,7 +222,15 @@ impl World {
             .get(&format!("/api/v1/merchants/{merchant_id}/connections"))
             .await
             .expect("list");
-        let conn = conns["connections"][0].clone();
+        let series = &sandbox_merchant["series"];
+        let conn = conns["connections"]
+            .as_array()
+            .expect("list")
+            .iter()
+            .rev()
+            .find(|c| &c["series"] == series)
+            .expect("the new connection")
+            .clone();
         let connection_id = conn["id"].as_str().expect("id").to_owned();
         for pos in conn["pos_locations"].as_array().expect("pos") {
             let loc = self
@@ -213,6 +261,16 @@ impl World {
     pub async fn summary(&self, merchant_id: &str) -> Value {
         self.api
             .get(&format!("/api/v1/merchants/{merchant_id}/sales-summary"))
+            .await
+            .expect("summary")
+    }
+
+    /// The summary of one connection's orders.
+    pub async fn connection_summary(&self, merchant_id: &str, connection_id: &str) -> Value {
+        self.api
+            .get(&format!(
+                "/api/v1/merchants/{merchant_id}/sales-summary?connection_id={connection_id}"
+            ))
             .await
             .expect("summary")
     }

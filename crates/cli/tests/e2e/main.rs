@@ -13,3 +13,4 @@ mod crash;
 mod oauth;
 mod sync;
 mod tokens;
+mod xseries;

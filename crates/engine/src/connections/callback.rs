@@ -11,6 +11,7 @@ use crate::state::verify;
 use crate::Engine;
 use serde::{Deserialize, Serialize};
 use tillbridge_lightspeed::kseries::{oauth::exchange_code, KClient};
+use tillbridge_lightspeed::xseries::{oauth as xoauth, valid_domain_prefix, XClient};
 use tillbridge_lightspeed::{LightspeedError, Secret};
 use tillbridge_store::attempts;
 use tillbridge_store::connections::{self as conns, ConnectionRow, PosLocationRow};
@@ -77,6 +78,28 @@ struct Discovery {
     business_name: Option<String>,
     currency: Option<String>,
     locations: Vec<PosLocationRow>,
+}
+
+/// X-Series: the store is the account; its outlets are the POS locations.
+async fn discover_x(
+    client: &XClient,
+    token: &Secret,
+    prefix: &str,
+) -> Result<Discovery, LightspeedError> {
+    let outlets = client.outlets(token).await?;
+    Ok(Discovery {
+        business_id: prefix.to_owned(),
+        business_name: Some(prefix.to_owned()),
+        currency: outlets.iter().find_map(|o| o.currency.clone()),
+        locations: outlets
+            .into_iter()
+            .map(|o| PosLocationRow {
+                name: o.name.clone().unwrap_or_else(|| o.id.clone()),
+                external_id: o.id,
+                timezone: o.time_zone,
+            })
+            .collect(),
+    })
 }
 
 async fn discover(client: &KClient, token: &Secret) -> Result<Discovery, LightspeedError> {
@@ -175,18 +198,58 @@ impl Engine {
                 &format!("attempt/{}/verifier", attempt.id),
             )
             .map_err(|e| CallbackError::Internal(e.to_string()))?;
-        let oauth = k_oauth(self)?;
-        let tokens = exchange_code(self.http(), &oauth, code, &attempt.redirect_uri, &verifier).await.map_err(|e| {
+        let exchange_failed = |e: LightspeedError| {
             tracing::warn!(merchant_id = %payload.m, error = %e, "authorization code exchange failed");
             CallbackError::Exchange(e.to_string())
-        })?;
-        let client = KClient::new(
-            self.http().clone(),
-            oauth.base_url.clone(),
-            self.retry_policy(),
-        );
-        let discovery = discover(&client, &tokens.access_token).await;
-        self.save_connection(&attempt, tokens, discovery, now).await
+        };
+        let (tokens, discovery) = match attempt.series.as_str() {
+            "x" => {
+                let prefix = p.domain_prefix.as_deref().filter(|d| valid_domain_prefix(d)).ok_or_else(|| {
+                    CallbackError::Rejected("Lightspeed did not say which store was connected (domain_prefix is missing or invalid). Start the connection again.".into())
+                })?;
+                let oauth = self.x_oauth()?;
+                let tokens =
+                    xoauth::exchange_code(self.http(), &oauth, prefix, code, &attempt.redirect_uri)
+                        .await
+                        .map_err(exchange_failed)?;
+                let window = self
+                    .config()
+                    .xseries
+                    .as_ref()
+                    .map(|x| x.rate_window)
+                    .unwrap_or(std::time::Duration::from_secs(300));
+                let client = XClient::new(
+                    self.http().clone(),
+                    oauth.store_url(prefix).map_err(exchange_failed)?,
+                    window,
+                    self.retry_policy(),
+                );
+                let discovery = discover_x(&client, &tokens.access_token, prefix).await;
+                (tokens, discovery)
+            }
+            _ => {
+                let oauth = k_oauth(self)?;
+                let tokens =
+                    exchange_code(self.http(), &oauth, code, &attempt.redirect_uri, &verifier)
+                        .await
+                        .map_err(exchange_failed)?;
+                let client = KClient::new(
+                    self.http().clone(),
+                    oauth.base_url.clone(),
+                    self.retry_policy(),
+                );
+                let discovery = discover(&client, &tokens.access_token).await;
+                (tokens, discovery)
+            }
+        };
+        let connected = self
+            .save_connection(&attempt, tokens, discovery, now)
+            .await?;
+        if attempt.series == "x" && connected.status == status::CONNECTED {
+            self.subscribe_x_webhooks(&connected.merchant_id, &connected.connection_id)
+                .await;
+        }
+        Ok(connected)
     }
 
     async fn save_connection(

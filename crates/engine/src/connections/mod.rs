@@ -114,13 +114,17 @@ impl Engine {
         reconnect: Option<&str>,
     ) -> Result<ConnectStart, EngineError> {
         self.merchant(merchant_id).await?;
-        if series != Series::K {
-            return Err(EngineError::Invalid(format!(
-                "{} connections are not available yet: connect a K-Series account (series \"k\")",
-                series.display_name()
-            )));
+        // Fail early (before anything is stored) when the series cannot be connected.
+        match series {
+            Series::K => drop(k_oauth(self)?),
+            Series::X => drop(self.x_oauth()?),
+            other => {
+                return Err(EngineError::Invalid(format!(
+                    "{} connections are not available yet: connect a K-Series (\"k\") or X-Series (\"x\") account",
+                    other.display_name()
+                )))
+            }
         }
-        let oauth = k_oauth(self)?;
         if let Some(id) = reconnect {
             let existing = self.connection_row(merchant_id, id).await?;
             if existing.series != series.as_str() {
@@ -160,7 +164,14 @@ impl Engine {
                 t: now,
             },
         );
-        let url = authorize_url(&oauth, &redirect_uri, &state, &pkce.challenge)?;
+        let url = match series {
+            Series::X => tillbridge_lightspeed::xseries::oauth::authorize_url(
+                &self.x_oauth()?,
+                &redirect_uri,
+                &state,
+            ),
+            _ => authorize_url(&k_oauth(self)?, &redirect_uri, &state, &pkce.challenge)?,
+        };
         tracing::info!(merchant_id, attempt_id, series = %series, "connection attempt started");
         Ok(ConnectStart {
             attempt_id,
@@ -315,6 +326,13 @@ impl Engine {
             now,
         )
         .await?;
+        // K-Series syncs each business location; X-Series reads the whole store's sales feed,
+        // which starts over so the newly mapped outlet's history is read too.
+        let stream = if conn_row.series == "x" {
+            "sales".to_owned()
+        } else {
+            external_id.to_owned()
+        };
         let job_id = new_id("job");
         jobs::ensure(
             &mut tx,
@@ -323,13 +341,24 @@ impl Engine {
                 merchant_id,
                 connection_id,
                 kind: ORDERS_JOB,
-                stream_key: external_id,
+                stream_key: &stream,
                 run_after: now,
                 checkpoint: &serde_json::json!({}),
             },
             now,
         )
         .await?;
+        if conn_row.series == "x" {
+            jobs::restart_stream(
+                &mut tx,
+                merchant_id,
+                connection_id,
+                ORDERS_JOB,
+                &stream,
+                now,
+            )
+            .await?;
+        }
         if conn_row.status != status::CONNECTED {
             jobs::pause_connection(
                 &mut tx,

@@ -10,6 +10,7 @@ use crate::merchants::emit;
 use crate::Engine;
 use std::time::Duration;
 use tillbridge_lightspeed::kseries::oauth::refresh;
+use tillbridge_lightspeed::xseries::oauth as xoauth;
 use tillbridge_lightspeed::Secret;
 use tillbridge_store::connections::{self as conns, ConnectionRow};
 use tillbridge_store::{jobs, logs};
@@ -151,14 +152,31 @@ impl Engine {
                 return Err(e.into());
             }
         };
-        let oauth = match k_oauth(self) {
-            Ok(o) => o,
-            Err(e) => {
-                release(self).await;
-                return Err(e);
-            }
+        let refreshed = match row.series.as_str() {
+            "x" => match self.x_oauth() {
+                Ok(oauth) => {
+                    xoauth::refresh(
+                        self.http(),
+                        &oauth,
+                        row.account_id.as_deref().unwrap_or_default(),
+                        &refresh_token,
+                    )
+                    .await
+                }
+                Err(e) => {
+                    release(self).await;
+                    return Err(e);
+                }
+            },
+            _ => match k_oauth(self) {
+                Ok(oauth) => refresh(self.http(), &oauth, &refresh_token).await,
+                Err(e) => {
+                    release(self).await;
+                    return Err(e);
+                }
+            },
         };
-        match refresh(self.http(), &oauth, &refresh_token).await {
+        match refreshed {
             Ok(tokens) => {
                 let now = self.now_ms();
                 let access = self

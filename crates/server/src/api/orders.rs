@@ -101,6 +101,7 @@ pub async fn get(
 pub struct SummaryQuery {
     from: Option<String>,
     to: Option<String>,
+    connection_id: Option<String>,
 }
 
 pub async fn summary(
@@ -112,7 +113,11 @@ pub async fn summary(
     caller.may_access(&merchant_id)?;
     let from = instant_param("from", q.from.as_deref())?;
     let to = instant_param("to", q.to.as_deref())?;
-    Ok(Json(s.engine.sales_summary(&merchant_id, from, to).await?))
+    Ok(Json(
+        s.engine
+            .sales_summary(&merchant_id, from, to, q.connection_id.as_deref())
+            .await?,
+    ))
 }
 
 #[derive(Deserialize)]

@@ -1,0 +1,208 @@
+//! Webhook ingress. A request arrives [`Unverified`]; only [`Unverified::verify`] turns it into
+//! [`Verified`], and only a verified delivery reaches processing. Deliveries are recorded by
+//! their idempotency key (a duplicate is acknowledged and dropped) and then treated as a hint:
+//! the connection's streams are made due now, and polling stays on as the backstop.
+//!
+//! X-Series documents no signature, so each connection gets its own unguessable webhook URL:
+//! `/webhooks/lightspeed/x/{connection_id}/{token}`, where the token is an HMAC of the
+//! connection id under a key derived from the vault, compared in constant time.
+
+use crate::connections::status;
+use crate::error::EngineError;
+use crate::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use tillbridge_lightspeed::xseries::wire::SaleHint;
+use tillbridge_store::{catalog, connections as conns, jobs, logs};
+
+/// A delivery whose origin has not been checked yet.
+pub struct Unverified<T> {
+    pub connection_id: String,
+    pub token: String,
+    pub body: T,
+}
+
+/// A delivery whose token matched its connection. Only [`Unverified::verify`] makes one.
+pub struct Verified<T> {
+    merchant_id: String,
+    connection_id: String,
+    body: T,
+}
+
+impl<T> Verified<T> {
+    pub fn merchant_id(&self) -> &str {
+        &self.merchant_id
+    }
+
+    pub fn connection_id(&self) -> &str {
+        &self.connection_id
+    }
+
+    /// Parses the verified body, keeping it verified.
+    pub fn try_map<U, E>(self, f: impl FnOnce(T) -> Result<U, E>) -> Result<Verified<U>, E> {
+        Ok(Verified {
+            merchant_id: self.merchant_id,
+            connection_id: self.connection_id,
+            body: f(self.body)?,
+        })
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngressError {
+    #[error("the webhook URL is not valid for any connection")]
+    Unauthorized,
+    #[error("the webhook body could not be read: {0}")]
+    BadBody(String),
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+}
+
+/// The form fields of an X-Series webhook delivery.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct XWebhookForm {
+    pub payload: String,
+    #[serde(rename = "type")]
+    pub topic: Option<String>,
+    pub domain_prefix: Option<String>,
+}
+
+fn mac(engine: &Engine) -> Hmac<Sha256> {
+    <Hmac<Sha256> as Mac>::new_from_slice(&engine.vault().derive("webhook-url"))
+        .expect("HMAC accepts keys of any length")
+}
+
+impl Engine {
+    /// The path part of a connection's webhook URL.
+    pub fn webhook_path(&self, series: &str, connection_id: &str) -> String {
+        let mut m = mac(self);
+        m.update(connection_id.as_bytes());
+        format!(
+            "/webhooks/lightspeed/{series}/{connection_id}/{}",
+            URL_SAFE_NO_PAD.encode(m.finalize().into_bytes())
+        )
+    }
+
+    /// Subscribes a freshly connected X-Series store's `sale.update` webhook to this hub.
+    /// Failure is logged on the connection, not fatal: polling still syncs.
+    pub(crate) async fn subscribe_x_webhooks(&self, merchant_id: &str, connection_id: &str) {
+        let url = format!(
+            "{}{}",
+            self.config().public_url.as_str().trim_end_matches('/'),
+            self.webhook_path("x", connection_id)
+        );
+        let result = async {
+            let row = self.connection_row(merchant_id, connection_id).await?;
+            let (token, _) = self.access_token(merchant_id, connection_id).await?;
+            let client =
+                self.x_client(connection_id, row.account_id.as_deref().unwrap_or_default())?;
+            if client
+                .webhooks(&token)
+                .await?
+                .iter()
+                .any(|w| w.url == url && w.kind == "sale.update")
+            {
+                return Ok::<_, EngineError>(false);
+            }
+            client.create_webhook(&token, &url, "sale.update").await?;
+            Ok(true)
+        }
+        .await;
+        let (level, message) = match result {
+            Ok(true) => ("info", "subscribed to sale.update webhooks".to_owned()),
+            Ok(false) => ("info", "sale.update webhooks already subscribed".to_owned()),
+            Err(e) => (
+                "warn",
+                format!("could not subscribe to webhooks, polling only: {e}"),
+            ),
+        };
+        if let Ok(mut c) = self.conn().await {
+            let _ = logs::append(
+                &mut c,
+                merchant_id,
+                connection_id,
+                level,
+                &message,
+                self.now_ms(),
+            )
+            .await;
+        }
+    }
+}
+
+impl<T> Unverified<T> {
+    pub async fn verify(self, engine: &Engine) -> Result<Verified<T>, IngressError> {
+        let sig = URL_SAFE_NO_PAD
+            .decode(self.token.as_bytes())
+            .map_err(|_| IngressError::Unauthorized)?;
+        let mut m = mac(engine);
+        m.update(self.connection_id.as_bytes());
+        m.verify_slice(&sig)
+            .map_err(|_| IngressError::Unauthorized)?;
+        let mut c = engine.conn().await?;
+        let row = conns::get_by_id_for_ingress(&mut c, &self.connection_id)
+            .await
+            .map_err(EngineError::from)?
+            .ok_or(IngressError::Unauthorized)?;
+        Ok(Verified {
+            merchant_id: row.merchant_id,
+            connection_id: row.id,
+            body: self.body,
+        })
+    }
+}
+
+/// What happened to an accepted delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Accepted {
+    pub duplicate: bool,
+}
+
+impl Engine {
+    /// Records an X-Series delivery once and makes the connection's streams due.
+    pub async fn accept_x_webhook(
+        &self,
+        delivery: Verified<XWebhookForm>,
+    ) -> Result<Accepted, IngressError> {
+        let topic = delivery
+            .body
+            .topic
+            .clone()
+            .unwrap_or_else(|| "sale.update".into());
+        let hint: SaleHint = serde_json::from_str(&delivery.body.payload).map_err(|e| {
+            IngressError::BadBody(format!("`payload` is not the expected JSON: {e}"))
+        })?;
+        let key = format!(
+            "{topic}:{}:{}:{}",
+            hint.id,
+            hint.version.unwrap_or(0),
+            hint.status.as_deref().unwrap_or_default()
+        );
+        let now = self.now_ms();
+        let (m, c) = (
+            delivery.merchant_id.as_str(),
+            delivery.connection_id.as_str(),
+        );
+        let mut tx = self.store().begin().await.map_err(EngineError::from)?;
+        let fresh = catalog::record_delivery(&mut tx, m, c, &key, &topic, &hint.id, now)
+            .await
+            .map_err(EngineError::from)?;
+        if fresh {
+            let connected = conns::get_connection(&mut tx, m, c)
+                .await
+                .map_err(EngineError::from)?
+                .is_some_and(|r| r.status == status::CONNECTED || r.status == status::ERROR);
+            if connected {
+                jobs::wake_connection(&mut tx, m, c, now)
+                    .await
+                    .map_err(EngineError::from)?;
+            }
+        }
+        tillbridge_store::commit(tx)
+            .await
+            .map_err(EngineError::from)?;
+        Ok(Accepted { duplicate: !fresh })
+    }
+}

@@ -1,0 +1,353 @@
+//! The X-Series sales stream for one store: a version cursor over `/sales` (`after=version.max`,
+//! an empty page ends), with the product and customer catalogs cached alongside so every line
+//! gets its category and every sale its customer's e-mail without a request per line. Sales of
+//! outlets that are not mapped are passed over; mapping a new outlet restarts the stream.
+
+use super::{Outcome, Phase};
+use crate::error::EngineError;
+use crate::ids::new_id;
+use crate::merchants::{emit, parse_day_start, parse_zone};
+use crate::Engine;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use tillbridge_lightspeed::xseries::map::{map_sale, CustomerInfo, MapContext, ProductInfo};
+use tillbridge_lightspeed::xseries::XClient;
+use tillbridge_lightspeed::{LightspeedError, Secret};
+use tillbridge_model::BusinessDayStart;
+use tillbridge_store::catalog::{self, CustomerRow, ProductRow};
+use tillbridge_store::jobs::{self, JobRow};
+use tillbridge_store::merchants as merch;
+use tillbridge_store::orders::{upsert_order, OrderScope, Upsert};
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct XCheckpoint {
+    phase: Phase,
+    /// Sales read up to this version.
+    after: u64,
+    products_after: u64,
+    customers_after: u64,
+    orders: i64,
+    skipped: i64,
+    pages: i64,
+}
+
+struct Outlet {
+    location_id: String,
+    zone: chrono_tz::Tz,
+    day_start: BusinessDayStart,
+}
+
+impl Engine {
+    pub(crate) async fn run_x_orders(&self, job: &JobRow) -> Result<Outcome, EngineError> {
+        let (m, c) = (job.merchant_id.as_str(), job.connection_id.as_str());
+        let row = self.connection_row(m, c).await?;
+        let prefix = row.account_id.clone().ok_or_else(|| {
+            EngineError::Invalid("the connection has no store (domain prefix); reconnect it".into())
+        })?;
+        let outlets = self.x_outlets(m, c).await?;
+        if outlets.is_empty() {
+            return Ok(Outcome::Unmapped);
+        }
+        let currency = match row.currency.clone() {
+            Some(cur) => cur,
+            None => self.merchant(m).await?.currency,
+        };
+        let client = self.x_client(c, &prefix)?;
+        let mut cp: XCheckpoint =
+            serde_json::from_value(job.checkpoint.clone()).unwrap_or_default();
+        let cutoff = self.now_ms() - self.config().backfill_days * 24 * 3600 * 1000;
+        self.refresh_x_catalog(job, &client, &mut cp).await?;
+        let (mut products, mut customers) = self.x_caches(m, c).await?;
+        loop {
+            let page = self
+                .x_call(m, c, |token| {
+                    let client = client.clone();
+                    async move { client.sales(&token, cp.after).await }
+                })
+                .await?;
+            if page.data.is_empty() {
+                let backfill_done = cp.phase == Phase::Backfill;
+                cp.phase = Phase::Incremental;
+                self.write_x_page(job, &[], &mut cp, backfill_done).await?;
+                return Ok(Outcome::Done);
+            }
+            let unknown = page.data.iter().any(|s| {
+                s.line_items.iter().any(|l| {
+                    l.product_id
+                        .as_ref()
+                        .is_some_and(|p| !products.contains_key(p))
+                }) || s
+                    .customer_id
+                    .as_ref()
+                    .is_some_and(|cu| !customers.contains_key(cu))
+            });
+            if unknown {
+                self.refresh_x_catalog(job, &client, &mut cp).await?;
+                (products, customers) = self.x_caches(m, c).await?;
+            }
+            let mut orders = Vec::new();
+            for sale in &page.data {
+                let Some(outlet) = sale.outlet_id.as_ref().and_then(|o| outlets.get(o)) else {
+                    cp.skipped += 1;
+                    continue;
+                };
+                let ctx = MapContext {
+                    zone: outlet.zone,
+                    day_start: outlet.day_start,
+                    currency: currency.clone(),
+                    products: &products,
+                    customers: &customers,
+                };
+                let order = map_sale(sale, &ctx)
+                    .map_err(|e| EngineError::Mapping(format!("{e} (store {prefix})")))?;
+                if order.closed_at.timestamp_millis() < cutoff {
+                    cp.skipped += 1;
+                    continue;
+                }
+                orders.push((outlet.location_id.clone(), order));
+            }
+            let max = page
+                .version
+                .as_ref()
+                .and_then(|v| v.max)
+                .or_else(|| page.data.iter().filter_map(|s| s.version).max());
+            match max {
+                Some(v) if v > cp.after => cp.after = v,
+                _ => return Err(EngineError::Mapping(format!("store {prefix} returned a page of sales without advancing the version cursor; stopping to avoid a loop"))),
+            }
+            cp.pages += 1;
+            self.write_x_page(job, &orders, &mut cp, false).await?;
+        }
+    }
+
+    /// Mapped outlets of the connection: outlet id → location.
+    async fn x_outlets(&self, m: &str, c: &str) -> Result<HashMap<String, Outlet>, EngineError> {
+        let mut conn = self.conn().await?;
+        let mut out = HashMap::new();
+        for link in merch::list_links(&mut conn, m)
+            .await?
+            .into_iter()
+            .filter(|l| l.connection_id == c)
+        {
+            if let Some(loc) = merch::get_location(&mut conn, m, &link.location_id).await? {
+                out.insert(
+                    link.external_id,
+                    Outlet {
+                        location_id: loc.id,
+                        zone: parse_zone(&loc.timezone)?,
+                        day_start: BusinessDayStart(parse_day_start(&loc.day_start)?),
+                    },
+                );
+            }
+        }
+        Ok(out)
+    }
+
+    async fn x_caches(
+        &self,
+        m: &str,
+        c: &str,
+    ) -> Result<(HashMap<String, ProductInfo>, HashMap<String, CustomerInfo>), EngineError> {
+        let mut conn = self.conn().await?;
+        let products = catalog::products(&mut conn, m, c)
+            .await?
+            .into_iter()
+            .map(|(id, p)| {
+                (
+                    id,
+                    ProductInfo {
+                        sku: p.sku,
+                        name: p.name,
+                        category_id: p.category_id,
+                        category: p.category,
+                    },
+                )
+            })
+            .collect();
+        let customers = catalog::customers(&mut conn, m, c)
+            .await?
+            .into_iter()
+            .map(|(id, r)| {
+                (
+                    id,
+                    CustomerInfo {
+                        email: r.email,
+                        name: r.name,
+                    },
+                )
+            })
+            .collect();
+        Ok((products, customers))
+    }
+
+    /// Reads products and customers changed since the checkpoint's cursors into the caches.
+    async fn refresh_x_catalog(
+        &self,
+        job: &JobRow,
+        client: &XClient,
+        cp: &mut XCheckpoint,
+    ) -> Result<(), EngineError> {
+        let (m, c) = (job.merchant_id.as_str(), job.connection_id.as_str());
+        loop {
+            let page = self
+                .x_call(m, c, |t| {
+                    let client = client.clone();
+                    let after = cp.products_after;
+                    async move { client.products(&t, after).await }
+                })
+                .await?;
+            let Some(max) = page
+                .version
+                .as_ref()
+                .and_then(|v| v.max)
+                .filter(|_| !page.data.is_empty())
+            else {
+                break;
+            };
+            let rows: Vec<ProductRow> = page
+                .data
+                .iter()
+                .map(|p| {
+                    let category = p.categories.first();
+                    ProductRow {
+                        external_id: p.id.clone(),
+                        sku: p.sku.clone(),
+                        name: p.name.clone(),
+                        category_id: category
+                            .and_then(|c| c.id.clone())
+                            .or_else(|| p.product_type_id.clone()),
+                        category: category.and_then(|c| c.name.clone()),
+                        version: p.version.unwrap_or(0) as i64,
+                    }
+                })
+                .collect();
+            let mut conn = self.conn().await?;
+            catalog::upsert_products(&mut conn, m, c, &rows, self.now_ms()).await?;
+            cp.products_after = max.max(cp.products_after + 1);
+        }
+        loop {
+            let page = self
+                .x_call(m, c, |t| {
+                    let client = client.clone();
+                    let after = cp.customers_after;
+                    async move { client.customers(&t, after).await }
+                })
+                .await?;
+            let Some(max) = page
+                .version
+                .as_ref()
+                .and_then(|v| v.max)
+                .filter(|_| !page.data.is_empty())
+            else {
+                break;
+            };
+            let rows: Vec<CustomerRow> = page
+                .data
+                .iter()
+                .map(|cu| {
+                    let name = [cu.first_name.as_deref(), cu.last_name.as_deref()]
+                        .into_iter()
+                        .flatten()
+                        .filter(|s| !s.is_empty())
+                        .collect::<Vec<_>>()
+                        .join(" ");
+                    CustomerRow {
+                        external_id: cu.id.clone(),
+                        email: cu.email.clone(),
+                        name: (!name.is_empty()).then_some(name),
+                        version: cu.version.unwrap_or(0) as i64,
+                    }
+                })
+                .collect();
+            let mut conn = self.conn().await?;
+            catalog::upsert_customers(&mut conn, m, c, &rows, self.now_ms()).await?;
+            cp.customers_after = max.max(cp.customers_after + 1);
+        }
+        Ok(())
+    }
+
+    /// Calls the API with a valid token, refreshing once if the token is rejected.
+    async fn x_call<T, F, Fut>(&self, m: &str, c: &str, call: F) -> Result<T, EngineError>
+    where
+        F: Fn(Secret) -> Fut,
+        Fut: std::future::Future<Output = Result<T, LightspeedError>>,
+    {
+        let (token, version) = self.access_token(m, c).await?;
+        match call(token).await {
+            Err(LightspeedError::Unauthorized { .. }) => {
+                let (token, _) = self.refresh_after_rejection(m, c, version).await?;
+                Ok(call(token).await?)
+            }
+            other => Ok(other?),
+        }
+    }
+
+    async fn write_x_page(
+        &self,
+        job: &JobRow,
+        orders: &[(String, tillbridge_model::Order)],
+        cp: &mut XCheckpoint,
+        backfill_done: bool,
+    ) -> Result<(), EngineError> {
+        let m = job.merchant_id.as_str();
+        let now = self.now_ms();
+        let mut tx = self.store().begin().await?;
+        for (location_id, order) in orders {
+            let scope = OrderScope {
+                merchant_id: m,
+                connection_id: &job.connection_id,
+                location_id: Some(location_id),
+            };
+            let (event, id, version) =
+                match upsert_order(&mut tx, &scope, order, &new_id("ord"), now).await? {
+                    Upsert::Unchanged { .. } => continue,
+                    Upsert::Inserted { id } => ("order.created", id, 1),
+                    Upsert::Updated { id, version } => ("order.updated", id, version),
+                };
+            cp.orders += 1;
+            let payload = serde_json::json!({
+                "order_id": id, "version": version, "connection_id": job.connection_id, "location_id": location_id,
+                "external_id": order.external_id, "kind": order.kind.as_str(), "status": order.status.as_str(),
+                "original_external_id": order.original_external_id, "closed_at": order.closed_at, "business_date": order.business_date,
+                "total_minor": order.total_minor, "currency": order.currency, "customer_email": order.customer_email,
+            });
+            emit(&mut tx, m, event, &id, payload, now).await?;
+        }
+        if backfill_done {
+            emit(&mut tx, m, "sync.backfill_completed", &job.connection_id, serde_json::json!({ "connection_id": job.connection_id, "stream": job.stream_key, "orders": cp.orders }), now).await?;
+            tillbridge_store::logs::append(
+                &mut tx,
+                m,
+                &job.connection_id,
+                "info",
+                &format!(
+                    "backfill of the store's sales completed: {} orders",
+                    cp.orders
+                ),
+                now,
+            )
+            .await?;
+        }
+        let value = serde_json::to_value(&*cp).map_err(|e| EngineError::Invalid(e.to_string()))?;
+        let done = if cp.phase == Phase::Incremental { 1 } else { 0 };
+        let lease_until = now + self.config().job_lease.as_millis() as i64;
+        if !jobs::checkpoint(
+            &mut tx,
+            &job.id,
+            self.instance(),
+            &jobs::Progress {
+                checkpoint: &value,
+                done,
+                total: Some(1),
+            },
+            lease_until,
+            now,
+        )
+        .await?
+        {
+            return Err(EngineError::LeaseLost);
+        }
+        tillbridge_store::commit(tx).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,140 @@
+//! The X-Series API 2.0 client for one store. Its pacer keeps to the store's sliding window.
+
+use super::wire;
+use crate::error::LightspeedError;
+use crate::http::{get_json, send, RetryPolicy};
+use crate::pacing::Pacer;
+use crate::secret::Secret;
+use reqwest::Method;
+use serde::de::DeserializeOwned;
+use std::sync::Arc;
+use std::time::Duration;
+use url::Url;
+
+#[derive(Clone)]
+pub struct XClient {
+    http: reqwest::Client,
+    /// `https://{prefix}.retail.lightspeed.app/`.
+    store: Url,
+    pacer: Arc<Pacer>,
+    policy: RetryPolicy,
+}
+
+impl XClient {
+    pub fn new(http: reqwest::Client, store: Url, window: Duration, policy: RetryPolicy) -> Self {
+        XClient {
+            http,
+            store,
+            pacer: Arc::new(Pacer::new(Some(window))),
+            policy,
+        }
+    }
+
+    fn url(&self, path: &str) -> Result<Url, LightspeedError> {
+        self.store
+            .join(&format!("api/2.0/{path}"))
+            .map_err(|e| LightspeedError::BadRequest {
+                status: 0,
+                path: path.into(),
+                detail: e.to_string(),
+            })
+    }
+
+    async fn get<T: DeserializeOwned>(
+        &self,
+        token: &Secret,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<T, LightspeedError> {
+        let url = self.url(path)?;
+        get_json(
+            &self.pacer,
+            &self.policy,
+            &format!("/api/2.0/{path}"),
+            || {
+                self.http
+                    .get(url.clone())
+                    .bearer_auth(token.expose())
+                    .query(query)
+            },
+        )
+        .await
+    }
+
+    pub async fn outlets(&self, token: &Secret) -> Result<Vec<wire::Outlet>, LightspeedError> {
+        Ok(self
+            .get::<wire::List<wire::Outlet>>(token, "outlets", &[])
+            .await?
+            .data)
+    }
+
+    pub async fn registers(&self, token: &Secret) -> Result<Vec<wire::Register>, LightspeedError> {
+        Ok(self
+            .get::<wire::List<wire::Register>>(token, "registers", &[])
+            .await?
+            .data)
+    }
+
+    fn page_query(after: u64) -> Vec<(&'static str, String)> {
+        vec![
+            ("after", after.to_string()),
+            ("page_size", super::PAGE_SIZE.to_string()),
+        ]
+    }
+
+    pub async fn sales(
+        &self,
+        token: &Secret,
+        after: u64,
+    ) -> Result<wire::Page<wire::Sale>, LightspeedError> {
+        self.get(token, "sales", &Self::page_query(after)).await
+    }
+
+    pub async fn products(
+        &self,
+        token: &Secret,
+        after: u64,
+    ) -> Result<wire::Page<wire::Product>, LightspeedError> {
+        self.get(token, "products", &Self::page_query(after)).await
+    }
+
+    pub async fn customers(
+        &self,
+        token: &Secret,
+        after: u64,
+    ) -> Result<wire::Page<wire::Customer>, LightspeedError> {
+        self.get(token, "customers", &Self::page_query(after)).await
+    }
+
+    pub async fn webhooks(&self, token: &Secret) -> Result<Vec<wire::Webhook>, LightspeedError> {
+        Ok(self
+            .get::<wire::List<wire::Webhook>>(token, "webhooks", &[])
+            .await?
+            .data)
+    }
+
+    /// Subscribes `url` to `kind` (e.g. `sale.update`).
+    pub async fn create_webhook(
+        &self,
+        token: &Secret,
+        url: &str,
+        kind: &str,
+    ) -> Result<(), LightspeedError> {
+        let target = self.url("webhooks")?;
+        let body = serde_json::json!({ "url": url, "type": kind, "active": true });
+        send(
+            &self.pacer,
+            &self.policy,
+            "/api/2.0/webhooks",
+            Method::POST,
+            || {
+                self.http
+                    .post(target.clone())
+                    .bearer_auth(token.expose())
+                    .json(&body)
+            },
+        )
+        .await?;
+        Ok(())
+    }
+}

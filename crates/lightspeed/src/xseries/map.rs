@@ -1,0 +1,239 @@
+//! X-Series sales → `model::Order`. Line items carry no category: it comes from the product
+//! catalog, and the customer's e-mail from the customer list, both looked up in caches the
+//! caller keeps (never one request per line).
+
+use super::wire;
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use std::collections::HashMap;
+use tillbridge_model::{
+    business_date, parse_minor, rescale_half_even, BusinessDayStart, Email, Order, OrderKind,
+    OrderLine, OrderStatus, Payment, Quantity, Series,
+};
+
+#[derive(Clone, Debug, Default)]
+pub struct ProductInfo {
+    pub sku: Option<String>,
+    pub name: Option<String>,
+    pub category_id: Option<String>,
+    pub category: Option<String>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct CustomerInfo {
+    pub email: Option<String>,
+    pub name: Option<String>,
+}
+
+/// What the mapping needs: the outlet's zone and currency, and the catalog caches.
+pub struct MapContext<'a> {
+    pub zone: Tz,
+    pub day_start: BusinessDayStart,
+    pub currency: String,
+    pub products: &'a HashMap<String, ProductInfo>,
+    pub customers: &'a HashMap<String, CustomerInfo>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("sale `{sale}`: {detail}")]
+pub struct MapError {
+    pub sale: String,
+    pub detail: String,
+}
+
+fn instant(raw: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(raw)
+        .or_else(|_| DateTime::parse_from_str(raw, "%Y-%m-%dT%H:%M:%S%z"))
+        .ok()
+        .map(|d| d.with_timezone(&Utc))
+        .or_else(|| {
+            chrono::NaiveDateTime::parse_from_str(raw, "%Y-%m-%d %H:%M:%S")
+                .ok()
+                .map(|n| n.and_utc())
+        })
+}
+
+pub fn map_sale(sale: &wire::Sale, ctx: &MapContext<'_>) -> Result<Order, MapError> {
+    let err = |detail: String| MapError {
+        sale: sale.id.clone(),
+        detail,
+    };
+    let at4 = |field: &str, v: &Option<wire::Amount>| -> Result<i64, MapError> {
+        match v {
+            None => Ok(0),
+            Some(a) => parse_minor(&a.as_text(), 4).map_err(|e| err(format!("`{field}`: {e}"))),
+        }
+    };
+    let status_raw = sale.status.clone().unwrap_or_else(|| "CLOSED".into());
+    let voided = status_raw == "VOIDED";
+    let status = if voided {
+        OrderStatus::Cancelled
+    } else if super::CLOSED_STATUSES.contains(&status_raw.as_str()) {
+        OrderStatus::Closed
+    } else {
+        OrderStatus::Open
+    };
+    let date_raw = sale
+        .sale_date
+        .as_deref()
+        .ok_or_else(|| err("the sale has no `sale_date`".into()))?;
+    let closed_at = instant(date_raw).ok_or_else(|| {
+        err(format!(
+            "`sale_date` `{date_raw}` is not an ISO-8601 instant"
+        ))
+    })?;
+    let mut lines = Vec::with_capacity(sale.line_items.len());
+    for (i, l) in sale.line_items.iter().enumerate() {
+        let quantity = match &l.quantity {
+            Some(q) => Quantity::parse(&q.as_text())
+                .map_err(|e| err(format!("line {i} `quantity`: {e}")))?,
+            None => Quantity::from_units(1),
+        };
+        let net = at4("price_total", &l.price_total)?;
+        let tax = at4("tax_total", &l.tax_total)?;
+        let total = rescale_half_even(net + tax, 4, 2);
+        let product = l
+            .product_id
+            .as_ref()
+            .and_then(|p| ctx.products.get(p))
+            .cloned()
+            .unwrap_or_default();
+        let units = quantity.milli().abs().max(1);
+        lines.push(OrderLine {
+            external_id: l.id.clone().unwrap_or_else(|| format!("{}#{i}", sale.id)),
+            parent_external_id: None,
+            sku: product.sku,
+            name: product.name.unwrap_or_default(),
+            category: product.category,
+            category_id: product.category_id,
+            quantity,
+            unit_price_minor: total.abs() * Quantity::SCALE / units,
+            discount_minor: rescale_half_even(at4("discount_total", &l.discount_total)?, 4, 2),
+            tax_minor: rescale_half_even(tax, 4, 2),
+            total_minor: total,
+            net_minor: rescale_half_even(net, 4, 2),
+            voided: voided || l.status.as_deref() == Some("VOIDED"),
+        });
+    }
+    let payments = sale
+        .payments
+        .iter()
+        .map(|p| {
+            let amount = p
+                .amount
+                .as_ref()
+                .map(|a| parse_minor(&a.as_text(), 2))
+                .transpose()
+                .map_err(|e| err(format!("payment `amount`: {e}")))?;
+            Ok(Payment {
+                method_code: p.retailer_payment_type_id.clone().unwrap_or_default(),
+                method_name: p.name.clone(),
+                amount_minor: amount.unwrap_or(0),
+                tip_minor: 0,
+            })
+        })
+        .collect::<Result<Vec<_>, MapError>>()?;
+    let customer = sale.customer_id.as_ref().and_then(|c| ctx.customers.get(c));
+    let kind = if sale.return_for.is_some() {
+        OrderKind::Refund
+    } else {
+        OrderKind::Sale
+    };
+    let active = |l: &&OrderLine| !l.voided;
+    Ok(Order {
+        series: Series::X,
+        external_id: sale.id.clone(),
+        kind,
+        original_external_id: sale.return_for.clone(),
+        status,
+        external_location_id: sale.outlet_id.clone().unwrap_or_default(),
+        register_id: sale.register_id.clone(),
+        register_name: None,
+        opened_at: sale.created_at.as_deref().and_then(instant),
+        closed_at,
+        business_date: Some(business_date(closed_at, ctx.zone, ctx.day_start)),
+        currency: ctx.currency.clone(),
+        total_minor: lines.iter().filter(active).map(|l| l.total_minor).sum(),
+        tax_minor: lines.iter().filter(active).map(|l| l.tax_minor).sum(),
+        discount_minor: lines.iter().filter(active).map(|l| l.discount_minor).sum(),
+        tip_minor: 0,
+        lines,
+        payments,
+        covers: None,
+        customer_email: Email::parse_lenient(customer.and_then(|c| c.email.as_deref())),
+        customer_ref: sale.customer_id.clone(),
+        customer_name: customer.and_then(|c| c.name.clone()),
+        table: None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SALE: &str = r#"{"id": "s-1", "outlet_id": "o-1", "customer_id": "c-1", "status": "CLOSED", "return_for": null,
+        "sale_date": "2026-03-01T12:30:00+00:00", "total_price": 6.4220, "total_tax": 0.5780, "version": 7,
+        "line_items": [{"id": "l-1", "product_id": "p-1", "quantity": 2, "price_total": 6.4220, "tax_total": 0.5780, "discount_total": 0, "status": "CONFIRMED"}],
+        "payments": [{"name": "Card", "retailer_payment_type_id": "pt-1", "amount": 7.00}]}"#;
+
+    fn caches() -> (HashMap<String, ProductInfo>, HashMap<String, CustomerInfo>) {
+        let products = HashMap::from([(
+            "p-1".to_owned(),
+            ProductInfo {
+                sku: Some("A1".into()),
+                name: Some("Latte".into()),
+                category_id: Some("cat-1".into()),
+                category: Some("Hot Drinks".into()),
+            },
+        )]);
+        let customers = HashMap::from([(
+            "c-1".to_owned(),
+            CustomerInfo {
+                email: Some(" Anna@Example.COM".into()),
+                name: None,
+            },
+        )]);
+        (products, customers)
+    }
+
+    #[test]
+    fn joins_category_and_email_and_keeps_cents_exact() {
+        let (products, customers) = caches();
+        let ctx = MapContext {
+            zone: "Europe/Amsterdam".parse().unwrap(),
+            day_start: BusinessDayStart::default(),
+            currency: "EUR".into(),
+            products: &products,
+            customers: &customers,
+        };
+        let sale: wire::Sale = serde_json::from_str(SALE).unwrap();
+        let o = map_sale(&sale, &ctx).unwrap();
+        assert_eq!((o.total_minor, o.tax_minor), (700, 58));
+        assert_eq!(o.lines[0].category.as_deref(), Some("Hot Drinks"));
+        assert_eq!(o.customer_email.unwrap().as_str(), "anna@example.com");
+        assert_eq!(o.payments[0].amount_minor, 700);
+    }
+
+    #[test]
+    fn voided_sales_keep_their_lines_but_count_nothing() {
+        let (products, customers) = caches();
+        let ctx = MapContext {
+            zone: "UTC".parse().unwrap(),
+            day_start: BusinessDayStart::default(),
+            currency: "EUR".into(),
+            products: &products,
+            customers: &customers,
+        };
+        let sale: wire::Sale =
+            serde_json::from_str(&SALE.replace("\"CLOSED\"", "\"VOIDED\"")).unwrap();
+        let o = map_sale(&sale, &ctx).unwrap();
+        assert_eq!(
+            (o.status, o.total_minor, o.lines[0].voided),
+            (OrderStatus::Cancelled, 0, true)
+        );
+        let refund: wire::Sale =
+            serde_json::from_str(&SALE.replace("\"return_for\": null", "\"return_for\": \"s-0\""))
+                .unwrap();
+        assert_eq!(map_sale(&refund, &ctx).unwrap().kind, OrderKind::Refund);
+    }
+}

@@ -1,0 +1,124 @@
+//! X-Series API 2.0 wire types, read leniently (amounts as numbers or strings).
+
+pub use crate::kseries::wire::Amount;
+use serde::Deserialize;
+
+/// A version-cursor page: `{data: [...], version: {min, max}}`.
+#[derive(Deserialize, Debug, Clone)]
+pub struct Page<T> {
+    pub data: Vec<T>,
+    pub version: Option<Version>,
+}
+
+#[derive(Deserialize, Debug, Clone)]
+pub struct Version {
+    pub min: Option<u64>,
+    pub max: Option<u64>,
+}
+
+#[derive(Deserialize, Debug, Clone)]
+pub struct List<T> {
+    pub data: Vec<T>,
+}
+
+#[derive(Deserialize, Debug, Clone)]
+pub struct Outlet {
+    pub id: String,
+    pub name: Option<String>,
+    pub time_zone: Option<String>,
+    pub currency: Option<String>,
+}
+
+#[derive(Deserialize, Debug, Clone)]
+pub struct Register {
+    pub id: String,
+    pub name: Option<String>,
+    pub outlet_id: Option<String>,
+}
+
+#[derive(Deserialize, Debug, Clone)]
+pub struct Product {
+    pub id: String,
+    pub name: Option<String>,
+    pub sku: Option<String>,
+    pub product_type_id: Option<String>,
+    #[serde(default)]
+    pub categories: Vec<CategoryRef>,
+    pub version: Option<u64>,
+}
+
+#[derive(Deserialize, Debug, Clone)]
+pub struct CategoryRef {
+    pub id: Option<String>,
+    pub name: Option<String>,
+}
+
+#[derive(Deserialize, Debug, Clone)]
+pub struct Customer {
+    pub id: String,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub email: Option<String>,
+    pub version: Option<u64>,
+}
+
+#[derive(Deserialize, Debug, Clone)]
+pub struct Sale {
+    pub id: String,
+    pub outlet_id: Option<String>,
+    pub register_id: Option<String>,
+    pub customer_id: Option<String>,
+    pub status: Option<String>,
+    pub return_for: Option<String>,
+    pub sale_date: Option<String>,
+    pub created_at: Option<String>,
+    pub total_price: Option<Amount>,
+    pub total_tax: Option<Amount>,
+    #[serde(default)]
+    pub line_items: Vec<LineItem>,
+    #[serde(default)]
+    pub payments: Vec<Payment>,
+    pub version: Option<u64>,
+}
+
+#[derive(Deserialize, Debug, Clone)]
+pub struct LineItem {
+    pub id: Option<String>,
+    pub product_id: Option<String>,
+    pub quantity: Option<Amount>,
+    pub price: Option<Amount>,
+    pub price_total: Option<Amount>,
+    pub discount_total: Option<Amount>,
+    pub tax_total: Option<Amount>,
+    pub status: Option<String>,
+    pub is_return: Option<bool>,
+}
+
+#[derive(Deserialize, Debug, Clone)]
+pub struct Payment {
+    pub name: Option<String>,
+    pub retailer_payment_type_id: Option<String>,
+    pub amount: Option<Amount>,
+}
+
+#[derive(Deserialize, Debug, Clone)]
+pub struct Webhook {
+    pub id: String,
+    pub url: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub active: Option<bool>,
+}
+
+#[derive(Deserialize, Debug, Clone)]
+pub struct One<T> {
+    pub data: T,
+}
+
+/// The `payload` of a `sale.update` webhook (API 1.0 shape); only what identifies the sale.
+#[derive(Deserialize, Debug, Clone)]
+pub struct SaleHint {
+    pub id: String,
+    pub version: Option<u64>,
+    pub status: Option<String>,
+}

@@ -1,0 +1,59 @@
+//! `/webhooks/lightspeed/{series}/…`: verify, record once, acknowledge; processing is the
+//! connection's sync job, which the delivery makes due.
+
+use crate::error::ApiError;
+use crate::AppState;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::post;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+use tillbridge_engine::ingress::{IngressError, Unverified, XWebhookForm};
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route(
+        "/webhooks/lightspeed/x/{connection_id}/{token}",
+        post(xseries),
+    )
+}
+
+fn ingress_error(e: IngressError) -> ApiError {
+    match e {
+        IngressError::Unauthorized => ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "this webhook URL is not valid; nothing was stored",
+        ),
+        IngressError::BadBody(m) => ApiError::bad_request(m),
+        IngressError::Engine(e) => e.into(),
+    }
+}
+
+async fn xseries(
+    State(s): State<AppState>,
+    Path((connection_id, token)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let unverified = Unverified {
+        connection_id,
+        token,
+        body,
+    };
+    let verified = unverified.verify(&s.engine).await.map_err(ingress_error)?;
+    let verified = verified.try_map(|body| {
+        serde_urlencoded::from_bytes::<XWebhookForm>(&body).map_err(|e| {
+            ApiError::bad_request(format!(
+                "the webhook body is not a form with a `payload` field: {e}"
+            ))
+        })
+    })?;
+    let accepted = s
+        .engine
+        .accept_x_webhook(verified)
+        .await
+        .map_err(ingress_error)?;
+    Ok(Json(
+        json!({ "received": true, "duplicate": accepted.duplicate }),
+    ))
+}

@@ -1,0 +1,160 @@
+//! Catalog caches per connection: products (with their category) and customers (with their
+//! e-mail), for series whose sales name only ids.
+
+use crate::{Conn, Result};
+use sqlx::Row;
+use std::collections::HashMap;
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProductRow {
+    pub external_id: String,
+    pub sku: Option<String>,
+    pub name: Option<String>,
+    pub category_id: Option<String>,
+    pub category: Option<String>,
+    pub version: i64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CustomerRow {
+    pub external_id: String,
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub version: i64,
+}
+
+pub async fn upsert_products(
+    c: &mut Conn,
+    merchant_id: &str,
+    connection_id: &str,
+    rows: &[ProductRow],
+    now: i64,
+) -> Result<()> {
+    for p in rows {
+        sqlx::query(
+            "INSERT INTO catalog_products (merchant_id, connection_id, external_id, sku, name, category_id, category, version, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (merchant_id, connection_id, external_id) DO UPDATE SET \
+             sku = excluded.sku, name = excluded.name, category_id = excluded.category_id, category = excluded.category, version = excluded.version, updated_at = excluded.updated_at",
+        )
+        .bind(merchant_id)
+        .bind(connection_id)
+        .bind(&p.external_id)
+        .bind(&p.sku)
+        .bind(&p.name)
+        .bind(&p.category_id)
+        .bind(&p.category)
+        .bind(p.version)
+        .bind(now)
+        .execute(&mut *c)
+        .await?;
+    }
+    Ok(())
+}
+
+pub async fn upsert_customers(
+    c: &mut Conn,
+    merchant_id: &str,
+    connection_id: &str,
+    rows: &[CustomerRow],
+    now: i64,
+) -> Result<()> {
+    for r in rows {
+        sqlx::query(
+            "INSERT INTO catalog_customers (merchant_id, connection_id, external_id, email, name, version, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             ON CONFLICT (merchant_id, connection_id, external_id) DO UPDATE SET email = excluded.email, name = excluded.name, version = excluded.version, updated_at = excluded.updated_at",
+        )
+        .bind(merchant_id)
+        .bind(connection_id)
+        .bind(&r.external_id)
+        .bind(&r.email)
+        .bind(&r.name)
+        .bind(r.version)
+        .bind(now)
+        .execute(&mut *c)
+        .await?;
+    }
+    Ok(())
+}
+
+pub async fn products(
+    c: &mut Conn,
+    merchant_id: &str,
+    connection_id: &str,
+) -> Result<HashMap<String, ProductRow>> {
+    let rows = sqlx::query("SELECT external_id, sku, name, category_id, category, version FROM catalog_products WHERE merchant_id = $1 AND connection_id = $2")
+        .bind(merchant_id)
+        .bind(connection_id)
+        .fetch_all(c)
+        .await?;
+    rows.iter()
+        .map(|r| {
+            let p = ProductRow {
+                external_id: r.try_get("external_id")?,
+                sku: r.try_get("sku")?,
+                name: r.try_get("name")?,
+                category_id: r.try_get("category_id")?,
+                category: r.try_get("category")?,
+                version: r.try_get("version")?,
+            };
+            Ok((p.external_id.clone(), p))
+        })
+        .collect()
+}
+
+pub async fn customers(
+    c: &mut Conn,
+    merchant_id: &str,
+    connection_id: &str,
+) -> Result<HashMap<String, CustomerRow>> {
+    let rows = sqlx::query("SELECT external_id, email, name, version FROM catalog_customers WHERE merchant_id = $1 AND connection_id = $2")
+        .bind(merchant_id)
+        .bind(connection_id)
+        .fetch_all(c)
+        .await?;
+    rows.iter()
+        .map(|r| {
+            let row = CustomerRow {
+                external_id: r.try_get("external_id")?,
+                email: r.try_get("email")?,
+                name: r.try_get("name")?,
+                version: r.try_get("version")?,
+            };
+            Ok((row.external_id.clone(), row))
+        })
+        .collect()
+}
+
+/// Records a webhook delivery by its idempotency key; `false` means it was seen before.
+pub async fn record_delivery(
+    c: &mut Conn,
+    merchant_id: &str,
+    connection_id: &str,
+    key: &str,
+    topic: &str,
+    subject: &str,
+    now: i64,
+) -> Result<bool> {
+    let r = sqlx::query(
+        "INSERT INTO webhook_deliveries (merchant_id, connection_id, idempotency_key, topic, subject, received_at) VALUES ($1, $2, $3, $4, $5, $6) \
+         ON CONFLICT (merchant_id, connection_id, idempotency_key) DO NOTHING",
+    )
+    .bind(merchant_id)
+    .bind(connection_id)
+    .bind(key)
+    .bind(topic)
+    .bind(subject)
+    .bind(now)
+    .execute(c)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+pub async fn count_deliveries(c: &mut Conn, merchant_id: &str, connection_id: &str) -> Result<i64> {
+    Ok(sqlx::query_scalar(
+        "SELECT COUNT(*) FROM webhook_deliveries WHERE merchant_id = $1 AND connection_id = $2",
+    )
+    .bind(merchant_id)
+    .bind(connection_id)
+    .fetch_one(c)
+    .await?)
+}
