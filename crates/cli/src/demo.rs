@@ -24,45 +24,66 @@ pub struct DemoOptions {
     pub database_url: Option<String>,
 }
 
+/// One sales channel of the demo merchant: a sandbox account of one series.
+struct Channel {
+    series: &'static str,
+    label: &'static str,
+    sandbox: Value,
+    connection_id: String,
+}
+
 pub async fn run(opts: DemoOptions) -> Result<()> {
     let started = Instant::now();
     std::fs::create_dir_all(&opts.data_dir)
         .with_context(|| format!("cannot create {}", opts.data_dir.display()))?;
 
-    // 1. The sandbox: an offline Lightspeed.
+    // 1. The sandbox: an offline Lightspeed with a café on K-Series and a shop on X-Series.
     let sandbox_listener = TcpListener::bind("127.0.0.1:0").await?;
     let sandbox_url = format!("http://{}", sandbox_listener.local_addr()?);
-    let sandbox = Sandbox::new(SandboxConfig {
-        seed: opts.seed,
-        time_scale: 1.0,
-    });
-    tokio::spawn(sandbox.serve(sandbox_listener));
+    tokio::spawn(
+        Sandbox::new(SandboxConfig {
+            seed: opts.seed,
+            time_scale: 1.0,
+        })
+        .serve(sandbox_listener),
+    );
     let sb = ApiClient::new(&sandbox_url, None);
     step("sandbox", &format!("Lightspeed sandbox at {sandbox_url}"));
-
     let clients = sb.get("/_sandbox/clients").await?;
-    let k = clients["clients"]
-        .as_array()
-        .and_then(|c| c.iter().find(|c| c["series"] == "k"))
-        .context("the sandbox has no K-Series client")?
-        .clone();
-    let merchant = sb
-        .post(
-            "/_sandbox/merchants",
-            &json!({ "series": "k", "name": "Demo Café", "preset": "cafe", "locations": 2, "registers_per_location": 2,
-                     "customers": 80, "history_days": opts.history_days, "sales_per_day": 40, "timezone": "Europe/Copenhagen" }),
-        )
-        .await?;
-    let sandbox_merchant = str_of(&merchant, "id")?.to_owned();
-    step(
-        "merchant",
-        &format!(
-            "K-Series café `{}` with {} sales over {} days",
-            str_of(&merchant, "name")?,
-            merchant["sales"],
-            opts.history_days
-        ),
-    );
+    let client = |series: &str| -> Result<Value> {
+        clients["clients"]
+            .as_array()
+            .and_then(|c| c.iter().find(|c| c["series"] == series))
+            .cloned()
+            .with_context(|| format!("the sandbox has no {series} client"))
+    };
+    let (k, x) = (client("k")?, client("x")?);
+    let mut channels = Vec::new();
+    for (series, label, preset, name) in [
+        ("k", "K-Series", "cafe", "Demo Café"),
+        ("x", "X-Series", "shop", "Demo Café Shop"),
+    ] {
+        let sandbox = sb
+            .post(
+                "/_sandbox/merchants",
+                &json!({ "series": series, "name": name, "preset": preset, "locations": 2, "registers_per_location": 2,
+                         "customers": 80, "history_days": opts.history_days, "sales_per_day": 40, "timezone": "Europe/Copenhagen" }),
+            )
+            .await?;
+        step(
+            "merchant",
+            &format!(
+                "{label} `{name}` with {} sales over {} days",
+                sandbox["sales"], opts.history_days
+            ),
+        );
+        channels.push(Channel {
+            series,
+            label,
+            sandbox,
+            connection_id: String::new(),
+        });
+    }
 
     // 2. The hub, on its own database.
     let database_url = match &opts.database_url {
@@ -76,11 +97,16 @@ pub async fn run(opts: DemoOptions) -> Result<()> {
         }
     };
     let key_file = opts.data_dir.join("master.key");
+    let text = |v: &Value, f: &str| v[f].as_str().map(str::to_owned);
     let mut config = Config::load_with(None, |name| match name {
         "TILLBRIDGE_DATABASE_URL" => Some(database_url.clone()),
         "TILLBRIDGE_KSERIES_BASE_URL" => Some(format!("{sandbox_url}/kseries")),
-        "TILLBRIDGE_KSERIES_CLIENT_ID" => k["client_id"].as_str().map(str::to_owned),
-        "TILLBRIDGE_KSERIES_CLIENT_SECRET" => k["client_secret"].as_str().map(str::to_owned),
+        "TILLBRIDGE_KSERIES_CLIENT_ID" => text(&k, "client_id"),
+        "TILLBRIDGE_KSERIES_CLIENT_SECRET" => text(&k, "client_secret"),
+        "TILLBRIDGE_XSERIES_AUTHORIZE_URL" => Some(format!("{sandbox_url}/xseries/connect")),
+        "TILLBRIDGE_XSERIES_STORE_BASE" => Some(format!("{sandbox_url}/xseries/{{domain_prefix}}")),
+        "TILLBRIDGE_XSERIES_CLIENT_ID" => text(&x, "client_id"),
+        "TILLBRIDGE_XSERIES_CLIENT_SECRET" => text(&x, "client_secret"),
         "TILLBRIDGE_BACKFILL_DAYS" => Some((opts.history_days + 1).to_string()),
         other => std::env::var(other)
             .ok()
@@ -99,16 +125,104 @@ pub async fn run(opts: DemoOptions) -> Result<()> {
         &format!("tillbridge at {} ({})", hub.url, config.database.url),
     );
 
-    // 3. A merchant connects K-Series through the real OAuth flow.
-    let m = api.post("/api/v1/merchants", &json!({ "name": "Demo Café", "timezone": "Europe/Copenhagen", "currency": str_of(&merchant, "currency")? })).await?;
-    let merchant_id = str_of(&m, "id")?;
+    // 3. The merchant connects each channel through the real OAuth flow and maps its locations.
+    let currency = str_of(&channels[0].sandbox, "currency")?.to_owned();
+    let m = api
+        .post(
+            "/api/v1/merchants",
+            &json!({ "name": "Demo Café", "timezone": "Europe/Copenhagen", "currency": currency }),
+        )
+        .await?;
+    let merchant_id = str_of(&m, "id")?.to_owned();
+    for channel in &mut channels {
+        channel.connection_id = connect(&api, &merchant_id, channel).await?;
+    }
+
+    // 4. Backfill with a progress bar.
+    backfill_progress(&api, &merchant_id).await?;
+
+    // 5. Verify each channel against the sandbox's ground truth.
+    for channel in &channels {
+        let truth = sb
+            .get(&format!(
+                "/_sandbox/merchants/{}/truth",
+                str_of(&channel.sandbox, "id")?
+            ))
+            .await?;
+        let ours = api
+            .get(&format!(
+                "/api/v1/merchants/{merchant_id}/sales-summary?connection_id={}",
+                channel.connection_id
+            ))
+            .await?;
+        crate::truth::compare(&ours, &truth)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", channel.label))?;
+        step(
+            "verify",
+            &format!(
+                "{}: {} orders, {} in minor units, identical to the sandbox truth",
+                channel.label, ours["orders"], ours["total_minor"]
+            ),
+        );
+    }
+
+    println!();
+    println!("  API:              {}", hub.url);
+    println!("  OpenAPI:          {}api/openapi.json", hub.url);
+    println!("  Admin API key:    {}", admin.secret);
+    println!("  Merchant id:      {merchant_id}");
+    println!("  Sandbox:          {sandbox_url}");
+    for c in &channels {
+        let login = &c.sandbox["login"];
+        println!(
+            "    {} login:   {} / {}",
+            c.label,
+            login["username"].as_str().unwrap_or_default(),
+            login["password"].as_str().unwrap_or_default()
+        );
+    }
+    println!("  Try:              curl -H 'Authorization: Bearer {}' {}api/v1/merchants/{merchant_id}/sales-summary", admin.secret, hub.url);
+    println!("  Setup took {:.1}s", started.elapsed().as_secs_f64());
+
+    if opts.exit_after_setup {
+        hub.stop().await?;
+        return Ok(());
+    }
+    println!("\nLive sandbox sales are flowing in (X-Series by webhook, K-Series by polling); press Ctrl-C to stop.");
+    let ids: Vec<String> = channels
+        .iter()
+        .filter_map(|c| c.sandbox["id"].as_str().map(str::to_owned))
+        .collect();
+    let live = tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(4)).await;
+            for id in &ids {
+                if let Err(e) = sb
+                    .post(
+                        &format!("/_sandbox/merchants/{id}/sales"),
+                        &json!({ "count": 2 }),
+                    )
+                    .await
+                {
+                    tracing::warn!(error = %e, "live sale generation failed");
+                }
+            }
+        }
+    });
+    tokio::signal::ctrl_c().await?;
+    live.abort();
+    hub.stop().await
+}
+
+/// Runs the consent flow for `channel` and maps every POS location it discovers.
+async fn connect(api: &ApiClient, merchant_id: &str, channel: &Channel) -> Result<String> {
     let start = api
         .post(
             &format!("/api/v1/merchants/{merchant_id}/connections"),
-            &json!({ "series": "k" }),
+            &json!({ "series": channel.series }),
         )
         .await?;
-    let login = &merchant["login"];
+    let login = &channel.sandbox["login"];
     let (status, page) = consent(
         str_of(&start, "authorize_url")?,
         str_of(login, "username")?,
@@ -117,30 +231,25 @@ pub async fn run(opts: DemoOptions) -> Result<()> {
     )
     .await?;
     if !status.is_success() || !page.contains("Connected") {
-        bail!("the OAuth flow did not complete ({status}): {page}");
+        bail!(
+            "the {} OAuth flow did not complete ({status}): {page}",
+            channel.label
+        );
     }
     let conns = api
         .get(&format!("/api/v1/merchants/{merchant_id}/connections"))
         .await?;
     let connection = conns["connections"]
-        .get(0)
+        .as_array()
+        .and_then(|list| list.iter().rev().find(|c| c["series"] == channel.series))
         .context("no connection after the OAuth flow")?
         .clone();
-    let connection_id = str_of(&connection, "id")?;
-    step(
-        "connect",
-        &format!(
-            "K-Series connected via OAuth (business {}, status {})",
-            connection["account_id"], connection["status"]
-        ),
-    );
-
-    // 4. Locations mapped to the POS locations discovered on the connection.
-    for pos in connection["pos_locations"]
+    let connection_id = str_of(&connection, "id")?.to_owned();
+    let pos_locations = connection["pos_locations"]
         .as_array()
         .cloned()
-        .unwrap_or_default()
-    {
+        .unwrap_or_default();
+    for pos in &pos_locations {
         let loc = api
             .post(
                 &format!("/api/v1/merchants/{merchant_id}/locations"),
@@ -157,67 +266,15 @@ pub async fn run(opts: DemoOptions) -> Result<()> {
         .await?;
     }
     step(
-        "locations",
+        "connect",
         &format!(
-            "{} locations mapped",
-            connection["pos_locations"].as_array().map_or(0, Vec::len)
+            "{} connected via OAuth (account {}), {} locations mapped",
+            channel.label,
+            connection["account_id"],
+            pos_locations.len()
         ),
     );
-
-    // 5. Backfill with a progress bar.
-    backfill_progress(&api, merchant_id, connection_id).await?;
-
-    // 6. Verify against the sandbox's ground truth.
-    let truth = sb
-        .get(&format!("/_sandbox/merchants/{sandbox_merchant}/truth"))
-        .await?;
-    let ours = api
-        .get(&format!("/api/v1/merchants/{merchant_id}/sales-summary"))
-        .await?;
-    crate::truth::compare(&ours, &truth).map_err(anyhow::Error::msg)?;
-    step(
-        "verify",
-        &format!(
-            "{} orders, {} in minor units: identical to the sandbox truth",
-            ours["orders"], ours["total_minor"]
-        ),
-    );
-
-    println!();
-    println!("  API:              {}", hub.url);
-    println!("  OpenAPI:          {}api/openapi.json", hub.url);
-    println!("  Admin API key:    {}", admin.secret);
-    println!("  Merchant id:      {merchant_id}");
-    println!(
-        "  Sandbox:          {sandbox_url} (merchant login {} / {})",
-        login["username"].as_str().unwrap_or_default(),
-        login["password"].as_str().unwrap_or_default()
-    );
-    println!("  Try:              curl -H 'Authorization: Bearer {}' {}api/v1/merchants/{merchant_id}/sales-summary", admin.secret, hub.url);
-    println!("  Setup took {:.1}s", started.elapsed().as_secs_f64());
-
-    if opts.exit_after_setup {
-        hub.stop().await?;
-        return Ok(());
-    }
-    println!("\nLive sandbox sales are flowing in; press Ctrl-C to stop.");
-    let live = tokio::spawn(async move {
-        loop {
-            tokio::time::sleep(Duration::from_secs(4)).await;
-            if let Err(e) = sb
-                .post(
-                    &format!("/_sandbox/merchants/{sandbox_merchant}/sales"),
-                    &json!({ "count": 2 }),
-                )
-                .await
-            {
-                tracing::warn!(error = %e, "live sale generation failed");
-            }
-        }
-    });
-    tokio::signal::ctrl_c().await?;
-    live.abort();
-    hub.stop().await
+    Ok(connection_id)
 }
 
 fn str_of<'a>(v: &'a Value, field: &str) -> Result<&'a str> {
@@ -230,7 +287,7 @@ fn step(name: &str, message: &str) {
     println!("✔ {name:<10} {message}");
 }
 
-async fn backfill_progress(api: &ApiClient, merchant_id: &str, connection_id: &str) -> Result<()> {
+async fn backfill_progress(api: &ApiClient, merchant_id: &str) -> Result<()> {
     let bar = ProgressBar::new(1000);
     bar.set_style(
         ProgressStyle::with_template("  backfill   [{bar:40}] {percent:>3}% {msg}")
@@ -239,40 +296,48 @@ async fn backfill_progress(api: &ApiClient, merchant_id: &str, connection_id: &s
     );
     let deadline = Instant::now() + Duration::from_secs(900);
     loop {
-        let c = api
-            .get(&format!(
-                "/api/v1/merchants/{merchant_id}/connections/{connection_id}"
-            ))
+        let list = api
+            .get(&format!("/api/v1/merchants/{merchant_id}/connections"))
             .await?;
-        let streams = c["streams"].as_array().cloned().unwrap_or_default();
-        let (mut done, mut total) = (0.0f64, 0.0f64);
-        for s in &streams {
-            let t = s["progress_total"].as_i64().unwrap_or(1).max(1) as f64;
-            total += 1.0;
-            done += (s["progress_done"].as_i64().unwrap_or(0) as f64 / t).min(1.0);
-        }
+        let connections = list["connections"].as_array().cloned().unwrap_or_default();
+        let streams: Vec<Value> = connections
+            .iter()
+            .flat_map(|c| c["streams"].as_array().cloned().unwrap_or_default())
+            .collect();
+        let orders: i64 = connections
+            .iter()
+            .filter_map(|c| c["orders_synced"].as_i64())
+            .sum();
+        let done: f64 = streams
+            .iter()
+            .map(|s| {
+                (s["progress_done"].as_i64().unwrap_or(0) as f64
+                    / s["progress_total"].as_i64().unwrap_or(1).max(1) as f64)
+                    .min(1.0)
+            })
+            .sum();
         let finished = !streams.is_empty() && streams.iter().all(|s| s["phase"] == "incremental");
-        bar.set_position(if total > 0.0 {
-            (done / total * 1000.0) as u64
-        } else {
+        bar.set_position(if streams.is_empty() {
             0
+        } else {
+            (done / streams.len() as f64 * 1000.0) as u64
         });
-        bar.set_message(format!("{} orders", c["orders_synced"]));
+        bar.set_message(format!("{orders} orders"));
         if finished {
             bar.set_position(1000);
             bar.finish();
-            println!("✔ {:<10} {} orders synced", "backfill", c["orders_synced"]);
+            step("backfill", &format!("{orders} orders synced"));
             return Ok(());
         }
         if let Some(err) = streams.iter().find_map(|s| s["last_error"].as_str()) {
-            bar.set_message(format!("{} orders (retrying: {err})", c["orders_synced"]));
+            bar.set_message(format!("{orders} orders (retrying: {err})"));
         }
-        if c["status"] == "needs_reauth" || c["status"] == "disabled" {
+        if let Some(c) = connections
+            .iter()
+            .find(|c| c["status"] == "needs_reauth" || c["status"] == "disabled")
+        {
             bar.abandon();
-            bail!(
-                "the connection stopped during backfill: {}",
-                c["last_error"]
-            );
+            bail!("a connection stopped during backfill: {}", c["last_error"]);
         }
         if Instant::now() > deadline {
             bar.abandon();

@@ -288,7 +288,8 @@ pub async fn summary(
     connection_id: Option<&str>,
 ) -> Result<Summary> {
     let window =
-        "merchant_id = $1 AND ($2 IS NULL OR closed_at >= $2) AND ($3 IS NULL OR closed_at < $3)";
+        "merchant_id = $1 AND ($2 IS NULL OR closed_at >= $2) AND ($3 IS NULL OR closed_at < $3) \
+                  AND ($4 IS NULL OR connection_id = $4)";
     let rows = sqlx::query(&format!(
         "SELECT external_location_id, COUNT(*) AS n, \
          CAST(SUM(CASE WHEN kind = 'sale' THEN 1 ELSE 0 END) AS BIGINT) AS sales, \

@@ -16,76 +16,175 @@ async fn wait_for_deliveries(w: &World, m: &str, c: &str, at_least: i64) {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    panic!("expected {at_least} webhook deliveries, got {}", deliveries(w, m, c).await);
+    panic!(
+        "expected {at_least} webhook deliveries, got {}",
+        deliveries(w, m, c).await
+    );
 }
 
-on_both_backends!(xseries_backfill_webhooks_and_polling_match_truth, |backend| async move {
-    let Some(db) = Db::create(backend).await else { return };
-    // Time scale 60: the 5-minute window lasts 5 seconds, so the backfill meets the limit.
-    let sb = start_sandbox(60.0).await;
-    let w = World::with(sb, db).await;
-    let sm = w.sb.merchant_x(30, 60).await;
-    let sid = sm["id"].as_str().unwrap().to_owned();
-    let m = w.merchant().await;
-    let c = w.connect(&m, &sm).await;
-    let conn = w.api.get(&format!("/api/v1/merchants/{m}/connections/{c}")).await.unwrap();
-    assert_eq!((conn["status"].as_str(), conn["account_id"].as_str()), (Some("connected"), sm["domain_prefix"].as_str()));
+on_both_backends!(
+    xseries_backfill_webhooks_and_polling_match_truth,
+    |backend| async move {
+        let Some(db) = Db::create(backend).await else {
+            return;
+        };
+        // Time scale 60: the 5-minute window lasts 5 seconds, so the backfill meets the limit.
+        let sb = start_sandbox(60.0).await;
+        let w = World::with(sb, db).await;
+        let sm = w.sb.merchant_x(30, 60).await;
+        let sid = sm["id"].as_str().unwrap().to_owned();
+        let m = w.merchant().await;
+        let c = w.connect(&m, &sm).await;
+        let conn = w
+            .api
+            .get(&format!("/api/v1/merchants/{m}/connections/{c}"))
+            .await
+            .unwrap();
+        assert_eq!(
+            (conn["status"].as_str(), conn["account_id"].as_str()),
+            (Some("connected"), sm["domain_prefix"].as_str())
+        );
 
-    let failures = w.drain().await;
-    assert!(failures.is_empty(), "{failures:?}");
-    let truth = w.sb.truth(&sm).await;
-    assert_matches_truth(&w.connection_summary(&m, &c).await, &truth);
-    let stats = w.sb.stats().await;
-    let requests = stats["requests"]["x"]["requests"].as_u64().unwrap();
-    assert_eq!(stats["requests"]["x"]["rate_limited"], 0, "the backfill kept inside the window: {stats}");
-    eprintln!("X-Series backfill: {} orders in {requests} requests ({:.1} per 1,000 orders)", truth["orders"], requests as f64 * 1000.0 / truth["orders"].as_f64().unwrap());
+        let failures = w.drain().await;
+        assert!(failures.is_empty(), "{failures:?}");
+        let truth = w.sb.truth(&sm).await;
+        assert_matches_truth(&w.connection_summary(&m, &c).await, &truth);
+        let stats = w.sb.stats().await;
+        let requests = stats["requests"]["x"]["requests"].as_u64().unwrap();
+        assert_eq!(
+            stats["requests"]["x"]["rate_limited"], 0,
+            "the backfill kept inside the window: {stats}"
+        );
+        eprintln!(
+            "X-Series backfill: {} orders in {requests} requests ({:.1} per 1,000 orders)",
+            truth["orders"],
+            requests as f64 * 1000.0 / truth["orders"].as_f64().unwrap()
+        );
 
-    // The hub subscribed to sale.update on the store.
-    let hooks: Value = reqwest::Client::new()
-        .get(format!("{}/xseries/{}/api/2.0/webhooks", w.sb.url, sm["domain_prefix"].as_str().unwrap()))
-        .bearer_auth(sm["personal_token"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let hook_url = hooks["data"][0]["url"].as_str().expect("a webhook subscription").to_owned();
-    assert!(hook_url.starts_with(w.hub.url.as_str().trim_end_matches('/')), "{hook_url}");
+        // The hub subscribed to sale.update on the store.
+        let hooks: Value = reqwest::Client::new()
+            .get(format!(
+                "{}/xseries/{}/api/2.0/webhooks",
+                w.sb.url,
+                sm["domain_prefix"].as_str().unwrap()
+            ))
+            .bearer_auth(sm["personal_token"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let hook_url = hooks["data"][0]["url"]
+            .as_str()
+            .expect("a webhook subscription")
+            .to_owned();
+        assert!(
+            hook_url.starts_with(w.hub.url.as_str().trim_end_matches('/')),
+            "{hook_url}"
+        );
 
-    // Live sales, a refund and a void arrive by webhook and trigger a sync before the next poll.
-    let new = w.sb.api.post(&format!("/_sandbox/merchants/{sid}/sales"), &json!({ "count": 3, "customer_email": "Shopper@Example.com" })).await.unwrap();
-    let first = new["sales"][0]["id"].as_str().unwrap();
-    w.sb.api.post(&format!("/_sandbox/merchants/{sid}/sales"), &json!({ "kind": "refund", "of": first, "line_index": 0 })).await.unwrap();
-    w.sb.api.post(&format!("/_sandbox/merchants/{sid}/sales"), &json!({ "kind": "void", "of": new["sales"][1]["id"] })).await.unwrap();
-    wait_for_deliveries(&w, &m, &c, 5).await;
-    assert!(w.drain().await.is_empty());
-    assert_matches_truth(&w.connection_summary(&m, &c).await, &w.sb.truth(&sm).await);
+        // Live sales, a refund and a void arrive by webhook and trigger a sync before the next poll.
+        let new =
+            w.sb.api
+                .post(
+                    &format!("/_sandbox/merchants/{sid}/sales"),
+                    &json!({ "count": 3, "customer_email": "Shopper@Example.com" }),
+                )
+                .await
+                .unwrap();
+        let first = new["sales"][0]["id"].as_str().unwrap();
+        w.sb.api
+            .post(
+                &format!("/_sandbox/merchants/{sid}/sales"),
+                &json!({ "kind": "refund", "of": first, "line_index": 0 }),
+            )
+            .await
+            .unwrap();
+        w.sb.api
+            .post(
+                &format!("/_sandbox/merchants/{sid}/sales"),
+                &json!({ "kind": "void", "of": new["sales"][1]["id"] }),
+            )
+            .await
+            .unwrap();
+        wait_for_deliveries(&w, &m, &c, 5).await;
+        assert!(w.drain().await.is_empty());
+        assert_matches_truth(&w.connection_summary(&m, &c).await, &w.sb.truth(&sm).await);
 
-    // Duplicated deliveries are acknowledged once.
-    w.sb.fault(json!({ "kind": "duplicate_webhooks", "count": 1, "merchant": sid })).await;
-    let before = deliveries(&w, &m, &c).await;
-    w.sb.api.post(&format!("/_sandbox/merchants/{sid}/sales"), &json!({ "count": 1 })).await.unwrap();
-    wait_for_deliveries(&w, &m, &c, before + 1).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(deliveries(&w, &m, &c).await, before + 1, "the duplicate was recorded once");
-    assert_eq!(w.sb.stats().await["webhooks_sent"].as_u64().unwrap() as i64, before + 2);
+        // Duplicated deliveries are acknowledged once.
+        w.sb.fault(json!({ "kind": "duplicate_webhooks", "count": 1, "merchant": sid }))
+            .await;
+        let before = deliveries(&w, &m, &c).await;
+        w.sb.api
+            .post(
+                &format!("/_sandbox/merchants/{sid}/sales"),
+                &json!({ "count": 1 }),
+            )
+            .await
+            .unwrap();
+        wait_for_deliveries(&w, &m, &c, before + 1).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(
+            deliveries(&w, &m, &c).await,
+            before + 1,
+            "the duplicate was recorded once"
+        );
+        assert_eq!(
+            w.sb.stats().await["webhooks_sent"].as_u64().unwrap() as i64,
+            before + 2
+        );
 
-    // A forged webhook URL is refused and stores nothing.
-    let forged = format!("{}webhooks/lightspeed/x/{c}/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", w.hub.url);
-    let resp = reqwest::Client::new().post(&forged).form(&[("payload", r#"{"id":"x"}"#)]).send().await.unwrap();
-    assert_eq!(resp.status(), 401);
-    assert_eq!(deliveries(&w, &m, &c).await, before + 1);
+        // A forged webhook URL is refused and stores nothing.
+        let forged = format!(
+            "{}webhooks/lightspeed/x/{c}/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+            w.hub.url
+        );
+        let resp = reqwest::Client::new()
+            .post(&forged)
+            .form(&[("payload", r#"{"id":"x"}"#)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 401);
+        assert_eq!(deliveries(&w, &m, &c).await, before + 1);
 
-    // Dropped webhooks: polling catches up on its schedule.
-    assert!(w.drain().await.is_empty());
-    w.sb.fault(json!({ "kind": "drop_webhooks", "count": 1, "merchant": sid })).await;
-    w.sb.api.post(&format!("/_sandbox/merchants/{sid}/sales"), &json!({ "count": 2 })).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    assert!(w.drain().await.is_empty());
-    assert_ne!(w.connection_summary(&m, &c).await["orders"], w.sb.truth(&sm).await["orders"], "nothing told the hub yet");
-    w.clock.advance(chrono::Duration::seconds(61));
-    assert!(w.drain().await.is_empty());
-    assert_matches_truth(&w.connection_summary(&m, &c).await, &w.sb.truth(&sm).await);
-    w.stop().await;
-});
+        // A second channel on the same merchant: each connection matches its own truth, and the
+        // merchant's summary is the sum of both.
+        let ksm = w.sb.merchant(5, 10).await;
+        let kc = w.connect(&m, &ksm).await;
+        assert!(w.drain().await.is_empty());
+        let k_summary = w.connection_summary(&m, &kc).await;
+        assert_matches_truth(&k_summary, &w.sb.truth(&ksm).await);
+        let x_summary = w.connection_summary(&m, &c).await;
+        assert_matches_truth(&x_summary, &w.sb.truth(&sm).await);
+        let all = w.summary(&m).await;
+        assert_eq!(
+            all["orders"].as_i64().unwrap(),
+            k_summary["orders"].as_i64().unwrap() + x_summary["orders"].as_i64().unwrap()
+        );
+
+        // Dropped webhooks: polling catches up on its schedule.
+        assert!(w.drain().await.is_empty());
+        w.sb.fault(json!({ "kind": "drop_webhooks", "count": 1, "merchant": sid }))
+            .await;
+        w.sb.api
+            .post(
+                &format!("/_sandbox/merchants/{sid}/sales"),
+                &json!({ "count": 2 }),
+            )
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(w.drain().await.is_empty());
+        assert_ne!(
+            w.connection_summary(&m, &c).await["orders"],
+            w.sb.truth(&sm).await["orders"],
+            "nothing told the hub yet"
+        );
+        w.clock.advance(chrono::Duration::seconds(61));
+        assert!(w.drain().await.is_empty());
+        assert_matches_truth(&w.connection_summary(&m, &c).await, &w.sb.truth(&sm).await);
+        w.stop().await;
+    }
+);
