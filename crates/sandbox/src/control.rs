@@ -56,6 +56,10 @@ fn clients_json(sb: &Sandbox, world: &World) -> Value {
                 c.authorize_url = format!("{base}/kseries/oauth/authorize");
                 c.token_url = format!("{base}/kseries/oauth/token");
                 c.api_base = format!("{base}/kseries");
+            } else if c.series == "r" {
+                c.authorize_url = format!("{base}/rseries/auth/oauth/authorize");
+                c.token_url = format!("{base}/rseries/auth/oauth/token");
+                c.api_base = format!("{base}/rseries/API/V3");
             } else {
                 c.authorize_url = format!("{base}/xseries/connect");
                 c.token_url = format!("{base}/xseries/{{domain_prefix}}/api/1.0/token");
@@ -94,7 +98,7 @@ async fn register_client(
         Ok(r) => r,
         Err(e) => return *e,
     };
-    if !matches!(req.series.as_str(), "k" | "x") {
+    if !matches!(req.series.as_str(), "k" | "x" | "r") {
         return control_error(
             StatusCode::BAD_REQUEST,
             "unsupported_series",
@@ -142,6 +146,7 @@ pub fn merchant_json(m: &Merchant) -> Value {
         "timezone": m.zone.name(),
         "login": { "username": m.login.username, "password": m.login.password },
         "domain_prefix": (m.series == "x").then_some(&m.domain_prefix),
+        "account_id": (m.series == "r").then(|| m.business_id.to_string()),
         "personal_token": (m.series == "x").then_some(&m.personal_token),
         "locations": m.locations.iter().enumerate().map(|(i, l)| json!({
             "id": m.location_ref(i),

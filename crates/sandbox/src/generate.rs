@@ -128,9 +128,9 @@ pub fn create_merchant(
     req: &MerchantRequest,
     now: DateTime<Utc>,
 ) -> Result<Created, String> {
-    if !matches!(req.series.as_str(), "k" | "x") {
+    if !matches!(req.series.as_str(), "k" | "x" | "r") {
         return Err(format!(
-            "series `{}` is not simulated yet: use \"k\" (K-Series) or \"x\" (X-Series)",
+            "series `{}` is not simulated yet: use \"k\" (K-Series), \"x\" (X-Series) or \"r\" (R-Series)",
             req.series
         ));
     }
@@ -412,6 +412,7 @@ pub fn make_line(
     SaleLine {
         id: format!("S{}.{}", short(m.locations[loc].id), m.line_counter),
         uid: uid(&mut m.rng),
+        parent: None,
         item,
         quantity,
         unit_cents: unit,
@@ -540,6 +541,7 @@ fn push_sale(
     let sale = Sale {
         seq: m.sales.len() as u64,
         uid: uid(&mut m.rng),
+        serial: 0,
         version: 0,
         voided_at: None,
         location: loc,
@@ -569,6 +571,7 @@ fn push_sale(
     let version = m.next_version();
     if let Some(last) = m.sales.last_mut() {
         last.version = version;
+        last.serial = version;
     }
     m.sales.len() - 1
 }
@@ -592,6 +595,7 @@ pub fn add_reversal(
         m.line_counter += 1;
         lines.push(SaleLine {
             uid: uid(&mut m.rng),
+            parent: Some(l.id.clone()),
             id: format!(
                 "S{}.{}",
                 short(m.locations[orig.location].id),

@@ -13,6 +13,7 @@ mod generate;
 mod http;
 mod kseries;
 mod ratelimit;
+mod rseries;
 mod truth;
 mod wire;
 mod world;
@@ -73,6 +74,7 @@ impl Sandbox {
         Router::new()
             .merge(kseries::routes())
             .merge(xseries::routes())
+            .merge(rseries::routes())
             .merge(control::routes())
             .with_state(self.clone())
     }

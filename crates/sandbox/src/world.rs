@@ -39,6 +39,8 @@ pub struct World {
     pub faults: Vec<Fault>,
     pub fault_counter: u64,
     pub buckets: HashMap<String, Bucket>,
+    /// R-Series leaky buckets per (account, client).
+    pub buckets_r: HashMap<String, crate::rseries::LeakyBucket>,
     /// X-Series sliding windows: request instants per (client, store).
     pub windows: HashMap<String, std::collections::VecDeque<Instant>>,
     pub stats: Stats,
@@ -102,6 +104,7 @@ impl Merchant {
     pub fn location_ref(&self, loc: usize) -> String {
         match self.series.as_str() {
             "k" => self.locations[loc].id.to_string(),
+            "r" => (loc + 1).to_string(),
             _ => self.locations[loc].uid.clone(),
         }
     }
@@ -110,6 +113,13 @@ impl Merchant {
         let d = &self.locations[loc].devices[device];
         match self.series.as_str() {
             "k" => d.id.to_string(),
+            "r" => (self.locations[..loc]
+                .iter()
+                .map(|l| l.devices.len())
+                .sum::<usize>()
+                + device
+                + 1)
+            .to_string(),
             _ => d.uid.clone(),
         }
     }
@@ -117,6 +127,7 @@ impl Merchant {
     pub fn category_ref(&self, group: usize) -> String {
         match self.series.as_str() {
             "k" => self.groups[group].id.to_string(),
+            "r" => (group + 1).to_string(),
             _ => self.groups[group].uid.clone(),
         }
     }
@@ -125,6 +136,7 @@ impl Merchant {
     pub fn sale_ref(&self, index: usize) -> String {
         match self.series.as_str() {
             "k" => self.sales[index].fisc_id.clone(),
+            "r" => self.sales[index].serial.to_string(),
             _ => self.sales[index].uid.clone(),
         }
     }
@@ -240,6 +252,8 @@ pub struct Sale {
     pub seq: u64,
     /// X-Series id.
     pub uid: String,
+    /// R-Series `saleID`: a stable number, unique in the merchant.
+    pub serial: u64,
     /// X-Series version: the store version of the sale's last change.
     pub version: u64,
     /// X-Series: when the sale was voided (it keeps its id and lines, status VOIDED).
@@ -266,6 +280,8 @@ pub struct Sale {
 pub struct SaleLine {
     pub id: String,
     pub uid: String,
+    /// For refund lines: the `id` of the line they refund.
+    pub parent: Option<String>,
     pub item: usize,
     /// Whole units; negative on refunds and voids.
     pub quantity: i64,
@@ -312,6 +328,8 @@ pub struct RefreshToken {
     pub scope: String,
     pub expires: Instant,
     pub used: bool,
+    /// R-Series: revoke this refresh token when this access token is first used.
+    pub revoke_on_use_of: Option<String>,
 }
 
 impl World {
@@ -320,6 +338,16 @@ impl World {
         let k_client = SandboxClient {
             series: "k".into(),
             client_id: format!("k-client-{:08x}", rng.gen::<u32>()),
+            client_secret: random_token(&mut rng, 32),
+            redirect_uris: Vec::new(),
+            authorize_url: String::new(),
+            token_url: String::new(),
+            api_base: String::new(),
+            rotate_refresh: true,
+        };
+        let r_client = SandboxClient {
+            series: "r".into(),
+            client_id: format!("r-client-{:08x}", rng.gen::<u32>()),
             client_secret: random_token(&mut rng, 32),
             redirect_uris: Vec::new(),
             authorize_url: String::new(),
@@ -340,7 +368,7 @@ impl World {
         World {
             seed: config.seed,
             rng,
-            clients: vec![k_client, x_client],
+            clients: vec![k_client, x_client, r_client],
             merchants: BTreeMap::new(),
             merchant_counter: 0,
             codes: HashMap::new(),
@@ -350,6 +378,7 @@ impl World {
             fault_counter: 0,
             buckets: HashMap::new(),
             windows: HashMap::new(),
+            buckets_r: HashMap::new(),
             stats: Stats::default(),
         }
     }

@@ -218,6 +218,7 @@ fn issue(
             scope: scope.to_owned(),
             expires: Instant::now() + scaled(REFRESH_IDLE_SECS, scale),
             used: false,
+            revoke_on_use_of: None,
         },
     );
     w.stats.tokens_issued += 1;

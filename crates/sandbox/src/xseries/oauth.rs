@@ -259,6 +259,7 @@ fn token_inner(
                     scope: String::new(),
                     expires: Instant::now() + scaled(REFRESH_SECS, scale),
                     used: false,
+                    revoke_on_use_of: None,
                 },
             );
             issue_access(
@@ -300,6 +301,7 @@ fn token_inner(
                         scope: String::new(),
                         expires: Instant::now() + scaled(REFRESH_SECS, scale),
                         used: false,
+                        revoke_on_use_of: None,
                     },
                 );
                 new
