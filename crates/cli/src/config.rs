@@ -5,7 +5,7 @@ use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 use std::path::Path;
 use std::time::Duration;
-use tillbridge_engine::{EngineConfig, KSeriesConfig, XSeriesConfig};
+use tillbridge_engine::{EngineConfig, KSeriesConfig, RSeriesConfig, XSeriesConfig};
 use tillbridge_lightspeed::Secret;
 
 pub const DEFAULTS: &str = include_str!("../config.default.toml");
@@ -66,6 +66,18 @@ pub struct SyncConfig {
 pub struct LightspeedConfig {
     pub kseries: KSeriesSection,
     pub xseries: XSeriesSection,
+    pub rseries: RSeriesSection,
+}
+
+#[derive(Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct RSeriesSection {
+    pub authorize_url: String,
+    pub token_url: String,
+    pub api_base: String,
+    pub client_id: String,
+    pub client_secret: Secret,
+    pub scopes: String,
 }
 
 #[derive(Deserialize, Debug, Clone)]
@@ -192,6 +204,20 @@ impl Config {
                 x.rate_window_secs
             );
         }
+        let r = &mut self.lightspeed.rseries;
+        for (name, field) in [
+            ("TILLBRIDGE_RSERIES_AUTHORIZE_URL", &mut r.authorize_url),
+            ("TILLBRIDGE_RSERIES_TOKEN_URL", &mut r.token_url),
+            ("TILLBRIDGE_RSERIES_API_BASE", &mut r.api_base),
+            ("TILLBRIDGE_RSERIES_CLIENT_ID", &mut r.client_id),
+        ] {
+            if let Some(v) = env(name) {
+                *field = v;
+            }
+        }
+        if let Some(v) = env("TILLBRIDGE_RSERIES_CLIENT_SECRET") {
+            r.client_secret = Secret::new(v);
+        }
         if let Some(v) = env("TILLBRIDGE_LOG_FORMAT") {
             self.log.format = v;
         }
@@ -269,6 +295,24 @@ impl Config {
                 client_id: x.client_id.clone(),
                 client_secret: x.client_secret.clone(),
                 rate_window: Duration::from_secs_f64(x.rate_window_secs),
+            });
+        }
+        let r = &self.lightspeed.rseries;
+        if !r.client_id.is_empty() {
+            if r.client_secret.is_empty() {
+                bail!("lightspeed.rseries.client_id is set but client_secret is empty (TILLBRIDGE_RSERIES_CLIENT_SECRET)");
+            }
+            let parse = |key: &str, raw: &str| {
+                url::Url::parse(raw)
+                    .with_context(|| format!("lightspeed.rseries.{key} `{raw}` is not a URL"))
+            };
+            e.rseries = Some(RSeriesConfig {
+                authorize_url: parse("authorize_url", &r.authorize_url)?,
+                token_url: parse("token_url", &r.token_url)?,
+                api_base: parse("api_base", &r.api_base)?,
+                client_id: r.client_id.clone(),
+                client_secret: r.client_secret.clone(),
+                scopes: r.scopes.clone(),
             });
         }
         Ok(e)

@@ -10,6 +10,7 @@ pub struct EngineConfig {
     pub public_url: Url,
     pub kseries: Option<KSeriesConfig>,
     pub xseries: Option<XSeriesConfig>,
+    pub rseries: Option<RSeriesConfig>,
     /// How far back the first sync reaches.
     pub backfill_days: i64,
     /// Refresh access tokens this long before they expire.
@@ -50,12 +51,26 @@ pub struct XSeriesConfig {
     pub rate_window: Duration,
 }
 
+#[derive(Clone, Debug)]
+pub struct RSeriesConfig {
+    /// `https://cloud.lightspeedapp.com/auth/oauth/authorize`.
+    pub authorize_url: Url,
+    /// `https://cloud.lightspeedapp.com/auth/oauth/token`.
+    pub token_url: Url,
+    /// `https://api.lightspeedapp.com/API/V3`.
+    pub api_base: Url,
+    pub client_id: String,
+    pub client_secret: Secret,
+    pub scopes: String,
+}
+
 impl EngineConfig {
     pub fn new(public_url: Url) -> Self {
         EngineConfig {
             public_url,
             kseries: None,
             xseries: None,
+            rseries: None,
             backfill_days: 365,
             refresh_buffer: Duration::from_secs(300),
             attempt_ttl: Duration::from_secs(600),

@@ -7,6 +7,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use tillbridge_lightspeed::http::RetryPolicy;
 use tillbridge_lightspeed::kseries::KClient;
+use tillbridge_lightspeed::rseries::oauth::ROAuthConfig;
+use tillbridge_lightspeed::rseries::RClient;
 use tillbridge_lightspeed::xseries::oauth::XOAuthConfig;
 use tillbridge_lightspeed::xseries::XClient;
 use tillbridge_store::{PooledConn, Store};
@@ -28,6 +30,7 @@ pub(crate) struct Inner {
     pub instance: String,
     pub k_clients: Mutex<HashMap<String, KClient>>,
     pub x_clients: Mutex<HashMap<String, XClient>>,
+    pub r_clients: Mutex<HashMap<String, RClient>>,
     pub refresh_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
@@ -53,6 +56,7 @@ impl Engine {
                 instance: new_id("proc"),
                 k_clients: Mutex::new(HashMap::new()),
                 x_clients: Mutex::new(HashMap::new()),
+                r_clients: Mutex::new(HashMap::new()),
                 refresh_locks: Mutex::new(HashMap::new()),
             }),
         })
@@ -157,6 +161,43 @@ impl Engine {
             .or_insert_with(|| {
                 XClient::new(self.inner.http.clone(), store, window, self.retry_policy())
             })
+            .clone())
+    }
+
+    pub(crate) fn r_oauth(&self) -> Result<ROAuthConfig, EngineError> {
+        let cfg = self
+            .inner
+            .config
+            .rseries
+            .as_ref()
+            .ok_or_else(|| not_configured("R-Series"))?;
+        Ok(ROAuthConfig {
+            authorize_url: cfg.authorize_url.clone(),
+            token_url: cfg.token_url.clone(),
+            client_id: cfg.client_id.clone(),
+            client_secret: cfg.client_secret.clone(),
+            scopes: cfg.scopes.clone(),
+        })
+    }
+
+    /// The R-Series client for a connection (one leaky-bucket budget per connection).
+    pub(crate) fn r_client(&self, connection_id: &str) -> Result<RClient, EngineError> {
+        let base = self
+            .inner
+            .config
+            .rseries
+            .as_ref()
+            .ok_or_else(|| not_configured("R-Series"))?
+            .api_base
+            .clone();
+        let mut clients = self
+            .inner
+            .r_clients
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        Ok(clients
+            .entry(connection_id.to_owned())
+            .or_insert_with(|| RClient::new(self.inner.http.clone(), base, self.retry_policy()))
             .clone())
     }
 

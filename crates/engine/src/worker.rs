@@ -39,6 +39,7 @@ impl Engine {
                     .map(|r| r.series)
                 {
                     Ok(series) if series == "x" => self.run_x_orders(&job).await,
+                    Ok(series) if series == "r" => self.run_r_orders(&job).await,
                     Ok(_) => self.run_k_orders(&job).await,
                     Err(e) => Err(e),
                 },

@@ -6,6 +6,7 @@ pub mod http;
 pub mod kseries;
 pub mod oauth;
 pub mod pacing;
+pub mod rseries;
 pub mod secret;
 pub mod xseries;
 

@@ -29,6 +29,8 @@ struct PacerState {
     /// Completion instants of requests inside the window.
     done: VecDeque<Instant>,
     in_flight: usize,
+    /// The leaky bucket as last reported: (level, size, drip per second, when).
+    bucket: Option<(f64, f64, f64, Instant)>,
 }
 
 const MAX_GAP: Duration = Duration::from_secs(5);
@@ -65,6 +67,7 @@ impl Pacer {
                 limit: None,
                 done: VecDeque::new(),
                 in_flight: 0,
+                bucket: None,
             }),
             window,
         }
@@ -98,6 +101,15 @@ impl Pacer {
                         };
                     }
                 }
+                if let Some((level, size, drip, at)) = s.bucket {
+                    // Each request costs at least 1; keep one unit of headroom for rounding.
+                    let estimated = (level - now.duration_since(at).as_secs_f64() * drip).max(0.0)
+                        + s.in_flight as f64;
+                    let over = estimated + 1.0 - (size - 1.0);
+                    if over > 0.0 && drip > 0.0 {
+                        window_wait = window_wait.max(Duration::from_secs_f64(over / drip));
+                    }
+                }
                 let adaptive_wait = s.next_at.saturating_duration_since(now);
                 if window_wait.is_zero() && adaptive_wait.is_zero() {
                     s.next_at = now + s.gap;
@@ -110,14 +122,33 @@ impl Pacer {
         }
     }
 
-    /// Reads the budget the server announces (`X-RateLimit-Limit`).
+    /// Reads the budget the server announces: X-Series `X-RateLimit-Limit`, R-Series
+    /// `X-LS-API-Bucket-Level` and `X-LS-API-Drip-Rate`.
     pub fn observe(&self, headers: &HeaderMap) {
-        let limit = headers
-            .get("x-ratelimit-limit")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<usize>().ok());
-        if let Some(limit) = limit {
+        let text = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::trim)
+        };
+        // X-Series announces its window's limit; R-Series its one-second burst limit (`n/limit`).
+        let burst = text("x-ls-api-burst-level")
+            .and_then(|v| v.split_once('/'))
+            .and_then(|(_, l)| l.trim().parse::<usize>().ok());
+        if let Some(limit) = text("x-ratelimit-limit")
+            .and_then(|v| v.parse::<usize>().ok())
+            .or(burst)
+        {
             self.lock().limit = Some(limit);
+        }
+        let bucket = text("x-ls-api-bucket-level")
+            .and_then(|v| v.split_once('/'))
+            .and_then(|(l, s)| {
+                Some((l.trim().parse::<f64>().ok()?, s.trim().parse::<f64>().ok()?))
+            });
+        let drip = text("x-ls-api-drip-rate").and_then(|v| v.parse::<f64>().ok());
+        if let (Some((level, size)), Some(drip)) = (bucket, drip) {
+            self.lock().bucket = Some((level, size, drip, Instant::now()));
         }
     }
 
@@ -204,6 +235,36 @@ mod window_tests {
         assert!(
             start.elapsed() >= Duration::from_millis(200),
             "the fourth waits for the window"
+        );
+    }
+}
+
+#[cfg(test)]
+mod bucket_tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_nearly_full_bucket_waits_for_it_to_drain() {
+        let p = Pacer::default();
+        let mut h = HeaderMap::new();
+        h.insert("x-ls-api-bucket-level", "88.5/90".parse().unwrap());
+        h.insert("x-ls-api-drip-rate", "10".parse().unwrap());
+        p.observe(&h);
+        let start = Instant::now();
+        drop(p.ready().await);
+        // 88.5 + 1 must drop to 89 at 10/s: about 50 ms.
+        assert!(
+            start.elapsed() >= Duration::from_millis(40),
+            "{:?}",
+            start.elapsed()
+        );
+        h.insert("x-ls-api-bucket-level", "3.25/90".parse().unwrap());
+        p.observe(&h);
+        let start = Instant::now();
+        drop(p.ready().await);
+        assert!(
+            start.elapsed() < Duration::from_millis(30),
+            "an empty bucket does not wait"
         );
     }
 }

@@ -17,6 +17,8 @@ pub struct Sb {
     pub client_secret: String,
     pub x_client_id: String,
     pub x_client_secret: String,
+    pub r_client_id: String,
+    pub r_client_secret: String,
     pub time_scale: f64,
 }
 
@@ -41,7 +43,7 @@ pub async fn start_sandbox(time_scale: f64) -> Sb {
             .expect("client")
             .clone()
     };
-    let (k, x) = (find("k"), find("x"));
+    let (k, x, r) = (find("k"), find("x"), find("r"));
     Sb {
         url,
         api,
@@ -49,6 +51,8 @@ pub async fn start_sandbox(time_scale: f64) -> Sb {
         client_secret: k["client_secret"].as_str().expect("secret").into(),
         x_client_id: x["client_id"].as_str().expect("id").into(),
         x_client_secret: x["client_secret"].as_str().expect("secret").into(),
+        r_client_id: r["client_id"].as_str().expect("id").into(),
+        r_client_secret: r["client_secret"].as_str().expect("secret").into(),
         time_scale,
     }
 }
@@ -71,6 +75,17 @@ impl Sb {
                 "/_sandbox/merchants",
                 &json!({ "series": "x", "preset": "shop", "locations": 2, "registers_per_location": 1, "customers": 40,
                          "history_days": history_days, "sales_per_day": sales_per_day, "timezone": "America/New_York" }),
+            )
+            .await
+            .expect("sandbox merchant")
+    }
+
+    pub async fn merchant_r(&self, history_days: u32, sales_per_day: u32) -> Value {
+        self.api
+            .post(
+                "/_sandbox/merchants",
+                &json!({ "series": "r", "preset": "shop", "locations": 2, "registers_per_location": 1, "customers": 40,
+                         "history_days": history_days, "sales_per_day": sales_per_day, "timezone": "America/Chicago" }),
             )
             .await
             .expect("sandbox merchant")
@@ -131,6 +146,26 @@ pub fn hub_env(sb: &Sb, db: &Db, backfill_days: u32) -> Vec<(String, String)> {
         (
             "TILLBRIDGE_XSERIES_RATE_WINDOW_SECS".into(),
             (300.0 / sb.time_scale).to_string(),
+        ),
+        (
+            "TILLBRIDGE_RSERIES_AUTHORIZE_URL".into(),
+            format!("{}/rseries/auth/oauth/authorize", sb.url),
+        ),
+        (
+            "TILLBRIDGE_RSERIES_TOKEN_URL".into(),
+            format!("{}/rseries/auth/oauth/token", sb.url),
+        ),
+        (
+            "TILLBRIDGE_RSERIES_API_BASE".into(),
+            format!("{}/rseries/API/V3", sb.url),
+        ),
+        (
+            "TILLBRIDGE_RSERIES_CLIENT_ID".into(),
+            sb.r_client_id.clone(),
+        ),
+        (
+            "TILLBRIDGE_RSERIES_CLIENT_SECRET".into(),
+            sb.r_client_secret.clone(),
         ),
         (
             "TILLBRIDGE_MASTER_KEY".into(),

@@ -11,6 +11,7 @@ use crate::state::verify;
 use crate::Engine;
 use serde::{Deserialize, Serialize};
 use tillbridge_lightspeed::kseries::{oauth::exchange_code, KClient};
+use tillbridge_lightspeed::rseries::{oauth as roauth, RClient};
 use tillbridge_lightspeed::xseries::{oauth as xoauth, valid_domain_prefix, XClient};
 use tillbridge_lightspeed::{LightspeedError, Secret};
 use tillbridge_store::attempts;
@@ -78,6 +79,25 @@ struct Discovery {
     business_name: Option<String>,
     currency: Option<String>,
     locations: Vec<PosLocationRow>,
+}
+
+/// R-Series: the account from `Account.json`; its shops are the POS locations.
+async fn discover_r(client: &RClient, token: &Secret) -> Result<Discovery, LightspeedError> {
+    let account = client.account(token).await?;
+    let shops = client.shops(token, &account.id).await?;
+    Ok(Discovery {
+        business_name: account.name.clone().or_else(|| Some(account.id.clone())),
+        business_id: account.id,
+        currency: None,
+        locations: shops
+            .into_iter()
+            .map(|s| PosLocationRow {
+                external_id: s.id,
+                name: s.name,
+                timezone: s.time_zone,
+            })
+            .collect(),
+    })
 }
 
 /// X-Series: the store is the account; its outlets are the POS locations.
@@ -225,6 +245,21 @@ impl Engine {
                     self.retry_policy(),
                 );
                 let discovery = discover_x(&client, &tokens.access_token, prefix).await;
+                (tokens, discovery)
+            }
+            "r" => {
+                let oauth = self.r_oauth()?;
+                let tokens = roauth::exchange_code(self.http(), &oauth, code, &verifier)
+                    .await
+                    .map_err(exchange_failed)?;
+                let api_base = self
+                    .config()
+                    .rseries
+                    .as_ref()
+                    .map(|r| r.api_base.clone())
+                    .ok_or_else(|| CallbackError::Internal("R-Series is not configured".into()))?;
+                let client = RClient::new(self.http().clone(), api_base, self.retry_policy());
+                let discovery = discover_r(&client, &tokens.access_token).await;
                 (tokens, discovery)
             }
             _ => {

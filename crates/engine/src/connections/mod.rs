@@ -118,9 +118,10 @@ impl Engine {
         match series {
             Series::K => drop(k_oauth(self)?),
             Series::X => drop(self.x_oauth()?),
+            Series::R => drop(self.r_oauth()?),
             other => {
                 return Err(EngineError::Invalid(format!(
-                    "{} connections are not available yet: connect a K-Series (\"k\") or X-Series (\"x\") account",
+                    "{} connections are not available yet: connect a K-Series (\"k\"), X-Series (\"x\") or R-Series (\"r\") account",
                     other.display_name()
                 )))
             }
@@ -169,6 +170,12 @@ impl Engine {
                 &self.x_oauth()?,
                 &redirect_uri,
                 &state,
+            ),
+            Series::R => tillbridge_lightspeed::rseries::oauth::authorize_url(
+                &self.r_oauth()?,
+                &redirect_uri,
+                &state,
+                &pkce.challenge,
             ),
             _ => authorize_url(&k_oauth(self)?, &redirect_uri, &state, &pkce.challenge)?,
         };
@@ -326,9 +333,10 @@ impl Engine {
             now,
         )
         .await?;
-        // K-Series syncs each business location; X-Series reads the whole store's sales feed,
-        // which starts over so the newly mapped outlet's history is read too.
-        let stream = if conn_row.series == "x" {
+        // K-Series syncs each business location; X- and R-Series read the whole account's sales
+        // feed, which starts over so the newly mapped location's history is read too.
+        let whole_account = conn_row.series == "x" || conn_row.series == "r";
+        let stream = if whole_account {
             "sales".to_owned()
         } else {
             external_id.to_owned()
@@ -348,7 +356,7 @@ impl Engine {
             now,
         )
         .await?;
-        if conn_row.series == "x" {
+        if whole_account {
             jobs::restart_stream(
                 &mut tx,
                 merchant_id,

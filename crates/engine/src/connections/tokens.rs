@@ -10,6 +10,7 @@ use crate::merchants::emit;
 use crate::Engine;
 use std::time::Duration;
 use tillbridge_lightspeed::kseries::oauth::refresh;
+use tillbridge_lightspeed::rseries::oauth as roauth;
 use tillbridge_lightspeed::xseries::oauth as xoauth;
 use tillbridge_lightspeed::Secret;
 use tillbridge_store::connections::{self as conns, ConnectionRow};
@@ -58,6 +59,30 @@ impl Engine {
     ) -> Result<(Secret, i64), EngineError> {
         self.refresh_single_flight(merchant_id, connection_id, Some(seen_version))
             .await
+    }
+
+    /// Runs a provider call with a valid access token; when Lightspeed rejects the token (401),
+    /// refreshes once and retries.
+    pub(crate) async fn with_token<T, F, Fut>(
+        &self,
+        merchant_id: &str,
+        connection_id: &str,
+        call: F,
+    ) -> Result<T, EngineError>
+    where
+        F: Fn(Secret) -> Fut,
+        Fut: std::future::Future<Output = Result<T, tillbridge_lightspeed::LightspeedError>>,
+    {
+        let (token, version) = self.access_token(merchant_id, connection_id).await?;
+        match call(token).await {
+            Err(tillbridge_lightspeed::LightspeedError::Unauthorized { .. }) => {
+                let (token, _) = self
+                    .refresh_after_rejection(merchant_id, connection_id, version)
+                    .await?;
+                Ok(call(token).await?)
+            }
+            other => Ok(other?),
+        }
     }
 
     fn decrypt_access(&self, row: &ConnectionRow) -> Result<(Secret, i64), EngineError> {
@@ -163,6 +188,13 @@ impl Engine {
                     )
                     .await
                 }
+                Err(e) => {
+                    release(self).await;
+                    return Err(e);
+                }
+            },
+            "r" => match self.r_oauth() {
+                Ok(oauth) => roauth::refresh(self.http(), &oauth, &refresh_token).await,
                 Err(e) => {
                     release(self).await;
                     return Err(e);

@@ -9,9 +9,7 @@ use crate::merchants::{emit, parse_day_start, parse_zone};
 use crate::Engine;
 use chrono::{DateTime, Utc};
 use tillbridge_lightspeed::kseries::map::{map_sale, MapContext, Mapped};
-use tillbridge_lightspeed::kseries::wire::FinancialPage;
 use tillbridge_lightspeed::kseries::MAX_PAGE_SIZE;
-use tillbridge_lightspeed::LightspeedError;
 use tillbridge_model::BusinessDayStart;
 use tillbridge_store::jobs::JobRow;
 use tillbridge_store::merchants as merch;
@@ -63,16 +61,24 @@ impl Engine {
                 cp.window_to.unwrap_or(now),
                 cp.target.unwrap_or(now),
             );
+            let page_token = cp.page_token.clone();
             let page = self
-                .k_financials_page(
-                    merchant_id,
-                    connection_id,
-                    &client,
-                    bl,
-                    at(from),
-                    at(to),
-                    cp.page_token.as_deref(),
-                )
+                .with_token(merchant_id, connection_id, |t| {
+                    let (client, bl, page_token) =
+                        (client.clone(), bl.to_owned(), page_token.clone());
+                    async move {
+                        client
+                            .financials(
+                                &t,
+                                &bl,
+                                at(from),
+                                at(to),
+                                MAX_PAGE_SIZE,
+                                page_token.as_deref(),
+                            )
+                            .await
+                    }
+                })
                 .await?;
             let mut orders = Vec::with_capacity(page.sales.len());
             for sale in &page.sales {
@@ -238,37 +244,6 @@ impl Engine {
             currency: connection.currency.unwrap_or(merchant.currency),
         };
         Ok(Some((link.location_id, ctx)))
-    }
-
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "one page request is identified by all of these"
-    )]
-    async fn k_financials_page(
-        &self,
-        merchant_id: &str,
-        connection_id: &str,
-        client: &tillbridge_lightspeed::kseries::KClient,
-        bl: &str,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-        token: Option<&str>,
-    ) -> Result<FinancialPage, EngineError> {
-        let (access, version) = self.access_token(merchant_id, connection_id).await?;
-        match client
-            .financials(&access, bl, from, to, MAX_PAGE_SIZE, token)
-            .await
-        {
-            Err(LightspeedError::Unauthorized { .. }) => {
-                let (access, _) = self
-                    .refresh_after_rejection(merchant_id, connection_id, version)
-                    .await?;
-                Ok(client
-                    .financials(&access, bl, from, to, MAX_PAGE_SIZE, token)
-                    .await?)
-            }
-            other => Ok(other?),
-        }
     }
 }
 

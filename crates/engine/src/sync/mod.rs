@@ -2,6 +2,7 @@
 //! they wrote, so a crash anywhere resumes at the first unwritten page.
 
 pub mod kseries;
+pub mod rseries;
 pub mod xseries;
 
 use serde::{Deserialize, Serialize};

@@ -12,7 +12,6 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use tillbridge_lightspeed::xseries::map::{map_sale, CustomerInfo, MapContext, ProductInfo};
 use tillbridge_lightspeed::xseries::XClient;
-use tillbridge_lightspeed::{LightspeedError, Secret};
 use tillbridge_model::BusinessDayStart;
 use tillbridge_store::catalog::{self, CustomerRow, ProductRow};
 use tillbridge_store::jobs::{self, JobRow};
@@ -60,7 +59,7 @@ impl Engine {
         let (mut products, mut customers) = self.x_caches(m, c).await?;
         loop {
             let page = self
-                .x_call(m, c, |token| {
+                .with_token(m, c, |token| {
                     let client = client.clone();
                     async move { client.sales(&token, cp.after).await }
                 })
@@ -190,7 +189,7 @@ impl Engine {
         let (m, c) = (job.merchant_id.as_str(), job.connection_id.as_str());
         loop {
             let page = self
-                .x_call(m, c, |t| {
+                .with_token(m, c, |t| {
                     let client = client.clone();
                     let after = cp.products_after;
                     async move { client.products(&t, after).await }
@@ -227,7 +226,7 @@ impl Engine {
         }
         loop {
             let page = self
-                .x_call(m, c, |t| {
+                .with_token(m, c, |t| {
                     let client = client.clone();
                     let after = cp.customers_after;
                     async move { client.customers(&t, after).await }
@@ -264,22 +263,6 @@ impl Engine {
             cp.customers_after = max.max(cp.customers_after + 1);
         }
         Ok(())
-    }
-
-    /// Calls the API with a valid token, refreshing once if the token is rejected.
-    async fn x_call<T, F, Fut>(&self, m: &str, c: &str, call: F) -> Result<T, EngineError>
-    where
-        F: Fn(Secret) -> Fut,
-        Fut: std::future::Future<Output = Result<T, LightspeedError>>,
-    {
-        let (token, version) = self.access_token(m, c).await?;
-        match call(token).await {
-            Err(LightspeedError::Unauthorized { .. }) => {
-                let (token, _) = self.refresh_after_rejection(m, c, version).await?;
-                Ok(call(token).await?)
-            }
-            other => Ok(other?),
-        }
     }
 
     async fn write_x_page(
