@@ -5,7 +5,7 @@ use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 use std::path::Path;
 use std::time::Duration;
-use tillbridge_engine::{EngineConfig, KSeriesConfig, RSeriesConfig, XSeriesConfig};
+use tillbridge_engine::{EngineConfig, KSeriesConfig, OSeriesConfig, RSeriesConfig, XSeriesConfig};
 use tillbridge_lightspeed::Secret;
 
 pub const DEFAULTS: &str = include_str!("../config.default.toml");
@@ -67,6 +67,16 @@ pub struct LightspeedConfig {
     pub kseries: KSeriesSection,
     pub xseries: XSeriesSection,
     pub rseries: RSeriesSection,
+    pub oseries: OSeriesSection,
+}
+
+#[derive(Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct OSeriesSection {
+    pub base_url: String,
+    pub client_id: String,
+    pub client_secret: Secret,
+    pub scopes: String,
 }
 
 #[derive(Deserialize, Debug, Clone)]
@@ -215,6 +225,19 @@ impl Config {
                 *field = v;
             }
         }
+        let o = &mut self.lightspeed.oseries;
+        for (name, field) in [
+            ("TILLBRIDGE_OSERIES_BASE_URL", &mut o.base_url),
+            ("TILLBRIDGE_OSERIES_CLIENT_ID", &mut o.client_id),
+        ] {
+            if let Some(v) = env(name) {
+                *field = v;
+            }
+        }
+        if let Some(v) = env("TILLBRIDGE_OSERIES_CLIENT_SECRET") {
+            o.client_secret = Secret::new(v);
+        }
+        let r = &mut self.lightspeed.rseries;
         if let Some(v) = env("TILLBRIDGE_RSERIES_CLIENT_SECRET") {
             r.client_secret = Secret::new(v);
         }
@@ -295,6 +318,20 @@ impl Config {
                 client_id: x.client_id.clone(),
                 client_secret: x.client_secret.clone(),
                 rate_window: Duration::from_secs_f64(x.rate_window_secs),
+            });
+        }
+        let o = &self.lightspeed.oseries;
+        if !o.client_id.is_empty() {
+            if o.client_secret.is_empty() || o.base_url.is_empty() {
+                bail!("lightspeed.oseries needs base_url and client_secret when client_id is set (TILLBRIDGE_OSERIES_BASE_URL, TILLBRIDGE_OSERIES_CLIENT_SECRET)");
+            }
+            e.oseries = Some(OSeriesConfig {
+                base_url: url::Url::parse(&o.base_url).with_context(|| {
+                    format!("lightspeed.oseries.base_url `{}` is not a URL", o.base_url)
+                })?,
+                client_id: o.client_id.clone(),
+                client_secret: o.client_secret.clone(),
+                scopes: o.scopes.clone(),
             });
         }
         let r = &self.lightspeed.rseries;

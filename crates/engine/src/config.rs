@@ -11,6 +11,7 @@ pub struct EngineConfig {
     pub kseries: Option<KSeriesConfig>,
     pub xseries: Option<XSeriesConfig>,
     pub rseries: Option<RSeriesConfig>,
+    pub oseries: Option<OSeriesConfig>,
     /// How far back the first sync reaches.
     pub backfill_days: i64,
     /// Refresh access tokens this long before they expire.
@@ -51,6 +52,16 @@ pub struct XSeriesConfig {
     pub rate_window: Duration,
 }
 
+/// O-Series: OAuth and API on one host (the sandbox's `{url}/oseries`); see
+/// `tillbridge_lightspeed::oseries` for the dialect.
+#[derive(Clone, Debug)]
+pub struct OSeriesConfig {
+    pub base_url: Url,
+    pub client_id: String,
+    pub client_secret: Secret,
+    pub scopes: String,
+}
+
 #[derive(Clone, Debug)]
 pub struct RSeriesConfig {
     /// `https://cloud.lightspeedapp.com/auth/oauth/authorize`.
@@ -71,6 +82,7 @@ impl EngineConfig {
             kseries: None,
             xseries: None,
             rseries: None,
+            oseries: None,
             backfill_days: 365,
             refresh_buffer: Duration::from_secs(300),
             attempt_ttl: Duration::from_secs(600),

@@ -6,7 +6,9 @@ use crate::vault::Vault;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use tillbridge_lightspeed::http::RetryPolicy;
+use tillbridge_lightspeed::kseries::oauth::KOAuthConfig;
 use tillbridge_lightspeed::kseries::KClient;
+use tillbridge_lightspeed::oseries::OClient;
 use tillbridge_lightspeed::rseries::oauth::ROAuthConfig;
 use tillbridge_lightspeed::rseries::RClient;
 use tillbridge_lightspeed::xseries::oauth::XOAuthConfig;
@@ -31,6 +33,7 @@ pub(crate) struct Inner {
     pub k_clients: Mutex<HashMap<String, KClient>>,
     pub x_clients: Mutex<HashMap<String, XClient>>,
     pub r_clients: Mutex<HashMap<String, RClient>>,
+    pub o_clients: Mutex<HashMap<String, OClient>>,
     pub refresh_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
@@ -57,6 +60,7 @@ impl Engine {
                 k_clients: Mutex::new(HashMap::new()),
                 x_clients: Mutex::new(HashMap::new()),
                 r_clients: Mutex::new(HashMap::new()),
+                o_clients: Mutex::new(HashMap::new()),
                 refresh_locks: Mutex::new(HashMap::new()),
             }),
         })
@@ -199,6 +203,44 @@ impl Engine {
             .entry(connection_id.to_owned())
             .or_insert_with(|| RClient::new(self.inner.http.clone(), base, self.retry_policy()))
             .clone())
+    }
+
+    /// O-Series speaks the K-Series OAuth dialect on its own host.
+    pub(crate) fn o_oauth(&self) -> Result<KOAuthConfig, EngineError> {
+        let cfg = self
+            .inner
+            .config
+            .oseries
+            .as_ref()
+            .ok_or_else(|| not_configured("O-Series"))?;
+        Ok(KOAuthConfig {
+            base_url: cfg.base_url.clone(),
+            client_id: cfg.client_id.clone(),
+            client_secret: cfg.client_secret.clone(),
+            scopes: cfg.scopes.clone(),
+        })
+    }
+
+    pub(crate) fn o_client(&self, connection_id: &str) -> Result<OClient, EngineError> {
+        let base = self
+            .inner
+            .config
+            .oseries
+            .as_ref()
+            .ok_or_else(|| not_configured("O-Series"))?
+            .base_url
+            .clone();
+        let mut clients = self
+            .inner
+            .o_clients
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(c) = clients.get(connection_id) {
+            return Ok(c.clone());
+        }
+        let client = OClient::new(self.inner.http.clone(), &base, self.retry_policy())?;
+        clients.insert(connection_id.to_owned(), client.clone());
+        Ok(client)
     }
 
     pub(crate) fn refresh_lock(&self, connection_id: &str) -> Arc<tokio::sync::Mutex<()>> {

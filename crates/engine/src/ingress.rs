@@ -206,3 +206,150 @@ impl Engine {
         Ok(Accepted { duplicate: !fresh })
     }
 }
+
+/// An O-Series delivery: `{id, event, data: {check_id, …}}`.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct OWebhookBody {
+    pub id: String,
+    pub event: String,
+    pub data: serde_json::Value,
+}
+
+impl Engine {
+    /// Subscribes a freshly connected O-Series account's check events and keeps the signing
+    /// secret sealed on the connection. Failure is logged, not fatal: polling still syncs.
+    pub(crate) async fn subscribe_o_webhooks(&self, merchant_id: &str, connection_id: &str) {
+        let url = format!(
+            "{}/webhooks/lightspeed/o/{connection_id}",
+            self.config().public_url.as_str().trim_end_matches('/')
+        );
+        let result = async {
+            let client = self.o_client(connection_id)?;
+            let subscription = self
+                .with_token(merchant_id, connection_id, |t| {
+                    let (client, url) = (client.clone(), url.clone());
+                    async move { client.subscribe(&t, &url).await }
+                })
+                .await?;
+            let sealed = self.vault().seal(
+                subscription.secret.expose(),
+                &crate::connections::aad(connection_id, "webhook"),
+            );
+            let mut c = self.conn().await?;
+            conns::set_webhook_secret(&mut c, merchant_id, connection_id, Some(&sealed)).await?;
+            Ok::<_, EngineError>(())
+        }
+        .await;
+        let (level, message) = match result {
+            Ok(()) => ("info", "subscribed to check webhooks".to_owned()),
+            Err(e) => (
+                "warn",
+                format!("could not subscribe to webhooks, polling only: {e}"),
+            ),
+        };
+        if let Ok(mut c) = self.conn().await {
+            let _ = logs::append(
+                &mut c,
+                merchant_id,
+                connection_id,
+                level,
+                &message,
+                self.now_ms(),
+            )
+            .await;
+        }
+    }
+}
+
+impl Unverified<Vec<u8>> {
+    /// Checks `sha256=<hex HMAC-SHA256(secret, body)>` against the connection's subscription
+    /// secret, in constant time.
+    pub async fn verify_o_signature(
+        self,
+        engine: &Engine,
+    ) -> Result<Verified<Vec<u8>>, IngressError> {
+        let hex = self
+            .token
+            .strip_prefix("sha256=")
+            .ok_or(IngressError::Unauthorized)?;
+        let sig = (0..hex.len())
+            .step_by(2)
+            .map(|i| {
+                hex.get(i..i + 2)
+                    .and_then(|b| u8::from_str_radix(b, 16).ok())
+            })
+            .collect::<Option<Vec<u8>>>()
+            .ok_or(IngressError::Unauthorized)?;
+        let mut c = engine.conn().await?;
+        let row = conns::get_by_id_for_ingress(&mut c, &self.connection_id)
+            .await
+            .map_err(EngineError::from)?
+            .ok_or(IngressError::Unauthorized)?;
+        let sealed = conns::webhook_secret(&mut c, &row.merchant_id, &row.id)
+            .await
+            .map_err(EngineError::from)?
+            .ok_or(IngressError::Unauthorized)?;
+        let secret = engine
+            .vault()
+            .open(&sealed, &crate::connections::aad(&row.id, "webhook"))
+            .map_err(|_| IngressError::Unauthorized)?;
+        let mut m = <Hmac<Sha256> as Mac>::new_from_slice(secret.expose().as_bytes())
+            .expect("HMAC accepts keys of any length");
+        m.update(&self.body);
+        m.verify_slice(&sig)
+            .map_err(|_| IngressError::Unauthorized)?;
+        Ok(Verified {
+            merchant_id: row.merchant_id,
+            connection_id: row.id,
+            body: self.body,
+        })
+    }
+}
+
+impl Engine {
+    /// Records an O-Series delivery once (by its id) and makes the connection's streams due.
+    pub async fn accept_o_webhook(
+        &self,
+        delivery: Verified<OWebhookBody>,
+    ) -> Result<Accepted, IngressError> {
+        let now = self.now_ms();
+        let (m, c) = (
+            delivery.merchant_id.as_str(),
+            delivery.connection_id.as_str(),
+        );
+        let subject = delivery
+            .body
+            .data
+            .get("check_id")
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_owned();
+        let mut tx = self.store().begin().await.map_err(EngineError::from)?;
+        let fresh = catalog::record_delivery(
+            &mut tx,
+            m,
+            c,
+            &delivery.body.id,
+            &delivery.body.event,
+            &subject,
+            now,
+        )
+        .await
+        .map_err(EngineError::from)?;
+        if fresh {
+            let connected = conns::get_connection(&mut tx, m, c)
+                .await
+                .map_err(EngineError::from)?
+                .is_some_and(|r| r.status == status::CONNECTED || r.status == status::ERROR);
+            if connected {
+                jobs::wake_connection(&mut tx, m, c, now)
+                    .await
+                    .map_err(EngineError::from)?;
+            }
+        }
+        tillbridge_store::commit(tx)
+            .await
+            .map_err(EngineError::from)?;
+        Ok(Accepted { duplicate: !fresh })
+    }
+}

@@ -19,7 +19,7 @@ pub mod vault;
 pub mod worker;
 
 pub use clock::Clock;
-pub use config::{EngineConfig, KSeriesConfig, RSeriesConfig, XSeriesConfig};
+pub use config::{EngineConfig, KSeriesConfig, OSeriesConfig, RSeriesConfig, XSeriesConfig};
 pub use engine::Engine;
 pub use error::EngineError;
 pub use vault::Vault;

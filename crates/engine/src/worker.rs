@@ -40,6 +40,7 @@ impl Engine {
                 {
                     Ok(series) if series == "x" => self.run_x_orders(&job).await,
                     Ok(series) if series == "r" => self.run_r_orders(&job).await,
+                    Ok(series) if series == "o" => self.run_o_orders(&job).await,
                     Ok(_) => self.run_k_orders(&job).await,
                     Err(e) => Err(e),
                 },

@@ -5,6 +5,7 @@ pub mod error;
 pub mod http;
 pub mod kseries;
 pub mod oauth;
+pub mod oseries;
 pub mod pacing;
 pub mod rseries;
 pub mod secret;

@@ -56,6 +56,10 @@ fn clients_json(sb: &Sandbox, world: &World) -> Value {
                 c.authorize_url = format!("{base}/kseries/oauth/authorize");
                 c.token_url = format!("{base}/kseries/oauth/token");
                 c.api_base = format!("{base}/kseries");
+            } else if c.series == "o" {
+                c.authorize_url = format!("{base}/oseries/oauth/authorize");
+                c.token_url = format!("{base}/oseries/oauth/token");
+                c.api_base = format!("{base}/oseries/v1");
             } else if c.series == "r" {
                 c.authorize_url = format!("{base}/rseries/auth/oauth/authorize");
                 c.token_url = format!("{base}/rseries/auth/oauth/token");
@@ -98,7 +102,7 @@ async fn register_client(
         Ok(r) => r,
         Err(e) => return *e,
     };
-    if !matches!(req.series.as_str(), "k" | "x" | "r") {
+    if !matches!(req.series.as_str(), "k" | "x" | "r" | "o") {
         return control_error(
             StatusCode::BAD_REQUEST,
             "unsupported_series",
@@ -260,6 +264,7 @@ async fn create_sales(
         Ok((v, created)) => {
             // Like the real POS, every new or changed sale notifies the subscribers.
             sb.fire_sale_webhooks(&id, &created);
+            sb.fire_check_webhooks(&id, &created);
             json(StatusCode::CREATED, v)
         }
         Err(None) => unknown_merchant(&id),

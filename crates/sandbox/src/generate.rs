@@ -128,9 +128,9 @@ pub fn create_merchant(
     req: &MerchantRequest,
     now: DateTime<Utc>,
 ) -> Result<Created, String> {
-    if !matches!(req.series.as_str(), "k" | "x" | "r") {
+    if !matches!(req.series.as_str(), "k" | "x" | "r" | "o") {
         return Err(format!(
-            "series `{}` is not simulated yet: use \"k\" (K-Series), \"x\" (X-Series) or \"r\" (R-Series)",
+            "series `{}` is not simulated: use \"k\", \"x\", \"r\" or \"o\"",
             req.series
         ));
     }
@@ -306,6 +306,7 @@ pub fn create_merchant(
         personal_token,
         version: 0,
         webhooks: Vec::new(),
+        o_webhooks: Vec::new(),
     };
     for i in 0..merchant.menu.len() {
         merchant.menu[i].version = merchant.next_version();
@@ -477,7 +478,7 @@ pub fn add_random_sale(
     let total: i64 = lines.iter().map(|l| l.total_cents).sum();
     let card = m.rng.gen_bool(0.7);
     // Tips and covers are restaurant (K-Series) concepts.
-    let restaurant = m.series == "k";
+    let restaurant = matches!(m.series.as_str(), "k" | "o");
     let tip = if restaurant && card && m.rng.gen_bool(0.2) {
         (total / 10).max(50)
     } else {

@@ -12,6 +12,7 @@ mod faults;
 mod generate;
 mod http;
 mod kseries;
+mod oseries;
 mod ratelimit;
 mod rseries;
 mod truth;
@@ -75,6 +76,7 @@ impl Sandbox {
             .merge(kseries::routes())
             .merge(xseries::routes())
             .merge(rseries::routes())
+            .merge(oseries::routes())
             .merge(control::routes())
             .with_state(self.clone())
     }

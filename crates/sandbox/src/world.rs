@@ -87,6 +87,8 @@ pub struct Merchant {
     /// X-Series: the store-wide version counter every change increments.
     pub version: u64,
     pub webhooks: Vec<Webhook>,
+    /// O-Series webhook subscriptions: (id, url, secret).
+    pub o_webhooks: Vec<(String, String, String)>,
 }
 
 /// An X-Series webhook subscription.
@@ -355,6 +357,16 @@ impl World {
             api_base: String::new(),
             rotate_refresh: true,
         };
+        let o_client = SandboxClient {
+            series: "o".into(),
+            client_id: format!("o-client-{:08x}", rng.gen::<u32>()),
+            client_secret: random_token(&mut rng, 32),
+            redirect_uris: Vec::new(),
+            authorize_url: String::new(),
+            token_url: String::new(),
+            api_base: String::new(),
+            rotate_refresh: true,
+        };
         let x_client = SandboxClient {
             series: "x".into(),
             client_id: format!("x-client-{:08x}", rng.gen::<u32>()),
@@ -368,7 +380,7 @@ impl World {
         World {
             seed: config.seed,
             rng,
-            clients: vec![k_client, x_client, r_client],
+            clients: vec![k_client, x_client, r_client, o_client],
             merchants: BTreeMap::new(),
             merchant_counter: 0,
             codes: HashMap::new(),

@@ -5,17 +5,20 @@ use crate::error::ApiError;
 use crate::AppState;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
+use axum::http::HeaderMap;
 use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::{json, Value};
-use tillbridge_engine::ingress::{IngressError, Unverified, XWebhookForm};
+use tillbridge_engine::ingress::{IngressError, OWebhookBody, Unverified, XWebhookForm};
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route(
-        "/webhooks/lightspeed/x/{connection_id}/{token}",
-        post(xseries),
-    )
+    Router::new()
+        .route(
+            "/webhooks/lightspeed/x/{connection_id}/{token}",
+            post(xseries),
+        )
+        .route("/webhooks/lightspeed/o/{connection_id}", post(oseries))
 }
 
 fn ingress_error(e: IngressError) -> ApiError {
@@ -51,6 +54,41 @@ async fn xseries(
     let accepted = s
         .engine
         .accept_x_webhook(verified)
+        .await
+        .map_err(ingress_error)?;
+    Ok(Json(
+        json!({ "received": true, "duplicate": accepted.duplicate }),
+    ))
+}
+
+async fn oseries(
+    State(s): State<AppState>,
+    Path(connection_id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let signature = headers
+        .get("x-oseries-signature")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let unverified = Unverified {
+        connection_id,
+        token: signature,
+        body: body.to_vec(),
+    };
+    let verified = unverified
+        .verify_o_signature(&s.engine)
+        .await
+        .map_err(ingress_error)?;
+    let verified = verified.try_map(|body| {
+        serde_json::from_slice::<OWebhookBody>(&body).map_err(|e| {
+            ApiError::bad_request(format!("the webhook body is not the expected JSON: {e}"))
+        })
+    })?;
+    let accepted = s
+        .engine
+        .accept_o_webhook(verified)
         .await
         .map_err(ingress_error)?;
     Ok(Json(

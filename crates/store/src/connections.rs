@@ -267,10 +267,39 @@ pub async fn release_lease(c: &mut Conn, merchant_id: &str, id: &str, owner: &st
     Ok(())
 }
 
+/// Stores the sealed signing secret of the connection's webhook subscription.
+pub async fn set_webhook_secret(
+    c: &mut Conn,
+    merchant_id: &str,
+    id: &str,
+    sealed: Option<&str>,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE connections SET webhook_secret_enc = $3 WHERE merchant_id = $1 AND id = $2",
+    )
+    .bind(merchant_id)
+    .bind(id)
+    .bind(sealed)
+    .execute(c)
+    .await?;
+    Ok(())
+}
+
+pub async fn webhook_secret(c: &mut Conn, merchant_id: &str, id: &str) -> Result<Option<String>> {
+    Ok(sqlx::query_scalar(
+        "SELECT webhook_secret_enc FROM connections WHERE merchant_id = $1 AND id = $2",
+    )
+    .bind(merchant_id)
+    .bind(id)
+    .fetch_optional(c)
+    .await?
+    .flatten())
+}
+
 /// Disconnect: erase every credential and disable the connection; synced history stays.
 pub async fn erase_credentials(c: &mut Conn, merchant_id: &str, id: &str, now: i64) -> Result<()> {
     sqlx::query(
-        "UPDATE connections SET status = 'disabled', access_token_enc = NULL, refresh_token_enc = NULL, access_expires_at = NULL, \
+        "UPDATE connections SET status = 'disabled', access_token_enc = NULL, refresh_token_enc = NULL, access_expires_at = NULL, webhook_secret_enc = NULL, \
          refresh_lease_owner = NULL, refresh_lease_until = NULL, token_version = token_version + 1, updated_at = $3 \
          WHERE merchant_id = $1 AND id = $2",
     )

@@ -16,6 +16,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "catalog and ingress",
         include_str!("../migrations/sqlite/0002_catalog_and_ingress.sql"),
     ),
+    (
+        3,
+        "webhook secret",
+        include_str!("../migrations/sqlite/0003_webhook_secret.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -27,6 +32,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         2,
         "catalog and ingress",
         include_str!("../migrations/postgres/0002_catalog_and_ingress.sql"),
+    ),
+    (
+        3,
+        "webhook secret",
+        include_str!("../migrations/postgres/0003_webhook_secret.sql"),
     ),
 ];
 

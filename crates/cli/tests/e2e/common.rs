@@ -19,6 +19,8 @@ pub struct Sb {
     pub x_client_secret: String,
     pub r_client_id: String,
     pub r_client_secret: String,
+    pub o_client_id: String,
+    pub o_client_secret: String,
     pub time_scale: f64,
 }
 
@@ -43,7 +45,7 @@ pub async fn start_sandbox(time_scale: f64) -> Sb {
             .expect("client")
             .clone()
     };
-    let (k, x, r) = (find("k"), find("x"), find("r"));
+    let (k, x, r, o) = (find("k"), find("x"), find("r"), find("o"));
     Sb {
         url,
         api,
@@ -53,6 +55,8 @@ pub async fn start_sandbox(time_scale: f64) -> Sb {
         x_client_secret: x["client_secret"].as_str().expect("secret").into(),
         r_client_id: r["client_id"].as_str().expect("id").into(),
         r_client_secret: r["client_secret"].as_str().expect("secret").into(),
+        o_client_id: o["client_id"].as_str().expect("id").into(),
+        o_client_secret: o["client_secret"].as_str().expect("secret").into(),
         time_scale,
     }
 }
@@ -86,6 +90,17 @@ impl Sb {
                 "/_sandbox/merchants",
                 &json!({ "series": "r", "preset": "shop", "locations": 2, "registers_per_location": 1, "customers": 40,
                          "history_days": history_days, "sales_per_day": sales_per_day, "timezone": "America/Chicago" }),
+            )
+            .await
+            .expect("sandbox merchant")
+    }
+
+    pub async fn merchant_o(&self, history_days: u32, sales_per_day: u32) -> Value {
+        self.api
+            .post(
+                "/_sandbox/merchants",
+                &json!({ "series": "o", "preset": "cafe", "locations": 2, "registers_per_location": 2, "customers": 40,
+                         "history_days": history_days, "sales_per_day": sales_per_day, "timezone": "America/New_York" }),
             )
             .await
             .expect("sandbox merchant")
@@ -166,6 +181,18 @@ pub fn hub_env(sb: &Sb, db: &Db, backfill_days: u32) -> Vec<(String, String)> {
         (
             "TILLBRIDGE_RSERIES_CLIENT_SECRET".into(),
             sb.r_client_secret.clone(),
+        ),
+        (
+            "TILLBRIDGE_OSERIES_BASE_URL".into(),
+            format!("{}/oseries", sb.url),
+        ),
+        (
+            "TILLBRIDGE_OSERIES_CLIENT_ID".into(),
+            sb.o_client_id.clone(),
+        ),
+        (
+            "TILLBRIDGE_OSERIES_CLIENT_SECRET".into(),
+            sb.o_client_secret.clone(),
         ),
         (
             "TILLBRIDGE_MASTER_KEY".into(),

@@ -11,6 +11,7 @@ mod api_input;
 mod common;
 mod crash;
 mod oauth;
+mod oseries;
 mod rseries;
 mod sync;
 mod tokens;

@@ -11,6 +11,7 @@ use crate::state::verify;
 use crate::Engine;
 use serde::{Deserialize, Serialize};
 use tillbridge_lightspeed::kseries::{oauth::exchange_code, KClient};
+use tillbridge_lightspeed::oseries::OClient;
 use tillbridge_lightspeed::rseries::{oauth as roauth, RClient};
 use tillbridge_lightspeed::xseries::{oauth as xoauth, valid_domain_prefix, XClient};
 use tillbridge_lightspeed::{LightspeedError, Secret};
@@ -79,6 +80,25 @@ struct Discovery {
     business_name: Option<String>,
     currency: Option<String>,
     locations: Vec<PosLocationRow>,
+}
+
+/// O-Series: the restaurant group from `/v1/me`; its locations are the POS locations.
+async fn discover_o(client: &OClient, token: &Secret) -> Result<Discovery, LightspeedError> {
+    let me = client.me(token).await?;
+    let locations = client.locations(token).await?;
+    Ok(Discovery {
+        business_id: me.restaurant_group.id,
+        business_name: me.restaurant_group.name,
+        currency: locations.iter().find_map(|l| l.currency.clone()),
+        locations: locations
+            .into_iter()
+            .map(|l| PosLocationRow {
+                name: l.name.clone().unwrap_or_else(|| l.id.clone()),
+                external_id: l.id,
+                timezone: l.timezone,
+            })
+            .collect(),
+    })
 }
 
 /// R-Series: the account from `Account.json`; its shops are the POS locations.
@@ -247,6 +267,18 @@ impl Engine {
                 let discovery = discover_x(&client, &tokens.access_token, prefix).await;
                 (tokens, discovery)
             }
+            "o" => {
+                let oauth = self.o_oauth()?;
+                let tokens =
+                    exchange_code(self.http(), &oauth, code, &attempt.redirect_uri, &verifier)
+                        .await
+                        .map_err(exchange_failed)?;
+                let client =
+                    OClient::new(self.http().clone(), &oauth.base_url, self.retry_policy())
+                        .map_err(exchange_failed)?;
+                let discovery = discover_o(&client, &tokens.access_token).await;
+                (tokens, discovery)
+            }
             "r" => {
                 let oauth = self.r_oauth()?;
                 let tokens = roauth::exchange_code(self.http(), &oauth, code, &verifier)
@@ -280,9 +312,18 @@ impl Engine {
         let connected = self
             .save_connection(&attempt, tokens, discovery, now)
             .await?;
-        if attempt.series == "x" && connected.status == status::CONNECTED {
-            self.subscribe_x_webhooks(&connected.merchant_id, &connected.connection_id)
-                .await;
+        if connected.status == status::CONNECTED {
+            match attempt.series.as_str() {
+                "x" => {
+                    self.subscribe_x_webhooks(&connected.merchant_id, &connected.connection_id)
+                        .await
+                }
+                "o" => {
+                    self.subscribe_o_webhooks(&connected.merchant_id, &connected.connection_id)
+                        .await
+                }
+                _ => {}
+            }
         }
         Ok(connected)
     }

@@ -119,12 +119,7 @@ impl Engine {
             Series::K => drop(k_oauth(self)?),
             Series::X => drop(self.x_oauth()?),
             Series::R => drop(self.r_oauth()?),
-            other => {
-                return Err(EngineError::Invalid(format!(
-                    "{} connections are not available yet: connect a K-Series (\"k\"), X-Series (\"x\") or R-Series (\"r\") account",
-                    other.display_name()
-                )))
-            }
+            Series::O => drop(self.o_oauth()?),
         }
         if let Some(id) = reconnect {
             let existing = self.connection_row(merchant_id, id).await?;
@@ -177,7 +172,8 @@ impl Engine {
                 &state,
                 &pkce.challenge,
             ),
-            _ => authorize_url(&k_oauth(self)?, &redirect_uri, &state, &pkce.challenge)?,
+            Series::O => authorize_url(&self.o_oauth()?, &redirect_uri, &state, &pkce.challenge)?,
+            Series::K => authorize_url(&k_oauth(self)?, &redirect_uri, &state, &pkce.challenge)?,
         };
         tracing::info!(merchant_id, attempt_id, series = %series, "connection attempt started");
         Ok(ConnectStart {
@@ -335,7 +331,7 @@ impl Engine {
         .await?;
         // K-Series syncs each business location; X- and R-Series read the whole account's sales
         // feed, which starts over so the newly mapped location's history is read too.
-        let whole_account = conn_row.series == "x" || conn_row.series == "r";
+        let whole_account = conn_row.series != "k";
         let stream = if whole_account {
             "sales".to_owned()
         } else {

@@ -193,6 +193,13 @@ impl Engine {
                     return Err(e);
                 }
             },
+            "o" => match self.o_oauth() {
+                Ok(oauth) => refresh(self.http(), &oauth, &refresh_token).await,
+                Err(e) => {
+                    release(self).await;
+                    return Err(e);
+                }
+            },
             "r" => match self.r_oauth() {
                 Ok(oauth) => roauth::refresh(self.http(), &oauth, &refresh_token).await,
                 Err(e) => {

@@ -4,17 +4,15 @@
 
 use super::{Checkpoint, Outcome, Phase};
 use crate::error::EngineError;
-use crate::ids::new_id;
-use crate::merchants::{emit, parse_day_start, parse_zone};
+use crate::merchants::{parse_day_start, parse_zone};
 use crate::Engine;
 use chrono::{DateTime, Utc};
 use tillbridge_lightspeed::kseries::map::{map_sale, MapContext, Mapped};
 use tillbridge_lightspeed::kseries::MAX_PAGE_SIZE;
 use tillbridge_model::BusinessDayStart;
+use tillbridge_store::connections as conns;
 use tillbridge_store::jobs::JobRow;
 use tillbridge_store::merchants as merch;
-use tillbridge_store::orders::{upsert_order, OrderScope, Upsert};
-use tillbridge_store::{connections as conns, jobs};
 
 /// Each request covers at most this much closing time (the API allows 365 days).
 const WINDOW_MS: i64 = 31 * 24 * 3600 * 1000;
@@ -85,7 +83,7 @@ impl Engine {
                 match map_sale(sale, &ctx)
                     .map_err(|e| EngineError::Mapping(format!("{e} (business location {bl})")))?
                 {
-                    Mapped::Order(o) => orders.push(*o),
+                    Mapped::Order(o) => orders.push((location_id.clone(), *o)),
                     Mapped::Skipped { .. } => cp.skipped += 1,
                 }
             }
@@ -116,7 +114,7 @@ impl Engine {
                 }
             }
             let written = self
-                .write_k_page(job, &location_id, &orders, &mut cp, backfill_done)
+                .write_page(job, &orders, &mut cp, backfill_done)
                 .await?;
             tracing::debug!(
                 merchant_id,
@@ -130,87 +128,6 @@ impl Engine {
                 return Ok(Outcome::Done);
             }
         }
-    }
-
-    async fn write_k_page(
-        &self,
-        job: &JobRow,
-        location_id: &str,
-        orders: &[tillbridge_model::Order],
-        cp: &mut Checkpoint,
-        backfill_done: bool,
-    ) -> Result<usize, EngineError> {
-        let merchant_id = job.merchant_id.as_str();
-        let now = self.now_ms();
-        let scope = OrderScope {
-            merchant_id,
-            connection_id: &job.connection_id,
-            location_id: Some(location_id),
-        };
-        let mut tx = self.store().begin().await?;
-        let mut written = 0;
-        for order in orders {
-            let outcome = upsert_order(&mut tx, &scope, order, &new_id("ord"), now).await?;
-            let (event, id, version) = match outcome {
-                Upsert::Unchanged { .. } => continue,
-                Upsert::Inserted { id } => ("order.created", id, 1),
-                Upsert::Updated { id, version } => ("order.updated", id, version),
-            };
-            written += 1;
-            let payload = serde_json::json!({
-                "order_id": id,
-                "version": version,
-                "connection_id": job.connection_id,
-                "location_id": location_id,
-                "external_id": order.external_id,
-                "kind": order.kind.as_str(),
-                "original_external_id": order.original_external_id,
-                "closed_at": order.closed_at,
-                "business_date": order.business_date,
-                "total_minor": order.total_minor,
-                "currency": order.currency,
-                "customer_email": order.customer_email,
-            });
-            emit(&mut tx, merchant_id, event, &id, payload, now).await?;
-        }
-        cp.orders += written as i64;
-        if backfill_done {
-            emit(&mut tx, merchant_id, "sync.backfill_completed", &job.connection_id, serde_json::json!({ "connection_id": job.connection_id, "stream": job.stream_key, "orders": cp.orders }), now).await?;
-            tillbridge_store::logs::append(
-                &mut tx,
-                merchant_id,
-                &job.connection_id,
-                "info",
-                &format!(
-                    "backfill of business location {} completed: {} orders",
-                    job.stream_key, cp.orders
-                ),
-                now,
-            )
-            .await?;
-        }
-        let (done, total) = progress(cp);
-        let value = serde_json::to_value(&*cp).map_err(|e| EngineError::Invalid(e.to_string()))?;
-        let lease_until = now + self.config().job_lease.as_millis() as i64;
-        if !jobs::checkpoint(
-            &mut tx,
-            &job.id,
-            self.instance(),
-            &jobs::Progress {
-                checkpoint: &value,
-                done,
-                total,
-            },
-            lease_until,
-            now,
-        )
-        .await?
-        {
-            // Dropping the transaction rolls this page back; the new owner will redo it.
-            return Err(EngineError::LeaseLost);
-        }
-        tillbridge_store::commit(tx).await?;
-        Ok(written)
     }
 
     /// The hub location mapped to `bl` and how to read its sales; `None` when unmapped.
@@ -244,15 +161,5 @@ impl Engine {
             currency: connection.currency.unwrap_or(merchant.currency),
         };
         Ok(Some((link.location_id, ctx)))
-    }
-}
-
-/// Progress in seconds of history covered, for progress bars.
-fn progress(cp: &Checkpoint) -> (i64, Option<i64>) {
-    match (cp.phase, cp.backfill_from, cp.window_from, cp.target) {
-        (Phase::Backfill, Some(start), Some(from), Some(target)) => {
-            ((from - start) / 1000, Some((target - start).max(1) / 1000))
-        }
-        _ => (1, Some(1)),
     }
 }

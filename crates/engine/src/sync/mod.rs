@@ -2,10 +2,18 @@
 //! they wrote, so a crash anywhere resumes at the first unwritten page.
 
 pub mod kseries;
+pub mod oseries;
 pub mod rseries;
 pub mod xseries;
 
+use crate::error::EngineError;
+use crate::ids::new_id;
+use crate::merchants::emit;
+use crate::Engine;
 use serde::{Deserialize, Serialize};
+use tillbridge_model::Order;
+use tillbridge_store::jobs::{self, JobRow};
+use tillbridge_store::orders::{upsert_order, OrderScope, Upsert};
 
 /// How a job run ended (errors are returned separately).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,4 +52,107 @@ pub struct Checkpoint {
     /// Records that were not orders (floats, transfers, …).
     pub skipped: i64,
     pub pages: i64,
+}
+
+/// A stream's saved position: each series keeps its own, the writer only needs these.
+pub(crate) trait StreamPosition: Serialize {
+    /// Adds orders written (new or changed) to the running count and returns the total.
+    fn add_orders(&mut self, written: i64) -> i64;
+    /// Progress for the API: done and total, in the stream's own unit.
+    fn progress(&self) -> (i64, Option<i64>);
+}
+
+impl StreamPosition for Checkpoint {
+    fn add_orders(&mut self, written: i64) -> i64 {
+        self.orders += written;
+        self.orders
+    }
+
+    /// Seconds of history covered during a backfill.
+    fn progress(&self) -> (i64, Option<i64>) {
+        match (
+            self.phase,
+            self.backfill_from,
+            self.window_from,
+            self.target,
+        ) {
+            (Phase::Backfill, Some(start), Some(from), Some(target)) => {
+                ((from - start) / 1000, Some((target - start).max(1) / 1000))
+            }
+            _ => (1, Some(1)),
+        }
+    }
+}
+
+impl Engine {
+    /// Writes a page: every order (with `location_id`) upserted with its `order.created` or
+    /// `order.updated` event, and the stream's new position under the job's lease — all in one
+    /// transaction, so a crash resumes at the first unwritten page. Returns how many orders
+    /// were new or changed.
+    pub(crate) async fn write_page<P: StreamPosition>(
+        &self,
+        job: &JobRow,
+        orders: &[(String, Order)],
+        position: &mut P,
+        backfill_done: bool,
+    ) -> Result<usize, EngineError> {
+        let m = job.merchant_id.as_str();
+        let now = self.now_ms();
+        let mut tx = self.store().begin().await?;
+        let mut written = 0;
+        for (location_id, order) in orders {
+            let scope = OrderScope {
+                merchant_id: m,
+                connection_id: &job.connection_id,
+                location_id: Some(location_id),
+            };
+            let (event, id, version) =
+                match upsert_order(&mut tx, &scope, order, &new_id("ord"), now).await? {
+                    Upsert::Unchanged { .. } => continue,
+                    Upsert::Inserted { id } => ("order.created", id, 1),
+                    Upsert::Updated { id, version } => ("order.updated", id, version),
+                };
+            written += 1;
+            let payload = serde_json::json!({
+                "order_id": id, "version": version, "connection_id": job.connection_id, "location_id": location_id,
+                "external_id": order.external_id, "kind": order.kind.as_str(), "status": order.status.as_str(),
+                "original_external_id": order.original_external_id, "closed_at": order.closed_at, "business_date": order.business_date,
+                "total_minor": order.total_minor, "currency": order.currency, "customer_email": order.customer_email,
+            });
+            emit(&mut tx, m, event, &id, payload, now).await?;
+        }
+        let total = position.add_orders(written as i64);
+        if backfill_done {
+            emit(&mut tx, m, "sync.backfill_completed", &job.connection_id, serde_json::json!({ "connection_id": job.connection_id, "stream": job.stream_key, "orders": total }), now).await?;
+            let message = format!(
+                "backfill of stream {} completed: {total} orders",
+                job.stream_key
+            );
+            tillbridge_store::logs::append(&mut tx, m, &job.connection_id, "info", &message, now)
+                .await?;
+        }
+        let value =
+            serde_json::to_value(&*position).map_err(|e| EngineError::Invalid(e.to_string()))?;
+        let (done, progress_total) = position.progress();
+        let lease_until = now + self.config().job_lease.as_millis() as i64;
+        if !jobs::checkpoint(
+            &mut tx,
+            &job.id,
+            self.instance(),
+            &jobs::Progress {
+                checkpoint: &value,
+                done,
+                total: progress_total,
+            },
+            lease_until,
+            now,
+        )
+        .await?
+        {
+            // Dropping the transaction rolls the page back; the job's new owner redoes it.
+            return Err(EngineError::LeaseLost);
+        }
+        tillbridge_store::commit(tx).await?;
+        Ok(written)
+    }
 }

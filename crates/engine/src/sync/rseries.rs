@@ -6,8 +6,7 @@
 
 use super::{Outcome, Phase};
 use crate::error::EngineError;
-use crate::ids::new_id;
-use crate::merchants::{emit, parse_day_start, parse_zone};
+use crate::merchants::{parse_day_start, parse_zone};
 use crate::Engine;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -15,9 +14,8 @@ use std::collections::HashMap;
 use tillbridge_lightspeed::rseries::map::{map_sale, MapContext};
 use tillbridge_lightspeed::rseries::wire::{entities, next_url, text};
 use tillbridge_model::BusinessDayStart;
-use tillbridge_store::jobs::{self, JobRow};
+use tillbridge_store::jobs::JobRow;
 use tillbridge_store::merchants as merch;
-use tillbridge_store::orders::{upsert_order, OrderScope, Upsert};
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct RCheckpoint {
@@ -117,7 +115,7 @@ impl Engine {
             if finished {
                 cp.phase = Phase::Incremental;
             }
-            self.write_r_page(job, &orders, &mut cp, backfill_done)
+            self.write_page(job, &orders, &mut cp, backfill_done)
                 .await?;
             match next {
                 Some(n) => {
@@ -156,73 +154,16 @@ impl Engine {
         }
         Ok(out)
     }
+}
 
-    async fn write_r_page(
-        &self,
-        job: &JobRow,
-        orders: &[(String, tillbridge_model::Order)],
-        cp: &mut RCheckpoint,
-        backfill_done: bool,
-    ) -> Result<(), EngineError> {
-        let m = job.merchant_id.as_str();
-        let now = self.now_ms();
-        let mut tx = self.store().begin().await?;
-        for (location_id, order) in orders {
-            let scope = OrderScope {
-                merchant_id: m,
-                connection_id: &job.connection_id,
-                location_id: Some(location_id),
-            };
-            let (event, id, version) =
-                match upsert_order(&mut tx, &scope, order, &new_id("ord"), now).await? {
-                    Upsert::Unchanged { .. } => continue,
-                    Upsert::Inserted { id } => ("order.created", id, 1),
-                    Upsert::Updated { id, version } => ("order.updated", id, version),
-                };
-            cp.orders += 1;
-            let payload = serde_json::json!({
-                "order_id": id, "version": version, "connection_id": job.connection_id, "location_id": location_id,
-                "external_id": order.external_id, "kind": order.kind.as_str(), "status": order.status.as_str(),
-                "closed_at": order.closed_at, "business_date": order.business_date, "total_minor": order.total_minor,
-                "currency": order.currency, "customer_email": order.customer_email,
-            });
-            emit(&mut tx, m, event, &id, payload, now).await?;
-        }
-        if backfill_done {
-            emit(&mut tx, m, "sync.backfill_completed", &job.connection_id, serde_json::json!({ "connection_id": job.connection_id, "stream": job.stream_key, "orders": cp.orders }), now).await?;
-            tillbridge_store::logs::append(
-                &mut tx,
-                m,
-                &job.connection_id,
-                "info",
-                &format!(
-                    "backfill of the account's sales completed: {} orders",
-                    cp.orders
-                ),
-                now,
-            )
-            .await?;
-        }
-        let value = serde_json::to_value(&*cp).map_err(|e| EngineError::Invalid(e.to_string()))?;
-        let done = i64::from(cp.phase == Phase::Incremental);
-        let lease_until = now + self.config().job_lease.as_millis() as i64;
-        if !jobs::checkpoint(
-            &mut tx,
-            &job.id,
-            self.instance(),
-            &jobs::Progress {
-                checkpoint: &value,
-                done,
-                total: Some(1),
-            },
-            lease_until,
-            now,
-        )
-        .await?
-        {
-            return Err(EngineError::LeaseLost);
-        }
-        tillbridge_store::commit(tx).await?;
-        Ok(())
+impl super::StreamPosition for RCheckpoint {
+    fn add_orders(&mut self, written: i64) -> i64 {
+        self.orders += written;
+        self.orders
+    }
+
+    /// 1 of 1 once caught up (these feeds announce no total).
+    fn progress(&self) -> (i64, Option<i64>) {
+        (i64::from(self.phase == Phase::Incremental), Some(1))
     }
 }

@@ -1,7 +1,7 @@
 //! Lightspeed Restaurant K-Series, under `/kseries`.
 
 mod data;
-mod oauth;
+pub mod oauth;
 mod render;
 
 use crate::faults::{self, FaultKind};

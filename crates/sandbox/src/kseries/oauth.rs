@@ -25,13 +25,34 @@ pub const ACCESS_TOKEN_SECS: f64 = 3600.0;
 pub const REFRESH_IDLE_SECS: f64 = 14.0 * 24.0 * 3600.0;
 pub const CODE_SECS: f64 = 600.0;
 
+/// One OAuth dialect of this shape: K-Series, and O-Series which follows it.
+pub struct Dialect {
+    pub series: &'static str,
+    pub base: &'static str,
+    pub product: &'static str,
+}
+
+pub const K: Dialect = Dialect {
+    series: "k",
+    base: "/kseries",
+    product: "Lightspeed Restaurant",
+};
+
 pub fn routes() -> Router<Sandbox> {
+    routes_for(&K)
+}
+
+pub fn routes_for(d: &'static Dialect) -> Router<Sandbox> {
     Router::new()
         .route(
-            "/kseries/oauth/authorize",
-            get(authorize_page).post(authorize_decision),
+            &format!("{}/oauth/authorize", d.base),
+            get(move |s: State<Sandbox>, q: Query<AuthorizeParams>| authorize_page(d, s, q))
+                .post(move |s: State<Sandbox>, b: Bytes| authorize_decision(d, s, b)),
         )
-        .route("/kseries/oauth/token", post(token))
+        .route(
+            &format!("{}/oauth/token", d.base),
+            post(move |s: State<Sandbox>, h: HeaderMap, b: Bytes| token(d, s, h, b)),
+        )
 }
 
 #[derive(Deserialize, Default, Clone)]
@@ -53,13 +74,13 @@ fn scaled(secs: f64, scale: f64) -> Duration {
 }
 
 /// Checks the parts of an authorize request that must be right before anything is shown.
-fn validate(w: &World, p: &AuthorizeParams) -> Result<(), String> {
+fn validate(w: &World, d: &Dialect, p: &AuthorizeParams) -> Result<(), String> {
     if p.response_type.as_deref() != Some("code") {
         return Err("response_type must be `code`".into());
     }
     let client_id = p.client_id.as_deref().ok_or("client_id is required")?;
     let client = w
-        .client("k", client_id)
+        .client(d.series, client_id)
         .ok_or_else(|| format!("unknown client_id `{client_id}`"))?;
     let redirect = p
         .redirect_uri
@@ -82,7 +103,7 @@ fn validate(w: &World, p: &AuthorizeParams) -> Result<(), String> {
     }
 }
 
-fn consent_page(p: &AuthorizeParams, error: Option<&str>) -> Response {
+fn consent_page(d: &Dialect, p: &AuthorizeParams, error: Option<&str>) -> Response {
     let hidden = [
         ("response_type", &p.response_type),
         ("client_id", &p.client_id),
@@ -93,35 +114,39 @@ fn consent_page(p: &AuthorizeParams, error: Option<&str>) -> Response {
         ("code_challenge_method", &p.code_challenge_method),
     ];
     consent::page(
-        "Lightspeed Restaurant",
-        "/kseries/oauth/authorize",
+        d.product,
+        &format!("{}/oauth/authorize", d.base),
         p.scope.as_deref().unwrap_or_default(),
         &hidden,
         error,
     )
 }
 
-async fn authorize_page(State(sb): State<Sandbox>, Query(p): Query<AuthorizeParams>) -> Response {
-    match sb.with_world(|w| validate(w, &p)) {
-        Ok(()) => consent_page(&p, None),
+async fn authorize_page(
+    d: &Dialect,
+    State(sb): State<Sandbox>,
+    Query(p): Query<AuthorizeParams>,
+) -> Response {
+    match sb.with_world(|w| validate(w, d, &p)) {
+        Ok(()) => consent_page(d, &p, None),
         Err(e) => error_page(&e),
     }
 }
 
-async fn authorize_decision(State(sb): State<Sandbox>, body: Bytes) -> Response {
+async fn authorize_decision(d: &Dialect, State(sb): State<Sandbox>, body: Bytes) -> Response {
     let p: AuthorizeParams = match serde_urlencoded::from_bytes(&body) {
         Ok(p) => p,
         Err(e) => return error_page(&format!("the form could not be read: {e}")),
     };
     let scale = sb.time_scale();
     let outcome = sb.with_world(|w| -> Result<Result<String, &'static str>, String> {
-        validate(w, &p)?;
+        validate(w, d, &p)?;
         if p.decision.as_deref() == Some("deny") {
             return Ok(Err("access_denied"));
         }
         let username = p.username.as_deref().unwrap_or_default().trim();
         let password = p.password.as_deref().unwrap_or_default();
-        let merchant_id = match w.merchant_by_login("k", username) {
+        let merchant_id = match w.merchant_by_login(d.series, username) {
             Some(m) if m.login.password == password => m.id.clone(),
             _ => return Ok(Err("login")),
         };
@@ -153,7 +178,7 @@ async fn authorize_decision(State(sb): State<Sandbox>, body: Bytes) -> Response 
     let mut params: Vec<(&str, &str)> = Vec::new();
     match outcome {
         Err(e) => error_page(&e),
-        Ok(Err("login")) => consent_page(&p, Some("The e-mail or password is incorrect.")),
+        Ok(Err("login")) => consent_page(d, &p, Some("The e-mail or password is incorrect.")),
         Ok(Err(error)) => {
             params.push(("error", error));
             if !state.is_empty() {
@@ -239,7 +264,12 @@ fn token_body(access: &str, refresh: &str, scope: &str, scale: f64) -> Response 
     )
 }
 
-async fn token(State(sb): State<Sandbox>, headers: HeaderMap, body: Bytes) -> Response {
+async fn token(
+    d: &Dialect,
+    State(sb): State<Sandbox>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let scale = sb.time_scale();
     let form_type = headers
         .get(header::CONTENT_TYPE)
@@ -251,13 +281,13 @@ async fn token(State(sb): State<Sandbox>, headers: HeaderMap, body: Bytes) -> Re
         HashMap::new()
     };
     let (response, delay) = sb.with_world(|w| {
-        w.count("k").requests += 1;
+        w.count(d.series).requests += 1;
         let effect = faults::apply(&mut w.faults, None, true);
         if let Some(kind) = effect.fail {
-            return (super::fault_response(w, kind, "k"), effect.delay);
+            return (super::fault_response(w, kind, d.series), effect.delay);
         }
         (
-            token_inner(w, scale, &headers, form_type, &params),
+            token_inner(w, d, scale, &headers, form_type, &params),
             effect.delay,
         )
     });
@@ -266,6 +296,7 @@ async fn token(State(sb): State<Sandbox>, headers: HeaderMap, body: Bytes) -> Re
 
 fn token_inner(
     w: &mut World,
+    d: &Dialect,
     scale: f64,
     headers: &HeaderMap,
     form_type: bool,
@@ -281,7 +312,7 @@ fn token_inner(
         return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", described);
     };
     let valid_client = w
-        .client("k", &client_id)
+        .client(d.series, &client_id)
         .is_some_and(|c| c.client_secret == secret);
     if !valid_client {
         return oauth_error(
