@@ -37,7 +37,7 @@ pub async fn run(opts: DemoOptions) -> Result<()> {
     std::fs::create_dir_all(&opts.data_dir)
         .with_context(|| format!("cannot create {}", opts.data_dir.display()))?;
 
-    // 1. The sandbox: an offline Lightspeed with a café on K-Series and shops on X- and R-Series.
+    // 1. The sandbox: an offline Lightspeed with cafés on K- and O-Series and shops on X- and R-Series.
     let sandbox_listener = TcpListener::bind("127.0.0.1:0").await?;
     let sandbox_url = format!("http://{}", sandbox_listener.local_addr()?);
     tokio::spawn(
@@ -57,12 +57,13 @@ pub async fn run(opts: DemoOptions) -> Result<()> {
             .cloned()
             .with_context(|| format!("the sandbox has no {series} client"))
     };
-    let (k, x, r) = (client("k")?, client("x")?, client("r")?);
+    let (k, x, r, o) = (client("k")?, client("x")?, client("r")?, client("o")?);
     let mut channels = Vec::new();
     for (series, label, preset, name) in [
         ("k", "K-Series", "cafe", "Demo Café"),
         ("x", "X-Series", "shop", "Demo Café Shop"),
         ("r", "R-Series", "shop", "Demo Café Store"),
+        ("o", "O-Series", "cafe", "Demo Café Bistro"),
     ] {
         let sandbox = sb
             .post(
@@ -115,6 +116,9 @@ pub async fn run(opts: DemoOptions) -> Result<()> {
         "TILLBRIDGE_RSERIES_API_BASE" => Some(format!("{sandbox_url}/rseries/API/V3")),
         "TILLBRIDGE_RSERIES_CLIENT_ID" => text(&r, "client_id"),
         "TILLBRIDGE_RSERIES_CLIENT_SECRET" => text(&r, "client_secret"),
+        "TILLBRIDGE_OSERIES_BASE_URL" => Some(format!("{sandbox_url}/oseries")),
+        "TILLBRIDGE_OSERIES_CLIENT_ID" => text(&o, "client_id"),
+        "TILLBRIDGE_OSERIES_CLIENT_SECRET" => text(&o, "client_secret"),
         "TILLBRIDGE_BACKFILL_DAYS" => Some((opts.history_days + 1).to_string()),
         other => std::env::var(other)
             .ok()
@@ -196,7 +200,7 @@ pub async fn run(opts: DemoOptions) -> Result<()> {
         hub.stop().await?;
         return Ok(());
     }
-    println!("\nLive sandbox sales are flowing in (X-Series by webhook, K- and R-Series by polling); press Ctrl-C to stop.");
+    println!("\nLive sandbox sales are flowing in (X- and O-Series by webhook, K- and R-Series by polling); press Ctrl-C to stop.");
     let ids: Vec<String> = channels
         .iter()
         .filter_map(|c| c.sandbox["id"].as_str().map(str::to_owned))
