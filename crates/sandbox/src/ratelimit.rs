@@ -20,6 +20,11 @@ impl Bucket {
         }
     }
 
+    /// Requests that could go out now (as of the last take).
+    pub fn available(&self) -> f64 {
+        self.tokens
+    }
+
     /// Takes one request from the bucket, or returns the seconds until one is available.
     pub fn take(&mut self, capacity: f64, rate: f64) -> Result<(), f64> {
         let now = Instant::now();

@@ -8,6 +8,7 @@
 )]
 
 mod api_input;
+mod budgets;
 mod common;
 mod crash;
 mod oauth;

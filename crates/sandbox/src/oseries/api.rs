@@ -37,7 +37,14 @@ fn error(status: StatusCode, code: &str, message: &str) -> Response {
     )
 }
 
-fn guard(w: &mut World, scale: f64, headers: &HeaderMap) -> (Duration, Result<String, Response>) {
+/// The bucket headers every answer carries.
+type Budget = [(&'static str, String); 2];
+
+fn guard(
+    w: &mut World,
+    scale: f64,
+    headers: &HeaderMap,
+) -> (Duration, Result<(String, Budget), Response>) {
     w.count("o").requests += 1;
     let Some(token) = bearer(headers) else {
         return (
@@ -83,7 +90,15 @@ fn guard(w: &mut World, scale: f64, headers: &HeaderMap) -> (Duration, Result<St
         .buckets
         .entry(format!("o:{client_id}:{merchant_id}"))
         .or_insert_with(|| Bucket::new(K_BURST));
-    if let Err(wait) = bucket.take(K_BURST, K_RATE_PER_SEC * scale) {
+    let taken = bucket.take(K_BURST, K_RATE_PER_SEC * scale);
+    let budget: Budget = [
+        (
+            "x-ls-api-bucket-level",
+            format!("{:.2}/{K_BURST}", K_BURST - bucket.available()),
+        ),
+        ("x-ls-api-drip-rate", format!("{}", K_RATE_PER_SEC * scale)),
+    ];
+    if let Err(wait) = taken {
         w.stats.rate_limited += 1;
         w.count("o").rate_limited += 1;
         let mut r = error(
@@ -94,7 +109,7 @@ fn guard(w: &mut World, scale: f64, headers: &HeaderMap) -> (Duration, Result<St
         if let Ok(v) = HeaderValue::from_str(&(wait.ceil().max(1.0) as u64).to_string()) {
             r.headers_mut().insert(header::RETRY_AFTER, v);
         }
-        return (effect.delay, Err(r));
+        return (effect.delay, Err(crate::rseries::with_headers(r, &budget)));
     }
     if effect.malformed {
         return (
@@ -107,7 +122,7 @@ fn guard(w: &mut World, scale: f64, headers: &HeaderMap) -> (Duration, Result<St
                 .into_response()),
         );
     }
-    (effect.delay, Ok(merchant_id))
+    (effect.delay, Ok((merchant_id, budget)))
 }
 
 async fn with_merchant(
@@ -120,8 +135,8 @@ async fn with_merchant(
         let (delay, guarded) = guard(w, scale, headers);
         let response = match guarded {
             Err(r) => r,
-            Ok(id) => match w.merchants.get_mut(&id) {
-                Some(m) => f(m),
+            Ok((id, budget)) => match w.merchants.get_mut(&id) {
+                Some(m) => crate::rseries::with_headers(f(m), &budget),
                 None => error(
                     StatusCode::UNAUTHORIZED,
                     "invalid_token",

@@ -24,8 +24,10 @@
 //!   location_id, updated_at}}` with `X-Oseries-Event`, `X-Oseries-Delivery` and
 //!   `X-Oseries-Signature: sha256=<hex HMAC-SHA256 of the body under the secret>`, retried on
 //!   failure.
-//! - Throttling like K-Series: a burst of 20 and 5 requests per second per client and account,
-//!   429 with `Retry-After` in seconds.
+//! - Throttling: a leaky bucket per client and account (size 20, draining 5 per second times
+//!   the time scale), announced on every answer as `X-LS-API-Bucket-Level: level/size` and
+//!   `X-LS-API-Drip-Rate` (the Lightspeed convention R-Series uses); 429 with `Retry-After` in
+//!   seconds when it overflows.
 
 mod api;
 pub mod webhooks;
