@@ -119,14 +119,21 @@ impl TimeFilter {
     }
 }
 
+/// A listed entity's sort keys; `index` renders it, and only entities on the page are rendered.
 struct Entry {
     time: DateTime<Utc>,
     id: u64,
-    value: Value,
+    index: usize,
 }
 
 /// Sorts, filters and pages `entries` the V3 way.
-fn page(entity: &str, mut entries: Vec<Entry>, q: &Params, self_url: &str) -> Response {
+fn page(
+    entity: &str,
+    mut entries: Vec<Entry>,
+    render: impl Fn(usize) -> Value,
+    q: &Params,
+    self_url: &str,
+) -> Response {
     let limit = match q.get("limit").map(|l| l.parse::<usize>()) {
         None => 100,
         Some(Ok(n)) if (1..=100).contains(&n) => n,
@@ -204,7 +211,7 @@ fn page(entity: &str, mut entries: Vec<Entry>, q: &Params, self_url: &str) -> Re
     };
     let mut body = json!({ "@attributes": { "next": next, "previous": "" } });
     if !entries.is_empty() {
-        body[entity] = render::one_or_many(entries.into_iter().map(|e| e.value).collect());
+        body[entity] = render::one_or_many(entries.into_iter().map(|e| render(e.index)).collect());
     }
     json(StatusCode::OK, body)
 }
@@ -224,60 +231,57 @@ async fn list(
     };
     with_account(&sb, &headers, Some(&acct), |m| {
         let epoch = DateTime::<Utc>::UNIX_EPOCH;
-        let entries: Vec<Entry> = match name.as_str() {
-            "Shop" => (0..m.locations.len())
+        let keyed = |n: usize| {
+            (0..n)
                 .map(|i| Entry {
                     time: epoch,
                     id: i as u64 + 1,
-                    value: render::shop(m, i),
+                    index: i,
                 })
-                .collect(),
-            "Register" => (0..m.locations.len())
-                .flat_map(|l| (0..m.locations[l].devices.len()).map(move |d| (l, d)))
-                .map(|(l, d)| Entry {
-                    time: epoch,
-                    id: m.register_ref(l, d).parse().unwrap_or(0),
-                    value: render::register(m, l, d),
-                })
-                .collect(),
-            "Category" => (0..m.groups.len())
-                .map(|g| Entry {
-                    time: epoch,
-                    id: g as u64 + 1,
-                    value: render::category(m, g),
-                })
-                .collect(),
-            "Item" => (0..m.menu.len())
-                .map(|i| Entry {
-                    time: epoch,
-                    id: i as u64 + 1,
-                    value: render::item(m, i),
-                })
-                .collect(),
+                .collect::<Vec<_>>()
+        };
+        let registers: Vec<(usize, usize)> = (0..m.locations.len())
+            .flat_map(|l| (0..m.locations[l].devices.len()).map(move |d| (l, d)))
+            .collect();
+        let (entries, render): (Vec<Entry>, Box<dyn Fn(usize) -> Value + '_>) = match name.as_str()
+        {
+            "Shop" => (keyed(m.locations.len()), Box::new(|i| render::shop(m, i))),
+            "Register" => (
+                registers
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (l, d))| Entry {
+                        time: epoch,
+                        id: m.register_ref(*l, *d).parse().unwrap_or(0),
+                        index: i,
+                    })
+                    .collect(),
+                Box::new(move |i| render::register(m, registers[i].0, registers[i].1)),
+            ),
+            "Category" => (keyed(m.groups.len()), Box::new(|g| render::category(m, g))),
+            "Item" => (keyed(m.menu.len()), Box::new(|i| render::item(m, i))),
             "Customer" => {
                 let contact = q
                     .get("load_relations")
                     .is_some_and(|r| r.contains("Contact") || r == "all");
-                (0..m.customers.len())
-                    .map(|i| Entry {
-                        time: epoch,
-                        id: i as u64 + 1,
-                        value: render::customer(m, i, contact),
-                    })
-                    .collect()
+                (
+                    keyed(m.customers.len()),
+                    Box::new(move |i| render::customer(m, i, contact)),
+                )
             }
             "Sale" => {
                 let rel = match Relations::parse(q.get("load_relations").map(String::as_str)) {
                     Ok(r) => r,
                     Err(message) => return error(StatusCode::BAD_REQUEST, &message),
                 };
-                (0..m.sales.len())
+                let entries = (0..m.sales.len())
                     .map(|i| Entry {
                         time: sale_timestamp(&m.sales[i]),
                         id: m.sales[i].serial,
-                        value: render::sale(m, i, rel),
+                        index: i,
                     })
-                    .collect()
+                    .collect();
+                (entries, Box::new(move |i| render::sale(m, i, rel)))
             }
             other => {
                 return error(
@@ -286,7 +290,7 @@ async fn list(
                 )
             }
         };
-        page(&name, entries, &q, &self_url)
+        page(&name, entries, render, &q, &self_url)
     })
     .await
 }

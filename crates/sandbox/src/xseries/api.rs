@@ -97,7 +97,13 @@ fn page_params(p: &Params) -> Result<(u64, usize), String> {
 }
 
 /// A version-cursor page over `(version, object)` pairs.
-fn version_page(mut items: Vec<(u64, Value)>, after: u64, size: usize) -> Response {
+/// A version-cursor page over `(version, index)` pairs; only the page is rendered.
+fn version_page(
+    mut items: Vec<(u64, usize)>,
+    render: impl Fn(usize) -> Value,
+    after: u64,
+    size: usize,
+) -> Response {
     items.retain(|(v, _)| *v > after);
     items.sort_by_key(|(v, _)| *v);
     items.truncate(size);
@@ -107,7 +113,7 @@ fn version_page(mut items: Vec<(u64, Value)>, after: u64, size: usize) -> Respon
     };
     json(
         StatusCode::OK,
-        json!({ "data": items.into_iter().map(|(_, v)| v).collect::<Vec<_>>(), "version": version }),
+        json!({ "data": items.into_iter().map(|(_, i)| render(i)).collect::<Vec<_>>(), "version": version }),
     )
 }
 
@@ -187,9 +193,8 @@ async fn products(
     with_store(&sb, &headers, &prefix, |m| match page_params(&p) {
         Err(message) => error(StatusCode::BAD_REQUEST, "Bad Request", &message),
         Ok((after, size)) => version_page(
-            (0..m.menu.len())
-                .map(|i| (m.menu[i].version, render::product(m, i)))
-                .collect(),
+            (0..m.menu.len()).map(|i| (m.menu[i].version, i)).collect(),
+            |i| render::product(m, i),
             after,
             size,
         ),
@@ -207,8 +212,9 @@ async fn customers(
         Err(message) => error(StatusCode::BAD_REQUEST, "Bad Request", &message),
         Ok((after, size)) => version_page(
             (0..m.customers.len())
-                .map(|i| (m.customers[i].version, render::customer(m, i)))
+                .map(|i| (m.customers[i].version, i))
                 .collect(),
+            |i| render::customer(m, i),
             after,
             size,
         ),
@@ -278,9 +284,9 @@ async fn sales(
         Err(message) => error(StatusCode::BAD_REQUEST, "Bad Request", &message),
         Ok((after, size)) => version_page(
             (0..m.sales.len())
-                .filter(|&i| m.sales[i].version > after)
-                .map(|i| (m.sales[i].version, render::sale(m, i)))
+                .map(|i| (m.sales[i].version, i))
                 .collect(),
+            |i| render::sale(m, i),
             after,
             size,
         ),
