@@ -205,3 +205,44 @@ async fn tokens_and_secrets_are_not_stored_in_plaintext() {
     }
     w.stop().await;
 }
+
+on_both_backends!(
+    idle_connections_are_kept_alive_daily,
+    |backend| async move {
+        let Some(w) = World::start(backend).await else {
+            return;
+        };
+        let sm = w.sb.merchant(1, 5).await;
+        let m = w.merchant().await;
+        let c = w.connect(&m, &sm).await;
+        assert_eq!(
+            w.hub.engine.keep_alive().await.unwrap(),
+            0,
+            "just connected: nothing to do"
+        );
+        let before = w.sb.stats().await["refreshes"].as_u64().unwrap();
+        w.clock.advance(chrono::Duration::hours(25));
+        assert_eq!(w.hub.engine.keep_alive().await.unwrap(), 1);
+        assert_eq!(
+            w.sb.stats().await["refreshes"].as_u64().unwrap(),
+            before + 1
+        );
+        assert_eq!(
+            w.hub.engine.keep_alive().await.unwrap(),
+            0,
+            "refreshed within the day"
+        );
+        // The rotated refresh token was stored: the connection still works.
+        let conn = w
+            .api
+            .post(
+                &format!("/api/v1/merchants/{m}/connections/{c}/test"),
+                &json!({}),
+            )
+            .await
+            .unwrap();
+        assert_eq!(conn["status"], "connected");
+        assert!(conn["last_error"].is_null(), "{conn}");
+        w.stop().await;
+    }
+);
