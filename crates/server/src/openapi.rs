@@ -113,6 +113,16 @@ pub const OPERATIONS: &[Operation] = &[
         &[]
     ),
     op!(
+        "post",
+        "/api/v1/merchants/{merchant_id}/connections/personal-token",
+        "connectPersonalToken",
+        "connections",
+        "Connect an X-Series store with a personal token; reconnecting through OAuth later switches it",
+        Some("PersonalToken"),
+        201,
+        &[]
+    ),
+    op!(
         "get",
         "/api/v1/merchants/{merchant_id}/connections/{connection_id}",
         "getConnection",
@@ -272,6 +282,7 @@ fn schemas() -> Value {
         "MapLocation": s(json!({ "connection_id": {"type": "string"}, "pos_location_id": {"type": "string"} }), &["connection_id", "pos_location_id"]),
         "StartConnect": s(json!({ "series": {"type": "string", "enum": ["k", "x", "r", "o"]} }), &["series"]),
         "Disconnect": s(json!({ "confirm": {"type": "string", "const": "Lightspeed"} }), &["confirm"]),
+        "PersonalToken": s(json!({ "series": {"type": "string", "const": "x"}, "domain_prefix": {"type": "string"}, "token": {"type": "string"} }), &["series", "domain_prefix", "token"]),
         "CreateApiKey": s(json!({ "name": {"type": "string"}, "merchant_id": {"type": "string"} }), &["name"]),
     })
 }

@@ -23,11 +23,13 @@ pub struct ConnectionRow {
     pub last_error: Option<String>,
     pub last_checked_at: Option<i64>,
     pub last_refreshed_at: Option<i64>,
+    /// `oauth`, or `personal_token` (X-Series): a token that is not refreshed.
+    pub auth_kind: String,
     pub created_at: i64,
     pub updated_at: i64,
 }
 
-const COLUMNS: &str = "merchant_id, id, series, status, account_id, account_name, currency, scopes, access_token_enc, refresh_token_enc, access_expires_at, token_version, last_error, last_checked_at, last_refreshed_at, created_at, updated_at";
+const COLUMNS: &str = "merchant_id, id, series, status, account_id, account_name, currency, scopes, access_token_enc, refresh_token_enc, access_expires_at, token_version, last_error, last_checked_at, last_refreshed_at, auth_kind, created_at, updated_at";
 
 fn connection(r: &AnyRow) -> Result<ConnectionRow> {
     Ok(ConnectionRow {
@@ -46,13 +48,14 @@ fn connection(r: &AnyRow) -> Result<ConnectionRow> {
         last_error: r.try_get("last_error")?,
         last_checked_at: r.try_get("last_checked_at")?,
         last_refreshed_at: r.try_get("last_refreshed_at")?,
+        auth_kind: r.try_get("auth_kind")?,
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
     })
 }
 
 pub async fn insert_connection(c: &mut Conn, row: &ConnectionRow) -> Result<()> {
-    sqlx::query(&format!("INSERT INTO connections ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"))
+    sqlx::query(&format!("INSERT INTO connections ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"))
         .bind(&row.merchant_id)
         .bind(&row.id)
         .bind(&row.series)
@@ -68,6 +71,7 @@ pub async fn insert_connection(c: &mut Conn, row: &ConnectionRow) -> Result<()> 
         .bind(&row.last_error)
         .bind(row.last_checked_at)
         .bind(row.last_refreshed_at)
+        .bind(&row.auth_kind)
         .bind(row.created_at)
         .bind(row.updated_at)
         .execute(c)
@@ -294,6 +298,16 @@ pub async fn webhook_secret(c: &mut Conn, merchant_id: &str, id: &str) -> Result
     .fetch_optional(c)
     .await?
     .flatten())
+}
+
+pub async fn set_auth_kind(c: &mut Conn, merchant_id: &str, id: &str, kind: &str) -> Result<()> {
+    sqlx::query("UPDATE connections SET auth_kind = $3 WHERE merchant_id = $1 AND id = $2")
+        .bind(merchant_id)
+        .bind(id)
+        .bind(kind)
+        .execute(c)
+        .await?;
+    Ok(())
 }
 
 /// Disconnect: erase every credential and disable the connection; synced history stays.

@@ -21,6 +21,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "webhook secret",
         include_str!("../migrations/sqlite/0003_webhook_secret.sql"),
     ),
+    (
+        4,
+        "auth kind",
+        include_str!("../migrations/sqlite/0004_auth_kind.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -37,6 +42,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         3,
         "webhook secret",
         include_str!("../migrations/postgres/0003_webhook_secret.sql"),
+    ),
+    (
+        4,
+        "auth kind",
+        include_str!("../migrations/postgres/0004_auth_kind.sql"),
     ),
 ];
 

@@ -188,3 +188,103 @@ on_both_backends!(
         w.stop().await;
     }
 );
+
+on_both_backends!(
+    personal_token_connection_switches_to_oauth_keeping_its_data,
+    |backend| async move {
+        let Some(w) = World::start(backend).await else {
+            return;
+        };
+        let sm = w.sb.merchant_x(5, 20).await;
+        let m = w.merchant().await;
+        let prefix = sm["domain_prefix"].as_str().unwrap();
+        let (status, body) = w
+            .api
+            .send(
+                reqwest::Method::POST,
+                &format!("/api/v1/merchants/{m}/connections/personal-token"),
+                Some(&json!({ "series": "x", "domain_prefix": prefix, "token": "lsxs_pt_wrong" })),
+            )
+            .await
+            .unwrap();
+        assert_eq!(status, 400, "{body}");
+        let conn = w
+            .api
+            .post(
+                &format!("/api/v1/merchants/{m}/connections/personal-token"),
+                &json!({ "series": "x", "domain_prefix": prefix, "token": sm["personal_token"] }),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            (conn["status"].as_str(), conn["auth_kind"].as_str()),
+            (Some("connected"), Some("personal_token"))
+        );
+        let c = conn["id"].as_str().unwrap().to_owned();
+        for pos in conn["pos_locations"].as_array().unwrap() {
+            let loc = w
+                .api
+                .post(
+                    &format!("/api/v1/merchants/{m}/locations"),
+                    &json!({ "name": pos["name"], "timezone": pos["timezone"] }),
+                )
+                .await
+                .unwrap();
+            w.api
+                .put(
+                    &format!(
+                        "/api/v1/merchants/{m}/locations/{}/mapping",
+                        loc["id"].as_str().unwrap()
+                    ),
+                    &json!({ "connection_id": c, "pos_location_id": pos["id"] }),
+                )
+                .await
+                .unwrap();
+        }
+        assert!(w.drain().await.is_empty());
+        assert_matches_truth(&w.connection_summary(&m, &c).await, &w.sb.truth(&sm).await);
+        // Personal tokens are never refreshed, not even by the daily keep-alive.
+        w.clock.advance(chrono::Duration::hours(25));
+        assert_eq!(w.hub.engine.keep_alive().await.unwrap(), 0);
+
+        // Enable OAuth: the same connection, its data kept.
+        let start = w
+            .api
+            .post(
+                &format!("/api/v1/merchants/{m}/connections/{c}/reconnect"),
+                &json!({}),
+            )
+            .await
+            .unwrap();
+        let (status, page) = tillbridge::client::consent(
+            start["authorize_url"].as_str().unwrap(),
+            sm["login"]["username"].as_str().unwrap(),
+            sm["login"]["password"].as_str().unwrap(),
+            "allow",
+        )
+        .await
+        .unwrap();
+        assert!(
+            status.is_success() && page.contains("Reconnected"),
+            "{page}"
+        );
+        let list = w
+            .api
+            .get(&format!("/api/v1/merchants/{m}/connections"))
+            .await
+            .unwrap();
+        assert_eq!(list["connections"].as_array().unwrap().len(), 1);
+        assert_eq!(list["connections"][0]["auth_kind"], "oauth");
+        w.sb.api
+            .post(
+                &format!("/_sandbox/merchants/{}/sales", sm["id"].as_str().unwrap()),
+                &json!({ "count": 2 }),
+            )
+            .await
+            .unwrap();
+        w.clock.advance(chrono::Duration::seconds(61));
+        assert!(w.drain().await.is_empty());
+        assert_matches_truth(&w.connection_summary(&m, &c).await, &w.sb.truth(&sm).await);
+        w.stop().await;
+    }
+);

@@ -382,6 +382,7 @@ impl Engine {
                         last_error: None,
                         last_checked_at: None,
                         last_refreshed_at: None,
+                        auth_kind: "oauth".into(),
                         created_at: now,
                         updated_at: now,
                     },
@@ -411,6 +412,8 @@ impl Engine {
             now,
         )
         .await?;
+        // A reconnect through OAuth also switches a personal-token connection to OAuth.
+        conns::set_auth_kind(&mut tx, merchant_id, &connection_id, "oauth").await?;
         let (status, account_name) = match &discovery {
             Ok(d) => {
                 conns::set_account(

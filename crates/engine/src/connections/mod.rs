@@ -57,6 +57,8 @@ pub struct ConnectionView {
     pub last_checked_at: Option<i64>,
     pub last_refreshed_at: Option<i64>,
     pub access_token_expires_at: Option<i64>,
+    /// `oauth` or `personal_token`.
+    pub auth_kind: String,
     pub created_at: i64,
     pub pos_locations: Vec<PosLocationView>,
     pub streams: Vec<StreamView>,
@@ -278,6 +280,7 @@ impl Engine {
             last_checked_at: r.last_checked_at,
             last_refreshed_at: r.last_refreshed_at,
             access_token_expires_at: r.access_expires_at,
+            auth_kind: r.auth_kind,
             created_at: r.created_at,
         })
     }
@@ -516,5 +519,126 @@ impl Engine {
         }
         let mut c = self.conn().await?;
         Ok(jobs::wake_connection(&mut c, merchant_id, connection_id, self.now_ms()).await?)
+    }
+}
+
+impl Engine {
+    /// Connects an X-Series store with a personal token (no OAuth): the token is checked by
+    /// reading the store's outlets, then stored sealed. Reconnecting through OAuth later
+    /// switches the same connection to OAuth, keeping its data.
+    pub async fn connect_personal_token(
+        &self,
+        merchant_id: &str,
+        domain_prefix: &str,
+        token: &str,
+    ) -> Result<ConnectionView, EngineError> {
+        self.merchant(merchant_id).await?;
+        let domain_prefix = domain_prefix.trim();
+        if !tillbridge_lightspeed::xseries::valid_domain_prefix(domain_prefix) {
+            return Err(EngineError::Invalid(format!("`{domain_prefix}` is not a store domain prefix: use the part before .retail.lightspeed.app")));
+        }
+        let token = tillbridge_lightspeed::Secret::new(token.trim());
+        if token.is_empty() {
+            return Err(EngineError::Invalid(
+                "the personal token is empty: create one in Setup → Personal Tokens".into(),
+            ));
+        }
+        let window = self
+            .config()
+            .xseries
+            .as_ref()
+            .map(|x| x.rate_window)
+            .ok_or_else(|| crate::engine::not_configured("X-Series"))?;
+        let client = tillbridge_lightspeed::xseries::XClient::new(
+            self.http().clone(),
+            self.x_oauth()?.store_url(domain_prefix)?,
+            window,
+            self.retry_policy(),
+        );
+        let outlets = client.outlets(&token).await.map_err(|e| match e {
+            tillbridge_lightspeed::LightspeedError::Unauthorized { .. } => EngineError::Invalid(
+                "Lightspeed did not accept this personal token for that store".into(),
+            ),
+            other => other.into(),
+        })?;
+        let now = self.now_ms();
+        let mut tx = self.store().begin().await?;
+        let existing = conns::find_by_account(&mut tx, merchant_id, "x", domain_prefix).await?;
+        let connection_id = match &existing {
+            Some(e) => e.id.clone(),
+            None => {
+                let id = new_id("con");
+                conns::insert_connection(
+                    &mut tx,
+                    &ConnectionRow {
+                        merchant_id: merchant_id.to_owned(),
+                        id: id.clone(),
+                        series: "x".into(),
+                        status: status::PENDING.into(),
+                        account_id: None,
+                        account_name: None,
+                        currency: None,
+                        scopes: None,
+                        access_token_enc: None,
+                        refresh_token_enc: None,
+                        access_expires_at: None,
+                        token_version: 0,
+                        last_error: None,
+                        last_checked_at: None,
+                        last_refreshed_at: None,
+                        auth_kind: tokens::PERSONAL_TOKEN.into(),
+                        created_at: now,
+                        updated_at: now,
+                    },
+                )
+                .await?;
+                id
+            }
+        };
+        let sealed = self
+            .vault()
+            .seal(token.expose(), &aad(&connection_id, "access"));
+        // Personal tokens do not expire; the far-future expiry keeps them from being refreshed.
+        let sealed_tokens = conns::SealedTokens {
+            access: &sealed,
+            refresh: None,
+            expires_at: i64::MAX / 2,
+            scopes: None,
+        };
+        conns::store_tokens(&mut tx, merchant_id, &connection_id, &sealed_tokens, now).await?;
+        conns::set_auth_kind(&mut tx, merchant_id, &connection_id, tokens::PERSONAL_TOKEN).await?;
+        conns::set_account(
+            &mut tx,
+            merchant_id,
+            &connection_id,
+            Some(domain_prefix),
+            Some(domain_prefix),
+            outlets.iter().find_map(|o| o.currency.as_deref()),
+            now,
+        )
+        .await?;
+        let pos: Vec<conns::PosLocationRow> = outlets
+            .iter()
+            .map(|o| conns::PosLocationRow {
+                external_id: o.id.clone(),
+                name: o.name.clone().unwrap_or_else(|| o.id.clone()),
+                timezone: o.time_zone.clone(),
+            })
+            .collect();
+        conns::replace_pos_locations(&mut tx, merchant_id, &connection_id, &pos).await?;
+        jobs::wake_connection(&mut tx, merchant_id, &connection_id, now).await?;
+        emit(&mut tx, merchant_id, "connection.connected", &connection_id, serde_json::json!({ "connection_id": connection_id, "series": "x", "status": status::CONNECTED, "auth": tokens::PERSONAL_TOKEN }), now).await?;
+        logs::append(
+            &mut tx,
+            merchant_id,
+            &connection_id,
+            "info",
+            &format!("connected to store {domain_prefix} with a personal token"),
+            now,
+        )
+        .await?;
+        tillbridge_store::commit(tx).await?;
+        self.subscribe_x_webhooks(merchant_id, &connection_id).await;
+        self.connection(merchant_id, &connection_id).await
     }
 }

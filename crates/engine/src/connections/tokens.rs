@@ -16,6 +16,9 @@ use tillbridge_lightspeed::Secret;
 use tillbridge_store::connections::{self as conns, ConnectionRow};
 use tillbridge_store::{jobs, logs};
 
+/// `auth_kind` of an X-Series personal-token connection.
+pub const PERSONAL_TOKEN: &str = "personal_token";
+
 /// How long a refresh may hold the cross-process lease.
 const LEASE: Duration = Duration::from_secs(30);
 
@@ -42,6 +45,10 @@ impl Engine {
     ) -> Result<(Secret, i64), EngineError> {
         let row = self.connection_row(merchant_id, connection_id).await?;
         Self::usable(&row)?;
+        if row.auth_kind == PERSONAL_TOKEN {
+            // Personal tokens do not expire and cannot be refreshed.
+            return self.decrypt_access(&row);
+        }
         if self.is_fresh(&row, self.now_ms()) {
             return self.decrypt_access(&row);
         }
@@ -102,6 +109,17 @@ impl Engine {
         connection_id: &str,
         rejected: Option<i64>,
     ) -> Result<(Secret, i64), EngineError> {
+        let row = self.connection_row(merchant_id, connection_id).await?;
+        if row.auth_kind == PERSONAL_TOKEN {
+            // Lightspeed rejected a personal token: it was revoked; only the merchant can fix that.
+            self.mark_needs_reauth(
+                merchant_id,
+                connection_id,
+                "the personal token was rejected",
+            )
+            .await?;
+            return Err(EngineError::NeedsReauth(connection_id.to_owned()));
+        }
         let lock = self.refresh_lock(connection_id);
         let _guard = lock.lock().await;
         let deadline = tokio::time::Instant::now() + LEASE + Duration::from_secs(5);
@@ -329,7 +347,7 @@ impl Engine {
         let mut refreshed = 0;
         for row in rows
             .into_iter()
-            .filter(|r| r.last_refreshed_at.unwrap_or(0) < cutoff)
+            .filter(|r| r.auth_kind != PERSONAL_TOKEN && r.last_refreshed_at.unwrap_or(0) < cutoff)
         {
             match self
                 .refresh_single_flight(&row.merchant_id, &row.id, Some(row.token_version))

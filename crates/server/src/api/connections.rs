@@ -137,3 +137,34 @@ pub async fn log(
         json!({ "entries": s.engine.connection_log(&merchant_id, &connection_id).await? }),
     ))
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PersonalToken {
+    series: String,
+    domain_prefix: String,
+    token: String,
+}
+
+pub async fn personal_token(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(merchant_id): Path<String>,
+    ApiJson(body): ApiJson<PersonalToken>,
+) -> Result<(StatusCode, Json<ConnectionView>), ApiError> {
+    caller.may_access(&merchant_id)?;
+    if body.series.parse::<Series>().ok() != Some(Series::X) {
+        return Err(ApiError::bad_request(format!(
+            "personal tokens exist only for X-Series (series \"x\"), not `{}`",
+            body.series
+        )));
+    }
+    Ok((
+        StatusCode::CREATED,
+        Json(
+            s.engine
+                .connect_personal_token(&merchant_id, &body.domain_prefix, &body.token)
+                .await?,
+        ),
+    ))
+}

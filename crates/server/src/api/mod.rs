@@ -29,6 +29,10 @@ pub fn routes() -> Router<AppState> {
             get(connections::list).post(connections::start),
         )
         .route(
+            "/api/v1/merchants/{merchant_id}/connections/personal-token",
+            post(connections::personal_token),
+        )
+        .route(
             "/api/v1/merchants/{merchant_id}/connections/{connection_id}",
             get(connections::get).delete(connections::disconnect),
         )
