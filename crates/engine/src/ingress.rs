@@ -180,30 +180,14 @@ impl Engine {
             hint.version.unwrap_or(0),
             hint.status.as_deref().unwrap_or_default()
         );
-        let now = self.now_ms();
-        let (m, c) = (
-            delivery.merchant_id.as_str(),
-            delivery.connection_id.as_str(),
-        );
-        let mut tx = self.store().begin().await.map_err(EngineError::from)?;
-        let fresh = catalog::record_delivery(&mut tx, m, c, &key, &topic, &hint.id, now)
-            .await
-            .map_err(EngineError::from)?;
-        if fresh {
-            let connected = conns::get_connection(&mut tx, m, c)
-                .await
-                .map_err(EngineError::from)?
-                .is_some_and(|r| r.status == status::CONNECTED || r.status == status::ERROR);
-            if connected {
-                jobs::wake_connection(&mut tx, m, c, now)
-                    .await
-                    .map_err(EngineError::from)?;
-            }
-        }
-        tillbridge_store::commit(tx)
-            .await
-            .map_err(EngineError::from)?;
-        Ok(Accepted { duplicate: !fresh })
+        self.record_and_wake(
+            delivery.merchant_id(),
+            delivery.connection_id(),
+            &key,
+            &topic,
+            &hint.id,
+        )
+        .await
     }
 }
 
@@ -312,11 +296,6 @@ impl Engine {
         &self,
         delivery: Verified<OWebhookBody>,
     ) -> Result<Accepted, IngressError> {
-        let now = self.now_ms();
-        let (m, c) = (
-            delivery.merchant_id.as_str(),
-            delivery.connection_id.as_str(),
-        );
         let subject = delivery
             .body
             .data
@@ -324,18 +303,33 @@ impl Engine {
             .and_then(|v| v.as_str())
             .unwrap_or_default()
             .to_owned();
-        let mut tx = self.store().begin().await.map_err(EngineError::from)?;
-        let fresh = catalog::record_delivery(
-            &mut tx,
-            m,
-            c,
+        self.record_and_wake(
+            delivery.merchant_id(),
+            delivery.connection_id(),
             &delivery.body.id,
             &delivery.body.event,
             &subject,
-            now,
         )
         .await
-        .map_err(EngineError::from)?;
+    }
+}
+
+impl Engine {
+    /// Records a delivery by its idempotency key and, the first time only, makes the
+    /// connection's streams due (webhooks are hints; the sync reads the data).
+    async fn record_and_wake(
+        &self,
+        m: &str,
+        c: &str,
+        key: &str,
+        topic: &str,
+        subject: &str,
+    ) -> Result<Accepted, IngressError> {
+        let now = self.now_ms();
+        let mut tx = self.store().begin().await.map_err(EngineError::from)?;
+        let fresh = catalog::record_delivery(&mut tx, m, c, key, topic, subject, now)
+            .await
+            .map_err(EngineError::from)?;
         if fresh {
             let connected = conns::get_connection(&mut tx, m, c)
                 .await

@@ -337,50 +337,24 @@ pub struct RefreshToken {
 impl World {
     pub fn new(config: &SandboxConfig) -> Self {
         let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
-        let k_client = SandboxClient {
-            series: "k".into(),
-            client_id: format!("k-client-{:08x}", rng.gen::<u32>()),
-            client_secret: random_token(&mut rng, 32),
-            redirect_uris: Vec::new(),
-            authorize_url: String::new(),
-            token_url: String::new(),
-            api_base: String::new(),
-            rotate_refresh: true,
-        };
-        let r_client = SandboxClient {
-            series: "r".into(),
-            client_id: format!("r-client-{:08x}", rng.gen::<u32>()),
-            client_secret: random_token(&mut rng, 32),
-            redirect_uris: Vec::new(),
-            authorize_url: String::new(),
-            token_url: String::new(),
-            api_base: String::new(),
-            rotate_refresh: true,
-        };
-        let o_client = SandboxClient {
-            series: "o".into(),
-            client_id: format!("o-client-{:08x}", rng.gen::<u32>()),
-            client_secret: random_token(&mut rng, 32),
-            redirect_uris: Vec::new(),
-            authorize_url: String::new(),
-            token_url: String::new(),
-            api_base: String::new(),
-            rotate_refresh: true,
-        };
-        let x_client = SandboxClient {
-            series: "x".into(),
-            client_id: format!("x-client-{:08x}", rng.gen::<u32>()),
-            client_secret: random_token(&mut rng, 32),
-            redirect_uris: Vec::new(),
-            authorize_url: String::new(),
-            token_url: String::new(),
-            api_base: String::new(),
-            rotate_refresh: false,
-        };
+        // K and R rotate refresh tokens; the documented X-Series example does not; O follows K.
+        let clients =
+            [("k", true), ("x", false), ("r", true), ("o", true)].map(|(series, rotate)| {
+                SandboxClient {
+                    series: series.into(),
+                    client_id: format!("{series}-client-{:08x}", rng.gen::<u32>()),
+                    client_secret: random_token(&mut rng, 32),
+                    redirect_uris: Vec::new(),
+                    authorize_url: String::new(),
+                    token_url: String::new(),
+                    api_base: String::new(),
+                    rotate_refresh: rotate,
+                }
+            });
         World {
             seed: config.seed,
             rng,
-            clients: vec![k_client, x_client, r_client, o_client],
+            clients: clients.to_vec(),
             merchants: BTreeMap::new(),
             merchant_counter: 0,
             codes: HashMap::new(),

@@ -29,6 +29,32 @@ pub struct ConnectionRow {
     pub updated_at: i64,
 }
 
+impl ConnectionRow {
+    /// A connection being created: no account or tokens yet.
+    pub fn pending(merchant_id: &str, id: &str, series: &str, auth_kind: &str, now: i64) -> Self {
+        ConnectionRow {
+            merchant_id: merchant_id.to_owned(),
+            id: id.to_owned(),
+            series: series.to_owned(),
+            status: "pending".into(),
+            account_id: None,
+            account_name: None,
+            currency: None,
+            scopes: None,
+            access_token_enc: None,
+            refresh_token_enc: None,
+            access_expires_at: None,
+            token_version: 0,
+            last_error: None,
+            last_checked_at: None,
+            last_refreshed_at: None,
+            auth_kind: auth_kind.to_owned(),
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
+
 const COLUMNS: &str = "merchant_id, id, series, status, account_id, account_name, currency, scopes, access_token_enc, refresh_token_enc, access_expires_at, token_version, last_error, last_checked_at, last_refreshed_at, auth_kind, created_at, updated_at";
 
 fn connection(r: &AnyRow) -> Result<ConnectionRow> {

@@ -294,6 +294,13 @@ impl World {
             .expect("the new connection")
             .clone();
         let connection_id = conn["id"].as_str().expect("id").to_owned();
+        self.map_all(merchant_id, &conn).await;
+        connection_id
+    }
+
+    /// Creates a location for every POS location of `conn` (a connection view) and maps it.
+    pub async fn map_all(&self, merchant_id: &str, conn: &Value) {
+        let connection_id = conn["id"].as_str().expect("id");
         for pos in conn["pos_locations"].as_array().expect("pos") {
             let loc = self
                 .api
@@ -311,7 +318,6 @@ impl World {
                 .await
                 .expect("map");
         }
-        connection_id
     }
 
     /// Runs due jobs until none is left; returns the failures.

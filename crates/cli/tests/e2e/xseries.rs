@@ -221,26 +221,7 @@ on_both_backends!(
             (Some("connected"), Some("personal_token"))
         );
         let c = conn["id"].as_str().unwrap().to_owned();
-        for pos in conn["pos_locations"].as_array().unwrap() {
-            let loc = w
-                .api
-                .post(
-                    &format!("/api/v1/merchants/{m}/locations"),
-                    &json!({ "name": pos["name"], "timezone": pos["timezone"] }),
-                )
-                .await
-                .unwrap();
-            w.api
-                .put(
-                    &format!(
-                        "/api/v1/merchants/{m}/locations/{}/mapping",
-                        loc["id"].as_str().unwrap()
-                    ),
-                    &json!({ "connection_id": c, "pos_location_id": pos["id"] }),
-                )
-                .await
-                .unwrap();
-        }
+        w.map_all(&m, &conn).await;
         assert!(w.drain().await.is_empty());
         assert_matches_truth(&w.connection_summary(&m, &c).await, &w.sb.truth(&sm).await);
         // Personal tokens are never refreshed, not even by the daily keep-alive.

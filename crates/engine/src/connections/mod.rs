@@ -570,26 +570,7 @@ impl Engine {
                 let id = new_id("con");
                 conns::insert_connection(
                     &mut tx,
-                    &ConnectionRow {
-                        merchant_id: merchant_id.to_owned(),
-                        id: id.clone(),
-                        series: "x".into(),
-                        status: status::PENDING.into(),
-                        account_id: None,
-                        account_name: None,
-                        currency: None,
-                        scopes: None,
-                        access_token_enc: None,
-                        refresh_token_enc: None,
-                        access_expires_at: None,
-                        token_version: 0,
-                        last_error: None,
-                        last_checked_at: None,
-                        last_refreshed_at: None,
-                        auth_kind: tokens::PERSONAL_TOKEN.into(),
-                        created_at: now,
-                        updated_at: now,
-                    },
+                    &ConnectionRow::pending(merchant_id, &id, "x", tokens::PERSONAL_TOKEN, now),
                 )
                 .await?;
                 id
