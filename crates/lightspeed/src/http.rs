@@ -61,25 +61,27 @@ pub async fn send(
     method: Method,
     build: impl Fn() -> RequestBuilder,
 ) -> Result<String, LightspeedError> {
-    let mut attempt = 0;
+    // Failed attempts (transport errors, 5xx) and 429s have separate budgets: waiting out a
+    // 429 is pacing, not a failure.
+    let mut failures = 0;
     let mut throttled = 0;
     let mut backoff = policy.base_backoff;
     loop {
-        attempt += 1;
         // Held until the response is read: the request then counts as completed.
         let _slot = pacer.ready().await;
-        let span = tracing::debug_span!("lightspeed_request", %method, path, attempt);
+        let span = tracing::debug_span!("lightspeed_request", %method, path, failures, throttled);
         let result = build().send().instrument(span).await;
         let resp = match result {
             Ok(r) => r,
             Err(e) => {
-                if attempt >= policy.max_attempts {
+                failures += 1;
+                if failures >= policy.max_attempts {
                     return Err(LightspeedError::Transport {
                         url: path.to_owned(),
                         detail: e.without_url().to_string(),
                     });
                 }
-                tracing::warn!(path, attempt, error = %e.without_url(), "transport error, retrying");
+                tracing::warn!(path, failures, error = %e.without_url(), "transport error, retrying");
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(policy.max_backoff);
                 continue;
@@ -107,8 +109,6 @@ pub async fn send(
                 ?retry_after,
                 "throttled by Lightspeed, waiting"
             );
-            // Waiting out a 429 is pacing, not a failed attempt.
-            attempt -= 1;
             continue;
         }
         let text = resp.text().await.map_err(|e| LightspeedError::Transport {
@@ -120,17 +120,18 @@ pub async fn send(
             return Ok(text);
         }
         if status.is_server_error() {
-            if attempt >= policy.max_attempts {
+            failures += 1;
+            if failures >= policy.max_attempts {
                 return Err(LightspeedError::Server {
                     status: status.as_u16(),
                     path: path.to_owned(),
-                    attempts: attempt,
+                    attempts: failures,
                     detail: snippet(&text),
                 });
             }
             tracing::warn!(
                 path,
-                attempt,
+                failures,
                 status = status.as_u16(),
                 "server error, retrying"
             );
