@@ -4,15 +4,11 @@
 
 use super::{Checkpoint, Outcome, Phase};
 use crate::error::EngineError;
-use crate::merchants::{parse_day_start, parse_zone};
 use crate::Engine;
 use chrono::{DateTime, Utc};
 use tillbridge_lightspeed::kseries::map::{map_sale, MapContext, Mapped};
 use tillbridge_lightspeed::kseries::MAX_PAGE_SIZE;
-use tillbridge_model::BusinessDayStart;
-use tillbridge_store::connections as conns;
 use tillbridge_store::jobs::JobRow;
-use tillbridge_store::merchants as merch;
 
 /// Each request covers at most this much closing time (the API allows 365 days).
 const WINDOW_MS: i64 = 31 * 24 * 3600 * 1000;
@@ -26,9 +22,16 @@ impl Engine {
         let merchant_id = job.merchant_id.as_str();
         let connection_id = job.connection_id.as_str();
         let bl = job.stream_key.as_str();
-        let (location_id, ctx) = match self.k_context(merchant_id, connection_id, bl).await? {
-            Some(found) => found,
-            None => return Ok(Outcome::Unmapped),
+        let (mut mapped, currency) = self.sync_scope(merchant_id, connection_id).await?;
+        let Some(location) = mapped.remove(bl) else {
+            return Ok(Outcome::Unmapped);
+        };
+        let location_id = location.location_id;
+        let ctx = MapContext {
+            business_location_id: bl.to_owned(),
+            zone: location.zone,
+            day_start: location.day_start,
+            currency,
         };
         let client = self.k_client(connection_id)?;
         let mut cp: Checkpoint = serde_json::from_value(job.checkpoint.clone()).unwrap_or_default();
@@ -128,38 +131,5 @@ impl Engine {
                 return Ok(Outcome::Done);
             }
         }
-    }
-
-    /// The hub location mapped to `bl` and how to read its sales; `None` when unmapped.
-    async fn k_context(
-        &self,
-        merchant_id: &str,
-        connection_id: &str,
-        bl: &str,
-    ) -> Result<Option<(String, MapContext)>, EngineError> {
-        let mut c = self.conn().await?;
-        let links = merch::list_links(&mut c, merchant_id).await?;
-        let Some(link) = links
-            .into_iter()
-            .find(|l| l.connection_id == connection_id && l.external_id == bl)
-        else {
-            return Ok(None);
-        };
-        let location = merch::get_location(&mut c, merchant_id, &link.location_id)
-            .await?
-            .ok_or_else(|| EngineError::NotFound(format!("location `{}`", link.location_id)))?;
-        let connection = conns::get_connection(&mut c, merchant_id, connection_id)
-            .await?
-            .ok_or_else(|| EngineError::NotFound(format!("connection `{connection_id}`")))?;
-        let merchant = merch::get_merchant(&mut c, merchant_id)
-            .await?
-            .ok_or_else(|| EngineError::NotFound(format!("merchant `{merchant_id}`")))?;
-        let ctx = MapContext {
-            business_location_id: bl.to_owned(),
-            zone: parse_zone(&location.timezone)?,
-            day_start: BusinessDayStart(parse_day_start(&location.day_start)?),
-            currency: connection.currency.unwrap_or(merchant.currency),
-        };
-        Ok(Some((link.location_id, ctx)))
     }
 }

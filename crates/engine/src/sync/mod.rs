@@ -8,11 +8,13 @@ pub mod xseries;
 
 use crate::error::EngineError;
 use crate::ids::new_id;
-use crate::merchants::emit;
+use crate::merchants::{emit, parse_day_start, parse_zone};
 use crate::Engine;
 use serde::{Deserialize, Serialize};
-use tillbridge_model::Order;
+use std::collections::HashMap;
+use tillbridge_model::{BusinessDayStart, Order};
 use tillbridge_store::jobs::{self, JobRow};
+use tillbridge_store::merchants as merch;
 use tillbridge_store::orders::{upsert_order, OrderScope, Upsert};
 
 /// How a job run ended (errors are returned separately).
@@ -84,7 +86,46 @@ impl StreamPosition for Checkpoint {
     }
 }
 
+/// A tillbridge location mapped to a POS location of the connection being synced.
+#[derive(Clone, Debug)]
+pub(crate) struct MappedLocation {
+    pub location_id: String,
+    pub zone: chrono_tz::Tz,
+    pub day_start: BusinessDayStart,
+}
+
 impl Engine {
+    /// What a sync of connection `c` needs from the hub: its mapped POS locations (POS location
+    /// id → location) and the currency its orders are in (the account's, else the merchant's).
+    pub(crate) async fn sync_scope(
+        &self,
+        m: &str,
+        c: &str,
+    ) -> Result<(HashMap<String, MappedLocation>, String), EngineError> {
+        let connection = self.connection_row(m, c).await?;
+        let currency = match connection.currency {
+            Some(currency) => currency,
+            None => self.merchant(m).await?.currency,
+        };
+        let mut conn = self.conn().await?;
+        let mut mapped = HashMap::new();
+        for link in merch::list_links(&mut conn, m)
+            .await?
+            .into_iter()
+            .filter(|l| l.connection_id == c)
+        {
+            if let Some(loc) = merch::get_location(&mut conn, m, &link.location_id).await? {
+                let location = MappedLocation {
+                    zone: parse_zone(&loc.timezone)?,
+                    day_start: BusinessDayStart(parse_day_start(&loc.day_start)?),
+                    location_id: loc.id,
+                };
+                mapped.insert(link.external_id, location);
+            }
+        }
+        Ok((mapped, currency))
+    }
+
     /// Writes a page: every order (with `location_id`) upserted with its `order.created` or
     /// `order.updated` event, and the stream's new position under the job's lease — all in one
     /// transaction, so a crash resumes at the first unwritten page. Returns how many orders

@@ -1,16 +1,13 @@
 //! The O-Series checks stream for one account: checks changed since the last high-water mark
 //! (minus the overlap), oldest change first, following `next_cursor` (saved with each page).
 
-use super::{Outcome, Phase};
+use super::{MappedLocation, Outcome, Phase};
 use crate::error::EngineError;
-use crate::merchants::{parse_day_start, parse_zone};
 use crate::Engine;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tillbridge_lightspeed::oseries::map::{map_check, MapContext};
-use tillbridge_model::BusinessDayStart;
 use tillbridge_store::jobs::JobRow;
-use tillbridge_store::merchants as merch;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct OCheckpoint {
@@ -28,33 +25,10 @@ struct OCheckpoint {
 impl Engine {
     pub(crate) async fn run_o_orders(&self, job: &JobRow) -> Result<Outcome, EngineError> {
         let (m, c) = (job.merchant_id.as_str(), job.connection_id.as_str());
-        let row = self.connection_row(m, c).await?;
-        let mut conn = self.conn().await?;
-        let mut locations = std::collections::HashMap::new();
-        for link in merch::list_links(&mut conn, m)
-            .await?
-            .into_iter()
-            .filter(|l| l.connection_id == c)
-        {
-            if let Some(loc) = merch::get_location(&mut conn, m, &link.location_id).await? {
-                locations.insert(
-                    link.external_id,
-                    (
-                        loc.id,
-                        parse_zone(&loc.timezone)?,
-                        BusinessDayStart(parse_day_start(&loc.day_start)?),
-                    ),
-                );
-            }
-        }
-        drop(conn);
+        let (locations, currency) = self.sync_scope(m, c).await?;
         if locations.is_empty() {
             return Ok(Outcome::Unmapped);
         }
-        let currency = match row.currency.clone() {
-            Some(cur) => cur,
-            None => self.merchant(m).await?.currency,
-        };
         let client = self.o_client(c)?;
         let mut cp: OCheckpoint =
             serde_json::from_value(job.checkpoint.clone()).unwrap_or_default();
@@ -88,7 +62,11 @@ impl Engine {
                             .max(at.with_timezone(&Utc).timestamp_millis()),
                     );
                 }
-                let Some((location_id, zone, day_start)) = check
+                let Some(MappedLocation {
+                    location_id,
+                    zone,
+                    day_start,
+                }) = check
                     .get("location_id")
                     .and_then(|v| v.as_str())
                     .and_then(|l| locations.get(l))

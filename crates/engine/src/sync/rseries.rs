@@ -4,18 +4,14 @@
 //! `timeStamp` seen minus the overlap. Category names come from `Category.json`, read once per
 //! run; shops that are not mapped are passed over.
 
-use super::{Outcome, Phase};
+use super::{MappedLocation, Outcome, Phase};
 use crate::error::EngineError;
-use crate::merchants::{parse_day_start, parse_zone};
 use crate::Engine;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 use tillbridge_lightspeed::rseries::map::{map_sale, MapContext};
 use tillbridge_lightspeed::rseries::wire::{entities, next_url, text};
-use tillbridge_model::BusinessDayStart;
 use tillbridge_store::jobs::JobRow;
-use tillbridge_store::merchants as merch;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct RCheckpoint {
@@ -36,11 +32,10 @@ impl Engine {
         let account = row.account_id.clone().ok_or_else(|| {
             EngineError::Invalid("the connection has no account id; reconnect it".into())
         })?;
-        let shops = self.r_shops(m, c).await?;
+        let (shops, currency) = self.sync_scope(m, c).await?;
         if shops.is_empty() {
             return Ok(Outcome::Unmapped);
         }
-        let currency = self.merchant(m).await?.currency;
         let client = self.r_client(c)?;
         let categories = self
             .with_token(m, c, |t| {
@@ -86,8 +81,11 @@ impl Engine {
                             .max(ts.with_timezone(&Utc).timestamp_millis()),
                     );
                 }
-                let Some((location_id, zone, day_start)) =
-                    text(sale, "shopID").and_then(|s| shops.get(&s)).cloned()
+                let Some(MappedLocation {
+                    location_id,
+                    zone,
+                    day_start,
+                }) = text(sale, "shopID").and_then(|s| shops.get(&s)).cloned()
                 else {
                     cp.skipped += 1;
                     continue;
@@ -126,33 +124,6 @@ impl Engine {
                 None => return Ok(Outcome::Done),
             }
         }
-    }
-
-    /// Mapped shops of the connection: shop id → (location, zone, business-day start).
-    async fn r_shops(
-        &self,
-        m: &str,
-        c: &str,
-    ) -> Result<HashMap<String, (String, chrono_tz::Tz, BusinessDayStart)>, EngineError> {
-        let mut conn = self.conn().await?;
-        let mut out = HashMap::new();
-        for link in merch::list_links(&mut conn, m)
-            .await?
-            .into_iter()
-            .filter(|l| l.connection_id == c)
-        {
-            if let Some(loc) = merch::get_location(&mut conn, m, &link.location_id).await? {
-                out.insert(
-                    link.external_id,
-                    (
-                        loc.id,
-                        parse_zone(&loc.timezone)?,
-                        BusinessDayStart(parse_day_start(&loc.day_start)?),
-                    ),
-                );
-            }
-        }
-        Ok(out)
     }
 }
 

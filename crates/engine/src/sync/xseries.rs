@@ -5,16 +5,13 @@
 
 use super::{Outcome, Phase};
 use crate::error::EngineError;
-use crate::merchants::{parse_day_start, parse_zone};
 use crate::Engine;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use tillbridge_lightspeed::xseries::map::{map_sale, CustomerInfo, MapContext, ProductInfo};
 use tillbridge_lightspeed::xseries::XClient;
-use tillbridge_model::BusinessDayStart;
 use tillbridge_store::catalog::{self, CustomerRow, ProductRow};
 use tillbridge_store::jobs::JobRow;
-use tillbridge_store::merchants as merch;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct XCheckpoint {
@@ -28,12 +25,6 @@ struct XCheckpoint {
     pages: i64,
 }
 
-struct Outlet {
-    location_id: String,
-    zone: chrono_tz::Tz,
-    day_start: BusinessDayStart,
-}
-
 impl Engine {
     pub(crate) async fn run_x_orders(&self, job: &JobRow) -> Result<Outcome, EngineError> {
         let (m, c) = (job.merchant_id.as_str(), job.connection_id.as_str());
@@ -41,14 +32,10 @@ impl Engine {
         let prefix = row.account_id.clone().ok_or_else(|| {
             EngineError::Invalid("the connection has no store (domain prefix); reconnect it".into())
         })?;
-        let outlets = self.x_outlets(m, c).await?;
+        let (outlets, currency) = self.sync_scope(m, c).await?;
         if outlets.is_empty() {
             return Ok(Outcome::Unmapped);
         }
-        let currency = match row.currency.clone() {
-            Some(cur) => cur,
-            None => self.merchant(m).await?.currency,
-        };
         let client = self.x_client(c, &prefix)?;
         let mut cp: XCheckpoint =
             serde_json::from_value(job.checkpoint.clone()).unwrap_or_default();
@@ -115,29 +102,6 @@ impl Engine {
             cp.pages += 1;
             self.write_page(job, &orders, &mut cp, false).await?;
         }
-    }
-
-    /// Mapped outlets of the connection: outlet id → location.
-    async fn x_outlets(&self, m: &str, c: &str) -> Result<HashMap<String, Outlet>, EngineError> {
-        let mut conn = self.conn().await?;
-        let mut out = HashMap::new();
-        for link in merch::list_links(&mut conn, m)
-            .await?
-            .into_iter()
-            .filter(|l| l.connection_id == c)
-        {
-            if let Some(loc) = merch::get_location(&mut conn, m, &link.location_id).await? {
-                out.insert(
-                    link.external_id,
-                    Outlet {
-                        location_id: loc.id,
-                        zone: parse_zone(&loc.timezone)?,
-                        day_start: BusinessDayStart(parse_day_start(&loc.day_start)?),
-                    },
-                );
-            }
-        }
-        Ok(out)
     }
 
     async fn x_caches(
