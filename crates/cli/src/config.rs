@@ -57,6 +57,7 @@ impl std::fmt::Debug for VaultConfig {
 pub struct SyncConfig {
     pub backfill_days: i64,
     pub poll_interval_secs: u64,
+    pub catalog_interval_secs: u64,
     pub refresh_buffer_secs: u64,
     pub max_attempts: u32,
 }
@@ -280,6 +281,7 @@ impl Config {
         let mut e = EngineConfig::new(public_url);
         e.backfill_days = self.sync.backfill_days;
         e.poll_interval = Duration::from_secs(self.sync.poll_interval_secs.max(1));
+        e.catalog_interval = Duration::from_secs(self.sync.catalog_interval_secs.max(1));
         e.refresh_buffer = Duration::from_secs(self.sync.refresh_buffer_secs);
         e.max_attempts = self.sync.max_attempts.max(1);
         let k = &self.lightspeed.kseries;

@@ -53,12 +53,12 @@ pub async fn open_engine(
     let url = config.public_url(addr)?;
     let store = open_store(config).await?;
     let vault = open_vault(config).await?;
-    Ok(Engine::new(
-        config.engine_config(url)?,
-        store,
-        vault,
-        clock,
-    )?)
+    let engine = Engine::new(config.engine_config(url)?, store, vault, clock)?;
+    // The modules that apply the event log, each with its own cursor.
+    engine
+        .register_consumer(std::sync::Arc::new(tillbridge_loyalty::purchases::Consumer))
+        .await?;
+    Ok(engine)
 }
 
 pub async fn start(

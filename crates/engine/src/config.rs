@@ -20,6 +20,10 @@ pub struct EngineConfig {
     pub attempt_ttl: Duration,
     /// Incremental sync interval per stream.
     pub poll_interval: Duration,
+    /// How often each connection's catalog (categories) is re-read.
+    pub catalog_interval: Duration,
+    /// How often event consumers (loyalty, …) look for new events when nothing woke them.
+    pub consumer_interval: Duration,
     /// Each incremental sync re-reads this much before the last high-water mark, to catch
     /// late-closed and back-office-edited sales.
     pub incremental_overlap: Duration,
@@ -87,6 +91,8 @@ impl EngineConfig {
             refresh_buffer: Duration::from_secs(300),
             attempt_ttl: Duration::from_secs(600),
             poll_interval: Duration::from_secs(60),
+            catalog_interval: Duration::from_secs(900),
+            consumer_interval: Duration::from_secs(5),
             incremental_overlap: Duration::from_secs(2 * 3600),
             job_lease: Duration::from_secs(60),
             keepalive_interval: Duration::from_secs(24 * 3600),

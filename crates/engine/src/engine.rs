@@ -35,6 +35,7 @@ pub(crate) struct Inner {
     pub r_clients: Mutex<HashMap<String, RClient>>,
     pub o_clients: Mutex<HashMap<String, OClient>>,
     pub refresh_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    pub consumers: std::sync::RwLock<Vec<Arc<dyn crate::consumers::Consumer>>>,
 }
 
 impl Engine {
@@ -62,6 +63,7 @@ impl Engine {
                 r_clients: Mutex::new(HashMap::new()),
                 o_clients: Mutex::new(HashMap::new()),
                 refresh_locks: Mutex::new(HashMap::new()),
+                consumers: std::sync::RwLock::new(Vec::new()),
             }),
         })
     }
@@ -86,11 +88,11 @@ impl Engine {
         &self.inner.instance
     }
 
-    pub(crate) fn now_ms(&self) -> i64 {
+    pub fn now_ms(&self) -> i64 {
         self.inner.clock.now_ms()
     }
 
-    pub(crate) async fn conn(&self) -> Result<PooledConn, EngineError> {
+    pub async fn conn(&self) -> Result<PooledConn, EngineError> {
         Ok(self.inner.store.conn().await?)
     }
 

@@ -7,6 +7,7 @@ pub mod api_keys;
 pub mod clock;
 pub mod config;
 pub mod connections;
+pub mod consumers;
 mod engine;
 pub mod error;
 pub mod ids;

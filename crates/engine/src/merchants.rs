@@ -86,7 +86,7 @@ fn check_name(what: &str, name: &str) -> Result<String, EngineError> {
 }
 
 /// Appends an event in the caller's transaction.
-pub(crate) async fn emit(
+pub async fn emit(
     c: &mut Conn,
     merchant_id: &str,
     event_type: &str,
@@ -126,6 +126,7 @@ impl Engine {
         };
         let mut tx = self.store().begin().await?;
         merchants::insert_merchant(&mut tx, &row).await?;
+        self.ensure_consumer_jobs(&mut tx, &row.id).await?;
         emit(
             &mut tx,
             &row.id,

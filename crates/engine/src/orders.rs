@@ -38,6 +38,21 @@ impl Engine {
         Ok(orders::summary(&mut c, merchant_id, from, to, connection_id).await?)
     }
 
+    /// The categories the merchant's connections know (of one connection when given), as
+    /// kept by each connection's catalog stream.
+    pub async fn categories(
+        &self,
+        merchant_id: &str,
+        connection_id: Option<&str>,
+    ) -> Result<Vec<tillbridge_store::catalog::CategoryRow>, EngineError> {
+        self.merchant(merchant_id).await?;
+        if let Some(c) = connection_id {
+            self.connection_row(merchant_id, c).await?;
+        }
+        let mut c = self.conn().await?;
+        Ok(tillbridge_store::catalog::categories(&mut c, merchant_id, connection_id).await?)
+    }
+
     pub async fn events(
         &self,
         merchant_id: &str,

@@ -1,7 +1,8 @@
 //! Workers claim due jobs under a lease, keep the lease alive with a heartbeat while they run,
 //! and put each job back with its next run time, a backoff, or a pause.
 
-use crate::connections::{status, ORDERS_JOB};
+use crate::connections::{status, CATALOG_JOB, ORDERS_JOB};
+use crate::consumers::CONSUMER_JOB;
 use crate::error::EngineError;
 use crate::sync::Outcome;
 use crate::Engine;
@@ -44,6 +45,8 @@ impl Engine {
                     Ok(_) => self.run_k_orders(&job).await,
                     Err(e) => Err(e),
                 },
+                CATALOG_JOB => self.run_catalog(&job).await,
+                CONSUMER_JOB => self.run_consumer(&job).await,
                 other => Err(EngineError::Invalid(format!("unknown job kind `{other}`"))),
             }
         }
@@ -63,10 +66,21 @@ impl Engine {
     /// Runs jobs until none is due (tests and the demo use this to drive work deterministically).
     pub async fn run_until_idle(&self) -> Result<Vec<JobReport>, EngineError> {
         let mut reports = Vec::new();
-        while let Some(r) = self.run_one_job().await? {
-            reports.push(r);
+        let mut contended = 0;
+        loop {
+            if let Some(r) = self.run_one_job().await? {
+                reports.push(r);
+                contended = 0;
+                continue;
+            }
+            // A claim skips rows another transaction holds; idle means nothing is due.
+            let due = jobs::count_due(&mut *self.conn().await?, self.now_ms()).await?;
+            if due == 0 || contended >= 100 {
+                return Ok(reports);
+            }
+            contended += 1;
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        Ok(reports)
     }
 
     fn spawn_heartbeat(&self, job: &JobRow) -> JoinHandle<()> {
@@ -97,7 +111,12 @@ impl Engine {
         let (m, c) = (job.merchant_id.as_str(), job.connection_id.as_str());
         match result {
             Ok(Outcome::Done) => {
-                let next = now + self.config().poll_interval.as_millis() as i64;
+                let interval = match job.kind.as_str() {
+                    CATALOG_JOB => self.config().catalog_interval,
+                    CONSUMER_JOB => self.config().consumer_interval,
+                    _ => self.config().poll_interval,
+                };
+                let next = now + interval.as_millis() as i64;
                 jobs::release(&mut tx, &job.id, self.instance(), "queued", next, None, now).await?;
                 // The connection recovers from a sync error once none of its streams is failing.
                 let failing = jobs::list_for_connection(&mut tx, m, c)
@@ -162,16 +181,19 @@ impl Engine {
                     now,
                 )
                 .await?;
-                logs::append(
-                    &mut tx,
-                    m,
-                    c,
-                    if e.is_transient() { "warn" } else { "error" },
-                    &message,
-                    now,
-                )
-                .await?;
-                if !e.is_transient() {
+                // Consumer jobs belong to the merchant, not to a connection.
+                if job.kind != CONSUMER_JOB {
+                    logs::append(
+                        &mut tx,
+                        m,
+                        c,
+                        if e.is_transient() { "warn" } else { "error" },
+                        &message,
+                        now,
+                    )
+                    .await?;
+                }
+                if !e.is_transient() && job.kind != CONSUMER_JOB {
                     conns::set_status(&mut tx, m, c, status::ERROR, Some(&e.to_string()), now)
                         .await?;
                 }

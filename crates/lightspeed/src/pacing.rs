@@ -19,6 +19,8 @@ use tokio::time::sleep;
 pub struct Pacer {
     state: Mutex<PacerState>,
     window: Option<Duration>,
+    /// The adaptive gap never narrows below this (K-Series announces no limits).
+    min_gap: Duration,
 }
 
 struct PacerState {
@@ -70,6 +72,16 @@ impl Pacer {
                 bucket: None,
             }),
             window,
+            min_gap: Duration::ZERO,
+        }
+    }
+
+    /// Keeps at least `gap` between requests, for APIs that announce no budget.
+    pub fn with_min_gap(self, gap: Duration) -> Self {
+        self.lock().gap = gap;
+        Pacer {
+            min_gap: gap,
+            ..self
         }
     }
 
@@ -131,15 +143,41 @@ impl Pacer {
                 .and_then(|v| v.to_str().ok())
                 .map(str::trim)
         };
-        // X-Series announces its window's limit; R-Series its one-second burst limit (`n/limit`).
+        // X-Series announces its window's limit and what remains of it; R-Series its one-second
+        // burst limiter as `used/limit`.
         let burst = text("x-ls-api-burst-level")
             .and_then(|v| v.split_once('/'))
-            .and_then(|(_, l)| l.trim().parse::<usize>().ok());
-        if let Some(limit) = text("x-ratelimit-limit")
-            .and_then(|v| v.parse::<usize>().ok())
-            .or(burst)
-        {
+            .and_then(|(u, l)| {
+                Some((
+                    u.trim().parse::<usize>().ok()?,
+                    l.trim().parse::<usize>().ok()?,
+                ))
+            });
+        let x_limit = text("x-ratelimit-limit").and_then(|v| v.parse::<usize>().ok());
+        let x_used = x_limit.and_then(|l| {
+            text("x-ratelimit-remaining")
+                .and_then(|v| v.parse::<usize>().ok())
+                .map(|r| l.saturating_sub(r))
+        });
+        if let Some(limit) = x_limit.or(burst.map(|(_, l)| l)) {
             self.lock().limit = Some(limit);
+        }
+        // The server counts requests this pacer did not send (another client of the same
+        // account, or one made before this pacer existed): count them too.
+        if let (Some(window), Some(used)) = (self.window, x_used.or(burst.map(|(u, _)| u))) {
+            let now = Instant::now();
+            let mut s = self.lock();
+            while s
+                .done
+                .front()
+                .is_some_and(|t| now.duration_since(*t) >= window)
+            {
+                s.done.pop_front();
+            }
+            let known = s.done.len() + s.in_flight;
+            for _ in known..used {
+                s.done.push_back(now);
+            }
         }
         let bucket = text("x-ls-api-bucket-level")
             .and_then(|v| v.split_once('/'))
@@ -154,7 +192,11 @@ impl Pacer {
 
     pub fn on_success(&self) {
         let mut s = self.lock();
-        s.gap = s.gap.saturating_sub(STEP_DOWN);
+        // Narrow by an eighth (and a step) per success: after a storm the pace recovers in a few
+        // dozen requests, not thousands.
+        s.gap = (s.gap - s.gap / 8)
+            .saturating_sub(STEP_DOWN)
+            .max(self.min_gap);
     }
 
     /// Records a 429 and holds every request until `retry_after` has passed.
@@ -203,6 +245,29 @@ mod tests {
     }
 
     #[test]
+    fn requests_the_server_counted_but_this_pacer_did_not_send_fill_the_window() {
+        let pacer = Pacer::new(Some(Duration::from_secs(1)));
+        let mut headers = HeaderMap::new();
+        headers.insert("x-ls-api-burst-level", "15/20".parse().unwrap());
+        pacer.observe(&headers);
+        let state = |p: &Pacer| {
+            let s = p.lock();
+            (s.limit, s.done.len())
+        };
+        assert_eq!(state(&pacer), (Some(20), 15));
+        // A lower count later adds nothing: what this pacer knows already covers it.
+        headers.insert("x-ls-api-burst-level", "3/20".parse().unwrap());
+        pacer.observe(&headers);
+        assert_eq!(state(&pacer), (Some(20), 15));
+        let x = Pacer::new(Some(Duration::from_secs(300)));
+        let mut headers = HeaderMap::new();
+        headers.insert("x-ratelimit-limit", "350".parse().unwrap());
+        headers.insert("x-ratelimit-remaining", "340".parse().unwrap());
+        x.observe(&headers);
+        assert_eq!(state(&x), (Some(350), 10));
+    }
+
+    #[test]
     fn throttling_widens_and_success_narrows() {
         let p = Pacer::default();
         p.on_throttled(Some(Duration::ZERO));
@@ -210,6 +275,16 @@ mod tests {
         assert!(wide >= Duration::from_millis(50));
         p.on_success();
         assert!(p.current_gap() < wide);
+        // From the widest gap back to a K-Series floor within a few dozen successes.
+        let k = Pacer::default().with_min_gap(Duration::from_millis(200));
+        for _ in 0..10 {
+            k.on_throttled(None);
+        }
+        assert_eq!(k.current_gap(), MAX_GAP);
+        for _ in 0..40 {
+            k.on_success();
+        }
+        assert_eq!(k.current_gap(), Duration::from_millis(200));
     }
 }
 

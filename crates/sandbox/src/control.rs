@@ -28,6 +28,7 @@ pub fn routes() -> Router<Sandbox> {
         .route("/_sandbox/merchants/{id}", get(get_merchant))
         .route("/_sandbox/merchants/{id}/sales", post(create_sales))
         .route("/_sandbox/merchants/{id}/truth", get(get_truth))
+        .route("/_sandbox/merchants/{id}/webhooks", get(get_webhooks))
         .route("/_sandbox/stats", get(get_stats))
         .route(
             "/_sandbox/faults",
@@ -200,6 +201,33 @@ async fn get_merchant(State(sb): State<Sandbox>, Path(id): Path<String>) -> Resp
     }
 }
 
+/// Every webhook subscription of a merchant, whatever its series, without secrets.
+async fn get_webhooks(State(sb): State<Sandbox>, Path(id): Path<String>) -> Response {
+    let hooks = sb.with_world(|w| {
+        w.merchants.get(&id).map(|m| {
+            let x = m
+                .webhooks
+                .iter()
+                .map(|h| json!({ "id": h.id, "url": h.url, "type": h.kind, "active": h.active }));
+            let o = m.o_webhooks.iter().map(
+                |(id, url, _)| json!({ "id": id, "url": url, "type": "check.*", "active": true }),
+            );
+            let k = m.k_webhooks.iter().map(|h| {
+                json!({
+                    "id": h.endpoint_id, "url": h.url, "type": "order", "active": true,
+                    "with_basic_auth": h.with_basic_auth, "username": h.username,
+                    "business_locations": h.locations.iter().map(|l| l.0).collect::<Vec<_>>(),
+                })
+            });
+            x.chain(o).chain(k).collect::<Vec<_>>()
+        })
+    });
+    match hooks {
+        Some(v) => json(StatusCode::OK, json!({ "webhooks": v })),
+        None => unknown_merchant(&id),
+    }
+}
+
 fn unknown_merchant(id: &str) -> Response {
     control_error(
         StatusCode::NOT_FOUND,
@@ -263,8 +291,12 @@ async fn create_sales(
     match result {
         Ok((v, created)) => {
             // Like the real POS, every new or changed sale notifies the subscribers.
-            sb.fire_sale_webhooks(&id, &created);
-            sb.fire_check_webhooks(&id, &created);
+            sb.send_webhooks(&id, |w| match w.merchants.get_mut(&id) {
+                Some(m) if m.series == "x" => crate::xseries::webhooks::sale_updates(m, &created),
+                Some(m) if m.series == "o" => crate::oseries::webhooks::check_events(m, &created),
+                Some(m) if m.series == "k" => crate::kseries::webhooks::account_events(m, &created),
+                _ => Vec::new(),
+            });
             json(StatusCode::CREATED, v)
         }
         Err(None) => unknown_merchant(&id),

@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 #[serde(deny_unknown_fields)]
 pub struct FaultRequest {
     /// `rate_limit_storm`, `server_error`, `latency`, `malformed`, `outage`, `revoke_tokens`,
-    /// or for webhooks `drop_webhooks`, `duplicate_webhooks`, `delay_webhooks` (`latency_ms`).
+    /// or for webhooks `drop_webhooks`, `duplicate_webhooks`, `delay_webhooks` (`latency_ms`),
+    /// `reorder_webhooks` (a batch arrives newest first).
     pub kind: String,
     /// Sandbox merchant id; all merchants when absent.
     #[serde(default)]
@@ -43,6 +44,7 @@ pub enum FaultKind {
     DropWebhooks,
     DuplicateWebhooks,
     DelayWebhooks { latency_ms: u64 },
+    ReorderWebhooks,
 }
 
 impl FaultKind {
@@ -52,6 +54,7 @@ impl FaultKind {
             FaultKind::DropWebhooks
                 | FaultKind::DuplicateWebhooks
                 | FaultKind::DelayWebhooks { .. }
+                | FaultKind::ReorderWebhooks
         )
     }
 }
@@ -86,10 +89,11 @@ impl FaultRequest {
             "drop_webhooks" => FaultKind::DropWebhooks,
             "duplicate_webhooks" => FaultKind::DuplicateWebhooks,
             "delay_webhooks" => FaultKind::DelayWebhooks { latency_ms: self.latency_ms.ok_or("`delay_webhooks` needs `latency_ms`")? },
+            "reorder_webhooks" => FaultKind::ReorderWebhooks,
             "outage" => FaultKind::Outage,
             other => {
                 return Err(format!(
-                    "unknown fault kind `{other}`: use rate_limit_storm, server_error, latency, malformed, outage, revoke_tokens, drop_webhooks, duplicate_webhooks or delay_webhooks"
+                    "unknown fault kind `{other}`: use rate_limit_storm, server_error, latency, malformed, outage, revoke_tokens, drop_webhooks, duplicate_webhooks, delay_webhooks or reorder_webhooks"
                 ))
             }
         };
@@ -163,6 +167,7 @@ pub struct WebhookEffect {
     pub drop: bool,
     pub duplicate: bool,
     pub delay: Duration,
+    pub reorder: bool,
 }
 
 /// Applies (and uses up) the webhook faults matching `merchant`.
@@ -177,6 +182,7 @@ pub fn apply_webhook(faults: &mut Vec<Fault>, merchant: &str) -> WebhookEffect {
         match f.kind {
             FaultKind::DropWebhooks => effect.drop = true,
             FaultKind::DuplicateWebhooks => effect.duplicate = true,
+            FaultKind::ReorderWebhooks => effect.reorder = true,
             FaultKind::DelayWebhooks { latency_ms } => {
                 effect.delay += Duration::from_millis(latency_ms)
             }

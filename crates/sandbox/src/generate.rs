@@ -307,6 +307,7 @@ pub fn create_merchant(
         version: 0,
         webhooks: Vec::new(),
         o_webhooks: Vec::new(),
+        k_webhooks: Vec::new(),
     };
     for i in 0..merchant.menu.len() {
         merchant.menu[i].version = merchant.next_version();

@@ -16,6 +16,7 @@ mod oseries;
 mod ratelimit;
 mod rseries;
 mod truth;
+mod webhooks;
 mod wire;
 mod world;
 mod xseries;

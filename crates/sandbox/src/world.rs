@@ -89,6 +89,26 @@ pub struct Merchant {
     pub webhooks: Vec<Webhook>,
     /// O-Series webhook subscriptions: (id, url, secret).
     pub o_webhooks: Vec<(String, String, String)>,
+    /// K-Series webhook endpoints.
+    pub k_webhooks: Vec<KWebhook>,
+}
+
+/// A K-Series Order & Pay webhook endpoint (`/o/wh/1/webhook`).
+#[derive(Clone)]
+pub struct KWebhook {
+    pub endpoint_id: String,
+    pub url: String,
+    pub with_basic_auth: bool,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub provide_account: bool,
+    pub expand_transactions: bool,
+    pub expand_payments: bool,
+    pub subscribe_to: Vec<serde_json::Value>,
+    /// Linked business locations: (id, linked at, updated at).
+    pub locations: Vec<(i64, DateTime<Utc>, DateTime<Utc>)>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
 }
 
 /// An X-Series webhook subscription.

@@ -14,6 +14,10 @@ use tillbridge_sandbox::{Sandbox, SandboxConfig};
 
 struct K {
     base: String,
+    /// `/kseries` or `/oseries`: O-Series speaks the K-Series OAuth dialect.
+    prefix: &'static str,
+    /// A cheap authenticated read of the dialect.
+    probe: &'static str,
     http: reqwest::Client,
     client_id: String,
     secret: String,
@@ -23,6 +27,10 @@ struct K {
 const REDIRECT: &str = "http://127.0.0.1:9/callback";
 
 async fn start(time_scale: f64, history_days: u32) -> K {
+    start_series("k", time_scale, history_days).await
+}
+
+async fn start_series(series: &str, time_scale: f64, history_days: u32) -> K {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(
@@ -46,19 +54,28 @@ async fn start(time_scale: f64, history_days: u32) -> K {
         .unwrap();
     let merchant: Value = http
         .post(format!("{base}/_sandbox/merchants"))
-        .json(&json!({ "series": "k", "history_days": history_days, "sales_per_day": 30, "locations": 1 }))
+        .json(&json!({ "series": series, "history_days": history_days, "sales_per_day": 30, "locations": 1 }))
         .send()
         .await
         .unwrap()
         .json()
         .await
         .unwrap();
+    let client = clients["clients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["series"] == series)
+        .unwrap();
+    let (prefix, probe) = match series {
+        "o" => ("/oseries", "/v1/me"),
+        _ => ("/kseries", "/o/op/data/businesses"),
+    };
     K {
-        client_id: clients["clients"][0]["client_id"].as_str().unwrap().into(),
-        secret: clients["clients"][0]["client_secret"]
-            .as_str()
-            .unwrap()
-            .into(),
+        client_id: client["client_id"].as_str().unwrap().into(),
+        secret: client["client_secret"].as_str().unwrap().into(),
+        prefix,
+        probe,
         base,
         http,
         merchant,
@@ -71,7 +88,15 @@ impl K {
             ("response_type", "code".to_owned()),
             ("client_id", self.client_id.clone()),
             ("redirect_uri", REDIRECT.to_owned()),
-            ("scope", "orders-api financial-api".to_owned()),
+            (
+                "scope",
+                if self.prefix == "/oseries" {
+                    "checks:read"
+                } else {
+                    "orders-api financial-api"
+                }
+                .to_owned(),
+            ),
             ("state", "xyz".to_owned()),
             (
                 "username",
@@ -95,7 +120,7 @@ impl K {
         }
         let resp = self
             .http
-            .post(format!("{}/kseries/oauth/authorize", self.base))
+            .post(format!("{}{}/oauth/authorize", self.base, self.prefix))
             .form(&form)
             .send()
             .await
@@ -121,7 +146,7 @@ impl K {
     async fn token(&self, form: &[(&str, &str)], basic: bool) -> (u16, Value) {
         let mut req = self
             .http
-            .post(format!("{}/kseries/oauth/token", self.base))
+            .post(format!("{}{}/oauth/token", self.base, self.prefix))
             .form(form);
         if basic {
             req = req.basic_auth(&self.client_id, Some(&self.secret));
@@ -133,7 +158,7 @@ impl K {
     async fn get(&self, token: &str, path: &str) -> (u16, reqwest::header::HeaderMap, Value) {
         let resp = self
             .http
-            .get(format!("{}/kseries{path}", self.base))
+            .get(format!("{}{}{path}", self.base, self.prefix))
             .bearer_auth(token)
             .send()
             .await
@@ -153,7 +178,13 @@ impl K {
 
 #[tokio::test]
 async fn token_endpoint_takes_basic_auth_only_and_codes_once() {
-    let k = start(1.0, 1).await;
+    for series in ["k", "o"] {
+        basic_auth_only_and_codes_once(series).await;
+    }
+}
+
+async fn basic_auth_only_and_codes_once(series: &str) {
+    let k = start_series(series, 1.0, 1).await;
     let code = k.code(None).await;
     let body_creds = [
         ("grant_type", "authorization_code"),
@@ -183,17 +214,20 @@ async fn token_endpoint_takes_basic_auth_only_and_codes_once() {
     );
     // Replaying the code revoked what it issued.
     let (status, _, _) = k
-        .get(
-            tokens["access_token"].as_str().unwrap(),
-            "/o/op/data/businesses",
-        )
+        .get(tokens["access_token"].as_str().unwrap(), k.probe)
         .await;
-    assert_eq!(status, 401);
+    assert_eq!(status, 401, "{series}");
 }
 
 #[tokio::test]
 async fn pkce_is_verified_and_refresh_tokens_rotate() {
-    let k = start(1.0, 1).await;
+    for series in ["k", "o"] {
+        pkce_and_rotation(series).await;
+    }
+}
+
+async fn pkce_and_rotation(series: &str) {
+    let k = start_series(series, 1.0, 1).await;
     let verifier = "v".repeat(86);
     let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .encode(Sha256::digest(verifier.as_bytes()));
@@ -246,6 +280,31 @@ async fn pkce_is_verified_and_refresh_tokens_rotate() {
         (400, Some("invalid_grant")),
         "a used refresh token is dead"
     );
+}
+
+#[tokio::test]
+async fn codes_expire() {
+    for series in ["k", "o"] {
+        // At 3600× a 10-minute code lives a sixth of a second.
+        let k = start_series(series, 3600.0, 1).await;
+        let code = k.code(None).await;
+        tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+        let (status, body) = k
+            .token(
+                &[
+                    ("grant_type", "authorization_code"),
+                    ("code", &code),
+                    ("redirect_uri", REDIRECT),
+                ],
+                true,
+            )
+            .await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (400, Some("invalid_grant")),
+            "{series}: {body}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -476,4 +535,228 @@ async fn bursts_are_throttled_with_retry_after() {
         .await
         .unwrap();
     assert!(stats["rate_limited"].as_u64().unwrap() >= 1);
+}
+
+impl K {
+    async fn send(
+        &self,
+        token: &str,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut req = self
+            .http
+            .request(method, format!("{}/kseries{path}", self.base))
+            .bearer_auth(token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap();
+        (
+            resp.status().as_u16(),
+            resp.json().await.unwrap_or(Value::Null),
+        )
+    }
+
+    async fn access_token(&self) -> String {
+        let code = self.code(None).await;
+        let (_, tokens) = self
+            .token(
+                &[
+                    ("grant_type", "authorization_code"),
+                    ("code", &code),
+                    ("redirect_uri", REDIRECT),
+                ],
+                true,
+            )
+            .await;
+        tokens["access_token"].as_str().unwrap().to_owned()
+    }
+}
+
+#[tokio::test]
+async fn webhook_endpoints_register_link_and_deliver_with_basic_auth() {
+    use axum::http::HeaderMap;
+    use reqwest::Method;
+    let k = start(100.0, 1).await;
+    let token = k.access_token().await;
+
+    // A receiver that records what it gets.
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(HeaderMap, String)>();
+    let receiver = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: HeaderMap, body: String| {
+            let tx = tx.clone();
+            async move {
+                let _ = tx.send((headers, body));
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook_url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, receiver).await });
+
+    // Validation, creation, conflict.
+    let (status, body) = k
+        .send(
+            &token,
+            Method::PUT,
+            "/o/wh/1/webhook",
+            Some(json!({ "url": hook_url })),
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert!(
+        body["message"].as_str().unwrap().contains("endpointId"),
+        "{body}"
+    );
+    let (status, body) = k
+        .send(
+            &token,
+            Method::PUT,
+            "/o/wh/1/webhook",
+            Some(json!({ "endpointId": "E1", "url": hook_url, "withBasicAuth": true })),
+        )
+        .await;
+    assert_eq!(
+        status, 400,
+        "credentials are required with Basic auth: {body}"
+    );
+    let registration = json!({
+        "endpointId": "E1", "url": hook_url, "withBasicAuth": true, "username": "u", "password": "p",
+        "provideAccount": true,
+    });
+    let (status, body) = k
+        .send(
+            &token,
+            Method::PUT,
+            "/o/wh/1/webhook",
+            Some(registration.clone()),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.get("password").is_none(),
+        "the password is never echoed"
+    );
+    let (status, _) = k
+        .send(&token, Method::PUT, "/o/wh/1/webhook", Some(registration))
+        .await;
+    assert_eq!(status, 409);
+
+    // Unknown endpoints: the documented 404 message.
+    let (status, body) = k
+        .send(&token, Method::GET, "/o/wh/1/webhook/e1", None)
+        .await;
+    assert_eq!(status, 404, "endpoint ids are case-sensitive");
+    assert_eq!(body["message"], "endpoint ID not found for e1");
+
+    // Linking business locations.
+    let bl = k.bl();
+    let (status, body) = k
+        .send(
+            &token,
+            Method::PUT,
+            &format!("/o/wh/1/webhook/E1/business-locations/{bl}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["businessLocationId"].to_string(), bl);
+    let (_, linked) = k
+        .send(
+            &token,
+            Method::GET,
+            "/o/wh/1/webhook/E1/business-locations",
+            None,
+        )
+        .await;
+    assert_eq!(linked.as_array().unwrap().len(), 1);
+
+    // A closed account is delivered with Basic credentials, an idempotency key, string
+    // amounts and `+0000` instants.
+    let merchant = k.merchant["id"].as_str().unwrap();
+    k.http
+        .post(format!("{}/_sandbox/merchants/{merchant}/sales", k.base))
+        .json(&json!({ "count": 1 }))
+        .send()
+        .await
+        .unwrap();
+    let (headers, body) = tokio::time::timeout(std::time::Duration::from_secs(5), rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    let expected = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode("u:p")
+    );
+    assert_eq!(headers["authorization"], expected.as_str());
+    assert!(!headers["x-lightspeed-idempotency-key"].is_empty());
+    let note: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        (note["status"].as_str(), note["type"].as_str()),
+        (Some("CLOSED"), Some("ORDER"))
+    );
+    assert!(note["account"]["totalAmount"].is_string(), "{note}");
+    assert!(note["account"]["closeDate"]
+        .as_str()
+        .unwrap()
+        .ends_with("+0000"));
+
+    // An update without the flags resets them to their defaults.
+    let (status, body) = k
+        .send(
+            &token,
+            Method::POST,
+            "/o/wh/1/webhook",
+            Some(json!({ "endpointId": "E1", "url": hook_url })),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        (
+            body["withBasicAuth"].as_bool(),
+            body["provideAccount"].as_bool()
+        ),
+        (Some(false), Some(false))
+    );
+    let (_, linked) = k
+        .send(
+            &token,
+            Method::GET,
+            "/o/wh/1/webhook/E1/business-locations",
+            None,
+        )
+        .await;
+    assert_eq!(
+        linked.as_array().unwrap().len(),
+        1,
+        "links survive an update"
+    );
+
+    // Unlink, delete, and the update of a deleted endpoint is a 404.
+    let (status, _) = k
+        .send(
+            &token,
+            Method::DELETE,
+            &format!("/o/wh/1/webhook/E1/business-locations/{bl}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, _) = k
+        .send(&token, Method::DELETE, "/o/wh/1/webhook/E1", None)
+        .await;
+    assert_eq!(status, 200);
+    let (status, _) = k
+        .send(
+            &token,
+            Method::POST,
+            "/o/wh/1/webhook",
+            Some(json!({ "endpointId": "E1", "url": hook_url })),
+        )
+        .await;
+    assert_eq!(status, 404);
 }

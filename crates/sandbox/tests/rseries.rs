@@ -391,3 +391,57 @@ async fn the_leaky_bucket_overflows_into_429_with_retry_after_seconds() {
         "1/s + 0.5/s for the second register"
     );
 }
+
+#[tokio::test]
+async fn wrong_secrets_reused_and_expired_codes_are_refused() {
+    // At 600× a 60-second code lives a tenth of a second.
+    let r = start(600.0, 1).await;
+    let verifier = "w".repeat(64);
+    let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+    let exchange = |code: String, secret: String| {
+        let (http, url, client_id, verifier) = (
+            r.http.clone(),
+            r.token_url(),
+            r.client_id.clone(),
+            verifier.clone(),
+        );
+        async move {
+            let resp = http
+                .post(url)
+                .form(&[
+                    ("client_id", client_id.as_str()),
+                    ("client_secret", &secret),
+                    ("code", &code),
+                    ("grant_type", "authorization_code"),
+                    ("code_verifier", &verifier),
+                ])
+                .send()
+                .await
+                .unwrap();
+            (resp.status().as_u16(), resp.json::<Value>().await.unwrap())
+        }
+    };
+    let (status, body) = exchange(r.code(&challenge).await, "wrong".into()).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client")),
+        "{body}"
+    );
+    let code = r.code(&challenge).await;
+    let (status, body) = exchange(code.clone(), r.secret.clone()).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = exchange(code, r.secret.clone()).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "codes are single use: {body}"
+    );
+    let stale = r.code(&challenge).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let (status, body) = exchange(stale, r.secret.clone()).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "{body}"
+    );
+}

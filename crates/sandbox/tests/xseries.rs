@@ -420,3 +420,49 @@ async fn sale_webhooks_are_form_encoded_and_can_be_duplicated() {
     assert_eq!(payload["id"], sales["sales"][0]["id"]);
     assert!(payload["register_sale_products"].is_array());
 }
+
+#[tokio::test]
+async fn wrong_secrets_and_expired_codes_are_refused() {
+    // At 3600× a 10-minute code lives a sixth of a second.
+    let x = start(3600.0, 1, 1).await;
+    let url = format!("{}/xseries/{}/api/1.0/token", x.base, x.prefix());
+    let exchange = |code: String, secret: String| {
+        let (http, url, client_id) = (x.http.clone(), url.clone(), x.client_id.clone());
+        async move {
+            let r = http
+                .post(url)
+                .form(&[
+                    ("code", code.as_str()),
+                    ("client_id", &client_id),
+                    ("client_secret", &secret),
+                    ("grant_type", "authorization_code"),
+                    ("redirect_uri", REDIRECT),
+                ])
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap())
+        }
+    };
+    let code = |cb: url::Url| {
+        cb.query_pairs()
+            .find(|(k, _)| k == "code")
+            .unwrap()
+            .1
+            .into_owned()
+    };
+    let (status, body) = exchange(code(x.callback("allow").await), "wrong".into()).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client")),
+        "{body}"
+    );
+    let stale = code(x.callback("allow").await);
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    let (status, body) = exchange(stale, x.secret.clone()).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "{body}"
+    );
+}

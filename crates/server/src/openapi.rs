@@ -210,6 +210,170 @@ pub const OPERATIONS: &[Operation] = &[
     ),
     op!(
         "get",
+        "/api/v1/merchants/{merchant_id}/loyalty/program",
+        "getLoyaltyProgram",
+        "loyalty",
+        "The loyalty program: earning rule, tax basis, negative balances, claim window",
+        None,
+        200,
+        &[]
+    ),
+    op!(
+        "put",
+        "/api/v1/merchants/{merchant_id}/loyalty/program",
+        "putLoyaltyProgram",
+        "loyalty",
+        "Replace the loyalty program; purchases keep the rule they first earned under",
+        Some("LoyaltyProgram"),
+        200,
+        &[]
+    ),
+    op!(
+        "get",
+        "/api/v1/merchants/{merchant_id}/members",
+        "listMembers",
+        "loyalty",
+        "Members by id, optionally searched by e-mail or name",
+        None,
+        200,
+        &[
+            ("search", "part of an e-mail or name"),
+            ("after", "the next_cursor of the previous page"),
+            ("limit", "1–500, default 100")
+        ]
+    ),
+    op!(
+        "post",
+        "/api/v1/merchants/{merchant_id}/members",
+        "createMember",
+        "loyalty",
+        "Create a member; orders with their e-mail from the claim window are claimed and earn",
+        Some("NewMember"),
+        201,
+        &[]
+    ),
+    op!(
+        "get",
+        "/api/v1/merchants/{merchant_id}/members/{member_id}",
+        "getMember",
+        "loyalty",
+        "A member with their balance, purchases and spend",
+        None,
+        200,
+        &[]
+    ),
+    op!(
+        "patch",
+        "/api/v1/merchants/{merchant_id}/members/{member_id}",
+        "updateMember",
+        "loyalty",
+        "Change e-mail, name or phone; a new e-mail claims its recent orders",
+        Some("MemberPatch"),
+        200,
+        &[]
+    ),
+    op!(
+        "get",
+        "/api/v1/merchants/{merchant_id}/members/{member_id}/ledger",
+        "memberLedger",
+        "loyalty",
+        "The member's credit ledger, newest first",
+        None,
+        200,
+        &[]
+    ),
+    op!(
+        "post",
+        "/api/v1/merchants/{merchant_id}/members/{member_id}/credits",
+        "manualCredit",
+        "loyalty",
+        "A manual credit or debit with a reason and an idempotency key (200 on a repeat)",
+        Some("ManualCredit"),
+        201,
+        &[]
+    ),
+    op!(
+        "put",
+        "/api/v1/merchants/{merchant_id}/members/{member_id}/tier-floor",
+        "setTierFloor",
+        "loyalty",
+        "Set or clear (null) the member's manual tier floor",
+        Some("TierFloor"),
+        200,
+        &[]
+    ),
+    op!(
+        "get",
+        "/api/v1/merchants/{merchant_id}/members/{member_id}/tier-history",
+        "tierHistory",
+        "loyalty",
+        "The member's tier changes and warnings, newest first",
+        None,
+        200,
+        &[]
+    ),
+    op!(
+        "get",
+        "/api/v1/merchants/{merchant_id}/punch-cards",
+        "listPunchCards",
+        "loyalty",
+        "The merchant's punch cards",
+        None,
+        200,
+        &[]
+    ),
+    op!(
+        "post",
+        "/api/v1/merchants/{merchant_id}/punch-cards",
+        "createPunchCard",
+        "loyalty",
+        "Create a punch card, optionally counting only some categories (ids or names per connection)",
+        Some("PunchCard"),
+        201,
+        &[]
+    ),
+    op!(
+        "put",
+        "/api/v1/merchants/{merchant_id}/punch-cards/{card_id}",
+        "updatePunchCard",
+        "loyalty",
+        "Replace a punch card's settings (or deactivate it with active: false)",
+        Some("PunchCard"),
+        200,
+        &[]
+    ),
+    op!(
+        "get",
+        "/api/v1/merchants/{merchant_id}/members/{member_id}/cards",
+        "memberCards",
+        "loyalty",
+        "The member's stamps, lifetime stamps and rewards per punch card",
+        None,
+        200,
+        &[]
+    ),
+    op!(
+        "post",
+        "/api/v1/merchants/{merchant_id}/members/{member_id}/cards/{card_id}/rewards/{reward_id}/redeem",
+        "redeemReward",
+        "loyalty",
+        "Redeem an issued reward (once)",
+        None,
+        200,
+        &[]
+    ),
+    op!(
+        "get",
+        "/api/v1/merchants/{merchant_id}/categories",
+        "listCategories",
+        "catalog",
+        "Categories of the merchant's connections as the POS names them, kept by each connection's catalog stream",
+        None,
+        200,
+        &[("connection_id", "only categories of this connection")]
+    ),
+    op!(
+        "get",
         "/api/v1/merchants/{merchant_id}/sales-summary",
         "salesSummary",
         "orders",
@@ -284,6 +448,28 @@ fn schemas() -> Value {
         "Disconnect": s(json!({ "confirm": {"type": "string", "const": "Lightspeed"} }), &["confirm"]),
         "PersonalToken": s(json!({ "series": {"type": "string", "const": "x"}, "domain_prefix": {"type": "string"}, "token": {"type": "string"} }), &["series", "domain_prefix", "token"]),
         "CreateApiKey": s(json!({ "name": {"type": "string"}, "merchant_id": {"type": "string"} }), &["name"]),
+        "LoyaltyProgram": s(json!({
+            "earning": { "oneOf": [{"type": "null"}, {"type": "object", "properties": {
+                "mode": {"type": "string", "enum": ["step", "proportional"], "description": "step: floor(eligible / step) × reward; proportional: floor(eligible × reward / step)"},
+                "step_minor": {"type": "integer", "minimum": 1}, "reward_minor": {"type": "integer", "minimum": 0} }, "required": ["mode", "step_minor", "reward_minor"]}] },
+            "tax_basis": {"type": "string", "enum": ["excluding_tax", "including_tax"]},
+            "allow_negative_balance": {"type": "boolean", "description": "default true"},
+            "claim_window_days": {"type": "integer", "minimum": 0, "maximum": 3650, "description": "default 30"},
+            "tiers": { "oneOf": [{"type": "null"}, {"type": "object", "properties": {
+                "tiers": {"type": "array", "items": {"type": "object", "properties": {"id": {"type": "string"}, "name": {"type": "string"}, "threshold_minor": {"type": "integer", "minimum": 0}}, "required": ["id", "name", "threshold_minor"]}},
+                "window": {"type": "string", "enum": ["rolling_365_days", "lifetime"]},
+                "policy": {"type": "string", "enum": ["never", "immediate", "hold"]} }, "required": ["tiers"]}] }
+        }), &[]),
+        "PunchCard": s(json!({
+            "name": {"type": "string"}, "reward": {"type": "string"}, "stamps_required": {"type": "integer", "minimum": 1},
+            "categories": {"type": "array", "items": {"type": "object", "properties": {"connection_id": {"type": "string"}, "id": {"type": "string"}, "name": {"type": "string"}}}},
+            "mode": {"type": "string", "enum": ["per_item", "per_order"]}, "min_order_minor": {"type": "integer"},
+            "max_per_order": {"type": "integer", "minimum": 1}, "max_per_day": {"type": "integer", "minimum": 1}, "active": {"type": "boolean"}
+        }), &["name", "reward", "stamps_required"]),
+        "TierFloor": s(json!({ "tier_id": {"type": ["string", "null"]} }), &["tier_id"]),
+        "NewMember": s(json!({ "email": {"type": "string"}, "name": {"type": "string"}, "phone": {"type": "string"} }), &["email"]),
+        "MemberPatch": s(json!({ "email": {"type": "string"}, "name": {"type": "string"}, "phone": {"type": "string"} }), &[]),
+        "ManualCredit": s(json!({ "amount_minor": {"type": "integer", "description": "positive credits, negative debits; not zero"}, "reason": {"type": "string"}, "message": {"type": "string"}, "idempotency_key": {"type": "string", "maxLength": 200} }), &["amount_minor", "reason", "idempotency_key"]),
     })
 }
 

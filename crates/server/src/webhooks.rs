@@ -10,6 +10,7 @@ use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::{json, Value};
+use tillbridge_engine::ingress::kseries::KDelivery;
 use tillbridge_engine::ingress::{IngressError, OWebhookBody, Unverified, XWebhookForm};
 
 pub fn routes() -> Router<AppState> {
@@ -19,6 +20,7 @@ pub fn routes() -> Router<AppState> {
             post(xseries),
         )
         .route("/webhooks/lightspeed/o/{connection_id}", post(oseries))
+        .route("/webhooks/lightspeed/k/{connection_id}", post(kseries))
 }
 
 fn ingress_error(e: IngressError) -> ApiError {
@@ -26,7 +28,7 @@ fn ingress_error(e: IngressError) -> ApiError {
         IngressError::Unauthorized => ApiError::new(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
-            "this webhook URL is not valid; nothing was stored",
+            "the webhook's URL or credentials are not valid; nothing was stored",
         ),
         IngressError::BadBody(m) => ApiError::bad_request(m),
         IngressError::Engine(e) => e.into(),
@@ -89,6 +91,41 @@ async fn oseries(
     let accepted = s
         .engine
         .accept_o_webhook(verified)
+        .await
+        .map_err(ingress_error)?;
+    Ok(Json(
+        json!({ "received": true, "duplicate": accepted.duplicate }),
+    ))
+}
+
+async fn kseries(
+    State(s): State<AppState>,
+    Path(connection_id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let unverified = Unverified {
+        connection_id,
+        token: String::new(),
+        body: KDelivery {
+            authorization: header("authorization"),
+            idempotency_key: header("x-lightspeed-idempotency-key"),
+            body: body.to_vec(),
+        },
+    };
+    let verified = unverified
+        .verify_k_basic(&s.engine)
+        .await
+        .map_err(ingress_error)?;
+    let accepted = s
+        .engine
+        .accept_k_webhook(verified)
         .await
         .map_err(ingress_error)?;
     Ok(Json(

@@ -1,5 +1,6 @@
-//! Catalog caches per connection: products (with their category) and customers (with their
-//! e-mail), for series whose sales name only ids.
+//! Catalogs per connection: categories and products (with their category), kept by each
+//! connection's catalog stream and read by the sales sync of series whose lines name only a
+//! product id; customers (with their e-mail) for series whose sales name only a customer id.
 
 use crate::{Conn, Result};
 use sqlx::Row;
@@ -49,6 +50,67 @@ pub async fn upsert_products(
         .await?;
     }
     Ok(())
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct CategoryRow {
+    pub connection_id: String,
+    pub external_id: String,
+    pub name: String,
+}
+
+/// Replaces a connection's categories with `rows` (categories deleted in the POS disappear).
+pub async fn replace_categories(
+    c: &mut Conn,
+    merchant_id: &str,
+    connection_id: &str,
+    rows: &[CategoryRow],
+    now: i64,
+) -> Result<()> {
+    sqlx::query("DELETE FROM catalog_categories WHERE merchant_id = $1 AND connection_id = $2")
+        .bind(merchant_id)
+        .bind(connection_id)
+        .execute(&mut *c)
+        .await?;
+    for r in rows {
+        sqlx::query(
+            "INSERT INTO catalog_categories (merchant_id, connection_id, external_id, name, updated_at) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (merchant_id, connection_id, external_id) DO UPDATE SET name = excluded.name, updated_at = excluded.updated_at",
+        )
+        .bind(merchant_id)
+        .bind(connection_id)
+        .bind(&r.external_id)
+        .bind(&r.name)
+        .bind(now)
+        .execute(&mut *c)
+        .await?;
+    }
+    Ok(())
+}
+
+/// A merchant's categories, of one connection or all, ordered by connection and name.
+pub async fn categories(
+    c: &mut Conn,
+    merchant_id: &str,
+    connection_id: Option<&str>,
+) -> Result<Vec<CategoryRow>> {
+    let rows = sqlx::query(
+        "SELECT connection_id, external_id, name FROM catalog_categories WHERE merchant_id = $1 AND ($2 IS NULL OR connection_id = $2) \
+         ORDER BY connection_id, name, external_id",
+    )
+    .bind(merchant_id)
+    .bind(connection_id)
+    .fetch_all(c)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(CategoryRow {
+                connection_id: r.try_get("connection_id")?,
+                external_id: r.try_get("external_id")?,
+                name: r.try_get("name")?,
+            })
+        })
+        .collect()
 }
 
 pub async fn upsert_customers(

@@ -104,6 +104,17 @@ pub async fn claim(
     row.as_ref().map(job).transpose()
 }
 
+/// Jobs that are due now, counted without locking: a claim that found nothing while this is
+/// above zero lost a race with a transaction holding the rows (a webhook waking them).
+pub async fn count_due(c: &mut Conn, now: i64) -> Result<i64> {
+    Ok(sqlx::query_scalar(
+        "SELECT COUNT(*) FROM jobs WHERE (state = 'queued' AND run_after <= $1) OR (state = 'running' AND lease_until < $1)",
+    )
+    .bind(now)
+    .fetch_one(c)
+    .await?)
+}
+
 /// A job's saved position and progress.
 pub struct Progress<'a> {
     pub checkpoint: &'a serde_json::Value,
@@ -208,6 +219,17 @@ pub async fn wake_connection(
     Ok(sqlx::query("UPDATE jobs SET state = 'queued', run_after = $3, updated_at = $3 WHERE merchant_id = $1 AND connection_id = $2 AND state IN ('queued', 'paused', 'failed')")
         .bind(merchant_id)
         .bind(connection_id)
+        .bind(now)
+        .execute(c)
+        .await?
+        .rows_affected())
+}
+
+/// Makes a merchant's queued jobs of one kind due now (those not already due).
+pub async fn wake_kind(c: &mut Conn, merchant_id: &str, kind: &str, now: i64) -> Result<u64> {
+    Ok(sqlx::query("UPDATE jobs SET run_after = $3 WHERE merchant_id = $1 AND kind = $2 AND state = 'queued' AND run_after > $3")
+        .bind(merchant_id)
+        .bind(kind)
         .bind(now)
         .execute(c)
         .await?

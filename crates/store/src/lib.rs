@@ -11,6 +11,7 @@ mod error;
 pub mod events;
 pub mod jobs;
 pub mod logs;
+pub mod loyalty;
 pub mod merchants;
 mod migrate;
 pub mod orders;

@@ -26,6 +26,26 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "auth kind",
         include_str!("../migrations/sqlite/0004_auth_kind.sql"),
     ),
+    (
+        5,
+        "catalog categories",
+        include_str!("../migrations/sqlite/0005_catalog_categories.sql"),
+    ),
+    (
+        6,
+        "loyalty",
+        include_str!("../migrations/sqlite/0006_loyalty.sql"),
+    ),
+    (
+        7,
+        "punch cards",
+        include_str!("../migrations/sqlite/0007_punch_cards.sql"),
+    ),
+    (
+        8,
+        "tiers",
+        include_str!("../migrations/sqlite/0008_tiers.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -47,6 +67,26 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         4,
         "auth kind",
         include_str!("../migrations/postgres/0004_auth_kind.sql"),
+    ),
+    (
+        5,
+        "catalog categories",
+        include_str!("../migrations/postgres/0005_catalog_categories.sql"),
+    ),
+    (
+        6,
+        "loyalty",
+        include_str!("../migrations/postgres/0006_loyalty.sql"),
+    ),
+    (
+        7,
+        "punch cards",
+        include_str!("../migrations/postgres/0007_punch_cards.sql"),
+    ),
+    (
+        8,
+        "tiers",
+        include_str!("../migrations/postgres/0008_tiers.sql"),
     ),
 ];
 

@@ -181,6 +181,41 @@ pub async fn get_order(c: &mut Conn, merchant_id: &str, id: &str) -> Result<Opti
     row.as_ref().map(stored).transpose()
 }
 
+/// A sale and every refund or void of it on the same connection, oldest first.
+pub async fn purchase_orders(
+    c: &mut Conn,
+    merchant_id: &str,
+    connection_id: &str,
+    sale_external_id: &str,
+) -> Result<Vec<StoredOrder>> {
+    let sale = sqlx::query(
+        "SELECT id, connection_id, location_id, version, body FROM orders WHERE merchant_id = $1 AND connection_id = $2 AND external_id = $3",
+    )
+    .bind(merchant_id)
+    .bind(connection_id)
+    .bind(sale_external_id)
+    .fetch_optional(&mut *c)
+    .await?;
+    let reversals = sqlx::query(
+        "SELECT id, connection_id, location_id, version, body FROM orders WHERE merchant_id = $1 AND connection_id = $2 \
+         AND original_external_id = $3 AND original_external_id IS NOT NULL",
+    )
+    .bind(merchant_id)
+    .bind(connection_id)
+    .bind(sale_external_id)
+    .fetch_all(c)
+    .await?;
+    // Sorted here, not in SQL: with an ORDER BY, SQLite preferred the closing-time index and
+    // read every order of the merchant for each purchase.
+    let mut reversals = reversals.iter().map(stored).collect::<Result<Vec<_>>>()?;
+    reversals.sort_by(|a, b| (a.order.closed_at, &a.id).cmp(&(b.order.closed_at, &b.id)));
+    sale.as_ref()
+        .map(stored)
+        .into_iter()
+        .chain(reversals.into_iter().map(Ok))
+        .collect()
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct OrderFilter {
     pub from: Option<i64>,

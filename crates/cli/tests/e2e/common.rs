@@ -258,6 +258,13 @@ impl World {
 
     /// Connects `sandbox_merchant` through the consent page and maps every POS location.
     pub async fn connect(&self, merchant_id: &str, sandbox_merchant: &Value) -> String {
+        let conn = self.connect_unmapped(merchant_id, sandbox_merchant).await;
+        self.map_all(merchant_id, &conn).await;
+        conn["id"].as_str().expect("id").to_owned()
+    }
+
+    /// Connects `sandbox_merchant` through the consent page; returns the connection's view.
+    pub async fn connect_unmapped(&self, merchant_id: &str, sandbox_merchant: &Value) -> Value {
         let start = self
             .api
             .post(
@@ -285,39 +292,41 @@ impl World {
             .await
             .expect("list");
         let series = &sandbox_merchant["series"];
-        let conn = conns["connections"]
+        conns["connections"]
             .as_array()
             .expect("list")
             .iter()
             .rev()
             .find(|c| &c["series"] == series)
             .expect("the new connection")
-            .clone();
-        let connection_id = conn["id"].as_str().expect("id").to_owned();
-        self.map_all(merchant_id, &conn).await;
-        connection_id
+            .clone()
     }
 
     /// Creates a location for every POS location of `conn` (a connection view) and maps it.
     pub async fn map_all(&self, merchant_id: &str, conn: &Value) {
-        let connection_id = conn["id"].as_str().expect("id");
         for pos in conn["pos_locations"].as_array().expect("pos") {
-            let loc = self
-                .api
-                .post(&format!("/api/v1/merchants/{merchant_id}/locations"), &json!({ "name": pos["name"], "timezone": pos["timezone"], "business_day_start": "05:00" }))
-                .await
-                .expect("location");
-            self.api
-                .put(
-                    &format!(
-                        "/api/v1/merchants/{merchant_id}/locations/{}/mapping",
-                        loc["id"].as_str().expect("id")
-                    ),
-                    &json!({ "connection_id": connection_id, "pos_location_id": pos["id"] }),
-                )
-                .await
-                .expect("map");
+            self.map_one(merchant_id, conn, pos).await;
         }
+    }
+
+    /// Creates a location for POS location `pos` of `conn` (a connection view) and maps it.
+    pub async fn map_one(&self, merchant_id: &str, conn: &Value, pos: &Value) {
+        let connection_id = conn["id"].as_str().expect("id");
+        let loc = self
+            .api
+            .post(&format!("/api/v1/merchants/{merchant_id}/locations"), &json!({ "name": pos["name"], "timezone": pos["timezone"], "business_day_start": "05:00" }))
+            .await
+            .expect("location");
+        self.api
+            .put(
+                &format!(
+                    "/api/v1/merchants/{merchant_id}/locations/{}/mapping",
+                    loc["id"].as_str().expect("id")
+                ),
+                &json!({ "connection_id": connection_id, "pos_location_id": pos["id"] }),
+            )
+            .await
+            .expect("map");
     }
 
     /// Runs due jobs until none is left; returns the failures.
@@ -377,4 +386,128 @@ macro_rules! on_both_backends {
             }
         }
     };
+}
+
+/// Creates sales (or a refund or void) on a sandbox merchant now, as the POS would.
+pub async fn sell(w: &World, sm: &Value, body: Value) -> Value {
+    let sid = sm["id"].as_str().expect("sandbox merchant id");
+    w.sb.api
+        .post(&format!("/_sandbox/merchants/{sid}/sales"), &body)
+        .await
+        .expect("sales")
+}
+
+/// Webhook deliveries the hub recorded for a connection.
+pub async fn deliveries(w: &World, m: &str, c: &str) -> i64 {
+    let mut db = w.hub.engine.store().conn().await.expect("conn");
+    tillbridge_store::catalog::count_deliveries(&mut db, m, c)
+        .await
+        .expect("count")
+}
+
+pub async fn wait_for_deliveries(w: &World, m: &str, c: &str, at_least: i64) {
+    for _ in 0..100 {
+        if deliveries(w, m, c).await >= at_least {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!(
+        "expected {at_least} webhook deliveries, got {}",
+        deliveries(w, m, c).await
+    );
+}
+
+/// Live sales with webhooks on, duplicated, out of order and dropped. Each delivery is a hint
+/// that makes the connection due before its next poll; after each round the connection equals
+/// the sandbox truth, a duplicate is recorded once, and dropped deliveries are caught up by
+/// polling on its schedule.
+pub async fn live_webhooks_match_truth(w: &World, sm: &Value, m: &str, c: &str) {
+    let sid = sm["id"].as_str().expect("id").to_owned();
+    assert!(w.drain().await.is_empty());
+    assert_matches_truth(&w.connection_summary(m, c).await, &w.sb.truth(sm).await);
+
+    // On: two sales and a void of one of them.
+    let before = deliveries(w, m, c).await;
+    let new = sell(
+        w,
+        sm,
+        json!({ "count": 2, "customer_email": "Live@Example.com" }),
+    )
+    .await;
+    sell(
+        w,
+        sm,
+        json!({ "kind": "void", "of": new["sales"][0]["id"] }),
+    )
+    .await;
+    wait_for_deliveries(w, m, c, before + 3).await;
+    assert!(w.drain().await.is_empty());
+    assert_matches_truth(&w.connection_summary(m, c).await, &w.sb.truth(sm).await);
+
+    // Duplicated: the second copy is acknowledged and not recorded again.
+    w.sb.fault(json!({ "kind": "duplicate_webhooks", "count": 1, "merchant": sid }))
+        .await;
+    let before = deliveries(w, m, c).await;
+    let sent = w.sb.stats().await["webhooks_sent"].as_i64().expect("sent");
+    sell(w, sm, json!({ "count": 1 })).await;
+    wait_for_deliveries(w, m, c, before + 1).await;
+    for _ in 0..100 {
+        if w.sb.stats().await["webhooks_sent"].as_i64().expect("sent") >= sent + 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        w.sb.stats().await["webhooks_sent"].as_i64().expect("sent"),
+        sent + 2,
+        "both copies were acknowledged"
+    );
+    assert_eq!(deliveries(w, m, c).await, before + 1, "recorded once");
+    assert!(w.drain().await.is_empty());
+    assert_matches_truth(&w.connection_summary(m, c).await, &w.sb.truth(sm).await);
+
+    // Out of order: a batch arrives newest first.
+    w.sb.fault(json!({ "kind": "reorder_webhooks", "count": 1, "merchant": sid }))
+        .await;
+    let before = deliveries(w, m, c).await;
+    sell(
+        w,
+        sm,
+        json!({ "count": 3, "customer_email": "Live@Example.com" }),
+    )
+    .await;
+    wait_for_deliveries(w, m, c, before + 3).await;
+    assert!(w.drain().await.is_empty());
+    assert_matches_truth(&w.connection_summary(m, c).await, &w.sb.truth(sm).await);
+
+    // Off: nothing tells the hub, so it catches up at its next poll.
+    w.sb.fault(json!({ "kind": "drop_webhooks", "count": 1, "merchant": sid }))
+        .await;
+    sell(w, sm, json!({ "count": 2 })).await;
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert!(w.drain().await.is_empty());
+    assert_ne!(
+        w.connection_summary(m, c).await["orders"],
+        w.sb.truth(sm).await["orders"],
+        "nothing told the hub yet"
+    );
+    w.clock.advance(chrono::Duration::seconds(61));
+    assert!(w.drain().await.is_empty());
+    assert_matches_truth(&w.connection_summary(m, c).await, &w.sb.truth(sm).await);
+}
+
+/// Test Connection answers with the connection connected and its check recorded.
+pub async fn assert_test_connection_ok(w: &World, m: &str, c: &str) {
+    let conn = w
+        .api
+        .post(
+            &format!("/api/v1/merchants/{m}/connections/{c}/test"),
+            &json!({}),
+        )
+        .await
+        .expect("test");
+    assert_eq!(conn["status"], "connected", "{conn}");
+    assert!(conn["last_error"].is_null(), "{conn}");
+    assert!(!conn["last_checked_at"].is_null(), "{conn}");
 }

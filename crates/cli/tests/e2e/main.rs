@@ -11,6 +11,8 @@ mod api_input;
 mod budgets;
 mod common;
 mod crash;
+mod kseries;
+mod loyalty;
 mod oauth;
 mod oseries;
 mod rseries;

@@ -2,12 +2,6 @@ use crate::common::*;
 use crate::on_both_backends;
 use serde_json::json;
 use std::time::Duration;
-use tillbridge_store::catalog;
-
-async fn deliveries(w: &World, m: &str, c: &str) -> i64 {
-    let mut db = w.hub.engine.store().conn().await.unwrap();
-    catalog::count_deliveries(&mut db, m, c).await.unwrap()
-}
 
 on_both_backends!(
     oseries_backfill_signed_webhooks_and_truth,
@@ -25,6 +19,7 @@ on_both_backends!(
             .await
             .unwrap();
         assert_eq!(conn["status"], "connected", "{conn}");
+        assert_test_connection_ok(&w, &m, &c).await;
         assert!(conn["pos_locations"]
             .as_array()
             .unwrap()
@@ -79,6 +74,9 @@ on_both_backends!(
             .unwrap();
         assert_eq!(resp.status(), 401);
         assert_eq!(deliveries(&w, &m, &c).await, 3);
+
+        // Webhooks duplicated, out of order and dropped.
+        live_webhooks_match_truth(&w, &sm, &m, &c).await;
         w.stop().await;
     }
 );

@@ -23,6 +23,7 @@ on_both_backends!(
             (Some("connected"), sm["account_id"].as_str())
         );
         assert_eq!(conn["pos_locations"][0]["timezone"], "America/Chicago");
+        assert_test_connection_ok(&w, &m, &c).await;
 
         let failures = w.drain().await;
         assert!(failures.is_empty(), "{failures:?}");

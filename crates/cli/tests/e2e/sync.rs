@@ -169,16 +169,25 @@ on_both_backends!(malformed_responses_are_clear_errors, |backend| async move {
         .get(&format!("/api/v1/merchants/{m}/connections/{c}"))
         .await
         .unwrap();
-    assert_eq!(conn["status"], "error", "{conn}");
-    assert!(conn["last_error"]
-        .as_str()
-        .unwrap()
-        .contains("could not be read"));
     let log = w
         .api
         .get(&format!("/api/v1/merchants/{m}/connections/{c}/log"))
         .await
         .unwrap();
+    // On a slow machine the drain can outlast the 5 s backoff, and the stream then recovers
+    // within it; otherwise the connection shows the error.
+    let recovered = log["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["message"] == "sync recovered");
+    if !recovered {
+        assert_eq!(conn["status"], "error", "{conn}");
+        assert!(conn["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("could not be read"));
+    }
     assert!(
         log["entries"]
             .as_array()
@@ -199,3 +208,100 @@ on_both_backends!(malformed_responses_are_clear_errors, |backend| async move {
     assert_eq!(conn["status"], "connected", "{conn}");
     w.stop().await;
 });
+
+on_both_backends!(
+    catalog_streams_list_every_series_categories,
+    |backend| async move {
+        let Some(w) = World::start(backend).await else {
+            return;
+        };
+        let m = w.merchant().await;
+        let mut expected = Vec::new();
+        for sm in [
+            w.sb.merchant(2, 5).await,
+            w.sb.merchant_x(2, 5).await,
+            w.sb.merchant_r(2, 5).await,
+            w.sb.merchant_o(2, 5).await,
+        ] {
+            let c = w.connect(&m, &sm).await;
+            let mut cats: Vec<(String, String, String)> = sm["categories"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|k| {
+                    (
+                        c.clone(),
+                        k["id"].as_str().unwrap().to_owned(),
+                        k["name"].as_str().unwrap().to_owned(),
+                    )
+                })
+                .collect();
+            assert!(!cats.is_empty());
+            expected.append(&mut cats);
+        }
+        assert!(w.drain().await.is_empty());
+        let listed = w
+            .api
+            .get(&format!("/api/v1/merchants/{m}/categories"))
+            .await
+            .unwrap();
+        let mut got: Vec<(String, String, String)> = listed["categories"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| {
+                (
+                    k["connection_id"].as_str().unwrap().to_owned(),
+                    k["external_id"].as_str().unwrap().to_owned(),
+                    k["name"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        got.sort();
+        expected.sort();
+        assert_eq!(got, expected);
+
+        // One connection's list, and a clear 404 for a connection that is not the merchant's.
+        let one = &expected[0].0;
+        let listed = w
+            .api
+            .get(&format!(
+                "/api/v1/merchants/{m}/categories?connection_id={one}"
+            ))
+            .await
+            .unwrap();
+        assert!(listed["categories"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|k| &k["connection_id"] == one));
+        let (status, _) = w
+            .api
+            .send(
+                reqwest::Method::GET,
+                &format!("/api/v1/merchants/{m}/categories?connection_id=conn_nope"),
+                None,
+            )
+            .await
+            .unwrap();
+        assert_eq!(status, 404);
+
+        // Every connection shows its catalog stream caught up.
+        let conns = w
+            .api
+            .get(&format!("/api/v1/merchants/{m}/connections"))
+            .await
+            .unwrap();
+        for conn in conns["connections"].as_array().unwrap() {
+            let catalog = conn["streams"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|s| s["kind"] == "catalog")
+                .expect("a catalog stream");
+            assert_eq!(catalog["phase"], "incremental", "{catalog}");
+            assert!(catalog["last_error"].is_null(), "{catalog}");
+        }
+        w.stop().await;
+    }
+);

@@ -322,6 +322,10 @@ impl Engine {
                     self.subscribe_o_webhooks(&connected.merchant_id, &connected.connection_id)
                         .await
                 }
+                "k" => {
+                    self.register_k_webhook(&connected.merchant_id, &connected.connection_id)
+                        .await
+                }
                 _ => {}
             }
         }

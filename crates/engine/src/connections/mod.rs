@@ -32,6 +32,8 @@ pub mod status {
 
 /// The job kind that syncs a location's orders.
 pub const ORDERS_JOB: &str = "orders";
+/// The connection's catalog stream (one per connection, stream key `catalog`).
+pub const CATALOG_JOB: &str = "catalog";
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ConnectStart {
@@ -355,6 +357,20 @@ impl Engine {
             now,
         )
         .await?;
+        jobs::ensure(
+            &mut tx,
+            &jobs::NewJob {
+                id: &new_id("job"),
+                merchant_id,
+                connection_id,
+                kind: CATALOG_JOB,
+                stream_key: "catalog",
+                run_after: now,
+                checkpoint: &serde_json::json!({}),
+            },
+            now,
+        )
+        .await?;
         if whole_account {
             jobs::restart_stream(
                 &mut tx,
@@ -387,6 +403,21 @@ impl Engine {
         )
         .await?;
         tillbridge_store::commit(tx).await?;
+        if conn_row.series == "k" && conn_row.status == status::CONNECTED {
+            // The webhook endpoint follows the mapping; polling covers any failure here.
+            if let Err(e) = self
+                .link_k_webhook_locations(merchant_id, connection_id)
+                .await
+            {
+                self.log(
+                    merchant_id,
+                    connection_id,
+                    "warn",
+                    &format!("could not link the webhook endpoint to the mapped locations: {e}"),
+                )
+                .await;
+            }
+        }
         Ok(())
     }
 
@@ -397,14 +428,7 @@ impl Engine {
         connection_id: &str,
     ) -> Result<ConnectionView, EngineError> {
         let row = self.connection_row(merchant_id, connection_id).await?;
-        let result = async {
-            let (token, _) = self.access_token(merchant_id, connection_id).await?;
-            self.k_client(connection_id)?
-                .businesses(&token)
-                .await
-                .map_err(EngineError::from)
-        }
-        .await;
+        let result = self.probe(&row).await;
         let now = self.now_ms();
         let mut tx = self.store().begin().await?;
         match &result {
@@ -442,6 +466,45 @@ impl Engine {
         self.connection(merchant_id, connection_id).await
     }
 
+    /// The cheapest authenticated read of the connection's series.
+    async fn probe(&self, row: &conns::ConnectionRow) -> Result<(), EngineError> {
+        let (m, c) = (row.merchant_id.as_str(), row.id.as_str());
+        match row.series.as_str() {
+            "x" => {
+                let client = self.x_client(c, row.account_id.as_deref().unwrap_or_default())?;
+                self.with_token(m, c, |t| {
+                    let client = client.clone();
+                    async move { client.outlets(&t).await.map(drop) }
+                })
+                .await
+            }
+            "r" => {
+                let client = self.r_client(c)?;
+                self.with_token(m, c, |t| {
+                    let client = client.clone();
+                    async move { client.account(&t).await.map(drop) }
+                })
+                .await
+            }
+            "o" => {
+                let client = self.o_client(c)?;
+                self.with_token(m, c, |t| {
+                    let client = client.clone();
+                    async move { client.me(&t).await.map(drop) }
+                })
+                .await
+            }
+            _ => {
+                let client = self.k_client(c)?;
+                self.with_token(m, c, |t| {
+                    let client = client.clone();
+                    async move { client.businesses(&t).await.map(drop) }
+                })
+                .await
+            }
+        }
+    }
+
     /// Disconnect: requires `confirm == "Lightspeed"`; erases credentials, stops the flow, keeps
     /// history.
     pub async fn disconnect(
@@ -455,7 +518,28 @@ impl Engine {
                 "to disconnect, confirm by typing the provider name: \"Lightspeed\"".into(),
             ));
         }
-        self.connection_row(merchant_id, connection_id).await?;
+        let row = self.connection_row(merchant_id, connection_id).await?;
+        if row.series == "k" && row.status == status::CONNECTED {
+            // Best effort and bounded: Lightspeed being down must not block a disconnect.
+            let removed = tokio::time::timeout(
+                std::time::Duration::from_secs(10),
+                self.delete_k_webhook(merchant_id, connection_id),
+            )
+            .await;
+            if let Some(e) = match removed {
+                Ok(Ok(())) => None,
+                Ok(Err(e)) => Some(e.to_string()),
+                Err(_) => Some("Lightspeed did not answer within 10 s".to_owned()),
+            } {
+                self.log(
+                    merchant_id,
+                    connection_id,
+                    "warn",
+                    &format!("could not remove the webhook endpoint from Lightspeed: {e}"),
+                )
+                .await;
+            }
+        }
         let now = self.now_ms();
         let mut tx = self.store().begin().await?;
         conns::erase_credentials(&mut tx, merchant_id, connection_id, now).await?;

@@ -1,6 +1,7 @@
 //! Sync jobs: provider pages → model → store, checkpointed in the same transaction as the data
 //! they wrote, so a crash anywhere resumes at the first unwritten page.
 
+pub mod catalog;
 pub mod kseries;
 pub mod oseries;
 pub mod rseries;
@@ -126,6 +127,30 @@ impl Engine {
         Ok((mapped, currency))
     }
 
+    /// Saves a job's position and progress in `tx` and extends its lease; `LeaseLost` when
+    /// another worker owns the job now (the caller drops `tx`, undoing what it wrote).
+    pub(crate) async fn save_progress(
+        &self,
+        tx: &mut tillbridge_store::Tx,
+        job: &JobRow,
+        checkpoint: &serde_json::Value,
+        done: i64,
+        total: Option<i64>,
+        now: i64,
+    ) -> Result<(), EngineError> {
+        let lease_until = now + self.config().job_lease.as_millis() as i64;
+        let progress = jobs::Progress {
+            checkpoint,
+            done,
+            total,
+        };
+        if jobs::checkpoint(tx, &job.id, self.instance(), &progress, lease_until, now).await? {
+            Ok(())
+        } else {
+            Err(EngineError::LeaseLost)
+        }
+    }
+
     /// Writes a page: every order (with `location_id`) upserted with its `order.created` or
     /// `order.updated` event, and the stream's new position under the job's lease — all in one
     /// transaction, so a crash resumes at the first unwritten page. Returns how many orders
@@ -162,6 +187,10 @@ impl Engine {
             });
             emit(&mut tx, m, event, &id, payload, now).await?;
         }
+        if written > 0 {
+            // The merchant's event consumers (loyalty, …) apply the new orders now.
+            jobs::wake_kind(&mut tx, m, crate::consumers::CONSUMER_JOB, now).await?;
+        }
         let total = position.add_orders(written as i64);
         if backfill_done {
             emit(&mut tx, m, "sync.backfill_completed", &job.connection_id, serde_json::json!({ "connection_id": job.connection_id, "stream": job.stream_key, "orders": total }), now).await?;
@@ -175,24 +204,9 @@ impl Engine {
         let value =
             serde_json::to_value(&*position).map_err(|e| EngineError::Invalid(e.to_string()))?;
         let (done, progress_total) = position.progress();
-        let lease_until = now + self.config().job_lease.as_millis() as i64;
-        if !jobs::checkpoint(
-            &mut tx,
-            &job.id,
-            self.instance(),
-            &jobs::Progress {
-                checkpoint: &value,
-                done,
-                total: progress_total,
-            },
-            lease_until,
-            now,
-        )
-        .await?
-        {
-            // Dropping the transaction rolls the page back; the job's new owner redoes it.
-            return Err(EngineError::LeaseLost);
-        }
+        // Dropping the transaction on a lost lease rolls the page back; the new owner redoes it.
+        self.save_progress(&mut tx, job, &value, done, progress_total, now)
+            .await?;
         tillbridge_store::commit(tx).await?;
         Ok(written)
     }

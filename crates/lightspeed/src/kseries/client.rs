@@ -2,13 +2,20 @@
 
 use super::wire;
 use crate::error::LightspeedError;
-use crate::http::{get_json, RetryPolicy};
+use crate::http::{get_json, send, RetryPolicy};
 use crate::kseries::oauth::join;
 use crate::pacing::Pacer;
 use crate::secret::Secret;
 use chrono::{DateTime, Utc};
+use reqwest::Method;
 use std::sync::Arc;
 use url::Url;
+
+/// K-Series publishes no rate limit and sends no budget headers, so the adaptive pacer starts at
+/// five requests a second (what the sandbox sustains; conservative for a real business) and
+/// never goes faster: a connection's own webhook and catalog calls can no longer use up the burst
+/// a backfill then runs into.
+pub const MIN_GAP: std::time::Duration = std::time::Duration::from_millis(200);
 
 #[derive(Clone)]
 pub struct KClient {
@@ -23,7 +30,7 @@ impl KClient {
         KClient {
             http,
             base,
-            pacer: Arc::new(Pacer::default()),
+            pacer: Arc::new(Pacer::default().with_min_gap(MIN_GAP)),
             policy,
         }
     }
@@ -103,5 +110,92 @@ impl KClient {
             )
             .await?;
         Ok(body.embedded.map(|e| e.list).unwrap_or_default())
+    }
+
+    /// Sends a JSON body (or none) with `method` and returns the 2xx body.
+    async fn call(
+        &self,
+        token: &Secret,
+        method: Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<String, LightspeedError> {
+        let url = join(&self.base, path.trim_start_matches('/'))?;
+        send(&self.pacer, &self.policy, path, method.clone(), || {
+            let request = self
+                .http
+                .request(method.clone(), url.clone())
+                .bearer_auth(token.expose());
+            match body {
+                Some(b) => request.json(b),
+                None => request,
+            }
+        })
+        .await
+    }
+
+    /// Registers a webhook endpoint (`PUT /o/wh/1/webhook`), or updates it
+    /// (`POST /o/wh/1/webhook`) when one with this endpoint id already exists (409).
+    pub async fn register_webhook(
+        &self,
+        token: &Secret,
+        registration: &wire::WebhookRegistration<'_>,
+    ) -> Result<(), LightspeedError> {
+        let body = serde_json::to_value(registration).map_err(|e| LightspeedError::Malformed {
+            path: "/o/wh/1/webhook".into(),
+            detail: e.to_string(),
+        })?;
+        match self
+            .call(token, Method::PUT, "/o/wh/1/webhook", Some(&body))
+            .await
+        {
+            Err(LightspeedError::BadRequest { status: 409, .. }) => {
+                self.call(token, Method::POST, "/o/wh/1/webhook", Some(&body))
+                    .await?;
+                Ok(())
+            }
+            other => other.map(drop),
+        }
+    }
+
+    /// `DELETE /o/wh/1/webhook/{endpointId}`; an endpoint that is already gone is fine.
+    pub async fn delete_webhook(
+        &self,
+        token: &Secret,
+        endpoint_id: &str,
+    ) -> Result<(), LightspeedError> {
+        let path = format!("/o/wh/1/webhook/{endpoint_id}");
+        match self.call(token, Method::DELETE, &path, None).await {
+            Err(LightspeedError::BadRequest { status: 404, .. }) => Ok(()),
+            other => other.map(drop),
+        }
+    }
+
+    /// The business locations linked to a webhook endpoint.
+    pub async fn webhook_locations(
+        &self,
+        token: &Secret,
+        endpoint_id: &str,
+    ) -> Result<Vec<wire::WebhookLocation>, LightspeedError> {
+        self.get(
+            token,
+            &format!("/o/wh/1/webhook/{endpoint_id}/business-locations"),
+            &[],
+        )
+        .await
+    }
+
+    /// Links (`link = true`) or unlinks a business location to or from a webhook endpoint.
+    pub async fn link_webhook_location(
+        &self,
+        token: &Secret,
+        endpoint_id: &str,
+        business_location_id: &str,
+        link: bool,
+    ) -> Result<(), LightspeedError> {
+        let path =
+            format!("/o/wh/1/webhook/{endpoint_id}/business-locations/{business_location_id}");
+        let method = if link { Method::PUT } else { Method::DELETE };
+        self.call(token, method, &path, None).await.map(drop)
     }
 }

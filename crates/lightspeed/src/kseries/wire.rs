@@ -1,7 +1,7 @@
 //! K-Series wire types, read leniently: money arrives as strings (sometimes numbers), ids as
 //! numbers here and strings there, and unknown fields are ignored.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// A decimal that arrives either as a JSON string (`"11.00"`) or a number (`11.0`).
@@ -237,4 +237,70 @@ pub fn statistic_group_values(raw: &str) -> Vec<String> {
     serde_json::from_str::<Vec<Category>>(raw)
         .map(|cats| cats.into_iter().filter_map(|c| c.value).collect())
         .unwrap_or_default()
+}
+
+/// The body of `PUT`/`POST /o/wh/1/webhook`. On update, omitted flags reset to their
+/// defaults, so every field is always sent.
+#[derive(Serialize, Debug)]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookRegistration<'a> {
+    pub endpoint_id: &'a str,
+    pub url: &'a str,
+    pub with_basic_auth: bool,
+    pub username: &'a str,
+    pub password: &'a str,
+    pub provide_account: bool,
+    pub expand_transactions: bool,
+    pub expand_payments: bool,
+    pub subscribe_to: Vec<serde_json::Value>,
+}
+
+/// A business location linked to a webhook endpoint.
+#[derive(Deserialize, Debug, Clone)]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookLocation {
+    pub business_location_id: Id,
+}
+
+/// An Order & Pay notification (order, payment or account status). Only what the hub reads;
+/// amounts inside `account` are strings and instants carry `+0000` offsets.
+#[derive(Deserialize, Debug, Clone)]
+#[serde(rename_all = "camelCase")]
+pub struct Notification {
+    pub status: String,
+    #[serde(rename = "type", default)]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub business_location_id: Option<Id>,
+    #[serde(default)]
+    pub ikentoo_account_identifier: Option<String>,
+    #[serde(default)]
+    pub third_party_reference: Option<String>,
+}
+
+#[cfg(test)]
+mod notification_tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_documented_notifications() {
+        let success: Notification = serde_json::from_str(
+            r#"{"status":"SUCCESS","ikentooAccountId":"2114502594134196","ikentooAccountIdentifier":"A123080.14","thirdPartyReference":"REF11","type":"ORDER"}"#,
+        )
+        .expect("success example");
+        assert_eq!(success.third_party_reference.as_deref(), Some("REF11"));
+        let failure: Notification = serde_json::from_str(
+            r#"{"status":"FAILURE","reason":"A consumer already exists for this email address with a different external reference.","thirdPartyReference":"REF12212"}"#,
+        )
+        .expect("failure example");
+        assert_eq!((failure.status.as_str(), failure.kind), ("FAILURE", None));
+        let closed: Notification = serde_json::from_str(
+            r#"{"status":"CLOSED","type":"ORDER","businessLocationId":45454,"account":{"totalAmount":"4.00","closeDate":"2021-12-21T13:24:49.265+0000"}}"#,
+        )
+        .expect("closed account");
+        assert_eq!(
+            closed.business_location_id.map(|b| b.to_string()),
+            Some("45454".to_owned())
+        );
+    }
 }

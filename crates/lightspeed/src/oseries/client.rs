@@ -32,6 +32,12 @@ pub struct Group {
 }
 
 #[derive(Deserialize, Debug, Clone)]
+pub struct Category {
+    pub id: String,
+    pub name: String,
+}
+
+#[derive(Deserialize, Debug, Clone)]
 pub struct Location {
     pub id: String,
     pub name: Option<String>,
@@ -113,6 +119,14 @@ impl OClient {
     pub async fn locations(&self, token: &Secret) -> Result<Vec<Location>, LightspeedError> {
         Ok(self
             .get::<Data<Location>>(token, "locations", &[])
+            .await?
+            .data)
+    }
+
+    /// The menu categories: `{data: [{id, name}]}`.
+    pub async fn menu_categories(&self, token: &Secret) -> Result<Vec<Category>, LightspeedError> {
+        Ok(self
+            .get::<Data<Category>>(token, "menu/categories", &[])
             .await?
             .data)
     }

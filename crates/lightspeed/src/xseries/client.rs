@@ -98,6 +98,28 @@ impl XClient {
         self.get(token, "products", &Self::page_query(after)).await
     }
 
+    /// Every product category: `after` is the last category id seen, while `has_next`.
+    pub async fn product_categories(
+        &self,
+        token: &Secret,
+    ) -> Result<Vec<wire::CategoryRef>, LightspeedError> {
+        let mut out = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let mut query = vec![("page_size", "1000".to_owned())];
+            if let Some(a) = &after {
+                query.push(("after", a.clone()));
+            }
+            let page: wire::CategoryPage = self.get(token, "product_categories", &query).await?;
+            let last = page.page_info.as_ref().and_then(|p| p.last_seen.clone());
+            out.extend(page.data.categories);
+            match (page.page_info.is_some_and(|p| p.has_next), last) {
+                (true, Some(l)) if after.as_ref() != Some(&l) => after = Some(l),
+                _ => return Ok(out),
+            }
+        }
+    }
+
     pub async fn customers(
         &self,
         token: &Secret,

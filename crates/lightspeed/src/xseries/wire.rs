@@ -47,6 +47,26 @@ pub struct Product {
     pub version: Option<u64>,
 }
 
+/// `GET /product_categories`: `{page_info: {has_next, last_seen}, data: {categories: […]}}`.
+#[derive(Deserialize, Debug, Clone)]
+pub struct CategoryPage {
+    pub page_info: Option<PageInfo>,
+    pub data: CategoryList,
+}
+
+#[derive(Deserialize, Debug, Clone)]
+pub struct PageInfo {
+    #[serde(default)]
+    pub has_next: bool,
+    pub last_seen: Option<String>,
+}
+
+#[derive(Deserialize, Debug, Clone, Default)]
+pub struct CategoryList {
+    #[serde(default)]
+    pub categories: Vec<CategoryRef>,
+}
+
 #[derive(Deserialize, Debug, Clone)]
 pub struct CategoryRef {
     pub id: Option<String>,

@@ -47,12 +47,12 @@ fn bad_request(message: impl Into<String>) -> Response {
 }
 
 /// Runs `f` for an authenticated request on the merchant that owns the token.
-async fn with_merchant(
+pub(super) async fn with_merchant(
     sb: &Sandbox,
     headers: &HeaderMap,
     scope: &str,
     bl: Option<&str>,
-    f: impl FnOnce(&Merchant, Option<usize>) -> Response,
+    f: impl FnOnce(&mut Merchant, Option<usize>) -> Response,
 ) -> Response {
     let bl_id = match bl {
         Some(raw) => match raw.parse::<i64>() {
@@ -69,7 +69,7 @@ async fn with_merchant(
             Ok(Authed {
                 malformed: true, ..
             }) => malformed_body(),
-            Ok(Authed { merchant_id, .. }) => match w.merchants.get(&merchant_id) {
+            Ok(Authed { merchant_id, .. }) => match w.merchants.get_mut(&merchant_id) {
                 Some(m) => {
                     let loc = bl_id.and_then(|id| m.locations.iter().position(|l| l.id == id));
                     f(m, loc)

@@ -3,6 +3,7 @@
 mod data;
 pub mod oauth;
 mod render;
+pub mod webhooks;
 
 use crate::faults::{self, FaultKind};
 use crate::http::{bearer, json};
@@ -16,7 +17,10 @@ use serde_json::json;
 use std::time::{Duration, Instant};
 
 pub fn routes() -> Router<Sandbox> {
-    Router::new().merge(oauth::routes()).merge(data::routes())
+    Router::new()
+        .merge(oauth::routes())
+        .merge(data::routes())
+        .merge(webhooks::routes())
 }
 
 /// An authenticated data request: which merchant the token belongs to.
@@ -129,7 +133,8 @@ pub fn fault_response(w: &mut World, kind: FaultKind, series: &str) -> Response 
         | FaultKind::Malformed
         | FaultKind::DropWebhooks
         | FaultKind::DuplicateWebhooks
-        | FaultKind::DelayWebhooks { .. } => json(
+        | FaultKind::DelayWebhooks { .. }
+        | FaultKind::ReorderWebhooks => json(
             StatusCode::INTERNAL_SERVER_ERROR,
             json!({"error": "sandbox fault"}),
         ),

@@ -2,6 +2,7 @@
 
 mod connections;
 mod keys;
+mod loyalty;
 mod merchants;
 mod orders;
 
@@ -62,8 +63,56 @@ pub fn routes() -> Router<AppState> {
             get(orders::summary),
         )
         .route(
+            "/api/v1/merchants/{merchant_id}/categories",
+            get(orders::categories),
+        )
+        .route(
             "/api/v1/merchants/{merchant_id}/events",
             get(orders::events),
+        )
+        .route(
+            "/api/v1/merchants/{merchant_id}/loyalty/program",
+            get(loyalty::get_program).put(loyalty::put_program),
+        )
+        .route(
+            "/api/v1/merchants/{merchant_id}/members",
+            get(loyalty::list_members).post(loyalty::create_member),
+        )
+        .route(
+            "/api/v1/merchants/{merchant_id}/members/{member_id}",
+            get(loyalty::get_member).patch(loyalty::update_member),
+        )
+        .route(
+            "/api/v1/merchants/{merchant_id}/members/{member_id}/ledger",
+            get(loyalty::ledger),
+        )
+        .route(
+            "/api/v1/merchants/{merchant_id}/members/{member_id}/credits",
+            post(loyalty::manual_credit),
+        )
+        .route(
+            "/api/v1/merchants/{merchant_id}/members/{member_id}/tier-floor",
+            put(loyalty::set_tier_floor),
+        )
+        .route(
+            "/api/v1/merchants/{merchant_id}/members/{member_id}/tier-history",
+            get(loyalty::tier_history),
+        )
+        .route(
+            "/api/v1/merchants/{merchant_id}/punch-cards",
+            get(loyalty::list_cards).post(loyalty::create_card),
+        )
+        .route(
+            "/api/v1/merchants/{merchant_id}/punch-cards/{card_id}",
+            put(loyalty::update_card),
+        )
+        .route(
+            "/api/v1/merchants/{merchant_id}/members/{member_id}/cards",
+            get(loyalty::member_cards),
+        )
+        .route(
+            "/api/v1/merchants/{merchant_id}/members/{member_id}/cards/{card_id}/rewards/{reward_id}/redeem",
+            post(loyalty::redeem),
         )
         .route("/api/v1/api-keys", get(keys::list).post(keys::create))
         .route(

@@ -122,6 +122,26 @@ pub async fn summary(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct CategoriesQuery {
+    connection_id: Option<String>,
+}
+
+pub async fn categories(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(merchant_id): Path<String>,
+    ApiQuery(q): ApiQuery<CategoriesQuery>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    caller.may_access(&merchant_id)?;
+    let list = s
+        .engine
+        .categories(&merchant_id, q.connection_id.as_deref())
+        .await?;
+    Ok(Json(serde_json::json!({ "categories": list })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct EventsQuery {
     after: Option<i64>,
     #[serde(rename = "type")]

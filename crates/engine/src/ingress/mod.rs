@@ -7,6 +7,8 @@
 //! `/webhooks/lightspeed/x/{connection_id}/{token}`, where the token is an HMAC of the
 //! connection id under a key derived from the vault, compared in constant time.
 
+pub mod kseries;
+
 use crate::connections::status;
 use crate::error::EngineError;
 use crate::Engine;
@@ -110,25 +112,8 @@ impl Engine {
             Ok(true)
         }
         .await;
-        let (level, message) = match result {
-            Ok(true) => ("info", "subscribed to sale.update webhooks".to_owned()),
-            Ok(false) => ("info", "sale.update webhooks already subscribed".to_owned()),
-            Err(e) => (
-                "warn",
-                format!("could not subscribe to webhooks, polling only: {e}"),
-            ),
-        };
-        if let Ok(mut c) = self.conn().await {
-            let _ = logs::append(
-                &mut c,
-                merchant_id,
-                connection_id,
-                level,
-                &message,
-                self.now_ms(),
-            )
+        self.log_subscription(merchant_id, connection_id, result, "sale.update webhooks")
             .await;
-        }
     }
 }
 
@@ -224,24 +209,13 @@ impl Engine {
             Ok::<_, EngineError>(())
         }
         .await;
-        let (level, message) = match result {
-            Ok(()) => ("info", "subscribed to check webhooks".to_owned()),
-            Err(e) => (
-                "warn",
-                format!("could not subscribe to webhooks, polling only: {e}"),
-            ),
-        };
-        if let Ok(mut c) = self.conn().await {
-            let _ = logs::append(
-                &mut c,
-                merchant_id,
-                connection_id,
-                level,
-                &message,
-                self.now_ms(),
-            )
-            .await;
-        }
+        self.log_subscription(
+            merchant_id,
+            connection_id,
+            result.map(|()| true),
+            "check webhooks",
+        )
+        .await;
     }
 }
 
@@ -315,6 +289,48 @@ impl Engine {
 }
 
 impl Engine {
+    /// Writes the outcome of a webhook subscription to the connection's integration log.
+    /// `Ok(false)` means it already existed.
+    async fn log_subscription(
+        &self,
+        merchant_id: &str,
+        connection_id: &str,
+        result: Result<bool, EngineError>,
+        what: &str,
+    ) {
+        let (level, message) = match result {
+            Ok(true) => ("info", format!("subscribed to {what}")),
+            Ok(false) => ("info", format!("{what} already subscribed")),
+            Err(e) => (
+                "warn",
+                format!("could not subscribe to {what}, polling only: {e}"),
+            ),
+        };
+        self.log(merchant_id, connection_id, level, &message).await;
+    }
+
+    /// Appends to a connection's integration log outside any transaction; a failure to log is
+    /// not worth failing the caller for.
+    pub(crate) async fn log(
+        &self,
+        merchant_id: &str,
+        connection_id: &str,
+        level: &str,
+        message: &str,
+    ) {
+        if let Ok(mut c) = self.conn().await {
+            let _ = logs::append(
+                &mut c,
+                merchant_id,
+                connection_id,
+                level,
+                message,
+                self.now_ms(),
+            )
+            .await;
+        }
+    }
+
     /// Records a delivery by its idempotency key and, the first time only, makes the
     /// connection's streams due (webhooks are hints; the sync reads the data).
     async fn record_and_wake(

@@ -1,0 +1,578 @@
+use crate::common::*;
+use crate::on_both_backends;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+/// Every order of the merchant, through the API.
+async fn all_orders(w: &World, m: &str) -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/api/v1/merchants/{m}/orders?limit=500&cursor={c}"),
+            None => format!("/api/v1/merchants/{m}/orders?limit=500"),
+        };
+        let page = w.api.get(&path).await.unwrap();
+        out.extend(page["orders"].as_array().unwrap().iter().cloned());
+        match page["next_cursor"].as_str() {
+            Some(n) => cursor = Some(n.to_owned()),
+            None => return out,
+        }
+    }
+}
+
+/// What "earn 1.00 per whole 10.00 spent, before tax" gives `email`'s purchases, computed
+/// independently from the synced orders: per purchase (a sale and its refunds and voids on one
+/// connection), Σ net amounts of lines that are not voided.
+async fn expected_credit(w: &World, m: &str, email: &str) -> i64 {
+    let orders = all_orders(w, m).await;
+    let mut net: BTreeMap<(String, String), i64> = BTreeMap::new();
+    let mut members_sales = std::collections::BTreeSet::new();
+    for o in &orders {
+        let sale = if o["kind"] == "sale" {
+            o["external_id"].as_str().unwrap().to_owned()
+        } else {
+            o["original_external_id"].as_str().unwrap().to_owned()
+        };
+        let key = (o["connection_id"].as_str().unwrap().to_owned(), sale);
+        if o["kind"] == "sale" && o["customer_email"] == email {
+            members_sales.insert(key.clone());
+        }
+        let amount: i64 = o["lines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|l| l["voided"] == false)
+            .map(|l| l["net_minor"].as_i64().unwrap())
+            .sum();
+        *net.entry(key).or_default() += amount;
+    }
+    net.iter()
+        .filter(|(k, _)| members_sales.contains(*k))
+        .map(|(_, n)| n.max(&0) / 1000 * 100)
+        .sum()
+}
+
+/// Syncs the connections now (not waiting for webhooks) and runs every due job.
+async fn sync(w: &World, m: &str, connections: &[&str]) {
+    for c in connections {
+        w.api
+            .post(
+                &format!("/api/v1/merchants/{m}/connections/{c}/sync"),
+                &json!({}),
+            )
+            .await
+            .unwrap();
+    }
+    assert!(w.drain().await.is_empty());
+}
+
+async fn member_json(w: &World, m: &str, id: &str) -> Value {
+    w.api
+        .get(&format!("/api/v1/merchants/{m}/members/{id}"))
+        .await
+        .unwrap()
+}
+
+on_both_backends!(
+    members_earn_across_channels_and_refunds_reverse_exactly,
+    |backend| async move {
+        let Some(w) = World::start(backend).await else {
+            return;
+        };
+        let m = w.merchant().await;
+        // Bad program input is refused and changes nothing.
+        let (status, body) = w
+            .api
+            .send(
+                reqwest::Method::PUT,
+                &format!("/api/v1/merchants/{m}/loyalty/program"),
+                Some(
+                    &json!({ "earning": { "mode": "step", "step_minor": 0, "reward_minor": 100 } }),
+                ),
+            )
+            .await
+            .unwrap();
+        assert_eq!(status, 400, "{body}");
+        assert!(body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("step_minor"));
+        let program = w
+            .api
+            .put(
+                &format!("/api/v1/merchants/{m}/loyalty/program"),
+                &json!({ "earning": { "mode": "step", "step_minor": 1000, "reward_minor": 100 } }),
+            )
+            .await
+            .unwrap();
+        assert_eq!(program["claim_window_days"], 30);
+
+        // The shopper buys on a K-Series and an X-Series channel before joining, with the
+        // e-mail written differently on each.
+        let k = w.sb.merchant(3, 5).await;
+        let x = w.sb.merchant_x(3, 5).await;
+        let kc = w.connect(&m, &k).await;
+        let xc = w.connect(&m, &x).await;
+        sell(
+            &w,
+            &k,
+            json!({ "count": 3, "customer_email": "Anna@Example.com" }),
+        )
+        .await;
+        let x_sales = sell(
+            &w,
+            &x,
+            json!({ "count": 2, "customer_email": " anna@EXAMPLE.com" }),
+        )
+        .await;
+        sell(
+            &w,
+            &k,
+            json!({ "count": 2, "customer_email": "someone.else@example.com" }),
+        )
+        .await;
+        sync(&w, &m, &[&kc, &xc]).await;
+
+        // Joining claims the recent orders from both channels.
+        let created = w
+            .api
+            .post(
+                &format!("/api/v1/merchants/{m}/members"),
+                &json!({ "email": "ANNA@example.com", "name": "Anna" }),
+            )
+            .await
+            .unwrap();
+        let id = created["id"].as_str().unwrap().to_owned();
+        assert_eq!(created["email"], "anna@example.com");
+        assert_eq!(created["purchases"], 5, "{created}");
+        let expected = expected_credit(&w, &m, "anna@example.com").await;
+        assert!(expected > 0);
+        assert_eq!(created["balance_minor"], expected);
+        let (status, body) = w
+            .api
+            .send(
+                reqwest::Method::POST,
+                &format!("/api/v1/merchants/{m}/members"),
+                Some(&json!({ "email": "anna@example.com" })),
+            )
+            .await
+            .unwrap();
+        assert_eq!(status, 409, "one member per e-mail: {body}");
+
+        // A live sale earns at once; a partial refund and a void reverse exactly.
+        let live = sell(&w, &k, json!({ "count": 1, "customer_email": "anna@example.com", "lines": [{ "sku": k["menu"][0]["sku"], "quantity": 12 }] })).await;
+        sync(&w, &m, &[&kc, &xc]).await;
+        assert_eq!(
+            member_json(&w, &m, &id).await["balance_minor"],
+            expected_credit(&w, &m, "anna@example.com").await
+        );
+        let earned_events = w
+            .api
+            .get(&format!(
+                "/api/v1/merchants/{m}/events?after=0&limit=1000&type=loyalty.credit_earned"
+            ))
+            .await
+            .unwrap();
+        assert!(!earned_events["events"].as_array().unwrap().is_empty());
+        sell(
+            &w,
+            &k,
+            json!({ "kind": "refund", "of": live["sales"][0]["id"], "line_index": 0 }),
+        )
+        .await;
+        sell(
+            &w,
+            &x,
+            json!({ "kind": "void", "of": x_sales["sales"][0]["id"] }),
+        )
+        .await;
+        sync(&w, &m, &[&kc, &xc]).await;
+        let after = member_json(&w, &m, &id).await;
+        assert_eq!(
+            after["balance_minor"],
+            expected_credit(&w, &m, "anna@example.com").await
+        );
+        let ledger = w
+            .api
+            .get(&format!("/api/v1/merchants/{m}/members/{id}/ledger"))
+            .await
+            .unwrap();
+        let entries = ledger["entries"].as_array().unwrap();
+        assert!(entries.iter().any(|e| e["kind"] == "reversed"), "{ledger}");
+        let sum: i64 = entries
+            .iter()
+            .map(|e| e["amount_minor"].as_i64().unwrap())
+            .sum();
+        assert_eq!(
+            sum,
+            after["balance_minor"].as_i64().unwrap(),
+            "the ledger adds up to the balance"
+        );
+        assert_eq!(entries[0]["balance_after_minor"], after["balance_minor"]);
+
+        // Manual credits: reason required, idempotent by key, conflicting reuse refused.
+        let path = format!("/api/v1/merchants/{m}/members/{id}/credits");
+        let (status, body) = w
+            .api
+            .send(
+                reqwest::Method::POST,
+                &path,
+                Some(&json!({ "amount_minor": 500, "reason": " ", "idempotency_key": "k1" })),
+            )
+            .await
+            .unwrap();
+        assert_eq!(status, 400, "{body}");
+        let (status, first) = w
+            .api
+            .send(
+                reqwest::Method::POST,
+                &path,
+                Some(
+                    &json!({ "amount_minor": 500, "reason": "birthday", "idempotency_key": "k1" }),
+                ),
+            )
+            .await
+            .unwrap();
+        assert_eq!(status, 201, "{first}");
+        let (status, again) = w
+            .api
+            .send(
+                reqwest::Method::POST,
+                &path,
+                Some(
+                    &json!({ "amount_minor": 500, "reason": "birthday", "idempotency_key": "k1" }),
+                ),
+            )
+            .await
+            .unwrap();
+        assert_eq!((status.as_u16(), &again["id"]), (200, &first["id"]));
+        let (status, _) = w
+            .api
+            .send(
+                reqwest::Method::POST,
+                &path,
+                Some(
+                    &json!({ "amount_minor": 900, "reason": "birthday", "idempotency_key": "k1" }),
+                ),
+            )
+            .await
+            .unwrap();
+        assert_eq!(status, 409);
+        assert_eq!(
+            member_json(&w, &m, &id).await["balance_minor"],
+            after["balance_minor"].as_i64().unwrap() + 500
+        );
+
+        // Re-running every consumer changes nothing; other shoppers stay unattributed.
+        sync(&w, &m, &[&kc, &xc]).await;
+        assert_eq!(
+            member_json(&w, &m, &id).await["balance_minor"],
+            after["balance_minor"].as_i64().unwrap() + 500
+        );
+        let members = w
+            .api
+            .get(&format!("/api/v1/merchants/{m}/members?search=anna"))
+            .await
+            .unwrap();
+        assert_eq!(members["members"].as_array().unwrap().len(), 1);
+        w.stop().await;
+    }
+);
+
+fn sku(sm: &Value, category: &str, nth: usize) -> String {
+    sm["menu"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["category"] == category)
+        .nth(nth)
+        .unwrap_or_else(|| panic!("no {category} item {nth} in {}", sm["menu"]))["sku"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn coffee_card(w: &World, m: &str, id: &str) -> Value {
+    let cards = w
+        .api
+        .get(&format!("/api/v1/merchants/{m}/members/{id}/cards"))
+        .await
+        .unwrap();
+    cards["cards"][0].clone()
+}
+
+on_both_backends!(
+    hot_drinks_across_k_o_and_x_fill_one_card,
+    |backend| async move {
+        let Some(w) = World::start(backend).await else {
+            return;
+        };
+        let m = w.merchant().await;
+        w.api
+            .put(
+                &format!("/api/v1/merchants/{m}/loyalty/program"),
+                &json!({ "earning": { "mode": "step", "step_minor": 1000, "reward_minor": 100 } }),
+            )
+            .await
+            .unwrap();
+        let (status, body) = w
+            .api
+            .send(
+                reqwest::Method::POST,
+                &format!("/api/v1/merchants/{m}/punch-cards"),
+                Some(&json!({ "name": "Coffee card", "reward": "a free hot drink", "stamps_required": 10, "categories": [{}] })),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            status, 400,
+            "a category filter needs an id or a name: {body}"
+        );
+        let card = w
+            .api
+            .post(
+                &format!("/api/v1/merchants/{m}/punch-cards"),
+                &json!({ "name": "Coffee card", "reward": "a free hot drink", "stamps_required": 10,
+                         "categories": [{ "name": "Hot Drinks" }], "mode": "per_item" }),
+            )
+            .await
+            .unwrap();
+        let card_id = card["id"].as_str().unwrap().to_owned();
+
+        let k = w.sb.merchant(1, 2).await;
+        let o = w.sb.merchant_o(1, 2).await;
+        let x = w
+            .sb
+            .api
+            .post(
+                "/_sandbox/merchants",
+                &json!({ "series": "x", "preset": "cafe", "locations": 1, "registers_per_location": 1, "customers": 5,
+                         "history_days": 1, "sales_per_day": 2, "timezone": "Europe/Copenhagen" }),
+            )
+            .await
+            .unwrap();
+        let conns = [
+            w.connect(&m, &k).await,
+            w.connect(&m, &o).await,
+            w.connect(&m, &x).await,
+        ];
+        let conns: Vec<&str> = conns.iter().map(String::as_str).collect();
+        let member = w
+            .api
+            .post(
+                &format!("/api/v1/merchants/{m}/members"),
+                &json!({ "email": "Mia@Example.com" }),
+            )
+            .await
+            .unwrap();
+        let id = member["id"].as_str().unwrap().to_owned();
+
+        // Ten hot drinks over three channels (4 + 3 + 3), with pastries beside them.
+        let k_sale = sell(&w, &k, json!({ "customer_email": "MIA@example.com", "lines": [
+            { "sku": sku(&k, "Hot Drinks", 0), "quantity": 2 }, { "sku": sku(&k, "Hot Drinks", 1), "quantity": 2 },
+            { "sku": sku(&k, "Pastry", 0), "quantity": 2 } ] })).await;
+        let o_sale = sell(&w, &o, json!({ "customer_email": "mia@EXAMPLE.com", "lines": [
+            { "sku": sku(&o, "Hot Drinks", 2), "quantity": 3 }, { "sku": sku(&o, "Pastry", 1), "quantity": 1 } ] })).await;
+        let x_sale = sell(&w, &x, json!({ "customer_email": " Mia@example.com", "lines": [
+            { "sku": sku(&x, "Hot Drinks", 3), "quantity": 3 }, { "sku": sku(&x, "Pastry", 2), "quantity": 4 } ] })).await;
+        sync(&w, &m, &conns).await;
+        let c = coffee_card(&w, &m, &id).await;
+        assert_eq!(c["card_id"], card_id.as_str());
+        assert_eq!(
+            (c["current"].as_u64(), c["lifetime"].as_u64()),
+            (Some(0), Some(10)),
+            "{c}"
+        );
+        let rewards = c["rewards"].as_array().unwrap();
+        assert_eq!(rewards.len(), 1, "exactly one reward: {c}");
+        assert_eq!(rewards[0]["redeemed"], false);
+        let events = w
+            .api
+            .get(&format!(
+                "/api/v1/merchants/{m}/events?after=0&limit=1000&type=loyalty.reward_available"
+            ))
+            .await
+            .unwrap();
+        assert_eq!(events["events"].as_array().unwrap().len(), 1);
+
+        // Pastries alone never stamp.
+        sell(&w, &k, json!({ "customer_email": "mia@example.com", "lines": [{ "sku": sku(&k, "Pastry", 1), "quantity": 5 }] })).await;
+        sync(&w, &m, &conns).await;
+        assert_eq!(coffee_card(&w, &m, &id).await["lifetime"], 10);
+
+        // Refunding two coffees revokes the unredeemed reward and restores 8 stamps.
+        sell(
+            &w,
+            &k,
+            json!({ "kind": "refund", "of": k_sale["sales"][0]["id"], "line_index": 0 }),
+        )
+        .await;
+        sync(&w, &m, &conns).await;
+        let c = coffee_card(&w, &m, &id).await;
+        assert_eq!(
+            (
+                c["current"].as_u64(),
+                c["rewards"].as_array().unwrap().len()
+            ),
+            (Some(8), 0),
+            "{c}"
+        );
+
+        // Credit is "1.00 per 10.00" exactly, including after three partial refunds.
+        sell(
+            &w,
+            &o,
+            json!({ "kind": "refund", "of": o_sale["sales"][0]["id"], "line_index": 1 }),
+        )
+        .await;
+        sell(
+            &w,
+            &x,
+            json!({ "kind": "refund", "of": x_sale["sales"][0]["id"], "line_index": 1 }),
+        )
+        .await;
+        sync(&w, &m, &conns).await;
+        let now = member_json(&w, &m, &id).await;
+        assert_eq!(
+            now["balance_minor"],
+            expected_credit(&w, &m, "mia@example.com").await,
+            "{now}"
+        );
+        assert_eq!(
+            coffee_card(&w, &m, &id).await["current"],
+            8,
+            "pastry refunds take no stamps"
+        );
+
+        // Two more hot drinks complete the card again; redeem it once.
+        sell(&w, &o, json!({ "customer_email": "mia@example.com", "lines": [{ "sku": sku(&o, "Hot Drinks", 0), "quantity": 2 }] })).await;
+        sync(&w, &m, &conns).await;
+        let c = coffee_card(&w, &m, &id).await;
+        let reward = c["rewards"][0]["id"].as_str().unwrap().to_owned();
+        let path =
+            format!("/api/v1/merchants/{m}/members/{id}/cards/{card_id}/rewards/{reward}/redeem");
+        let redeemed = w.api.post(&path, &json!({})).await.unwrap();
+        assert_eq!(redeemed["rewards"][0]["redeemed"], true);
+        let (status, _) = w
+            .api
+            .send(reqwest::Method::POST, &path, Some(&json!({})))
+            .await
+            .unwrap();
+        assert_eq!(status, 409, "a reward is redeemed once");
+        w.stop().await;
+    }
+);
+
+on_both_backends!(
+    tiers_upgrade_at_once_hold_and_respect_the_floor,
+    |backend| async move {
+        let Some(w) = World::start(backend).await else {
+            return;
+        };
+        let m = w.merchant().await;
+        let (status, body) = w
+            .api
+            .send(
+                reqwest::Method::PUT,
+                &format!("/api/v1/merchants/{m}/loyalty/program"),
+                Some(&json!({ "tiers": { "tiers": [
+                    { "id": "a", "name": "A", "threshold_minor": 100 }, { "id": "b", "name": "B", "threshold_minor": 100 } ] } })),
+            )
+            .await
+            .unwrap();
+        assert_eq!(status, 400, "{body}");
+        let program = w
+            .api
+            .put(
+                &format!("/api/v1/merchants/{m}/loyalty/program"),
+                &json!({ "tiers": { "policy": "hold", "tiers": [
+                    { "id": "gold", "name": "Gold", "threshold_minor": 100_000 },
+                    { "id": "silver", "name": "Silver", "threshold_minor": 2_000 } ] } }),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            program["tiers"]["tiers"][0]["id"], "silver",
+            "kept in threshold order"
+        );
+        assert_eq!(program["tiers"]["window"], "rolling_365_days");
+
+        let k = w.sb.merchant(1, 2).await;
+        let kc = w.connect(&m, &k).await;
+        let member = w
+            .api
+            .post(
+                &format!("/api/v1/merchants/{m}/members"),
+                &json!({ "email": "tia@example.com" }),
+            )
+            .await
+            .unwrap();
+        let id = member["id"].as_str().unwrap().to_owned();
+        assert!(member["tier_id"].is_null());
+
+        // Spend over 20.00 upgrades at once.
+        sell(&w, &k, json!({ "customer_email": "tia@example.com", "lines": [{ "sku": sku(&k, "Food", 1), "quantity": 4 }] })).await;
+        sync(&w, &m, &[&kc]).await;
+        let now = member_json(&w, &m, &id).await;
+        assert_eq!(now["tier_id"], "silver", "{now}");
+        let events = w
+            .api
+            .get(&format!(
+                "/api/v1/merchants/{m}/events?after=0&limit=1000&type=loyalty.tier_upgraded"
+            ))
+            .await
+            .unwrap();
+        assert_eq!(events["events"].as_array().unwrap().len(), 1);
+
+        // A floor: unknown tiers are refused; gold places the member at once.
+        let path = format!("/api/v1/merchants/{m}/members/{id}/tier-floor");
+        let (status, body) = w
+            .api
+            .send(
+                reqwest::Method::PUT,
+                &path,
+                Some(&json!({ "tier_id": "platinum" })),
+            )
+            .await
+            .unwrap();
+        assert_eq!(status, 400, "{body}");
+        assert!(body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("silver"));
+        let floored = w
+            .api
+            .put(&path, &json!({ "tier_id": "gold" }))
+            .await
+            .unwrap();
+        assert_eq!(floored["tier_id"], "gold");
+
+        // Without the floor, the hold keeps gold until a year after it was reached, warns in
+        // the last 30 days, then re-places by the spend of the last 365 days (none by then).
+        w.api.put(&path, &json!({ "tier_id": null })).await.unwrap();
+        w.clock.advance(chrono::Duration::days(340));
+        assert!(w.drain().await.is_empty());
+        assert_eq!(member_json(&w, &m, &id).await["tier_id"], "gold");
+        w.clock.advance(chrono::Duration::days(30));
+        assert!(w.drain().await.is_empty());
+        let history = w
+            .api
+            .get(&format!("/api/v1/merchants/{m}/members/{id}/tier-history"))
+            .await
+            .unwrap();
+        let events: Vec<&str> = history["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["event"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            events,
+            ["downgraded", "downgrade_warning", "upgraded", "upgraded"],
+            "{history}"
+        );
+        assert!(member_json(&w, &m, &id).await["tier_id"].is_null());
+        w.stop().await;
+    }
+);

@@ -1,0 +1,299 @@
+//! Members: one per normalised e-mail per merchant. Creating a member, or changing a member's
+//! e-mail, claims the unattributed purchases with that e-mail from the claim window and applies
+//! them, in the same transaction.
+
+use crate::program;
+use crate::purchases;
+use serde::{Deserialize, Serialize};
+use tillbridge_engine::ids::new_id;
+use tillbridge_engine::merchants::emit;
+use tillbridge_engine::{Engine, EngineError};
+use tillbridge_model::Email;
+use tillbridge_store::loyalty::{self as store, LedgerRow, MemberRow};
+use tillbridge_store::Conn;
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewMember {
+    pub email: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub phone: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemberPatch {
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub phone: Option<String>,
+}
+
+/// A member with the figures the profile shows.
+#[derive(Clone, Debug, Serialize)]
+pub struct MemberView {
+    #[serde(flatten)]
+    pub member: MemberRow,
+    /// Purchases attributed to the member, across every channel.
+    pub purchases: i64,
+    /// Their net eligible spend, in minor units.
+    pub spend_minor: i64,
+}
+
+fn email(raw: &str) -> Result<String, EngineError> {
+    Email::parse(raw)
+        .map(|e| e.as_str().to_owned())
+        .map_err(|_| EngineError::Invalid(format!("`{raw}` is not an e-mail address")))
+}
+
+fn clean(value: Option<String>) -> Option<String> {
+    value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+}
+
+async fn view(
+    c: &mut Conn,
+    merchant_id: &str,
+    member: MemberRow,
+) -> Result<MemberView, EngineError> {
+    let purchases = store::member_purchases(c, merchant_id, &member.id).await?;
+    Ok(MemberView {
+        purchases: purchases.len() as i64,
+        spend_minor: purchases.iter().map(|p| p.net_eligible_minor).sum(),
+        member,
+    })
+}
+
+async fn claim(
+    c: &mut Conn,
+    merchant_id: &str,
+    member: &MemberRow,
+    now: i64,
+) -> Result<usize, EngineError> {
+    let program = program::load(c, merchant_id).await?;
+    let since = now - i64::from(program.claim_window_days) * 24 * 3600 * 1000;
+    let open = store::unattributed_purchases(c, merchant_id, &member.email, since).await?;
+    for p in &open {
+        purchases::apply(
+            c,
+            merchant_id,
+            &program,
+            &p.connection_id,
+            &p.sale_external_id,
+            Some(&member.id),
+            now,
+        )
+        .await?;
+    }
+    Ok(open.len())
+}
+
+pub async fn create(
+    engine: &Engine,
+    merchant_id: &str,
+    new: NewMember,
+) -> Result<MemberView, EngineError> {
+    engine.merchant(merchant_id).await?;
+    let now = engine.now_ms();
+    let member = MemberRow {
+        id: new_id("mem"),
+        email: email(&new.email)?,
+        name: clean(new.name),
+        phone: clean(new.phone),
+        joined_at: now,
+        balance_minor: 0,
+        tier_id: None,
+        tier_since: None,
+        tier_floor: None,
+        created_at: now,
+        updated_at: now,
+    };
+    let mut tx = engine.store().begin().await?;
+    store::insert_member(&mut tx, merchant_id, &member).await?;
+    emit(
+        &mut tx,
+        merchant_id,
+        "loyalty.member_created",
+        &member.id,
+        serde_json::json!({ "member_id": member.id, "email": member.email }),
+        now,
+    )
+    .await?;
+    claim(&mut tx, merchant_id, &member, now).await?;
+    let member = store::member(&mut tx, merchant_id, &member.id)
+        .await?
+        .unwrap_or(member);
+    let view = view(&mut tx, merchant_id, member).await?;
+    tillbridge_store::commit(tx).await?;
+    Ok(view)
+}
+
+pub async fn update(
+    engine: &Engine,
+    merchant_id: &str,
+    member_id: &str,
+    patch: MemberPatch,
+) -> Result<MemberView, EngineError> {
+    let now = engine.now_ms();
+    let mut tx = engine.store().begin().await?;
+    let mut member = store::member(&mut tx, merchant_id, member_id)
+        .await?
+        .ok_or_else(|| not_found(merchant_id, member_id))?;
+    let new_email = patch.email.as_deref().map(email).transpose()?;
+    let changed_email = new_email.as_ref().is_some_and(|e| *e != member.email);
+    if let Some(e) = new_email {
+        member.email = e;
+    }
+    if patch.name.is_some() {
+        member.name = clean(patch.name);
+    }
+    if patch.phone.is_some() {
+        member.phone = clean(patch.phone);
+    }
+    member.updated_at = now;
+    store::update_member(&mut tx, merchant_id, &member).await?;
+    if changed_email {
+        claim(&mut tx, merchant_id, &member, now).await?;
+    }
+    let member = store::member(&mut tx, merchant_id, member_id)
+        .await?
+        .unwrap_or(member);
+    let view = view(&mut tx, merchant_id, member).await?;
+    tillbridge_store::commit(tx).await?;
+    Ok(view)
+}
+
+pub(crate) fn not_found(merchant_id: &str, member_id: &str) -> EngineError {
+    EngineError::NotFound(format!(
+        "no member `{member_id}` for merchant `{merchant_id}`: list them with GET /api/v1/merchants/{merchant_id}/members"
+    ))
+}
+
+pub async fn get(
+    engine: &Engine,
+    merchant_id: &str,
+    member_id: &str,
+) -> Result<MemberView, EngineError> {
+    engine.merchant(merchant_id).await?;
+    let mut c = engine.conn().await?;
+    let member = store::member(&mut c, merchant_id, member_id)
+        .await?
+        .ok_or_else(|| not_found(merchant_id, member_id))?;
+    view(&mut c, merchant_id, member).await
+}
+
+pub async fn list(
+    engine: &Engine,
+    merchant_id: &str,
+    search: Option<&str>,
+    after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<MemberRow>, EngineError> {
+    engine.merchant(merchant_id).await?;
+    let mut c = engine.conn().await?;
+    Ok(store::list_members(&mut c, merchant_id, search, after, limit.clamp(1, 500)).await?)
+}
+
+pub async fn ledger(
+    engine: &Engine,
+    merchant_id: &str,
+    member_id: &str,
+) -> Result<Vec<LedgerRow>, EngineError> {
+    engine.merchant(merchant_id).await?;
+    let mut c = engine.conn().await?;
+    store::member(&mut c, merchant_id, member_id)
+        .await?
+        .ok_or_else(|| not_found(merchant_id, member_id))?;
+    Ok(store::ledger_of(&mut c, merchant_id, member_id).await?)
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManualCredit {
+    /// Positive adds credit, negative removes it.
+    pub amount_minor: i64,
+    pub reason: String,
+    /// Shown to the member, if the app notifies them.
+    #[serde(default)]
+    pub message: Option<String>,
+    /// Repeating a request with the same key returns the first entry and changes nothing.
+    pub idempotency_key: String,
+}
+
+/// A manual credit or debit. It does not count toward tier spend.
+pub async fn manual_credit(
+    engine: &Engine,
+    merchant_id: &str,
+    member_id: &str,
+    credit: ManualCredit,
+) -> Result<(LedgerRow, bool), EngineError> {
+    let reason = credit.reason.trim();
+    if reason.is_empty() {
+        return Err(EngineError::Invalid(
+            "`reason` is required: say why the balance changes".into(),
+        ));
+    }
+    let key = credit.idempotency_key.trim();
+    if key.is_empty() || key.len() > 200 {
+        return Err(EngineError::Invalid(
+            "`idempotency_key` is required (1–200 characters): send the same key to retry safely"
+                .into(),
+        ));
+    }
+    if credit.amount_minor == 0 {
+        return Err(EngineError::Invalid(
+            "`amount_minor` must not be zero".into(),
+        ));
+    }
+    engine.merchant(merchant_id).await?;
+    let now = engine.now_ms();
+    let mut tx = engine.store().begin().await?;
+    let key = format!("manual:{key}");
+    if let Some(first) = store::entry_by_idempotency_key(&mut tx, merchant_id, &key).await? {
+        if first.member_id != member_id || first.amount_minor != credit.amount_minor {
+            return Err(EngineError::Conflict(format!(
+                "idempotency key `{}` was already used for a different credit",
+                credit.idempotency_key.trim()
+            )));
+        }
+        return Ok((first, false));
+    }
+    let member = store::member(&mut tx, merchant_id, member_id)
+        .await?
+        .ok_or_else(|| not_found(merchant_id, member_id))?;
+    let allow_negative = program::load(&mut tx, merchant_id)
+        .await?
+        .allow_negative_balance;
+    if !allow_negative && member.balance_minor + credit.amount_minor < 0 {
+        return Err(EngineError::Invalid(format!(
+            "the balance is {} and may not go below zero; debit at most that much",
+            member.balance_minor
+        )));
+    }
+    let mut entry = LedgerRow {
+        id: new_id("cred"),
+        member_id: member_id.to_owned(),
+        kind: "manual".into(),
+        amount_minor: credit.amount_minor,
+        reason: Some(reason.to_owned()),
+        message: clean(credit.message),
+        idempotency_key: Some(key),
+        created_at: now,
+        ..LedgerRow::default()
+    };
+    store::post_entry(&mut tx, merchant_id, &mut entry).await?;
+    emit(
+        &mut tx,
+        merchant_id,
+        "loyalty.credit_adjusted",
+        member_id,
+        serde_json::json!({ "member_id": member_id, "amount_minor": entry.amount_minor, "balance_minor": entry.balance_after_minor, "reason": entry.reason, "message": entry.message, "ledger_entry_id": entry.id }),
+        now,
+    )
+    .await?;
+    tillbridge_store::commit(tx).await?;
+    Ok((entry, true))
+}

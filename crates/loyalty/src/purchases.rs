@@ -1,0 +1,276 @@
+//! Purchases: a sale with its refunds and voids on one connection. Every new version of any of
+//! its orders recomputes the purchase's net eligible amount and posts the difference in credit
+//! to its member's ledger, with the rule the purchase first earned under.
+//!
+//! A purchase without a member (no e-mail, or nobody with that e-mail yet) is kept with its
+//! normalised e-mail so that a member created later can claim it within the claim window.
+
+use crate::earning::{self, EarningRule};
+use crate::eligible::{eligible_amount, Line, TaxBasis};
+use crate::program::{self, Program};
+use std::collections::{HashMap, HashSet};
+use tillbridge_engine::consumers::ConsumerFuture;
+use tillbridge_engine::ids::new_id;
+use tillbridge_engine::merchants::emit;
+use tillbridge_engine::{Engine, EngineError};
+use tillbridge_model::{Order, OrderKind};
+use tillbridge_store::events::EventRow;
+use tillbridge_store::loyalty::{self as store, LedgerRow, PurchaseRow};
+use tillbridge_store::{orders, Conn, Tx};
+
+/// The eligible amount of one synced order.
+pub fn order_eligible(order: &Order, basis: TaxBasis) -> i64 {
+    let lines: Vec<Line> = order
+        .lines
+        .iter()
+        .map(|l| Line {
+            net_minor: l.net_minor,
+            gross_minor: l.total_minor,
+            voided: l.voided,
+            excluded: false,
+        })
+        .collect();
+    eligible_amount(&lines, 0, basis)
+}
+
+/// Brings one purchase up to date: its net eligible amount, its member and its credit.
+/// `member_hint` attributes an unattributed purchase (a claim).
+pub(crate) async fn apply(
+    c: &mut Conn,
+    merchant_id: &str,
+    program: &Program,
+    connection_id: &str,
+    sale_external_id: &str,
+    member_hint: Option<&str>,
+    now: i64,
+) -> Result<(), EngineError> {
+    let orders = orders::purchase_orders(c, merchant_id, connection_id, sale_external_id).await?;
+    let Some(sale) = orders
+        .iter()
+        .find(|o| o.order.kind == OrderKind::Sale && o.order.external_id == sale_external_id)
+    else {
+        // A refund synced before its sale: the sale's arrival recomputes the whole purchase.
+        return Ok(());
+    };
+    let net: i64 = orders
+        .iter()
+        .map(|o| order_eligible(&o.order, program.tax_basis))
+        .sum();
+    let email = sale
+        .order
+        .customer_email
+        .as_ref()
+        .map(|e| e.as_str().to_owned());
+    let existing = store::purchase_row(c, merchant_id, connection_id, sale_external_id).await?;
+    let mut member_id = existing.as_ref().and_then(|p| p.member_id.clone());
+    if member_id.is_none() {
+        member_id = match (member_hint, &email) {
+            (Some(m), _) => Some(m.to_owned()),
+            // An order arriving for an existing member's e-mail is theirs at once.
+            (None, Some(e)) => store::member_by_email(c, merchant_id, e)
+                .await?
+                .map(|m| m.id),
+            (None, None) => None,
+        };
+    }
+    let mut purchase = existing.unwrap_or(PurchaseRow {
+        connection_id: connection_id.to_owned(),
+        sale_external_id: sale_external_id.to_owned(),
+        member_id: None,
+        customer_email: None,
+        sale_date: None,
+        closed_at: 0,
+        rule: None,
+        net_eligible_minor: 0,
+        accounted_minor: 0,
+    });
+    purchase.member_id = member_id.clone();
+    purchase.customer_email = email;
+    purchase.sale_date = sale.order.business_date.map(|d| d.to_string());
+    purchase.closed_at = sale.order.closed_at.timestamp_millis();
+    purchase.net_eligible_minor = net;
+    if let Some(member_id) = &member_id {
+        // The rule is fixed when the purchase first earns.
+        if purchase.rule.is_none() {
+            purchase.rule = program
+                .earning
+                .as_ref()
+                .map(|r| serde_json::to_string(r).unwrap_or_default());
+        }
+        if let Some(rule) = purchase.rule.as_deref() {
+            let rule: EarningRule = serde_json::from_str(rule).map_err(|e| {
+                EngineError::Invalid(format!(
+                    "a purchase's stored earning rule is unreadable: {e}"
+                ))
+            })?;
+            post(
+                c,
+                merchant_id,
+                member_id,
+                &mut purchase,
+                &rule,
+                program,
+                sale,
+                now,
+            )
+            .await?;
+        }
+    }
+    if let Some(member_id) = &member_id {
+        crate::punch_cards::stamp(c, merchant_id, member_id, &purchase, &orders, now).await?;
+    }
+    store::put_purchase(c, merchant_id, &purchase, now).await?;
+    if let Some(member_id) = &member_id {
+        crate::tiering::after_purchase(c, merchant_id, program, member_id, now).await?;
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn post(
+    c: &mut Conn,
+    merchant_id: &str,
+    member_id: &str,
+    purchase: &mut PurchaseRow,
+    rule: &EarningRule,
+    program: &Program,
+    sale: &orders::StoredOrder,
+    now: i64,
+) -> Result<(), EngineError> {
+    let member = store::member(c, merchant_id, member_id)
+        .await?
+        .ok_or_else(|| EngineError::NotFound(format!("member `{member_id}`")))?;
+    let posting = earning::post(
+        rule,
+        purchase.net_eligible_minor,
+        purchase.accounted_minor,
+        member.balance_minor,
+        program.allow_negative_balance,
+    );
+    if posting.accounted() == 0 {
+        return Ok(());
+    }
+    let mut entry = LedgerRow {
+        id: new_id("cred"),
+        member_id: member_id.to_owned(),
+        kind: if posting.accounted() > 0 {
+            "earned"
+        } else {
+            "reversed"
+        }
+        .to_owned(),
+        amount_minor: posting.ledger_minor,
+        written_off_minor: posting.written_off_minor,
+        connection_id: Some(purchase.connection_id.clone()),
+        sale_external_id: Some(purchase.sale_external_id.clone()),
+        order_id: Some(sale.id.clone()),
+        order_version: Some(sale.version),
+        created_at: now,
+        ..LedgerRow::default()
+    };
+    store::post_entry(c, merchant_id, &mut entry).await?;
+    purchase.accounted_minor += posting.accounted();
+    // Reversals are silent by default; earning is announced.
+    if entry.kind == "earned" {
+        emit(
+            c,
+            merchant_id,
+            "loyalty.credit_earned",
+            member_id,
+            serde_json::json!({
+                "member_id": member_id, "amount_minor": entry.amount_minor, "balance_minor": entry.balance_after_minor,
+                "connection_id": purchase.connection_id, "sale_external_id": purchase.sale_external_id, "ledger_entry_id": entry.id,
+            }),
+            now,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Applies order events to purchases.
+pub struct Consumer;
+
+impl tillbridge_engine::consumers::Consumer for Consumer {
+    fn name(&self) -> &'static str {
+        "loyalty"
+    }
+
+    /// The daily tier check, once per business date in the merchant's zone.
+    fn tick<'a>(
+        &'a self,
+        engine: &'a Engine,
+        tx: &'a mut Tx,
+        merchant_id: &'a str,
+    ) -> ConsumerFuture<'a> {
+        Box::pin(async move { crate::tiering::daily(tx, merchant_id, engine.now_ms()).await })
+    }
+
+    fn handle<'a>(
+        &'a self,
+        engine: &'a Engine,
+        tx: &'a mut Tx,
+        merchant_id: &'a str,
+        events: &'a [EventRow],
+    ) -> ConsumerFuture<'a> {
+        Box::pin(async move {
+            let now = engine.now_ms();
+            let program = program::load(tx, merchant_id).await?;
+            let cutoff = now - i64::from(program.claim_window_days) * 24 * 3600 * 1000;
+            // Each purchase is recomputed once per batch, from the orders as stored now.
+            let mut seen: HashSet<(String, String)> = HashSet::new();
+            let mut members: HashMap<String, bool> = HashMap::new();
+            for e in events {
+                if e.event_type != "order.created" && e.event_type != "order.updated" {
+                    continue;
+                }
+                let text = |k: &str| e.payload.get(k).and_then(|v| v.as_str());
+                let (Some(connection_id), Some(external_id)) =
+                    (text("connection_id"), text("external_id"))
+                else {
+                    continue;
+                };
+                let is_sale = matches!(text("kind"), Some("sale") | None);
+                let Some(sale) = (if is_sale {
+                    Some(external_id)
+                } else {
+                    text("original_external_id")
+                }) else {
+                    continue;
+                };
+                if !seen.insert((connection_id.to_owned(), sale.to_owned())) {
+                    continue;
+                }
+                if is_sale {
+                    // An old sale nobody can claim any more (no member has its e-mail, and it
+                    // is outside the claim window) has nothing to apply: skip it cheaply, which
+                    // keeps a year-long backfill fast. Refunds always look their purchase up.
+                    let closed_at = e
+                        .payload
+                        .get("closed_at")
+                        .and_then(|v| v.as_str())
+                        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                        .map_or(now, |t| t.timestamp_millis());
+                    let has_member = match text("customer_email") {
+                        Some(email) => match members.get(email) {
+                            Some(known) => *known,
+                            None => {
+                                let found = store::member_by_email(tx, merchant_id, email)
+                                    .await?
+                                    .is_some();
+                                members.insert(email.to_owned(), found);
+                                found
+                            }
+                        },
+                        None => false,
+                    };
+                    if !has_member && closed_at < cutoff {
+                        continue;
+                    }
+                }
+                apply(tx, merchant_id, &program, connection_id, sale, None, now).await?;
+            }
+            Ok(())
+        })
+    }
+}

@@ -1,0 +1,202 @@
+//! `/api/v1/merchants/{m}/loyalty/program` and `/api/v1/merchants/{m}/members…`.
+
+use crate::error::ApiError;
+use crate::extract::{ApiJson, ApiQuery, Caller};
+use crate::AppState;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tillbridge_loyalty::members::{self, ManualCredit, MemberPatch, MemberView, NewMember};
+use tillbridge_loyalty::program::{self, Program};
+use tillbridge_loyalty::punch_cards::{self, CardInput, CardView, MemberCard};
+use tillbridge_loyalty::tiering::{self, Floor};
+use tillbridge_store::loyalty::LedgerRow;
+use tillbridge_store::loyalty::MemberRow;
+
+pub async fn get_program(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(merchant_id): Path<String>,
+) -> Result<Json<Program>, ApiError> {
+    caller.may_access(&merchant_id)?;
+    Ok(Json(program::get(&s.engine, &merchant_id).await?))
+}
+
+pub async fn put_program(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(merchant_id): Path<String>,
+    ApiJson(body): ApiJson<Program>,
+) -> Result<Json<Program>, ApiError> {
+    caller.may_access(&merchant_id)?;
+    Ok(Json(program::put(&s.engine, &merchant_id, body).await?))
+}
+
+pub async fn create_member(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(merchant_id): Path<String>,
+    ApiJson(body): ApiJson<NewMember>,
+) -> Result<(StatusCode, Json<MemberView>), ApiError> {
+    caller.may_access(&merchant_id)?;
+    let member = members::create(&s.engine, &merchant_id, body).await?;
+    Ok((StatusCode::CREATED, Json(member)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    search: Option<String>,
+    after: Option<String>,
+    limit: Option<i64>,
+}
+
+pub async fn list_members(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(merchant_id): Path<String>,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> Result<Json<Value>, ApiError> {
+    caller.may_access(&merchant_id)?;
+    let limit = q.limit.unwrap_or(100);
+    let list = members::list(
+        &s.engine,
+        &merchant_id,
+        q.search.as_deref(),
+        q.after.as_deref(),
+        limit,
+    )
+    .await?;
+    let next = (list.len() as i64 >= limit.clamp(1, 500))
+        .then(|| list.last().map(|m| m.id.clone()))
+        .flatten();
+    Ok(Json(json!({ "members": list, "next_cursor": next })))
+}
+
+pub async fn get_member(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path((merchant_id, member_id)): Path<(String, String)>,
+) -> Result<Json<MemberView>, ApiError> {
+    caller.may_access(&merchant_id)?;
+    Ok(Json(
+        members::get(&s.engine, &merchant_id, &member_id).await?,
+    ))
+}
+
+pub async fn update_member(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path((merchant_id, member_id)): Path<(String, String)>,
+    ApiJson(body): ApiJson<MemberPatch>,
+) -> Result<Json<MemberView>, ApiError> {
+    caller.may_access(&merchant_id)?;
+    Ok(Json(
+        members::update(&s.engine, &merchant_id, &member_id, body).await?,
+    ))
+}
+
+pub async fn ledger(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path((merchant_id, member_id)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    caller.may_access(&merchant_id)?;
+    let entries = members::ledger(&s.engine, &merchant_id, &member_id).await?;
+    Ok(Json(json!({ "entries": entries })))
+}
+
+pub async fn manual_credit(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path((merchant_id, member_id)): Path<(String, String)>,
+    ApiJson(body): ApiJson<ManualCredit>,
+) -> Result<(StatusCode, Json<LedgerRow>), ApiError> {
+    caller.may_access(&merchant_id)?;
+    let (entry, created) =
+        members::manual_credit(&s.engine, &merchant_id, &member_id, body).await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(entry)))
+}
+
+pub async fn list_cards(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(merchant_id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    caller.may_access(&merchant_id)?;
+    let cards = punch_cards::list(&s.engine, &merchant_id).await?;
+    Ok(Json(json!({ "punch_cards": cards })))
+}
+
+pub async fn create_card(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(merchant_id): Path<String>,
+    ApiJson(body): ApiJson<CardInput>,
+) -> Result<(StatusCode, Json<CardView>), ApiError> {
+    caller.may_access(&merchant_id)?;
+    let card = punch_cards::create(&s.engine, &merchant_id, body).await?;
+    Ok((StatusCode::CREATED, Json(card)))
+}
+
+pub async fn update_card(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path((merchant_id, card_id)): Path<(String, String)>,
+    ApiJson(body): ApiJson<CardInput>,
+) -> Result<Json<CardView>, ApiError> {
+    caller.may_access(&merchant_id)?;
+    Ok(Json(
+        punch_cards::update(&s.engine, &merchant_id, &card_id, body).await?,
+    ))
+}
+
+pub async fn member_cards(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path((merchant_id, member_id)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    caller.may_access(&merchant_id)?;
+    let cards = punch_cards::member_cards(&s.engine, &merchant_id, &member_id).await?;
+    Ok(Json(json!({ "cards": cards })))
+}
+
+pub async fn redeem(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path((merchant_id, member_id, card_id, reward_id)): Path<(String, String, String, String)>,
+) -> Result<Json<MemberCard>, ApiError> {
+    caller.may_access(&merchant_id)?;
+    Ok(Json(
+        punch_cards::redeem(&s.engine, &merchant_id, &member_id, &card_id, &reward_id).await?,
+    ))
+}
+
+pub async fn set_tier_floor(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path((merchant_id, member_id)): Path<(String, String)>,
+    ApiJson(body): ApiJson<Floor>,
+) -> Result<Json<MemberRow>, ApiError> {
+    caller.may_access(&merchant_id)?;
+    Ok(Json(
+        tiering::set_floor(&s.engine, &merchant_id, &member_id, body).await?,
+    ))
+}
+
+pub async fn tier_history(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path((merchant_id, member_id)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    caller.may_access(&merchant_id)?;
+    let history = tiering::history(&s.engine, &merchant_id, &member_id).await?;
+    Ok(Json(json!({ "history": history })))
+}

@@ -1,0 +1,688 @@
+//! Loyalty: program configuration, members, purchases and the credit ledger. Every query is
+//! scoped by merchant.
+
+use crate::{Conn, Result, StoreError};
+use sqlx::Row;
+
+pub async fn program(c: &mut Conn, merchant_id: &str) -> Result<Option<serde_json::Value>> {
+    let raw: Option<String> =
+        sqlx::query_scalar("SELECT config FROM loyalty_programs WHERE merchant_id = $1")
+            .bind(merchant_id)
+            .fetch_optional(c)
+            .await?;
+    raw.map(|r| {
+        serde_json::from_str(&r).map_err(|e| StoreError::Corrupt(format!("loyalty program: {e}")))
+    })
+    .transpose()
+}
+
+pub async fn put_program(
+    c: &mut Conn,
+    merchant_id: &str,
+    config: &serde_json::Value,
+    now: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO loyalty_programs (merchant_id, config, updated_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (merchant_id) DO UPDATE SET config = excluded.config, updated_at = excluded.updated_at",
+    )
+    .bind(merchant_id)
+    .bind(config.to_string())
+    .bind(now)
+    .execute(c)
+    .await?;
+    Ok(())
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct MemberRow {
+    pub id: String,
+    pub email: String,
+    pub name: Option<String>,
+    pub phone: Option<String>,
+    pub joined_at: i64,
+    pub balance_minor: i64,
+    pub tier_id: Option<String>,
+    /// The business date the current tier was reached.
+    pub tier_since: Option<String>,
+    /// A tier set by staff that the member never drops below.
+    pub tier_floor: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+const MEMBER_COLUMNS: &str =
+    "id, email, name, phone, joined_at, balance_minor, tier_id, tier_since, tier_floor, created_at, updated_at";
+
+fn member_row(r: &sqlx::any::AnyRow) -> Result<MemberRow> {
+    Ok(MemberRow {
+        id: r.try_get("id")?,
+        email: r.try_get("email")?,
+        name: r.try_get("name")?,
+        phone: r.try_get("phone")?,
+        joined_at: r.try_get("joined_at")?,
+        balance_minor: r.try_get("balance_minor")?,
+        tier_id: r.try_get("tier_id")?,
+        tier_since: r.try_get("tier_since")?,
+        tier_floor: r.try_get("tier_floor")?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+    })
+}
+
+pub async fn insert_member(c: &mut Conn, merchant_id: &str, m: &MemberRow) -> Result<()> {
+    if member_by_email(&mut *c, merchant_id, &m.email)
+        .await?
+        .is_some()
+    {
+        return Err(StoreError::Conflict(format!(
+            "a member with e-mail `{}`",
+            m.email
+        )));
+    }
+    sqlx::query("INSERT INTO members (merchant_id, id, email, name, phone, joined_at, balance_minor, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
+        .bind(merchant_id)
+        .bind(&m.id)
+        .bind(&m.email)
+        .bind(&m.name)
+        .bind(&m.phone)
+        .bind(m.joined_at)
+        .bind(m.balance_minor)
+        .bind(m.created_at)
+        .bind(m.updated_at)
+        .execute(c)
+        .await?;
+    Ok(())
+}
+
+pub async fn member(c: &mut Conn, merchant_id: &str, id: &str) -> Result<Option<MemberRow>> {
+    let row = sqlx::query(&format!(
+        "SELECT {MEMBER_COLUMNS} FROM members WHERE merchant_id = $1 AND id = $2"
+    ))
+    .bind(merchant_id)
+    .bind(id)
+    .fetch_optional(c)
+    .await?;
+    row.as_ref().map(member_row).transpose()
+}
+
+pub async fn member_by_email(
+    c: &mut Conn,
+    merchant_id: &str,
+    email: &str,
+) -> Result<Option<MemberRow>> {
+    let row = sqlx::query(&format!(
+        "SELECT {MEMBER_COLUMNS} FROM members WHERE merchant_id = $1 AND email = $2"
+    ))
+    .bind(merchant_id)
+    .bind(email)
+    .fetch_optional(c)
+    .await?;
+    row.as_ref().map(member_row).transpose()
+}
+
+/// Members ordered by id after `after`, optionally whose e-mail or name contains `search`.
+pub async fn list_members(
+    c: &mut Conn,
+    merchant_id: &str,
+    search: Option<&str>,
+    after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<MemberRow>> {
+    let pattern = search.map(|s| format!("%{}%", s.to_lowercase()));
+    let rows = sqlx::query(&format!(
+        "SELECT {MEMBER_COLUMNS} FROM members WHERE merchant_id = $1 AND ($2 IS NULL OR email LIKE $2 OR LOWER(COALESCE(name, '')) LIKE $2) \
+         AND ($3 IS NULL OR id > $3) ORDER BY id LIMIT $4"
+    ))
+    .bind(merchant_id)
+    .bind(pattern)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(c)
+    .await?;
+    rows.iter().map(member_row).collect()
+}
+
+pub async fn update_member(c: &mut Conn, merchant_id: &str, m: &MemberRow) -> Result<()> {
+    if let Some(other) = member_by_email(&mut *c, merchant_id, &m.email)
+        .await?
+        .filter(|o| o.id != m.id)
+    {
+        return Err(StoreError::Conflict(format!(
+            "member `{}` with e-mail `{}`",
+            other.id, m.email
+        )));
+    }
+    sqlx::query("UPDATE members SET email = $3, name = $4, phone = $5, updated_at = $6 WHERE merchant_id = $1 AND id = $2")
+        .bind(merchant_id)
+        .bind(&m.id)
+        .bind(&m.email)
+        .bind(&m.name)
+        .bind(&m.phone)
+        .bind(m.updated_at)
+        .execute(c)
+        .await?;
+    Ok(())
+}
+
+/// A sale with its refunds and voids, as loyalty accounts for it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PurchaseRow {
+    pub connection_id: String,
+    pub sale_external_id: String,
+    pub member_id: Option<String>,
+    pub customer_email: Option<String>,
+    pub sale_date: Option<String>,
+    pub closed_at: i64,
+    /// The earning rule (JSON) the purchase first earned under.
+    pub rule: Option<String>,
+    pub net_eligible_minor: i64,
+    /// Credit posted (and written off) for it so far.
+    pub accounted_minor: i64,
+}
+
+const PURCHASE_COLUMNS: &str = "connection_id, sale_external_id, member_id, customer_email, sale_date, closed_at, rule, net_eligible_minor, accounted_minor";
+
+fn purchase_from(r: &sqlx::any::AnyRow) -> Result<PurchaseRow> {
+    Ok(PurchaseRow {
+        connection_id: r.try_get("connection_id")?,
+        sale_external_id: r.try_get("sale_external_id")?,
+        member_id: r.try_get("member_id")?,
+        customer_email: r.try_get("customer_email")?,
+        sale_date: r.try_get("sale_date")?,
+        closed_at: r.try_get("closed_at")?,
+        rule: r.try_get("rule")?,
+        net_eligible_minor: r.try_get("net_eligible_minor")?,
+        accounted_minor: r.try_get("accounted_minor")?,
+    })
+}
+
+pub async fn purchase_row(
+    c: &mut Conn,
+    merchant_id: &str,
+    connection_id: &str,
+    sale_external_id: &str,
+) -> Result<Option<PurchaseRow>> {
+    let row = sqlx::query(&format!("SELECT {PURCHASE_COLUMNS} FROM loyalty_purchases WHERE merchant_id = $1 AND connection_id = $2 AND sale_external_id = $3"))
+        .bind(merchant_id)
+        .bind(connection_id)
+        .bind(sale_external_id)
+        .fetch_optional(c)
+        .await?;
+    row.as_ref().map(purchase_from).transpose()
+}
+
+pub async fn put_purchase(
+    c: &mut Conn,
+    merchant_id: &str,
+    p: &PurchaseRow,
+    now: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO loyalty_purchases (merchant_id, connection_id, sale_external_id, member_id, customer_email, sale_date, closed_at, rule, net_eligible_minor, accounted_minor, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (merchant_id, connection_id, sale_external_id) DO UPDATE SET \
+         member_id = excluded.member_id, customer_email = excluded.customer_email, sale_date = excluded.sale_date, closed_at = excluded.closed_at, rule = excluded.rule, \
+         net_eligible_minor = excluded.net_eligible_minor, accounted_minor = excluded.accounted_minor, updated_at = excluded.updated_at",
+    )
+    .bind(merchant_id)
+    .bind(&p.connection_id)
+    .bind(&p.sale_external_id)
+    .bind(&p.member_id)
+    .bind(&p.customer_email)
+    .bind(&p.sale_date)
+    .bind(p.closed_at)
+    .bind(&p.rule)
+    .bind(p.net_eligible_minor)
+    .bind(p.accounted_minor)
+    .bind(now)
+    .execute(c)
+    .await?;
+    Ok(())
+}
+
+/// Purchases with this e-mail and no member, closed at or after `since`: what a new member claims.
+pub async fn unattributed_purchases(
+    c: &mut Conn,
+    merchant_id: &str,
+    email: &str,
+    since: i64,
+) -> Result<Vec<PurchaseRow>> {
+    let rows = sqlx::query(&format!("SELECT {PURCHASE_COLUMNS} FROM loyalty_purchases WHERE merchant_id = $1 AND customer_email = $2 AND member_id IS NULL AND closed_at >= $3 ORDER BY closed_at, connection_id, sale_external_id"))
+        .bind(merchant_id)
+        .bind(email)
+        .bind(since)
+        .fetch_all(c)
+        .await?;
+    rows.iter().map(purchase_from).collect()
+}
+
+pub async fn member_purchases(
+    c: &mut Conn,
+    merchant_id: &str,
+    member_id: &str,
+) -> Result<Vec<PurchaseRow>> {
+    let rows = sqlx::query(&format!("SELECT {PURCHASE_COLUMNS} FROM loyalty_purchases WHERE merchant_id = $1 AND member_id = $2 ORDER BY closed_at, connection_id, sale_external_id"))
+        .bind(merchant_id)
+        .bind(member_id)
+        .fetch_all(c)
+        .await?;
+    rows.iter().map(purchase_from).collect()
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct LedgerRow {
+    pub id: String,
+    pub seq: i64,
+    pub member_id: String,
+    /// `earned`, `reversed`, `manual`.
+    pub kind: String,
+    pub amount_minor: i64,
+    pub written_off_minor: i64,
+    pub balance_after_minor: i64,
+    pub connection_id: Option<String>,
+    pub sale_external_id: Option<String>,
+    pub order_id: Option<String>,
+    pub order_version: Option<i64>,
+    pub reason: Option<String>,
+    pub message: Option<String>,
+    pub idempotency_key: Option<String>,
+    pub created_at: i64,
+}
+
+const LEDGER_COLUMNS: &str = "id, seq, member_id, kind, amount_minor, written_off_minor, balance_after_minor, connection_id, sale_external_id, order_id, order_version, reason, message, idempotency_key, created_at";
+
+fn ledger_from(r: &sqlx::any::AnyRow) -> Result<LedgerRow> {
+    Ok(LedgerRow {
+        id: r.try_get("id")?,
+        seq: r.try_get("seq")?,
+        member_id: r.try_get("member_id")?,
+        kind: r.try_get("kind")?,
+        amount_minor: r.try_get("amount_minor")?,
+        written_off_minor: r.try_get("written_off_minor")?,
+        balance_after_minor: r.try_get("balance_after_minor")?,
+        connection_id: r.try_get("connection_id")?,
+        sale_external_id: r.try_get("sale_external_id")?,
+        order_id: r.try_get("order_id")?,
+        order_version: r.try_get("order_version")?,
+        reason: r.try_get("reason")?,
+        message: r.try_get("message")?,
+        idempotency_key: r.try_get("idempotency_key")?,
+        created_at: r.try_get("created_at")?,
+    })
+}
+
+/// Appends a ledger entry and moves the member's balance by its amount, in the caller's
+/// transaction. The balance update comes first: on PostgreSQL it locks the member row, which
+/// serialises the entry numbers. Fills in `seq` and `balance_after_minor`.
+pub async fn post_entry(c: &mut Conn, merchant_id: &str, e: &mut LedgerRow) -> Result<()> {
+    let balance: i64 = sqlx::query_scalar("UPDATE members SET balance_minor = balance_minor + $3, updated_at = $4 WHERE merchant_id = $1 AND id = $2 RETURNING balance_minor")
+        .bind(merchant_id)
+        .bind(&e.member_id)
+        .bind(e.amount_minor)
+        .bind(e.created_at)
+        .fetch_optional(&mut *c)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("member `{}`", e.member_id)))?;
+    let seq: i64 = sqlx::query_scalar(
+        "SELECT COALESCE(MAX(seq), 0) + 1 FROM credit_ledger WHERE merchant_id = $1 AND member_id = $2",
+    )
+    .bind(merchant_id)
+    .bind(&e.member_id)
+    .fetch_one(&mut *c)
+    .await?;
+    e.seq = seq;
+    e.balance_after_minor = balance;
+    sqlx::query(&format!("INSERT INTO credit_ledger (merchant_id, {LEDGER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"))
+        .bind(merchant_id)
+        .bind(&e.id)
+        .bind(e.seq)
+        .bind(&e.member_id)
+        .bind(&e.kind)
+        .bind(e.amount_minor)
+        .bind(e.written_off_minor)
+        .bind(e.balance_after_minor)
+        .bind(&e.connection_id)
+        .bind(&e.sale_external_id)
+        .bind(&e.order_id)
+        .bind(e.order_version)
+        .bind(&e.reason)
+        .bind(&e.message)
+        .bind(&e.idempotency_key)
+        .bind(e.created_at)
+        .execute(c)
+        .await?;
+    Ok(())
+}
+
+pub async fn entry_by_idempotency_key(
+    c: &mut Conn,
+    merchant_id: &str,
+    key: &str,
+) -> Result<Option<LedgerRow>> {
+    let row = sqlx::query(&format!(
+        "SELECT {LEDGER_COLUMNS} FROM credit_ledger WHERE merchant_id = $1 AND idempotency_key = $2"
+    ))
+    .bind(merchant_id)
+    .bind(key)
+    .fetch_optional(c)
+    .await?;
+    row.as_ref().map(ledger_from).transpose()
+}
+
+/// A member's ledger, newest first.
+pub async fn ledger_of(c: &mut Conn, merchant_id: &str, member_id: &str) -> Result<Vec<LedgerRow>> {
+    let rows = sqlx::query(&format!("SELECT {LEDGER_COLUMNS} FROM credit_ledger WHERE merchant_id = $1 AND member_id = $2 ORDER BY seq DESC"))
+        .bind(merchant_id)
+        .bind(member_id)
+        .fetch_all(c)
+        .await?;
+    rows.iter().map(ledger_from).collect()
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct CardRow {
+    pub id: String,
+    pub name: String,
+    pub reward: String,
+    /// The card's rule as JSON (stamps required, categories, mode, minimum, caps).
+    pub rule: String,
+    pub active: bool,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+fn card_from(r: &sqlx::any::AnyRow) -> Result<CardRow> {
+    Ok(CardRow {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        reward: r.try_get("reward")?,
+        rule: r.try_get("rule")?,
+        active: r.try_get::<i64, _>("active")? != 0,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+    })
+}
+
+pub async fn put_card(c: &mut Conn, merchant_id: &str, card: &CardRow) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO punch_cards (merchant_id, id, name, reward, rule, active, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+         ON CONFLICT (merchant_id, id) DO UPDATE SET name = excluded.name, reward = excluded.reward, rule = excluded.rule, active = excluded.active, updated_at = excluded.updated_at",
+    )
+    .bind(merchant_id)
+    .bind(&card.id)
+    .bind(&card.name)
+    .bind(&card.reward)
+    .bind(&card.rule)
+    .bind(i64::from(card.active))
+    .bind(card.created_at)
+    .bind(card.updated_at)
+    .execute(c)
+    .await?;
+    Ok(())
+}
+
+pub async fn card(c: &mut Conn, merchant_id: &str, id: &str) -> Result<Option<CardRow>> {
+    let row = sqlx::query("SELECT id, name, reward, rule, active, created_at, updated_at FROM punch_cards WHERE merchant_id = $1 AND id = $2")
+        .bind(merchant_id)
+        .bind(id)
+        .fetch_optional(c)
+        .await?;
+    row.as_ref().map(card_from).transpose()
+}
+
+pub async fn cards(c: &mut Conn, merchant_id: &str, active_only: bool) -> Result<Vec<CardRow>> {
+    let rows = sqlx::query("SELECT id, name, reward, rule, active, created_at, updated_at FROM punch_cards WHERE merchant_id = $1 AND ($2 = 0 OR active = 1) ORDER BY created_at, id")
+        .bind(merchant_id)
+        .bind(i64::from(active_only))
+        .fetch_all(c)
+        .await?;
+    rows.iter().map(card_from).collect()
+}
+
+/// A member's progress on a card (JSON), if they have any.
+pub async fn member_card(
+    c: &mut Conn,
+    merchant_id: &str,
+    member_id: &str,
+    card_id: &str,
+) -> Result<Option<String>> {
+    Ok(sqlx::query_scalar(
+        "SELECT state FROM member_cards WHERE merchant_id = $1 AND member_id = $2 AND card_id = $3",
+    )
+    .bind(merchant_id)
+    .bind(member_id)
+    .bind(card_id)
+    .fetch_optional(c)
+    .await?)
+}
+
+pub async fn put_member_card(
+    c: &mut Conn,
+    merchant_id: &str,
+    member_id: &str,
+    card_id: &str,
+    state: &str,
+    now: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO member_cards (merchant_id, member_id, card_id, state, updated_at) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (merchant_id, member_id, card_id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
+    )
+    .bind(merchant_id)
+    .bind(member_id)
+    .bind(card_id)
+    .bind(state)
+    .bind(now)
+    .execute(c)
+    .await?;
+    Ok(())
+}
+
+/// Every card a member has progress on: (card id, state JSON).
+pub async fn member_cards(
+    c: &mut Conn,
+    merchant_id: &str,
+    member_id: &str,
+) -> Result<Vec<(String, String)>> {
+    let rows = sqlx::query("SELECT card_id, state FROM member_cards WHERE merchant_id = $1 AND member_id = $2 ORDER BY card_id")
+        .bind(merchant_id)
+        .bind(member_id)
+        .fetch_all(c)
+        .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("card_id")?, r.try_get("state")?)))
+        .collect()
+}
+
+/// The stamps a purchase has given on a card so far.
+pub async fn purchase_stamps(
+    c: &mut Conn,
+    merchant_id: &str,
+    connection_id: &str,
+    sale_external_id: &str,
+    card_id: &str,
+) -> Result<i64> {
+    Ok(sqlx::query_scalar::<_, i64>("SELECT stamps FROM purchase_stamps WHERE merchant_id = $1 AND connection_id = $2 AND sale_external_id = $3 AND card_id = $4")
+        .bind(merchant_id)
+        .bind(connection_id)
+        .bind(sale_external_id)
+        .bind(card_id)
+        .fetch_optional(c)
+        .await?
+        .unwrap_or(0))
+}
+
+#[allow(clippy::too_many_arguments)]
+pub async fn put_purchase_stamps(
+    c: &mut Conn,
+    merchant_id: &str,
+    connection_id: &str,
+    sale_external_id: &str,
+    card_id: &str,
+    member_id: &str,
+    business_date: Option<&str>,
+    stamps: i64,
+    now: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO purchase_stamps (merchant_id, connection_id, sale_external_id, card_id, member_id, business_date, stamps, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+         ON CONFLICT (merchant_id, connection_id, sale_external_id, card_id) DO UPDATE SET member_id = excluded.member_id, business_date = excluded.business_date, stamps = excluded.stamps, updated_at = excluded.updated_at",
+    )
+    .bind(merchant_id)
+    .bind(connection_id)
+    .bind(sale_external_id)
+    .bind(card_id)
+    .bind(member_id)
+    .bind(business_date)
+    .bind(stamps)
+    .bind(now)
+    .execute(c)
+    .await?;
+    Ok(())
+}
+
+/// Stamps a member got on a card from other purchases of the same business day (daily cap).
+pub async fn stamps_on_day(
+    c: &mut Conn,
+    merchant_id: &str,
+    member_id: &str,
+    card_id: &str,
+    business_date: &str,
+    except: (&str, &str),
+) -> Result<i64> {
+    Ok(sqlx::query_scalar::<_, i64>(
+        "SELECT CAST(COALESCE(SUM(stamps), 0) AS BIGINT) FROM purchase_stamps WHERE merchant_id = $1 AND member_id = $2 AND card_id = $3 AND business_date = $4 \
+         AND NOT (connection_id = $5 AND sale_external_id = $6)",
+    )
+    .bind(merchant_id)
+    .bind(member_id)
+    .bind(card_id)
+    .bind(business_date)
+    .bind(except.0)
+    .bind(except.1)
+    .fetch_one(c)
+    .await?)
+}
+
+/// Sets a member's tier, the date it was reached and the manual floor.
+pub async fn set_member_tier(
+    c: &mut Conn,
+    merchant_id: &str,
+    member_id: &str,
+    tier: Option<&str>,
+    since: Option<&str>,
+    floor: Option<&str>,
+    now: i64,
+) -> Result<()> {
+    sqlx::query("UPDATE members SET tier_id = $3, tier_since = $4, tier_floor = $5, updated_at = $6 WHERE merchant_id = $1 AND id = $2")
+        .bind(merchant_id)
+        .bind(member_id)
+        .bind(tier)
+        .bind(since)
+        .bind(floor)
+        .bind(now)
+        .execute(c)
+        .await?;
+    Ok(())
+}
+
+/// Members holding a tier or a floor (the daily check looks only at these).
+pub async fn tiered_members(c: &mut Conn, merchant_id: &str) -> Result<Vec<MemberRow>> {
+    let rows = sqlx::query(&format!(
+        "SELECT {MEMBER_COLUMNS} FROM members WHERE merchant_id = $1 AND (tier_id IS NOT NULL OR tier_floor IS NOT NULL) ORDER BY id"
+    ))
+    .bind(merchant_id)
+    .fetch_all(c)
+    .await?;
+    rows.iter().map(member_row).collect()
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct TierHistoryRow {
+    pub id: String,
+    pub member_id: String,
+    /// `upgraded`, `downgrade_warning`, `downgraded`, `floor_set`.
+    pub event: String,
+    pub from_tier: Option<String>,
+    pub to_tier: Option<String>,
+    pub on_date: String,
+    pub created_at: i64,
+}
+
+pub async fn add_tier_history(c: &mut Conn, merchant_id: &str, h: &TierHistoryRow) -> Result<()> {
+    sqlx::query("INSERT INTO tier_history (merchant_id, id, member_id, event, from_tier, to_tier, on_date, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+        .bind(merchant_id)
+        .bind(&h.id)
+        .bind(&h.member_id)
+        .bind(&h.event)
+        .bind(&h.from_tier)
+        .bind(&h.to_tier)
+        .bind(&h.on_date)
+        .bind(h.created_at)
+        .execute(c)
+        .await?;
+    Ok(())
+}
+
+/// Whether this member already has this history event for this date (warnings are daily).
+pub async fn has_tier_event(
+    c: &mut Conn,
+    merchant_id: &str,
+    member_id: &str,
+    event: &str,
+    on_date: &str,
+) -> Result<bool> {
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tier_history WHERE merchant_id = $1 AND member_id = $2 AND event = $3 AND on_date = $4")
+        .bind(merchant_id)
+        .bind(member_id)
+        .bind(event)
+        .bind(on_date)
+        .fetch_one(c)
+        .await?;
+    Ok(n > 0)
+}
+
+pub async fn tier_history(
+    c: &mut Conn,
+    merchant_id: &str,
+    member_id: &str,
+) -> Result<Vec<TierHistoryRow>> {
+    let rows = sqlx::query("SELECT id, member_id, event, from_tier, to_tier, on_date, created_at FROM tier_history WHERE merchant_id = $1 AND member_id = $2 ORDER BY created_at DESC, id DESC")
+        .bind(merchant_id)
+        .bind(member_id)
+        .fetch_all(c)
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(TierHistoryRow {
+                id: r.try_get("id")?,
+                member_id: r.try_get("member_id")?,
+                event: r.try_get("event")?,
+                from_tier: r.try_get("from_tier")?,
+                to_tier: r.try_get("to_tier")?,
+                on_date: r.try_get("on_date")?,
+                created_at: r.try_get("created_at")?,
+            })
+        })
+        .collect()
+}
+
+/// The last business date the daily tier check ran for the merchant.
+pub async fn tiers_checked_on(c: &mut Conn, merchant_id: &str) -> Result<Option<String>> {
+    Ok(sqlx::query_scalar::<_, Option<String>>(
+        "SELECT tiers_checked_on FROM loyalty_programs WHERE merchant_id = $1",
+    )
+    .bind(merchant_id)
+    .fetch_optional(c)
+    .await?
+    .flatten())
+}
+
+pub async fn set_tiers_checked_on(c: &mut Conn, merchant_id: &str, day: &str) -> Result<()> {
+    sqlx::query("UPDATE loyalty_programs SET tiers_checked_on = $2 WHERE merchant_id = $1")
+        .bind(merchant_id)
+        .bind(day)
+        .execute(c)
+        .await?;
+    Ok(())
+}
