@@ -27,7 +27,10 @@ impl Engine {
     pub async fn run_one_job(&self) -> Result<Option<JobReport>, EngineError> {
         let now = self.now_ms();
         let lease = self.config().job_lease.as_millis() as i64;
-        let Some(job) = jobs::claim(self.store(), self.instance(), now + lease, now).await? else {
+        // Each claim has its own lease token, so a job restarted or re-claimed while a worker of
+        // this same process still runs it cannot be checkpointed by that worker any more.
+        let owner = format!("{}.{}", self.instance(), crate::ids::new_id("lease"));
+        let Some(job) = jobs::claim(self.store(), &owner, now + lease, now).await? else {
             return Ok(None);
         };
         let span = tracing::info_span!("job", job_id = %job.id, kind = %job.kind, connection_id = %job.connection_id, stream = %job.stream_key);
@@ -86,6 +89,7 @@ impl Engine {
     fn spawn_heartbeat(&self, job: &JobRow) -> JoinHandle<()> {
         let engine = self.clone();
         let id = job.id.clone();
+        let owner = lease_owner(job).to_owned();
         let lease = self.config().job_lease;
         tokio::spawn(async move {
             loop {
@@ -94,7 +98,7 @@ impl Engine {
                 let Ok(mut c) = engine.conn().await else {
                     continue;
                 };
-                if let Ok(false) = jobs::heartbeat(&mut c, &id, engine.instance(), until).await {
+                if let Ok(false) = jobs::heartbeat(&mut c, &id, &owner, until).await {
                     return;
                 }
             }
@@ -117,7 +121,16 @@ impl Engine {
                     _ => self.config().poll_interval,
                 };
                 let next = now + interval.as_millis() as i64;
-                jobs::release(&mut tx, &job.id, self.instance(), "queued", next, None, now).await?;
+                jobs::release(
+                    &mut tx,
+                    &job.id,
+                    lease_owner(job),
+                    "queued",
+                    next,
+                    None,
+                    now,
+                )
+                .await?;
                 // The connection recovers from a sync error once none of its streams is failing.
                 let failing = jobs::list_for_connection(&mut tx, m, c)
                     .await?
@@ -137,7 +150,7 @@ impl Engine {
                 jobs::release(
                     &mut tx,
                     &job.id,
-                    self.instance(),
+                    lease_owner(job),
                     "paused",
                     now,
                     Some("the POS location is no longer mapped to a location"),
@@ -152,7 +165,7 @@ impl Engine {
                 jobs::release(
                     &mut tx,
                     &job.id,
-                    self.instance(),
+                    lease_owner(job),
                     "paused",
                     now,
                     Some(&e.to_string()),
@@ -174,7 +187,7 @@ impl Engine {
                 jobs::release(
                     &mut tx,
                     &job.id,
-                    self.instance(),
+                    lease_owner(job),
                     "queued",
                     now + backoff.as_millis() as i64,
                     Some(&e.to_string()),
@@ -248,4 +261,9 @@ impl Engine {
         }));
         handles
     }
+}
+
+/// The lease token of a claimed job (set by its claim).
+pub(crate) fn lease_owner(job: &JobRow) -> &str {
+    job.lease_owner.as_deref().unwrap_or_default()
 }

@@ -185,8 +185,10 @@ pub async fn release(
     Ok(r.rows_affected() == 1)
 }
 
-/// Starts a stream over from the beginning (e.g. after a new location is mapped), unless it is
-/// running; idempotent upserts make the re-read harmless.
+/// Starts a stream over from the beginning (e.g. after a new location is mapped); idempotent
+/// upserts make the re-read harmless. A running job loses its lease: its next checkpoint fails,
+/// rolling back the page it was writing, and the next claim starts from the beginning with the
+/// new scope. Paused and failed jobs stay so.
 pub async fn restart_stream(
     c: &mut Conn,
     merchant_id: &str,
@@ -196,8 +198,9 @@ pub async fn restart_stream(
     now: i64,
 ) -> Result<()> {
     sqlx::query(
-        "UPDATE jobs SET checkpoint = '{}', progress_done = 0, run_after = $5, updated_at = $5 \
-         WHERE merchant_id = $1 AND connection_id = $2 AND kind = $3 AND stream_key = $4 AND state <> 'running'",
+        "UPDATE jobs SET checkpoint = '{}', progress_done = 0, progress_total = NULL, run_after = $5, updated_at = $5, \
+         state = CASE WHEN state = 'running' THEN 'queued' ELSE state END, lease_owner = NULL, lease_until = NULL \
+         WHERE merchant_id = $1 AND connection_id = $2 AND kind = $3 AND stream_key = $4",
     )
     .bind(merchant_id)
     .bind(connection_id)

@@ -330,10 +330,32 @@ async fn a_job_is_claimed_once_and_reclaimed_after_its_lease(backend: TestBacken
             .is_none(),
         "not due yet"
     );
-    assert!(jobs::claim(&store, "w", 9_000, 2_000)
+    let running = jobs::claim(&store, "w", 9_000, 2_000)
         .await
         .unwrap()
-        .is_some());
+        .unwrap();
+    // A restart while it runs (a location mapped) revokes the lease: the runner's next write
+    // is refused and the next claim starts over.
+    let mut c = store.conn().await.unwrap();
+    jobs::restart_stream(&mut c, "m1", "c1", "orders", "bl1", 2_100)
+        .await
+        .unwrap();
+    let late = Progress {
+        checkpoint: &json!({ "page": 4 }),
+        done: 4,
+        total: None,
+    };
+    let owner = running.lease_owner.unwrap();
+    assert!(!jobs::checkpoint(&mut c, "j1", &owner, &late, 9_000, 2_200)
+        .await
+        .unwrap());
+    assert!(!jobs::heartbeat(&mut c, "j1", &owner, 9_000).await.unwrap());
+    drop(c);
+    let again = jobs::claim(&store, "w2", 9_000, 2_300)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((again.checkpoint, again.progress_done), (json!({}), 0));
 }
 
 conformance!(integration_log_collapses_repeats_and_keeps_100);

@@ -209,3 +209,62 @@ on_both_backends!(
         w.stop().await;
     }
 );
+
+on_both_backends!(
+    a_location_mapped_while_the_account_feed_runs_restarts_it,
+    |backend| async move {
+        let Some(db) = Db::create(backend).await else {
+            return;
+        };
+        let sb = start_sandbox(60.0).await;
+        let w = World::with(sb, db).await;
+        // Four pages of sales over two outlets, each request slowed so the feed is mid-run.
+        let sm = w.sb.merchant_x(60, 60).await;
+        w.sb.fault(json!({ "kind": "latency", "latency_ms": 300, "merchant": sm["id"] }))
+            .await;
+        let m = w.merchant().await;
+        let conn = w.connect_unmapped(&m, &sm).await;
+        let c = conn["id"].as_str().unwrap().to_owned();
+        let pos = conn["pos_locations"].as_array().unwrap().clone();
+        assert_eq!(pos.len(), 2);
+        w.map_one(&m, &conn, &pos[0]).await;
+
+        let engine = w.hub.engine.clone();
+        let run = tokio::spawn(async move { engine.run_until_idle().await });
+        // Once the feed has written a page for the first outlet, the second outlet is mapped.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        loop {
+            let view = w
+                .api
+                .get(&format!("/api/v1/merchants/{m}/connections/{c}"))
+                .await
+                .unwrap();
+            let feed = view["streams"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|s| s["kind"] == "orders")
+                .cloned()
+                .unwrap_or(Value::Null);
+            if feed["state"] == "running" && feed["orders_seen"].as_i64().unwrap_or(0) > 0 {
+                assert_eq!(
+                    feed["phase"], "backfill",
+                    "the feed is still mid-run: {feed}"
+                );
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the feed never ran: {view}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        w.map_one(&m, &conn, &pos[1]).await;
+        run.await.unwrap().unwrap();
+        assert!(w.drain().await.is_empty());
+
+        // Both outlets' whole history is there, each sale once.
+        assert_matches_truth(&w.connection_summary(&m, &c).await, &w.sb.truth(&sm).await);
+        w.stop().await;
+    }
+);

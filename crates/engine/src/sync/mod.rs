@@ -144,7 +144,16 @@ impl Engine {
             done,
             total,
         };
-        if jobs::checkpoint(tx, &job.id, self.instance(), &progress, lease_until, now).await? {
+        if jobs::checkpoint(
+            tx,
+            &job.id,
+            crate::worker::lease_owner(job),
+            &progress,
+            lease_until,
+            now,
+        )
+        .await?
+        {
             Ok(())
         } else {
             Err(EngineError::LeaseLost)
