@@ -109,6 +109,20 @@ impl Engine {
             .cloned()
     }
 
+    /// Starts consumer `name` over from a merchant's first event, inside `tx` (a replay); a
+    /// batch it is handling now loses its lease and rolls back. Returns the last event's
+    /// sequence number as of `tx`.
+    pub async fn restart_consumer(
+        &self,
+        tx: &mut Tx,
+        merchant_id: &str,
+        name: &str,
+    ) -> Result<i64, EngineError> {
+        let last = events::last_seq(tx, merchant_id).await?;
+        jobs::restart_stream(tx, merchant_id, "", CONSUMER_JOB, name, self.now_ms()).await?;
+        Ok(last)
+    }
+
     /// Runs a consumer's cursor job until it has handled every event.
     pub(crate) async fn run_consumer(&self, job: &JobRow) -> Result<Outcome, EngineError> {
         let consumer = self.consumer(&job.stream_key).ok_or_else(|| {

@@ -146,6 +146,13 @@ pub struct CardState {
     pub rewards: Vec<Reward>,
     /// Stamps that could not be taken back because their reward was already redeemed.
     pub shortfall: u64,
+    /// Rewards redeemed before a replay: the next this many issued are marked redeemed.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub to_redeem: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// What applying a change did.
@@ -154,6 +161,30 @@ pub struct StampChange {
     pub issued: Vec<Reward>,
     pub revoked: Vec<Reward>,
     pub shortfall: u32,
+}
+
+/// Adds another member's progress on the same card to `into` (a merge): stamps, the lifetime
+/// count, rewards and shortfall add up, and stamps that now complete the card issue rewards
+/// (named by `new_reward_id`, credited to `purchase`).
+pub fn merge(
+    stamps_required: u32,
+    into: &mut CardState,
+    from: CardState,
+    purchase: &str,
+    new_reward_id: impl FnMut(usize) -> String,
+) -> StampChange {
+    let lifetime = into.lifetime + from.lifetime;
+    into.shortfall += from.shortfall;
+    into.rewards.extend(from.rewards);
+    let change = apply(
+        stamps_required,
+        into,
+        purchase,
+        i64::from(from.current),
+        new_reward_id,
+    );
+    into.lifetime = lifetime;
+    change
 }
 
 /// Applies `delta` stamps of `purchase` to the card. `new_reward_id` names each issued reward
@@ -170,10 +201,12 @@ pub fn apply(
     if delta >= 0 {
         let total = u64::from(state.current) + delta.unsigned_abs();
         for _ in 0..total / n {
+            let redeemed = state.to_redeem > 0;
+            state.to_redeem = state.to_redeem.saturating_sub(1);
             let reward = Reward {
                 id: new_reward_id(state.rewards.len()),
                 purchase: purchase.to_owned(),
-                redeemed: false,
+                redeemed,
             };
             change.issued.push(reward.clone());
             state.rewards.push(reward);
@@ -370,5 +403,38 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn merging_adds_progress_and_issues_what_completes() {
+        let mut into = CardState {
+            current: 7,
+            lifetime: 17,
+            rewards: vec![Reward {
+                id: "r1".into(),
+                purchase: "p1".into(),
+                redeemed: true,
+            }],
+            shortfall: 1,
+            to_redeem: 0,
+        };
+        let from = CardState {
+            current: 5,
+            lifetime: 5,
+            rewards: vec![],
+            shortfall: 0,
+            to_redeem: 0,
+        };
+        let change = merge(10, &mut into, from, "merge", |i| format!("m{i}"));
+        assert_eq!(change.issued.len(), 1);
+        assert_eq!(
+            (
+                into.current,
+                into.lifetime,
+                into.rewards.len(),
+                into.shortfall
+            ),
+            (2, 22, 2, 1)
+        );
     }
 }

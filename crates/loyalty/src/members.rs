@@ -85,6 +85,7 @@ async fn claim(
             &p.sale_external_id,
             Some(&member.id),
             now,
+            false,
         )
         .await?;
     }
@@ -108,6 +109,8 @@ pub async fn create(
         tier_id: None,
         tier_since: None,
         tier_floor: None,
+        segment: None,
+        rfm_scores: None,
         created_at: now,
         updated_at: now,
     };
@@ -189,12 +192,33 @@ pub async fn list(
     engine: &Engine,
     merchant_id: &str,
     search: Option<&str>,
+    segment: Option<&str>,
     after: Option<&str>,
     limit: i64,
 ) -> Result<Vec<MemberRow>, EngineError> {
+    if let Some(s) = segment {
+        if !crate::rfm::Segment::ALL.iter().any(|x| x.as_str() == s) {
+            let all: Vec<&str> = crate::rfm::Segment::ALL
+                .iter()
+                .map(|x| x.as_str())
+                .collect();
+            return Err(EngineError::Invalid(format!(
+                "`{s}` is not a segment; segments are: {}",
+                all.join(", ")
+            )));
+        }
+    }
     engine.merchant(merchant_id).await?;
     let mut c = engine.conn().await?;
-    Ok(store::list_members(&mut c, merchant_id, search, after, limit.clamp(1, 500)).await?)
+    Ok(store::list_members(
+        &mut c,
+        merchant_id,
+        search,
+        segment,
+        after,
+        limit.clamp(1, 500),
+    )
+    .await?)
 }
 
 pub async fn ledger(
@@ -236,13 +260,7 @@ pub async fn manual_credit(
             "`reason` is required: say why the balance changes".into(),
         ));
     }
-    let key = credit.idempotency_key.trim();
-    if key.is_empty() || key.len() > 200 {
-        return Err(EngineError::Invalid(
-            "`idempotency_key` is required (1–200 characters): send the same key to retry safely"
-                .into(),
-        ));
-    }
+    let key = idempotency_key(&credit.idempotency_key)?;
     if credit.amount_minor == 0 {
         return Err(EngineError::Invalid(
             "`amount_minor` must not be zero".into(),
@@ -252,13 +270,9 @@ pub async fn manual_credit(
     let now = engine.now_ms();
     let mut tx = engine.store().begin().await?;
     let key = format!("manual:{key}");
-    if let Some(first) = store::entry_by_idempotency_key(&mut tx, merchant_id, &key).await? {
-        if first.member_id != member_id || first.amount_minor != credit.amount_minor {
-            return Err(EngineError::Conflict(format!(
-                "idempotency key `{}` was already used for a different credit",
-                credit.idempotency_key.trim()
-            )));
-        }
+    if let Some(first) =
+        repeated(&mut tx, merchant_id, member_id, &key, credit.amount_minor).await?
+    {
         return Ok((first, false));
     }
     let member = store::member(&mut tx, merchant_id, member_id)
@@ -296,4 +310,212 @@ pub async fn manual_credit(
     .await?;
     tillbridge_store::commit(tx).await?;
     Ok((entry, true))
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Merge {
+    /// The member merged into this one; they are deleted.
+    pub member_id: String,
+}
+
+/// Merges member `merge.member_id` into `member_id`: their purchases, ledger, stamps and tier
+/// history move over, balances and card progress add up (completed cards issue rewards), the
+/// surviving member keeps their own tier floor (or takes the other's), and tier and segments
+/// are recomputed. The other member's e-mail stops matching orders.
+pub async fn merge(
+    engine: &Engine,
+    merchant_id: &str,
+    member_id: &str,
+    merge: Merge,
+) -> Result<MemberView, EngineError> {
+    let other = merge.member_id.trim();
+    if other == member_id {
+        return Err(EngineError::Invalid(
+            "a member cannot be merged into themselves: `member_id` must name the other member"
+                .into(),
+        ));
+    }
+    engine.merchant(merchant_id).await?;
+    let now = engine.now_ms();
+    let mut tx = engine.store().begin().await?;
+    let into = store::member(&mut tx, merchant_id, member_id)
+        .await?
+        .ok_or_else(|| not_found(merchant_id, member_id))?;
+    let from = store::member(&mut tx, merchant_id, other)
+        .await?
+        .ok_or_else(|| not_found(merchant_id, other))?;
+    // Card progress adds up before the rows move.
+    let theirs = store::member_cards(&mut tx, merchant_id, &from.id).await?;
+    let mut issued = Vec::new();
+    for (card_id, raw) in theirs {
+        let Some(card) = store::card(&mut tx, merchant_id, &card_id).await? else {
+            continue;
+        };
+        let rule = crate::punch_cards::rule_of(&card)?;
+        let mut state = match store::member_card(&mut tx, merchant_id, &into.id, &card_id).await? {
+            Some(raw) => crate::punch_cards::parse_state(&raw)?,
+            None => crate::cards::CardState::default(),
+        };
+        let change = crate::cards::merge(
+            rule.stamps_required,
+            &mut state,
+            crate::punch_cards::parse_state(&raw)?,
+            &format!("merge/{}", from.id),
+            |_| new_id("rwd"),
+        );
+        let text =
+            serde_json::to_string(&state).map_err(|e| EngineError::Invalid(e.to_string()))?;
+        store::put_member_card(&mut tx, merchant_id, &into.id, &card_id, &text, now).await?;
+        issued.extend(change.issued.into_iter().map(|r| (card.clone(), r)));
+    }
+    store::absorb_member(&mut tx, merchant_id, &from.id, &into.id, now).await?;
+    if into.tier_floor.is_none() && from.tier_floor.is_some() {
+        store::set_member_tier(
+            &mut tx,
+            merchant_id,
+            &into.id,
+            into.tier_id.as_deref(),
+            into.tier_since.as_deref(),
+            from.tier_floor.as_deref(),
+            now,
+        )
+        .await?;
+    }
+    let mut marker = LedgerRow {
+        id: new_id("cred"),
+        member_id: into.id.clone(),
+        kind: "merged".into(),
+        amount_minor: 0,
+        reason: Some(format!(
+            "merged member {} ({}) with a balance of {}",
+            from.id, from.email, from.balance_minor
+        )),
+        created_at: now,
+        ..LedgerRow::default()
+    };
+    store::post_entry(&mut tx, merchant_id, &mut marker).await?;
+    let program = program::load(&mut tx, merchant_id).await?;
+    crate::tiering::after_purchase(&mut tx, merchant_id, &program, &into.id, now, false).await?;
+    let today = crate::tiering::today(&mut tx, merchant_id, now).await?;
+    crate::segments::compute(&mut tx, merchant_id, today, now).await?;
+    emit(
+        &mut tx,
+        merchant_id,
+        "loyalty.members_merged",
+        &into.id,
+        serde_json::json!({ "member_id": into.id, "merged_member_id": from.id, "merged_email": from.email }),
+        now,
+    )
+    .await?;
+    for (card, reward) in issued {
+        emit(&mut tx, merchant_id, "loyalty.reward_available", &into.id, serde_json::json!({
+            "member_id": into.id, "card_id": card.id, "reward_id": reward.id, "reward": card.reward,
+        }), now).await?;
+    }
+    let member = store::member(&mut tx, merchant_id, &into.id)
+        .await?
+        .unwrap_or(into);
+    let view = view(&mut tx, merchant_id, member).await?;
+    tillbridge_store::commit(tx).await?;
+    Ok(view)
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Redemption {
+    /// Credit spent, in minor units (positive).
+    pub amount_minor: i64,
+    /// Repeating a request with the same key returns the first entry and changes nothing.
+    pub idempotency_key: String,
+    /// Where it was spent (an order number, a register), for the ledger.
+    #[serde(default)]
+    pub reference: Option<String>,
+}
+
+/// Spends credit: never more than the balance, whatever the negative-balance setting (which
+/// only lets reversals of already spent credit go below zero).
+pub async fn redeem(
+    engine: &Engine,
+    merchant_id: &str,
+    member_id: &str,
+    r: Redemption,
+) -> Result<(LedgerRow, bool), EngineError> {
+    if r.amount_minor <= 0 {
+        return Err(EngineError::Invalid(format!(
+            "`amount_minor` must be positive (the credit spent), got {}",
+            r.amount_minor
+        )));
+    }
+    let key = idempotency_key(&r.idempotency_key)?;
+    engine.merchant(merchant_id).await?;
+    let now = engine.now_ms();
+    let mut tx = engine.store().begin().await?;
+    let key = format!("redeem:{key}");
+    if let Some(first) = repeated(&mut tx, merchant_id, member_id, &key, -r.amount_minor).await? {
+        return Ok((first, false));
+    }
+    let member = store::member(&mut tx, merchant_id, member_id)
+        .await?
+        .ok_or_else(|| not_found(merchant_id, member_id))?;
+    if member.balance_minor < r.amount_minor {
+        return Err(EngineError::Invalid(format!(
+            "the balance is {} and a redemption may not exceed it; redeem at most that much",
+            member.balance_minor.max(0)
+        )));
+    }
+    let mut entry = LedgerRow {
+        id: new_id("cred"),
+        member_id: member_id.to_owned(),
+        kind: "redeemed".into(),
+        amount_minor: -r.amount_minor,
+        reason: clean(r.reference),
+        idempotency_key: Some(key),
+        created_at: now,
+        ..LedgerRow::default()
+    };
+    store::post_entry(&mut tx, merchant_id, &mut entry).await?;
+    emit(
+        &mut tx,
+        merchant_id,
+        "loyalty.credit_redeemed",
+        member_id,
+        serde_json::json!({ "member_id": member_id, "amount_minor": r.amount_minor, "balance_minor": entry.balance_after_minor, "reference": entry.reason, "ledger_entry_id": entry.id }),
+        now,
+    )
+    .await?;
+    tillbridge_store::commit(tx).await?;
+    Ok((entry, true))
+}
+
+fn idempotency_key(raw: &str) -> Result<&str, EngineError> {
+    let key = raw.trim();
+    if key.is_empty() || key.len() > 200 {
+        return Err(EngineError::Invalid(
+            "`idempotency_key` is required (1–200 characters): send the same key to retry safely"
+                .into(),
+        ));
+    }
+    Ok(key)
+}
+
+/// The entry an idempotency key already made, if it made the same change; a conflict if the
+/// key was used for a different one.
+async fn repeated(
+    c: &mut Conn,
+    merchant_id: &str,
+    member_id: &str,
+    key: &str,
+    amount_minor: i64,
+) -> Result<Option<LedgerRow>, EngineError> {
+    let Some(first) = store::entry_by_idempotency_key(c, merchant_id, key).await? else {
+        return Ok(None);
+    };
+    if first.member_id != member_id || first.amount_minor != amount_minor {
+        return Err(EngineError::Conflict(format!(
+            "idempotency key `{}` was already used for a different change",
+            key.split_once(':').map_or(key, |(_, k)| k)
+        )));
+    }
+    Ok(Some(first))
 }

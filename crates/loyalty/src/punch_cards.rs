@@ -49,7 +49,7 @@ pub struct CardView {
     pub updated_at: i64,
 }
 
-fn rule_of(row: &CardRow) -> Result<PunchCard, EngineError> {
+pub(crate) fn rule_of(row: &CardRow) -> Result<PunchCard, EngineError> {
     serde_json::from_str(&row.rule)
         .map_err(|e| EngineError::Invalid(format!("punch card `{}` is unreadable: {e}", row.id)))
 }
@@ -194,7 +194,7 @@ pub async fn member_cards(
     Ok(out)
 }
 
-fn parse_state(raw: &str) -> Result<CardState, EngineError> {
+pub(crate) fn parse_state(raw: &str) -> Result<CardState, EngineError> {
     serde_json::from_str(raw)
         .map_err(|e| EngineError::Invalid(format!("a member's card state is unreadable: {e}")))
 }
@@ -253,7 +253,8 @@ pub async fn redeem(
     })
 }
 
-/// Brings every active card up to date for one purchase of a member.
+/// Brings every active card up to date for one purchase of a member; `quiet` (a replay)
+/// announces nothing.
 pub(crate) async fn stamp(
     c: &mut Conn,
     merchant_id: &str,
@@ -261,6 +262,7 @@ pub(crate) async fn stamp(
     purchase: &PurchaseRow,
     orders: &[StoredOrder],
     now: i64,
+    quiet: bool,
 ) -> Result<(), EngineError> {
     let lines: Vec<StampLine> = orders
         .iter()
@@ -323,6 +325,9 @@ pub(crate) async fn stamp(
             now,
         )
         .await?;
+        if quiet {
+            continue;
+        }
         // Removals and revocations are silent by default.
         if delta > 0 {
             emit(c, merchant_id, "loyalty.stamp_added", member_id, serde_json::json!({
@@ -330,7 +335,8 @@ pub(crate) async fn stamp(
                 "connection_id": conn, "sale_external_id": sale,
             }), now).await?;
         }
-        for reward in &change.issued {
+        // A reward issued already redeemed (a replay of one redeemed before) is not news.
+        for reward in change.issued.iter().filter(|r| !r.redeemed) {
             emit(c, merchant_id, "loyalty.reward_available", member_id, serde_json::json!({
                 "member_id": member_id, "card_id": card.id, "reward_id": reward.id, "reward": card.reward,
             }), now).await?;

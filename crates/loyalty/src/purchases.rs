@@ -34,7 +34,9 @@ pub fn order_eligible(order: &Order, basis: TaxBasis) -> i64 {
 }
 
 /// Brings one purchase up to date: its net eligible amount, its member and its credit.
-/// `member_hint` attributes an unattributed purchase (a claim).
+/// `member_hint` attributes an unattributed purchase (a claim); `quiet` (a replay) announces
+/// nothing.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn apply(
     c: &mut Conn,
     merchant_id: &str,
@@ -43,6 +45,7 @@ pub(crate) async fn apply(
     sale_external_id: &str,
     member_hint: Option<&str>,
     now: i64,
+    quiet: bool,
 ) -> Result<(), EngineError> {
     let orders = orders::purchase_orders(c, merchant_id, connection_id, sale_external_id).await?;
     let Some(sale) = orders
@@ -112,16 +115,18 @@ pub(crate) async fn apply(
                 program,
                 sale,
                 now,
+                quiet,
             )
             .await?;
         }
     }
     if let Some(member_id) = &member_id {
-        crate::punch_cards::stamp(c, merchant_id, member_id, &purchase, &orders, now).await?;
+        crate::punch_cards::stamp(c, merchant_id, member_id, &purchase, &orders, now, quiet)
+            .await?;
     }
     store::put_purchase(c, merchant_id, &purchase, now).await?;
     if let Some(member_id) = &member_id {
-        crate::tiering::after_purchase(c, merchant_id, program, member_id, now).await?;
+        crate::tiering::after_purchase(c, merchant_id, program, member_id, now, quiet).await?;
     }
     Ok(())
 }
@@ -136,6 +141,7 @@ async fn post(
     program: &Program,
     sale: &orders::StoredOrder,
     now: i64,
+    quiet: bool,
 ) -> Result<(), EngineError> {
     let member = store::member(c, merchant_id, member_id)
         .await?
@@ -171,7 +177,7 @@ async fn post(
     store::post_entry(c, merchant_id, &mut entry).await?;
     purchase.accounted_minor += posting.accounted();
     // Reversals are silent by default; earning is announced.
-    if entry.kind == "earned" {
+    if entry.kind == "earned" && !quiet {
         emit(
             c,
             merchant_id,
@@ -188,22 +194,47 @@ async fn post(
     Ok(())
 }
 
+/// The purchase an order event belongs to: (connection, sale's provider id, whether the event
+/// is the sale itself).
+fn purchase_of(e: &EventRow) -> Option<(&str, &str, bool)> {
+    if e.event_type != "order.created" && e.event_type != "order.updated" {
+        return None;
+    }
+    let text = |k: &str| e.payload.get(k).and_then(|v| v.as_str());
+    let connection_id = text("connection_id")?;
+    let is_sale = matches!(text("kind"), Some("sale") | None);
+    let sale = if is_sale {
+        text("external_id")?
+    } else {
+        text("original_external_id")?
+    };
+    Some((connection_id, sale, is_sale))
+}
+
+/// The loyalty consumer's name (its cursor).
+pub const CONSUMER: &str = "loyalty";
+
 /// Applies order events to purchases.
 pub struct Consumer;
 
 impl tillbridge_engine::consumers::Consumer for Consumer {
     fn name(&self) -> &'static str {
-        "loyalty"
+        CONSUMER
     }
 
-    /// The daily tier check, once per business date in the merchant's zone.
+    /// The daily tier check and the nightly segments, once per business date in the
+    /// merchant's zone.
     fn tick<'a>(
         &'a self,
         engine: &'a Engine,
         tx: &'a mut Tx,
         merchant_id: &'a str,
     ) -> ConsumerFuture<'a> {
-        Box::pin(async move { crate::tiering::daily(tx, merchant_id, engine.now_ms()).await })
+        Box::pin(async move {
+            let now = engine.now_ms();
+            crate::tiering::daily(tx, merchant_id, now).await?;
+            crate::segments::nightly(tx, merchant_id, now).await
+        })
     }
 
     fn handle<'a>(
@@ -216,31 +247,28 @@ impl tillbridge_engine::consumers::Consumer for Consumer {
         Box::pin(async move {
             let now = engine.now_ms();
             let program = program::load(tx, merchant_id).await?;
+            let until = store::replay_until(tx, merchant_id).await?;
             let cutoff = now - i64::from(program.claim_window_days) * 24 * 3600 * 1000;
-            // Each purchase is recomputed once per batch, from the orders as stored now.
-            let mut seen: HashSet<(String, String)> = HashSet::new();
+            // Each purchase is recomputed once per batch, from the orders as stored now; a
+            // replay re-reading events it announced before stays quiet about a purchase unless
+            // the batch also holds a newer event of it.
+            let mut last_seq: HashMap<(&str, &str), i64> = HashMap::new();
+            for e in events {
+                if let Some((connection_id, sale, _)) = purchase_of(e) {
+                    last_seq.insert((connection_id, sale), e.seq);
+                }
+            }
+            let mut seen: HashSet<(&str, &str)> = HashSet::new();
             let mut members: HashMap<String, bool> = HashMap::new();
             for e in events {
-                if e.event_type != "order.created" && e.event_type != "order.updated" {
+                let Some((connection_id, sale, is_sale)) = purchase_of(e) else {
+                    continue;
+                };
+                if !seen.insert((connection_id, sale)) {
                     continue;
                 }
+                let quiet = until.is_some_and(|u| last_seq[&(connection_id, sale)] <= u);
                 let text = |k: &str| e.payload.get(k).and_then(|v| v.as_str());
-                let (Some(connection_id), Some(external_id)) =
-                    (text("connection_id"), text("external_id"))
-                else {
-                    continue;
-                };
-                let is_sale = matches!(text("kind"), Some("sale") | None);
-                let Some(sale) = (if is_sale {
-                    Some(external_id)
-                } else {
-                    text("original_external_id")
-                }) else {
-                    continue;
-                };
-                if !seen.insert((connection_id.to_owned(), sale.to_owned())) {
-                    continue;
-                }
                 if is_sale {
                     // An old sale nobody can claim any more (no member has its e-mail, and it
                     // is outside the claim window) has nothing to apply: skip it cheaply, which
@@ -264,11 +292,28 @@ impl tillbridge_engine::consumers::Consumer for Consumer {
                         },
                         None => false,
                     };
-                    if !has_member && closed_at < cutoff {
+                    // A purchase a member already holds (claimed, or merged from another
+                    // e-mail) is always brought up to date.
+                    if !has_member
+                        && closed_at < cutoff
+                        && store::purchase_row(tx, merchant_id, connection_id, sale)
+                            .await?
+                            .is_none_or(|p| p.member_id.is_none())
+                    {
                         continue;
                     }
                 }
-                apply(tx, merchant_id, &program, connection_id, sale, None, now).await?;
+                apply(
+                    tx,
+                    merchant_id,
+                    &program,
+                    connection_id,
+                    sale,
+                    None,
+                    now,
+                    quiet,
+                )
+                .await?;
             }
             Ok(())
         })

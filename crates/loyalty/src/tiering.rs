@@ -50,6 +50,7 @@ fn state_of(m: &MemberRow) -> TierState {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn record(
     c: &mut Conn,
     merchant_id: &str,
@@ -58,6 +59,7 @@ async fn record(
     event: Option<TierEvent>,
     today: NaiveDate,
     now: i64,
+    quiet: bool,
 ) -> Result<(), EngineError> {
     if state.tier != member.tier_id
         || state.since != member.tier_since.as_deref().and_then(|d| d.parse().ok())
@@ -74,7 +76,7 @@ async fn record(
         )
         .await?;
     }
-    let Some(event) = event else {
+    let Some(event) = event.filter(|_| !quiet) else {
         return Ok(());
     };
     let (name, from, to) = match &event {
@@ -128,6 +130,7 @@ pub(crate) async fn after_purchase(
     program: &Program,
     member_id: &str,
     now: i64,
+    quiet: bool,
 ) -> Result<(), EngineError> {
     let Some(settings) = &program.tiers else {
         return Ok(());
@@ -139,7 +142,7 @@ pub(crate) async fn after_purchase(
     let today = today(c, merchant_id, now).await?;
     let spend = spend(c, merchant_id, member_id, &tp, today).await?;
     let (state, event) = tiers::after_order(&tp, &state_of(&member), spend, today);
-    record(c, merchant_id, &member, &state, event, today, now).await
+    record(c, merchant_id, &member, &state, event, today, now, quiet).await
 }
 
 /// The daily check, once per business date: downgrades and warnings per the policy.
@@ -157,7 +160,7 @@ pub(crate) async fn daily(c: &mut Conn, merchant_id: &str, now: i64) -> Result<(
     for member in store::tiered_members(c, merchant_id).await? {
         let spend = spend(c, merchant_id, &member.id, &tp, today).await?;
         let (state, event) = tiers::daily_check(&tp, &state_of(&member), spend, today);
-        record(c, merchant_id, &member, &state, event, today, now).await?;
+        record(c, merchant_id, &member, &state, event, today, now, false).await?;
     }
     store::set_tiers_checked_on(c, merchant_id, &day).await?;
     Ok(())
@@ -220,7 +223,17 @@ pub async fn set_floor(
     let today = today(&mut tx, merchant_id, now).await?;
     let spend = spend(&mut tx, merchant_id, member_id, &tp, today).await?;
     let (state, event) = tiers::after_order(&tp, &state_of(&member), spend, today);
-    record(&mut tx, merchant_id, &member, &state, event, today, now).await?;
+    record(
+        &mut tx,
+        merchant_id,
+        &member,
+        &state,
+        event,
+        today,
+        now,
+        false,
+    )
+    .await?;
     let member = store::member(&mut tx, merchant_id, member_id)
         .await?
         .unwrap_or(member);

@@ -238,6 +238,7 @@ pub const OPERATIONS: &[Operation] = &[
         200,
         &[
             ("search", "part of an e-mail or name"),
+            ("segment", "only members in this RFM segment (champions, loyal, recent, needs_attention, at_risk, inactive, no_purchases)"),
             ("after", "the next_cursor of the previous page"),
             ("limit", "1–500, default 100")
         ]
@@ -293,6 +294,26 @@ pub const OPERATIONS: &[Operation] = &[
         &[]
     ),
     op!(
+        "post",
+        "/api/v1/merchants/{merchant_id}/members/{member_id}/redemptions",
+        "redeemCredit",
+        "loyalty",
+        "Spend credit (never more than the balance) with an idempotency key (200 on a repeat)",
+        Some("Redemption"),
+        201,
+        &[]
+    ),
+    op!(
+        "post",
+        "/api/v1/merchants/{merchant_id}/members/{member_id}/merge",
+        "mergeMembers",
+        "loyalty",
+        "Merge another member into this one: orders, ledger, stamps and tier history move; balances and cards add up; tier and segments are recomputed",
+        Some("MemberMerge"),
+        200,
+        &[]
+    ),
+    op!(
         "put",
         "/api/v1/merchants/{merchant_id}/members/{member_id}/tier-floor",
         "setTierFloor",
@@ -308,6 +329,60 @@ pub const OPERATIONS: &[Operation] = &[
         "tierHistory",
         "loyalty",
         "The member's tier changes and warnings, newest first",
+        None,
+        200,
+        &[]
+    ),
+    op!(
+        "get",
+        "/api/v1/merchants/{merchant_id}/members/{member_id}/segment-history",
+        "segmentHistory",
+        "loyalty",
+        "The days the member's RFM segment changed, newest first",
+        None,
+        200,
+        &[]
+    ),
+    op!(
+        "post",
+        "/api/v1/merchants/{merchant_id}/loyalty/replay",
+        "replayLoyalty",
+        "loyalty",
+        "Recompute credit, stamps, tiers and segments from the whole event log (staff credits, redemptions and floors stay; nothing is announced twice)",
+        None,
+        202,
+        &[]
+    ),
+    op!(
+        "get",
+        "/api/v1/merchants/{merchant_id}/loyalty/insights",
+        "loyaltyInsights",
+        "loyalty",
+        "Repeat purchase rate, spend per member (with the non-member figure), share of orders from members and credit earned/redeemed, for the range and per period; lifetime value, outstanding credit, segment and tier distributions",
+        None,
+        200,
+        &[
+            ("from", "first business date, YYYY-MM-DD (default: a year before `to`)"),
+            ("to", "last business date, YYYY-MM-DD (default: today in the merchant's zone)"),
+            ("period", "day, week or month (default month)")
+        ]
+    ),
+    op!(
+        "get",
+        "/api/v1/merchants/{merchant_id}/loyalty/segments",
+        "segments",
+        "loyalty",
+        "The latest RFM run (members per segment, movement since the previous run) and up to 90 earlier runs",
+        None,
+        200,
+        &[]
+    ),
+    op!(
+        "post",
+        "/api/v1/merchants/{merchant_id}/loyalty/segments/recompute",
+        "recomputeSegments",
+        "loyalty",
+        "Recompute today's RFM segments now (they are also computed nightly in the merchant's zone)",
         None,
         200,
         &[]
@@ -467,6 +542,8 @@ fn schemas() -> Value {
             "max_per_order": {"type": "integer", "minimum": 1}, "max_per_day": {"type": "integer", "minimum": 1}, "active": {"type": "boolean"}
         }), &["name", "reward", "stamps_required"]),
         "TierFloor": s(json!({ "tier_id": {"type": ["string", "null"]} }), &["tier_id"]),
+        "Redemption": s(json!({ "amount_minor": {"type": "integer", "minimum": 1}, "idempotency_key": {"type": "string"}, "reference": {"type": "string"} }), &["amount_minor", "idempotency_key"]),
+        "MemberMerge": s(json!({ "member_id": {"type": "string", "description": "the member merged into this one (deleted)"} }), &["member_id"]),
         "NewMember": s(json!({ "email": {"type": "string"}, "name": {"type": "string"}, "phone": {"type": "string"} }), &["email"]),
         "MemberPatch": s(json!({ "email": {"type": "string"}, "name": {"type": "string"}, "phone": {"type": "string"} }), &[]),
         "ManualCredit": s(json!({ "amount_minor": {"type": "integer", "description": "positive credits, negative debits; not zero"}, "reason": {"type": "string"}, "message": {"type": "string"}, "idempotency_key": {"type": "string", "maxLength": 200} }), &["amount_minor", "reason", "idempotency_key"]),

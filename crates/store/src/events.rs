@@ -74,3 +74,14 @@ pub async fn list_after(
         })
         .collect()
 }
+
+/// The merchant's last event sequence number (0 before the first event).
+pub async fn last_seq(c: &mut Conn, merchant_id: &str) -> Result<i64> {
+    Ok(
+        sqlx::query_scalar::<_, i64>("SELECT event_seq FROM merchants WHERE id = $1")
+            .bind(merchant_id)
+            .fetch_optional(c)
+            .await?
+            .unwrap_or(0),
+    )
+}

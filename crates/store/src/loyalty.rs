@@ -47,12 +47,16 @@ pub struct MemberRow {
     pub tier_since: Option<String>,
     /// A tier set by staff that the member never drops below.
     pub tier_floor: Option<String>,
+    /// The RFM segment from the last run (`champions`, …, `no_purchases`).
+    pub segment: Option<String>,
+    /// The R, F and M scores from the last run, as `"r,f,m"`.
+    pub rfm_scores: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
 }
 
 const MEMBER_COLUMNS: &str =
-    "id, email, name, phone, joined_at, balance_minor, tier_id, tier_since, tier_floor, created_at, updated_at";
+    "id, email, name, phone, joined_at, balance_minor, tier_id, tier_since, tier_floor, segment, rfm_scores, created_at, updated_at";
 
 fn member_row(r: &sqlx::any::AnyRow) -> Result<MemberRow> {
     Ok(MemberRow {
@@ -65,6 +69,8 @@ fn member_row(r: &sqlx::any::AnyRow) -> Result<MemberRow> {
         tier_id: r.try_get("tier_id")?,
         tier_since: r.try_get("tier_since")?,
         tier_floor: r.try_get("tier_floor")?,
+        segment: r.try_get("segment")?,
+        rfm_scores: r.try_get("rfm_scores")?,
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
     })
@@ -121,23 +127,26 @@ pub async fn member_by_email(
     row.as_ref().map(member_row).transpose()
 }
 
-/// Members ordered by id after `after`, optionally whose e-mail or name contains `search`.
+/// Members ordered by id after `after`, optionally whose e-mail or name contains `search`,
+/// optionally in one segment.
 pub async fn list_members(
     c: &mut Conn,
     merchant_id: &str,
     search: Option<&str>,
+    segment: Option<&str>,
     after: Option<&str>,
     limit: i64,
 ) -> Result<Vec<MemberRow>> {
     let pattern = search.map(|s| format!("%{}%", s.to_lowercase()));
     let rows = sqlx::query(&format!(
         "SELECT {MEMBER_COLUMNS} FROM members WHERE merchant_id = $1 AND ($2 IS NULL OR email LIKE $2 OR LOWER(COALESCE(name, '')) LIKE $2) \
-         AND ($3 IS NULL OR id > $3) ORDER BY id LIMIT $4"
+         AND ($3 IS NULL OR id > $3) AND ($5 IS NULL OR segment = $5) ORDER BY id LIMIT $4"
     ))
     .bind(merchant_id)
     .bind(pattern)
     .bind(after)
     .bind(limit)
+    .bind(segment)
     .fetch_all(c)
     .await?;
     rows.iter().map(member_row).collect()
@@ -685,4 +694,446 @@ pub async fn set_tiers_checked_on(c: &mut Conn, merchant_id: &str, day: &str) ->
         .execute(c)
         .await?;
     Ok(())
+}
+
+/// One member's RFM inputs over the lookback: purchases with a positive net (fully refunded
+/// or voided ones do not count) dated `from..=to`.
+#[derive(Clone, Debug)]
+pub struct RfmInput {
+    pub member_id: String,
+    pub segment: Option<String>,
+    pub rfm_scores: Option<String>,
+    pub last_sale_date: Option<String>,
+    pub orders: i64,
+    pub spend_minor: i64,
+}
+
+/// Every member of the merchant with their RFM inputs, by id.
+pub async fn rfm_inputs(
+    c: &mut Conn,
+    merchant_id: &str,
+    from: &str,
+    to: &str,
+) -> Result<Vec<RfmInput>> {
+    let rows = sqlx::query(
+        "SELECT m.id, m.segment, m.rfm_scores, p.last_date, COALESCE(p.orders, 0) AS orders, COALESCE(p.spend, 0) AS spend \
+         FROM members m LEFT JOIN ( \
+           SELECT member_id, MAX(sale_date) AS last_date, COUNT(*) AS orders, CAST(SUM(net_eligible_minor) AS BIGINT) AS spend \
+           FROM loyalty_purchases WHERE merchant_id = $1 AND member_id IS NOT NULL AND net_eligible_minor > 0 \
+             AND sale_date >= $2 AND sale_date <= $3 GROUP BY member_id \
+         ) p ON p.member_id = m.id \
+         WHERE m.merchant_id = $1 ORDER BY m.id",
+    )
+    .bind(merchant_id)
+    .bind(from)
+    .bind(to)
+    .fetch_all(c)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(RfmInput {
+                member_id: r.try_get("id")?,
+                segment: r.try_get("segment")?,
+                rfm_scores: r.try_get("rfm_scores")?,
+                last_sale_date: r.try_get("last_date")?,
+                orders: r.try_get("orders")?,
+                spend_minor: r.try_get("spend")?,
+            })
+        })
+        .collect()
+}
+
+pub async fn set_member_segment(
+    c: &mut Conn,
+    merchant_id: &str,
+    member_id: &str,
+    segment: &str,
+    rfm_scores: Option<&str>,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE members SET segment = $3, rfm_scores = $4 WHERE merchant_id = $1 AND id = $2",
+    )
+    .bind(merchant_id)
+    .bind(member_id)
+    .bind(segment)
+    .bind(rfm_scores)
+    .execute(c)
+    .await?;
+    Ok(())
+}
+
+/// Records that a member moved to `to` on `on_date` (a recompute the same day replaces it).
+pub async fn put_segment_change(
+    c: &mut Conn,
+    merchant_id: &str,
+    member_id: &str,
+    on_date: &str,
+    from: Option<&str>,
+    to: &str,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO segment_history (merchant_id, member_id, on_date, from_segment, to_segment) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (merchant_id, member_id, on_date) DO UPDATE SET to_segment = excluded.to_segment",
+    )
+    .bind(merchant_id)
+    .bind(member_id)
+    .bind(on_date)
+    .bind(from)
+    .bind(to)
+    .execute(c)
+    .await?;
+    Ok(())
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct SegmentChange {
+    pub on_date: String,
+    pub from_segment: Option<String>,
+    pub to_segment: String,
+}
+
+pub async fn segment_history(
+    c: &mut Conn,
+    merchant_id: &str,
+    member_id: &str,
+) -> Result<Vec<SegmentChange>> {
+    let rows = sqlx::query("SELECT on_date, from_segment, to_segment FROM segment_history WHERE merchant_id = $1 AND member_id = $2 ORDER BY on_date DESC")
+        .bind(merchant_id)
+        .bind(member_id)
+        .fetch_all(c)
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(SegmentChange {
+                on_date: r.try_get("on_date")?,
+                from_segment: r.try_get("from_segment")?,
+                to_segment: r.try_get("to_segment")?,
+            })
+        })
+        .collect()
+}
+
+/// One day's RFM run: how many members were in each segment and how many moved between them.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct RfmRun {
+    pub on_date: String,
+    pub members: i64,
+    pub distribution: serde_json::Value,
+    pub movement: serde_json::Value,
+    pub computed_at: i64,
+}
+
+pub async fn put_rfm_run(c: &mut Conn, merchant_id: &str, run: &RfmRun) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO rfm_runs (merchant_id, on_date, members, distribution, movement, computed_at) VALUES ($1, $2, $3, $4, $5, $6) \
+         ON CONFLICT (merchant_id, on_date) DO UPDATE SET members = excluded.members, distribution = excluded.distribution, \
+         movement = excluded.movement, computed_at = excluded.computed_at",
+    )
+    .bind(merchant_id)
+    .bind(&run.on_date)
+    .bind(run.members)
+    .bind(run.distribution.to_string())
+    .bind(run.movement.to_string())
+    .bind(run.computed_at)
+    .execute(c)
+    .await?;
+    Ok(())
+}
+
+/// The latest `limit` runs, newest first.
+pub async fn rfm_runs(c: &mut Conn, merchant_id: &str, limit: i64) -> Result<Vec<RfmRun>> {
+    let rows = sqlx::query("SELECT on_date, members, distribution, movement, computed_at FROM rfm_runs WHERE merchant_id = $1 ORDER BY on_date DESC LIMIT $2")
+        .bind(merchant_id)
+        .bind(limit)
+        .fetch_all(c)
+        .await?;
+    rows.iter()
+        .map(|r| {
+            let json = |k: &str| -> Result<serde_json::Value> {
+                let text: String = r.try_get(k)?;
+                Ok(serde_json::from_str(&text).unwrap_or(serde_json::Value::Null))
+            };
+            Ok(RfmRun {
+                on_date: r.try_get("on_date")?,
+                members: r.try_get("members")?,
+                distribution: json("distribution")?,
+                movement: json("movement")?,
+                computed_at: r.try_get("computed_at")?,
+            })
+        })
+        .collect()
+}
+
+/// A member's purchase for insights: who, which business date, net eligible amount.
+#[derive(Clone, Debug)]
+pub struct MemberSale {
+    pub member_id: String,
+    pub sale_date: String,
+    pub net_eligible_minor: i64,
+}
+
+/// Attributed purchases dated `from..=to` (dates as `YYYY-MM-DD`); `None` bounds are open.
+pub async fn member_sales(
+    c: &mut Conn,
+    merchant_id: &str,
+    from: Option<&str>,
+    to: Option<&str>,
+) -> Result<Vec<MemberSale>> {
+    let rows = sqlx::query(
+        "SELECT member_id, sale_date, net_eligible_minor FROM loyalty_purchases \
+         WHERE merchant_id = $1 AND member_id IS NOT NULL AND sale_date IS NOT NULL \
+         AND ($2 IS NULL OR sale_date >= $2) AND ($3 IS NULL OR sale_date <= $3)",
+    )
+    .bind(merchant_id)
+    .bind(from)
+    .bind(to)
+    .fetch_all(c)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(MemberSale {
+                member_id: r.try_get("member_id")?,
+                sale_date: r.try_get("sale_date")?,
+                net_eligible_minor: r.try_get("net_eligible_minor")?,
+            })
+        })
+        .collect()
+}
+
+/// Every synced order of one business date, summed: sales that stand (not voided) and the net
+/// of all orders (sales, refunds, voids) after tax (unless `including_tax`) and tips.
+#[derive(Clone, Debug)]
+pub struct DayTotals {
+    pub business_date: String,
+    pub sales: i64,
+    pub net_minor: i64,
+}
+
+pub async fn day_totals(
+    c: &mut Conn,
+    merchant_id: &str,
+    from: &str,
+    to: &str,
+    including_tax: bool,
+) -> Result<Vec<DayTotals>> {
+    let rows = sqlx::query(
+        "SELECT business_date, \
+           CAST(SUM(CASE WHEN kind = 'sale' AND status <> 'cancelled' THEN 1 ELSE 0 END) AS BIGINT) AS sales, \
+           CAST(SUM(total_minor - tip_minor - CASE WHEN $4 = 1 THEN 0 ELSE tax_minor END) AS BIGINT) AS net \
+         FROM orders WHERE merchant_id = $1 AND business_date >= $2 AND business_date <= $3 \
+         GROUP BY business_date",
+    )
+    .bind(merchant_id)
+    .bind(from)
+    .bind(to)
+    .bind(i64::from(including_tax))
+    .fetch_all(c)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(DayTotals {
+                business_date: r.try_get("business_date")?,
+                sales: r.try_get("sales")?,
+                net_minor: r.try_get("net")?,
+            })
+        })
+        .collect()
+}
+
+/// Ledger entries (kind, amount, when) posted in `[from_ms, to_ms)`.
+pub async fn ledger_between(
+    c: &mut Conn,
+    merchant_id: &str,
+    from_ms: i64,
+    to_ms: i64,
+) -> Result<Vec<(String, i64, i64)>> {
+    let rows = sqlx::query(
+        "SELECT kind, amount_minor, created_at FROM credit_ledger WHERE merchant_id = $1 AND created_at >= $2 AND created_at < $3",
+    )
+    .bind(merchant_id)
+    .bind(from_ms)
+    .bind(to_ms)
+    .fetch_all(c)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                r.try_get("kind")?,
+                r.try_get("amount_minor")?,
+                r.try_get("created_at")?,
+            ))
+        })
+        .collect()
+}
+
+/// Members per value of a member column (`segment` or `tier_id`), with the outstanding balance.
+pub async fn member_counts(
+    c: &mut Conn,
+    merchant_id: &str,
+) -> Result<(
+    Vec<(Option<String>, i64)>,
+    Vec<(Option<String>, i64)>,
+    i64,
+    i64,
+)> {
+    let by = |col: &str| {
+        format!(
+            "SELECT {col} AS k, COUNT(*) AS n FROM members WHERE merchant_id = $1 GROUP BY {col}"
+        )
+    };
+    let mut out = Vec::new();
+    for col in ["segment", "tier_id"] {
+        let rows = sqlx::query(&by(col))
+            .bind(merchant_id)
+            .fetch_all(&mut *c)
+            .await?;
+        out.push(
+            rows.iter()
+                .map(|r| Ok((r.try_get("k")?, r.try_get("n")?)))
+                .collect::<Result<Vec<_>>>()?,
+        );
+    }
+    let (members, outstanding): (i64, i64) = {
+        let r = sqlx::query(
+            "SELECT COUNT(*) AS n, CAST(COALESCE(SUM(balance_minor), 0) AS BIGINT) AS b FROM members WHERE merchant_id = $1",
+        )
+        .bind(merchant_id)
+        .fetch_one(&mut *c)
+        .await?;
+        (r.try_get("n")?, r.try_get("b")?)
+    };
+    let tiers = out.pop().unwrap_or_default();
+    let segments = out.pop().unwrap_or_default();
+    Ok((segments, tiers, members, outstanding))
+}
+
+/// Moves everything of member `from` onto member `into` (a merge), then deletes `from`:
+/// purchases, ledger entries (numbered after `into`'s), stamps and tier history move, the
+/// balances add up; `from`'s card progress and segment history are dropped (the caller has
+/// combined the cards; segments are recomputed).
+pub async fn absorb_member(
+    c: &mut Conn,
+    merchant_id: &str,
+    from: &str,
+    into: &str,
+    now: i64,
+) -> Result<()> {
+    let last: i64 = sqlx::query_scalar(
+        "SELECT COALESCE(MAX(seq), 0) FROM credit_ledger WHERE merchant_id = $1 AND member_id = $2",
+    )
+    .bind(merchant_id)
+    .bind(into)
+    .fetch_one(&mut *c)
+    .await?;
+    sqlx::query("UPDATE credit_ledger SET member_id = $3, seq = seq + $4 WHERE merchant_id = $1 AND member_id = $2")
+        .bind(merchant_id)
+        .bind(from)
+        .bind(into)
+        .bind(last)
+        .execute(&mut *c)
+        .await?;
+    for table in ["loyalty_purchases", "purchase_stamps", "tier_history"] {
+        sqlx::query(&format!(
+            "UPDATE {table} SET member_id = $3 WHERE merchant_id = $1 AND member_id = $2"
+        ))
+        .bind(merchant_id)
+        .bind(from)
+        .bind(into)
+        .execute(&mut *c)
+        .await?;
+    }
+    for table in ["member_cards", "segment_history"] {
+        sqlx::query(&format!(
+            "DELETE FROM {table} WHERE merchant_id = $1 AND member_id = $2"
+        ))
+        .bind(merchant_id)
+        .bind(from)
+        .execute(&mut *c)
+        .await?;
+    }
+    sqlx::query(
+        "UPDATE members SET balance_minor = balance_minor + (SELECT balance_minor FROM members WHERE merchant_id = $1 AND id = $2), \
+         updated_at = $4 WHERE merchant_id = $1 AND id = $3",
+    )
+    .bind(merchant_id)
+    .bind(from)
+    .bind(into)
+    .bind(now)
+    .execute(&mut *c)
+    .await?;
+    sqlx::query("DELETE FROM members WHERE merchant_id = $1 AND id = $2")
+        .bind(merchant_id)
+        .bind(from)
+        .execute(&mut *c)
+        .await?;
+    Ok(())
+}
+
+/// The last event sequence number a replay re-reads (its events were announced before).
+pub async fn replay_until(c: &mut Conn, merchant_id: &str) -> Result<Option<i64>> {
+    Ok(
+        sqlx::query_scalar("SELECT until_seq FROM loyalty_replays WHERE merchant_id = $1")
+            .bind(merchant_id)
+            .fetch_optional(c)
+            .await?,
+    )
+}
+
+/// Clears what loyalty derived from orders, for a replay: credit earned and reversed (staff
+/// entries stay; balances become their sum), stamps, card progress (keeping how many rewards
+/// were redeemed, which the next rewards issued take over), tiers (floors stay), tier and
+/// segment history, and the daily checks. Purchases keep their member and earning rule.
+/// `until_seq` marks the events already announced.
+pub async fn reset_for_replay(
+    c: &mut Conn,
+    merchant_id: &str,
+    until_seq: i64,
+    now: i64,
+) -> Result<()> {
+    let statements = [
+        "DELETE FROM credit_ledger WHERE merchant_id = $1 AND kind IN ('earned', 'reversed')",
+        "UPDATE members SET balance_minor = COALESCE((SELECT CAST(SUM(l.amount_minor) AS BIGINT) FROM credit_ledger l \
+           WHERE l.merchant_id = members.merchant_id AND l.member_id = members.id), 0), \
+           tier_id = NULL, tier_since = NULL, segment = NULL, rfm_scores = NULL WHERE merchant_id = $1",
+        "UPDATE loyalty_purchases SET accounted_minor = 0 WHERE merchant_id = $1",
+        "DELETE FROM purchase_stamps WHERE merchant_id = $1",
+        "DELETE FROM tier_history WHERE merchant_id = $1 AND event <> 'floor_set'",
+        "DELETE FROM segment_history WHERE merchant_id = $1",
+        "DELETE FROM rfm_runs WHERE merchant_id = $1",
+        "UPDATE loyalty_programs SET tiers_checked_on = NULL WHERE merchant_id = $1",
+    ];
+    for sql in statements {
+        sqlx::query(sql).bind(merchant_id).execute(&mut *c).await?;
+    }
+    sqlx::query(
+        "INSERT INTO loyalty_replays (merchant_id, until_seq, started_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (merchant_id) DO UPDATE SET until_seq = excluded.until_seq, started_at = excluded.started_at",
+    )
+    .bind(merchant_id)
+    .bind(until_seq)
+    .bind(now)
+    .execute(&mut *c)
+    .await?;
+    Ok(())
+}
+
+/// Every member card row: (member id, card id, state JSON).
+pub async fn all_member_cards(
+    c: &mut Conn,
+    merchant_id: &str,
+) -> Result<Vec<(String, String, String)>> {
+    let rows =
+        sqlx::query("SELECT member_id, card_id, state FROM member_cards WHERE merchant_id = $1")
+            .bind(merchant_id)
+            .fetch_all(c)
+            .await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                r.try_get("member_id")?,
+                r.try_get("card_id")?,
+                r.try_get("state")?,
+            ))
+        })
+        .collect()
 }

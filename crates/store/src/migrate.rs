@@ -46,6 +46,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "tiers",
         include_str!("../migrations/sqlite/0008_tiers.sql"),
     ),
+    (
+        9,
+        "segments",
+        include_str!("../migrations/sqlite/0009_segments.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -87,6 +92,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         8,
         "tiers",
         include_str!("../migrations/postgres/0008_tiers.sql"),
+    ),
+    (
+        9,
+        "segments",
+        include_str!("../migrations/postgres/0009_segments.sql"),
     ),
 ];
 

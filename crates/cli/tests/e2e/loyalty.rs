@@ -460,9 +460,288 @@ on_both_backends!(
             .await
             .unwrap();
         assert_eq!(status, 409, "a reward is redeemed once");
+
+        staff_actions_insights_and_replay(&w, &m, &id, &k, &conns).await;
         w.stop().await;
     }
 );
+
+/// What a replay must reproduce: each member's balance, tier, segment and card progress.
+async fn loyalty_state(w: &World, m: &str) -> Value {
+    let list = w
+        .api
+        .get(&format!("/api/v1/merchants/{m}/members?limit=500"))
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    for member in list["members"].as_array().unwrap() {
+        let id = member["id"].as_str().unwrap();
+        let cards = w
+            .api
+            .get(&format!("/api/v1/merchants/{m}/members/{id}/cards"))
+            .await
+            .unwrap();
+        let cards: Vec<Value> = cards["cards"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                let rewards = c["rewards"].as_array().unwrap();
+                json!({ "card": c["card_id"], "current": c["current"], "lifetime": c["lifetime"], "shortfall": c["shortfall"],
+                        "rewards": rewards.len(), "redeemed": rewards.iter().filter(|r| r["redeemed"] == true).count() })
+            })
+            .collect();
+        out.push(json!({ "id": id, "balance": member["balance_minor"], "tier": member["tier_id"],
+                         "segment": member["segment"], "rfm": member["rfm_scores"], "cards": cards }));
+    }
+    Value::Array(out)
+}
+
+async fn event_count(w: &World, m: &str, kind: &str) -> usize {
+    let events = w
+        .api
+        .get(&format!(
+            "/api/v1/merchants/{m}/events?after=0&limit=1000&type={kind}"
+        ))
+        .await
+        .unwrap();
+    events["events"].as_array().unwrap().len()
+}
+
+/// Redemptions, a merge, segments, insights, redelivery of every order version, and a replay.
+async fn staff_actions_insights_and_replay(
+    w: &World,
+    m: &str,
+    id: &str,
+    k: &Value,
+    conns: &[&str],
+) {
+    // Credit is spent once per key and never beyond the balance.
+    let balance = member_json(w, m, id).await["balance_minor"]
+        .as_i64()
+        .unwrap();
+    assert!(balance >= 100, "{balance}");
+    let path = format!("/api/v1/merchants/{m}/members/{id}/redemptions");
+    let body =
+        json!({ "amount_minor": 100, "idempotency_key": "order-77", "reference": "order 77" });
+    let (status, first) = w
+        .api
+        .send(reqwest::Method::POST, &path, Some(&body))
+        .await
+        .unwrap();
+    assert_eq!(status, 201, "{first}");
+    let (status, again) = w
+        .api
+        .send(reqwest::Method::POST, &path, Some(&body))
+        .await
+        .unwrap();
+    assert_eq!((status.as_u16(), &again["id"]), (200, &first["id"]));
+    let (status, err) = w
+        .api
+        .send(
+            reqwest::Method::POST,
+            &path,
+            Some(&json!({ "amount_minor": balance, "idempotency_key": "too-much" })),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 400, "{err}");
+    assert!(err.to_string().contains("may not exceed"), "{err}");
+    assert_eq!(member_json(w, m, id).await["balance_minor"], balance - 100);
+
+    // A second member (another e-mail of the same person) with a purchase, a manual credit
+    // and three hot drinks, merged into the first.
+    let other = w
+        .api
+        .post(
+            &format!("/api/v1/merchants/{m}/members"),
+            &json!({ "email": "mia.work@example.com" }),
+        )
+        .await
+        .unwrap();
+    let other_id = other["id"].as_str().unwrap().to_owned();
+    w.api
+        .post(
+            &format!("/api/v1/merchants/{m}/members/{other_id}/credits"),
+            &json!({ "amount_minor": 250, "reason": "welcome", "idempotency_key": "welcome-mia-work" }),
+        )
+        .await
+        .unwrap();
+    sell(w, k, json!({ "customer_email": "mia.work@example.com", "lines": [{ "sku": sku(k, "Hot Drinks", 0), "quantity": 3 }] })).await;
+    sync(w, m, conns).await;
+    let before = member_json(w, m, id).await;
+    let theirs = member_json(w, m, &other_id).await;
+    let mine_card = coffee_card(w, m, id).await;
+    let their_card = coffee_card(w, m, &other_id).await;
+    assert_eq!(their_card["current"], 3, "{their_card}");
+    let (status, err) = w
+        .api
+        .send(
+            reqwest::Method::POST,
+            &format!("/api/v1/merchants/{m}/members/{id}/merge"),
+            Some(&json!({ "member_id": id })),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 400, "{err}");
+    let merged = w
+        .api
+        .post(
+            &format!("/api/v1/merchants/{m}/members/{id}/merge"),
+            &json!({ "member_id": other_id }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        merged["balance_minor"].as_i64().unwrap(),
+        before["balance_minor"].as_i64().unwrap() + theirs["balance_minor"].as_i64().unwrap()
+    );
+    assert_eq!(
+        merged["purchases"].as_i64().unwrap(),
+        before["purchases"].as_i64().unwrap() + theirs["purchases"].as_i64().unwrap()
+    );
+    let card = coffee_card(w, m, id).await;
+    assert_eq!(
+        card["lifetime"].as_u64().unwrap(),
+        mine_card["lifetime"].as_u64().unwrap() + 3
+    );
+    let (status, _) = w
+        .api
+        .send(
+            reqwest::Method::GET,
+            &format!("/api/v1/merchants/{m}/members/{other_id}"),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 404, "the merged member is gone");
+    let ledger = w
+        .api
+        .get(&format!("/api/v1/merchants/{m}/members/{id}/ledger"))
+        .await
+        .unwrap();
+    let entries = ledger["entries"].as_array().unwrap();
+    assert!(entries.iter().any(|e| e["reason"] == "welcome"), "{ledger}");
+    assert_eq!(
+        entries
+            .iter()
+            .map(|e| e["amount_minor"].as_i64().unwrap())
+            .sum::<i64>(),
+        merged["balance_minor"].as_i64().unwrap(),
+        "the ledger adds up to the balance"
+    );
+
+    // Segments: the consumer computed today's run already; a recompute scores the merged
+    // member, the only one left.
+    let nightly = w
+        .api
+        .get(&format!("/api/v1/merchants/{m}/loyalty/segments"))
+        .await
+        .unwrap();
+    assert!(nightly["latest"]["on_date"].is_string(), "{nightly}");
+    let seg = w
+        .api
+        .post(
+            &format!("/api/v1/merchants/{m}/loyalty/segments/recompute"),
+            &json!({}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(seg["latest"]["members"], 1, "{seg}");
+    let segment = member_json(w, m, id).await["segment"].clone();
+    assert_eq!(
+        segment, "recent",
+        "bought today but only a few times: R=5 and FM<4 under the fixed thresholds"
+    );
+    assert_eq!(seg["latest"]["distribution"]["recent"], 1, "{seg}");
+
+    // Insights over today: every order is either a member's or not.
+    let insights = w
+        .api
+        .get(&format!(
+            "/api/v1/merchants/{m}/loyalty/insights?period=day"
+        ))
+        .await
+        .unwrap();
+    let lifetime = &insights["lifetime"];
+    assert_eq!(lifetime["members"], 1, "{insights}");
+    assert_eq!(lifetime["members_with_orders"], 1);
+    assert_eq!(
+        lifetime["credit_outstanding_minor"],
+        member_json(w, m, id).await["balance_minor"]
+    );
+    assert_eq!(lifetime["segments"]["recent"], 1);
+    let summary = &insights["summary"];
+    assert_eq!(summary["credit_redeemed_minor"], 100, "{summary}");
+    assert_eq!(summary["buying_members"], 1);
+    assert_eq!(
+        summary["orders"].as_i64().unwrap(),
+        summary["member_orders"].as_i64().unwrap() + summary["non_member_orders"].as_i64().unwrap()
+    );
+    let (status, err) = w
+        .api
+        .send(
+            reqwest::Method::GET,
+            &format!("/api/v1/merchants/{m}/loyalty/insights?from=2026-13-01"),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 400, "{err}");
+
+    // Every order version delivered again, all in one batch: nothing changes, nothing is
+    // announced twice.
+    let state = loyalty_state(w, m).await;
+    let earned = event_count(w, m, "loyalty.credit_earned").await;
+    let stamped = event_count(w, m, "loyalty.stamp_added").await;
+    let mut tx = w.hub.engine.store().begin().await.unwrap();
+    w.hub
+        .engine
+        .restart_consumer(&mut tx, m, "loyalty")
+        .await
+        .unwrap();
+    tillbridge_store::commit(tx).await.unwrap();
+    assert!(w.drain().await.is_empty());
+    assert_eq!(
+        loyalty_state(w, m).await,
+        state,
+        "redelivery changed nothing"
+    );
+    assert_eq!(event_count(w, m, "loyalty.credit_earned").await, earned);
+
+    // A replay from scratch reproduces balances, stamps, tiers and segments, silently.
+    let (status, started) = w
+        .api
+        .send(
+            reqwest::Method::POST,
+            &format!("/api/v1/merchants/{m}/loyalty/replay"),
+            Some(&json!({})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 202, "{started}");
+    assert!(started["until_seq"].as_i64().unwrap() > 0);
+    assert_ne!(
+        loyalty_state(w, m).await,
+        state,
+        "the replay cleared what orders gave"
+    );
+    assert!(w.drain().await.is_empty());
+    w.api
+        .post(
+            &format!("/api/v1/merchants/{m}/loyalty/segments/recompute"),
+            &json!({}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        loyalty_state(w, m).await,
+        state,
+        "the replay reproduced the state"
+    );
+    assert_eq!(event_count(w, m, "loyalty.credit_earned").await, earned);
+    assert_eq!(event_count(w, m, "loyalty.stamp_added").await, stamped);
+}
 
 on_both_backends!(
     tiers_upgrade_at_once_hold_and_respect_the_floor,

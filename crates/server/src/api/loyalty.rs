@@ -8,9 +8,14 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use tillbridge_loyalty::members::{self, ManualCredit, MemberPatch, MemberView, NewMember};
+use tillbridge_loyalty::insights::{self, Insights};
+use tillbridge_loyalty::members::{
+    self, ManualCredit, MemberPatch, MemberView, Merge, NewMember, Redemption,
+};
 use tillbridge_loyalty::program::{self, Program};
 use tillbridge_loyalty::punch_cards::{self, CardInput, CardView, MemberCard};
+use tillbridge_loyalty::replay::ReplayStarted;
+use tillbridge_loyalty::segments::{self, SegmentsView};
 use tillbridge_loyalty::tiering::{self, Floor};
 use tillbridge_store::loyalty::LedgerRow;
 use tillbridge_store::loyalty::MemberRow;
@@ -49,6 +54,7 @@ pub async fn create_member(
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     search: Option<String>,
+    segment: Option<String>,
     after: Option<String>,
     limit: Option<i64>,
 }
@@ -65,6 +71,7 @@ pub async fn list_members(
         &s.engine,
         &merchant_id,
         q.search.as_deref(),
+        q.segment.as_deref(),
         q.after.as_deref(),
         limit,
     )
@@ -199,4 +206,80 @@ pub async fn tier_history(
     caller.may_access(&merchant_id)?;
     let history = tiering::history(&s.engine, &merchant_id, &member_id).await?;
     Ok(Json(json!({ "history": history })))
+}
+
+pub async fn segment_history(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path((merchant_id, member_id)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    caller.may_access(&merchant_id)?;
+    let history = segments::member_history(&s.engine, &merchant_id, &member_id).await?;
+    Ok(Json(json!({ "history": history })))
+}
+
+pub async fn segments(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(merchant_id): Path<String>,
+) -> Result<Json<SegmentsView>, ApiError> {
+    caller.may_access(&merchant_id)?;
+    Ok(Json(segments::overview(&s.engine, &merchant_id).await?))
+}
+
+pub async fn recompute_segments(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(merchant_id): Path<String>,
+) -> Result<Json<SegmentsView>, ApiError> {
+    caller.may_access(&merchant_id)?;
+    Ok(Json(segments::recompute(&s.engine, &merchant_id).await?))
+}
+
+pub async fn insights(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(merchant_id): Path<String>,
+    ApiQuery(q): ApiQuery<insights::Query>,
+) -> Result<Json<Insights>, ApiError> {
+    caller.may_access(&merchant_id)?;
+    Ok(Json(insights::insights(&s.engine, &merchant_id, q).await?))
+}
+
+pub async fn redeem_credit(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path((merchant_id, member_id)): Path<(String, String)>,
+    ApiJson(body): ApiJson<Redemption>,
+) -> Result<(StatusCode, Json<LedgerRow>), ApiError> {
+    caller.may_access(&merchant_id)?;
+    let (entry, created) = members::redeem(&s.engine, &merchant_id, &member_id, body).await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(entry)))
+}
+
+pub async fn merge_members(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path((merchant_id, member_id)): Path<(String, String)>,
+    ApiJson(body): ApiJson<Merge>,
+) -> Result<Json<MemberView>, ApiError> {
+    caller.may_access(&merchant_id)?;
+    Ok(Json(
+        members::merge(&s.engine, &merchant_id, &member_id, body).await?,
+    ))
+}
+
+pub async fn replay(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(merchant_id): Path<String>,
+) -> Result<(StatusCode, Json<ReplayStarted>), ApiError> {
+    caller.may_access(&merchant_id)?;
+    let started = tillbridge_loyalty::replay::replay(&s.engine, &merchant_id).await?;
+    Ok((StatusCode::ACCEPTED, Json(started)))
 }

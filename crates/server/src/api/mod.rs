@@ -91,12 +91,40 @@ pub fn routes() -> Router<AppState> {
             post(loyalty::manual_credit),
         )
         .route(
+            "/api/v1/merchants/{merchant_id}/members/{member_id}/redemptions",
+            post(loyalty::redeem_credit),
+        )
+        .route(
+            "/api/v1/merchants/{merchant_id}/members/{member_id}/merge",
+            post(loyalty::merge_members),
+        )
+        .route(
             "/api/v1/merchants/{merchant_id}/members/{member_id}/tier-floor",
             put(loyalty::set_tier_floor),
         )
         .route(
             "/api/v1/merchants/{merchant_id}/members/{member_id}/tier-history",
             get(loyalty::tier_history),
+        )
+        .route(
+            "/api/v1/merchants/{merchant_id}/members/{member_id}/segment-history",
+            get(loyalty::segment_history),
+        )
+        .route(
+            "/api/v1/merchants/{merchant_id}/loyalty/replay",
+            post(loyalty::replay),
+        )
+        .route(
+            "/api/v1/merchants/{merchant_id}/loyalty/insights",
+            get(loyalty::insights),
+        )
+        .route(
+            "/api/v1/merchants/{merchant_id}/loyalty/segments",
+            get(loyalty::segments),
+        )
+        .route(
+            "/api/v1/merchants/{merchant_id}/loyalty/segments/recompute",
+            post(loyalty::recompute_segments),
         )
         .route(
             "/api/v1/merchants/{merchant_id}/punch-cards",

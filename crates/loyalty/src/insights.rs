@@ -1,0 +1,345 @@
+//! Member insights over a date range, in the merchant's business dates, as a summary of the
+//! whole range and one row per period (day, ISO week or month):
+//!
+//! - Repeat Purchase Rate: members with ≥ 2 qualifying purchases ÷ members with ≥ 1 (a purchase
+//!   qualifies while its net eligible amount is positive, so fully refunded or voided ones do
+//!   not count).
+//! - Spend per Member: members' net eligible spend ÷ members who bought; beside it the
+//!   non-member figure per order (non-members are not identifiable people): the channels' net
+//!   (after tax unless the program counts tax, and tips) less the members' spend, over the
+//!   sales not attributed to a member.
+//! - Share of orders from members, and credit earned (net of reversals), redeemed and adjusted.
+//!
+//! The lifetime figures (Lifetime Value, lifetime repeat rate, outstanding credit, segment and
+//! tier distributions) do not depend on the range. Rates are in basis points (10,000 = 100 %)
+//! next to their numerators and denominators; money is integer minor units.
+
+use crate::program;
+use crate::tiering::today;
+use chrono::{Datelike, Days, Months, NaiveDate, TimeZone};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use tillbridge_engine::{Engine, EngineError};
+use tillbridge_store::loyalty as store;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Period {
+    Day,
+    Week,
+    #[default]
+    Month,
+}
+
+impl Period {
+    /// The first day of the period holding `d`.
+    fn start(self, d: NaiveDate) -> NaiveDate {
+        match self {
+            Period::Day => d,
+            Period::Week => d - Days::new(u64::from(d.weekday().num_days_from_monday())),
+            Period::Month => d.with_day(1).unwrap_or(d),
+        }
+    }
+
+    fn next(self, start: NaiveDate) -> NaiveDate {
+        match self {
+            Period::Day => start + Days::new(1),
+            Period::Week => start + Days::new(7),
+            Period::Month => start + Months::new(1),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Query {
+    /// First business date (default: a year before `to`).
+    pub from: Option<String>,
+    /// Last business date, included (default: today in the merchant's zone).
+    pub to: Option<String>,
+    #[serde(default)]
+    pub period: Option<Period>,
+}
+
+/// `numerator ÷ denominator` in basis points, `None` when the denominator is zero.
+fn bp(numerator: i64, denominator: i64) -> Option<i64> {
+    (denominator > 0).then(|| numerator * 10_000 / denominator)
+}
+
+fn per(total: i64, count: i64) -> Option<i64> {
+    (count > 0).then(|| total / count)
+}
+
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct Figures {
+    pub from: String,
+    pub to: String,
+    pub orders: i64,
+    pub member_orders: i64,
+    pub member_order_share_bp: Option<i64>,
+    pub buying_members: i64,
+    pub repeat_members: i64,
+    pub repeat_purchase_rate_bp: Option<i64>,
+    pub member_spend_minor: i64,
+    pub spend_per_member_minor: Option<i64>,
+    pub member_spend_per_order_minor: Option<i64>,
+    pub non_member_orders: i64,
+    pub non_member_spend_minor: i64,
+    pub non_member_spend_per_order_minor: Option<i64>,
+    pub credit_earned_minor: i64,
+    pub credit_redeemed_minor: i64,
+    pub credit_adjusted_minor: i64,
+}
+
+#[derive(Default)]
+struct Acc {
+    orders: i64,
+    net_minor: i64,
+    member_orders: i64,
+    member_spend: i64,
+    per_member: HashMap<String, i64>,
+    earned: i64,
+    redeemed: i64,
+    adjusted: i64,
+}
+
+impl Acc {
+    fn figures(&self, from: NaiveDate, to: NaiveDate) -> Figures {
+        let buying = self.per_member.len() as i64;
+        let repeat = self.per_member.values().filter(|n| **n >= 2).count() as i64;
+        let non_member_orders = (self.orders - self.member_orders).max(0);
+        let non_member_spend = self.net_minor - self.member_spend;
+        Figures {
+            from: from.to_string(),
+            to: to.to_string(),
+            orders: self.orders,
+            member_orders: self.member_orders,
+            member_order_share_bp: bp(self.member_orders, self.orders),
+            buying_members: buying,
+            repeat_members: repeat,
+            repeat_purchase_rate_bp: bp(repeat, buying),
+            member_spend_minor: self.member_spend,
+            spend_per_member_minor: per(self.member_spend, buying),
+            member_spend_per_order_minor: per(self.member_spend, self.member_orders),
+            non_member_orders,
+            non_member_spend_minor: non_member_spend,
+            non_member_spend_per_order_minor: per(non_member_spend, non_member_orders),
+            credit_earned_minor: self.earned,
+            credit_redeemed_minor: self.redeemed,
+            credit_adjusted_minor: self.adjusted,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Lifetime {
+    pub members: i64,
+    pub members_with_orders: i64,
+    pub repeat_members: i64,
+    pub repeat_purchase_rate_bp: Option<i64>,
+    /// Mean lifetime net eligible spend of members with at least one qualifying purchase.
+    pub lifetime_value_minor: Option<i64>,
+    pub credit_outstanding_minor: i64,
+    /// Members per segment of the last RFM run (`unscored`: joined since).
+    pub segments: BTreeMap<String, i64>,
+    /// Members per tier (`none`: below the first tier or tiers off).
+    pub tiers: BTreeMap<String, i64>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Insights {
+    pub period: Period,
+    pub summary: Figures,
+    pub periods: Vec<Figures>,
+    pub lifetime: Lifetime,
+}
+
+fn date(raw: &str, field: &str) -> Result<NaiveDate, EngineError> {
+    raw.parse().map_err(|_| {
+        EngineError::Invalid(format!(
+            "`{field}` must be a date as YYYY-MM-DD, got `{raw}`"
+        ))
+    })
+}
+
+pub async fn insights(
+    engine: &Engine,
+    merchant_id: &str,
+    q: Query,
+) -> Result<Insights, EngineError> {
+    let merchant = engine.merchant(merchant_id).await?;
+    let zone = tillbridge_engine::merchants::parse_zone(&merchant.timezone)?;
+    let period = q.period.unwrap_or_default();
+    let mut c = engine.conn().await?;
+    let to = match q.to.as_deref() {
+        Some(t) => date(t, "to")?,
+        None => today(&mut c, merchant_id, engine.now_ms()).await?,
+    };
+    let from = match q.from.as_deref() {
+        Some(f) => date(f, "from")?,
+        None => to - Months::new(12) + Days::new(1),
+    };
+    if from > to {
+        return Err(EngineError::Invalid(format!(
+            "`from` ({from}) is after `to` ({to})"
+        )));
+    }
+    if (to - from).num_days() > 3 * 366 {
+        return Err(EngineError::Invalid(
+            "the range is longer than three years: ask for a shorter one".into(),
+        ));
+    }
+    let program = program::load(&mut c, merchant_id).await?;
+    let including_tax = program.tax_basis == crate::eligible::TaxBasis::IncludingTax;
+
+    // One accumulator per period start, plus the whole range.
+    let mut buckets: BTreeMap<NaiveDate, Acc> = BTreeMap::new();
+    let mut start = period.start(from);
+    while start <= to {
+        buckets.insert(start, Acc::default());
+        start = period.next(start);
+    }
+    let mut total = Acc::default();
+    let (f, t) = (from.to_string(), to.to_string());
+    for d in store::day_totals(&mut c, merchant_id, &f, &t, including_tax).await? {
+        let Ok(day) = d.business_date.parse::<NaiveDate>() else {
+            continue;
+        };
+        for acc in [buckets.get_mut(&period.start(day)), Some(&mut total)]
+            .into_iter()
+            .flatten()
+        {
+            acc.orders += d.sales;
+            acc.net_minor += d.net_minor;
+        }
+    }
+    for s in store::member_sales(&mut c, merchant_id, Some(&f), Some(&t)).await? {
+        let Ok(day) = s.sale_date.parse::<NaiveDate>() else {
+            continue;
+        };
+        for acc in [buckets.get_mut(&period.start(day)), Some(&mut total)]
+            .into_iter()
+            .flatten()
+        {
+            acc.member_spend += s.net_eligible_minor;
+            if s.net_eligible_minor > 0 {
+                acc.member_orders += 1;
+                *acc.per_member.entry(s.member_id.clone()).or_default() += 1;
+            }
+        }
+    }
+    // Ledger entries are dated by when they were posted, in the merchant's zone.
+    let midnight = |d: NaiveDate| {
+        zone.from_local_datetime(&d.and_hms_opt(0, 0, 0).unwrap_or_default())
+            .earliest()
+            .map_or(0, |t| t.timestamp_millis())
+    };
+    for (kind, amount, at) in store::ledger_between(
+        &mut c,
+        merchant_id,
+        midnight(from),
+        midnight(to + Days::new(1)),
+    )
+    .await?
+    {
+        let day = chrono::DateTime::from_timestamp_millis(at)
+            .unwrap_or_default()
+            .with_timezone(&zone)
+            .date_naive();
+        for acc in [buckets.get_mut(&period.start(day)), Some(&mut total)]
+            .into_iter()
+            .flatten()
+        {
+            match kind.as_str() {
+                "earned" | "reversed" => acc.earned += amount,
+                "redeemed" => acc.redeemed -= amount,
+                _ => acc.adjusted += amount,
+            }
+        }
+    }
+    let periods = buckets
+        .iter()
+        .map(|(start, acc)| {
+            let end = (period.next(*start) - Days::new(1)).min(to);
+            acc.figures((*start).max(from), end)
+        })
+        .collect();
+
+    // Lifetime figures.
+    let all = store::member_sales(&mut c, merchant_id, None, None).await?;
+    let mut orders: HashMap<&str, i64> = HashMap::new();
+    let mut spend: HashMap<&str, i64> = HashMap::new();
+    for s in &all {
+        *spend.entry(&s.member_id).or_default() += s.net_eligible_minor;
+        if s.net_eligible_minor > 0 {
+            *orders.entry(&s.member_id).or_default() += 1;
+        }
+    }
+    let with_orders: HashSet<&str> = orders.keys().copied().collect();
+    let lifetime_spend: i64 = with_orders.iter().map(|m| spend[m]).sum();
+    let (segments, tiers, members, outstanding) = store::member_counts(&mut c, merchant_id).await?;
+    let name = |k: Option<String>, none: &str| k.unwrap_or_else(|| none.to_owned());
+    Ok(Insights {
+        period,
+        summary: total.figures(from, to),
+        periods,
+        lifetime: Lifetime {
+            members,
+            members_with_orders: with_orders.len() as i64,
+            repeat_members: orders.values().filter(|n| **n >= 2).count() as i64,
+            repeat_purchase_rate_bp: bp(
+                orders.values().filter(|n| **n >= 2).count() as i64,
+                with_orders.len() as i64,
+            ),
+            lifetime_value_minor: per(lifetime_spend, with_orders.len() as i64),
+            credit_outstanding_minor: outstanding,
+            segments: segments
+                .into_iter()
+                .map(|(k, n)| (name(k, "unscored"), n))
+                .collect(),
+            tiers: tiers
+                .into_iter()
+                .map(|(k, n)| (name(k, "none"), n))
+                .collect(),
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn periods_start_on_monday_and_the_first_of_the_month() {
+        assert_eq!(Period::Week.start(d("2026-11-22")), d("2026-11-16"));
+        assert_eq!(Period::Week.start(d("2026-11-16")), d("2026-11-16"));
+        assert_eq!(Period::Month.start(d("2026-02-28")), d("2026-02-01"));
+        assert_eq!(Period::Month.next(d("2026-01-01")), d("2026-02-01"));
+        assert_eq!(Period::Day.next(d("2026-12-31")), d("2027-01-01"));
+    }
+
+    #[test]
+    fn rates_are_basis_points_and_empty_is_none() {
+        assert_eq!(bp(1, 3), Some(3333));
+        assert_eq!(bp(0, 0), None);
+        let mut acc = Acc {
+            orders: 10,
+            net_minor: 10_000,
+            member_orders: 4,
+            member_spend: 6_000,
+            ..Acc::default()
+        };
+        acc.per_member.insert("a".into(), 3);
+        acc.per_member.insert("b".into(), 1);
+        let f = acc.figures(d("2026-01-01"), d("2026-01-31"));
+        assert_eq!(f.member_order_share_bp, Some(4000));
+        assert_eq!(f.repeat_purchase_rate_bp, Some(5000));
+        assert_eq!(f.spend_per_member_minor, Some(3000));
+        assert_eq!(f.non_member_orders, 6);
+        assert_eq!(f.non_member_spend_per_order_minor, Some(666));
+    }
+}
