@@ -1,6 +1,7 @@
 //! The `tillbridge` command line. `main.rs` parses flags and calls into these modules; tests
 //! start the same hub with a pre-bound listener.
 
+pub mod bench;
 pub mod client;
 pub mod config;
 pub mod demo;

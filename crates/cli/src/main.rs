@@ -57,6 +57,11 @@ enum Command {
         #[arg(long)]
         exit_after_setup: bool,
     },
+    /// Measure throughput against baselines taken in the same run; prints a table.
+    Bench {
+        #[command(subcommand)]
+        what: BenchWhat,
+    },
     /// Apply database migrations and exit.
     Migrate,
     /// Print the commented default configuration.
@@ -65,6 +70,28 @@ enum Command {
     ApiKeys {
         #[command(subcommand)]
         action: KeyAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchWhat {
+    /// Order versions applied per second by loyalty (beside the sync's write path), a replay,
+    /// and RFM over many members (beside sorting as many values).
+    Loyalty {
+        #[arg(long, default_value_t = 50_000)]
+        sales: usize,
+        #[arg(long, default_value_t = 2_000)]
+        members: usize,
+        #[arg(long, default_value_t = 1_000_000)]
+        rfm_members: usize,
+        /// A database to run on instead of a fresh SQLite file (e.g. a PostgreSQL URL).
+        #[arg(long)]
+        database_url: Option<String>,
+        /// Also write the figures here as JSON.
+        #[arg(long)]
+        json: Option<PathBuf>,
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
     },
 }
 
@@ -133,6 +160,31 @@ async fn main() -> Result<()> {
                 history_days,
                 exit_after_setup,
                 database_url: std::env::var("TILLBRIDGE_DATABASE_URL").ok(),
+            })
+            .await
+        }
+        Command::Bench {
+            what:
+                BenchWhat::Loyalty {
+                    sales,
+                    members,
+                    rfm_members,
+                    database_url,
+                    json,
+                    seed,
+                },
+        } => {
+            logging::init("text", "warn,sqlx=error");
+            if sales == 0 || members == 0 || rfm_members == 0 {
+                anyhow::bail!("--sales, --members and --rfm-members must be at least 1");
+            }
+            tillbridge::bench::loyalty(tillbridge::bench::LoyaltyOptions {
+                sales,
+                members,
+                rfm_members,
+                database_url,
+                json,
+                seed,
             })
             .await
         }
@@ -223,6 +275,9 @@ async fn run_with_config(command: Command, config: Config) -> Result<()> {
             }
             Ok(())
         }
-        Command::DefaultConfig | Command::Sandbox { .. } | Command::Demo { .. } => Ok(()),
+        Command::DefaultConfig
+        | Command::Sandbox { .. }
+        | Command::Demo { .. }
+        | Command::Bench { .. } => Ok(()),
     }
 }

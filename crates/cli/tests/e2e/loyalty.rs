@@ -855,3 +855,39 @@ on_both_backends!(
         w.stop().await;
     }
 );
+
+/// The loyalty benchmark runs end to end on a small data set and its figures add up (no
+/// timing is asserted).
+#[tokio::test]
+async fn the_loyalty_benchmark_runs_and_its_counts_add_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("bench.json");
+    tillbridge::bench::loyalty(tillbridge::bench::LoyaltyOptions {
+        sales: 300,
+        members: 20,
+        rfm_members: 1000,
+        database_url: None,
+        json: Some(json.clone()),
+        seed: 3,
+    })
+    .await
+    .unwrap();
+    let figures: Value = serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap();
+    assert_eq!(figures["versions_written"], figures["order_versions"]);
+    assert!(figures["order_versions"].as_u64().unwrap() > 300);
+    assert_eq!(figures["rfm_db_members"], 20);
+    let segments: u64 = figures["rfm_segments"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert_eq!(segments, 1000);
+    for k in [
+        "ingest_versions_per_s",
+        "loyalty_versions_per_s",
+        "replay_versions_per_s",
+    ] {
+        assert!(figures[k].as_f64().unwrap() > 0.0, "{k}: {figures}");
+    }
+}

@@ -174,32 +174,7 @@ impl Engine {
         let m = job.merchant_id.as_str();
         let now = self.now_ms();
         let mut tx = self.store().begin().await?;
-        let mut written = 0;
-        for (location_id, order) in orders {
-            let scope = OrderScope {
-                merchant_id: m,
-                connection_id: &job.connection_id,
-                location_id: Some(location_id),
-            };
-            let (event, id, version) =
-                match upsert_order(&mut tx, &scope, order, &new_id("ord"), now).await? {
-                    Upsert::Unchanged { .. } => continue,
-                    Upsert::Inserted { id } => ("order.created", id, 1),
-                    Upsert::Updated { id, version } => ("order.updated", id, version),
-                };
-            written += 1;
-            let payload = serde_json::json!({
-                "order_id": id, "version": version, "connection_id": job.connection_id, "location_id": location_id,
-                "external_id": order.external_id, "kind": order.kind.as_str(), "status": order.status.as_str(),
-                "original_external_id": order.original_external_id, "closed_at": order.closed_at, "business_date": order.business_date,
-                "total_minor": order.total_minor, "currency": order.currency, "customer_email": order.customer_email,
-            });
-            emit(&mut tx, m, event, &id, payload, now).await?;
-        }
-        if written > 0 {
-            // The merchant's event consumers (loyalty, …) apply the new orders now.
-            jobs::wake_kind(&mut tx, m, crate::consumers::CONSUMER_JOB, now).await?;
-        }
+        let written = write_orders(&mut tx, m, &job.connection_id, orders, now).await?;
         let total = position.add_orders(written as i64);
         if backfill_done {
             emit(&mut tx, m, "sync.backfill_completed", &job.connection_id, serde_json::json!({ "connection_id": job.connection_id, "stream": job.stream_key, "orders": total }), now).await?;
@@ -219,4 +194,44 @@ impl Engine {
         tillbridge_store::commit(tx).await?;
         Ok(written)
     }
+}
+
+/// Upserts orders of one connection (each with its `location_id`) with their `order.created`
+/// or `order.updated` event in `tx`, and makes the merchant's consumers due when anything
+/// changed. Returns how many orders were new or changed (an unchanged re-delivery writes
+/// nothing). Sync pages use it; so can anything else that brings a connection's orders.
+pub async fn write_orders(
+    tx: &mut tillbridge_store::Tx,
+    m: &str,
+    connection_id: &str,
+    orders: &[(String, Order)],
+    now: i64,
+) -> Result<usize, EngineError> {
+    let mut written = 0;
+    for (location_id, order) in orders {
+        let scope = OrderScope {
+            merchant_id: m,
+            connection_id,
+            location_id: Some(location_id),
+        };
+        let (event, id, version) =
+            match upsert_order(tx, &scope, order, &new_id("ord"), now).await? {
+                Upsert::Unchanged { .. } => continue,
+                Upsert::Inserted { id } => ("order.created", id, 1),
+                Upsert::Updated { id, version } => ("order.updated", id, version),
+            };
+        written += 1;
+        let payload = serde_json::json!({
+            "order_id": id, "version": version, "connection_id": connection_id, "location_id": location_id,
+            "external_id": order.external_id, "kind": order.kind.as_str(), "status": order.status.as_str(),
+            "original_external_id": order.original_external_id, "closed_at": order.closed_at, "business_date": order.business_date,
+            "total_minor": order.total_minor, "currency": order.currency, "customer_email": order.customer_email,
+        });
+        emit(tx, m, event, &id, payload, now).await?;
+    }
+    if written > 0 {
+        // The merchant's event consumers (loyalty, …) apply the new orders now.
+        jobs::wake_kind(tx, m, crate::consumers::CONSUMER_JOB, now).await?;
+    }
+    Ok(written)
 }
