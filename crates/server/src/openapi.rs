@@ -345,6 +345,39 @@ pub const OPERATIONS: &[Operation] = &[
     ),
     op!(
         "post",
+        "/api/v1/merchants/{merchant_id}/loyalty/broadcasts",
+        "sendBroadcast",
+        "loyalty",
+        "Send a message to every member, a segment, a tier or listed members; announced as one loyalty.broadcast event (200 on a repeated idempotency key)",
+        Some("Broadcast"),
+        201,
+        &[]
+    ),
+    op!(
+        "get",
+        "/api/v1/merchants/{merchant_id}/loyalty/broadcasts",
+        "listBroadcasts",
+        "loyalty",
+        "The latest 100 broadcasts, newest first",
+        None,
+        200,
+        &[]
+    ),
+    op!(
+        "get",
+        "/api/v1/merchants/{merchant_id}/loyalty/broadcasts/{broadcast_id}/recipients",
+        "broadcastRecipients",
+        "loyalty",
+        "Who a broadcast went to (member id, e-mail, name), by member id",
+        None,
+        200,
+        &[
+            ("after", "the next_cursor of the previous page"),
+            ("limit", "1–1000, default 500")
+        ]
+    ),
+    op!(
+        "post",
         "/api/v1/merchants/{merchant_id}/loyalty/replay",
         "replayLoyalty",
         "loyalty",
@@ -542,6 +575,9 @@ fn schemas() -> Value {
             "max_per_order": {"type": "integer", "minimum": 1}, "max_per_day": {"type": "integer", "minimum": 1}, "active": {"type": "boolean"}
         }), &["name", "reward", "stamps_required"]),
         "TierFloor": s(json!({ "tier_id": {"type": ["string", "null"]} }), &["tier_id"]),
+        "Broadcast": s(json!({ "title": {"type": "string"}, "message": {"type": "string"}, "idempotency_key": {"type": "string"},
+                               "audience": {"type": "object", "properties": { "segment": {"type": "string"}, "tier_id": {"type": "string"},
+                                            "member_ids": {"type": "array", "items": {"type": "string"}} }} }), &["message", "idempotency_key"]),
         "Redemption": s(json!({ "amount_minor": {"type": "integer", "minimum": 1}, "idempotency_key": {"type": "string"}, "reference": {"type": "string"} }), &["amount_minor", "idempotency_key"]),
         "MemberMerge": s(json!({ "member_id": {"type": "string", "description": "the member merged into this one (deleted)"} }), &["member_id"]),
         "NewMember": s(json!({ "email": {"type": "string"}, "name": {"type": "string"}, "phone": {"type": "string"} }), &["email"]),

@@ -1009,8 +1009,8 @@ pub async fn member_counts(
 
 /// Moves everything of member `from` onto member `into` (a merge), then deletes `from`:
 /// purchases, ledger entries (numbered after `into`'s), stamps and tier history move, the
-/// balances add up; `from`'s card progress and segment history are dropped (the caller has
-/// combined the cards; segments are recomputed).
+/// balances add up; `from`'s card progress, segment history and past broadcast receipts are
+/// dropped (the caller has combined the cards; segments are recomputed).
 pub async fn absorb_member(
     c: &mut Conn,
     merchant_id: &str,
@@ -1042,7 +1042,7 @@ pub async fn absorb_member(
         .execute(&mut *c)
         .await?;
     }
-    for table in ["member_cards", "segment_history"] {
+    for table in ["member_cards", "segment_history", "broadcast_recipients"] {
         sqlx::query(&format!(
             "DELETE FROM {table} WHERE merchant_id = $1 AND member_id = $2"
         ))
@@ -1133,6 +1133,157 @@ pub async fn all_member_cards(
                 r.try_get("member_id")?,
                 r.try_get("card_id")?,
                 r.try_get("state")?,
+            ))
+        })
+        .collect()
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct BroadcastRow {
+    pub id: String,
+    pub title: Option<String>,
+    pub message: String,
+    pub audience: serde_json::Value,
+    pub recipients: i64,
+    #[serde(skip)]
+    pub idempotency_key: String,
+    pub created_at: i64,
+}
+
+const BROADCAST_COLUMNS: &str =
+    "id, title, message, audience, recipients, idempotency_key, created_at";
+
+fn broadcast_row(r: &sqlx::any::AnyRow) -> Result<BroadcastRow> {
+    let audience: String = r.try_get("audience")?;
+    Ok(BroadcastRow {
+        id: r.try_get("id")?,
+        title: r.try_get("title")?,
+        message: r.try_get("message")?,
+        audience: serde_json::from_str(&audience).unwrap_or(serde_json::Value::Null),
+        recipients: r.try_get("recipients")?,
+        idempotency_key: r.try_get("idempotency_key")?,
+        created_at: r.try_get("created_at")?,
+    })
+}
+
+/// Stores a broadcast and its recipients: the members in `segment` and `tier` (each optional)
+/// or, when `member_ids` is given, exactly those. Returns how many it reached.
+pub async fn insert_broadcast(
+    c: &mut Conn,
+    merchant_id: &str,
+    b: &BroadcastRow,
+    segment: Option<&str>,
+    tier: Option<&str>,
+    member_ids: Option<&[String]>,
+) -> Result<i64> {
+    match member_ids {
+        Some(ids) => {
+            for id in ids {
+                sqlx::query("INSERT INTO broadcast_recipients (merchant_id, broadcast_id, member_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+                    .bind(merchant_id)
+                    .bind(&b.id)
+                    .bind(id)
+                    .execute(&mut *c)
+                    .await?;
+            }
+        }
+        None => {
+            sqlx::query(
+                "INSERT INTO broadcast_recipients (merchant_id, broadcast_id, member_id) \
+                 SELECT merchant_id, $2, id FROM members WHERE merchant_id = $1 \
+                 AND ($3 IS NULL OR segment = $3) AND ($4 IS NULL OR tier_id = $4)",
+            )
+            .bind(merchant_id)
+            .bind(&b.id)
+            .bind(segment)
+            .bind(tier)
+            .execute(&mut *c)
+            .await?;
+        }
+    }
+    let recipients: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM broadcast_recipients WHERE merchant_id = $1 AND broadcast_id = $2",
+    )
+    .bind(merchant_id)
+    .bind(&b.id)
+    .fetch_one(&mut *c)
+    .await?;
+    sqlx::query(&format!("INSERT INTO broadcasts (merchant_id, {BROADCAST_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"))
+        .bind(merchant_id)
+        .bind(&b.id)
+        .bind(&b.title)
+        .bind(&b.message)
+        .bind(b.audience.to_string())
+        .bind(recipients)
+        .bind(&b.idempotency_key)
+        .bind(b.created_at)
+        .execute(&mut *c)
+        .await?;
+    Ok(recipients)
+}
+
+pub async fn broadcast_by_key(
+    c: &mut Conn,
+    merchant_id: &str,
+    key: &str,
+) -> Result<Option<BroadcastRow>> {
+    let row = sqlx::query(&format!(
+        "SELECT {BROADCAST_COLUMNS} FROM broadcasts WHERE merchant_id = $1 AND idempotency_key = $2"
+    ))
+    .bind(merchant_id)
+    .bind(key)
+    .fetch_optional(c)
+    .await?;
+    row.as_ref().map(broadcast_row).transpose()
+}
+
+pub async fn broadcast(c: &mut Conn, merchant_id: &str, id: &str) -> Result<Option<BroadcastRow>> {
+    let row = sqlx::query(&format!(
+        "SELECT {BROADCAST_COLUMNS} FROM broadcasts WHERE merchant_id = $1 AND id = $2"
+    ))
+    .bind(merchant_id)
+    .bind(id)
+    .fetch_optional(c)
+    .await?;
+    row.as_ref().map(broadcast_row).transpose()
+}
+
+/// The latest broadcasts, newest first.
+pub async fn broadcasts(c: &mut Conn, merchant_id: &str, limit: i64) -> Result<Vec<BroadcastRow>> {
+    let rows = sqlx::query(&format!(
+        "SELECT {BROADCAST_COLUMNS} FROM broadcasts WHERE merchant_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2"
+    ))
+    .bind(merchant_id)
+    .bind(limit)
+    .fetch_all(c)
+    .await?;
+    rows.iter().map(broadcast_row).collect()
+}
+
+/// A page of a broadcast's recipients by member id after `after`: (member id, e-mail, name).
+pub async fn broadcast_recipients(
+    c: &mut Conn,
+    merchant_id: &str,
+    broadcast_id: &str,
+    after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<(String, String, Option<String>)>> {
+    let rows = sqlx::query(
+        "SELECT r.member_id, m.email, m.name FROM broadcast_recipients r JOIN members m ON m.merchant_id = r.merchant_id AND m.id = r.member_id \
+         WHERE r.merchant_id = $1 AND r.broadcast_id = $2 AND ($3 IS NULL OR r.member_id > $3) ORDER BY r.member_id LIMIT $4",
+    )
+    .bind(merchant_id)
+    .bind(broadcast_id)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(c)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                r.try_get("member_id")?,
+                r.try_get("email")?,
+                r.try_get("name")?,
             ))
         })
         .collect()

@@ -51,6 +51,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "segments",
         include_str!("../migrations/sqlite/0009_segments.sql"),
     ),
+    (
+        10,
+        "broadcasts",
+        include_str!("../migrations/sqlite/0010_broadcasts.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -97,6 +102,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         9,
         "segments",
         include_str!("../migrations/postgres/0009_segments.sql"),
+    ),
+    (
+        10,
+        "broadcasts",
+        include_str!("../migrations/postgres/0010_broadcasts.sql"),
     ),
 ];
 

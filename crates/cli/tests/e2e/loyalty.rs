@@ -689,6 +689,54 @@ async fn staff_actions_insights_and_replay(
         .unwrap();
     assert_eq!(status, 400, "{err}");
 
+    // A broadcast to the "recent" segment reaches the one member, once per key.
+    let path = format!("/api/v1/merchants/{m}/loyalty/broadcasts");
+    let body = json!({ "title": "New menu", "message": "Try our winter drinks", "audience": { "segment": "recent" },
+                       "idempotency_key": "winter-menu" });
+    let (status, sent) = w
+        .api
+        .send(reqwest::Method::POST, &path, Some(&body))
+        .await
+        .unwrap();
+    assert_eq!(
+        (status.as_u16(), &sent["recipients"]),
+        (201, &json!(1)),
+        "{sent}"
+    );
+    let (status, again) = w
+        .api
+        .send(reqwest::Method::POST, &path, Some(&body))
+        .await
+        .unwrap();
+    assert_eq!((status.as_u16(), &again["id"]), (200, &sent["id"]));
+    let recipients = w
+        .api
+        .get(&format!(
+            "{path}/{}/recipients",
+            sent["id"].as_str().unwrap()
+        ))
+        .await
+        .unwrap();
+    assert_eq!(recipients["recipients"][0]["member_id"], id, "{recipients}");
+    assert_eq!(event_count(w, m, "loyalty.broadcast").await, 1);
+    for bad in [
+        json!({ "message": " ", "idempotency_key": "k1" }),
+        json!({ "message": "hi", "idempotency_key": "k2", "audience": { "segment": "vip" } }),
+        json!({ "message": "hi", "idempotency_key": "k3", "audience": { "member_ids": ["mem_nobody"] } }),
+    ] {
+        let (status, err) = w
+            .api
+            .send(reqwest::Method::POST, &path, Some(&bad))
+            .await
+            .unwrap();
+        assert!(status == 400 || status == 404, "{bad}: {status} {err}");
+    }
+    assert_eq!(
+        event_count(w, m, "loyalty.broadcast").await,
+        1,
+        "bad input sends nothing"
+    );
+
     // Every order version delivered again, all in one batch: nothing changes, nothing is
     // announced twice.
     let state = loyalty_state(w, m).await;

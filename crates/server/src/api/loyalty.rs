@@ -8,6 +8,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use tillbridge_loyalty::broadcasts::{self, NewBroadcast};
 use tillbridge_loyalty::insights::{self, Insights};
 use tillbridge_loyalty::members::{
     self, ManualCredit, MemberPatch, MemberView, Merge, NewMember, Redemption,
@@ -17,8 +18,8 @@ use tillbridge_loyalty::punch_cards::{self, CardInput, CardView, MemberCard};
 use tillbridge_loyalty::replay::ReplayStarted;
 use tillbridge_loyalty::segments::{self, SegmentsView};
 use tillbridge_loyalty::tiering::{self, Floor};
-use tillbridge_store::loyalty::LedgerRow;
 use tillbridge_store::loyalty::MemberRow;
+use tillbridge_store::loyalty::{BroadcastRow, LedgerRow};
 
 pub async fn get_program(
     State(s): State<AppState>,
@@ -124,11 +125,7 @@ pub async fn manual_credit(
     caller.may_access(&merchant_id)?;
     let (entry, created) =
         members::manual_credit(&s.engine, &merchant_id, &member_id, body).await?;
-    let status = if created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
+    let status = created_or_repeated(created);
     Ok((status, Json(entry)))
 }
 
@@ -254,11 +251,7 @@ pub async fn redeem_credit(
 ) -> Result<(StatusCode, Json<LedgerRow>), ApiError> {
     caller.may_access(&merchant_id)?;
     let (entry, created) = members::redeem(&s.engine, &merchant_id, &member_id, body).await?;
-    let status = if created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
+    let status = created_or_repeated(created);
     Ok((status, Json(entry)))
 }
 
@@ -282,4 +275,64 @@ pub async fn replay(
     caller.may_access(&merchant_id)?;
     let started = tillbridge_loyalty::replay::replay(&s.engine, &merchant_id).await?;
     Ok((StatusCode::ACCEPTED, Json(started)))
+}
+
+pub async fn send_broadcast(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(merchant_id): Path<String>,
+    ApiJson(body): ApiJson<NewBroadcast>,
+) -> Result<(StatusCode, Json<BroadcastRow>), ApiError> {
+    caller.may_access(&merchant_id)?;
+    let (row, created) = broadcasts::send(&s.engine, &merchant_id, body).await?;
+    let status = created_or_repeated(created);
+    Ok((status, Json(row)))
+}
+
+pub async fn list_broadcasts(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(merchant_id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    caller.may_access(&merchant_id)?;
+    let list = broadcasts::list(&s.engine, &merchant_id).await?;
+    Ok(Json(json!({ "broadcasts": list })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PageQuery {
+    after: Option<String>,
+    limit: Option<i64>,
+}
+
+pub async fn broadcast_recipients(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path((merchant_id, broadcast_id)): Path<(String, String)>,
+    ApiQuery(q): ApiQuery<PageQuery>,
+) -> Result<Json<Value>, ApiError> {
+    caller.may_access(&merchant_id)?;
+    let limit = q.limit.unwrap_or(500).clamp(1, 1000);
+    let list = broadcasts::recipients(
+        &s.engine,
+        &merchant_id,
+        &broadcast_id,
+        q.after.as_deref(),
+        limit,
+    )
+    .await?;
+    let next = (list.len() as i64 >= limit)
+        .then(|| list.last().map(|r| r.member_id.clone()))
+        .flatten();
+    Ok(Json(json!({ "recipients": list, "next_cursor": next })))
+}
+
+/// 201 for a new record, 200 when an idempotency key returned the first one.
+fn created_or_repeated(created: bool) -> StatusCode {
+    if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    }
 }

@@ -111,6 +111,14 @@ pub fn routes() -> Router<AppState> {
             get(loyalty::segment_history),
         )
         .route(
+            "/api/v1/merchants/{merchant_id}/loyalty/broadcasts",
+            get(loyalty::list_broadcasts).post(loyalty::send_broadcast),
+        )
+        .route(
+            "/api/v1/merchants/{merchant_id}/loyalty/broadcasts/{broadcast_id}/recipients",
+            get(loyalty::broadcast_recipients),
+        )
+        .route(
             "/api/v1/merchants/{merchant_id}/loyalty/replay",
             post(loyalty::replay),
         )
