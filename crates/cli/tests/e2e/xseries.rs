@@ -125,6 +125,32 @@ on_both_backends!(
 
         // Webhooks duplicated, out of order and dropped.
         live_webhooks_match_truth(&w, &sm, &m, &c).await;
+
+        // Disconnecting removes the hub's subscription from the store.
+        let conn = w
+            .api
+            .call(
+                reqwest::Method::DELETE,
+                &format!("/api/v1/merchants/{m}/connections/{c}"),
+                Some(&json!({ "confirm": "Lightspeed" })),
+            )
+            .await
+            .unwrap();
+        assert_eq!(conn["status"], "disabled");
+        let hooks: Value = reqwest::Client::new()
+            .get(format!(
+                "{}/xseries/{}/api/2.0/webhooks",
+                w.sb.url,
+                sm["domain_prefix"].as_str().unwrap()
+            ))
+            .bearer_auth(sm["personal_token"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(hooks["data"], json!([]), "{hooks}");
         w.stop().await;
     }
 );

@@ -519,12 +519,16 @@ impl Engine {
             ));
         }
         let row = self.connection_row(merchant_id, connection_id).await?;
-        if row.series == "k" && row.status == status::CONNECTED {
+        if matches!(row.series.as_str(), "k" | "x") && row.status == status::CONNECTED {
             // Best effort and bounded: Lightspeed being down must not block a disconnect.
-            let removed = tokio::time::timeout(
-                std::time::Duration::from_secs(10),
-                self.delete_k_webhook(merchant_id, connection_id),
-            )
+            let removed = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+                if row.series == "k" {
+                    self.delete_k_webhook(merchant_id, connection_id).await
+                } else {
+                    self.unsubscribe_x_webhooks(merchant_id, connection_id)
+                        .await
+                }
+            })
             .await;
             if let Some(e) = match removed {
                 Ok(Ok(())) => None,
@@ -535,7 +539,7 @@ impl Engine {
                     merchant_id,
                     connection_id,
                     "warn",
-                    &format!("could not remove the webhook endpoint from Lightspeed: {e}"),
+                    &format!("could not remove the webhook subscription from Lightspeed: {e}"),
                 )
                 .await;
             }

@@ -87,14 +87,40 @@ impl Engine {
         )
     }
 
-    /// Subscribes a freshly connected X-Series store's `sale.update` webhook to this hub.
-    /// Failure is logged on the connection, not fatal: polling still syncs.
-    pub(crate) async fn subscribe_x_webhooks(&self, merchant_id: &str, connection_id: &str) {
-        let url = format!(
+    /// This hub's webhook URL for an X-Series connection.
+    fn x_webhook_url(&self, connection_id: &str) -> String {
+        format!(
             "{}{}",
             self.config().public_url.as_str().trim_end_matches('/'),
             self.webhook_path("x", connection_id)
-        );
+        )
+    }
+
+    /// Removes this hub's webhook subscriptions from a disconnected X-Series store.
+    pub(crate) async fn unsubscribe_x_webhooks(
+        &self,
+        merchant_id: &str,
+        connection_id: &str,
+    ) -> Result<(), EngineError> {
+        let url = self.x_webhook_url(connection_id);
+        let row = self.connection_row(merchant_id, connection_id).await?;
+        let (token, _) = self.access_token(merchant_id, connection_id).await?;
+        let client = self.x_client(connection_id, row.account_id.as_deref().unwrap_or_default())?;
+        for hook in client
+            .webhooks(&token)
+            .await?
+            .iter()
+            .filter(|w| w.url == url)
+        {
+            client.delete_webhook(&token, &hook.id).await?;
+        }
+        Ok(())
+    }
+
+    /// Subscribes a freshly connected X-Series store's `sale.update` webhook to this hub.
+    /// Failure is logged on the connection, not fatal: polling still syncs.
+    pub(crate) async fn subscribe_x_webhooks(&self, merchant_id: &str, connection_id: &str) {
+        let url = self.x_webhook_url(connection_id);
         let result = async {
             let row = self.connection_row(merchant_id, connection_id).await?;
             let (token, _) = self.access_token(merchant_id, connection_id).await?;

@@ -135,6 +135,23 @@ impl XClient {
             .data)
     }
 
+    /// Removes a webhook subscription; one that is already gone counts as removed.
+    pub async fn delete_webhook(&self, token: &Secret, id: &str) -> Result<(), LightspeedError> {
+        let target = self.url(&format!("webhooks/{id}"))?;
+        let sent = send(
+            &self.pacer,
+            &self.policy,
+            "/api/2.0/webhooks/{id}",
+            Method::DELETE,
+            || self.http.delete(target.clone()).bearer_auth(token.expose()),
+        )
+        .await;
+        match sent {
+            Err(LightspeedError::BadRequest { status: 404, .. }) => Ok(()),
+            other => other.map(drop),
+        }
+    }
+
     /// Subscribes `url` to `kind` (e.g. `sale.update`).
     pub async fn create_webhook(
         &self,
