@@ -73,22 +73,22 @@ async fn claim(
     member: &MemberRow,
     now: i64,
 ) -> Result<usize, EngineError> {
-    let program = program::load(c, merchant_id).await?;
-    let since = now - i64::from(program.claim_window_days) * 24 * 3600 * 1000;
+    let mut ctx = purchases::Ctx::load(c, merchant_id, now).await?;
+    let since = now - i64::from(ctx.program.claim_window_days) * 24 * 3600 * 1000;
     let open = store::unattributed_purchases(c, merchant_id, &member.email, since).await?;
     for p in &open {
         purchases::apply(
             c,
             merchant_id,
-            &program,
+            &mut ctx,
             &p.connection_id,
             &p.sale_external_id,
             Some(&member.id),
-            now,
             false,
         )
         .await?;
     }
+    ctx.flush(c, merchant_id).await?;
     Ok(open.len())
 }
 
@@ -395,9 +395,10 @@ pub async fn merge(
         ..LedgerRow::default()
     };
     store::post_entry(&mut tx, merchant_id, &mut marker).await?;
-    let program = program::load(&mut tx, merchant_id).await?;
-    crate::tiering::after_purchase(&mut tx, merchant_id, &program, &into.id, now, false).await?;
-    let today = crate::tiering::today(&mut tx, merchant_id, now).await?;
+    let mut ctx = purchases::Ctx::load(&mut tx, merchant_id, now).await?;
+    let today = ctx.today;
+    crate::tiering::after_purchase(&mut tx, merchant_id, &mut ctx, &into.id, false).await?;
+    ctx.flush(&mut tx, merchant_id).await?;
     crate::segments::compute(&mut tx, merchant_id, today, now).await?;
     emit(
         &mut tx,

@@ -261,9 +261,11 @@ pub(crate) async fn stamp(
     member_id: &str,
     purchase: &PurchaseRow,
     orders: &[StoredOrder],
-    now: i64,
+    ctx: &mut crate::purchases::Ctx,
     quiet: bool,
 ) -> Result<(), EngineError> {
+    let now = ctx.now;
+    let mut news = Vec::new();
     let lines: Vec<StampLine> = orders
         .iter()
         .flat_map(|o| {
@@ -280,8 +282,8 @@ pub(crate) async fn stamp(
         purchase.connection_id.as_str(),
         purchase.sale_external_id.as_str(),
     );
-    for card in store::cards(c, merchant_id, true).await? {
-        let rule = rule_of(&card)?;
+    for card in &ctx.cards {
+        let rule = rule_of(card)?;
         let before = store::purchase_stamps(c, merchant_id, conn, sale, &card.id).await?;
         let same_day = match purchase.sale_date.as_deref() {
             Some(day) if rule.max_per_day.is_some() => {
@@ -330,17 +332,20 @@ pub(crate) async fn stamp(
         }
         // Removals and revocations are silent by default.
         if delta > 0 {
-            emit(c, merchant_id, "loyalty.stamp_added", member_id, serde_json::json!({
+            news.push(("loyalty.stamp_added", serde_json::json!({
                 "member_id": member_id, "card_id": card.id, "stamps": delta, "current": state.current,
                 "connection_id": conn, "sale_external_id": sale,
-            }), now).await?;
+            })));
         }
         // A reward issued already redeemed (a replay of one redeemed before) is not news.
         for reward in change.issued.iter().filter(|r| !r.redeemed) {
-            emit(c, merchant_id, "loyalty.reward_available", member_id, serde_json::json!({
+            news.push(("loyalty.reward_available", serde_json::json!({
                 "member_id": member_id, "card_id": card.id, "reward_id": reward.id, "reward": card.reward,
-            }), now).await?;
+            })));
         }
+    }
+    for (event_type, payload) in news {
+        ctx.announce(event_type, member_id, payload);
     }
     Ok(())
 }

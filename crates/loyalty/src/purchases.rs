@@ -8,14 +8,15 @@
 use crate::earning::{self, EarningRule};
 use crate::eligible::{eligible_amount, Line, TaxBasis};
 use crate::program::{self, Program};
+use chrono::NaiveDate;
 use std::collections::{HashMap, HashSet};
 use tillbridge_engine::consumers::ConsumerFuture;
 use tillbridge_engine::ids::new_id;
-use tillbridge_engine::merchants::emit;
 use tillbridge_engine::{Engine, EngineError};
 use tillbridge_model::{Order, OrderKind};
-use tillbridge_store::events::EventRow;
-use tillbridge_store::loyalty::{self as store, LedgerRow, PurchaseRow};
+use tillbridge_store::events::{EventRow, NewEvent};
+use tillbridge_store::loyalty::{self as store, CardRow, LedgerRow, PurchaseRow};
+use tillbridge_store::orders::StoredOrder;
 use tillbridge_store::{orders, Conn, Tx};
 
 /// The eligible amount of one synced order.
@@ -33,21 +34,99 @@ pub fn order_eligible(order: &Order, basis: TaxBasis) -> i64 {
     eligible_amount(&lines, 0, basis)
 }
 
+/// What applying purchases needs besides each purchase, read once for many: the program, the
+/// active punch cards, today's business date and, for a consumer batch, the orders of all its
+/// purchases (read in a few statements instead of two per purchase).
+pub(crate) struct Ctx {
+    pub program: Program,
+    pub cards: Vec<CardRow>,
+    pub today: NaiveDate,
+    pub now: i64,
+    orders: HashMap<(String, String), Vec<StoredOrder>>,
+    /// Notifications to append, in order, when the batch is written ([`Ctx::flush`]).
+    events: Vec<NewEvent>,
+}
+
+impl Ctx {
+    pub(crate) async fn load(
+        c: &mut Conn,
+        merchant_id: &str,
+        now: i64,
+    ) -> Result<Ctx, EngineError> {
+        Ok(Ctx {
+            program: program::load(c, merchant_id).await?,
+            cards: store::cards(c, merchant_id, true).await?,
+            today: crate::tiering::today(c, merchant_id, now).await?,
+            now,
+            orders: HashMap::new(),
+            events: Vec::new(),
+        })
+    }
+
+    /// Queues a notification; [`Ctx::flush`] appends the queue to the event log in order.
+    pub(crate) fn announce(&mut self, event_type: &str, subject: &str, payload: serde_json::Value) {
+        self.events.push(NewEvent {
+            id: new_id("evt"),
+            event_type: event_type.to_owned(),
+            subject: subject.to_owned(),
+            payload,
+        });
+    }
+
+    /// Appends the queued notifications in the caller's transaction.
+    pub(crate) async fn flush(
+        &mut self,
+        c: &mut Conn,
+        merchant_id: &str,
+    ) -> Result<(), EngineError> {
+        let events = std::mem::take(&mut self.events);
+        Ok(tillbridge_store::events::append_many(c, merchant_id, &events, self.now).await?)
+    }
+
+    /// Reads the orders of these purchases (connection, sale id) ahead.
+    async fn prefetch(
+        &mut self,
+        c: &mut Conn,
+        merchant_id: &str,
+        purchases: &[(&str, &str)],
+    ) -> Result<(), EngineError> {
+        let mut by_connection: HashMap<&str, Vec<&str>> = HashMap::new();
+        for (connection_id, sale) in purchases {
+            by_connection.entry(connection_id).or_default().push(sale);
+        }
+        for (connection_id, sales) in by_connection {
+            let mut found = orders::purchases_orders(c, merchant_id, connection_id, &sales).await?;
+            for sale in sales {
+                self.orders.insert(
+                    (connection_id.to_owned(), sale.to_owned()),
+                    found.remove(sale).unwrap_or_default(),
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Brings one purchase up to date: its net eligible amount, its member and its credit.
 /// `member_hint` attributes an unattributed purchase (a claim); `quiet` (a replay) announces
 /// nothing.
-#[allow(clippy::too_many_arguments)]
 pub(crate) async fn apply(
     c: &mut Conn,
     merchant_id: &str,
-    program: &Program,
+    ctx: &mut Ctx,
     connection_id: &str,
     sale_external_id: &str,
     member_hint: Option<&str>,
-    now: i64,
     quiet: bool,
 ) -> Result<(), EngineError> {
-    let orders = orders::purchase_orders(c, merchant_id, connection_id, sale_external_id).await?;
+    let now = ctx.now;
+    let orders = match ctx
+        .orders
+        .remove(&(connection_id.to_owned(), sale_external_id.to_owned()))
+    {
+        Some(prefetched) => prefetched,
+        None => orders::purchase_orders(c, merchant_id, connection_id, sale_external_id).await?,
+    };
     let Some(sale) = orders
         .iter()
         .find(|o| o.order.kind == OrderKind::Sale && o.order.external_id == sale_external_id)
@@ -57,7 +136,7 @@ pub(crate) async fn apply(
     };
     let net: i64 = orders
         .iter()
-        .map(|o| order_eligible(&o.order, program.tax_basis))
+        .map(|o| order_eligible(&o.order, ctx.program.tax_basis))
         .sum();
     let email = sale
         .order
@@ -95,7 +174,8 @@ pub(crate) async fn apply(
     if let Some(member_id) = &member_id {
         // The rule is fixed when the purchase first earns.
         if purchase.rule.is_none() {
-            purchase.rule = program
+            purchase.rule = ctx
+                .program
                 .earning
                 .as_ref()
                 .map(|r| serde_json::to_string(r).unwrap_or_default());
@@ -106,43 +186,40 @@ pub(crate) async fn apply(
                     "a purchase's stored earning rule is unreadable: {e}"
                 ))
             })?;
-            post(
-                c,
-                merchant_id,
-                member_id,
-                &mut purchase,
-                &rule,
-                program,
-                sale,
-                now,
-                quiet,
-            )
-            .await?;
+            let entry = post(c, merchant_id, member_id, &mut purchase, &rule, ctx, sale).await?;
+            // Reversals are silent by default; earning is announced.
+            if let Some(entry) = entry.filter(|e| e.kind == "earned" && !quiet) {
+                ctx.announce(
+                    "loyalty.credit_earned",
+                    member_id,
+                    serde_json::json!({
+                        "member_id": member_id, "amount_minor": entry.amount_minor, "balance_minor": entry.balance_after_minor,
+                        "connection_id": purchase.connection_id, "sale_external_id": purchase.sale_external_id, "ledger_entry_id": entry.id,
+                    }),
+                );
+            }
         }
-    }
-    if let Some(member_id) = &member_id {
-        crate::punch_cards::stamp(c, merchant_id, member_id, &purchase, &orders, now, quiet)
+        crate::punch_cards::stamp(c, merchant_id, member_id, &purchase, &orders, ctx, quiet)
             .await?;
     }
     store::put_purchase(c, merchant_id, &purchase, now).await?;
     if let Some(member_id) = &member_id {
-        crate::tiering::after_purchase(c, merchant_id, program, member_id, now, quiet).await?;
+        crate::tiering::after_purchase(c, merchant_id, ctx, member_id, quiet).await?;
     }
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Posts the difference between what the purchase is entitled to under `rule` and what it
+/// already accounted for; the ledger entry, if anything changed.
 async fn post(
     c: &mut Conn,
     merchant_id: &str,
     member_id: &str,
     purchase: &mut PurchaseRow,
     rule: &EarningRule,
-    program: &Program,
+    ctx: &Ctx,
     sale: &orders::StoredOrder,
-    now: i64,
-    quiet: bool,
-) -> Result<(), EngineError> {
+) -> Result<Option<LedgerRow>, EngineError> {
     let member = store::member(c, merchant_id, member_id)
         .await?
         .ok_or_else(|| EngineError::NotFound(format!("member `{member_id}`")))?;
@@ -151,10 +228,10 @@ async fn post(
         purchase.net_eligible_minor,
         purchase.accounted_minor,
         member.balance_minor,
-        program.allow_negative_balance,
+        ctx.program.allow_negative_balance,
     );
     if posting.accounted() == 0 {
-        return Ok(());
+        return Ok(None);
     }
     let mut entry = LedgerRow {
         id: new_id("cred"),
@@ -171,27 +248,12 @@ async fn post(
         sale_external_id: Some(purchase.sale_external_id.clone()),
         order_id: Some(sale.id.clone()),
         order_version: Some(sale.version),
-        created_at: now,
+        created_at: ctx.now,
         ..LedgerRow::default()
     };
     store::post_entry(c, merchant_id, &mut entry).await?;
     purchase.accounted_minor += posting.accounted();
-    // Reversals are silent by default; earning is announced.
-    if entry.kind == "earned" && !quiet {
-        emit(
-            c,
-            merchant_id,
-            "loyalty.credit_earned",
-            member_id,
-            serde_json::json!({
-                "member_id": member_id, "amount_minor": entry.amount_minor, "balance_minor": entry.balance_after_minor,
-                "connection_id": purchase.connection_id, "sale_external_id": purchase.sale_external_id, "ledger_entry_id": entry.id,
-            }),
-            now,
-        )
-        .await?;
-    }
-    Ok(())
+    Ok(Some(entry))
 }
 
 /// The purchase an order event belongs to: (connection, sale's provider id, whether the event
@@ -246,7 +308,8 @@ impl tillbridge_engine::consumers::Consumer for Consumer {
     ) -> ConsumerFuture<'a> {
         Box::pin(async move {
             let now = engine.now_ms();
-            let program = program::load(tx, merchant_id).await?;
+            let mut ctx = Ctx::load(tx, merchant_id, now).await?;
+            let program = ctx.program.clone();
             let until = store::replay_until(tx, merchant_id).await?;
             let cutoff = now - i64::from(program.claim_window_days) * 24 * 3600 * 1000;
             // Each purchase is recomputed once per batch, from the orders as stored now; a
@@ -259,6 +322,7 @@ impl tillbridge_engine::consumers::Consumer for Consumer {
                 }
             }
             let mut seen: HashSet<(&str, &str)> = HashSet::new();
+            let mut targets: Vec<(&str, &str, bool)> = Vec::new();
             let mut members: HashMap<String, bool> = HashMap::new();
             for e in events {
                 let Some((connection_id, sale, is_sale)) = purchase_of(e) else {
@@ -303,18 +367,14 @@ impl tillbridge_engine::consumers::Consumer for Consumer {
                         continue;
                     }
                 }
-                apply(
-                    tx,
-                    merchant_id,
-                    &program,
-                    connection_id,
-                    sale,
-                    None,
-                    now,
-                    quiet,
-                )
-                .await?;
+                targets.push((connection_id, sale, quiet));
             }
+            let keys: Vec<(&str, &str)> = targets.iter().map(|(c, s, _)| (*c, *s)).collect();
+            ctx.prefetch(tx, merchant_id, &keys).await?;
+            for (connection_id, sale, quiet) in targets {
+                apply(tx, merchant_id, &mut ctx, connection_id, sale, None, quiet).await?;
+            }
+            ctx.flush(tx, merchant_id).await?;
             Ok(())
         })
     }

@@ -3,7 +3,7 @@
 //! downgrades or warns under the program's policy. A manual floor set by staff is never
 //! undercut. Changes are recorded in the member's tier history and announced as events.
 
-use crate::program::{self, Program};
+use crate::program;
 use crate::tiers::{self, TierEvent, TierProgram, TierState};
 use chrono::NaiveDate;
 use serde::Deserialize;
@@ -60,7 +60,7 @@ async fn record(
     today: NaiveDate,
     now: i64,
     quiet: bool,
-) -> Result<(), EngineError> {
+) -> Result<Option<(String, serde_json::Value)>, EngineError> {
     if state.tier != member.tier_id
         || state.since != member.tier_since.as_deref().and_then(|d| d.parse().ok())
     {
@@ -77,7 +77,7 @@ async fn record(
         .await?;
     }
     let Some(event) = event.filter(|_| !quiet) else {
-        return Ok(());
+        return Ok(None);
     };
     let (name, from, to) = match &event {
         TierEvent::Upgraded { from, to } => ("upgraded", from.clone(), Some(to.clone())),
@@ -91,7 +91,7 @@ async fn record(
     if name == "downgrade_warning"
         && store::has_tier_event(c, merchant_id, &member.id, name, &day).await?
     {
-        return Ok(());
+        return Ok(None);
     }
     store::add_tier_history(
         c,
@@ -111,15 +111,20 @@ async fn record(
     if let TierEvent::DowngradeWarning { on, .. } = &event {
         payload["on"] = serde_json::json!(on);
     }
-    emit(
-        c,
-        merchant_id,
-        &format!("loyalty.tier_{name}"),
-        &member.id,
-        payload,
-        now,
-    )
-    .await?;
+    Ok(Some((format!("loyalty.tier_{name}"), payload)))
+}
+
+/// Appends a tier change's notification at once (outside a purchase batch).
+async fn announce_now(
+    c: &mut Conn,
+    merchant_id: &str,
+    member_id: &str,
+    news: Option<(String, serde_json::Value)>,
+    now: i64,
+) -> Result<(), EngineError> {
+    if let Some((event_type, payload)) = news {
+        emit(c, merchant_id, &event_type, member_id, payload, now).await?;
+    }
     Ok(())
 }
 
@@ -127,22 +132,26 @@ async fn record(
 pub(crate) async fn after_purchase(
     c: &mut Conn,
     merchant_id: &str,
-    program: &Program,
+    ctx: &mut crate::purchases::Ctx,
     member_id: &str,
-    now: i64,
     quiet: bool,
 ) -> Result<(), EngineError> {
-    let Some(settings) = &program.tiers else {
+    let (today, now) = (ctx.today, ctx.now);
+    let Some(settings) = &ctx.program.tiers else {
         return Ok(());
     };
     let tp = settings.program().map_err(EngineError::Invalid)?;
     let Some(member) = store::member(c, merchant_id, member_id).await? else {
         return Ok(());
     };
-    let today = today(c, merchant_id, now).await?;
     let spend = spend(c, merchant_id, member_id, &tp, today).await?;
     let (state, event) = tiers::after_order(&tp, &state_of(&member), spend, today);
-    record(c, merchant_id, &member, &state, event, today, now, quiet).await
+    if let Some((event_type, payload)) =
+        record(c, merchant_id, &member, &state, event, today, now, quiet).await?
+    {
+        ctx.announce(&event_type, member_id, payload);
+    }
+    Ok(())
 }
 
 /// The daily check, once per business date: downgrades and warnings per the policy.
@@ -160,7 +169,8 @@ pub(crate) async fn daily(c: &mut Conn, merchant_id: &str, now: i64) -> Result<(
     for member in store::tiered_members(c, merchant_id).await? {
         let spend = spend(c, merchant_id, &member.id, &tp, today).await?;
         let (state, event) = tiers::daily_check(&tp, &state_of(&member), spend, today);
-        record(c, merchant_id, &member, &state, event, today, now, false).await?;
+        let news = record(c, merchant_id, &member, &state, event, today, now, false).await?;
+        announce_now(c, merchant_id, &member.id, news, now).await?;
     }
     store::set_tiers_checked_on(c, merchant_id, &day).await?;
     Ok(())
@@ -223,7 +233,7 @@ pub async fn set_floor(
     let today = today(&mut tx, merchant_id, now).await?;
     let spend = spend(&mut tx, merchant_id, member_id, &tp, today).await?;
     let (state, event) = tiers::after_order(&tp, &state_of(&member), spend, today);
-    record(
+    let news = record(
         &mut tx,
         merchant_id,
         &member,
@@ -234,6 +244,7 @@ pub async fn set_floor(
         false,
     )
     .await?;
+    announce_now(&mut tx, merchant_id, member_id, news, now).await?;
     let member = store::member(&mut tx, merchant_id, member_id)
         .await?
         .unwrap_or(member);

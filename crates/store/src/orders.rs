@@ -216,6 +216,56 @@ pub async fn purchase_orders(
         .collect()
 }
 
+/// [`purchase_orders`] for many sales of one connection at once, by sale id (sales without
+/// any stored order are absent).
+pub async fn purchases_orders(
+    c: &mut Conn,
+    merchant_id: &str,
+    connection_id: &str,
+    sale_external_ids: &[&str],
+) -> Result<std::collections::HashMap<String, Vec<StoredOrder>>> {
+    let mut out: std::collections::HashMap<String, Vec<StoredOrder>> = Default::default();
+    for chunk in sale_external_ids.chunks(500) {
+        let list = (0..chunk.len())
+            .map(|i| format!("${}", i + 3))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut reversals = Vec::new();
+        for (column, extra) in [
+            ("external_id", ""),
+            (
+                "original_external_id",
+                " AND original_external_id IS NOT NULL",
+            ),
+        ] {
+            let sql = format!(
+                "SELECT id, connection_id, location_id, version, body, {column} AS sale FROM orders \
+                 WHERE merchant_id = $1 AND connection_id = $2 AND {column} IN ({list}){extra}"
+            );
+            let mut q = sqlx::query(&sql).bind(merchant_id).bind(connection_id);
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            for r in q.fetch_all(&mut *c).await? {
+                let sale: String = r.try_get("sale")?;
+                let order = stored(&r)?;
+                if column == "external_id" {
+                    // The sale itself comes first.
+                    out.entry(sale).or_default().insert(0, order);
+                } else {
+                    reversals.push((sale, order));
+                }
+            }
+        }
+        reversals
+            .sort_by(|(_, a), (_, b)| (a.order.closed_at, &a.id).cmp(&(b.order.closed_at, &b.id)));
+        for (sale, order) in reversals {
+            out.entry(sale).or_default().push(order);
+        }
+    }
+    Ok(out)
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct OrderFilter {
     pub from: Option<i64>,

@@ -230,6 +230,30 @@ async fn events_are_sequenced_per_merchant_and_roll_back_with_their_change(backe
             .collect::<Vec<_>>(),
         vec![9, 10]
     );
+    // Many at once continue the same sequence, in order, across insert chunks.
+    let many: Vec<events::NewEvent> = (0..450)
+        .map(|i| events::NewEvent {
+            id: format!("b{i}"),
+            event_type: "bulk".into(),
+            subject: format!("s{i}"),
+            payload: json!({ "i": i }),
+        })
+        .collect();
+    events::append_many(&mut c, "m1", &many, 7).await.unwrap();
+    events::append(&mut c, "m1", "after", "t", "s", &json!({}), 8)
+        .await
+        .unwrap();
+    let all = events::list_after(&mut c, "m1", 10, None, 1000)
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 451);
+    for (k, e) in all.iter().take(450).enumerate() {
+        assert_eq!(
+            (e.seq, e.event_type.as_str(), &e.payload),
+            (11 + k as i64, "bulk", &json!({ "i": k }))
+        );
+    }
+    assert_eq!(all[450].seq, 461);
 }
 
 conformance!(a_job_is_claimed_once_and_reclaimed_after_its_lease);
