@@ -511,3 +511,15 @@ pub async fn assert_test_connection_ok(w: &World, m: &str, c: &str) {
     assert!(conn["last_error"].is_null(), "{conn}");
     assert!(!conn["last_checked_at"].is_null(), "{conn}");
 }
+
+/// Disconnects a connection with the typed confirmation; returns the connection's view.
+pub async fn disconnect(w: &World, m: &str, c: &str) -> Value {
+    w.api
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/merchants/{m}/connections/{c}"),
+            Some(&json!({ "confirm": "Lightspeed" })),
+        )
+        .await
+        .unwrap()
+}

@@ -130,14 +130,7 @@ on_both_backends!(
         wait_for_deliveries(&w, &m, &c, before + 1).await;
 
         // Disconnecting removes the endpoint from Lightspeed.
-        w.api
-            .call(
-                reqwest::Method::DELETE,
-                &format!("/api/v1/merchants/{m}/connections/{c}"),
-                Some(&json!({ "confirm": "Lightspeed" })),
-            )
-            .await
-            .unwrap();
+        disconnect(&w, &m, &c).await;
         assert!(sandbox_webhooks(&w, &sid).await.is_empty());
         w.stop().await;
     }

@@ -213,15 +213,7 @@ on_both_backends!(
             .as_str()
             .unwrap()
             .contains("Lightspeed"));
-        let conn = w
-            .api
-            .call(
-                reqwest::Method::DELETE,
-                &format!("/api/v1/merchants/{m}/connections/{c}"),
-                Some(&json!({ "confirm": "Lightspeed" })),
-            )
-            .await
-            .unwrap();
+        let conn = disconnect(&w, &m, &c).await;
         assert_eq!(conn["status"], "disabled");
         let mut db = w.hub.engine.store().conn().await.unwrap();
         let row = tillbridge_store::connections::get_connection(&mut db, &m, &c)

@@ -2,6 +2,23 @@ use crate::common::*;
 use crate::on_both_backends;
 use serde_json::{json, Value};
 
+/// The store's webhook subscriptions, as the sandbox lists them to the store owner.
+async fn store_webhooks(w: &World, sm: &Value) -> Value {
+    reqwest::Client::new()
+        .get(format!(
+            "{}/xseries/{}/api/2.0/webhooks",
+            w.sb.url,
+            sm["domain_prefix"].as_str().unwrap()
+        ))
+        .bearer_auth(sm["personal_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 on_both_backends!(
     xseries_backfill_webhooks_and_polling_match_truth,
     |backend| async move {
@@ -43,19 +60,7 @@ on_both_backends!(
         );
 
         // The hub subscribed to sale.update on the store.
-        let hooks: Value = reqwest::Client::new()
-            .get(format!(
-                "{}/xseries/{}/api/2.0/webhooks",
-                w.sb.url,
-                sm["domain_prefix"].as_str().unwrap()
-            ))
-            .bearer_auth(sm["personal_token"].as_str().unwrap())
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let hooks = store_webhooks(&w, &sm).await;
         let hook_url = hooks["data"][0]["url"]
             .as_str()
             .expect("a webhook subscription")
@@ -127,29 +132,9 @@ on_both_backends!(
         live_webhooks_match_truth(&w, &sm, &m, &c).await;
 
         // Disconnecting removes the hub's subscription from the store.
-        let conn = w
-            .api
-            .call(
-                reqwest::Method::DELETE,
-                &format!("/api/v1/merchants/{m}/connections/{c}"),
-                Some(&json!({ "confirm": "Lightspeed" })),
-            )
-            .await
-            .unwrap();
+        let conn = disconnect(&w, &m, &c).await;
         assert_eq!(conn["status"], "disabled");
-        let hooks: Value = reqwest::Client::new()
-            .get(format!(
-                "{}/xseries/{}/api/2.0/webhooks",
-                w.sb.url,
-                sm["domain_prefix"].as_str().unwrap()
-            ))
-            .bearer_auth(sm["personal_token"].as_str().unwrap())
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let hooks = store_webhooks(&w, &sm).await;
         assert_eq!(hooks["data"], json!([]), "{hooks}");
         w.stop().await;
     }
