@@ -43,6 +43,10 @@ pub(crate) struct Ctx {
     pub today: NaiveDate,
     pub now: i64,
     orders: HashMap<(String, String), Vec<StoredOrder>>,
+    /// Member ids by normalised e-mail, as looked up so far (`None`: nobody has it).
+    emails: HashMap<String, Option<String>>,
+    /// Prefetched purchase rows (`None`: the purchase has no row yet).
+    purchases: HashMap<(String, String), Option<PurchaseRow>>,
     /// Notifications to append, in order, when the batch is written ([`Ctx::flush`]).
     events: Vec<NewEvent>,
 }
@@ -59,8 +63,27 @@ impl Ctx {
             today: crate::tiering::today(c, merchant_id, now).await?,
             now,
             orders: HashMap::new(),
+            purchases: HashMap::new(),
+            emails: HashMap::new(),
             events: Vec::new(),
         })
+    }
+
+    /// The member with this normalised e-mail, looked up once per context.
+    async fn member_with(
+        &mut self,
+        c: &mut Conn,
+        merchant_id: &str,
+        email: &str,
+    ) -> Result<Option<String>, EngineError> {
+        if let Some(known) = self.emails.get(email) {
+            return Ok(known.clone());
+        }
+        let id = store::member_by_email(c, merchant_id, email)
+            .await?
+            .map(|m| m.id);
+        self.emails.insert(email.to_owned(), id.clone());
+        Ok(id)
     }
 
     /// Queues a notification; [`Ctx::flush`] appends the queue to the event log in order.
@@ -83,7 +106,7 @@ impl Ctx {
         Ok(tillbridge_store::events::append_many(c, merchant_id, &events, self.now).await?)
     }
 
-    /// Reads the orders of these purchases (connection, sale id) ahead.
+    /// Reads the orders and rows of these purchases (connection, sale id) ahead.
     async fn prefetch(
         &mut self,
         c: &mut Conn,
@@ -96,11 +119,12 @@ impl Ctx {
         }
         for (connection_id, sales) in by_connection {
             let mut found = orders::purchases_orders(c, merchant_id, connection_id, &sales).await?;
+            let mut rows = store::purchase_rows(c, merchant_id, connection_id, &sales).await?;
             for sale in sales {
-                self.orders.insert(
-                    (connection_id.to_owned(), sale.to_owned()),
-                    found.remove(sale).unwrap_or_default(),
-                );
+                let key = (connection_id.to_owned(), sale.to_owned());
+                self.orders
+                    .insert(key.clone(), found.remove(sale).unwrap_or_default());
+                self.purchases.insert(key, rows.remove(sale));
             }
         }
         Ok(())
@@ -143,15 +167,19 @@ pub(crate) async fn apply(
         .customer_email
         .as_ref()
         .map(|e| e.as_str().to_owned());
-    let existing = store::purchase_row(c, merchant_id, connection_id, sale_external_id).await?;
+    let existing = match ctx
+        .purchases
+        .remove(&(connection_id.to_owned(), sale_external_id.to_owned()))
+    {
+        Some(prefetched) => prefetched,
+        None => store::purchase_row(c, merchant_id, connection_id, sale_external_id).await?,
+    };
     let mut member_id = existing.as_ref().and_then(|p| p.member_id.clone());
     if member_id.is_none() {
         member_id = match (member_hint, &email) {
             (Some(m), _) => Some(m.to_owned()),
             // An order arriving for an existing member's e-mail is theirs at once.
-            (None, Some(e)) => store::member_by_email(c, merchant_id, e)
-                .await?
-                .map(|m| m.id),
+            (None, Some(e)) => ctx.member_with(c, merchant_id, e).await?,
             (None, None) => None,
         };
     }
@@ -323,7 +351,6 @@ impl tillbridge_engine::consumers::Consumer for Consumer {
             }
             let mut seen: HashSet<(&str, &str)> = HashSet::new();
             let mut targets: Vec<(&str, &str, bool)> = Vec::new();
-            let mut members: HashMap<String, bool> = HashMap::new();
             for e in events {
                 let Some((connection_id, sale, is_sale)) = purchase_of(e) else {
                     continue;
@@ -344,16 +371,7 @@ impl tillbridge_engine::consumers::Consumer for Consumer {
                         .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
                         .map_or(now, |t| t.timestamp_millis());
                     let has_member = match text("customer_email") {
-                        Some(email) => match members.get(email) {
-                            Some(known) => *known,
-                            None => {
-                                let found = store::member_by_email(tx, merchant_id, email)
-                                    .await?
-                                    .is_some();
-                                members.insert(email.to_owned(), found);
-                                found
-                            }
-                        },
+                        Some(email) => ctx.member_with(tx, merchant_id, email).await?.is_some(),
                         None => false,
                     };
                     // A purchase a member already holds (claimed, or merged from another

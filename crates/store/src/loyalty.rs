@@ -221,6 +221,32 @@ pub async fn purchase_row(
     row.as_ref().map(purchase_from).transpose()
 }
 
+/// [`purchase_row`] for many sales of one connection at once, by sale id.
+pub async fn purchase_rows(
+    c: &mut Conn,
+    merchant_id: &str,
+    connection_id: &str,
+    sale_external_ids: &[&str],
+) -> Result<std::collections::HashMap<String, PurchaseRow>> {
+    let mut out = std::collections::HashMap::new();
+    for chunk in sale_external_ids.chunks(500) {
+        let list = (0..chunk.len())
+            .map(|i| format!("${}", i + 3))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!("SELECT {PURCHASE_COLUMNS} FROM loyalty_purchases WHERE merchant_id = $1 AND connection_id = $2 AND sale_external_id IN ({list})");
+        let mut q = sqlx::query(&sql).bind(merchant_id).bind(connection_id);
+        for id in chunk {
+            q = q.bind(*id);
+        }
+        for r in q.fetch_all(&mut *c).await? {
+            let p = purchase_from(&r)?;
+            out.insert(p.sale_external_id.clone(), p);
+        }
+    }
+    Ok(out)
+}
+
 pub async fn put_purchase(
     c: &mut Conn,
     merchant_id: &str,
