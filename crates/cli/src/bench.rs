@@ -7,7 +7,8 @@
 //! - a replay of the whole log from scratch, on the same data;
 //! - RFM scoring and segmenting of N synthetic members in memory, beside sorting N values three
 //!   times (the work the quintiles cannot avoid), as medians of several rounds;
-//! - the stored nightly RFM run over the members in the database.
+//! - the stored nightly RFM run over the members in the database, and optionally over many
+//!   seeded members: the first run (everyone gets a segment) and the next (nothing moved).
 //!
 //! Prints a table and writes the figures as JSON.
 
@@ -32,6 +33,8 @@ pub struct LoyaltyOptions {
     pub members: usize,
     /// Synthetic members for the in-memory RFM figure.
     pub rfm_members: usize,
+    /// Members seeded into the database (with their purchases) for the stored RFM run; 0 skips.
+    pub rfm_db_members: usize,
     /// PostgreSQL (or another SQLite file) instead of a fresh SQLite file.
     pub database_url: Option<String>,
     pub json: Option<PathBuf>,
@@ -328,6 +331,13 @@ async fn run(opts: &LoyaltyOptions, dir: &std::path::Path) -> Result<()> {
     }
     let (rfm_mem, sort_mem) = (median(rfm_rounds), median(sort_rounds));
 
+    // The stored run over many seeded members: the first night and the one after.
+    let seeded = if opts.rfm_db_members > 0 {
+        Some(seeded_rfm(&engine, opts.rfm_db_members, &mut rng).await?)
+    } else {
+        None
+    };
+
     let figures = json!({
         "backend": backend,
         "sales": opts.sales,
@@ -344,6 +354,9 @@ async fn run(opts: &LoyaltyOptions, dir: &std::path::Path) -> Result<()> {
         "rfm_memory_seconds_median": rfm_mem.as_secs_f64(),
         "sort3_memory_seconds_median": sort_mem.as_secs_f64(),
         "rfm_to_sort3_ratio": rfm_mem.as_secs_f64() / sort_mem.as_secs_f64().max(1e-9),
+        "rfm_seeded_members": opts.rfm_db_members,
+        "rfm_seeded_first_run_seconds": seeded.map(|s| s.0.as_secs_f64()),
+        "rfm_seeded_next_run_seconds": seeded.map(|s| s.1.as_secs_f64()),
         "rfm_segments": Segment::ALL.iter().zip(segments).map(|(s, c)| (s.as_str().to_owned(), Value::from(c))).collect::<serde_json::Map<_, _>>(),
     });
     println!(
@@ -389,10 +402,68 @@ async fn run(opts: &LoyaltyOptions, dir: &std::path::Path) -> Result<()> {
         rfm_mem.as_secs_f64(),
         rfm_mem.as_secs_f64() / sort_mem.as_secs_f64().max(1e-9)
     );
+    if let Some((first, next)) = seeded {
+        let n = opts.rfm_db_members;
+        println!(
+            "  {:<44} {:>12.3} s {:>10}",
+            format!("stored RFM, {n} members, first run"),
+            first.as_secs_f64(),
+            ""
+        );
+        println!(
+            "  {:<44} {:>12.3} s {:>10}",
+            format!("stored RFM, {n} members, next run"),
+            next.as_secs_f64(),
+            ""
+        );
+    }
     if let Some(path) = &opts.json {
         std::fs::write(path, serde_json::to_string_pretty(&figures)?)
             .with_context(|| format!("cannot write {}", path.display()))?;
         println!("  figures written to {}", path.display());
     }
     Ok(())
+}
+
+/// Seeds a merchant with `n` members and 0–5 purchases each over the last year, then times two
+/// stored RFM runs: the first (every member gets a segment) and the next (nothing moved).
+async fn seeded_rfm(engine: &Engine, n: usize, rng: &mut StdRng) -> Result<(Duration, Duration)> {
+    let merchant = engine
+        .create_merchant(NewMerchant {
+            name: "Bench RFM".into(),
+            timezone: "Europe/Copenhagen".into(),
+            currency: "EUR".into(),
+        })
+        .await?;
+    let m = merchant.id.as_str();
+    let today = Utc::now().date_naive();
+    let now = engine.now_ms();
+    for start in (0..n).step_by(20_000) {
+        let end = (start + 20_000).min(n);
+        let members: Vec<(String, String)> = (start..end)
+            .map(|i| (format!("mem_seed{i:07}"), format!("seed{i}@bench.example")))
+            .collect();
+        let mut purchases = Vec::new();
+        for (id, _) in &members {
+            for k in 0..rng.gen_range(0..6) {
+                let day = today - Days::days(rng.gen_range(0..365));
+                purchases.push((
+                    id.clone(),
+                    CONNECTION.to_owned(),
+                    format!("{id}-{k}"),
+                    day.to_string(),
+                    rng.gen_range(100..20_000),
+                ));
+            }
+        }
+        let mut tx = engine.store().begin().await?;
+        tillbridge_store::loyalty::seed_members(&mut tx, m, &members, &purchases, now).await?;
+        tillbridge_store::commit(tx).await?;
+    }
+    let started = Instant::now();
+    tillbridge_loyalty::segments::recompute(engine, m).await?;
+    let first = started.elapsed();
+    let started = Instant::now();
+    tillbridge_loyalty::segments::recompute(engine, m).await?;
+    Ok((first, started.elapsed()))
 }

@@ -84,6 +84,9 @@ enum BenchWhat {
         members: usize,
         #[arg(long, default_value_t = 1_000_000)]
         rfm_members: usize,
+        /// Also seed this many members into the database and time the stored RFM run.
+        #[arg(long, default_value_t = 0)]
+        rfm_db_members: usize,
         /// A database to run on instead of a fresh SQLite file (e.g. a PostgreSQL URL).
         #[arg(long)]
         database_url: Option<String>,
@@ -169,6 +172,7 @@ async fn main() -> Result<()> {
                     sales,
                     members,
                     rfm_members,
+                    rfm_db_members,
                     database_url,
                     json,
                     seed,
@@ -182,6 +186,7 @@ async fn main() -> Result<()> {
                 sales,
                 members,
                 rfm_members,
+                rfm_db_members,
                 database_url,
                 json,
                 seed,

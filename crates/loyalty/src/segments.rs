@@ -10,7 +10,7 @@ use chrono::{Days, NaiveDate};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use tillbridge_engine::{Engine, EngineError};
-use tillbridge_store::loyalty::{self as store, RfmRun};
+use tillbridge_store::loyalty::{self as store, RfmRun, SegmentWrite};
 use tillbridge_store::Conn;
 
 /// Days of history RFM looks at, today included.
@@ -59,30 +59,27 @@ pub(crate) async fn compute(
         Segment::ALL.iter().map(|s| (s.as_str(), 0)).collect();
     let mut movement: BTreeMap<(Option<String>, &str), i64> = BTreeMap::new();
     let day = today.to_string();
+    let mut writes = Vec::new();
     for (input, score) in inputs.iter().zip(&scores) {
         let segment = Segment::of(*score).as_str();
         *distribution.entry(segment).or_default() += 1;
         let text = score.map(|s| format!("{},{},{}", s.r, s.f, s.m));
         let moved = input.segment.as_deref() != Some(segment);
-        if moved || input.rfm_scores != text {
-            store::set_member_segment(c, merchant_id, &input.member_id, segment, text.as_deref())
-                .await?;
-        }
         if moved {
-            store::put_segment_change(
-                c,
-                merchant_id,
-                &input.member_id,
-                &day,
-                input.segment.as_deref(),
-                segment,
-            )
-            .await?;
             *movement
                 .entry((input.segment.clone(), segment))
                 .or_default() += 1;
         }
+        if moved || input.rfm_scores != text {
+            writes.push(SegmentWrite {
+                member_id: input.member_id.clone(),
+                segment: segment.to_owned(),
+                rfm_scores: text,
+                moved_from: moved.then(|| input.segment.clone()),
+            });
+        }
     }
+    store::write_segments(c, merchant_id, &day, &writes).await?;
     let run = RfmRun {
         on_date: day,
         members: inputs.len() as i64,

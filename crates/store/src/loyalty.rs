@@ -769,48 +769,6 @@ pub async fn rfm_inputs(
         .collect()
 }
 
-pub async fn set_member_segment(
-    c: &mut Conn,
-    merchant_id: &str,
-    member_id: &str,
-    segment: &str,
-    rfm_scores: Option<&str>,
-) -> Result<()> {
-    sqlx::query(
-        "UPDATE members SET segment = $3, rfm_scores = $4 WHERE merchant_id = $1 AND id = $2",
-    )
-    .bind(merchant_id)
-    .bind(member_id)
-    .bind(segment)
-    .bind(rfm_scores)
-    .execute(c)
-    .await?;
-    Ok(())
-}
-
-/// Records that a member moved to `to` on `on_date` (a recompute the same day replaces it).
-pub async fn put_segment_change(
-    c: &mut Conn,
-    merchant_id: &str,
-    member_id: &str,
-    on_date: &str,
-    from: Option<&str>,
-    to: &str,
-) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO segment_history (merchant_id, member_id, on_date, from_segment, to_segment) VALUES ($1, $2, $3, $4, $5) \
-         ON CONFLICT (merchant_id, member_id, on_date) DO UPDATE SET to_segment = excluded.to_segment",
-    )
-    .bind(merchant_id)
-    .bind(member_id)
-    .bind(on_date)
-    .bind(from)
-    .bind(to)
-    .execute(c)
-    .await?;
-    Ok(())
-}
-
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct SegmentChange {
     pub on_date: String,
@@ -1313,4 +1271,119 @@ pub async fn broadcast_recipients(
             ))
         })
         .collect()
+}
+
+/// One member's new segment and scores, and the segment they leave (for the history).
+#[derive(Clone, Debug)]
+pub struct SegmentWrite {
+    pub member_id: String,
+    pub segment: String,
+    pub rfm_scores: Option<String>,
+    /// `Some` when the segment changed: the previous one (`None` inside: the first run).
+    pub moved_from: Option<Option<String>>,
+}
+
+/// Writes many members' segments and scores, and the changes into the history for `on_date`,
+/// with a few multi-row statements.
+pub async fn write_segments(
+    c: &mut Conn,
+    merchant_id: &str,
+    on_date: &str,
+    writes: &[SegmentWrite],
+) -> Result<()> {
+    for chunk in writes.chunks(300) {
+        let rows = (0..chunk.len())
+            .map(|i| format!("(${}, ${}, ${})", 2 + i * 3, 3 + i * 3, 4 + i * 3))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "WITH v (id, segment, scores) AS (VALUES {rows}) \
+             UPDATE members SET segment = v.segment, rfm_scores = v.scores FROM v \
+             WHERE members.merchant_id = $1 AND members.id = v.id"
+        );
+        let mut q = sqlx::query(&sql).bind(merchant_id);
+        for w in chunk {
+            q = q.bind(&w.member_id).bind(&w.segment).bind(&w.rfm_scores);
+        }
+        q.execute(&mut *c).await?;
+        let moved: Vec<&SegmentWrite> = chunk.iter().filter(|w| w.moved_from.is_some()).collect();
+        if moved.is_empty() {
+            continue;
+        }
+        let rows = (0..moved.len())
+            .map(|i| format!("($1, $2, ${}, ${}, ${})", 3 + i * 3, 4 + i * 3, 5 + i * 3))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "INSERT INTO segment_history (merchant_id, on_date, member_id, from_segment, to_segment) VALUES {rows} \
+             ON CONFLICT (merchant_id, member_id, on_date) DO UPDATE SET to_segment = excluded.to_segment"
+        );
+        let mut q = sqlx::query(&sql).bind(merchant_id).bind(on_date);
+        for w in moved {
+            q = q
+                .bind(&w.member_id)
+                .bind(w.moved_from.clone().flatten())
+                .bind(&w.segment);
+        }
+        q.execute(&mut *c).await?;
+    }
+    Ok(())
+}
+
+/// Inserts members and their purchases in bulk, for seeding a benchmark or an import: members
+/// as (id, e-mail), purchases as (member id, connection, sale id, business date, net eligible).
+pub async fn seed_members(
+    c: &mut Conn,
+    merchant_id: &str,
+    members: &[(String, String)],
+    purchases: &[(String, String, String, String, i64)],
+    now: i64,
+) -> Result<()> {
+    for chunk in members.chunks(400) {
+        let rows = (0..chunk.len())
+            .map(|i| format!("($1, $2, ${}, ${})", 3 + i * 2, 4 + i * 2))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "WITH v (merchant_id, joined_at, id, email) AS (VALUES {rows}) \
+             INSERT INTO members (merchant_id, joined_at, id, email, balance_minor, created_at, updated_at) \
+             SELECT merchant_id, joined_at, id, email, 0, joined_at, joined_at FROM v"
+        );
+        let mut q = sqlx::query(&sql).bind(merchant_id).bind(now);
+        for (id, email) in chunk {
+            q = q.bind(id).bind(email);
+        }
+        q.execute(&mut *c).await?;
+    }
+    for chunk in purchases.chunks(300) {
+        let rows = (0..chunk.len())
+            .map(|i| {
+                let b = 3 + i * 5;
+                format!(
+                    "($1, $2, ${b}, ${}, ${}, ${}, ${})",
+                    b + 1,
+                    b + 2,
+                    b + 3,
+                    b + 4
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "WITH v (merchant_id, closed_at, member_id, connection_id, sale_external_id, sale_date, net) AS (VALUES {rows}) \
+             INSERT INTO loyalty_purchases (merchant_id, closed_at, member_id, connection_id, sale_external_id, sale_date, net_eligible_minor, accounted_minor, updated_at) \
+             SELECT merchant_id, closed_at, member_id, connection_id, sale_external_id, sale_date, net, 0, closed_at FROM v"
+        );
+        let mut q = sqlx::query(&sql).bind(merchant_id).bind(now);
+        for (member, connection, sale, date, net) in chunk {
+            q = q
+                .bind(member)
+                .bind(connection)
+                .bind(sale)
+                .bind(date)
+                .bind(*net);
+        }
+        q.execute(&mut *c).await?;
+    }
+    Ok(())
 }

@@ -914,6 +914,7 @@ async fn the_loyalty_benchmark_runs_and_its_counts_add_up() {
         sales: 300,
         members: 20,
         rfm_members: 1000,
+        rfm_db_members: 500,
         database_url: None,
         json: Some(json.clone()),
         seed: 3,
@@ -935,6 +936,8 @@ async fn the_loyalty_benchmark_runs_and_its_counts_add_up() {
         "ingest_versions_per_s",
         "loyalty_versions_per_s",
         "replay_versions_per_s",
+        "rfm_seeded_first_run_seconds",
+        "rfm_seeded_next_run_seconds",
     ] {
         assert!(figures[k].as_f64().unwrap() > 0.0, "{k}: {figures}");
     }
