@@ -1,9 +1,10 @@
-//! Replaying the loyalty consumer from the first event: everything derived from orders (credit
-//! earned and reversed, stamps, card progress, tiers, tier and segment history) is cleared and
-//! the consumer re-reads the merchant's whole event log. What staff did stays: members and their
-//! e-mails, manual credits, redemptions, tier floors, the number of card rewards redeemed, and
-//! each purchase's member and earning rule (decisions taken when it first earned). Events that
-//! were announced before are applied again without notifications.
+//! Replaying the loyalty consumer from the first event: what orders gave (credit earned and
+//! reversed, stamps, card progress, segments) is cleared and the consumer re-reads the merchant's
+//! whole event log. What staff did stays: members and their e-mails, manual credits, redemptions,
+//! tier floors and the number of card rewards redeemed; so do the decisions taken over time: each
+//! purchase's member and earning rule, and each member's tier with its date and history (the
+//! replayed purchases can only confirm or raise it). Events that were announced before are
+//! applied again without notifications.
 
 use crate::cards::CardState;
 use crate::punch_cards::parse_state;

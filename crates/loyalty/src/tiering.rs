@@ -76,7 +76,7 @@ async fn record(
         )
         .await?;
     }
-    let Some(event) = event.filter(|_| !quiet) else {
+    let Some(event) = event else {
         return Ok(None);
     };
     let (name, from, to) = match &event {
@@ -107,6 +107,10 @@ async fn record(
         },
     )
     .await?;
+    // A replay announces nothing.
+    if quiet {
+        return Ok(None);
+    }
     let mut payload = serde_json::json!({ "member_id": member.id, "from": from, "to": to });
     if let TierEvent::DowngradeWarning { on, .. } = &event {
         payload["on"] = serde_json::json!(on);

@@ -1065,9 +1065,10 @@ pub async fn replay_until(c: &mut Conn, merchant_id: &str) -> Result<Option<i64>
 
 /// Clears what loyalty derived from orders, for a replay: credit earned and reversed (staff
 /// entries stay; balances become their sum), stamps, card progress (keeping how many rewards
-/// were redeemed, which the next rewards issued take over), tiers (floors stay), tier and
-/// segment history, and the daily checks. Purchases keep their member and earning rule.
-/// `until_seq` marks the events already announced.
+/// were redeemed, which the next rewards issued take over), and segments. Purchases keep their
+/// member and earning rule, and members their tier, its date and its history: tiers are placed
+/// over time (a hold keeps a tier a spend no longer reaches), so a replay on a later day could
+/// not place them again as they were. `until_seq` marks the events already announced.
 pub async fn reset_for_replay(
     c: &mut Conn,
     merchant_id: &str,
@@ -1078,13 +1079,11 @@ pub async fn reset_for_replay(
         "DELETE FROM credit_ledger WHERE merchant_id = $1 AND kind IN ('earned', 'reversed')",
         "UPDATE members SET balance_minor = COALESCE((SELECT CAST(SUM(l.amount_minor) AS BIGINT) FROM credit_ledger l \
            WHERE l.merchant_id = members.merchant_id AND l.member_id = members.id), 0), \
-           tier_id = NULL, tier_since = NULL, segment = NULL, rfm_scores = NULL WHERE merchant_id = $1",
+           segment = NULL, rfm_scores = NULL WHERE merchant_id = $1",
         "UPDATE loyalty_purchases SET accounted_minor = 0 WHERE merchant_id = $1",
         "DELETE FROM purchase_stamps WHERE merchant_id = $1",
-        "DELETE FROM tier_history WHERE merchant_id = $1 AND event <> 'floor_set'",
         "DELETE FROM segment_history WHERE merchant_id = $1",
         "DELETE FROM rfm_runs WHERE merchant_id = $1",
-        "UPDATE loyalty_programs SET tiers_checked_on = NULL WHERE merchant_id = $1",
     ];
     for sql in statements {
         sqlx::query(sql).bind(merchant_id).execute(&mut *c).await?;

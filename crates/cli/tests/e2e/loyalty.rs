@@ -881,6 +881,36 @@ on_both_backends!(
         w.clock.advance(chrono::Duration::days(340));
         assert!(w.drain().await.is_empty());
         assert_eq!(member_json(&w, &m, &id).await["tier_id"], "gold");
+
+        // A replay this late keeps the tier as it was placed over time: same tier, same date,
+        // same history, nothing announced.
+        let history_path = format!("/api/v1/merchants/{m}/members/{id}/tier-history");
+        let before = member_json(&w, &m, &id).await;
+        let history_before = w.api.get(&history_path).await.unwrap();
+        let announced = event_count(&w, &m, "loyalty.tier_upgraded").await;
+        w.api
+            .post(&format!("/api/v1/merchants/{m}/loyalty/replay"), &json!({}))
+            .await
+            .unwrap();
+        assert!(w.drain().await.is_empty());
+        let after = member_json(&w, &m, &id).await;
+        assert_eq!(
+            (
+                &after["tier_id"],
+                &after["tier_since"],
+                &after["balance_minor"]
+            ),
+            (
+                &before["tier_id"],
+                &before["tier_since"],
+                &before["balance_minor"]
+            )
+        );
+        assert_eq!(w.api.get(&history_path).await.unwrap(), history_before);
+        assert_eq!(
+            event_count(&w, &m, "loyalty.tier_upgraded").await,
+            announced
+        );
         w.clock.advance(chrono::Duration::days(30));
         assert!(w.drain().await.is_empty());
         let history = w
