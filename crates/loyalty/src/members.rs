@@ -287,7 +287,7 @@ pub async fn manual_credit(
             member.balance_minor
         )));
     }
-    let mut entry = LedgerRow {
+    let entry = LedgerRow {
         id: new_id("cred"),
         member_id: member_id.to_owned(),
         kind: "manual".into(),
@@ -298,14 +298,30 @@ pub async fn manual_credit(
         created_at: now,
         ..LedgerRow::default()
     };
+    post_staff_entry(tx, merchant_id, entry, "loyalty.credit_adjusted", |e| {
+        serde_json::json!({ "member_id": e.member_id, "amount_minor": e.amount_minor, "balance_minor": e.balance_after_minor, "reason": e.reason, "message": e.message, "ledger_entry_id": e.id })
+    })
+    .await
+}
+
+/// Posts a ledger entry staff asked for (a manual credit, a redemption), announces it as
+/// `event` and commits.
+async fn post_staff_entry(
+    mut tx: tillbridge_store::Tx,
+    merchant_id: &str,
+    mut entry: LedgerRow,
+    event: &str,
+    payload: impl FnOnce(&LedgerRow) -> serde_json::Value,
+) -> Result<(LedgerRow, bool), EngineError> {
     store::post_entry(&mut tx, merchant_id, &mut entry).await?;
+    let member_id = entry.member_id.clone();
     emit(
         &mut tx,
         merchant_id,
-        "loyalty.credit_adjusted",
-        member_id,
-        serde_json::json!({ "member_id": member_id, "amount_minor": entry.amount_minor, "balance_minor": entry.balance_after_minor, "reason": entry.reason, "message": entry.message, "ledger_entry_id": entry.id }),
-        now,
+        event,
+        &member_id,
+        payload(&entry),
+        entry.created_at,
     )
     .await?;
     tillbridge_store::commit(tx).await?;
@@ -465,7 +481,7 @@ pub async fn redeem(
             member.balance_minor.max(0)
         )));
     }
-    let mut entry = LedgerRow {
+    let entry = LedgerRow {
         id: new_id("cred"),
         member_id: member_id.to_owned(),
         kind: "redeemed".into(),
@@ -475,18 +491,10 @@ pub async fn redeem(
         created_at: now,
         ..LedgerRow::default()
     };
-    store::post_entry(&mut tx, merchant_id, &mut entry).await?;
-    emit(
-        &mut tx,
-        merchant_id,
-        "loyalty.credit_redeemed",
-        member_id,
-        serde_json::json!({ "member_id": member_id, "amount_minor": r.amount_minor, "balance_minor": entry.balance_after_minor, "reference": entry.reason, "ledger_entry_id": entry.id }),
-        now,
-    )
-    .await?;
-    tillbridge_store::commit(tx).await?;
-    Ok((entry, true))
+    post_staff_entry(tx, merchant_id, entry, "loyalty.credit_redeemed", |e| {
+        serde_json::json!({ "member_id": e.member_id, "amount_minor": -e.amount_minor, "balance_minor": e.balance_after_minor, "reference": e.reason, "ledger_entry_id": e.id })
+    })
+    .await
 }
 
 fn idempotency_key(raw: &str) -> Result<&str, EngineError> {

@@ -116,19 +116,7 @@ pub async fn append_many(
     .ok_or_else(|| StoreError::NotFound(format!("merchant `{merchant_id}`")))?;
     let mut seq = last - events.len() as i64;
     for chunk in events.chunks(200) {
-        let rows = (0..chunk.len())
-            .map(|i| {
-                let b = 3 + i * 5;
-                format!(
-                    "($1, $2, ${b}, ${}, ${}, ${}, ${})",
-                    b + 1,
-                    b + 2,
-                    b + 3,
-                    b + 4
-                )
-            })
-            .collect::<Vec<_>>()
-            .join(", ");
+        let rows = crate::placeholders(chunk.len(), "$1, $2", 5, 3);
         // Every row shares the merchant ($1) and the time ($2).
         let sql = format!(
             "INSERT INTO events (merchant_id, created_at, seq, id, type, subject, payload) VALUES {rows}"

@@ -30,3 +30,40 @@ pub type PooledConn = sqlx::pool::PoolConnection<sqlx::Any>;
 pub async fn commit(tx: Tx) -> Result<()> {
     tx.commit().await.map_err(StoreError::from)
 }
+
+/// Numbered placeholders for a multi-row statement: `rows` groups of `width` parameters from
+/// `$first` on, each group led by the `shared` ones every row repeats (e.g. `"$1, $2"`) —
+/// `($1, $2, $3, $4), ($1, $2, $5, $6)` — or, with `width` 1 and no `shared`, an `IN` list
+/// `$3, $4, $5`.
+pub(crate) fn placeholders(rows: usize, shared: &str, width: usize, first: usize) -> String {
+    (0..rows)
+        .map(|r| {
+            let own = (0..width)
+                .map(|k| format!("${}", first + r * width + k))
+                .collect::<Vec<_>>()
+                .join(", ");
+            match (shared.is_empty(), width == 1) {
+                (true, true) => own,
+                (true, false) => format!("({own})"),
+                (false, _) => format!("({shared}, {own})"),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn placeholders_number_rows_after_the_shared_ones() {
+        assert_eq!(super::placeholders(3, "", 1, 3), "$3, $4, $5");
+        assert_eq!(
+            super::placeholders(2, "", 3, 2),
+            "($2, $3, $4), ($5, $6, $7)"
+        );
+        assert_eq!(
+            super::placeholders(2, "$1, $2", 2, 3),
+            "($1, $2, $3, $4), ($1, $2, $5, $6)"
+        );
+    }
+}

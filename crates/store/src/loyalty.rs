@@ -230,10 +230,7 @@ pub async fn purchase_rows(
 ) -> Result<std::collections::HashMap<String, PurchaseRow>> {
     let mut out = std::collections::HashMap::new();
     for chunk in sale_external_ids.chunks(500) {
-        let list = (0..chunk.len())
-            .map(|i| format!("${}", i + 3))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let list = crate::placeholders(chunk.len(), "", 1, 3);
         let sql = format!("SELECT {PURCHASE_COLUMNS} FROM loyalty_purchases WHERE merchant_id = $1 AND connection_id = $2 AND sale_external_id IN ({list})");
         let mut q = sqlx::query(&sql).bind(merchant_id).bind(connection_id);
         for id in chunk {
@@ -1291,10 +1288,7 @@ pub async fn write_segments(
     writes: &[SegmentWrite],
 ) -> Result<()> {
     for chunk in writes.chunks(300) {
-        let rows = (0..chunk.len())
-            .map(|i| format!("(${}, ${}, ${})", 2 + i * 3, 3 + i * 3, 4 + i * 3))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let rows = crate::placeholders(chunk.len(), "", 3, 2);
         let sql = format!(
             "WITH v (id, segment, scores) AS (VALUES {rows}) \
              UPDATE members SET segment = v.segment, rfm_scores = v.scores FROM v \
@@ -1309,10 +1303,7 @@ pub async fn write_segments(
         if moved.is_empty() {
             continue;
         }
-        let rows = (0..moved.len())
-            .map(|i| format!("($1, $2, ${}, ${}, ${})", 3 + i * 3, 4 + i * 3, 5 + i * 3))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let rows = crate::placeholders(moved.len(), "$1, $2", 3, 3);
         let sql = format!(
             "INSERT INTO segment_history (merchant_id, on_date, member_id, from_segment, to_segment) VALUES {rows} \
              ON CONFLICT (merchant_id, member_id, on_date) DO UPDATE SET to_segment = excluded.to_segment"
@@ -1339,10 +1330,7 @@ pub async fn seed_members(
     now: i64,
 ) -> Result<()> {
     for chunk in members.chunks(400) {
-        let rows = (0..chunk.len())
-            .map(|i| format!("($1, $2, ${}, ${})", 3 + i * 2, 4 + i * 2))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let rows = crate::placeholders(chunk.len(), "$1, $2", 2, 3);
         let sql = format!(
             "WITH v (merchant_id, joined_at, id, email) AS (VALUES {rows}) \
              INSERT INTO members (merchant_id, joined_at, id, email, balance_minor, created_at, updated_at) \
@@ -1355,19 +1343,7 @@ pub async fn seed_members(
         q.execute(&mut *c).await?;
     }
     for chunk in purchases.chunks(300) {
-        let rows = (0..chunk.len())
-            .map(|i| {
-                let b = 3 + i * 5;
-                format!(
-                    "($1, $2, ${b}, ${}, ${}, ${}, ${})",
-                    b + 1,
-                    b + 2,
-                    b + 3,
-                    b + 4
-                )
-            })
-            .collect::<Vec<_>>()
-            .join(", ");
+        let rows = crate::placeholders(chunk.len(), "$1, $2", 5, 3);
         let sql = format!(
             "WITH v (merchant_id, closed_at, member_id, connection_id, sale_external_id, sale_date, net) AS (VALUES {rows}) \
              INSERT INTO loyalty_purchases (merchant_id, closed_at, member_id, connection_id, sale_external_id, sale_date, net_eligible_minor, accounted_minor, updated_at) \

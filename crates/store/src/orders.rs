@@ -226,10 +226,7 @@ pub async fn purchases_orders(
 ) -> Result<std::collections::HashMap<String, Vec<StoredOrder>>> {
     let mut out: std::collections::HashMap<String, Vec<StoredOrder>> = Default::default();
     for chunk in sale_external_ids.chunks(500) {
-        let list = (0..chunk.len())
-            .map(|i| format!("${}", i + 3))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let list = crate::placeholders(chunk.len(), "", 1, 3);
         let mut reversals = Vec::new();
         for (column, extra) in [
             ("external_id", ""),
