@@ -471,16 +471,24 @@ pub async fn cards(c: &mut Conn, merchant_id: &str, active_only: bool) -> Result
     rows.iter().map(card_from).collect()
 }
 
-/// A member's progress on a card (JSON), if they have any.
+/// A member's progress on a card (JSON), if they have any. Every caller rewrites it, so on
+/// PostgreSQL the row is locked until the transaction ends: a reward redeemed while a purchase
+/// stamps the same card waits instead of being overwritten (SQLite's write transactions are
+/// serialised already).
 pub async fn member_card(
     c: &mut Conn,
     merchant_id: &str,
     member_id: &str,
     card_id: &str,
 ) -> Result<Option<String>> {
-    Ok(sqlx::query_scalar(
-        "SELECT state FROM member_cards WHERE merchant_id = $1 AND member_id = $2 AND card_id = $3",
-    )
+    let lock = if c.backend_name() == "PostgreSQL" {
+        " FOR UPDATE"
+    } else {
+        ""
+    };
+    Ok(sqlx::query_scalar(&format!(
+        "SELECT state FROM member_cards WHERE merchant_id = $1 AND member_id = $2 AND card_id = $3{lock}"
+    ))
     .bind(merchant_id)
     .bind(member_id)
     .bind(card_id)

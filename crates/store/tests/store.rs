@@ -445,3 +445,50 @@ async fn a_connection_attempt_is_taken_once(backend: TestBackend) {
         "single use"
     );
 }
+
+conformance!(a_member_card_is_rewritten_by_one_transaction_at_a_time);
+async fn a_member_card_is_rewritten_by_one_transaction_at_a_time(backend: TestBackend) {
+    use tillbridge_store::loyalty;
+    let Some((_db, store)) = open(backend).await else {
+        return;
+    };
+    let mut c = store.conn().await.unwrap();
+    loyalty::put_member_card(&mut c, "m1", "mem1", "card1", "1", 0)
+        .await
+        .unwrap();
+    drop(c);
+    // A purchase stamping the card holds it while a redemption tries to rewrite it: the
+    // redemption reads what the purchase wrote, and neither change is lost.
+    let mut first = store.begin().await.unwrap();
+    let read = loyalty::member_card(&mut first, "m1", "mem1", "card1")
+        .await
+        .unwrap()
+        .unwrap();
+    let other = store.clone();
+    let second = tokio::spawn(async move {
+        let mut tx = other.begin().await.unwrap();
+        let read = loyalty::member_card(&mut tx, "m1", "mem1", "card1")
+            .await
+            .unwrap()
+            .unwrap();
+        loyalty::put_member_card(&mut tx, "m1", "mem1", "card1", &format!("{read}+b"), 2)
+            .await
+            .unwrap();
+        tillbridge_store::commit(tx).await.unwrap();
+    });
+    // Give the second transaction time to reach the card before the first writes.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    loyalty::put_member_card(&mut first, "m1", "mem1", "card1", &format!("{read}+a"), 1)
+        .await
+        .unwrap();
+    tillbridge_store::commit(first).await.unwrap();
+    second.await.unwrap();
+    let mut c = store.conn().await.unwrap();
+    assert_eq!(
+        loyalty::member_card(&mut c, "m1", "mem1", "card1")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("1+a+b")
+    );
+}
