@@ -159,19 +159,7 @@ impl Unverified<KDelivery> {
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"))
             .and_then(|(_, b64)| STANDARD.decode(b64.trim()).ok())
             .ok_or(IngressError::Unauthorized)?;
-        let mut c = engine.conn().await?;
-        let row = conns::get_by_id_for_ingress(&mut c, &self.connection_id)
-            .await
-            .map_err(EngineError::from)?
-            .ok_or(IngressError::Unauthorized)?;
-        let sealed = conns::webhook_secret(&mut c, &row.merchant_id, &row.id)
-            .await
-            .map_err(EngineError::from)?
-            .ok_or(IngressError::Unauthorized)?;
-        let password = engine
-            .vault()
-            .open(&sealed, &aad(&row.id, "webhook"))
-            .map_err(|_| IngressError::Unauthorized)?;
+        let (row, password) = self.connection_secret(engine).await?;
         let expected = format!("{WEBHOOK_USER}:{}", password.expose());
         if !bool::from(provided.ct_eq(expected.as_bytes())) {
             return Err(IngressError::Unauthorized);

@@ -144,6 +144,29 @@ impl Engine {
 }
 
 impl<T> Unverified<T> {
+    /// The connection this delivery is addressed to and its opened webhook secret (a K
+    /// endpoint's password, an O subscription's signing key); `Unauthorized` when either is
+    /// missing or the secret does not open.
+    async fn connection_secret(
+        &self,
+        engine: &Engine,
+    ) -> Result<(conns::ConnectionRow, tillbridge_lightspeed::Secret), IngressError> {
+        let mut c = engine.conn().await?;
+        let row = conns::get_by_id_for_ingress(&mut c, &self.connection_id)
+            .await
+            .map_err(EngineError::from)?
+            .ok_or(IngressError::Unauthorized)?;
+        let sealed = conns::webhook_secret(&mut c, &row.merchant_id, &row.id)
+            .await
+            .map_err(EngineError::from)?
+            .ok_or(IngressError::Unauthorized)?;
+        let secret = engine
+            .vault()
+            .open(&sealed, &crate::connections::aad(&row.id, "webhook"))
+            .map_err(|_| IngressError::Unauthorized)?;
+        Ok((row, secret))
+    }
+
     pub async fn verify(self, engine: &Engine) -> Result<Verified<T>, IngressError> {
         let sig = URL_SAFE_NO_PAD
             .decode(self.token.as_bytes())
@@ -264,19 +287,7 @@ impl Unverified<Vec<u8>> {
             })
             .collect::<Option<Vec<u8>>>()
             .ok_or(IngressError::Unauthorized)?;
-        let mut c = engine.conn().await?;
-        let row = conns::get_by_id_for_ingress(&mut c, &self.connection_id)
-            .await
-            .map_err(EngineError::from)?
-            .ok_or(IngressError::Unauthorized)?;
-        let sealed = conns::webhook_secret(&mut c, &row.merchant_id, &row.id)
-            .await
-            .map_err(EngineError::from)?
-            .ok_or(IngressError::Unauthorized)?;
-        let secret = engine
-            .vault()
-            .open(&sealed, &crate::connections::aad(&row.id, "webhook"))
-            .map_err(|_| IngressError::Unauthorized)?;
+        let (row, secret) = self.connection_secret(engine).await?;
         let mut m = <Hmac<Sha256> as Mac>::new_from_slice(secret.expose().as_bytes())
             .expect("HMAC accepts keys of any length");
         m.update(&self.body);
