@@ -413,7 +413,11 @@ pub async fn merge(
     store::post_entry(&mut tx, merchant_id, &mut marker).await?;
     let mut ctx = purchases::Ctx::load(&mut tx, merchant_id, now).await?;
     let today = ctx.today;
-    crate::tiering::after_purchase(&mut tx, merchant_id, &mut ctx, &into.id, false).await?;
+    // Read again: the merge moved the balance and may have set the floor.
+    let survivor = store::member(&mut tx, merchant_id, &into.id)
+        .await?
+        .ok_or_else(|| not_found(merchant_id, &into.id))?;
+    crate::tiering::after_purchase(&mut tx, merchant_id, &mut ctx, &survivor, false).await?;
     ctx.flush(&mut tx, merchant_id).await?;
     crate::segments::compute(&mut tx, merchant_id, today, now).await?;
     emit(

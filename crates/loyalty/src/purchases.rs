@@ -15,7 +15,7 @@ use tillbridge_engine::ids::new_id;
 use tillbridge_engine::{Engine, EngineError};
 use tillbridge_model::{Order, OrderKind};
 use tillbridge_store::events::{EventRow, NewEvent};
-use tillbridge_store::loyalty::{self as store, CardRow, LedgerRow, PurchaseRow};
+use tillbridge_store::loyalty::{self as store, CardRow, LedgerRow, MemberRow, PurchaseRow};
 use tillbridge_store::orders::StoredOrder;
 use tillbridge_store::{orders, Conn, Tx};
 
@@ -199,6 +199,8 @@ pub(crate) async fn apply(
     purchase.sale_date = sale.order.business_date.map(|d| d.to_string());
     purchase.closed_at = sale.order.closed_at.timestamp_millis();
     purchase.net_eligible_minor = net;
+    // The member, read once for the credit and the tier (when either applies).
+    let mut member = None;
     if let Some(member_id) = &member_id {
         // The rule is fixed when the purchase first earns.
         if purchase.rule.is_none() {
@@ -208,13 +210,20 @@ pub(crate) async fn apply(
                 .as_ref()
                 .map(|r| serde_json::to_string(r).unwrap_or_default());
         }
-        if let Some(rule) = purchase.rule.as_deref() {
+        if purchase.rule.is_some() || ctx.program.tiers.is_some() {
+            member = Some(
+                store::member(c, merchant_id, member_id)
+                    .await?
+                    .ok_or_else(|| EngineError::NotFound(format!("member `{member_id}`")))?,
+            );
+        }
+        if let (Some(rule), Some(member)) = (purchase.rule.as_deref(), &member) {
             let rule: EarningRule = serde_json::from_str(rule).map_err(|e| {
                 EngineError::Invalid(format!(
                     "a purchase's stored earning rule is unreadable: {e}"
                 ))
             })?;
-            let entry = post(c, merchant_id, member_id, &mut purchase, &rule, ctx, sale).await?;
+            let entry = post(c, merchant_id, member, &mut purchase, &rule, ctx, sale).await?;
             // Reversals are silent by default; earning is announced.
             if let Some(entry) = entry.filter(|e| e.kind == "earned" && !quiet) {
                 ctx.announce(
@@ -231,8 +240,9 @@ pub(crate) async fn apply(
             .await?;
     }
     store::put_purchase(c, merchant_id, &purchase, now).await?;
-    if let Some(member_id) = &member_id {
-        crate::tiering::after_purchase(c, merchant_id, ctx, member_id, quiet).await?;
+    if let Some(member) = &member {
+        // Posting moved only the balance; the tier fields are as read.
+        crate::tiering::after_purchase(c, merchant_id, ctx, member, quiet).await?;
     }
     Ok(())
 }
@@ -242,15 +252,12 @@ pub(crate) async fn apply(
 async fn post(
     c: &mut Conn,
     merchant_id: &str,
-    member_id: &str,
+    member: &MemberRow,
     purchase: &mut PurchaseRow,
     rule: &EarningRule,
     ctx: &Ctx,
     sale: &orders::StoredOrder,
 ) -> Result<Option<LedgerRow>, EngineError> {
-    let member = store::member(c, merchant_id, member_id)
-        .await?
-        .ok_or_else(|| EngineError::NotFound(format!("member `{member_id}`")))?;
     let posting = earning::post(
         rule,
         purchase.net_eligible_minor,
@@ -263,7 +270,7 @@ async fn post(
     }
     let mut entry = LedgerRow {
         id: new_id("cred"),
-        member_id: member_id.to_owned(),
+        member_id: member.id.clone(),
         kind: if posting.accounted() > 0 {
             "earned"
         } else {

@@ -137,7 +137,7 @@ pub(crate) async fn after_purchase(
     c: &mut Conn,
     merchant_id: &str,
     ctx: &mut crate::purchases::Ctx,
-    member_id: &str,
+    member: &MemberRow,
     quiet: bool,
 ) -> Result<(), EngineError> {
     let (today, now) = (ctx.today, ctx.now);
@@ -145,15 +145,12 @@ pub(crate) async fn after_purchase(
         return Ok(());
     };
     let tp = settings.program().map_err(EngineError::Invalid)?;
-    let Some(member) = store::member(c, merchant_id, member_id).await? else {
-        return Ok(());
-    };
-    let spend = spend(c, merchant_id, member_id, &tp, today).await?;
-    let (state, event) = tiers::after_order(&tp, &state_of(&member), spend, today);
+    let spend = spend(c, merchant_id, &member.id, &tp, today).await?;
+    let (state, event) = tiers::after_order(&tp, &state_of(member), spend, today);
     if let Some((event_type, payload)) =
-        record(c, merchant_id, &member, &state, event, today, now, quiet).await?
+        record(c, merchant_id, member, &state, event, today, now, quiet).await?
     {
-        ctx.announce(&event_type, member_id, payload);
+        ctx.announce(&event_type, &member.id, payload);
     }
     Ok(())
 }
