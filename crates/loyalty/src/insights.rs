@@ -213,8 +213,15 @@ pub async fn insights(
             acc.net_minor += d.net_minor;
         }
     }
-    for s in store::member_sales(&mut c, merchant_id, Some(&f), Some(&t)).await? {
-        let Ok(day) = s.sale_date.parse::<NaiveDate>() else {
+    // Every attributed purchase, read once: the range's figures and the lifetime ones.
+    let all = store::member_sales(&mut c, merchant_id).await?;
+    for s in &all {
+        let Some(day) = s
+            .sale_date
+            .parse::<NaiveDate>()
+            .ok()
+            .filter(|d| (from..=to).contains(d))
+        else {
             continue;
         };
         for acc in [buckets.get_mut(&period.start(day)), Some(&mut total)]
@@ -266,7 +273,6 @@ pub async fn insights(
         .collect();
 
     // Lifetime figures.
-    let all = store::member_sales(&mut c, merchant_id, None, None).await?;
     let mut orders: HashMap<&str, i64> = HashMap::new();
     let mut spend: HashMap<&str, i64> = HashMap::new();
     for s in &all {

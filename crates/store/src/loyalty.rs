@@ -861,21 +861,13 @@ pub struct MemberSale {
     pub net_eligible_minor: i64,
 }
 
-/// Attributed purchases dated `from..=to` (dates as `YYYY-MM-DD`); `None` bounds are open.
-pub async fn member_sales(
-    c: &mut Conn,
-    merchant_id: &str,
-    from: Option<&str>,
-    to: Option<&str>,
-) -> Result<Vec<MemberSale>> {
+/// Every attributed purchase with a business date.
+pub async fn member_sales(c: &mut Conn, merchant_id: &str) -> Result<Vec<MemberSale>> {
     let rows = sqlx::query(
         "SELECT member_id, sale_date, net_eligible_minor FROM loyalty_purchases \
-         WHERE merchant_id = $1 AND member_id IS NOT NULL AND sale_date IS NOT NULL \
-         AND ($2 IS NULL OR sale_date >= $2) AND ($3 IS NULL OR sale_date <= $3)",
+         WHERE merchant_id = $1 AND member_id IS NOT NULL AND sale_date IS NOT NULL",
     )
     .bind(merchant_id)
-    .bind(from)
-    .bind(to)
     .fetch_all(c)
     .await?;
     rows.iter()
