@@ -523,3 +523,22 @@ pub async fn disconnect(w: &World, m: &str, c: &str) -> Value {
         .await
         .unwrap()
 }
+
+/// Asks for a sync of connection `c` now (not waiting for webhooks or the poll interval).
+pub async fn request_sync(w: &World, m: &str, c: &str) {
+    w.api
+        .post(
+            &format!("/api/v1/merchants/{m}/connections/{c}/sync"),
+            &json!({}),
+        )
+        .await
+        .unwrap();
+}
+
+/// Syncs the connections now and runs every due job, which must all succeed.
+pub async fn sync(w: &World, m: &str, connections: &[&str]) {
+    for c in connections {
+        request_sync(w, m, c).await;
+    }
+    assert!(w.drain().await.is_empty());
+}

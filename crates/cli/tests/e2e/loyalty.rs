@@ -53,20 +53,6 @@ async fn expected_credit(w: &World, m: &str, email: &str) -> i64 {
         .sum()
 }
 
-/// Syncs the connections now (not waiting for webhooks) and runs every due job.
-async fn sync(w: &World, m: &str, connections: &[&str]) {
-    for c in connections {
-        w.api
-            .post(
-                &format!("/api/v1/merchants/{m}/connections/{c}/sync"),
-                &json!({}),
-            )
-            .await
-            .unwrap();
-    }
-    assert!(w.drain().await.is_empty());
-}
-
 async fn member_json(w: &World, m: &str, id: &str) -> Value {
     w.api
         .get(&format!("/api/v1/merchants/{m}/members/{id}"))

@@ -67,14 +67,7 @@ on_both_backends!(
             .unwrap();
         let before = w.sb.stats().await;
         w.clock.advance(chrono::Duration::minutes(58));
-        w.api
-            .post(
-                &format!("/api/v1/merchants/{m}/connections/{c}/sync"),
-                &json!({}),
-            )
-            .await
-            .unwrap();
-        assert!(w.drain().await.is_empty());
+        sync(&w, &m, &[&c]).await;
         let after = w.sb.stats().await;
         assert_eq!(
             after["refreshes"].as_u64().unwrap() - before["refreshes"].as_u64().unwrap(),

@@ -49,14 +49,7 @@ on_both_backends!(backfill_and_incremental_match_truth, |backend| async move {
         )
         .await
         .unwrap();
-    w.api
-        .post(
-            &format!("/api/v1/merchants/{m}/connections/{c}/sync"),
-            &json!({}),
-        )
-        .await
-        .unwrap();
-    assert!(w.drain().await.is_empty());
+    sync(&w, &m, &[&c]).await;
     let ours = w.summary(&m).await;
     assert_matches_truth(&ours, &w.sb.truth(&sm).await);
     let member = ours["by_customer"]
@@ -78,14 +71,7 @@ on_both_backends!(backfill_and_incremental_match_truth, |backend| async move {
         ))
         .await
         .unwrap();
-    w.api
-        .post(
-            &format!("/api/v1/merchants/{m}/connections/{c}/sync"),
-            &json!({}),
-        )
-        .await
-        .unwrap();
-    assert!(w.drain().await.is_empty());
+    sync(&w, &m, &[&c]).await;
     let after = w
         .api
         .get(&format!(

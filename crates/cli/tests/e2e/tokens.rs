@@ -83,13 +83,7 @@ on_both_backends!(
             )
             .await
             .unwrap();
-        w.api
-            .post(
-                &format!("/api/v1/merchants/{m}/connections/{c}/sync"),
-                &json!({}),
-            )
-            .await
-            .unwrap();
+        request_sync(&w, &m, &c).await;
         let failures = w.drain().await;
         assert!(
             !failures.is_empty() && failures.iter().all(|f| f.contains("re-authorization")),
