@@ -77,9 +77,7 @@ pub async fn list_members(
         limit,
     )
     .await?;
-    let next = (list.len() as i64 >= limit.clamp(1, 500))
-        .then(|| list.last().map(|m| m.id.clone()))
-        .flatten();
+    let next = next_cursor(&list, limit.clamp(1, 500), |m| &m.id);
     Ok(Json(json!({ "members": list, "next_cursor": next })))
 }
 
@@ -322,10 +320,15 @@ pub async fn broadcast_recipients(
         limit,
     )
     .await?;
-    let next = (list.len() as i64 >= limit)
-        .then(|| list.last().map(|r| r.member_id.clone()))
-        .flatten();
+    let next = next_cursor(&list, limit, |r| &r.member_id);
     Ok(Json(json!({ "recipients": list, "next_cursor": next })))
+}
+
+/// The cursor of the page after `page` (its last key) when it came back full, else `None`.
+fn next_cursor<T>(page: &[T], limit: i64, key: impl Fn(&T) -> &String) -> Option<String> {
+    (page.len() as i64 >= limit)
+        .then(|| page.last().map(|last| key(last).clone()))
+        .flatten()
 }
 
 /// 201 for a new record, 200 when an idempotency key returned the first one.
