@@ -344,9 +344,8 @@ impl tillbridge_engine::consumers::Consumer for Consumer {
         Box::pin(async move {
             let now = engine.now_ms();
             let mut ctx = Ctx::load(tx, merchant_id, now).await?;
-            let program = ctx.program.clone();
             let until = store::replay_until(tx, merchant_id).await?;
-            let cutoff = now - i64::from(program.claim_window_days) * 24 * 3600 * 1000;
+            let cutoff = now - i64::from(ctx.program.claim_window_days) * 24 * 3600 * 1000;
             // Each purchase is recomputed once per batch, from the orders as stored now; a
             // replay re-reading events it announced before stays quiet about a purchase unless
             // the batch also holds a newer event of it.
