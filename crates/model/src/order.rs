@@ -87,6 +87,8 @@ pub struct OrderLine {
     pub category_id: Option<String>,
     pub quantity: Quantity,
     pub unit_price_minor: i64,
+    /// Line and order discounts on this line, on the same basis as `total_minor` (tax
+    /// included); negative on refund lines.
     pub discount_minor: i64,
     pub tax_minor: i64,
     /// Line total after discounts, including tax.

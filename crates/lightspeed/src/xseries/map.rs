@@ -108,7 +108,7 @@ pub fn map_sale(sale: &wire::Sale, ctx: &MapContext<'_>) -> Result<Order, MapErr
             category_id: product.category_id,
             quantity,
             unit_price_minor: total.abs() * Quantity::SCALE / units,
-            discount_minor: rescale_half_even(at4("discount_total", &l.discount_total)?, 4, 2),
+            discount_minor: discount_with_tax(at4("discount_total", &l.discount_total)?, net, tax),
             tax_minor: rescale_half_even(tax, 4, 2),
             total_minor: total,
             net_minor: rescale_half_even(net, 4, 2),
@@ -165,6 +165,24 @@ pub fn map_sale(sale: &wire::Sale, ctx: &MapContext<'_>) -> Result<Order, MapErr
         customer_name: customer.and_then(|c| c.name.clone()),
         table: None,
     })
+}
+
+/// X-Series line amounts are tax-exclusive; the unified line's discount is on the same basis as
+/// its total (tax included), so the discount is grossed up by the line's own tax ratio and
+/// rounded half to even to cents once. A line with nothing left to tax (a 100% discount) keeps
+/// the discount as sent.
+fn discount_with_tax(discount_4: i64, net_4: i64, tax_4: i64) -> i64 {
+    if net_4 == 0 || discount_4 == 0 {
+        return rescale_half_even(discount_4, 4, 2);
+    }
+    let mut num = i128::from(discount_4) * i128::from(net_4 + tax_4);
+    let mut den = i128::from(net_4);
+    if den < 0 {
+        (num, den) = (-num, -den);
+    }
+    // To the nearest ten-thousandth (half away from zero), then once to cents.
+    let q = (2 * num + num.signum() * den) / (2 * den);
+    rescale_half_even(i64::try_from(q).unwrap_or(discount_4), 4, 2)
 }
 
 #[cfg(test)]
@@ -235,5 +253,14 @@ mod tests {
             serde_json::from_str(&SALE.replace("\"return_for\": null", "\"return_for\": \"s-0\""))
                 .unwrap();
         assert_eq!(map_sale(&refund, &ctx).unwrap().kind, OrderKind::Refund);
+    }
+
+    #[test]
+    fn discounts_are_grossed_up_to_the_tax_inclusive_basis() {
+        // 10% off 6.40 at 9% VAT: 0.64 off including tax, 0.5871 off as X sends it.
+        assert_eq!(super::discount_with_tax(5871, 52844, 4756), 64);
+        assert_eq!(super::discount_with_tax(-5871, -52844, -4756), -64);
+        assert_eq!(super::discount_with_tax(5871, 0, 0), 59);
+        assert_eq!(super::discount_with_tax(0, 52844, 4756), 0);
     }
 }
