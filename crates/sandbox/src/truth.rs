@@ -14,6 +14,36 @@ pub struct Truth {
     pub by_hour: Vec<HourTruth>,
     pub by_category: Vec<CategoryTruth>,
     pub by_customer: Vec<CustomerTruth>,
+    /// Weekly-balance figures per location, register and UTC hour (see [`LaborHourTruth`]).
+    pub labor: Vec<LaborHourTruth>,
+}
+
+/// What a workforce planner's weekly balance should show, from the sandbox's own records.
+/// A sale counts unless it was voided (in place, or by a later VOID record, which itself
+/// counts nothing); positive lines are sales in the sale's hour, negative lines returns in the
+/// hour of the record that carries them. `_excl` figures leave VAT out: a line's net is its
+/// total less its tax (rounded half to even to cents), and its discount is scaled by
+/// net ÷ total (rounded half to even per line).
+#[derive(Serialize, Default, Clone, PartialEq, Eq, Debug)]
+pub struct LaborHourTruth {
+    pub location_id: String,
+    pub register_id: String,
+    /// Start of the UTC hour.
+    pub hour: DateTime<Utc>,
+    /// Σ sold lines before discounts, VAT included.
+    pub gross_minor: i64,
+    pub gross_excl_minor: i64,
+    pub discount_minor: i64,
+    pub discount_excl_minor: i64,
+    /// Σ |returned lines after their discounts|.
+    pub returns_minor: i64,
+    pub returns_excl_minor: i64,
+    /// Sale receipts with at least one sold line.
+    pub transactions: i64,
+    pub goods_sold: i64,
+    pub goods_returned: i64,
+    /// Covers of those receipts.
+    pub covers: i64,
 }
 
 #[derive(Serialize, Default, Clone)]
@@ -61,6 +91,13 @@ pub fn compute(m: &Merchant, from: Option<DateTime<Utc>>, to: Option<DateTime<Ut
     let mut hours: BTreeMap<(String, DateTime<Utc>), HourTruth> = BTreeMap::new();
     let mut categories: BTreeMap<String, CategoryTruth> = BTreeMap::new();
     let mut customers: BTreeMap<String, CustomerTruth> = BTreeMap::new();
+    let mut labor: BTreeMap<(String, String, DateTime<Utc>), LaborHourTruth> = BTreeMap::new();
+    let voided_by_record: std::collections::HashSet<&str> = m
+        .sales
+        .iter()
+        .filter(|s| s.sale_type == SaleType::Void)
+        .filter_map(|s| s.source.as_deref())
+        .collect();
     for s in &m.sales {
         if from.is_some_and(|f| s.closed < f) || to.is_some_and(|t| s.closed >= t) {
             continue;
@@ -109,6 +146,47 @@ pub fn compute(m: &Merchant, from: Option<DateTime<Utc>>, to: Option<DateTime<Ut
             });
         h.orders += 1;
         h.total_minor += total;
+        let counts = match s.sale_type {
+            SaleType::Sale => {
+                s.voided_at.is_none() && !voided_by_record.contains(s.fisc_id.as_str())
+            }
+            SaleType::Refund => s.voided_at.is_none(),
+            SaleType::Void => false,
+        };
+        if counts {
+            let register = m.register_ref(s.location, s.device);
+            let b = labor
+                .entry((loc_id.clone(), register.clone(), hour))
+                .or_insert_with(|| LaborHourTruth {
+                    location_id: loc_id.clone(),
+                    register_id: register,
+                    hour,
+                    ..Default::default()
+                });
+            let mut sold = false;
+            for line in lines {
+                let net = round_half_even_to_cents(line.total_cents * 100 - line.tax_10k);
+                if line.quantity > 0 {
+                    sold = true;
+                    b.gross_minor += line.total_cents + line.discount_cents;
+                    b.discount_minor += line.discount_cents;
+                    let discount_excl = scale_half_even(line.discount_cents, net, line.total_cents);
+                    b.gross_excl_minor += net + discount_excl;
+                    b.discount_excl_minor += discount_excl;
+                    if line.unit_cents != 0 {
+                        b.goods_sold += line.quantity;
+                    }
+                } else if line.quantity < 0 {
+                    b.returns_minor += line.total_cents.abs();
+                    b.returns_excl_minor += net.abs();
+                    b.goods_returned += line.quantity.abs();
+                }
+            }
+            if sold && s.sale_type == SaleType::Sale {
+                b.transactions += 1;
+                b.covers += s.covers;
+            }
+        }
         for line in lines {
             let name = &m.groups[m.menu[line.item].group].name;
             let c = categories
@@ -136,5 +214,25 @@ pub fn compute(m: &Merchant, from: Option<DateTime<Utc>>, to: Option<DateTime<Ut
     truth.by_hour = hours.into_values().collect();
     truth.by_category = categories.into_values().collect();
     truth.by_customer = customers.into_values().collect();
+    truth.labor = labor.into_values().collect();
     truth
+}
+
+/// `value × num ÷ den`, rounded half to even; `value` when `den` is zero.
+fn scale_half_even(value: i64, num: i64, den: i64) -> i64 {
+    if den == 0 {
+        return value;
+    }
+    let (mut n, mut d) = (i128::from(value) * i128::from(num), i128::from(den));
+    if d < 0 {
+        (n, d) = (-n, -d);
+    }
+    let q = n.div_euclid(d);
+    let r = n.rem_euclid(d);
+    let q = match (2 * r).cmp(&d) {
+        std::cmp::Ordering::Less => q,
+        std::cmp::Ordering::Greater => q + 1,
+        std::cmp::Ordering::Equal => q + (q & 1),
+    };
+    i64::try_from(q).unwrap_or(value)
 }
