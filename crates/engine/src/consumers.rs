@@ -41,6 +41,13 @@ pub trait Consumer: Send + Sync {
         events: &'a [EventRow],
     ) -> ConsumerFuture<'a>;
 
+    /// Longer work that manages its own transactions (an import that commits a chunk at a
+    /// time), run at the start of every run of the consumer's job, before [`Consumer::tick`],
+    /// under the job's lease. Nothing by default.
+    fn background<'a>(&'a self, _engine: &'a Engine, _merchant_id: &'a str) -> ConsumerFuture<'a> {
+        Box::pin(async { Ok(()) })
+    }
+
     /// Work that is due by time rather than by events (a daily check), run at the start of
     /// every run of the consumer's job in its own transaction. Nothing by default.
     fn tick<'a>(
@@ -138,6 +145,7 @@ impl Engine {
             .and_then(serde_json::Value::as_i64)
             .unwrap_or(0);
         let mut handled = job.progress_done;
+        consumer.background(self, m).await?;
         let mut tx = self.store().begin().await?;
         consumer.tick(self, &mut tx, m).await?;
         tillbridge_store::commit(tx).await?;

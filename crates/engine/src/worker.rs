@@ -121,6 +121,7 @@ impl Engine {
                     _ => self.config().poll_interval,
                 };
                 let next = now + interval.as_millis() as i64;
+                jobs::mark_succeeded(&mut tx, &job.id, now).await?;
                 jobs::release(
                     &mut tx,
                     &job.id,

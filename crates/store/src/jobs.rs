@@ -198,7 +198,7 @@ pub async fn restart_stream(
     now: i64,
 ) -> Result<()> {
     sqlx::query(
-        "UPDATE jobs SET checkpoint = '{}', progress_done = 0, progress_total = NULL, run_after = $5, updated_at = $5, \
+        "UPDATE jobs SET checkpoint = '{}', progress_done = 0, progress_total = NULL, run_after = $5, updated_at = $5, last_success_at = NULL, \
          state = CASE WHEN state = 'running' THEN 'queued' ELSE state END, lease_owner = NULL, lease_until = NULL \
          WHERE merchant_id = $1 AND connection_id = $2 AND kind = $3 AND stream_key = $4",
     )
@@ -210,6 +210,39 @@ pub async fn restart_stream(
     .execute(c)
     .await?;
     Ok(())
+}
+
+/// Records that a run of the job finished with everything read (`Done`).
+pub async fn mark_succeeded(c: &mut Conn, id: &str, now: i64) -> Result<()> {
+    sqlx::query("UPDATE jobs SET last_success_at = $2 WHERE id = $1")
+        .bind(id)
+        .bind(now)
+        .execute(c)
+        .await?;
+    Ok(())
+}
+
+/// When every orders job of a connection last finished a run, the earliest of them: orders
+/// closed before that instant have been read. `None` when one of them never finished (or was
+/// restarted since) or the connection has no orders job.
+pub async fn orders_synced_until(
+    c: &mut Conn,
+    merchant_id: &str,
+    connection_id: &str,
+) -> Result<Option<i64>> {
+    let rows: Vec<Option<i64>> = sqlx::query_scalar(
+        "SELECT last_success_at FROM jobs WHERE merchant_id = $1 AND connection_id = $2 AND kind = 'orders'",
+    )
+    .bind(merchant_id)
+    .bind(connection_id)
+    .fetch_all(c)
+    .await?;
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    Ok(rows
+        .into_iter()
+        .try_fold(i64::MAX, |min, r| r.map(|v| min.min(v))))
 }
 
 /// Makes a connection's jobs due now (sync now), resuming paused ones.

@@ -10,6 +10,7 @@ pub mod connections;
 mod error;
 pub mod events;
 pub mod jobs;
+pub mod labor;
 pub mod logs;
 pub mod loyalty;
 pub mod merchants;

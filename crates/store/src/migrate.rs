@@ -56,6 +56,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "broadcasts",
         include_str!("../migrations/sqlite/0010_broadcasts.sql"),
     ),
+    (
+        11,
+        "labor",
+        include_str!("../migrations/sqlite/0011_labor.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -107,6 +112,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         10,
         "broadcasts",
         include_str!("../migrations/postgres/0010_broadcasts.sql"),
+    ),
+    (
+        11,
+        "labor",
+        include_str!("../migrations/postgres/0011_labor.sql"),
     ),
 ];
 

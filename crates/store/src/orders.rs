@@ -47,7 +47,7 @@ pub async fn upsert_order(
             let update = sqlx::query(
                 "UPDATE orders SET location_id = $3, external_location_id = $4, kind = $5, original_external_id = $6, status = $7, closed_at = $8, \
                  business_date = $9, currency = $10, total_minor = $11, tax_minor = $12, discount_minor = $13, tip_minor = $14, covers = $15, \
-                 customer_email = $16, content_hash = $17, body = $18, version = $19, updated_at = $20 WHERE merchant_id = $1 AND id = $2",
+                 customer_email = $16, content_hash = $17, body = $18, register_id = $19, version = $20, updated_at = $21 WHERE merchant_id = $1 AND id = $2",
             )
             .bind(scope.merchant_id)
             .bind(&id);
@@ -71,7 +71,7 @@ pub async fn upsert_order(
             let insert = sqlx::query(
                 "INSERT INTO orders (merchant_id, id, connection_id, series, external_id, location_id, external_location_id, kind, original_external_id, \
                  status, closed_at, business_date, currency, total_minor, tax_minor, discount_minor, tip_minor, covers, customer_email, content_hash, \
-                 body, version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, 1, $22, $22)",
+                 body, register_id, version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, 1, $23, $23)",
             )
             .bind(scope.merchant_id)
             .bind(new_id)
@@ -93,7 +93,7 @@ pub async fn upsert_order(
 type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
 
 /// Binds the order's state columns, in the order both the INSERT and the UPDATE list them:
-/// location_id … customer_email, content_hash, body.
+/// location_id … customer_email, content_hash, body, register_id.
 fn bind_state<'q>(
     q: AnyQuery<'q>,
     scope: &OrderScope<'q>,
@@ -117,6 +117,7 @@ fn bind_state<'q>(
         .bind(order.customer_email.as_ref().map(|e| e.as_str().to_owned()))
         .bind(hash)
         .bind(body)
+        .bind(&order.register_id)
 }
 
 async fn insert_lines(
