@@ -58,6 +58,9 @@ pub async fn open_engine(
     engine
         .register_consumer(std::sync::Arc::new(tillbridge_loyalty::purchases::Consumer))
         .await?;
+    engine
+        .register_consumer(std::sync::Arc::new(tillbridge_labor::consumer::Consumer))
+        .await?;
     Ok(engine)
 }
 

@@ -510,6 +510,165 @@ pub const OPERATIONS: &[Operation] = &[
     ),
     op!(
         "get",
+        "/api/v1/merchants/{merchant_id}/labor/settings",
+        "getLaborSettings",
+        "labor",
+        "POS import settings: enabled, integration service (connection), auto-confirm and its time, schedule and its zone, VAT basis, trailing window",
+        None,
+        200,
+        &[]
+    ),
+    op!(
+        "put",
+        "/api/v1/merchants/{merchant_id}/labor/settings",
+        "putLaborSettings",
+        "labor",
+        "Replace the POS import settings; `history_from` while switching imports on queues an import of every department until yesterday",
+        Some("LaborSettings"),
+        200,
+        &[]
+    ),
+    op!(
+        "get",
+        "/api/v1/merchants/{merchant_id}/labor/departments",
+        "listDepartments",
+        "labor",
+        "Departments with their POS client number, terminals, zone, business-day start and weekly balance fields (with each field type's definition)",
+        None,
+        200,
+        &[]
+    ),
+    op!(
+        "post",
+        "/api/v1/merchants/{merchant_id}/labor/departments",
+        "createDepartment",
+        "labor",
+        "Create a department; a client number + terminal already used by another department is refused (409)",
+        Some("Department"),
+        201,
+        &[]
+    ),
+    op!(
+        "get",
+        "/api/v1/merchants/{merchant_id}/labor/departments/{department_id}",
+        "getDepartment",
+        "labor",
+        "One department",
+        None,
+        200,
+        &[]
+    ),
+    op!(
+        "put",
+        "/api/v1/merchants/{merchant_id}/labor/departments/{department_id}",
+        "putDepartment",
+        "labor",
+        "Replace a department; a field removed loses its values",
+        Some("Department"),
+        200,
+        &[]
+    ),
+    op!(
+        "delete",
+        "/api/v1/merchants/{merchant_id}/labor/departments/{department_id}",
+        "deleteDepartment",
+        "labor",
+        "Delete a department and its weekly balance (audit entries stay)",
+        None,
+        204,
+        &[]
+    ),
+    op!(
+        "get",
+        "/api/v1/merchants/{merchant_id}/labor/departments/{department_id}/balance",
+        "departmentBalance",
+        "labor",
+        "The weekly balance: per business date its import status, approval, discrepancies, daily totals and values per field and local hour",
+        None,
+        200,
+        &[
+            ("week", "any date of the Monday–Sunday week to show, YYYY-MM-DD"),
+            ("from", "first business date (with `until`), YYYY-MM-DD"),
+            ("until", "last business date, inclusive")
+        ]
+    ),
+    op!(
+        "get",
+        "/api/v1/merchants/{merchant_id}/labor/balance.csv",
+        "weeklyBalanceCsv",
+        "labor",
+        "The weekly balance as CSV: date, hour, department, field number, field type, value",
+        None,
+        200,
+        &[
+            ("week", "any date of the Monday–Sunday week to show, YYYY-MM-DD"),
+            ("from", "first business date (with `until`), YYYY-MM-DD"),
+            ("until", "last business date, inclusive"),
+            ("department_id", "only this department")
+        ]
+    ),
+    op!(
+        "post",
+        "/api/v1/merchants/{merchant_id}/labor/departments/{department_id}/days/{date}/confirm",
+        "confirmDay",
+        "labor",
+        "Approve an imported day; scheduled imports then leave it alone and flag differences",
+        None,
+        200,
+        &[]
+    ),
+    op!(
+        "delete",
+        "/api/v1/merchants/{merchant_id}/labor/departments/{department_id}/days/{date}/confirm",
+        "reopenDay",
+        "labor",
+        "Take back an approval",
+        None,
+        200,
+        &[]
+    ),
+    op!(
+        "get",
+        "/api/v1/merchants/{merchant_id}/labor/imports",
+        "listLaborImports",
+        "labor",
+        "Imports (historical and their progress), newest first",
+        None,
+        200,
+        &[]
+    ),
+    op!(
+        "post",
+        "/api/v1/merchants/{merchant_id}/labor/imports",
+        "importPos",
+        "labor",
+        "Import POS: recompute departments' days from synced orders for a date range, as a job with progress; approved days only with `overwrite_approved` (audited)",
+        Some("LaborImport"),
+        202,
+        &[]
+    ),
+    op!(
+        "get",
+        "/api/v1/merchants/{merchant_id}/labor/imports/{import_id}",
+        "getLaborImport",
+        "labor",
+        "An import with its progress and audit entries (old and new values of overwritten approved days)",
+        None,
+        200,
+        &[]
+    ),
+    op!(
+        "post",
+        "/api/v1/merchants/{merchant_id}/labor/imports/{import_id}/cancel",
+        "cancelLaborImport",
+        "labor",
+        "Stop a queued or running import after the days it is writing",
+        None,
+        200,
+        &[]
+    ),
+    op!(
+        "get",
         "/api/v1/api-keys",
         "listApiKeys",
         "api-keys",
@@ -582,6 +741,28 @@ fn schemas() -> Value {
         "MemberMerge": s(json!({ "member_id": {"type": "string", "description": "the member merged into this one (deleted)"} }), &["member_id"]),
         "NewMember": s(json!({ "email": {"type": "string"}, "name": {"type": "string"}, "phone": {"type": "string"} }), &["email"]),
         "MemberPatch": s(json!({ "email": {"type": "string"}, "name": {"type": "string"}, "phone": {"type": "string"} }), &[]),
+        "LaborSettings": s(json!({
+            "enabled": {"type": "boolean"}, "connection_id": {"type": ["string", "null"], "description": "the POS integration service"},
+            "auto_confirm": {"type": "boolean"}, "confirm_at": {"type": "string", "description": "HH:MM, default 05:00"},
+            "schedule_at": {"type": "string", "description": "HH:MM wall-clock, default 02:00"}, "schedule_zone": {"type": "string", "description": "IANA zone, default Europe/Copenhagen"},
+            "vat_basis": {"type": "string", "enum": ["included", "excluded"]}, "trailing_days": {"type": "integer", "minimum": 0, "maximum": 31, "description": "default 7"},
+            "history_from": {"type": "string", "format": "date", "description": "with enabled=true: import every department from this date until yesterday"}
+        }), &[]),
+        "Department": s(json!({
+            "name": {"type": "string"}, "timezone": {"type": "string", "description": "IANA zone"},
+            "business_day_start": {"type": "string", "description": "HH:MM, default 00:00"},
+            "client_number": {"type": "string", "description": "POS location: K business location id, X outlet id, R shop id, O location id"},
+            "terminals": {"type": "array", "items": {"type": "string"}, "description": "register/device ids of that location; all when empty"},
+            "fields": {"type": "array", "items": {"type": "object", "properties": {
+                "number": {"type": "string"}, "name": {"type": "string"},
+                "field_type": {"type": "string", "enum": ["gross_sales", "net_sales", "discounts", "returns", "transactions", "goods_sold", "returned_goods", "visitors"]},
+                "hourly": {"type": "boolean", "description": "split into 1-hour intervals; otherwise the daily total"} }, "required": ["number", "name", "field_type"]}}
+        }), &["name", "timezone", "client_number"]),
+        "LaborImport": s(json!({
+            "departments": {"type": "array", "items": {"type": "string"}, "description": "department ids; all when empty"},
+            "from": {"type": "string", "format": "date"}, "until": {"type": "string", "format": "date"},
+            "overwrite_approved": {"type": "boolean", "description": "default false"}
+        }), &["from", "until"]),
         "ManualCredit": s(json!({ "amount_minor": {"type": "integer", "description": "positive credits, negative debits; not zero"}, "reason": {"type": "string"}, "message": {"type": "string"}, "idempotency_key": {"type": "string", "maxLength": 200} }), &["amount_minor", "reason", "idempotency_key"]),
     })
 }

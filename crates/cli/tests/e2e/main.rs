@@ -12,6 +12,7 @@ mod budgets;
 mod common;
 mod crash;
 mod kseries;
+mod labor;
 mod loyalty;
 mod oauth;
 mod oseries;

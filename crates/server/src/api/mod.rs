@@ -2,6 +2,7 @@
 
 mod connections;
 mod keys;
+mod labor;
 mod loyalty;
 mod merchants;
 mod orders;
@@ -149,6 +150,44 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/api/v1/merchants/{merchant_id}/members/{member_id}/cards/{card_id}/rewards/{reward_id}/redeem",
             post(loyalty::redeem),
+        )
+        .route(
+            "/api/v1/merchants/{merchant_id}/labor/settings",
+            get(labor::get_settings).put(labor::put_settings),
+        )
+        .route(
+            "/api/v1/merchants/{merchant_id}/labor/departments",
+            get(labor::list_departments).post(labor::create_department),
+        )
+        .route(
+            "/api/v1/merchants/{merchant_id}/labor/departments/{department_id}",
+            get(labor::get_department)
+                .put(labor::put_department)
+                .delete(labor::delete_department),
+        )
+        .route(
+            "/api/v1/merchants/{merchant_id}/labor/departments/{department_id}/balance",
+            get(labor::department_balance),
+        )
+        .route(
+            "/api/v1/merchants/{merchant_id}/labor/departments/{department_id}/days/{date}/confirm",
+            post(labor::confirm_day).delete(labor::reopen_day),
+        )
+        .route(
+            "/api/v1/merchants/{merchant_id}/labor/balance.csv",
+            get(labor::balance_csv),
+        )
+        .route(
+            "/api/v1/merchants/{merchant_id}/labor/imports",
+            get(labor::list_imports).post(labor::create_import),
+        )
+        .route(
+            "/api/v1/merchants/{merchant_id}/labor/imports/{import_id}",
+            get(labor::get_import),
+        )
+        .route(
+            "/api/v1/merchants/{merchant_id}/labor/imports/{import_id}/cancel",
+            post(labor::cancel_import),
         )
         .route("/api/v1/api-keys", get(keys::list).post(keys::create))
         .route(
