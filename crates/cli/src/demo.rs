@@ -1,6 +1,7 @@
 //! `tillbridge demo`: the sandbox and the hub on loopback, a demo merchant connected through
 //! the real OAuth flow, its history backfilled with a progress bar and checked against the
-//! sandbox's ground truth, then live sales until Ctrl-C.
+//! sandbox's ground truth, a loyalty program with members, departments with their weekly
+//! balance imported, then live sales until Ctrl-C.
 
 use crate::client::{consent, ApiClient};
 use crate::config::Config;
@@ -146,6 +147,7 @@ pub async fn run(opts: DemoOptions) -> Result<()> {
         )
         .await?;
     let merchant_id = str_of(&m, "id")?.to_owned();
+    loyalty_program(&api, &merchant_id, opts.history_days).await?;
     for channel in &mut channels {
         channel.connection_id = connect(&api, &merchant_id, channel).await?;
     }
@@ -177,6 +179,26 @@ pub async fn run(opts: DemoOptions) -> Result<()> {
             ),
         );
     }
+
+    // 6. Members from the channels' customers, and the weekly balance of the café's departments.
+    let mut emails = Vec::new();
+    for channel in &channels {
+        let truth = sb
+            .get(&format!(
+                "/_sandbox/merchants/{}/truth",
+                str_of(&channel.sandbox, "id")?
+            ))
+            .await?;
+        let customers = truth["by_customer"].as_array().cloned().unwrap_or_default();
+        emails.extend(
+            customers
+                .iter()
+                .take(8)
+                .filter_map(|c| c["email"].as_str().map(str::to_owned)),
+        );
+    }
+    loyalty_members(&api, &merchant_id, &emails).await?;
+    labor(&api, &merchant_id, &channels[0], opts.history_days).await?;
 
     println!();
     println!("  API:              {}", hub.url);
@@ -287,6 +309,157 @@ async fn connect(api: &ApiClient, merchant_id: &str, channel: &Channel) -> Resul
         ),
     );
     Ok(connection_id)
+}
+
+/// $1 per $10 (before tax), three spend tiers, and a Hot Drinks punch card, set before the
+/// channels connect so the whole history earns and stamps.
+async fn loyalty_program(api: &ApiClient, merchant_id: &str, history_days: u32) -> Result<()> {
+    api.put(
+        &format!("/api/v1/merchants/{merchant_id}/loyalty/program"),
+        &json!({
+            "earning": { "mode": "step", "step_minor": 1000, "reward_minor": 100 },
+            "claim_window_days": history_days + 1,
+            "tiers": { "tiers": [
+                { "id": "bronze", "name": "Bronze", "threshold_minor": 0 },
+                { "id": "silver", "name": "Silver", "threshold_minor": 20000 },
+                { "id": "gold", "name": "Gold", "threshold_minor": 50000 },
+            ], "window": "rolling_365_days", "policy": "hold" },
+        }),
+    )
+    .await?;
+    api.post(
+        &format!("/api/v1/merchants/{merchant_id}/punch-cards"),
+        &json!({ "name": "Coffee card", "reward": "a free hot drink", "stamps_required": 10,
+                 "categories": [{ "name": "Hot Drinks" }], "mode": "per_item" }),
+    )
+    .await?;
+    step(
+        "loyalty",
+        "program: $1 per $10, Bronze/Silver/Gold tiers, a Hot Drinks punch card (10 stamps)",
+    );
+    Ok(())
+}
+
+/// Members for some of the channels' customers; each claims their past purchases.
+async fn loyalty_members(api: &ApiClient, merchant_id: &str, emails: &[String]) -> Result<()> {
+    let mut created = 0;
+    for email in emails {
+        let (status, body) = api
+            .send(
+                reqwest::Method::POST,
+                &format!("/api/v1/merchants/{merchant_id}/members"),
+                Some(&json!({ "email": email })),
+            )
+            .await?;
+        match status.as_u16() {
+            201 => created += 1,
+            // The same person on two channels (e-mails match case-insensitively).
+            409 => {}
+            _ => bail!("creating member {email} answered {status}: {body}"),
+        }
+    }
+    let list = api
+        .get(&format!(
+            "/api/v1/merchants/{merchant_id}/members?limit=500"
+        ))
+        .await?;
+    let members = list["members"].as_array().cloned().unwrap_or_default();
+    let credit: i64 = members
+        .iter()
+        .filter_map(|m| m["balance_minor"].as_i64())
+        .sum();
+    step(
+        "members",
+        &format!("{created} members with {credit} minor units of credit from their purchases"),
+    );
+    Ok(())
+}
+
+/// Departments on the K-Series café (the first location split by register into Bar and
+/// Kitchen, the second whole), all eight weekly balance fields per hour, and the history
+/// imported through Import POS.
+async fn labor(
+    api: &ApiClient,
+    merchant_id: &str,
+    cafe: &Channel,
+    history_days: u32,
+) -> Result<()> {
+    let locations = cafe.sandbox["locations"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let (Some(first), Some(second)) = (locations.first(), locations.get(1)) else {
+        bail!("the demo café has fewer than two locations");
+    };
+    let register = |i: usize| first["registers"][i]["id"].clone();
+    let fields: Vec<Value> = [
+        ("gross_sales", "Gross Sales"),
+        ("net_sales", "Net Sales"),
+        ("discounts", "Discounts"),
+        ("returns", "Returns"),
+        ("transactions", "Transactions"),
+        ("goods_sold", "Goods sold"),
+        ("returned_goods", "Returned goods"),
+        ("visitors", "Visitors"),
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, (t, name))| json!({ "number": (5266 + i).to_string(), "name": name, "field_type": t, "hourly": true }))
+    .collect();
+    for (name, location, terminals) in [
+        ("Bar", &first["id"], json!([register(0)])),
+        ("Kitchen", &first["id"], json!([register(1)])),
+        (
+            second["name"].as_str().unwrap_or("Second café"),
+            &second["id"],
+            json!([]),
+        ),
+    ] {
+        api.post(
+            &format!("/api/v1/merchants/{merchant_id}/labor/departments"),
+            &json!({ "name": name, "timezone": "Europe/Copenhagen", "business_day_start": "05:00",
+                     "client_number": location, "terminals": terminals, "fields": fields }),
+        )
+        .await?;
+    }
+    let from = chrono::Utc::now().date_naive() - chrono::Duration::days(i64::from(history_days));
+    api.put(
+        &format!("/api/v1/merchants/{merchant_id}/labor/settings"),
+        &json!({ "enabled": true, "connection_id": cafe.connection_id, "auto_confirm": true, "history_from": from }),
+    )
+    .await?;
+    let deadline = Instant::now() + Duration::from_secs(600);
+    let import = loop {
+        let list = api
+            .get(&format!("/api/v1/merchants/{merchant_id}/labor/imports"))
+            .await?;
+        let latest = list["imports"].get(0).cloned().unwrap_or(Value::Null);
+        if matches!(
+            latest["state"].as_str(),
+            Some("succeeded" | "failed" | "cancelled")
+        ) {
+            break latest;
+        }
+        if Instant::now() > deadline {
+            bail!("the weekly balance import did not finish within 10 minutes: {latest}");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    if import["state"] != "succeeded" {
+        bail!(
+            "the weekly balance import {}: {}",
+            import["state"],
+            import["error"]
+        );
+    }
+    step(
+        "labor",
+        &format!(
+            "3 departments, 8 weekly balance fields each; {} department days imported from {from}",
+            import["days_done"]
+        ),
+    );
+    Ok(())
 }
 
 fn str_of<'a>(v: &'a Value, field: &str) -> Result<&'a str> {
