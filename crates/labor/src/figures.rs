@@ -1,8 +1,11 @@
-//! The eight weekly-balance figures, computed from a location's orders per business date and
-//! local hour. Pure: the orders come in, the buckets go out.
+//! The eight weekly-balance figures per business date and local hour. The database sums a
+//! location's order lines per register and time slot
+//! ([`tillbridge_store::labor::location_slots`]); this module picks the VAT basis, keeps the
+//! department's registers, and puts each slot in its local hour. The definitions:
 //!
 //! - Gross Sales: Σ sold lines before discounts (VAT basis per setting); voided lines never count.
-//! - Discounts: Σ line and order discounts on those lines.
+//! - Discounts: Σ line and order discounts on those lines (without VAT: scaled by the line's
+//!   net ÷ total, rounded half away from zero per line).
 //! - Returns: Σ |returned lines after their discounts|, in the hour of the record that carries them.
 //! - Net Sales: Gross Sales − Discounts − Returns.
 //! - Transactions: sale receipts with at least one sold line (voids and pure-return receipts
@@ -14,11 +17,11 @@
 //! A line with a positive quantity is sold, a negative one returned, so an exchange on one
 //! receipt counts both ways. Amounts are minor units summed exactly; quantities are thousandths.
 
-use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+use chrono::{DateTime, NaiveDate, NaiveTime, Offset, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use tillbridge_store::labor::{LaborLine, LaborOrder};
+use tillbridge_store::labor::LaborSlot;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -133,65 +136,25 @@ impl Figures {
         self.returned_milli += other.returned_milli;
         self.visitors += other.visitors;
     }
-
-    pub fn is_zero(&self) -> bool {
-        *self == Figures::default()
-    }
 }
 
-/// `value × num ÷ den` rounded half to even; `value` when `den` is zero.
-fn scale_half_even(value: i64, num: i64, den: i64) -> i64 {
-    if den == 0 {
-        return value;
-    }
-    let (mut n, mut d) = (i128::from(value) * i128::from(num), i128::from(den));
-    if d < 0 {
-        (n, d) = (-n, -d);
-    }
-    let (q, r) = (n.div_euclid(d), n.rem_euclid(d));
-    let q = match (2 * r).cmp(&d) {
-        std::cmp::Ordering::Less => q,
-        std::cmp::Ordering::Greater => q + 1,
-        std::cmp::Ordering::Equal => q + (q & 1),
-    };
-    i64::try_from(q).unwrap_or(value)
-}
-
-/// A line's amount after discounts and its discount, on the chosen basis. Without VAT the
-/// discount is scaled by the line's net ÷ total, rounded half to even.
-fn amounts(l: &LaborLine, basis: VatBasis) -> (i64, i64) {
-    match basis {
-        VatBasis::Included => (l.total_minor, l.discount_minor),
-        VatBasis::Excluded => (
-            l.net_minor,
-            scale_half_even(l.discount_minor, l.net_minor, l.total_minor),
-        ),
-    }
-}
-
-/// One order's contribution.
-pub fn order_figures(order: &LaborOrder, basis: VatBasis) -> Figures {
-    let mut f = Figures::default();
-    let mut sold = false;
-    for l in order.lines.iter().filter(|l| !l.voided) {
-        let (after, discount) = amounts(l, basis);
-        if l.quantity_milli > 0 {
-            sold = true;
-            f.gross += after + discount;
-            f.discounts += discount;
-            if l.unit_price_minor != 0 || l.total_minor != 0 {
-                f.goods_milli += l.quantity_milli;
-            }
-        } else if l.quantity_milli < 0 {
-            f.returns += after.abs();
-            f.returned_milli += l.quantity_milli.abs();
+impl Figures {
+    /// A slot's figures on the chosen VAT basis.
+    pub fn of_slot(slot: &LaborSlot, basis: VatBasis) -> Figures {
+        let (gross, discounts, returns) = match basis {
+            VatBasis::Included => (slot.gross, slot.discount, slot.returns),
+            VatBasis::Excluded => (slot.gross_excl, slot.discount_excl, slot.returns_excl),
+        };
+        Figures {
+            gross,
+            discounts,
+            returns,
+            transactions: slot.transactions,
+            goods_milli: slot.goods_milli,
+            returned_milli: slot.returned_milli,
+            visitors: slot.visitors,
         }
     }
-    if sold && order.kind == "sale" {
-        f.transactions = 1;
-        f.visitors = order.covers.unwrap_or(0);
-    }
-    f
 }
 
 /// Which registers of the location belong to the department (all when empty).
@@ -199,24 +162,52 @@ pub fn takes(terminals: &[String], register: Option<&str>) -> bool {
     terminals.is_empty() || register.is_some_and(|r| terminals.iter().any(|t| t == r))
 }
 
-/// Buckets orders by (business date, local hour).
+fn gcd(a: i64, b: i64) -> i64 {
+    if b == 0 {
+        a.abs()
+    } else {
+        gcd(b, a % b)
+    }
+}
+
+/// The longest slot (in milliseconds, at most an hour) that never straddles a local hour or a
+/// business-day start in `zone` between `from` and `to`: an hour where every UTC offset is a
+/// whole hour, less where offsets (India: +05:30, Nepal: +05:45) or the day start (05:30) are not.
+pub fn slot_ms(zone: Tz, day_start: NaiveTime, from: DateTime<Utc>, to: DateTime<Utc>) -> i64 {
+    let mut seconds = gcd(3600, i64::from(day_start.num_seconds_from_midnight()));
+    let mut at = from;
+    loop {
+        let offset = zone
+            .offset_from_utc_datetime(&at.naive_utc())
+            .fix()
+            .local_minus_utc();
+        seconds = gcd(seconds, i64::from(offset));
+        if at >= to {
+            break;
+        }
+        at = (at + chrono::Duration::hours(12)).min(to);
+    }
+    seconds.max(1) * 1000
+}
+
+/// Buckets a location's slots by (business date, local hour), keeping the department's registers.
 pub fn bucket(
-    orders: &[LaborOrder],
+    slots: &[LaborSlot],
     terminals: &[String],
     zone: Tz,
     day_start: NaiveTime,
     basis: VatBasis,
 ) -> BTreeMap<(NaiveDate, u32), Figures> {
     let mut out: BTreeMap<(NaiveDate, u32), Figures> = BTreeMap::new();
-    for o in orders {
-        if !takes(terminals, o.register_id.as_deref()) {
+    for s in slots {
+        if !takes(terminals, s.register_id.as_deref()) {
             continue;
         }
-        let Some(at) = DateTime::<Utc>::from_timestamp_millis(o.closed_at) else {
+        let Some(at) = DateTime::<Utc>::from_timestamp_millis(s.start) else {
             continue;
         };
         let key = crate::calendar::slot(at, zone, day_start);
-        out.entry(key).or_default().add(&order_figures(o, basis));
+        out.entry(key).or_default().add(&Figures::of_slot(s, basis));
     }
     out
 }
@@ -225,140 +216,91 @@ pub fn bucket(
 mod tests {
     use super::*;
 
-    fn line(q: i64, unit: i64, discount: i64, total: i64, net: i64) -> LaborLine {
-        LaborLine {
-            quantity_milli: q * 1000,
-            unit_price_minor: unit,
-            discount_minor: discount,
-            total_minor: total,
-            net_minor: net,
-            voided: false,
-        }
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
     }
 
-    fn order(
-        kind: &str,
-        at: &str,
-        register: &str,
-        covers: Option<i64>,
-        lines: Vec<LaborLine>,
-    ) -> LaborOrder {
-        LaborOrder {
-            id: format!("{kind}-{at}"),
-            kind: kind.into(),
-            closed_at: DateTime::parse_from_rfc3339(at).unwrap().timestamp_millis(),
+    fn slot(start: &str, register: &str, gross: i64, transactions: i64) -> LaborSlot {
+        LaborSlot {
             register_id: Some(register.into()),
-            covers,
-            lines,
+            start: at(start).timestamp_millis(),
+            gross,
+            discount: 10,
+            returns: 5,
+            gross_excl: gross - 20,
+            discount_excl: 9,
+            returns_excl: 4,
+            goods_milli: 2000,
+            returned_milli: 1000,
+            transactions,
+            visitors: 3,
         }
     }
 
     #[test]
-    fn the_eight_fields_from_sales_and_returns() {
-        let sale = order(
-            "sale",
-            "2026-11-20T09:10:00Z",
-            "r1",
-            Some(3),
-            vec![
-                line(2, 350, 70, 630, 578),
-                line(1, 0, 0, 0, 0),
-                line(1, 400, 0, 400, 367),
-                LaborLine {
-                    voided: true,
-                    ..line(1, 999, 0, 999, 917)
-                },
-            ],
-        );
-        let f = order_figures(&sale, VatBasis::Included);
+    fn net_sales_is_gross_less_discounts_and_returns_on_either_basis() {
+        let s = slot("2026-11-20T09:00:00Z", "r1", 1100, 1);
+        let f = Figures::of_slot(&s, VatBasis::Included);
         let want = [
             (FieldType::GrossSales, 1100),
-            (FieldType::Discounts, 70),
-            (FieldType::Returns, 0),
-            (FieldType::NetSales, 1030),
+            (FieldType::Discounts, 10),
+            (FieldType::Returns, 5),
+            (FieldType::NetSales, 1085),
             (FieldType::Transactions, 1),
-            (FieldType::GoodsSold, 3000),
-            (FieldType::ReturnedGoods, 0),
+            (FieldType::GoodsSold, 2000),
+            (FieldType::ReturnedGoods, 1000),
             (FieldType::Visitors, 3),
         ];
         for (field, v) in want {
             assert_eq!(f.value(field), v, "{field:?}");
         }
-        // Without VAT: 578 + 70×578/630 (64.22 → 64) + 367.
-        let f = order_figures(&sale, VatBasis::Excluded);
-        assert_eq!((f.gross, f.discounts), (578 + 64 + 367, 64));
-
-        let refund = order(
-            "refund",
-            "2026-11-21T10:00:00Z",
-            "r1",
-            None,
-            vec![line(-1, 350, -35, -315, -289)],
-        );
-        let f = order_figures(&refund, VatBasis::Included);
-        assert_eq!(
-            (
-                f.gross,
-                f.returns,
-                f.transactions,
-                f.returned_milli,
-                f.value(FieldType::NetSales)
-            ),
-            (0, 315, 0, 1000, -315)
-        );
-        // An exchange: one receipt that sells and takes back.
-        let exchange = order(
-            "sale",
-            "2026-11-21T10:00:00Z",
-            "r1",
-            None,
-            vec![line(1, 500, 0, 500, 459), line(-1, 400, 0, -400, -367)],
-        );
-        let f = order_figures(&exchange, VatBasis::Included);
-        assert_eq!((f.gross, f.returns, f.transactions), (500, 400, 1));
+        let f = Figures::of_slot(&s, VatBasis::Excluded);
+        assert_eq!(f.value(FieldType::NetSales), 1080 - 9 - 4);
     }
 
     #[test]
     fn buckets_by_department_registers_and_local_hour() {
         let cph: Tz = "Europe/Copenhagen".parse().unwrap();
-        let orders = vec![
-            order(
-                "sale",
-                "2026-10-25T00:30:00Z",
-                "r1",
-                None,
-                vec![line(1, 100, 0, 100, 92)],
-            ),
-            order(
-                "sale",
-                "2026-10-25T01:30:00Z",
-                "r1",
-                None,
-                vec![line(1, 200, 0, 200, 183)],
-            ),
-            order(
-                "sale",
-                "2026-10-25T01:40:00Z",
-                "r2",
-                None,
-                vec![line(1, 900, 0, 900, 826)],
-            ),
+        // Autumn 2026: 00:00 and 01:00 UTC are both 02:xx local; one bucket.
+        let slots = vec![
+            slot("2026-10-25T00:00:00Z", "r1", 100, 1),
+            slot("2026-10-25T01:00:00Z", "r1", 200, 1),
+            slot("2026-10-25T01:00:00Z", "r2", 900, 1),
         ];
         let five = NaiveTime::from_hms_opt(5, 0, 0).unwrap();
-        let b = bucket(&orders, &["r1".into()], cph, five, VatBasis::Included);
+        let b = bucket(&slots, &["r1".into()], cph, five, VatBasis::Included);
         let day: NaiveDate = "2026-10-24".parse().unwrap();
         assert_eq!(b.len(), 1);
-        assert_eq!(b[&(day, 2)].gross, 300);
-        assert_eq!(b[&(day, 2)].transactions, 2);
-        let all = bucket(&orders, &[], cph, five, VatBasis::Included);
+        assert_eq!((b[&(day, 2)].gross, b[&(day, 2)].transactions), (300, 2));
+        let all = bucket(&slots, &[], cph, five, VatBasis::Included);
         assert_eq!(all[&(day, 2)].gross, 1200);
     }
 
     #[test]
-    fn rounding_is_half_to_even() {
-        assert_eq!(scale_half_even(5, 1, 2), 2);
-        assert_eq!(scale_half_even(7, 1, 2), 4);
-        assert_eq!(scale_half_even(-7, 1, 2), -4);
-        assert_eq!(scale_half_even(10, 3, 0), 10);
+    fn slots_never_straddle_a_local_hour_or_a_day_start() {
+        let (from, to) = (at("2026-01-01T00:00:00Z"), at("2026-12-31T00:00:00Z"));
+        let zone = |z: &str| z.parse::<Tz>().unwrap();
+        let t = |s: &str| NaiveTime::parse_from_str(s, "%H:%M").unwrap();
+        assert_eq!(
+            slot_ms(zone("Europe/Copenhagen"), t("05:00"), from, to),
+            3_600_000
+        );
+        assert_eq!(
+            slot_ms(zone("Europe/Copenhagen"), t("05:30"), from, to),
+            1_800_000
+        );
+        assert_eq!(
+            slot_ms(zone("Asia/Kolkata"), t("00:00"), from, to),
+            1_800_000
+        );
+        assert_eq!(
+            slot_ms(zone("Asia/Kathmandu"), t("00:00"), from, to),
+            900_000
+        );
+        // Lord Howe Island changes by half an hour for summer time.
+        assert_eq!(
+            slot_ms(zone("Australia/Lord_Howe"), t("00:00"), from, to),
+            1_800_000
+        );
     }
 }

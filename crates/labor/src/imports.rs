@@ -8,16 +8,18 @@
 
 use crate::calendar::{dates, day_bounds};
 use crate::departments::Department;
-use crate::figures::{bucket, FieldType, Figures, VatBasis};
+use crate::figures::{bucket, slot_ms, FieldType, Figures, VatBasis};
 use crate::settings::{self, Settings};
 use chrono::{Duration, NaiveDate};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use tillbridge_engine::connections::status;
 use tillbridge_engine::ids::new_id;
 use tillbridge_engine::merchants::emit;
 use tillbridge_engine::{Engine, EngineError};
+use tillbridge_store::events::NewEvent;
 use tillbridge_store::labor::{self as store, AuditRow, DayRow, ImportRow, ValueRow};
 use tillbridge_store::{jobs, Conn};
 
@@ -190,18 +192,17 @@ pub(crate) async fn remove_field_values(
     department_id: &str,
     fields: &[&str],
 ) -> Result<(), EngineError> {
-    let days = store::days(tx, merchant_id, department_id, "0000-00-00", "9999-99-99").await?;
-    for d in days {
-        store::replace_values(
-            tx,
-            merchant_id,
-            department_id,
-            &d.business_date,
-            fields,
-            &[],
-        )
-        .await?;
-    }
+    store::clear_fields(tx, merchant_id, department_id, fields).await?;
+    // The days' digests no longer describe their values; the next import rewrites them.
+    let days: Vec<DayRow> = store::days(tx, merchant_id, department_id, "0000-00-00", "9999-99-99")
+        .await?
+        .into_iter()
+        .map(|d| DayRow {
+            values_hash: None,
+            ..d
+        })
+        .collect();
+    store::put_days(tx, merchant_id, &days).await?;
     Ok(())
 }
 
@@ -218,10 +219,22 @@ pub(crate) enum Mode<'a> {
     },
 }
 
-/// What the POS says for one department day: the rows to write per field.
-struct Computed {
-    fields: Vec<FieldType>,
+/// The writes of one chunk of days.
+#[derive(Default)]
+struct Writes {
+    /// Days whose values are replaced by `rows`.
+    dates: Vec<String>,
     rows: Vec<ValueRow>,
+    days: Vec<DayRow>,
+    events: Vec<NewEvent>,
+    audits: Vec<AuditRow>,
+}
+
+impl Writes {
+    fn replace(&mut self, date: &str, rows: Vec<ValueRow>) {
+        self.dates.push(date.to_owned());
+        self.rows.extend(rows);
+    }
 }
 
 /// Whether Visitors can be filled from this connection's series (K and O record covers).
@@ -229,19 +242,21 @@ fn records_covers(series: &str) -> bool {
     matches!(series, "k" | "o")
 }
 
-fn compute_day(
+/// What the POS says for one department day, for `fields`: a row per hour with a value for
+/// fields split into hours, one daily total (hour -1) for the others.
+fn day_rows(
     dept: &Department,
+    fields: &[FieldType],
     date: NaiveDate,
     hours: &BTreeMap<u32, Figures>,
-    covers: bool,
-) -> Computed {
-    let mut fields = Vec::new();
+) -> Vec<ValueRow> {
     let mut rows = Vec::new();
-    for f in dept.fields.iter().map(|f| &f.field) {
-        if f.field_type == FieldType::Visitors && !covers {
-            continue;
-        }
-        fields.push(f.field_type);
+    for f in dept
+        .fields
+        .iter()
+        .map(|f| &f.field)
+        .filter(|f| fields.contains(&f.field_type))
+    {
         let id = f.field_type.as_str().to_owned();
         if f.hourly {
             for (hour, fig) in hours {
@@ -266,7 +281,16 @@ fn compute_day(
         }
     }
     rows.sort();
-    Computed { fields, rows }
+    rows
+}
+
+/// A digest of a day's values (rows sorted), to recognise an unchanged day without reading it.
+fn digest(rows: &[ValueRow]) -> String {
+    let mut h = Sha256::new();
+    for r in rows {
+        h.update(format!("{}:{}:{};", r.hour, r.field_id, r.value).as_bytes());
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn daily_totals(rows: &[ValueRow]) -> Value {
@@ -382,21 +406,22 @@ pub(crate) async fn import_range(
             None => jobs::orders_synced_until(&mut tx, merchant_id, &connection).await?,
             Some(_) => None,
         };
-        let orders = match problem {
+        let slots = match problem {
             None => {
-                store::location_orders(
+                store::location_slots(
                     &mut tx,
                     merchant_id,
                     &connection,
                     &dept.client_number,
                     lo.timestamp_millis(),
                     hi.timestamp_millis(),
+                    slot_ms(zone, start, lo, hi),
                 )
                 .await?
             }
             Some(_) => Vec::new(),
         };
-        let buckets = bucket(&orders, &dept.terminals, zone, start, basis);
+        let buckets = bucket(&slots, &dept.terminals, zone, start, basis);
         let mut per_day: BTreeMap<NaiveDate, BTreeMap<u32, Figures>> = BTreeMap::new();
         for ((date, hour), fig) in buckets {
             per_day.entry(date).or_default().insert(hour, fig);
@@ -408,14 +433,29 @@ pub(crate) async fn import_range(
                 .into_iter()
                 .map(|d| (d.business_date.clone(), d))
                 .collect();
+        // Approved days are compared value by value; the others by their digest.
+        let approved: Vec<&str> = old_days
+            .values()
+            .filter(|d| d.confirmed_at.is_some())
+            .map(|d| d.business_date.as_str())
+            .collect();
         let mut old_values: BTreeMap<String, Vec<ValueRow>> = BTreeMap::new();
-        for v in store::values(&mut tx, merchant_id, &dept.id, &from_s, &until_s).await? {
+        for v in store::values_of_dates(&mut tx, merchant_id, &dept.id, &approved).await? {
             old_values
                 .entry(v.business_date.clone())
                 .or_default()
                 .push(v);
         }
         let empty = BTreeMap::new();
+        // The chunk's writes, made together after the loop in multi-row statements.
+        let mut w = Writes::default();
+        let fields: Vec<FieldType> = dept
+            .fields
+            .iter()
+            .map(|f| f.field.field_type)
+            .filter(|t| *t != FieldType::Visitors || records_covers(&series))
+            .collect();
+        let field_ids: Vec<&str> = fields.iter().map(|f| f.as_str()).collect();
         for date in dates(chunk_from, chunk_until) {
             let key = date.to_string();
             let old_day = old_days.get(&key);
@@ -435,19 +475,15 @@ pub(crate) async fn import_range(
                     confirmed_at: None,
                     confirmed_by: None,
                     discrepancy: None,
+                    values_hash: old_day.and_then(|d| d.values_hash.clone()),
                 };
                 if old_day != Some(&day) {
-                    store::put_day(&mut tx, merchant_id, &day).await?;
+                    w.days.push(day);
                 }
                 continue;
             }
-            let computed = compute_day(
-                dept,
-                date,
-                per_day.get(&date).unwrap_or(&empty),
-                records_covers(&series),
-            );
-            let field_ids: Vec<&str> = computed.fields.iter().map(|f| f.as_str()).collect();
+            let rows = day_rows(dept, &fields, date, per_day.get(&date).unwrap_or(&empty));
+            let hash = digest(&rows);
             let old: Vec<ValueRow> = old_values
                 .get(&key)
                 .map(|v| {
@@ -460,7 +496,20 @@ pub(crate) async fn import_range(
             let (_, day_end) = day_bounds(date, zone, start);
             let complete = synced_until.is_some_and(|s| s >= day_end.timestamp_millis());
             let import_status = if complete { "ok" } else { "partial" };
-            let changed = old != computed.rows;
+            let changed = match old_day {
+                Some(d) if d.confirmed_at.is_some() => old != rows,
+                Some(d) => d.values_hash.as_deref() != Some(hash.as_str()),
+                None => true,
+            };
+            let imported = |approved: bool, overwritten: bool| NewEvent {
+                id: new_id("evt"),
+                event_type: "labor.day_imported".into(),
+                subject: dept.id.clone(),
+                payload: json!({
+                    "department_id": dept.id, "business_date": key, "status": import_status,
+                    "approved": approved, "overwritten": overwritten, "totals": daily_totals(&rows),
+                }),
+            };
             match (old_day.filter(|d| d.confirmed_at.is_some()), mode) {
                 (
                     Some(approved),
@@ -471,73 +520,55 @@ pub(crate) async fn import_range(
                     },
                 ) => {
                     if changed {
-                        store::replace_values(
-                            &mut tx,
-                            merchant_id,
-                            &dept.id,
-                            &key,
-                            &field_ids,
-                            &computed.rows,
-                        )
-                        .await?;
-                        store::append_audit(
-                            &mut tx,
-                            merchant_id,
-                            &AuditRow {
-                                id: new_id("aud"),
-                                import_id: import_id.to_owned(),
-                                actor: actor.to_owned(),
-                                at: now,
-                                department_id: dept.id.clone(),
-                                business_date: key.clone(),
-                                old_values: values_json(&old),
-                                new_values: values_json(&computed.rows),
-                            },
-                        )
-                        .await?;
-                        emit(&mut tx, merchant_id, "labor.day_imported", &dept.id, json!({
-                            "department_id": dept.id, "business_date": key, "status": import_status,
-                            "approved": true, "overwritten": true, "totals": daily_totals(&computed.rows),
-                        }), now).await?;
+                        w.audits.push(AuditRow {
+                            id: new_id("aud"),
+                            import_id: import_id.to_owned(),
+                            actor: actor.to_owned(),
+                            at: now,
+                            department_id: dept.id.clone(),
+                            business_date: key.clone(),
+                            old_values: values_json(&old),
+                            new_values: values_json(&rows),
+                        });
+                        w.events.push(imported(true, true));
+                        w.replace(&key, rows);
                     }
-                    let day = DayRow {
+                    w.days.push(DayRow {
                         import_status: import_status.into(),
                         import_error: None,
                         imported_at: now,
                         discrepancy: None,
+                        values_hash: Some(hash),
                         ..approved.clone()
-                    };
-                    store::put_day(&mut tx, merchant_id, &day).await?;
+                    });
                 }
                 (Some(approved), _) => {
-                    let diffs = discrepancies(&old, &computed.rows);
+                    let diffs = discrepancies(&old, &rows);
                     let discrepancy = (!diffs.is_empty()).then_some(Value::Array(diffs));
                     if discrepancy != approved.discrepancy {
-                        let day = DayRow {
+                        w.days.push(DayRow {
                             discrepancy: discrepancy.clone(),
                             ..approved.clone()
-                        };
-                        store::put_day(&mut tx, merchant_id, &day).await?;
+                        });
                         if let Some(d) = discrepancy {
-                            emit(&mut tx, merchant_id, "labor.day_flagged", &dept.id, json!({
-                                "department_id": dept.id, "business_date": key, "discrepancies": d,
-                            }), now).await?;
+                            w.events.push(NewEvent {
+                                id: new_id("evt"),
+                                event_type: "labor.day_flagged".into(),
+                                subject: dept.id.clone(),
+                                payload: json!({ "department_id": dept.id, "business_date": key, "discrepancies": d }),
+                            });
                         }
                     }
                 }
                 (None, _) => {
-                    if changed {
-                        store::replace_values(
-                            &mut tx,
-                            merchant_id,
-                            &dept.id,
-                            &key,
-                            &field_ids,
-                            &computed.rows,
-                        )
-                        .await?;
+                    let status_changed = old_day.is_none_or(|d| d.import_status != import_status);
+                    if changed || status_changed {
+                        w.events.push(imported(false, false));
                     }
-                    let day = DayRow {
+                    if changed {
+                        w.replace(&key, rows);
+                    }
+                    w.days.push(DayRow {
                         department_id: dept.id.clone(),
                         business_date: key.clone(),
                         import_status: import_status.into(),
@@ -546,19 +577,18 @@ pub(crate) async fn import_range(
                         confirmed_at: None,
                         confirmed_by: None,
                         discrepancy: None,
-                    };
-                    let status_changed =
-                        old_day.is_none_or(|d| d.import_status != day.import_status);
-                    store::put_day(&mut tx, merchant_id, &day).await?;
-                    if changed || status_changed {
-                        emit(&mut tx, merchant_id, "labor.day_imported", &dept.id, json!({
-                            "department_id": dept.id, "business_date": key, "status": import_status,
-                            "approved": false, "overwritten": false, "totals": daily_totals(&computed.rows),
-                        }), now).await?;
-                    }
+                        values_hash: Some(hash),
+                    });
                 }
             }
         }
+        let dates: Vec<&str> = w.dates.iter().map(String::as_str).collect();
+        store::replace_values(&mut tx, merchant_id, &dept.id, &dates, &field_ids, &w.rows).await?;
+        store::put_days(&mut tx, merchant_id, &w.days).await?;
+        for a in &w.audits {
+            store::append_audit(&mut tx, merchant_id, a).await?;
+        }
+        tillbridge_store::events::append_many(&mut tx, merchant_id, &w.events, now).await?;
         if let Mode::Historical { import_id, .. } = mode {
             if let Some(mut row) = store::get_import(&mut tx, merchant_id, import_id).await? {
                 row.days_done += (chunk_until - chunk_from).num_days() + 1;

@@ -7,10 +7,12 @@ pub mod business_day;
 pub mod email;
 pub mod money;
 pub mod order;
+pub mod sales;
 pub mod series;
 
 pub use business_day::{business_date, BusinessDayStart};
 pub use email::Email;
 pub use money::{parse_minor, rescale_half_even, MoneyError, Quantity};
 pub use order::{Order, OrderKind, OrderLine, OrderStatus, Payment};
+pub use sales::SalesFigures;
 pub use series::Series;

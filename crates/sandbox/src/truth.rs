@@ -23,7 +23,7 @@ pub struct Truth {
 /// counts nothing); positive lines are sales in the sale's hour, negative lines returns in the
 /// hour of the record that carries them. `_excl` figures leave VAT out: a line's net is its
 /// total less its tax (rounded half to even to cents), and its discount is scaled by
-/// net ÷ total (rounded half to even per line).
+/// net ÷ total (rounded half away from zero per line).
 #[derive(Serialize, Default, Clone, PartialEq, Eq, Debug)]
 pub struct LaborHourTruth {
     pub location_id: String,
@@ -170,7 +170,7 @@ pub fn compute(m: &Merchant, from: Option<DateTime<Utc>>, to: Option<DateTime<Ut
                     sold = true;
                     b.gross_minor += line.total_cents + line.discount_cents;
                     b.discount_minor += line.discount_cents;
-                    let discount_excl = scale_half_even(line.discount_cents, net, line.total_cents);
+                    let discount_excl = scale_half_away(line.discount_cents, net, line.total_cents);
                     b.gross_excl_minor += net + discount_excl;
                     b.discount_excl_minor += discount_excl;
                     if line.unit_cents != 0 {
@@ -218,8 +218,8 @@ pub fn compute(m: &Merchant, from: Option<DateTime<Utc>>, to: Option<DateTime<Ut
     truth
 }
 
-/// `value × num ÷ den`, rounded half to even; `value` when `den` is zero.
-fn scale_half_even(value: i64, num: i64, den: i64) -> i64 {
+/// `value × num ÷ den`, rounded half away from zero; `value` when `den` is zero.
+fn scale_half_away(value: i64, num: i64, den: i64) -> i64 {
     if den == 0 {
         return value;
     }
@@ -227,12 +227,6 @@ fn scale_half_even(value: i64, num: i64, den: i64) -> i64 {
     if d < 0 {
         (n, d) = (-n, -d);
     }
-    let q = n.div_euclid(d);
-    let r = n.rem_euclid(d);
-    let q = match (2 * r).cmp(&d) {
-        std::cmp::Ordering::Less => q,
-        std::cmp::Ordering::Greater => q + 1,
-        std::cmp::Ordering::Equal => q + (q & 1),
-    };
+    let q = (2 * n + n.signum() * d) / (2 * d);
     i64::try_from(q).unwrap_or(value)
 }

@@ -149,82 +149,108 @@ pub async fn delete_department(c: &mut Conn, merchant_id: &str, id: &str) -> Res
     Ok(done.rows_affected() > 0)
 }
 
-/// One line of an order that counts for the weekly balance.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LaborLine {
-    pub quantity_milli: i64,
-    pub unit_price_minor: i64,
-    pub discount_minor: i64,
-    pub total_minor: i64,
-    pub net_minor: i64,
-    pub voided: bool,
-}
-
-/// A closed sale or refund at one POS location, with its lines.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LaborOrder {
-    pub id: String,
-    /// `sale` or `refund`.
-    pub kind: String,
-    pub closed_at: i64,
+/// The weekly-balance figures of one register in one time slot (a span of `slot_ms` from
+/// `start`), summed by the database from the orders' sales figures
+/// ([`tillbridge_model::SalesFigures`]). Amounts are minor units (with and without VAT),
+/// quantities thousandths.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LaborSlot {
     pub register_id: Option<String>,
-    pub covers: Option<i64>,
-    pub lines: Vec<LaborLine>,
+    pub start: i64,
+    /// Σ sold lines (positive quantity) before discounts: total + discount.
+    pub gross: i64,
+    pub discount: i64,
+    /// Σ |returned lines (negative quantity) after their discounts|.
+    pub returns: i64,
+    /// The same without VAT: the line's net, and its discount × net ÷ total rounded half away
+    /// from zero per line.
+    pub gross_excl: i64,
+    pub discount_excl: i64,
+    pub returns_excl: i64,
+    /// Σ quantity of sold lines with a price (zero-price modifiers do not count).
+    pub goods_milli: i64,
+    pub returned_milli: i64,
+    /// Sale receipts with at least one sold line, and their covers.
+    pub transactions: i64,
+    pub visitors: i64,
 }
 
-/// The closed sales and refunds of one POS location closed in `[from, to)`, oldest first.
-/// Sales that a later void record cancels are left out, and so are the void records.
-pub async fn location_orders(
+/// The weekly-balance figures of one POS location's closed sales and refunds closed in
+/// `[from, to)`, per register and slot of `slot_ms` (slots start at multiples of `slot_ms`
+/// since the epoch), summed from each order's stored sales figures. Voided lines count nothing
+/// (the figures leave them out); a sale that a void record (at the same location) cancels counts
+/// nothing, and neither does the void record. Both reads are index-only.
+pub async fn location_slots(
     c: &mut Conn,
     merchant_id: &str,
     connection_id: &str,
     external_location_id: &str,
     from: i64,
     to: i64,
-) -> Result<Vec<LaborOrder>> {
-    let rows = sqlx::query(
-        "SELECT o.id, o.kind, o.closed_at, o.register_id, o.covers, l.quantity_milli, l.unit_price_minor, l.discount_minor, \
-         l.total_minor, l.net_minor, CASE WHEN l.voided THEN 1 ELSE 0 END AS voided FROM orders o \
-         LEFT JOIN order_lines l ON l.merchant_id = o.merchant_id AND l.order_id = o.id \
+    slot_ms: i64,
+) -> Result<Vec<LaborSlot>> {
+    let transaction = "o.kind = 'sale' AND o.sold_lines > 0";
+    let sql = format!(
+        "SELECT o.register_id, o.closed_at / $6 AS slot, \
+           CAST(SUM(o.gross_minor) AS BIGINT) AS gross, CAST(SUM(o.sold_discount_minor) AS BIGINT) AS discount, \
+           CAST(SUM(o.returns_minor) AS BIGINT) AS returns, CAST(SUM(o.gross_excl_minor) AS BIGINT) AS gross_excl, \
+           CAST(SUM(o.sold_discount_excl_minor) AS BIGINT) AS discount_excl, CAST(SUM(o.returns_excl_minor) AS BIGINT) AS returns_excl, \
+           CAST(SUM(o.goods_milli) AS BIGINT) AS goods, CAST(SUM(o.returned_milli) AS BIGINT) AS returned, \
+           CAST(SUM(CASE WHEN {transaction} THEN 1 ELSE 0 END) AS BIGINT) AS transactions, \
+           CAST(SUM(CASE WHEN {transaction} THEN COALESCE(o.covers, 0) ELSE 0 END) AS BIGINT) AS visitors \
+         FROM orders o \
          WHERE o.merchant_id = $1 AND o.connection_id = $2 AND o.external_location_id = $3 AND o.closed_at >= $4 AND o.closed_at < $5 \
-         AND o.status = 'closed' AND o.kind IN ('sale', 'refund') \
-         AND NOT (o.kind = 'sale' AND EXISTS (SELECT 1 FROM orders v WHERE v.merchant_id = o.merchant_id \
-             AND v.connection_id = o.connection_id AND v.original_external_id = o.external_id AND v.kind = 'void')) \
-         ORDER BY o.closed_at, o.id, l.line_no",
+           AND o.status = 'closed' AND o.kind IN ('sale', 'refund') \
+           AND NOT (o.kind = 'sale' AND o.external_id IN (SELECT v.original_external_id FROM orders v WHERE v.merchant_id = $1 \
+             AND v.connection_id = $2 AND v.external_location_id = $3 AND v.kind = 'void' AND v.original_external_id IS NOT NULL)) \
+         GROUP BY 1, 2"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(merchant_id)
+        .bind(connection_id)
+        .bind(external_location_id)
+        .bind(from)
+        .bind(to)
+        .bind(slot_ms.max(1))
+        .fetch_all(c)
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(LaborSlot {
+                register_id: r.try_get("register_id")?,
+                start: r.try_get::<i64, _>("slot")? * slot_ms.max(1),
+                gross: r.try_get("gross")?,
+                discount: r.try_get("discount")?,
+                returns: r.try_get("returns")?,
+                gross_excl: r.try_get("gross_excl")?,
+                discount_excl: r.try_get("discount_excl")?,
+                returns_excl: r.try_get("returns_excl")?,
+                goods_milli: r.try_get("goods")?,
+                returned_milli: r.try_get("returned")?,
+                transactions: r.try_get("transactions")?,
+                visitors: r.try_get("visitors")?,
+            })
+        })
+        .collect()
+}
+
+/// Counts and sums every line of a connection's orders in one statement: the least work a
+/// rebuild of the weekly balance could do, which benchmarks measure beside it.
+pub async fn scan_lines(
+    c: &mut Conn,
+    merchant_id: &str,
+    connection_id: &str,
+) -> Result<(i64, i64)> {
+    let row = sqlx::query(
+        "SELECT COUNT(*) AS n, CAST(COALESCE(SUM(l.total_minor), 0) AS BIGINT) AS total FROM orders o \
+         JOIN order_lines l ON l.merchant_id = o.merchant_id AND l.order_id = o.id \
+         WHERE o.merchant_id = $1 AND o.connection_id = $2",
     )
     .bind(merchant_id)
     .bind(connection_id)
-    .bind(external_location_id)
-    .bind(from)
-    .bind(to)
-    .fetch_all(c)
+    .fetch_one(c)
     .await?;
-    let mut out: Vec<LaborOrder> = Vec::new();
-    for r in &rows {
-        let id: String = r.try_get("id")?;
-        if out.last().is_none_or(|o| o.id != id) {
-            out.push(LaborOrder {
-                id,
-                kind: r.try_get("kind")?,
-                closed_at: r.try_get("closed_at")?,
-                register_id: r.try_get("register_id")?,
-                covers: r.try_get("covers")?,
-                lines: Vec::new(),
-            });
-        }
-        let quantity: Option<i64> = r.try_get("quantity_milli")?;
-        if let (Some(quantity_milli), Some(order)) = (quantity, out.last_mut()) {
-            order.lines.push(LaborLine {
-                quantity_milli,
-                unit_price_minor: r.try_get("unit_price_minor")?,
-                discount_minor: r.try_get("discount_minor")?,
-                total_minor: r.try_get("total_minor")?,
-                net_minor: r.try_get("net_minor")?,
-                voided: r.try_get::<i64, _>("voided")? != 0,
-            });
-        }
-    }
-    Ok(out)
+    Ok((row.try_get("n")?, row.try_get("total")?))
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -239,6 +265,10 @@ pub struct DayRow {
     pub confirmed_by: Option<String>,
     /// What the POS shows now for an approved day that differs from its numbers.
     pub discrepancy: Option<serde_json::Value>,
+    /// A digest of the day's values as last written, so an import that computes the same
+    /// values writes and announces nothing.
+    #[serde(skip)]
+    pub values_hash: Option<String>,
 }
 
 fn day_from(r: &sqlx::any::AnyRow) -> Result<DayRow> {
@@ -254,10 +284,11 @@ fn day_from(r: &sqlx::any::AnyRow) -> Result<DayRow> {
         discrepancy: discrepancy
             .map(|d| json_of("discrepancy", &d))
             .transpose()?,
+        values_hash: r.try_get("values_hash")?,
     })
 }
 
-const DAY_COLUMNS: &str = "department_id, business_date, import_status, import_error, imported_at, confirmed_at, confirmed_by, discrepancy";
+const DAY_COLUMNS: &str = "department_id, business_date, import_status, import_error, imported_at, confirmed_at, confirmed_by, discrepancy, values_hash";
 
 /// The recorded days of a department in `[from, until]` (business dates, inclusive).
 pub async fn days(
@@ -304,25 +335,36 @@ pub async fn confirmable_days(
     .collect()
 }
 
-pub async fn put_day(c: &mut Conn, merchant_id: &str, d: &DayRow) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO labor_days (merchant_id, department_id, business_date, import_status, import_error, imported_at, confirmed_at, confirmed_by, discrepancy) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (merchant_id, department_id, business_date) DO UPDATE SET \
-         import_status = excluded.import_status, import_error = excluded.import_error, imported_at = excluded.imported_at, \
-         confirmed_at = excluded.confirmed_at, confirmed_by = excluded.confirmed_by, discrepancy = excluded.discrepancy",
-    )
-    .bind(merchant_id)
-    .bind(&d.department_id)
-    .bind(&d.business_date)
-    .bind(&d.import_status)
-    .bind(&d.import_error)
-    .bind(d.imported_at)
-    .bind(d.confirmed_at)
-    .bind(&d.confirmed_by)
-    .bind(d.discrepancy.as_ref().map(ToString::to_string))
-    .execute(c)
-    .await?;
+/// Writes many days in multi-row statements.
+pub async fn put_days(c: &mut Conn, merchant_id: &str, days: &[DayRow]) -> Result<()> {
+    for chunk in days.chunks(40) {
+        let rows = crate::placeholders(chunk.len(), "$1", 9, 2);
+        let sql = format!(
+            "INSERT INTO labor_days (merchant_id, {DAY_COLUMNS}) VALUES {rows} ON CONFLICT (merchant_id, department_id, business_date) DO UPDATE SET \
+             import_status = excluded.import_status, import_error = excluded.import_error, imported_at = excluded.imported_at, \
+             confirmed_at = excluded.confirmed_at, confirmed_by = excluded.confirmed_by, discrepancy = excluded.discrepancy, \
+             values_hash = excluded.values_hash"
+        );
+        let mut q = sqlx::query(&sql).bind(merchant_id);
+        for d in chunk {
+            q = q
+                .bind(&d.department_id)
+                .bind(&d.business_date)
+                .bind(&d.import_status)
+                .bind(&d.import_error)
+                .bind(d.imported_at)
+                .bind(d.confirmed_at)
+                .bind(&d.confirmed_by)
+                .bind(d.discrepancy.as_ref().map(ToString::to_string))
+                .bind(&d.values_hash);
+        }
+        q.execute(&mut *c).await?;
+    }
     Ok(())
+}
+
+pub async fn put_day(c: &mut Conn, merchant_id: &str, d: &DayRow) -> Result<()> {
+    put_days(c, merchant_id, std::slice::from_ref(d)).await
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
@@ -334,6 +376,41 @@ pub struct ValueRow {
     pub value: i64,
 }
 
+/// The weekly balance field types, which are also the value columns of `labor_values` (a row
+/// per department, business date and hour holds every field's value for that hour; NULL where a
+/// field has none).
+pub const FIELDS: [&str; 8] = [
+    "gross_sales",
+    "net_sales",
+    "discounts",
+    "returns",
+    "transactions",
+    "goods_sold",
+    "returned_goods",
+    "visitors",
+];
+
+fn field_columns() -> String {
+    FIELDS.join(", ")
+}
+
+/// One stored row, as a value per field that has one.
+fn explode(r: &sqlx::any::AnyRow, out: &mut Vec<ValueRow>) -> Result<()> {
+    let business_date: String = r.try_get("business_date")?;
+    let hour: i64 = r.try_get("hour")?;
+    for f in FIELDS {
+        if let Some(value) = r.try_get::<Option<i64>, _>(f)? {
+            out.push(ValueRow {
+                business_date: business_date.clone(),
+                hour,
+                field_id: f.to_owned(),
+                value,
+            });
+        }
+    }
+    Ok(())
+}
+
 /// The values of a department's days in `[from, until]`, by date, hour and field.
 pub async fn values(
     c: &mut Conn,
@@ -342,64 +419,160 @@ pub async fn values(
     from: &str,
     until: &str,
 ) -> Result<Vec<ValueRow>> {
-    let rows = sqlx::query(
-        "SELECT business_date, hour, field_id, value FROM labor_values WHERE merchant_id = $1 AND department_id = $2 \
-         AND business_date >= $3 AND business_date <= $4 ORDER BY business_date, hour, field_id",
-    )
+    let rows = sqlx::query(&format!(
+        "SELECT business_date, hour, {} FROM labor_values WHERE merchant_id = $1 AND department_id = $2 \
+         AND business_date >= $3 AND business_date <= $4 ORDER BY business_date, hour",
+        field_columns()
+    ))
     .bind(merchant_id)
     .bind(department_id)
     .bind(from)
     .bind(until)
     .fetch_all(c)
     .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(ValueRow {
-                business_date: r.try_get("business_date")?,
-                hour: r.try_get("hour")?,
-                field_id: r.try_get("field_id")?,
-                value: r.try_get("value")?,
-            })
-        })
-        .collect()
+    let mut out = Vec::new();
+    for r in &rows {
+        explode(r, &mut out)?;
+    }
+    Ok(out)
 }
 
-/// Replaces the values of one department day: every field in `fields` loses its old values and
-/// gets `rows` (fields not listed keep theirs).
+/// The values of some days of a department.
+pub async fn values_of_dates(
+    c: &mut Conn,
+    merchant_id: &str,
+    department_id: &str,
+    dates: &[&str],
+) -> Result<Vec<ValueRow>> {
+    let mut out = Vec::new();
+    for part in dates.chunks(100) {
+        let list = crate::placeholders(part.len(), "", 1, 3);
+        let sql = format!(
+            "SELECT business_date, hour, {} FROM labor_values WHERE merchant_id = $1 AND department_id = $2 \
+             AND business_date IN ({list}) ORDER BY business_date, hour",
+            field_columns()
+        );
+        let mut q = sqlx::query(&sql).bind(merchant_id).bind(department_id);
+        for d in part {
+            q = q.bind(*d);
+        }
+        for r in q.fetch_all(&mut *c).await? {
+            explode(&r, &mut out)?;
+        }
+    }
+    Ok(out)
+}
+
+/// How many weekly balance values the merchant has.
+pub async fn count_values(c: &mut Conn, merchant_id: &str) -> Result<i64> {
+    let cells: Vec<String> = FIELDS
+        .iter()
+        .map(|f| format!("CASE WHEN {f} IS NULL THEN 0 ELSE 1 END"))
+        .collect();
+    Ok(sqlx::query_scalar(&format!(
+        "SELECT CAST(COALESCE(SUM({}), 0) AS BIGINT) FROM labor_values WHERE merchant_id = $1",
+        cells.join(" + ")
+    ))
+    .bind(merchant_id)
+    .fetch_one(c)
+    .await?)
+}
+
+fn check_fields(fields: &[&str]) -> Result<()> {
+    match fields.iter().find(|f| !FIELDS.contains(f)) {
+        Some(f) => Err(StoreError::Corrupt(format!(
+            "`{f}` is not a weekly balance field"
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Removes every value of some fields of a department.
+pub async fn clear_fields(
+    c: &mut Conn,
+    merchant_id: &str,
+    department_id: &str,
+    fields: &[&str],
+) -> Result<()> {
+    check_fields(fields)?;
+    if fields.is_empty() {
+        return Ok(());
+    }
+    let set: Vec<String> = fields.iter().map(|f| format!("{f} = NULL")).collect();
+    sqlx::query(&format!(
+        "UPDATE labor_values SET {} WHERE merchant_id = $1 AND department_id = $2",
+        set.join(", ")
+    ))
+    .bind(merchant_id)
+    .bind(department_id)
+    .execute(c)
+    .await?;
+    Ok(())
+}
+
+/// Replaces the values of some days of a department: every field in `fields` loses its old
+/// values on each of `dates`, and `rows` (dated among them) are written; fields not listed keep
+/// theirs.
 pub async fn replace_values(
     c: &mut Conn,
     merchant_id: &str,
     department_id: &str,
-    business_date: &str,
+    dates: &[&str],
     fields: &[&str],
     rows: &[ValueRow],
 ) -> Result<()> {
-    if fields.is_empty() {
+    check_fields(fields)?;
+    if fields.is_empty() || dates.is_empty() {
         return Ok(());
     }
-    let list = crate::placeholders(fields.len(), "", 1, 4);
-    let sql = format!(
-        "DELETE FROM labor_values WHERE merchant_id = $1 AND department_id = $2 AND business_date = $3 AND field_id IN ({list})"
-    );
-    let mut q = sqlx::query(&sql)
-        .bind(merchant_id)
-        .bind(department_id)
-        .bind(business_date);
-    for f in fields {
-        q = q.bind(*f);
-    }
-    q.execute(&mut *c).await?;
-    for chunk in rows.chunks(200) {
-        let values = crate::placeholders(chunk.len(), "$1, $2, $3", 3, 4);
-        let sql = format!(
-            "INSERT INTO labor_values (merchant_id, department_id, business_date, hour, field_id, value) VALUES {values}"
+    // The other fields' values on those days stay as they are.
+    let kept: Vec<&str> = FIELDS
+        .iter()
+        .copied()
+        .filter(|f| !fields.contains(f))
+        .collect();
+    let mut cells: Vec<ValueRow> = Vec::with_capacity(rows.len());
+    if !kept.is_empty() {
+        cells.extend(
+            values_of_dates(c, merchant_id, department_id, dates)
+                .await?
+                .into_iter()
+                .filter(|v| kept.contains(&v.field_id.as_str())),
         );
-        let mut q = sqlx::query(&sql)
-            .bind(merchant_id)
-            .bind(department_id)
-            .bind(business_date);
-        for r in chunk {
-            q = q.bind(r.hour).bind(&r.field_id).bind(r.value);
+    }
+    cells.extend(rows.iter().cloned());
+    let mut wide: std::collections::BTreeMap<(&str, i64), [Option<i64>; 8]> =
+        std::collections::BTreeMap::new();
+    for v in &cells {
+        check_fields(&[v.field_id.as_str()])?;
+        let slot = FIELDS.iter().position(|f| *f == v.field_id).unwrap_or(0);
+        wide.entry((v.business_date.as_str(), v.hour)).or_default()[slot] = Some(v.value);
+    }
+    for part in dates.chunks(100) {
+        let list = crate::placeholders(part.len(), "", 1, 3);
+        let sql = format!(
+            "DELETE FROM labor_values WHERE merchant_id = $1 AND department_id = $2 AND business_date IN ({list})"
+        );
+        let mut q = sqlx::query(&sql).bind(merchant_id).bind(department_id);
+        for d in part {
+            q = q.bind(*d);
+        }
+        q.execute(&mut *c).await?;
+    }
+    // A few hundred parameters per statement: SQLite binds `$n` in time quadratic in their number.
+    let wide: Vec<_> = wide.into_iter().collect();
+    for chunk in wide.chunks(24) {
+        let values = crate::placeholders(chunk.len(), "$1, $2", 10, 3);
+        let sql = format!(
+            "INSERT INTO labor_values (merchant_id, department_id, business_date, hour, {}) VALUES {values}",
+            field_columns()
+        );
+        let mut q = sqlx::query(&sql).bind(merchant_id).bind(department_id);
+        for ((date, hour), cells) in chunk {
+            q = q.bind(*date).bind(*hour);
+            for cell in cells {
+                q = q.bind(*cell);
+            }
         }
         q.execute(&mut *c).await?;
     }

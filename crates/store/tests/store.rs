@@ -492,3 +492,105 @@ async fn a_member_card_is_rewritten_by_one_transaction_at_a_time(backend: TestBa
         Some("1+a+b")
     );
 }
+
+/// The statement migration 0011 fills existing orders' sales figures with.
+fn figures_backfill(backend: TestBackend) -> String {
+    let migration = match backend {
+        TestBackend::Sqlite => include_str!("../migrations/sqlite/0011_labor.sql"),
+        TestBackend::Postgres => include_str!("../migrations/postgres/0011_labor.sql"),
+    };
+    let start = migration.find("UPDATE orders SET\n    sold_lines").unwrap();
+    let len = migration[start..].find(";\n").unwrap();
+    migration[start..start + len].to_owned()
+}
+
+async fn figures(store: &Store) -> Vec<Vec<i64>> {
+    let mut c = store.conn().await.unwrap();
+    let rows = sqlx::query(
+        "SELECT sold_lines, gross_minor, sold_discount_minor, returns_minor, gross_excl_minor, sold_discount_excl_minor, \
+         returns_excl_minor, goods_milli, returned_milli FROM orders ORDER BY id",
+    )
+    .fetch_all(&mut *c)
+    .await
+    .unwrap();
+    rows.iter()
+        .map(|r| (0..9).map(|i| sqlx::Row::get::<i64, _>(r, i)).collect())
+        .collect()
+}
+
+conformance!(stored_sales_figures_follow_the_model_and_the_migration_agrees);
+async fn stored_sales_figures_follow_the_model_and_the_migration_agrees(backend: TestBackend) {
+    let Some((_db, store)) = open(backend).await else {
+        return;
+    };
+    let scope = OrderScope {
+        merchant_id: "m1",
+        connection_id: "c1",
+        location_id: None,
+    };
+    let line = |q: i64, unit: i64, discount: i64, total: i64, net: i64, voided: bool| OrderLine {
+        external_id: format!("l{q}{unit}{total}"),
+        parent_external_id: None,
+        sku: None,
+        name: "x".into(),
+        category: None,
+        category_id: None,
+        quantity: Quantity::from_units(q),
+        unit_price_minor: unit,
+        discount_minor: discount,
+        tax_minor: total - net,
+        total_minor: total,
+        net_minor: net,
+        voided,
+    };
+    let mut sale = order("S1", 0);
+    sale.lines = vec![
+        line(2, 350, 70, 630, 578, false),
+        line(1, 0, 0, 0, 0, false),
+        line(1, 999, 0, 999, 917, true),
+        line(1, 500, 500, 0, 0, false),
+    ];
+    let mut refund = order("R1", 0);
+    refund.kind = OrderKind::Refund;
+    refund.lines = vec![line(-1, 350, -35, -315, -289, false)];
+    let mut tx = store.begin().await.unwrap();
+    for (id, o) in [("o1", &sale), ("o2", &refund)] {
+        orders::upsert_order(&mut tx, &scope, o, id, 1)
+            .await
+            .unwrap();
+    }
+    tillbridge_store::commit(tx).await.unwrap();
+    let written = figures(&store).await;
+    let want: Vec<Vec<i64>> = [&sale, &refund]
+        .iter()
+        .map(|o| {
+            let f = o.sales_figures();
+            vec![
+                f.sold_lines,
+                f.gross_minor,
+                f.discount_minor,
+                f.returns_minor,
+                f.gross_excl_minor,
+                f.discount_excl_minor,
+                f.returns_excl_minor,
+                f.goods_milli,
+                f.returned_milli,
+            ]
+        })
+        .collect();
+    assert_eq!(written, want);
+    assert_eq!(written[0][..4], [3, 700 + 500, 70 + 500, 0]);
+    // Existing orders get the same figures from their lines when the migration runs.
+    let mut c = store.conn().await.unwrap();
+    sqlx::query("UPDATE orders SET sold_lines = 0, gross_minor = 0, sold_discount_minor = 0, returns_minor = 0, gross_excl_minor = 0, \
+                 sold_discount_excl_minor = 0, returns_excl_minor = 0, goods_milli = 0, returned_milli = 0")
+        .execute(&mut *c)
+        .await
+        .unwrap();
+    sqlx::query(&figures_backfill(backend))
+        .execute(&mut *c)
+        .await
+        .unwrap();
+    drop(c);
+    assert_eq!(figures(&store).await, want);
+}

@@ -3,11 +3,40 @@
 -- The register an order was rung up on, so departments can split a location by register.
 ALTER TABLE orders ADD COLUMN register_id TEXT;
 UPDATE orders SET register_id = (body::jsonb)->>'register_id';
+-- What each order adds to sales figures (tillbridge_model::SalesFigures), computed when the
+-- order is stored so reports sum orders instead of reading every line again; existing orders
+-- are filled in from their lines by the same rules.
+ALTER TABLE orders ADD COLUMN sold_lines BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE orders ADD COLUMN gross_minor BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE orders ADD COLUMN sold_discount_minor BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE orders ADD COLUMN returns_minor BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE orders ADD COLUMN gross_excl_minor BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE orders ADD COLUMN sold_discount_excl_minor BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE orders ADD COLUMN returns_excl_minor BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE orders ADD COLUMN goods_milli BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE orders ADD COLUMN returned_milli BIGINT NOT NULL DEFAULT 0;
+UPDATE orders SET
+    sold_lines = (SELECT CAST(COALESCE(SUM(CASE WHEN l.quantity_milli > 0 THEN 1 ELSE 0 END), 0) AS BIGINT) FROM order_lines l WHERE l.merchant_id = orders.merchant_id AND l.order_id = orders.id AND NOT l.voided),
+    gross_minor = (SELECT CAST(COALESCE(SUM(CASE WHEN l.quantity_milli > 0 THEN l.total_minor + l.discount_minor ELSE 0 END), 0) AS BIGINT) FROM order_lines l WHERE l.merchant_id = orders.merchant_id AND l.order_id = orders.id AND NOT l.voided),
+    sold_discount_minor = (SELECT CAST(COALESCE(SUM(CASE WHEN l.quantity_milli > 0 THEN l.discount_minor ELSE 0 END), 0) AS BIGINT) FROM order_lines l WHERE l.merchant_id = orders.merchant_id AND l.order_id = orders.id AND NOT l.voided),
+    returns_minor = (SELECT CAST(COALESCE(SUM(CASE WHEN l.quantity_milli < 0 THEN ABS(l.total_minor) ELSE 0 END), 0) AS BIGINT) FROM order_lines l WHERE l.merchant_id = orders.merchant_id AND l.order_id = orders.id AND NOT l.voided),
+    gross_excl_minor = (SELECT CAST(COALESCE(SUM(CASE WHEN l.quantity_milli > 0 THEN l.net_minor + (CASE WHEN l.total_minor = 0 THEN l.discount_minor ELSE (2 * (CASE WHEN l.total_minor > 0 THEN l.discount_minor * l.net_minor ELSE -(l.discount_minor * l.net_minor) END) + CASE WHEN (CASE WHEN l.total_minor > 0 THEN l.discount_minor * l.net_minor ELSE -(l.discount_minor * l.net_minor) END) >= 0 THEN ABS(l.total_minor) ELSE -ABS(l.total_minor) END) / (2 * ABS(l.total_minor)) END) ELSE 0 END), 0) AS BIGINT) FROM order_lines l WHERE l.merchant_id = orders.merchant_id AND l.order_id = orders.id AND NOT l.voided),
+    sold_discount_excl_minor = (SELECT CAST(COALESCE(SUM(CASE WHEN l.quantity_milli > 0 THEN (CASE WHEN l.total_minor = 0 THEN l.discount_minor ELSE (2 * (CASE WHEN l.total_minor > 0 THEN l.discount_minor * l.net_minor ELSE -(l.discount_minor * l.net_minor) END) + CASE WHEN (CASE WHEN l.total_minor > 0 THEN l.discount_minor * l.net_minor ELSE -(l.discount_minor * l.net_minor) END) >= 0 THEN ABS(l.total_minor) ELSE -ABS(l.total_minor) END) / (2 * ABS(l.total_minor)) END) ELSE 0 END), 0) AS BIGINT) FROM order_lines l WHERE l.merchant_id = orders.merchant_id AND l.order_id = orders.id AND NOT l.voided),
+    returns_excl_minor = (SELECT CAST(COALESCE(SUM(CASE WHEN l.quantity_milli < 0 THEN ABS(l.net_minor) ELSE 0 END), 0) AS BIGINT) FROM order_lines l WHERE l.merchant_id = orders.merchant_id AND l.order_id = orders.id AND NOT l.voided),
+    goods_milli = (SELECT CAST(COALESCE(SUM(CASE WHEN l.quantity_milli > 0 AND (l.unit_price_minor <> 0 OR l.total_minor <> 0) THEN l.quantity_milli ELSE 0 END), 0) AS BIGINT) FROM order_lines l WHERE l.merchant_id = orders.merchant_id AND l.order_id = orders.id AND NOT l.voided),
+    returned_milli = (SELECT CAST(COALESCE(SUM(CASE WHEN l.quantity_milli < 0 THEN ABS(l.quantity_milli) ELSE 0 END), 0) AS BIGINT) FROM order_lines l WHERE l.merchant_id = orders.merchant_id AND l.order_id = orders.id AND NOT l.voided);
+
 -- When a job last finished a run with everything read: the weekly balance imports a day only
 -- once its connection's order streams have read past the day's end.
 ALTER TABLE jobs ADD COLUMN last_success_at BIGINT;
 
-CREATE INDEX orders_location_closed ON orders (merchant_id, connection_id, external_location_id, closed_at);
+-- A location's orders by closing time, carrying what the weekly balance sums, so a rebuild
+-- reads the index alone (an order's row also holds its body).
+CREATE INDEX orders_location_closed ON orders (merchant_id, connection_id, external_location_id, closed_at,
+    kind, status, external_id, register_id, covers, sold_lines, gross_minor, sold_discount_minor, returns_minor,
+    gross_excl_minor, sold_discount_excl_minor, returns_excl_minor, goods_milli, returned_milli);
+-- The sales a void record cancels, per location.
+CREATE INDEX orders_voids ON orders (merchant_id, connection_id, external_location_id, original_external_id) WHERE kind = 'void';
 
 -- One row per merchant: the settings (JSON) and where the schedule stands.
 CREATE TABLE labor_settings (
@@ -42,18 +71,27 @@ CREATE TABLE labor_days (
     confirmed_at BIGINT,
     confirmed_by TEXT,
     discrepancy TEXT,
+    values_hash TEXT,
     PRIMARY KEY (merchant_id, department_id, business_date)
 );
 
--- A weekly balance value: hour is the local hour (0-23), or -1 for a field without hourly split.
+-- The weekly balance values of a department's business day: a row per local hour (0-23, or -1
+-- for the daily totals of fields without hourly split) with a column per field type; NULL where
+-- a field has no value.
 CREATE TABLE labor_values (
     merchant_id TEXT NOT NULL,
     department_id TEXT NOT NULL,
     business_date TEXT NOT NULL,
     hour BIGINT NOT NULL,
-    field_id TEXT NOT NULL,
-    value BIGINT NOT NULL,
-    PRIMARY KEY (merchant_id, department_id, business_date, hour, field_id)
+    gross_sales BIGINT,
+    net_sales BIGINT,
+    discounts BIGINT,
+    returns BIGINT,
+    transactions BIGINT,
+    goods_sold BIGINT,
+    returned_goods BIGINT,
+    visitors BIGINT,
+    PRIMARY KEY (merchant_id, department_id, business_date, hour)
 );
 
 -- Imports: scheduled runs and historical "Import POS" jobs with their progress.
