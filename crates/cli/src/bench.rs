@@ -183,10 +183,10 @@ fn median(mut xs: Vec<Duration>) -> Duration {
     xs[xs.len() / 2]
 }
 
-async fn engine(opts: &LoyaltyOptions, dir: &std::path::Path) -> Result<Engine> {
-    let url = opts
-        .database_url
-        .clone()
+/// An engine on `database_url`, or on a fresh SQLite file in `dir`.
+pub(crate) async fn engine(database_url: Option<&str>, dir: &std::path::Path) -> Result<Engine> {
+    let url = database_url
+        .map(str::to_owned)
         .unwrap_or_else(|| format!("sqlite://{}", dir.join("bench.db").display()));
     let mut config = Config::load_with(None, |name| match name {
         "TILLBRIDGE_DATABASE_URL" => Some(url.clone()),
@@ -196,20 +196,26 @@ async fn engine(opts: &LoyaltyOptions, dir: &std::path::Path) -> Result<Engine> 
     crate::hub::open_engine(&config, None, Clock::system()).await
 }
 
-pub async fn loyalty(opts: LoyaltyOptions) -> Result<()> {
+/// A scratch directory for a benchmark's database and key, removed afterwards.
+pub(crate) fn scratch_dir() -> Result<PathBuf> {
     let dir = std::env::temp_dir().join(format!(
         "tillbridge-bench-{}-{}",
         std::process::id(),
         Utc::now().timestamp_millis()
     ));
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    Ok(dir)
+}
+
+pub async fn loyalty(opts: LoyaltyOptions) -> Result<()> {
+    let dir = scratch_dir()?;
     let result = run(&opts, &dir).await;
     let _ = std::fs::remove_dir_all(&dir);
     result
 }
 
 async fn run(opts: &LoyaltyOptions, dir: &std::path::Path) -> Result<()> {
-    let engine = engine(opts, dir).await?;
+    let engine = engine(opts.database_url.as_deref(), dir).await?;
     let backend = if opts
         .database_url
         .as_deref()

@@ -96,6 +96,24 @@ enum BenchWhat {
         #[arg(long, default_value_t = 7)]
         seed: u64,
     },
+    /// A year of weekly balances rebuilt from orders for many departments (beside reading the
+    /// same orders), and again when nothing changed.
+    Labor {
+        #[arg(long, default_value_t = 20)]
+        departments: usize,
+        #[arg(long, default_value_t = 365)]
+        days: u32,
+        #[arg(long, default_value_t = 100)]
+        sales_per_day: u32,
+        /// A database to run on instead of a fresh SQLite file (e.g. a PostgreSQL URL).
+        #[arg(long)]
+        database_url: Option<String>,
+        /// Also write the figures here as JSON.
+        #[arg(long)]
+        json: Option<PathBuf>,
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -187,6 +205,28 @@ async fn main() -> Result<()> {
                 members,
                 rfm_members,
                 rfm_db_members,
+                database_url,
+                json,
+                seed,
+            })
+            .await
+        }
+        Command::Bench {
+            what:
+                BenchWhat::Labor {
+                    departments,
+                    days,
+                    sales_per_day,
+                    database_url,
+                    json,
+                    seed,
+                },
+        } => {
+            logging::init("text", "warn,sqlx=error");
+            tillbridge::bench_labor::labor(tillbridge::bench_labor::LaborOptions {
+                departments,
+                days,
+                sales_per_day,
                 database_url,
                 json,
                 seed,

@@ -569,3 +569,35 @@ on_both_backends!(
         w.stop().await;
     }
 );
+
+/// The labor benchmark runs end to end on a small data set and its counts add up (no timing is
+/// asserted).
+#[tokio::test]
+async fn the_labor_benchmark_runs_and_its_counts_add_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("bench.json");
+    tillbridge::bench_labor::labor(tillbridge::bench_labor::LaborOptions {
+        departments: 2,
+        days: 10,
+        sales_per_day: 6,
+        database_url: None,
+        json: Some(json.clone()),
+        seed: 3,
+    })
+    .await
+    .unwrap();
+    let figures: Value = serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap();
+    assert_eq!(figures["department_days"], 20);
+    assert!(figures["orders"].as_u64().unwrap() >= 120, "{figures}");
+    assert!(
+        figures["values_written"].as_u64().unwrap() > 100,
+        "{figures}"
+    );
+    for k in [
+        "baseline_scan_seconds",
+        "rebuild_seconds",
+        "unchanged_rebuild_seconds",
+    ] {
+        assert!(figures[k].as_f64().unwrap() > 0.0, "{k}: {figures}");
+    }
+}
