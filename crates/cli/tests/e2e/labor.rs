@@ -601,3 +601,107 @@ async fn the_labor_benchmark_runs_and_its_counts_add_up() {
         assert!(figures[k].as_f64().unwrap() > 0.0, "{k}: {figures}");
     }
 }
+
+/// Posts an import that must be refused with a 4xx whose message contains `wanted`.
+async fn refused(w: &World, m: &str, body: Value, wanted: &str) {
+    let path = format!("/api/v1/merchants/{m}/labor/imports");
+    let (status, err) = w
+        .api
+        .send(reqwest::Method::POST, &path, Some(&body))
+        .await
+        .unwrap();
+    assert!(status.is_client_error(), "{status}: {err}");
+    let message = err["error"]["message"].as_str().unwrap();
+    assert!(message.contains(wanted), "{message}");
+}
+
+on_both_backends!(
+    imports_refuse_bad_input_and_can_be_cancelled,
+    |backend| async move {
+        let Some(w) = World::start(backend).await else {
+            return;
+        };
+        // Nothing to import from yet.
+        let bare = w.merchant().await;
+        refused(
+            &w,
+            &bare,
+            json!({ "from": "2026-10-01", "until": "2026-10-07" }),
+            "integration service",
+        )
+        .await;
+        let (m, _c, _k, departments, _) = scenario(&w).await;
+        refused(
+            &w,
+            &m,
+            json!({ "from": "2026-10-07", "until": "2026-10-01" }),
+            "is after",
+        )
+        .await;
+        refused(
+            &w,
+            &m,
+            json!({ "from": "2020-01-01", "until": "2026-10-01" }),
+            "at most",
+        )
+        .await;
+        refused(
+            &w,
+            &m,
+            json!({ "from": "2026-10-01", "until": "2026-10-07", "departments": ["dep_nope"] }),
+            "does not exist",
+        )
+        .await;
+        refused(
+            &w,
+            &m,
+            json!({ "from": "2026-10-01", "until": "2026-10-07", "overwrite": true }),
+            "unknown field",
+        )
+        .await;
+        let path = format!("/api/v1/merchants/{m}/labor/imports");
+        let listed = w.api.get(&path).await.unwrap();
+        assert!(
+            listed["imports"].as_array().unwrap().is_empty(),
+            "bad input changes nothing"
+        );
+
+        // Cancelled before it runs: nothing is imported, and a finished import cannot be cancelled.
+        let queued = w
+            .api
+            .post(&path, &json!({ "from": WEEK_FROM, "until": WEEK_UNTIL }))
+            .await
+            .unwrap();
+        let id = queued["id"].as_str().unwrap();
+        let cancelled = w
+            .api
+            .post(&format!("{path}/{id}/cancel"), &json!({}))
+            .await
+            .unwrap();
+        assert_eq!(cancelled["cancel_requested"], true);
+        assert!(w.drain().await.is_empty());
+        let done = w.api.get(&format!("{path}/{id}")).await.unwrap();
+        assert_eq!(done["import"]["state"], "cancelled", "{done}");
+        assert_eq!(done["import"]["days_done"], 0);
+        let b = balance(&w, &m, &departments[0].0).await;
+        assert!(
+            b["days"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|d| d["import_status"] == "not_imported"),
+            "{b}"
+        );
+        let (status, _) = w
+            .api
+            .send(
+                reqwest::Method::POST,
+                &format!("{path}/{id}/cancel"),
+                Some(&json!({})),
+            )
+            .await
+            .unwrap();
+        assert_eq!(status, 409);
+        w.stop().await;
+    }
+);
