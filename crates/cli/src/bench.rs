@@ -184,7 +184,7 @@ fn median(mut xs: Vec<Duration>) -> Duration {
 }
 
 /// An engine on `database_url`, or on a fresh SQLite file in `dir`.
-pub(crate) async fn engine(database_url: Option<&str>, dir: &std::path::Path) -> Result<Engine> {
+async fn engine(database_url: Option<&str>, dir: &std::path::Path) -> Result<Engine> {
     let url = database_url
         .map(str::to_owned)
         .unwrap_or_else(|| format!("sqlite://{}", dir.join("bench.db").display()));
@@ -214,26 +214,34 @@ pub async fn loyalty(opts: LoyaltyOptions) -> Result<()> {
     result
 }
 
-async fn run(opts: &LoyaltyOptions, dir: &std::path::Path) -> Result<()> {
-    let engine = engine(opts.database_url.as_deref(), dir).await?;
-    let backend = if opts
-        .database_url
-        .as_deref()
-        .is_some_and(|u| u.starts_with("postgres"))
-    {
+/// A benchmark's engine (on `database_url` or a fresh SQLite file in `dir`), the backend's name
+/// for the report, and a new merchant in Copenhagen with `currency`.
+pub(crate) async fn bench_merchant(
+    database_url: Option<&str>,
+    dir: &std::path::Path,
+    currency: &str,
+) -> Result<(Engine, &'static str, String)> {
+    let engine = engine(database_url, dir).await?;
+    let backend = if database_url.is_some_and(|u| u.starts_with("postgres")) {
         "postgresql"
     } else {
         "sqlite"
     };
-    let mut rng = StdRng::seed_from_u64(opts.seed);
     let merchant = engine
         .create_merchant(NewMerchant {
             name: "Bench Café".into(),
             timezone: "Europe/Copenhagen".into(),
-            currency: "EUR".into(),
+            currency: currency.into(),
         })
         .await?;
-    let m = merchant.id.as_str();
+    Ok((engine, backend, merchant.id))
+}
+
+async fn run(opts: &LoyaltyOptions, dir: &std::path::Path) -> Result<()> {
+    let (engine, backend, merchant_id) =
+        bench_merchant(opts.database_url.as_deref(), dir, "EUR").await?;
+    let mut rng = StdRng::seed_from_u64(opts.seed);
+    let m = merchant_id.as_str();
     let program = serde_json::from_value(json!({
         "earning": { "mode": "step", "step_minor": 1000, "reward_minor": 100 },
         "tiers": { "tiers": [{ "id": "silver", "name": "Silver", "threshold_minor": 20000 },

@@ -6,7 +6,7 @@
 //!
 //! Prints a table and writes the figures as JSON.
 
-use crate::bench::{engine, scratch_dir};
+use crate::bench::{bench_merchant, scratch_dir};
 use anyhow::{bail, Context, Result};
 use chrono::{Duration as Days, NaiveTime, TimeZone, Utc};
 use chrono_tz::Europe::Copenhagen;
@@ -15,7 +15,6 @@ use rand::{Rng, SeedableRng};
 use serde_json::json;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
-use tillbridge_engine::merchants::NewMerchant;
 use tillbridge_engine::Engine;
 use tillbridge_model::{Order, OrderKind, OrderLine, OrderStatus, Payment, Quantity, Series};
 use tillbridge_store::connections::{self as conns, ConnectionRow};
@@ -228,25 +227,10 @@ async fn rebuild(
 }
 
 async fn run(opts: &LaborOptions, dir: &std::path::Path) -> Result<()> {
-    let engine = engine(opts.database_url.as_deref(), dir).await?;
-    let backend = if opts
-        .database_url
-        .as_deref()
-        .is_some_and(|u| u.starts_with("postgres"))
-    {
-        "postgresql"
-    } else {
-        "sqlite"
-    };
+    let (engine, backend, merchant_id) =
+        bench_merchant(opts.database_url.as_deref(), dir, "DKK").await?;
     let mut rng = StdRng::seed_from_u64(opts.seed);
-    let merchant = engine
-        .create_merchant(NewMerchant {
-            name: "Bench Café".into(),
-            timezone: "Europe/Copenhagen".into(),
-            currency: "DKK".into(),
-        })
-        .await?;
-    let m = merchant.id.as_str();
+    let m = merchant_id.as_str();
     let now = engine.now_ms();
 
     // A connection whose order stream has read everything (it never runs here).

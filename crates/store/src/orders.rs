@@ -70,17 +70,18 @@ pub async fn upsert_order(
             })
         }
         None => {
-            let insert = sqlx::query(
+            let sql = format!(
                 "INSERT INTO orders (merchant_id, id, connection_id, series, external_id, location_id, external_location_id, kind, original_external_id, \
                  status, closed_at, business_date, currency, total_minor, tax_minor, discount_minor, tip_minor, covers, customer_email, content_hash, \
-                 body, register_id, sold_lines, gross_minor, sold_discount_minor, returns_minor, gross_excl_minor, sold_discount_excl_minor, returns_excl_minor, goods_milli, returned_milli, version, created_at, updated_at) \
+                 body, register_id, {FIGURE_COLUMNS}, version, created_at, updated_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, 1, $32, $32)",
-            )
-            .bind(scope.merchant_id)
-            .bind(new_id)
-            .bind(scope.connection_id)
-            .bind(order.series.as_str())
-            .bind(&order.external_id);
+            );
+            let insert = sqlx::query(&sql)
+                .bind(scope.merchant_id)
+                .bind(new_id)
+                .bind(scope.connection_id)
+                .bind(order.series.as_str())
+                .bind(&order.external_id);
             bind_state(insert, scope, order, &hash, &body)
                 .bind(now)
                 .execute(&mut *c)
@@ -92,6 +93,11 @@ pub async fn upsert_order(
         }
     }
 }
+
+/// The sales-figure columns, in the order of [`SalesFigures`]' fields (see `bind_figures`).
+const FIGURE_COLUMNS: &str =
+    "sold_lines, gross_minor, sold_discount_minor, returns_minor, gross_excl_minor, \
+    sold_discount_excl_minor, returns_excl_minor, goods_milli, returned_milli";
 
 type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
 
@@ -182,41 +188,30 @@ pub async fn insert_new(
 ) -> Result<()> {
     // SQLite looks up each `$n` by walking the statement's parameter list, so binding is
     // quadratic in the parameters of one statement: a few hundred per statement is the sweet spot.
+    let scope = OrderScope {
+        merchant_id,
+        connection_id,
+        location_id: None,
+    };
     for chunk in orders.chunks(16) {
-        let rows = crate::placeholders(chunk.len(), "$1, $2, $3", 29, 4);
+        let hashes: Vec<String> = chunk.iter().map(|(_, o)| o.content_hash()).collect();
+        let bodies = chunk
+            .iter()
+            .map(|(_, o)| serde_json::to_string(o).map_err(|e| StoreError::Corrupt(e.to_string())))
+            .collect::<Result<Vec<String>>>()?;
+        let rows = crate::placeholders(chunk.len(), "$1, $2, $3", 31, 4);
         let sql = format!(
-            "INSERT INTO orders (merchant_id, connection_id, created_at, id, series, external_id, external_location_id, kind, \
-             original_external_id, status, closed_at, business_date, currency, total_minor, tax_minor, discount_minor, tip_minor, \
-             covers, register_id, content_hash, body, version, updated_at, sold_lines, gross_minor, sold_discount_minor, returns_minor, gross_excl_minor, sold_discount_excl_minor, returns_excl_minor, goods_milli, returned_milli) VALUES {rows}"
+            "INSERT INTO orders (merchant_id, connection_id, created_at, id, series, external_id, location_id, external_location_id, \
+             kind, original_external_id, status, closed_at, business_date, currency, total_minor, tax_minor, discount_minor, tip_minor, \
+             covers, customer_email, content_hash, body, register_id, {FIGURE_COLUMNS}, version, updated_at) VALUES {rows}"
         );
         let mut q = sqlx::query(&sql)
             .bind(merchant_id)
             .bind(connection_id)
             .bind(now);
-        for (id, o) in chunk {
-            let body = serde_json::to_string(o).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            q = q
-                .bind(id)
-                .bind(o.series.as_str())
-                .bind(&o.external_id)
-                .bind(&o.external_location_id)
-                .bind(o.kind.as_str())
-                .bind(&o.original_external_id)
-                .bind(o.status.as_str())
-                .bind(o.closed_at.timestamp_millis())
-                .bind(o.business_date.map(|d| d.to_string()))
-                .bind(&o.currency)
-                .bind(o.total_minor)
-                .bind(o.tax_minor)
-                .bind(o.discount_minor)
-                .bind(o.tip_minor)
-                .bind(o.covers.map(i64::from))
-                .bind(&o.register_id)
-                .bind(o.content_hash())
-                .bind(body)
-                .bind(1_i64)
-                .bind(now);
-            q = bind_figures(q, o.sales_figures());
+        for (((id, o), hash), body) in chunk.iter().zip(&hashes).zip(&bodies) {
+            q = q.bind(id).bind(o.series.as_str()).bind(&o.external_id);
+            q = bind_state(q, &scope, o, hash, body).bind(1_i64).bind(now);
         }
         q.execute(&mut *c).await?;
         let lines: Vec<(&str, usize, &tillbridge_model::OrderLine)> = chunk
