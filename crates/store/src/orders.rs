@@ -150,28 +150,41 @@ async fn insert_lines(
     order_id: &str,
     order: &Order,
 ) -> Result<()> {
-    for (i, l) in order.lines.iter().enumerate() {
-        sqlx::query(
+    insert_lines_of(c, merchant_id, &[(order_id, order)]).await
+}
+
+/// Inserts the lines of orders in multi-row statements.
+async fn insert_lines_of(c: &mut Conn, merchant_id: &str, orders: &[(&str, &Order)]) -> Result<()> {
+    let lines: Vec<(&str, usize, &tillbridge_model::OrderLine)> = orders
+        .iter()
+        .flat_map(|(id, o)| o.lines.iter().enumerate().map(move |(n, l)| (*id, n, l)))
+        .collect();
+    // A few hundred parameters per statement: SQLite binds `$n` in time quadratic in their number.
+    for part in lines.chunks(32) {
+        let rows = crate::placeholders(part.len(), "$1", 14, 2);
+        let sql = format!(
             "INSERT INTO order_lines (merchant_id, order_id, line_no, external_id, sku, name, category, category_id, quantity_milli, \
-             unit_price_minor, discount_minor, tax_minor, total_minor, net_minor, voided) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
-        )
-        .bind(merchant_id)
-        .bind(order_id)
-        .bind(i as i64)
-        .bind(&l.external_id)
-        .bind(&l.sku)
-        .bind(&l.name)
-        .bind(&l.category)
-        .bind(&l.category_id)
-        .bind(l.quantity.milli())
-        .bind(l.unit_price_minor)
-        .bind(l.discount_minor)
-        .bind(l.tax_minor)
-        .bind(l.total_minor)
-        .bind(l.net_minor)
-        .bind(l.voided)
-        .execute(&mut *c)
-        .await?;
+             unit_price_minor, discount_minor, tax_minor, total_minor, net_minor, voided) VALUES {rows}"
+        );
+        let mut q = sqlx::query(&sql).bind(merchant_id);
+        for (id, n, l) in part {
+            q = q
+                .bind(*id)
+                .bind(*n as i64)
+                .bind(&l.external_id)
+                .bind(&l.sku)
+                .bind(&l.name)
+                .bind(&l.category)
+                .bind(&l.category_id)
+                .bind(l.quantity.milli())
+                .bind(l.unit_price_minor)
+                .bind(l.discount_minor)
+                .bind(l.tax_minor)
+                .bind(l.total_minor)
+                .bind(l.net_minor)
+                .bind(l.voided);
+        }
+        q.execute(&mut *c).await?;
     }
     Ok(())
 }
@@ -214,41 +227,8 @@ pub async fn insert_new(
             q = bind_state(q, &scope, o, hash, body).bind(1_i64).bind(now);
         }
         q.execute(&mut *c).await?;
-        let lines: Vec<(&str, usize, &tillbridge_model::OrderLine)> = chunk
-            .iter()
-            .flat_map(|(id, o)| {
-                o.lines
-                    .iter()
-                    .enumerate()
-                    .map(move |(n, l)| (id.as_str(), n, l))
-            })
-            .collect();
-        for part in lines.chunks(32) {
-            let rows = crate::placeholders(part.len(), "$1", 14, 2);
-            let sql = format!(
-                "INSERT INTO order_lines (merchant_id, order_id, line_no, external_id, sku, name, category, category_id, quantity_milli, \
-                 unit_price_minor, discount_minor, tax_minor, total_minor, net_minor, voided) VALUES {rows}"
-            );
-            let mut q = sqlx::query(&sql).bind(merchant_id);
-            for (id, n, l) in part {
-                q = q
-                    .bind(*id)
-                    .bind(*n as i64)
-                    .bind(&l.external_id)
-                    .bind(&l.sku)
-                    .bind(&l.name)
-                    .bind(&l.category)
-                    .bind(&l.category_id)
-                    .bind(l.quantity.milli())
-                    .bind(l.unit_price_minor)
-                    .bind(l.discount_minor)
-                    .bind(l.tax_minor)
-                    .bind(l.total_minor)
-                    .bind(l.net_minor)
-                    .bind(l.voided);
-            }
-            q.execute(&mut *c).await?;
-        }
+        let with_ids: Vec<(&str, &Order)> = chunk.iter().map(|(id, o)| (id.as_str(), o)).collect();
+        insert_lines_of(c, merchant_id, &with_ids).await?;
     }
     Ok(())
 }
