@@ -472,7 +472,7 @@ on_both_backends!(
         let Some(w) = World::start(backend).await else {
             return;
         };
-        let (m, c, _k, departments, _) = scenario(&w).await;
+        let (m, c, k, departments, _) = scenario(&w).await;
         let engine = &w.hub.engine;
         let to = |at: &str| {
             let target: DateTime<Utc> = at.parse().unwrap();
@@ -523,8 +523,15 @@ on_both_backends!(
             .put(&format!("/api/v1/merchants/{m}/labor/settings"), &s)
             .await
             .unwrap();
-        // The business day of 29 March (from 05:00) has ended by noon on the 30th; the sync
-        // reads it (the drain runs the labor job's due runs as well).
+        // A Bar sale on 29 March; that business day (from 05:00) has ended by noon on the 30th,
+        // when the sync reads it (the drain runs the labor job's due runs as well).
+        let bar_sale = sell(
+            &w,
+            &k,
+            json!({ "at": ["2027-03-29T10:00:00Z"], "location_id": departments[0].1,
+            "register_id": departments[0].2, "lines": [{ "sku": sku(&k, 0), "quantity": 3 }] }),
+        )
+        .await;
         to("2027-03-30T12:00:00Z");
         sync(&w, &m, &[&c]).await;
         // 02:00 on the 31st imports it (the 30th is still open), 05:00 confirms it.
@@ -539,18 +546,44 @@ on_both_backends!(
             (&json!("ok"), &json!("auto-confirm")),
             "{confirmed}"
         );
+        assert_eq!(confirmed["totals"]["transactions"], 1, "{confirmed}");
 
-        // The next night the connection is gone: the import fails, and nothing is confirmed.
-        disconnect(&w, &m, &c).await;
+        // The POS voids that sale later: the next scheduled import leaves the approved day as it
+        // is and flags the difference.
+        sell(&w, &k, json!({ "kind": "void", "of": bar_sale["sales"][0]["id"], "at": ["2027-03-31T06:00:00Z"] })).await;
+        to("2027-03-31T06:30:00Z");
+        sync(&w, &m, &[&c]).await;
         to("2027-04-01T00:00:30Z");
         assert_eq!(run().await, ["import"]);
+        let flagged = one_day(&w, &m, bar, "2027-03-29").await;
+        assert_eq!(
+            flagged["values"], confirmed["values"],
+            "an approved day is untouched"
+        );
+        assert!(
+            flagged["discrepancy"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|d| d["field_type"] == "transactions" && d["pos"] == 0),
+            "{flagged}"
+        );
+        assert_eq!(event_count(&w, &m, "labor.day_flagged").await, 1);
         to("2027-04-01T03:00:30Z");
+        assert_eq!(run().await, ["confirm"]);
+
+        // The next night the connection is gone: the import (up to the 31st; the 1st is still
+        // open at 02:00 on the 2nd) fails, and nothing is confirmed.
+        disconnect(&w, &m, &c).await;
+        to("2027-04-02T00:00:30Z");
+        assert_eq!(run().await, ["import"]);
+        to("2027-04-02T03:00:30Z");
         assert_eq!(run().await, ["confirm"]);
         assert_eq!(
             one_day(&w, &m, bar, "2027-03-29").await["confirmed_by"],
             "auto-confirm"
         );
-        let failed = one_day(&w, &m, bar, "2027-03-30").await;
+        let failed = one_day(&w, &m, bar, "2027-03-31").await;
         assert_eq!(failed["import_status"], "failed", "{failed}");
         assert!(failed["confirmed_at"].is_null());
         assert!(failed["import_error"].as_str().unwrap().contains(&c));
