@@ -131,7 +131,7 @@ pub async fn put(
 ) -> Result<SettingsView, EngineError> {
     engine.merchant(merchant_id).await?;
     let history_from = s.history_from.take();
-    s.schedule()?;
+    let schedule = s.schedule()?;
     if s.trailing_days > 31 {
         return Err(EngineError::Invalid(
             "`trailing_days` must be 0 to 31".into(),
@@ -175,7 +175,6 @@ pub async fn put(
     };
     store::put_settings(&mut tx, merchant_id, &row, now).await?;
     if let Some(from) = history_from {
-        let schedule = s.schedule()?;
         let today = chrono::DateTime::<chrono::Utc>::from_timestamp_millis(now)
             .unwrap_or_default()
             .with_timezone(&schedule.zone)

@@ -172,17 +172,9 @@ pub fn map_sale(sale: &wire::Sale, ctx: &MapContext<'_>) -> Result<Order, MapErr
 /// rounded half to even to cents once. A line with nothing left to tax (a 100% discount) keeps
 /// the discount as sent.
 fn discount_with_tax(discount_4: i64, net_4: i64, tax_4: i64) -> i64 {
-    if net_4 == 0 || discount_4 == 0 {
-        return rescale_half_even(discount_4, 4, 2);
-    }
-    let mut num = i128::from(discount_4) * i128::from(net_4 + tax_4);
-    let mut den = i128::from(net_4);
-    if den < 0 {
-        (num, den) = (-num, -den);
-    }
     // To the nearest ten-thousandth (half away from zero), then once to cents.
-    let q = (2 * num + num.signum() * den) / (2 * den);
-    rescale_half_even(i64::try_from(q).unwrap_or(discount_4), 4, 2)
+    let grossed = tillbridge_model::sales::scale_half_away(discount_4, net_4 + tax_4, net_4);
+    rescale_half_even(grossed, 4, 2)
 }
 
 #[cfg(test)]
