@@ -29,6 +29,18 @@ pub fn routes() -> Router<Sandbox> {
         .route("/_sandbox/merchants/{id}/sales", post(create_sales))
         .route("/_sandbox/merchants/{id}/truth", get(get_truth))
         .route("/_sandbox/merchants/{id}/webhooks", get(get_webhooks))
+        .route(
+            "/_sandbox/merchants/{id}/online-orders",
+            get(list_online_orders),
+        )
+        .route(
+            "/_sandbox/merchants/{id}/online-orders/{reference}",
+            post(online_order_action),
+        )
+        .route(
+            "/_sandbox/merchants/{id}/availability",
+            axum::routing::put(set_availability),
+        )
         .route("/_sandbox/stats", get(get_stats))
         .route(
             "/_sandbox/faults",
@@ -551,4 +563,107 @@ async fn list_faults(State(sb): State<Sandbox>) -> Response {
 async fn clear_faults(State(sb): State<Sandbox>) -> Response {
     let cleared = sb.with_world(|w| std::mem::take(&mut w.faults).len());
     json(StatusCode::OK, json!({ "cleared": cleared }))
+}
+
+async fn list_online_orders(State(sb): State<Sandbox>, Path(id): Path<String>) -> Response {
+    sb.with_world(|w| match w.merchants.get(&id) {
+        Some(m) => json(
+            StatusCode::OK,
+            json!({ "online_orders": crate::kseries::orders::list(m) }),
+        ),
+        None => unknown_merchant(&id),
+    })
+}
+
+#[derive(Deserialize)]
+struct OnlineOrderAction {
+    action: String,
+}
+
+/// Plays the POS staff on a K-Series online order: `ready`, `close` (it becomes a sale) or
+/// `void`; the matching webhook follows, as from the real POS.
+async fn online_order_action(
+    State(sb): State<Sandbox>,
+    Path((id, reference)): Path<(String, String)>,
+    payload: Result<Json<OnlineOrderAction>, JsonRejection>,
+) -> Response {
+    let req = match body(payload) {
+        Ok(r) => r,
+        Err(e) => return *e,
+    };
+    let mut deliveries = Vec::new();
+    let result: Result<Value, Option<String>> = sb.with_world(|w| {
+        let m = w.merchants.get_mut(&id).ok_or(None)?;
+        let (view, out) =
+            crate::kseries::orders::staff_action(m, &reference, &req.action).map_err(Some)?;
+        deliveries = out;
+        Ok(view)
+    });
+    match result {
+        Ok(view) => {
+            sb.send_webhooks(&id, move |_| deliveries);
+            json(StatusCode::OK, view)
+        }
+        Err(None) => unknown_merchant(&id),
+        Err(Some(message)) => control_error(StatusCode::CONFLICT, "invalid_action", message),
+    }
+}
+
+#[derive(Deserialize)]
+struct AvailabilityRequest {
+    location: String,
+    sku: String,
+    /// How many are left (0: sold out); `null` lifts the restriction.
+    count: Option<i64>,
+}
+
+/// Sets (or lifts) an item's availability at a location, as staff do on the POS.
+async fn set_availability(
+    State(sb): State<Sandbox>,
+    Path(id): Path<String>,
+    payload: Result<Json<AvailabilityRequest>, JsonRejection>,
+) -> Response {
+    let req = match body(payload) {
+        Ok(r) => r,
+        Err(e) => return *e,
+    };
+    sb.with_world(|w| {
+        let Some(m) = w.merchants.get_mut(&id) else {
+            return unknown_merchant(&id);
+        };
+        let Some(loc) = m.find_location(&req.location) else {
+            return control_error(
+                StatusCode::BAD_REQUEST,
+                "unknown_location",
+                format!("merchant {id} has no location `{}`", req.location),
+            );
+        };
+        if !m.menu.iter().any(|i| i.sku == req.sku) {
+            return control_error(
+                StatusCode::BAD_REQUEST,
+                "unknown_sku",
+                format!("merchant {id} has no item with SKU `{}`", req.sku),
+            );
+        }
+        match req.count {
+            Some(count) if count < 0 => {
+                return control_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_count",
+                    "count must be 0 or more, or null to lift the restriction",
+                )
+            }
+            Some(count) => {
+                m.availability
+                    .insert((loc, req.sku.clone()), (count, Utc::now()));
+            }
+            None => {
+                m.availability.remove(&(loc, req.sku.clone()));
+            }
+        }
+        json(
+            StatusCode::OK,
+            json!({ "location": req.location, "sku": req.sku, "count": req.count }),
+        )
+    })
 }

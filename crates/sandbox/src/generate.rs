@@ -308,7 +308,19 @@ pub fn create_merchant(
         webhooks: Vec::new(),
         o_webhooks: Vec::new(),
         k_webhooks: Vec::new(),
+        k_orders: Vec::new(),
+        k_payment_refs: Vec::new(),
+        availability: std::collections::BTreeMap::new(),
     };
+    if merchant.series == "k" {
+        // The payment method a merchant configures for online payments (Order & Pay).
+        merchant.payment_methods.push(PaymentMethod {
+            id: 1003,
+            uid: format!("{:08x}-0000-4000-8000-000000001003", merchant.business_id),
+            code: "OOPAYMENT".into(),
+            name: "Online payment".into(),
+        });
+    }
     for i in 0..merchant.menu.len() {
         merchant.menu[i].version = merchant.next_version();
     }
@@ -517,7 +529,7 @@ pub fn add_random_sale(
     clippy::too_many_arguments,
     reason = "a sale record is assembled from all of these"
 )]
-fn push_sale(
+pub(crate) fn push_sale(
     m: &mut Merchant,
     loc: usize,
     device: usize,
@@ -554,6 +566,7 @@ fn push_sale(
         fisc_id: format!("A{s}.{n}"),
         receipt_id: format!("R{s}.{n}"),
         source,
+        external_reference: None,
         opened,
         closed,
         lines,

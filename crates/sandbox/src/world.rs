@@ -91,6 +91,68 @@ pub struct Merchant {
     pub o_webhooks: Vec<(String, String, String)>,
     /// K-Series webhook endpoints.
     pub k_webhooks: Vec<KWebhook>,
+    /// K-Series online orders (Order & Pay), in the order they arrived.
+    pub k_orders: Vec<OnlineOrder>,
+    /// K-Series payment references already used (`thirdPartyPaymentReference`).
+    pub k_payment_refs: Vec<String>,
+    /// K-Series item availability per (location, sku): the count left (0: sold out) and when
+    /// it was set. Items without an entry are not restricted.
+    pub availability: BTreeMap<(usize, String), (i64, DateTime<Utc>)>,
+}
+
+/// Where an online order is in the simulated POS.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum OnlineState {
+    /// Accepted by the API, not yet delivered to the POS.
+    Pending,
+    /// Delivery failed (`FAILURE` webhook); no account exists.
+    Failed,
+    /// An open account on the POS.
+    Open,
+    Ready,
+    /// Closed and paid: it is a sale in the financial data.
+    Closed,
+    /// Voided by staff before closing.
+    Cancelled,
+}
+
+/// A K-Series online order (`/o/op/1/order/local` or `/toGo`) and the account it became.
+#[derive(Clone)]
+pub struct OnlineOrder {
+    pub reference: String,
+    pub endpoint_id: String,
+    pub location: usize,
+    pub state: OnlineState,
+    /// Set on delivery: `A{bl}.{n}` and the numeric account id.
+    pub identifier: Option<String>,
+    pub account_id: Option<String>,
+    /// (sku, quantity) as ordered; checked against the menu on delivery.
+    pub items: Vec<(String, i64)>,
+    /// Resolved lines once delivered: (menu item, quantity).
+    pub lines: Vec<(usize, i64)>,
+    pub dine_in: bool,
+    pub table: Option<String>,
+    pub client_count: i64,
+    pub customer_name: String,
+    pub profile: Option<String>,
+    /// (payment method, amount excluding tip, tip, reference).
+    pub payments: Vec<(usize, i64, i64, String)>,
+    pub opened: DateTime<Utc>,
+    /// The sale it became when closed.
+    pub sale: Option<usize>,
+}
+
+impl OnlineOrder {
+    pub fn total_cents(&self, m: &Merchant) -> i64 {
+        self.lines
+            .iter()
+            .map(|&(item, qty)| m.menu[item].price_cents * qty)
+            .sum()
+    }
+
+    pub fn paid_cents(&self) -> i64 {
+        self.payments.iter().map(|p| p.1).sum()
+    }
 }
 
 /// A K-Series Order & Pay webhook endpoint (`/o/wh/1/webhook`).
@@ -288,6 +350,8 @@ pub struct Sale {
     pub receipt_id: String,
     /// `accountFiscId` of the original sale for refunds and voids.
     pub source: Option<String>,
+    /// `TASK:OO-{businessLocationId}-{thirdPartyReference}` for a closed online order.
+    pub external_reference: Option<String>,
     pub opened: DateTime<Utc>,
     pub closed: DateTime<Utc>,
     pub lines: Vec<SaleLine>,

@@ -2,6 +2,7 @@
 
 mod data;
 pub mod oauth;
+pub(crate) mod orders;
 mod render;
 pub mod webhooks;
 
@@ -21,6 +22,7 @@ pub fn routes() -> Router<Sandbox> {
         .merge(oauth::routes())
         .merge(data::routes())
         .merge(webhooks::routes())
+        .merge(orders::routes())
 }
 
 /// An authenticated data request: which merchant the token belongs to.

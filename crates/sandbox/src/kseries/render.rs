@@ -187,7 +187,7 @@ pub fn sale(m: &Merchant, s: &Sale, inc: Includes, version: Version) -> Value {
         "deviceName": device.name,
         "voidReason": void_reason,
         "type": s.sale_type.wire(),
-        "externalReferences": [],
+        "externalReferences": s.external_reference.iter().collect::<Vec<_>>(),
         "businessLocationId": loc.id,
     });
     if inc.payments || inc.consumer {

@@ -295,6 +295,39 @@ async fn unlink(
     .await
 }
 
+/// The third-party reference of a sale that was an online order
+/// (`TASK:OO-{businessLocationId}-{reference}`).
+pub(crate) fn online_reference(s: &crate::world::Sale) -> Option<&str> {
+    s.external_reference
+        .as_deref()
+        .and_then(|r| r.strip_prefix("TASK:OO-"))
+        .and_then(|r| r.split_once('-'))
+        .map(|(_, reference)| reference)
+}
+
+/// Basic credentials and a fresh idempotency key for a delivery to `hook`.
+pub(crate) fn delivery_headers(m: &mut Merchant, hook: &KWebhook) -> Vec<(String, String)> {
+    let mut headers = vec![(
+        "X-Lightspeed-Idempotency-Key".to_owned(),
+        crate::world::uid(&mut m.rng),
+    )];
+    if hook.with_basic_auth {
+        let credentials = format!(
+            "{}:{}",
+            hook.username.as_deref().unwrap_or_default(),
+            hook.password.as_deref().unwrap_or_default()
+        );
+        headers.push((
+            "Authorization".to_owned(),
+            format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(credentials)
+            ),
+        ));
+    }
+    headers
+}
+
 /// Account notifications for the given closed accounts, to every endpoint of the business:
 /// `CHECK_WAS_UPDATED` for an account voided after closing, `CLOSED` otherwise.
 pub(crate) fn account_events(m: &mut Merchant, accounts: &[usize]) -> Vec<Delivery> {
@@ -321,7 +354,7 @@ pub(crate) fn account_events(m: &mut Merchant, accounts: &[usize]) -> Vec<Delive
             "businessLocationId": m.locations[s.location].id,
             "ikentooAccountId": s.account_reference,
             "ikentooAccountIdentifier": s.fisc_id,
-            "thirdPartyReference": null,
+            "thirdPartyReference": online_reference(s),
         });
         for hook in m.k_webhooks.clone() {
             if hook.provide_account {
@@ -329,24 +362,7 @@ pub(crate) fn account_events(m: &mut Merchant, accounts: &[usize]) -> Vec<Delive
             } else if let Some(o) = body.as_object_mut() {
                 o.remove("account");
             }
-            let mut headers = vec![(
-                "X-Lightspeed-Idempotency-Key".to_owned(),
-                crate::world::uid(&mut m.rng),
-            )];
-            if hook.with_basic_auth {
-                let credentials = format!(
-                    "{}:{}",
-                    hook.username.unwrap_or_default(),
-                    hook.password.unwrap_or_default()
-                );
-                headers.push((
-                    "Authorization".to_owned(),
-                    format!(
-                        "Basic {}",
-                        base64::engine::general_purpose::STANDARD.encode(credentials)
-                    ),
-                ));
-            }
+            let headers = delivery_headers(m, &hook);
             out.push(Delivery {
                 url: hook.url,
                 headers,

@@ -1,0 +1,990 @@
+//! K-Series Order & Pay: account profiles, the online menu, item availability, online orders
+//! (`/o/op/1/order/local` and `/toGo`), payments (`/o/op/1/pay`), open checks and
+//! `saleByExternalReference`.
+//!
+//! As on the real platform, an accepted order is only queued: it reaches the "POS" a moment
+//! later, and the outcome (`SUCCESS` with the account identifier, or `FAILURE` with a reason)
+//! arrives by webhook at the endpoint the order named. Payments work the same way. The sandbox
+//! control API plays the staff: mark an order ready, close it (it becomes a sale in the
+//! financial data, with `externalReferences` `TASK:OO-{bl}-{reference}`) or void it.
+
+use super::data::with_merchant;
+use super::render::{self, Includes, Version};
+use super::webhooks::delivery_headers;
+use crate::generate::{self, TAX_BASIS_POINTS};
+use crate::http::json;
+use crate::webhooks::{Body, Delivery};
+use crate::wire::{cents, k_instant, parse_instant};
+use crate::world::{Merchant, OnlineOrder, OnlineState, SalePayment, World};
+use crate::Sandbox;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
+use chrono::Utc;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// How long an accepted order or payment takes to reach the POS (divided by the time scale).
+const DELIVERY: Duration = Duration::from_millis(300);
+
+/// The account profiles every location has: (code, name, delivery mode).
+pub const PROFILES: [(&str, &str, &str); 3] = [
+    ("DINEIN", "Dine in", "NONE"),
+    ("COLLECT", "Collect", "TAKE_AWAY"),
+    ("DELIVERY", "Delivery", "DELIVERY"),
+];
+
+pub fn routes() -> Router<Sandbox> {
+    Router::new()
+        .route("/kseries/o/op/data/account-profiles", get(account_profiles))
+        .route("/kseries/o/op/1/menu/list", get(menu_list))
+        .route("/kseries/o/op/2/menu/load/{menu}", get(menu_load))
+        .route("/kseries/o/op/1/itemAvailability", get(item_availability))
+        .route("/kseries/o/op/1/order/local", post(order_local))
+        .route("/kseries/o/op/1/order/toGo", post(order_to_go))
+        .route("/kseries/o/op/1/pay", post(pay))
+        .route("/kseries/o/op/1/order/table/getCheck", get(open_checks))
+        .route("/kseries/o/op/1/order/accounts/{account}", get(account))
+        .route(
+            "/kseries/f/finance/{bl}/saleByExternalReference",
+            get(sale_by_external_reference),
+        )
+}
+
+type Params = HashMap<String, String>;
+
+fn spring(status: StatusCode, message: impl Into<String>, path: &str) -> Response {
+    json(
+        status,
+        json!({
+            "timestamp": Utc::now(),
+            "status": status.as_u16(),
+            "error": status.canonical_reason(),
+            "message": message.into(),
+            "path": path,
+        }),
+    )
+}
+
+/// A Spring validation failure: one entry per (field, message, constraint code).
+fn validation(object: &str, path: &str, errors: &[(String, String, &str)]) -> Response {
+    let list: Vec<Value> = errors
+        .iter()
+        .map(|(field, message, code)| {
+            json!({
+                "codes": [format!("{code}.{object}.{field}"), format!("{code}.{field}"), (*code).to_owned()],
+                "arguments": null,
+                "defaultMessage": message,
+                "objectName": object,
+                "field": field,
+                "bindingFailure": false,
+                "code": code,
+            })
+        })
+        .collect();
+    json(
+        StatusCode::BAD_REQUEST,
+        json!({
+            "timestamp": Utc::now(),
+            "status": 400,
+            "error": "Bad Request",
+            "message": format!("Validation failed for object='{object}'. Error count: {}", list.len()),
+            "errors": list,
+            "path": path,
+        }),
+    )
+}
+
+/// An amount as a JSON number or decimal string, in cents; `None` when it is not one or has
+/// more than two decimals.
+fn amount_cents(v: &Value) -> Option<i64> {
+    let raw = match v {
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => s.trim().to_owned(),
+        _ => return None,
+    };
+    let (negative, digits) = match raw.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, raw.as_str()),
+    };
+    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
+    if whole.is_empty() || fraction.len() > 2 || !whole.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    if !fraction.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let value = whole.parse::<i64>().ok()? * 100 + format!("{fraction:0<2}").parse::<i64>().ok()?;
+    Some(if negative { -value } else { value })
+}
+
+fn business_location(params: &Params) -> Option<&str> {
+    params.get("businessLocationId").map(String::as_str)
+}
+
+/// Runs `f` for an Order & Pay request on the `businessLocationId` of its query, answering
+/// 404 in Spring style when the merchant has no such location.
+async fn at_location(
+    sb: &Sandbox,
+    headers: &HeaderMap,
+    params: &Params,
+    path: &str,
+    f: impl FnOnce(&mut Merchant, usize) -> Response,
+) -> Response {
+    let bl = business_location(params).unwrap_or_default().to_owned();
+    with_merchant(sb, headers, "orders-api", Some(&bl), |m, loc| match loc {
+        Some(loc) => f(m, loc),
+        None => spring(
+            StatusCode::NOT_FOUND,
+            format!("business location {bl} not found"),
+            path,
+        ),
+    })
+    .await
+}
+
+async fn account_profiles(
+    State(sb): State<Sandbox>,
+    headers: HeaderMap,
+    Query(params): Query<Params>,
+) -> Response {
+    at_location(&sb, &headers, &params, "/o/op/data/account-profiles", |m, loc| {
+        let id = m.locations[loc].id;
+        let list: Vec<Value> = PROFILES
+            .iter()
+            .enumerate()
+            .map(|(i, (code, name, mode))| json!({"id": id * 10 + i as i64 + 1, "code": code, "name": name, "deliveryMode": mode}))
+            .collect();
+        json(StatusCode::OK, json!({"businessLocationId": id, "accountProfileList": list}))
+    })
+    .await
+}
+
+async fn menu_list(
+    State(sb): State<Sandbox>,
+    headers: HeaderMap,
+    Query(params): Query<Params>,
+) -> Response {
+    at_location(&sb, &headers, &params, "/o/op/1/menu/list", |m, loc| {
+        json(
+            StatusCode::OK,
+            json!([{ "menuName": "Online", "ikentooMenuId": m.locations[loc].id * 100 + 1 }]),
+        )
+    })
+    .await
+}
+
+async fn menu_load(
+    State(sb): State<Sandbox>,
+    headers: HeaderMap,
+    Path(menu): Path<String>,
+    Query(params): Query<Params>,
+) -> Response {
+    let path = format!("/o/op/2/menu/load/{menu}");
+    at_location(&sb, &headers, &params, &path, |m, loc| {
+        if menu != (m.locations[loc].id * 100 + 1).to_string() {
+            return spring(StatusCode::NOT_FOUND, format!("menu {menu} not found"), &path);
+        }
+        let groups: Vec<Value> = m
+            .groups
+            .iter()
+            .enumerate()
+            .map(|(g, group)| {
+                let entries: Vec<Value> = m
+                    .menu
+                    .iter()
+                    .filter(|item| item.group == g)
+                    .map(|item| {
+                        json!({
+                            "@type": "menuItem",
+                            "productName": item.name,
+                            "productPrice": cents(item.price_cents),
+                            "sku": item.sku,
+                            "pricingStrategy": "FIXED",
+                            "taxes": [{"description": "VAT", "amount": null, "percentage": TAX_BASIS_POINTS / 100}],
+                            "defaultTaxPercentage": TAX_BASIS_POINTS / 100,
+                            "taxIncludedInPrice": true,
+                            "productionInstructionList": [],
+                        })
+                    })
+                    .collect();
+                json!({"@type": "group", "id": group.id, "name": group.name, "color": "#4a90e2", "menuEntry": entries})
+            })
+            .collect();
+        json(
+            StatusCode::OK,
+            json!({"menuName": "Online", "ikentooMenuId": m.locations[loc].id * 100 + 1, "menuEntryGroups": groups}),
+        )
+    })
+    .await
+}
+
+async fn item_availability(
+    State(sb): State<Sandbox>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let pairs: Vec<(String, String)> =
+        url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+            .into_owned()
+            .collect();
+    let get = |name: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    let bl = get("businessLocationId").unwrap_or_default();
+    let skus: Vec<String> = pairs
+        .iter()
+        .filter(|(k, _)| k == "skus")
+        .flat_map(|(_, v)| v.split(',').map(str::to_owned).collect::<Vec<_>>())
+        .filter(|s| !s.is_empty())
+        .collect();
+    let path = "/o/op/1/itemAvailability";
+    let page = get("page").map_or(Ok(0), |p| p.parse::<usize>());
+    let size = get("size").map_or(Ok(25), |p| p.parse::<usize>());
+    with_merchant(&sb, &headers, "orders-api", Some(&bl), |m, loc| {
+        let Some(loc) = loc else {
+            return spring(StatusCode::NOT_FOUND, format!("business location {bl} not found"), path);
+        };
+        let (Ok(page), Ok(size)) = (page, size) else {
+            return spring(StatusCode::BAD_REQUEST, "page and size must be whole numbers", path);
+        };
+        if skus.is_empty() || skus.len() > 50 {
+            return spring(StatusCode::BAD_REQUEST, "skus: between 1 and 50 SKUs are required", path);
+        }
+        if !(1..=50).contains(&size) {
+            return spring(StatusCode::BAD_REQUEST, "size must be between 1 and 50", path);
+        }
+        let data: Vec<Value> = skus
+            .iter()
+            .filter_map(|sku| {
+                m.availability.get(&(loc, sku.clone())).map(|(count, at)| {
+                    json!({"sku": sku, "count": count, "updatedAt": k_instant(*at)})
+                })
+            })
+            .collect();
+        let total = data.len();
+        let pages = total.div_ceil(size).max(1);
+        let slice: Vec<Value> = data.into_iter().skip(page * size).take(size).collect();
+        json(
+            StatusCode::OK,
+            json!({"data": slice, "metadata": {"current": page, "total": total, "totalPages": pages, "warnings": []}}),
+        )
+    })
+    .await
+}
+
+fn str_field<'a>(v: &'a Value, name: &str) -> Option<&'a str> {
+    v.get(name).and_then(Value::as_str)
+}
+
+/// Checks an order body; returns the order to queue or the validation errors.
+fn check_order(
+    m: &Merchant,
+    body: &Value,
+    local: bool,
+) -> Result<OnlineOrder, Vec<(String, String, &'static str)>> {
+    let mut errors = Vec::new();
+    let mut err = |field: &str, message: &str, code: &'static str| {
+        errors.push((field.to_owned(), message.to_owned(), code));
+    };
+    let location = match body.get("businessLocationId") {
+        None | Some(Value::Null) => {
+            err("businessLocationId", "must not be null", "NotNull");
+            None
+        }
+        Some(v) => {
+            let id = v
+                .as_i64()
+                .or_else(|| v.as_str().and_then(|s| s.parse().ok()));
+            let found = id.and_then(|id| m.locations.iter().position(|l| l.id == id));
+            if found.is_none() {
+                err("businessLocationId", "unknown business location", "Invalid");
+            }
+            found
+        }
+    };
+    let reference = str_field(body, "thirdPartyReference").unwrap_or_default();
+    if reference.is_empty() || reference.chars().count() > 48 {
+        err(
+            "thirdPartyReference",
+            "size must be between 1 and 48",
+            "Size",
+        );
+    }
+    let endpoint = str_field(body, "endpointId").unwrap_or_default();
+    if endpoint.is_empty() {
+        err("endpointId", "must not be blank", "NotBlank");
+    } else if !m.k_webhooks.iter().any(|h| h.endpoint_id == endpoint) {
+        err(
+            "endpointId",
+            "no webhook is registered with this endpointId",
+            "Invalid",
+        );
+    }
+    let customer = body.get("customerInfo").filter(|c| c.is_object());
+    let first = customer
+        .and_then(|c| str_field(c, "firstName"))
+        .unwrap_or_default();
+    if customer.is_none() {
+        err("customerInfo", "must not be null", "NotNull");
+    } else if first.is_empty() || first.chars().count() > 128 {
+        err(
+            "customerInfo.firstName",
+            "size must be between 1 and 128",
+            "Size",
+        );
+    }
+    let last = customer
+        .and_then(|c| str_field(c, "lastName"))
+        .unwrap_or_default();
+    let mut items = Vec::new();
+    match body.get("items") {
+        None | Some(Value::Null) => {}
+        Some(Value::Array(list)) => {
+            for (i, item) in list.iter().enumerate() {
+                let sku = str_field(item, "sku").unwrap_or_default();
+                if sku.is_empty() || sku.chars().count() > 25 {
+                    err(
+                        &format!("items[{i}].sku"),
+                        "size must be between 1 and 25",
+                        "Size",
+                    );
+                }
+                match item.get("quantity").and_then(Value::as_i64) {
+                    Some(q) if q >= 1 && q <= i64::from(i32::MAX) => {
+                        items.push((sku.to_owned(), q))
+                    }
+                    _ => err(
+                        &format!("items[{i}].quantity"),
+                        "must be a whole number of at least 1",
+                        "Min",
+                    ),
+                }
+            }
+        }
+        Some(_) => err("items", "must be an array", "Type"),
+    }
+    if let Some(raw) = str_field(body, "scheduledTimeForOrderAsIso8601") {
+        if parse_instant(raw).is_none_or(|at| at <= Utc::now()) {
+            err(
+                "scheduledTimeForOrderAsIso8601",
+                "must be a future date-time",
+                "Future",
+            );
+        }
+    }
+    if !local && str_field(body, "collectionCode").is_some_and(|c| c.chars().count() > 8) {
+        err("collectionCode", "size must be between 0 and 8", "Size");
+    }
+    let mut payments = Vec::new();
+    if let Some(p) = body.get("payment").filter(|p| !p.is_null()) {
+        let amount = p.get("paymentAmount").and_then(amount_cents);
+        let tip = p.get("tipAmount").map_or(Some(0), amount_cents);
+        let method = str_field(p, "paymentMethod")
+            .and_then(|code| m.payment_methods.iter().position(|pm| pm.code == code));
+        match (amount, tip, method) {
+            (Some(a), Some(t), Some(method)) if a >= 0 && t >= 0 && t <= a => {
+                payments.push((method, a - t, t, format!("{reference}-order")));
+            }
+            (_, _, None) => err("payment.paymentMethod", "unknown payment method", "Invalid"),
+            _ => err(
+                "payment.paymentAmount",
+                "must be an amount of at least the tip",
+                "Invalid",
+            ),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(OnlineOrder {
+        reference: reference.to_owned(),
+        endpoint_id: endpoint.to_owned(),
+        location: location.unwrap_or_default(),
+        state: OnlineState::Pending,
+        identifier: None,
+        account_id: None,
+        items,
+        lines: Vec::new(),
+        dine_in: local,
+        table: if local {
+            str_field(body, "tableNumber").map(str::to_owned)
+        } else {
+            None
+        },
+        client_count: body
+            .get("clientCount")
+            .and_then(Value::as_i64)
+            .unwrap_or(1)
+            .max(1),
+        customer_name: format!("{first} {last}").trim().to_owned(),
+        profile: str_field(body, "accountProfileCode").map(str::to_owned),
+        payments,
+        opened: Utc::now(),
+        sale: None,
+    })
+}
+
+async fn order_local(State(sb): State<Sandbox>, headers: HeaderMap, body: Bytes) -> Response {
+    submit(sb, headers, body, true).await
+}
+
+async fn order_to_go(State(sb): State<Sandbox>, headers: HeaderMap, body: Bytes) -> Response {
+    submit(sb, headers, body, false).await
+}
+
+async fn submit(sb: Sandbox, headers: HeaderMap, body: Bytes, local: bool) -> Response {
+    let (path, object) = if local {
+        ("/o/op/1/order/local", "localOrder")
+    } else {
+        ("/o/op/1/order/toGo", "toGoOrder")
+    };
+    let mut queued: Option<(String, String)> = None;
+    let response = with_merchant(&sb, &headers, "orders-api", None, |m, _| {
+        let body: Value = match serde_json::from_slice(&body) {
+            Ok(v) => v,
+            Err(e) => return spring(StatusCode::BAD_REQUEST, format!("JSON parse error: {e}"), path),
+        };
+        let order = match check_order(m, &body, local) {
+            Ok(o) => o,
+            Err(errors) => return validation(object, path, &errors),
+        };
+        if m.k_orders.iter().any(|o| o.reference == order.reference) {
+            return json(
+                StatusCode::CONFLICT,
+                json!({"status": "fail", "msg": format!("reference has already been used {}", order.reference)}),
+            );
+        }
+        queued = Some((m.id.clone(), order.reference.clone()));
+        m.k_orders.push(order);
+        json(StatusCode::OK, json!({"status": "ok"}))
+    })
+    .await;
+    if let Some((merchant, reference)) = queued {
+        let delay = DELIVERY.div_f64(sb.time_scale());
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            sb.send_webhooks(&merchant, |w| deliver_order(w, &merchant, &reference));
+        });
+    }
+    response
+}
+
+/// The order notification for `o` to the endpoint it named.
+fn order_event(
+    m: &mut Merchant,
+    o: &OnlineOrder,
+    status: &str,
+    reason: Option<&str>,
+) -> Vec<Delivery> {
+    let Some(hook) = m
+        .k_webhooks
+        .iter()
+        .find(|h| h.endpoint_id == o.endpoint_id)
+        .cloned()
+    else {
+        return Vec::new();
+    };
+    let mut body = json!({
+        "status": status,
+        "type": "ORDER",
+        "businessLocationId": m.locations[o.location].id,
+        "thirdPartyReference": o.reference,
+        "ikentooAccountId": o.account_id,
+        "ikentooAccountIdentifier": o.identifier,
+    });
+    if let Some(reason) = reason {
+        body["reason"] = Value::from(reason);
+    }
+    vec![Delivery {
+        url: hook.url.clone(),
+        headers: delivery_headers(m, &hook),
+        body: Body::Json(body.to_string()),
+    }]
+}
+
+/// Delivers a queued order to the POS: an open account, or a failure with its reason.
+fn deliver_order(w: &mut World, merchant: &str, reference: &str) -> Vec<Delivery> {
+    let Some(m) = w.merchants.get_mut(merchant) else {
+        return Vec::new();
+    };
+    let Some(i) = m.k_orders.iter().position(|o| o.reference == reference) else {
+        return Vec::new();
+    };
+    if m.k_orders[i].state != OnlineState::Pending {
+        return Vec::new();
+    }
+    let loc = m.k_orders[i].location;
+    let mut lines = Vec::new();
+    let mut failure = None;
+    for (sku, qty) in m.k_orders[i].items.clone() {
+        match m.menu.iter().position(|item| item.sku == sku) {
+            None => failure = Some(format!("Item with sku {sku} not found")),
+            Some(item) => match m.availability.get(&(loc, sku.clone())) {
+                Some((count, _)) if *count < qty => {
+                    failure = Some(format!("Item with sku {sku} is not available"));
+                }
+                _ => lines.push((item, qty)),
+            },
+        }
+        if failure.is_some() {
+            break;
+        }
+    }
+    if let Some(code) = &m.k_orders[i].profile {
+        if failure.is_none() && !PROFILES.iter().any(|p| p.0 == code) {
+            failure = Some(format!("Account profile {code} not found"));
+        }
+    }
+    if let Some(reason) = failure {
+        m.k_orders[i].state = OnlineState::Failed;
+        let o = m.k_orders[i].clone();
+        return order_event(m, &o, "FAILURE", Some(&reason));
+    }
+    let now = Utc::now();
+    for (item, qty) in &lines {
+        if let Some((count, at)) = m.availability.get_mut(&(loc, m.menu[*item].sku.clone())) {
+            *count -= qty;
+            *at = now;
+        }
+    }
+    let location = &mut m.locations[loc];
+    location.account_counter += 1;
+    let n = location.account_counter;
+    let short = location.id % 100_000;
+    let o = &mut m.k_orders[i];
+    o.identifier = Some(format!("A{short}.{n}"));
+    o.account_id = Some(format!("{}{n:08}", location.id));
+    o.lines = lines;
+    o.state = OnlineState::Open;
+    o.opened = now;
+    let o = o.clone();
+    order_event(m, &o, "SUCCESS", None)
+}
+
+async fn pay(State(sb): State<Sandbox>, headers: HeaderMap, body: Bytes) -> Response {
+    let path = "/o/op/1/pay";
+    let mut queued: Option<(String, Value)> = None;
+    let response = with_merchant(&sb, &headers, "orders-api", None, |m, _| {
+        let body: Value = match serde_json::from_slice(&body) {
+            Ok(v) => v,
+            Err(e) => {
+                return spring(
+                    StatusCode::BAD_REQUEST,
+                    format!("JSON parse error: {e}"),
+                    path,
+                )
+            }
+        };
+        let mut errors = Vec::new();
+        let bl = body.get("businessLocationId").and_then(|v| {
+            v.as_i64()
+                .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+        });
+        if bl.is_none_or(|id| !m.locations.iter().any(|l| l.id == id)) {
+            errors.push((
+                "businessLocationId".to_owned(),
+                "unknown business location".to_owned(),
+                "Invalid",
+            ));
+        }
+        let endpoint = str_field(&body, "endpointId").unwrap_or_default();
+        if !m.k_webhooks.iter().any(|h| h.endpoint_id == endpoint) {
+            errors.push((
+                "endpointId".to_owned(),
+                "no webhook is registered with this endpointId".to_owned(),
+                "Invalid",
+            ));
+        }
+        if body
+            .get("paymentAmount")
+            .and_then(amount_cents)
+            .is_none_or(|a| a < 0)
+        {
+            errors.push((
+                "paymentAmount".to_owned(),
+                "must be a non-negative amount".to_owned(),
+                "Invalid",
+            ));
+        }
+        let reference = str_field(&body, "thirdPartyPaymentReference").unwrap_or_default();
+        if reference.is_empty() || reference.chars().count() > 50 {
+            errors.push((
+                "thirdPartyPaymentReference".to_owned(),
+                "size must be between 1 and 50".to_owned(),
+                "Size",
+            ));
+        }
+        if !errors.is_empty() {
+            return validation("payment", path, &errors);
+        }
+        if m.k_payment_refs.iter().any(|r| r == reference) {
+            return spring(
+                StatusCode::BAD_REQUEST,
+                format!("reference has already been used {reference}"),
+                path,
+            );
+        }
+        m.k_payment_refs.push(reference.to_owned());
+        queued = Some((m.id.clone(), body));
+        json(StatusCode::OK, json!({"status": "ok"}))
+    })
+    .await;
+    if let Some((merchant, body)) = queued {
+        let delay = DELIVERY.div_f64(sb.time_scale());
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            sb.send_webhooks(&merchant, |w| apply_payment(w, &merchant, &body));
+        });
+    }
+    response
+}
+
+/// Applies a queued payment to its account and notifies the payment's endpoint.
+fn apply_payment(w: &mut World, merchant: &str, body: &Value) -> Vec<Delivery> {
+    let Some(m) = w.merchants.get_mut(merchant) else {
+        return Vec::new();
+    };
+    let Some(hook) = str_field(body, "endpointId")
+        .and_then(|e| m.k_webhooks.iter().find(|h| h.endpoint_id == e))
+        .cloned()
+    else {
+        return Vec::new();
+    };
+    let reference = str_field(body, "thirdPartyPaymentReference")
+        .unwrap_or_default()
+        .to_owned();
+    let identifier = str_field(body, "iKaccountIdentifier").unwrap_or_default();
+    let amount = body
+        .get("paymentAmount")
+        .and_then(amount_cents)
+        .unwrap_or_default();
+    let tip = body
+        .get("tipAmount")
+        .and_then(amount_cents)
+        .unwrap_or_default();
+    let found = m
+        .k_orders
+        .iter()
+        .position(|o| o.identifier.as_deref() == Some(identifier));
+    let method = str_field(body, "paymentMethod").map_or(Some(0), |code| {
+        m.payment_methods.iter().position(|pm| pm.code == code)
+    });
+    let error = match (found, method) {
+        (None, _) => Some("ACCOUNT_NOT_FOUND"),
+        (Some(i), _)
+            if matches!(
+                m.k_orders[i].state,
+                OnlineState::Closed | OnlineState::Cancelled
+            ) =>
+        {
+            Some("ACCOUNT_ALREADY_CLOSED")
+        }
+        (_, None) => Some("PAYMENT_METHOD_NOT_FOUND"),
+        (Some(i), Some(_)) => {
+            let o = &m.k_orders[i];
+            (o.paid_cents() + amount > o.total_cents(m)).then_some("OVERPAID")
+        }
+    };
+    let mut out = json!({
+        "thirdPartyReference": reference,
+        "businessLocationId": body.get("businessLocationId"),
+        "ikentooAccountIdentifier": identifier,
+        "type": "PAYMENT",
+    });
+    match (error, found, method) {
+        (None, Some(i), Some(method)) => {
+            m.k_orders[i]
+                .payments
+                .push((method, amount, tip, reference));
+            out["status"] = Value::from("SUCCESS");
+            out["ikentooAccountId"] = Value::from(m.k_orders[i].account_id.clone());
+        }
+        (error, _, _) => {
+            let kind = error.unwrap_or("UNKNOWN");
+            out["status"] = Value::from("FAILURE");
+            out["reason"] = Value::from(format!("payment refused: {kind}"));
+            out["errors"] = json!({"account": {"type": kind}});
+        }
+    }
+    vec![Delivery {
+        url: hook.url.clone(),
+        headers: delivery_headers(m, &hook),
+        body: Body::Json(out.to_string()),
+    }]
+}
+
+/// An AccountSnapshot of an online order's account.
+fn snapshot(m: &Merchant, o: &OnlineOrder) -> Value {
+    let entries: Vec<Value> = o
+        .lines
+        .iter()
+        .enumerate()
+        .map(|(n, &(item, qty))| {
+            let unit = m.menu[item].price_cents;
+            let total = unit * qty;
+            let tax = generate::tax_included_10k(total);
+            json!({
+                "id": n + 1,
+                "itemName": m.menu[item].name,
+                "itemSku": m.menu[item].sku,
+                "unitAmount": cents(unit),
+                "quantity": qty,
+                "modifiers": [],
+                "amountWithTax": cents(total),
+                "amountLessTax": cents(total - (tax + 50) / 100),
+                "discountedAmount": "0.00",
+                "grossUnitAmount": cents(unit),
+                "timeOfTransactionUtc": k_instant(o.opened),
+                "active": true,
+                "subLineItems": [],
+                "taxIncluded": true,
+            })
+        })
+        .collect();
+    let payments: Vec<Value> = o
+        .payments
+        .iter()
+        .map(|(method, amount, tip, reference)| {
+            let pm = &m.payment_methods[*method];
+            json!({
+                "paymentMethodDescription": pm.name,
+                "externalReference": reference,
+                "paymentMethodCode": pm.code,
+                "amountPaid": cents(amount + tip),
+                "paymentDate": k_instant(o.opened),
+                "active": true,
+                "accountCancelled": o.state == OnlineState::Cancelled,
+            })
+        })
+        .collect();
+    let closed = match (o.state, o.sale) {
+        (OnlineState::Closed, Some(s)) => Some(k_instant(m.sales[s].closed)),
+        _ => None,
+    };
+    json!({
+        "clientCount": o.client_count,
+        "uuid": o.account_id,
+        "openDate": k_instant(o.opened),
+        "closeDate": closed,
+        "paidAmount": cents(o.payments.iter().map(|p| p.1 + p.2).sum()),
+        "serviceCharge": "0.00",
+        "name": o.customer_name,
+        "currentAmount": cents(o.total_cents(m)),
+        "staffName": "Online",
+        "staffId": 0,
+        "salesEntries": entries,
+        "paymentEntries": payments,
+        "ikaccountId": o.identifier,
+        "tableNumber": o.table.as_deref().and_then(|t| t.parse::<i64>().ok()),
+        "posId": m.locations[o.location].devices.first().map(|d| d.id),
+    })
+}
+
+async fn open_checks(
+    State(sb): State<Sandbox>,
+    headers: HeaderMap,
+    Query(params): Query<Params>,
+) -> Response {
+    at_location(
+        &sb,
+        &headers,
+        &params,
+        "/o/op/1/order/table/getCheck",
+        |m, loc| {
+            let list: Vec<Value> = m
+                .k_orders
+                .iter()
+                .filter(|o| {
+                    o.location == loc && matches!(o.state, OnlineState::Open | OnlineState::Ready)
+                })
+                .map(|o| snapshot(m, o))
+                .collect();
+            json(StatusCode::OK, Value::from(list))
+        },
+    )
+    .await
+}
+
+async fn account(
+    State(sb): State<Sandbox>,
+    headers: HeaderMap,
+    Path(account): Path<String>,
+    Query(params): Query<Params>,
+) -> Response {
+    let bl = business_location(&params).unwrap_or_default().to_owned();
+    let path = format!("/o/op/1/order/accounts/{account}");
+    with_merchant(&sb, &headers, "orders-api", Some(&bl), |m, loc| {
+        // A voided online order leaves no account behind.
+        let found = m.k_orders.iter().find(|o| {
+            Some(o.location) == loc
+                && o.identifier.as_deref() == Some(account.as_str())
+                && o.state != OnlineState::Cancelled
+        });
+        match found {
+            Some(o) => json(StatusCode::OK, snapshot(m, o)),
+            None => spring(
+                StatusCode::NOT_FOUND,
+                format!("account not found for BL {bl}"),
+                &path,
+            ),
+        }
+    })
+    .await
+}
+
+async fn sale_by_external_reference(
+    State(sb): State<Sandbox>,
+    headers: HeaderMap,
+    Path(bl): Path<String>,
+    Query(params): Query<Params>,
+) -> Response {
+    let wanted = params
+        .get("externalReferenceId")
+        .cloned()
+        .unwrap_or_default();
+    with_merchant(&sb, &headers, "financial-api", Some(&bl), |m, loc| {
+        if loc.is_none() {
+            return json(StatusCode::BAD_REQUEST, json!({"error": format!("unknown business location {bl}")}));
+        }
+        if wanted.is_empty() {
+            return json(StatusCode::BAD_REQUEST, json!({"error": "Required request parameter 'externalReferenceId' for method parameter type String is not present"}));
+        }
+        let inc = Includes { payments: true, consumer: true, staff: false, table: true };
+        match m.sales.iter().find(|s| s.external_reference.as_deref() == Some(wanted.as_str())) {
+            Some(s) => json(StatusCode::OK, render::sale(m, s, inc, Version::V1)),
+            None => json(StatusCode::NOT_FOUND, json!({"error": format!("No sale found for external reference {wanted}")})),
+        }
+    })
+    .await
+}
+
+/// Staff actions on an online order, for the control API: `ready`, `close` or `void`.
+pub(crate) fn staff_action(
+    m: &mut Merchant,
+    reference: &str,
+    action: &str,
+) -> Result<(Value, Vec<Delivery>), String> {
+    let i = m
+        .k_orders
+        .iter()
+        .position(|o| o.reference == reference)
+        .ok_or_else(|| format!("no online order with reference `{reference}`"))?;
+    let state = m.k_orders[i].state;
+    if !matches!(state, OnlineState::Open | OnlineState::Ready) {
+        return Err(format!(
+            "online order `{reference}` is {state:?}: only an open account can be marked ready, closed or voided"
+        ));
+    }
+    let deliveries = match action {
+        "ready" => {
+            m.k_orders[i].state = OnlineState::Ready;
+            let o = m.k_orders[i].clone();
+            order_event(m, &o, "READY_FOR_PICKUP", None)
+        }
+        "void" => {
+            m.k_orders[i].state = OnlineState::Cancelled;
+            let o = m.k_orders[i].clone();
+            order_event(m, &o, "CANCELLED", Some("Canceled by merchant"))
+        }
+        "close" => {
+            let sale = close_account(m, i);
+            crate::kseries::webhooks::account_events(m, &[sale])
+        }
+        other => {
+            return Err(format!(
+                "unknown action `{other}`: use ready, close or void"
+            ))
+        }
+    };
+    let o = &m.k_orders[i];
+    Ok((
+        json!({"reference": o.reference, "state": format!("{:?}", o.state).to_lowercase(), "identifier": o.identifier, "sale": o.sale.map(|s| m.sales[s].fisc_id.clone())}),
+        deliveries,
+    ))
+}
+
+/// Closes an online order's account: it becomes a sale paid by its payments (the rest in
+/// cash, as staff would take it at the counter).
+fn close_account(m: &mut Merchant, i: usize) -> usize {
+    let o = m.k_orders[i].clone();
+    let now = Utc::now();
+    let lines: Vec<_> = o
+        .lines
+        .iter()
+        .map(|&(item, qty)| generate::make_line(m, o.location, item, qty, 0))
+        .collect();
+    let total: i64 = lines.iter().map(|l| l.total_cents).sum();
+    let paid = o.paid_cents().min(total);
+    let tips: i64 = o.payments.iter().map(|p| p.2).sum();
+    let online = o.payments.first().map_or(0, |p| p.0);
+    let covers = if o.dine_in { o.client_count } else { 1 };
+    let sale = generate::push_sale(
+        m,
+        o.location,
+        0,
+        crate::world::SaleType::Sale,
+        None,
+        o.opened,
+        now,
+        lines,
+        if paid > 0 { online } else { 0 },
+        if paid > 0 { paid } else { total },
+        tips,
+        covers,
+        o.dine_in,
+        o.table.clone(),
+        None,
+    );
+    let bl = m.locations[o.location].id;
+    let s = &mut m.sales[sale];
+    if paid > 0 && paid < total {
+        let first = s.payments[0].clone();
+        s.payments.push(SalePayment {
+            method: 0,
+            amount_cents: total - paid,
+            tip_cents: 0,
+            fisc_id: format!("{}.2", first.fisc_id),
+            uuid: format!("{}2", first.uuid),
+        });
+    }
+    if let Some(identifier) = &o.identifier {
+        s.fisc_id.clone_from(identifier);
+    }
+    s.external_reference = Some(format!("TASK:OO-{bl}-{}", o.reference));
+    m.k_orders[i].state = OnlineState::Closed;
+    m.k_orders[i].sale = Some(sale);
+    sale
+}
+
+/// The online orders of a merchant, for the control API.
+pub(crate) fn list(m: &Merchant) -> Value {
+    Value::from(
+        m.k_orders
+            .iter()
+            .map(|o| {
+                json!({
+                    "reference": o.reference,
+                    "location": m.locations[o.location].id,
+                    "state": format!("{:?}", o.state).to_lowercase(),
+                    "identifier": o.identifier,
+                    "items": o.items.iter().map(|(sku, q)| json!({"sku": sku, "quantity": q})).collect::<Vec<_>>(),
+                    "total": cents(o.total_cents(m)),
+                    "paid": cents(o.paid_cents()),
+                    "payments": o.payments.len(),
+                    "profile": o.profile,
+                    "table": o.table,
+                    "dine_in": o.dine_in,
+                    "sale": o.sale.map(|s| m.sales[s].fisc_id.clone()),
+                })
+            })
+            .collect::<Vec<_>>(),
+    )
+}
