@@ -24,6 +24,11 @@ pub struct EngineConfig {
     pub catalog_interval: Duration,
     /// How often event consumers (loyalty, …) look for new events when nothing woke them.
     pub consumer_interval: Duration,
+    /// The first retry delay of an online order that could not reach the POS; it doubles
+    /// for each of the five retries.
+    pub order_retry_base: Duration,
+    /// How often the POS is asked for the status of an online order (webhooks may be missing).
+    pub order_reconcile_interval: Duration,
     /// Each incremental sync re-reads this much before the last high-water mark, to catch
     /// late-closed and back-office-edited sales.
     pub incremental_overlap: Duration,
@@ -93,6 +98,8 @@ impl EngineConfig {
             poll_interval: Duration::from_secs(60),
             catalog_interval: Duration::from_secs(900),
             consumer_interval: Duration::from_secs(5),
+            order_retry_base: Duration::from_secs(10),
+            order_reconcile_interval: Duration::from_secs(60),
             incremental_overlap: Duration::from_secs(2 * 3600),
             job_lease: Duration::from_secs(60),
             keepalive_interval: Duration::from_secs(24 * 3600),

@@ -48,6 +48,16 @@ pub trait Consumer: Send + Sync {
         Box::pin(async { Ok(()) })
     }
 
+    /// When the consumer has time-driven work due sooner than `consumer_interval` (a retry
+    /// scheduled by its background step). Nothing by default.
+    fn next_run<'a>(
+        &'a self,
+        _engine: &'a Engine,
+        _merchant_id: &'a str,
+    ) -> Pin<Box<dyn Future<Output = Result<Option<i64>, EngineError>> + Send + 'a>> {
+        Box::pin(async { Ok(None) })
+    }
+
     /// Work that is due by time rather than by events (a daily check), run at the start of
     /// every run of the consumer's job in its own transaction. Nothing by default.
     fn tick<'a>(
@@ -155,7 +165,10 @@ impl Engine {
                 events::list_after(&mut c, m, after, None, BATCH).await?
             };
             let Some(last) = batch.last().map(|e| e.seq) else {
-                return Ok(Outcome::Done);
+                return Ok(match consumer.next_run(self, m).await? {
+                    Some(at) => Outcome::RunBy(at),
+                    None => Outcome::Done,
+                });
             };
             let now = self.now_ms();
             let mut tx = self.store().begin().await?;

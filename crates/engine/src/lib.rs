@@ -14,6 +14,7 @@ pub mod ids;
 pub mod ingress;
 pub mod merchants;
 pub mod orders;
+pub mod pos_orders;
 pub mod state;
 pub mod sync;
 pub mod vault;

@@ -114,13 +114,16 @@ impl Engine {
         let mut tx = self.store().begin().await?;
         let (m, c) = (job.merchant_id.as_str(), job.connection_id.as_str());
         match result {
-            Ok(Outcome::Done) => {
+            Ok(outcome @ (Outcome::Done | Outcome::RunBy(_))) => {
                 let interval = match job.kind.as_str() {
                     CATALOG_JOB => self.config().catalog_interval,
                     CONSUMER_JOB => self.config().consumer_interval,
                     _ => self.config().poll_interval,
                 };
-                let next = now + interval.as_millis() as i64;
+                let mut next = now + interval.as_millis() as i64;
+                if let Outcome::RunBy(at) = outcome {
+                    next = next.min(at.max(now));
+                }
                 jobs::mark_succeeded(&mut tx, &job.id, now).await?;
                 jobs::release(
                     &mut tx,

@@ -186,19 +186,32 @@ pub async fn customers(
         .collect()
 }
 
+/// A webhook delivery as recorded: its idempotency key, topic and subject, and for deliveries
+/// the ordering module applies, their detail (which also marks them pending).
+pub struct DeliveryRecord<'a> {
+    pub key: &'a str,
+    pub topic: &'a str,
+    pub subject: &'a str,
+    pub detail: Option<&'a serde_json::Value>,
+}
+
 /// Records a webhook delivery by its idempotency key; `false` means it was seen before.
 pub async fn record_delivery(
     c: &mut Conn,
     merchant_id: &str,
     connection_id: &str,
-    key: &str,
-    topic: &str,
-    subject: &str,
+    d: &DeliveryRecord<'_>,
     now: i64,
 ) -> Result<bool> {
+    let DeliveryRecord {
+        key,
+        topic,
+        subject,
+        detail,
+    } = *d;
     let r = sqlx::query(
-        "INSERT INTO webhook_deliveries (merchant_id, connection_id, idempotency_key, topic, subject, received_at) VALUES ($1, $2, $3, $4, $5, $6) \
-         ON CONFLICT (merchant_id, connection_id, idempotency_key) DO NOTHING",
+        "INSERT INTO webhook_deliveries (merchant_id, connection_id, idempotency_key, topic, subject, received_at, detail, pending) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (merchant_id, connection_id, idempotency_key) DO NOTHING",
     )
     .bind(merchant_id)
     .bind(connection_id)
@@ -206,6 +219,8 @@ pub async fn record_delivery(
     .bind(topic)
     .bind(subject)
     .bind(now)
+    .bind(detail.map(serde_json::Value::to_string))
+    .bind(i64::from(detail.is_some()))
     .execute(c)
     .await?;
     Ok(r.rows_affected() == 1)

@@ -15,6 +15,7 @@ pub mod logs;
 pub mod loyalty;
 pub mod merchants;
 mod migrate;
+pub mod ordering;
 pub mod orders;
 mod pool;
 pub mod testing;

@@ -61,6 +61,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "labor",
         include_str!("../migrations/sqlite/0011_labor.sql"),
     ),
+    (
+        12,
+        "ordering",
+        include_str!("../migrations/sqlite/0012_ordering.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -117,6 +122,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         11,
         "labor",
         include_str!("../migrations/postgres/0011_labor.sql"),
+    ),
+    (
+        12,
+        "ordering",
+        include_str!("../migrations/postgres/0012_ordering.sql"),
     ),
 ];
 

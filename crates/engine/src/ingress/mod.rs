@@ -220,6 +220,7 @@ impl Engine {
             &key,
             &topic,
             &hint.id,
+            None,
         )
         .await
     }
@@ -320,6 +321,7 @@ impl Engine {
             &delivery.body.id,
             &delivery.body.event,
             &subject,
+            None,
         )
         .await
     }
@@ -377,12 +379,25 @@ impl Engine {
         key: &str,
         topic: &str,
         subject: &str,
+        detail: Option<&serde_json::Value>,
     ) -> Result<Accepted, IngressError> {
         let now = self.now_ms();
         let mut tx = self.store().begin().await.map_err(EngineError::from)?;
-        let fresh = catalog::record_delivery(&mut tx, m, c, key, topic, subject, now)
+        let record = catalog::DeliveryRecord {
+            key,
+            topic,
+            subject,
+            detail,
+        };
+        let fresh = catalog::record_delivery(&mut tx, m, c, &record, now)
             .await
             .map_err(EngineError::from)?;
+        if fresh && detail.is_some() {
+            // An order or payment outcome: the ordering module applies it now.
+            jobs::wake_kind(&mut tx, m, crate::consumers::CONSUMER_JOB, now)
+                .await
+                .map_err(EngineError::from)?;
+        }
         if fresh {
             let connected = conns::get_connection(&mut tx, m, c)
                 .await

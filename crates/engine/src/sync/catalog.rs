@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use tillbridge_store::catalog::{self, CategoryRow};
 use tillbridge_store::connections as conns;
 use tillbridge_store::jobs::JobRow;
+use tillbridge_store::ordering::{self, MenuItemRow, ProfileRow};
 
 impl Engine {
     pub(crate) async fn run_catalog(&self, job: &JobRow) -> Result<Outcome, EngineError> {
@@ -60,6 +61,21 @@ impl Engine {
             _ => {
                 let client = self.k_client(c)?;
                 let locations = conns::list_pos_locations(&mut *self.conn().await?, m, c).await?;
+                for bl in &locations {
+                    let (items, profiles) = self.k_order_catalog(m, c, &bl.external_id).await?;
+                    let mut tx = self.store().begin().await?;
+                    ordering::replace_location_catalog(
+                        &mut tx,
+                        m,
+                        c,
+                        &bl.external_id,
+                        &items,
+                        &profiles,
+                        self.now_ms(),
+                    )
+                    .await?;
+                    tillbridge_store::commit(tx).await?;
+                }
                 for bl in locations {
                     let groups = self
                         .with_token(m, c, |t| {
@@ -92,5 +108,61 @@ impl Engine {
             .await?;
         tillbridge_store::commit(tx).await?;
         Ok(Outcome::Done)
+    }
+
+    /// What online orders at a K-Series business location are checked against: the items of
+    /// its menus with their availability, and its account profiles.
+    async fn k_order_catalog(
+        &self,
+        m: &str,
+        c: &str,
+        bl: &str,
+    ) -> Result<(Vec<MenuItemRow>, Vec<ProfileRow>), EngineError> {
+        let client = self.k_client(c)?;
+        let menu = self
+            .with_token(m, c, |t| {
+                let (client, bl) = (client.clone(), bl.to_owned());
+                async move { client.menu_items(&t, &bl).await }
+            })
+            .await?;
+        let skus: Vec<String> = menu.iter().map(|i| i.sku.clone()).collect();
+        let counts: BTreeMap<String, Option<i64>> = self
+            .with_token(m, c, |t| {
+                let (client, bl, skus) = (client.clone(), bl.to_owned(), skus.clone());
+                async move { client.item_availability(&t, &bl, &skus).await }
+            })
+            .await?
+            .into_iter()
+            .map(|a| (a.sku, a.count))
+            .collect();
+        let profiles = self
+            .with_token(m, c, |t| {
+                let (client, bl) = (client.clone(), bl.to_owned());
+                async move { client.account_profiles(&t, &bl).await }
+            })
+            .await?;
+        let items = menu
+            .into_iter()
+            .map(|i| MenuItemRow {
+                available_count: counts.get(&i.sku).copied().flatten(),
+                price_minor: i
+                    .price
+                    .and_then(|p| tillbridge_model::money::parse_minor(&p.as_text(), 2).ok()),
+                sku: i.sku,
+                name: i.name,
+                category: i.group,
+            })
+            .collect();
+        let profiles = profiles
+            .into_iter()
+            .filter_map(|p| {
+                Some(ProfileRow {
+                    code: p.code?,
+                    name: p.name,
+                    delivery_mode: p.delivery_mode,
+                })
+            })
+            .collect();
+        Ok((items, profiles))
     }
 }

@@ -23,6 +23,8 @@ use tillbridge_store::orders::{upsert_order, OrderScope, Upsert};
 pub enum Outcome {
     /// Caught up; run again after the poll interval.
     Done,
+    /// Caught up; run again after the poll interval or at this instant, whichever is sooner.
+    RunBy(i64),
     /// The stream's location is no longer mapped; the job waits until it is.
     Unmapped,
 }

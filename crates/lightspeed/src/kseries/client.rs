@@ -35,6 +35,14 @@ impl KClient {
         }
     }
 
+    /// The same client (sharing its pacer, so one budget) with another retry policy.
+    pub fn with_policy(&self, policy: RetryPolicy) -> Self {
+        KClient {
+            policy,
+            ..self.clone()
+        }
+    }
+
     pub fn pacer(&self) -> &Pacer {
         &self.pacer
     }
@@ -197,5 +205,160 @@ impl KClient {
             format!("/o/wh/1/webhook/{endpoint_id}/business-locations/{business_location_id}");
         let method = if link { Method::PUT } else { Method::DELETE };
         self.call(token, method, &path, None).await.map(drop)
+    }
+
+    /// The account profiles of a business location (`GET /o/op/data/account-profiles`).
+    pub async fn account_profiles(
+        &self,
+        token: &Secret,
+        business_location_id: &str,
+    ) -> Result<Vec<wire::AccountProfile>, LightspeedError> {
+        let body: wire::AccountProfiles = self
+            .get(
+                token,
+                "/o/op/data/account-profiles",
+                &[("businessLocationId", business_location_id.to_owned())],
+            )
+            .await?;
+        Ok(body.account_profile_list)
+    }
+
+    /// Every item of every menu of a business location (`/o/op/1/menu/list`, then
+    /// `/o/op/2/menu/load/{menuId}` for each); an item on several menus appears once.
+    pub async fn menu_items(
+        &self,
+        token: &Secret,
+        business_location_id: &str,
+    ) -> Result<Vec<wire::MenuItem>, LightspeedError> {
+        let bl = ("businessLocationId", business_location_id.to_owned());
+        let menus: Vec<wire::MenuRef> = self
+            .get(token, "/o/op/1/menu/list", std::slice::from_ref(&bl))
+            .await?;
+        let mut items: Vec<wire::MenuItem> = Vec::new();
+        for menu in menus {
+            let Some(id) = menu.ikentoo_menu_id else {
+                continue;
+            };
+            let tree: serde_json::Value = self
+                .get(
+                    token,
+                    &format!("/o/op/2/menu/load/{id}"),
+                    std::slice::from_ref(&bl),
+                )
+                .await?;
+            for item in wire::menu_items(&tree) {
+                if !items.iter().any(|i| i.sku == item.sku) {
+                    items.push(item);
+                }
+            }
+        }
+        Ok(items)
+    }
+
+    /// The availability of `skus` at a business location (`GET /o/op/1/itemAvailability`, 50
+    /// SKUs a request). SKUs the answer leaves out are not restricted.
+    pub async fn item_availability(
+        &self,
+        token: &Secret,
+        business_location_id: &str,
+        skus: &[String],
+    ) -> Result<Vec<wire::Availability>, LightspeedError> {
+        let mut out = Vec::new();
+        for chunk in skus.chunks(50) {
+            let mut page = 0;
+            loop {
+                let mut query = vec![
+                    ("businessLocationId", business_location_id.to_owned()),
+                    ("page", page.to_string()),
+                    ("size", "50".to_owned()),
+                ];
+                query.extend(chunk.iter().map(|s| ("skus", s.clone())));
+                let body: wire::AvailabilityPage =
+                    self.get(token, "/o/op/1/itemAvailability", &query).await?;
+                out.extend(body.data);
+                let pages = body.metadata.and_then(|m| m.total_pages).unwrap_or(1);
+                page += 1;
+                if page >= pages {
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Sends an online order: `POST /o/op/1/order/local` (`local`) or `/o/op/1/order/toGo`.
+    /// A reused `thirdPartyReference` answers 409, which callers read as "already there".
+    pub async fn submit_order(
+        &self,
+        token: &Secret,
+        local: bool,
+        body: &serde_json::Value,
+    ) -> Result<(), LightspeedError> {
+        let path = if local {
+            "/o/op/1/order/local"
+        } else {
+            "/o/op/1/order/toGo"
+        };
+        self.call(token, Method::POST, path, Some(body))
+            .await
+            .map(drop)
+    }
+
+    /// Applies a payment to an account: `POST /o/op/1/pay`. The outcome arrives by webhook.
+    pub async fn pay(
+        &self,
+        token: &Secret,
+        body: &serde_json::Value,
+    ) -> Result<(), LightspeedError> {
+        self.call(token, Method::POST, "/o/op/1/pay", Some(body))
+            .await
+            .map(drop)
+    }
+
+    /// One account (`GET /o/op/1/order/accounts/{identifier}`); `None` when there is none
+    /// (never opened, or voided).
+    pub async fn account(
+        &self,
+        token: &Secret,
+        business_location_id: &str,
+        identifier: &str,
+    ) -> Result<Option<wire::AccountSnapshot>, LightspeedError> {
+        match self
+            .get(
+                token,
+                &format!("/o/op/1/order/accounts/{identifier}"),
+                &[("businessLocationId", business_location_id.to_owned())],
+            )
+            .await
+        {
+            Ok(a) => Ok(Some(a)),
+            Err(LightspeedError::BadRequest { status: 404, .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The closed sale of an online order (`GET /f/finance/{bl}/saleByExternalReference` with
+    /// `TASK:OO-{bl}-{reference}`); `None` while it is not closed.
+    pub async fn sale_by_reference(
+        &self,
+        token: &Secret,
+        business_location_id: &str,
+        reference: &str,
+    ) -> Result<Option<wire::Sale>, LightspeedError> {
+        match self
+            .get(
+                token,
+                &format!("/f/finance/{business_location_id}/saleByExternalReference"),
+                &[(
+                    "externalReferenceId",
+                    format!("TASK:OO-{business_location_id}-{reference}"),
+                )],
+            )
+            .await
+        {
+            Ok(s) => Ok(Some(s)),
+            Err(LightspeedError::BadRequest { status: 404, .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 }

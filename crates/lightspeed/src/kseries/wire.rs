@@ -304,3 +304,138 @@ mod notification_tests {
         );
     }
 }
+
+/// `GET /o/op/data/account-profiles`.
+#[derive(Deserialize, Debug, Clone)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountProfiles {
+    #[serde(default)]
+    pub account_profile_list: Vec<AccountProfile>,
+}
+
+#[derive(Deserialize, Debug, Clone)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountProfile {
+    pub id: Option<Id>,
+    pub code: Option<String>,
+    pub name: Option<String>,
+    /// `NONE`, `TAKE_AWAY` or `DELIVERY`.
+    pub delivery_mode: Option<String>,
+}
+
+/// An entry of `GET /o/op/1/menu/list`.
+#[derive(Deserialize, Debug, Clone)]
+#[serde(rename_all = "camelCase")]
+pub struct MenuRef {
+    pub menu_name: Option<String>,
+    pub ikentoo_menu_id: Option<Id>,
+}
+
+/// A menu item found anywhere in a menu tree, with the name of the group holding it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MenuItem {
+    pub sku: String,
+    pub name: Option<String>,
+    pub price: Option<Amount>,
+    pub group: Option<String>,
+}
+
+/// Collects the `menuItem` entries of a loaded menu (`GET /o/op/2/menu/load/{id}`), walking
+/// nested groups (`menuEntryGroups[].menuEntry[]`, entries discriminated by `@type`).
+pub fn menu_items(menu: &serde_json::Value) -> Vec<MenuItem> {
+    fn walk(entries: &[serde_json::Value], group: Option<&str>, out: &mut Vec<MenuItem>) {
+        for e in entries {
+            match e.get("@type").and_then(serde_json::Value::as_str) {
+                Some("group") => {
+                    let name = e.get("name").and_then(serde_json::Value::as_str);
+                    if let Some(children) = e.get("menuEntry").and_then(serde_json::Value::as_array)
+                    {
+                        walk(children, name.or(group), out);
+                    }
+                }
+                Some("menuItem") => {
+                    let Some(sku) = e.get("sku").and_then(serde_json::Value::as_str) else {
+                        continue;
+                    };
+                    out.push(MenuItem {
+                        sku: sku.to_owned(),
+                        name: e
+                            .get("productName")
+                            .and_then(serde_json::Value::as_str)
+                            .map(str::to_owned),
+                        price: e
+                            .get("productPrice")
+                            .and_then(|p| serde_json::from_value(p.clone()).ok()),
+                        group: group.map(str::to_owned),
+                    });
+                }
+                _ => {}
+            }
+        }
+    }
+    let mut out = Vec::new();
+    if let Some(groups) = menu
+        .get("menuEntryGroups")
+        .and_then(serde_json::Value::as_array)
+    {
+        walk(groups, None, &mut out);
+    }
+    out
+}
+
+/// `GET /o/op/1/itemAvailability`.
+#[derive(Deserialize, Debug, Clone)]
+#[serde(rename_all = "camelCase")]
+pub struct AvailabilityPage {
+    #[serde(default)]
+    pub data: Vec<Availability>,
+    pub metadata: Option<AvailabilityMeta>,
+}
+
+#[derive(Deserialize, Debug, Clone)]
+#[serde(rename_all = "camelCase")]
+pub struct Availability {
+    pub sku: String,
+    /// How many are left; absent or null when the count is not tracked.
+    pub count: Option<i64>,
+}
+
+#[derive(Deserialize, Debug, Clone)]
+#[serde(rename_all = "camelCase")]
+pub struct AvailabilityMeta {
+    pub total_pages: Option<i64>,
+}
+
+/// `GET /o/op/1/order/accounts/{accountIdentifier}` (an AccountSnapshot, the fields read).
+#[derive(Deserialize, Debug, Clone)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountSnapshot {
+    pub close_date: Option<String>,
+    pub paid_amount: Option<Amount>,
+    pub current_amount: Option<Amount>,
+    #[serde(default)]
+    pub payment_entries: Vec<PaymentEntry>,
+}
+
+#[derive(Deserialize, Debug, Clone)]
+#[serde(rename_all = "camelCase")]
+pub struct PaymentEntry {
+    pub external_reference: Option<String>,
+    pub payment_method_code: Option<String>,
+    pub amount_paid: Option<Amount>,
+    pub account_cancelled: Option<bool>,
+}
+
+/// An Order & Pay notification with the fields the ordering module reads.
+#[derive(Deserialize, Debug, Clone, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderNotification {
+    pub status: String,
+    #[serde(rename = "type", default)]
+    pub kind: Option<String>,
+    pub third_party_reference: Option<String>,
+    pub ikentoo_account_id: Option<Id>,
+    pub ikentoo_account_identifier: Option<String>,
+    pub reason: Option<String>,
+    pub errors: Option<serde_json::Value>,
+}

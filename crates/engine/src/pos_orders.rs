@@ -1,0 +1,93 @@
+//! Online orders into the POS, for the ordering module: the provider calls it needs, made with
+//! the connection's token (refreshed on a 401) and budget. Pushes try once more on a transport
+//! error or 5xx and then report it: the module owns the slower retry schedule, and a resent
+//! order is safe because its reference is unique (a reused one answers 409).
+
+use crate::error::EngineError;
+use crate::Engine;
+use std::time::Duration;
+use tillbridge_lightspeed::http::RetryPolicy;
+use tillbridge_lightspeed::kseries::wire::{AccountSnapshot, Sale};
+use tillbridge_lightspeed::kseries::KClient;
+
+impl Engine {
+    fn k_push_client(&self, connection_id: &str) -> Result<KClient, EngineError> {
+        Ok(self.k_client(connection_id)?.with_policy(RetryPolicy {
+            max_attempts: 2,
+            base_backoff: Duration::from_millis(200),
+            ..RetryPolicy::default()
+        }))
+    }
+
+    /// The webhook endpoint id that online orders of a K-Series connection name.
+    pub fn k_endpoint_id(&self, connection_id: &str) -> String {
+        crate::ingress::kseries::endpoint_id(connection_id)
+    }
+
+    /// `POST /o/op/1/order/local` (`local`) or `/toGo`.
+    pub async fn k_submit_order(
+        &self,
+        merchant_id: &str,
+        connection_id: &str,
+        local: bool,
+        body: &serde_json::Value,
+    ) -> Result<(), EngineError> {
+        let client = self.k_push_client(connection_id)?;
+        self.with_token(merchant_id, connection_id, |t| {
+            let client = client.clone();
+            async move { client.submit_order(&t, local, body).await }
+        })
+        .await
+    }
+
+    /// `POST /o/op/1/pay`.
+    pub async fn k_pay(
+        &self,
+        merchant_id: &str,
+        connection_id: &str,
+        body: &serde_json::Value,
+    ) -> Result<(), EngineError> {
+        let client = self.k_push_client(connection_id)?;
+        self.with_token(merchant_id, connection_id, |t| {
+            let client = client.clone();
+            async move { client.pay(&t, body).await }
+        })
+        .await
+    }
+
+    /// An open or closed account by identifier; `None` when the POS has none.
+    pub async fn k_account(
+        &self,
+        merchant_id: &str,
+        connection_id: &str,
+        business_location_id: &str,
+        identifier: &str,
+    ) -> Result<Option<AccountSnapshot>, EngineError> {
+        let client = self.k_push_client(connection_id)?;
+        self.with_token(merchant_id, connection_id, |t| {
+            let client = client.clone();
+            async move { client.account(&t, business_location_id, identifier).await }
+        })
+        .await
+    }
+
+    /// The closed sale of an online order by its reference; `None` while it is not closed.
+    pub async fn k_sale_by_reference(
+        &self,
+        merchant_id: &str,
+        connection_id: &str,
+        business_location_id: &str,
+        reference: &str,
+    ) -> Result<Option<Sale>, EngineError> {
+        let client = self.k_push_client(connection_id)?;
+        self.with_token(merchant_id, connection_id, |t| {
+            let client = client.clone();
+            async move {
+                client
+                    .sale_by_reference(&t, business_location_id, reference)
+                    .await
+            }
+        })
+        .await
+    }
+}

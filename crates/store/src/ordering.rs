@@ -1,0 +1,464 @@
+//! Online ordering: the POS menu items and account profiles orders are validated against,
+//! online orders with their status history, and the webhook details waiting for the ordering
+//! module. Every query is scoped by merchant.
+
+use crate::{Conn, Result, StoreError};
+use sqlx::Row;
+
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct MenuItemRow {
+    pub sku: String,
+    pub name: Option<String>,
+    pub price_minor: Option<i64>,
+    pub category: Option<String>,
+    /// How many are left; `None` when the POS does not restrict the item.
+    pub available_count: Option<i64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ProfileRow {
+    pub code: String,
+    pub name: Option<String>,
+    pub delivery_mode: Option<String>,
+}
+
+/// Replaces the menu items and account profiles of one POS location of a connection.
+pub async fn replace_location_catalog(
+    c: &mut Conn,
+    merchant_id: &str,
+    connection_id: &str,
+    pos_location: &str,
+    items: &[MenuItemRow],
+    profiles: &[ProfileRow],
+    now: i64,
+) -> Result<()> {
+    for table in ["pos_menu_items", "pos_profiles"] {
+        sqlx::query(&format!(
+            "DELETE FROM {table} WHERE merchant_id = $1 AND connection_id = $2 AND pos_location = $3"
+        ))
+        .bind(merchant_id)
+        .bind(connection_id)
+        .bind(pos_location)
+        .execute(&mut *c)
+        .await?;
+    }
+    for i in items {
+        sqlx::query(
+            "INSERT INTO pos_menu_items (merchant_id, connection_id, pos_location, sku, name, price_minor, category, available_count, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(merchant_id)
+        .bind(connection_id)
+        .bind(pos_location)
+        .bind(&i.sku)
+        .bind(&i.name)
+        .bind(i.price_minor)
+        .bind(&i.category)
+        .bind(i.available_count)
+        .bind(now)
+        .execute(&mut *c)
+        .await?;
+    }
+    for p in profiles {
+        sqlx::query(
+            "INSERT INTO pos_profiles (merchant_id, connection_id, pos_location, code, name, delivery_mode, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(merchant_id)
+        .bind(connection_id)
+        .bind(pos_location)
+        .bind(&p.code)
+        .bind(&p.name)
+        .bind(&p.delivery_mode)
+        .bind(now)
+        .execute(&mut *c)
+        .await?;
+    }
+    Ok(())
+}
+
+/// The menu items of one POS location, by SKU.
+pub async fn menu_items(
+    c: &mut Conn,
+    merchant_id: &str,
+    connection_id: &str,
+    pos_location: &str,
+) -> Result<Vec<MenuItemRow>> {
+    let rows = sqlx::query(
+        "SELECT sku, name, price_minor, category, available_count FROM pos_menu_items \
+         WHERE merchant_id = $1 AND connection_id = $2 AND pos_location = $3 ORDER BY sku",
+    )
+    .bind(merchant_id)
+    .bind(connection_id)
+    .bind(pos_location)
+    .fetch_all(&mut *c)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(MenuItemRow {
+                sku: r.try_get("sku")?,
+                name: r.try_get("name")?,
+                price_minor: r.try_get("price_minor")?,
+                category: r.try_get("category")?,
+                available_count: r.try_get("available_count")?,
+            })
+        })
+        .collect()
+}
+
+pub async fn profiles(
+    c: &mut Conn,
+    merchant_id: &str,
+    connection_id: &str,
+    pos_location: &str,
+) -> Result<Vec<ProfileRow>> {
+    let rows = sqlx::query(
+        "SELECT code, name, delivery_mode FROM pos_profiles \
+         WHERE merchant_id = $1 AND connection_id = $2 AND pos_location = $3 ORDER BY code",
+    )
+    .bind(merchant_id)
+    .bind(connection_id)
+    .bind(pos_location)
+    .fetch_all(&mut *c)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(ProfileRow {
+                code: r.try_get("code")?,
+                name: r.try_get("name")?,
+                delivery_mode: r.try_get("delivery_mode")?,
+            })
+        })
+        .collect()
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OrderRow {
+    pub id: String,
+    pub channel_order_id: String,
+    pub location_id: String,
+    pub connection_id: String,
+    pub pos_location: String,
+    pub series: String,
+    /// `dine_in`, `takeaway` or `delivery`.
+    pub order_type: String,
+    /// The validated order as submitted (JSON).
+    pub request: serde_json::Value,
+    pub request_hash: String,
+    pub status: String,
+    pub reason: Option<String>,
+    pub detail: Option<String>,
+    /// The POS account (K: `ikentooAccountIdentifier`).
+    pub pos_account: Option<String>,
+    pub payment_status: String,
+    pub total_minor: i64,
+    pub currency: String,
+    /// Failed attempts of the current step (push or payment).
+    pub attempts: i64,
+    /// When the worker should act on it next; `None` while it waits for the POS only.
+    pub next_attempt_at: Option<i64>,
+    pub last_error: Option<String>,
+    /// It could not reach the POS: staff must handle it by hand.
+    pub manual: bool,
+    pub submitted_at: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+const COLUMNS: &str = "id, channel_order_id, location_id, connection_id, pos_location, series, order_type, request, request_hash, \
+     status, reason, detail, pos_account, payment_status, total_minor, currency, attempts, next_attempt_at, last_error, manual, \
+     submitted_at, created_at, updated_at";
+
+fn order_of(r: &sqlx::any::AnyRow) -> Result<OrderRow> {
+    let request: String = r.try_get("request")?;
+    Ok(OrderRow {
+        id: r.try_get("id")?,
+        channel_order_id: r.try_get("channel_order_id")?,
+        location_id: r.try_get("location_id")?,
+        connection_id: r.try_get("connection_id")?,
+        pos_location: r.try_get("pos_location")?,
+        series: r.try_get("series")?,
+        order_type: r.try_get("order_type")?,
+        request: serde_json::from_str(&request)
+            .map_err(|e| StoreError::Corrupt(format!("online order request: {e}")))?,
+        request_hash: r.try_get("request_hash")?,
+        status: r.try_get("status")?,
+        reason: r.try_get("reason")?,
+        detail: r.try_get("detail")?,
+        pos_account: r.try_get("pos_account")?,
+        payment_status: r.try_get("payment_status")?,
+        total_minor: r.try_get("total_minor")?,
+        currency: r.try_get("currency")?,
+        attempts: r.try_get("attempts")?,
+        next_attempt_at: r.try_get("next_attempt_at")?,
+        last_error: r.try_get("last_error")?,
+        manual: r.try_get::<i64, _>("manual")? != 0,
+        submitted_at: r.try_get("submitted_at")?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+    })
+}
+
+/// Inserts a new order unless its channel order id is already taken; returns whether it was
+/// inserted. Concurrent submissions of one channel order id insert exactly one row.
+pub async fn insert(c: &mut Conn, merchant_id: &str, o: &OrderRow) -> Result<bool> {
+    let r = sqlx::query(&format!(
+        "INSERT INTO online_orders (merchant_id, {COLUMNS}) VALUES \
+         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24) \
+         ON CONFLICT DO NOTHING"
+    ))
+    .bind(merchant_id)
+    .bind(&o.id)
+    .bind(&o.channel_order_id)
+    .bind(&o.location_id)
+    .bind(&o.connection_id)
+    .bind(&o.pos_location)
+    .bind(&o.series)
+    .bind(&o.order_type)
+    .bind(o.request.to_string())
+    .bind(&o.request_hash)
+    .bind(&o.status)
+    .bind(&o.reason)
+    .bind(&o.detail)
+    .bind(&o.pos_account)
+    .bind(&o.payment_status)
+    .bind(o.total_minor)
+    .bind(&o.currency)
+    .bind(o.attempts)
+    .bind(o.next_attempt_at)
+    .bind(&o.last_error)
+    .bind(i64::from(o.manual))
+    .bind(o.submitted_at)
+    .bind(o.created_at)
+    .bind(o.updated_at)
+    .execute(&mut *c)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Writes an order's changing fields back.
+pub async fn update(c: &mut Conn, merchant_id: &str, o: &OrderRow) -> Result<()> {
+    sqlx::query(
+        "UPDATE online_orders SET status = $3, reason = $4, detail = $5, pos_account = $6, payment_status = $7, attempts = $8, \
+         next_attempt_at = $9, last_error = $10, manual = $11, submitted_at = $12, updated_at = $13 \
+         WHERE merchant_id = $1 AND id = $2",
+    )
+    .bind(merchant_id)
+    .bind(&o.id)
+    .bind(&o.status)
+    .bind(&o.reason)
+    .bind(&o.detail)
+    .bind(&o.pos_account)
+    .bind(&o.payment_status)
+    .bind(o.attempts)
+    .bind(o.next_attempt_at)
+    .bind(&o.last_error)
+    .bind(i64::from(o.manual))
+    .bind(o.submitted_at)
+    .bind(o.updated_at)
+    .execute(&mut *c)
+    .await?;
+    Ok(())
+}
+
+/// The order whose `column` (a fixed column name, never input) equals `value`.
+async fn one_by(
+    c: &mut Conn,
+    merchant_id: &str,
+    column: &'static str,
+    value: &str,
+) -> Result<Option<OrderRow>> {
+    let row = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM online_orders WHERE merchant_id = $1 AND {column} = $2"
+    ))
+    .bind(merchant_id)
+    .bind(value)
+    .fetch_optional(&mut *c)
+    .await?;
+    row.as_ref().map(order_of).transpose()
+}
+
+pub async fn get(c: &mut Conn, merchant_id: &str, id: &str) -> Result<Option<OrderRow>> {
+    one_by(c, merchant_id, "id", id).await
+}
+
+pub async fn by_channel_id(
+    c: &mut Conn,
+    merchant_id: &str,
+    channel_order_id: &str,
+) -> Result<Option<OrderRow>> {
+    one_by(c, merchant_id, "channel_order_id", channel_order_id).await
+}
+
+/// Orders newest first, optionally of one status, or only those needing manual handling.
+pub async fn list(
+    c: &mut Conn,
+    merchant_id: &str,
+    status: Option<&str>,
+    manual_only: bool,
+    limit: i64,
+) -> Result<Vec<OrderRow>> {
+    let mut sql = format!("SELECT {COLUMNS} FROM online_orders WHERE merchant_id = $1");
+    if manual_only {
+        sql.push_str(" AND manual = 1");
+    }
+    if status.is_some() {
+        sql.push_str(" AND status = $3");
+    }
+    sql.push_str(" ORDER BY created_at DESC, id DESC LIMIT $2");
+    let mut q = sqlx::query(&sql).bind(merchant_id).bind(limit);
+    if let Some(s) = status {
+        q = q.bind(s);
+    }
+    let rows = q.fetch_all(&mut *c).await?;
+    rows.iter().map(order_of).collect()
+}
+
+/// Orders whose next step is due at `now`, oldest first.
+pub async fn due(c: &mut Conn, merchant_id: &str, now: i64, limit: i64) -> Result<Vec<OrderRow>> {
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM online_orders WHERE merchant_id = $1 AND next_attempt_at IS NOT NULL AND next_attempt_at <= $2 \
+         ORDER BY next_attempt_at, id LIMIT $3"
+    ))
+    .bind(merchant_id)
+    .bind(now)
+    .bind(limit)
+    .fetch_all(&mut *c)
+    .await?;
+    rows.iter().map(order_of).collect()
+}
+
+/// The earliest next step of any order of the merchant.
+pub async fn next_due(c: &mut Conn, merchant_id: &str) -> Result<Option<i64>> {
+    Ok(sqlx::query_scalar(
+        "SELECT MIN(next_attempt_at) FROM online_orders WHERE merchant_id = $1 AND next_attempt_at IS NOT NULL",
+    )
+    .bind(merchant_id)
+    .fetch_one(&mut *c)
+    .await?)
+}
+
+/// The order that a POS reference (K: our `thirdPartyReference`, which is the order id, or the
+/// account identifier) names.
+pub async fn by_pos_reference(
+    c: &mut Conn,
+    merchant_id: &str,
+    connection_id: &str,
+    reference: &str,
+) -> Result<Option<OrderRow>> {
+    let row = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM online_orders WHERE merchant_id = $1 AND connection_id = $2 AND (id = $3 OR pos_account = $3)"
+    ))
+    .bind(merchant_id)
+    .bind(connection_id)
+    .bind(reference)
+    .fetch_optional(&mut *c)
+    .await?;
+    row.as_ref().map(order_of).transpose()
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct HistoryRow {
+    pub status: String,
+    pub payment_status: String,
+    pub detail: Option<String>,
+    pub at: i64,
+}
+
+pub async fn append_history(
+    c: &mut Conn,
+    merchant_id: &str,
+    order_id: &str,
+    h: &HistoryRow,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO online_order_history (merchant_id, order_id, seq, status, payment_status, detail, at) \
+         VALUES ($1, $2, (SELECT COALESCE(MAX(seq), 0) + 1 FROM online_order_history WHERE merchant_id = $1 AND order_id = $2), $3, $4, $5, $6)",
+    )
+    .bind(merchant_id)
+    .bind(order_id)
+    .bind(&h.status)
+    .bind(&h.payment_status)
+    .bind(&h.detail)
+    .bind(h.at)
+    .execute(&mut *c)
+    .await?;
+    Ok(())
+}
+
+pub async fn history(c: &mut Conn, merchant_id: &str, order_id: &str) -> Result<Vec<HistoryRow>> {
+    let rows = sqlx::query(
+        "SELECT status, payment_status, detail, at FROM online_order_history WHERE merchant_id = $1 AND order_id = $2 ORDER BY seq",
+    )
+    .bind(merchant_id)
+    .bind(order_id)
+    .fetch_all(&mut *c)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(HistoryRow {
+                status: r.try_get("status")?,
+                payment_status: r.try_get("payment_status")?,
+                detail: r.try_get("detail")?,
+                at: r.try_get("at")?,
+            })
+        })
+        .collect()
+}
+
+#[derive(Clone, Debug)]
+pub struct PendingDelivery {
+    pub connection_id: String,
+    pub idempotency_key: String,
+    pub topic: String,
+    pub detail: serde_json::Value,
+}
+
+/// Webhook deliveries waiting for the ordering module, in the order they arrived.
+pub async fn pending_deliveries(
+    c: &mut Conn,
+    merchant_id: &str,
+    limit: i64,
+) -> Result<Vec<PendingDelivery>> {
+    let rows = sqlx::query(
+        "SELECT connection_id, idempotency_key, topic, detail FROM webhook_deliveries WHERE merchant_id = $1 AND pending = 1 \
+         ORDER BY received_at, idempotency_key LIMIT $2",
+    )
+    .bind(merchant_id)
+    .bind(limit)
+    .fetch_all(&mut *c)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let detail: Option<String> = r.try_get("detail")?;
+            Ok(PendingDelivery {
+                connection_id: r.try_get("connection_id")?,
+                idempotency_key: r.try_get("idempotency_key")?,
+                topic: r.try_get("topic")?,
+                detail: detail
+                    .as_deref()
+                    .map(serde_json::from_str)
+                    .transpose()
+                    .map_err(|e| StoreError::Corrupt(format!("webhook detail: {e}")))?
+                    .unwrap_or_default(),
+            })
+        })
+        .collect()
+}
+
+pub async fn mark_delivery_handled(
+    c: &mut Conn,
+    merchant_id: &str,
+    connection_id: &str,
+    idempotency_key: &str,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE webhook_deliveries SET pending = 0 WHERE merchant_id = $1 AND connection_id = $2 AND idempotency_key = $3",
+    )
+    .bind(merchant_id)
+    .bind(connection_id)
+    .bind(idempotency_key)
+    .execute(&mut *c)
+    .await?;
+    Ok(())
+}
