@@ -17,6 +17,7 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub vault: VaultConfig,
     pub sync: SyncConfig,
+    pub ordering: OrderingConfig,
     pub lightspeed: LightspeedConfig,
     pub log: LogConfig,
 }
@@ -60,6 +61,13 @@ pub struct SyncConfig {
     pub catalog_interval_secs: u64,
     pub refresh_buffer_secs: u64,
     pub max_attempts: u32,
+}
+
+#[derive(Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct OrderingConfig {
+    pub retry_base_ms: u64,
+    pub reconcile_interval_ms: u64,
 }
 
 #[derive(Deserialize, Debug, Clone)]
@@ -177,6 +185,13 @@ impl Config {
         if let Some(v) = env("TILLBRIDGE_MASTER_KEY") {
             self.vault.master_key = Some(Secret::new(v));
         }
+        if let Some(v) = env("TILLBRIDGE_ORDER_RETRY_BASE_MS") {
+            self.ordering.retry_base_ms = parse("TILLBRIDGE_ORDER_RETRY_BASE_MS", v)?;
+        }
+        if let Some(v) = env("TILLBRIDGE_ORDER_RECONCILE_INTERVAL_MS") {
+            self.ordering.reconcile_interval_ms =
+                parse("TILLBRIDGE_ORDER_RECONCILE_INTERVAL_MS", v)?;
+        }
         if let Some(v) = env("TILLBRIDGE_BACKFILL_DAYS") {
             self.sync.backfill_days = parse("TILLBRIDGE_BACKFILL_DAYS", v)? as i64;
         }
@@ -284,6 +299,9 @@ impl Config {
         e.catalog_interval = Duration::from_secs(self.sync.catalog_interval_secs.max(1));
         e.refresh_buffer = Duration::from_secs(self.sync.refresh_buffer_secs);
         e.max_attempts = self.sync.max_attempts.max(1);
+        e.order_retry_base = Duration::from_millis(self.ordering.retry_base_ms.max(1));
+        e.order_reconcile_interval =
+            Duration::from_millis(self.ordering.reconcile_interval_ms.max(1));
         let k = &self.lightspeed.kseries;
         if !k.client_id.is_empty() {
             if k.client_secret.is_empty() {

@@ -61,6 +61,9 @@ pub async fn open_engine(
     engine
         .register_consumer(std::sync::Arc::new(tillbridge_labor::consumer::Consumer))
         .await?;
+    engine
+        .register_consumer(std::sync::Arc::new(tillbridge_ordering::Consumer))
+        .await?;
     Ok(engine)
 }
 

@@ -509,6 +509,40 @@ pub const OPERATIONS: &[Operation] = &[
         ]
     ),
     op!(
+        "post",
+        "/api/v1/merchants/{merchant_id}/online-orders",
+        "submitOnlineOrder",
+        "ordering",
+        "Submit an online order for the POS: checked against the location's synced menu, availability and account profiles (422 `order_rejected` with the reason — sku_not_found, item_unavailable, price_mismatch, invalid_profile, other — and field-level problems; nothing is sent), then pushed and paid by the worker. Idempotent on `channel_order_id`: 201 when created, 200 with the existing order when the same order is submitted again, 409 when the id was used for a different order",
+        Some("OnlineOrder"),
+        201,
+        &[]
+    ),
+    op!(
+        "get",
+        "/api/v1/merchants/{merchant_id}/online-orders",
+        "listOnlineOrders",
+        "ordering",
+        "Online orders, newest first, with their status (received, submitted, accepted, ready, completed; rejected, failed, cancelled), payment status and history",
+        None,
+        200,
+        &[
+            ("status", "only this status"),
+            ("needs_manual_handling", "true: only orders that could not reach the POS or whose payment failed"),
+            ("limit", "1–500, default 100")
+        ]
+    ),
+    op!(
+        "get",
+        "/api/v1/merchants/{merchant_id}/online-orders/{order_id}",
+        "getOnlineOrder",
+        "ordering",
+        "One online order (by its id or channel order id), read-only: act on it in the POS",
+        None,
+        200,
+        &[]
+    ),
+    op!(
         "get",
         "/api/v1/merchants/{merchant_id}/labor/settings",
         "getLaborSettings",
@@ -758,6 +792,7 @@ fn schemas() -> Value {
                 "field_type": {"type": "string", "enum": ["gross_sales", "net_sales", "discounts", "returns", "transactions", "goods_sold", "returned_goods", "visitors"]},
                 "hourly": {"type": "boolean", "description": "split into 1-hour intervals; otherwise the daily total"} }, "required": ["number", "name", "field_type"]}}
         }), &["name", "timezone", "client_number"]),
+        "OnlineOrder": online_order_schema(),
         "LaborImport": s(json!({
             "departments": {"type": "array", "items": {"type": "string"}, "description": "department ids; all when empty"},
             "from": {"type": "string", "format": "date"}, "until": {"type": "string", "format": "date"},
@@ -765,6 +800,34 @@ fn schemas() -> Value {
         }), &["from", "until"]),
         "ManualCredit": s(json!({ "amount_minor": {"type": "integer", "description": "positive credits, negative debits; not zero"}, "reason": {"type": "string"}, "message": {"type": "string"}, "idempotency_key": {"type": "string", "maxLength": 200} }), &["amount_minor", "reason", "idempotency_key"]),
     })
+}
+
+fn online_order_schema() -> Value {
+    let item = json!({"type": "object", "properties": {
+        "sku": {"type": "string", "maxLength": 25}, "quantity": {"type": "integer", "minimum": 1, "maximum": 999},
+        "unit_price_minor": {"type": "integer", "description": "checked against the POS price when given"},
+        "modifiers": {"type": "array", "items": {"type": "string"}}, "note": {"type": "string"} }, "required": ["sku", "quantity"]});
+    let payment = json!({"type": "object", "properties": {
+        "method": {"type": "string", "description": "POS payment method code, default OOPAYMENT"},
+        "amount_minor": {"type": "integer", "description": "paid for the items, tip excluded; must equal their POS total"},
+        "tip_minor": {"type": "integer"}, "reference": {"type": "string"} }, "required": ["amount_minor"]});
+    let address = json!({"type": "object", "properties": {"line1": {"type": "string"}, "line2": {"type": "string"}, "zip": {"type": "string"}, "city": {"type": "string"}}, "required": ["line1", "zip", "city"]});
+    let customer = json!({"type": "object", "properties": {"first_name": {"type": "string"}, "last_name": {"type": "string"}, "email": {"type": "string"}, "phone": {"type": "string", "description": "E.164"}}, "required": ["first_name"]});
+    json!({ "type": "object", "additionalProperties": false, "properties": {
+        "channel_order_id": {"type": "string", "maxLength": 128, "description": "the channel's order id: the idempotency key"},
+        "location_id": {"type": "string", "description": "a mapped location"},
+        "type": {"type": "string", "enum": ["dine_in", "takeaway", "delivery"]},
+        "table": {"type": "string", "description": "dine-in only, required there"},
+        "covers": {"type": "integer", "minimum": 1, "maximum": 99},
+        "delivery_address": address,
+        "scheduled_at": {"type": "string", "format": "date-time", "description": "in the future"},
+        "customer": customer,
+        "items": {"type": "array", "minItems": 1, "items": item},
+        "payment": payment,
+        "account_profile": {"type": "string", "description": "order profile code; default COLLECT for takeaway, DELIVERY for delivery"},
+        "total_minor": {"type": "integer", "description": "what the channel charged for the items; checked against the POS prices"},
+        "note": {"type": "string"}
+    }, "required": ["channel_order_id", "location_id", "type", "customer", "items"] })
 }
 
 pub fn document() -> Value {

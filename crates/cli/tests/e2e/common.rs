@@ -142,6 +142,12 @@ pub fn hub_env(sb: &Sb, db: &Db, backfill_days: u32) -> Vec<(String, String)> {
             sb.client_secret.clone(),
         ),
         ("TILLBRIDGE_BACKFILL_DAYS".into(), backfill_days.to_string()),
+        // Online-order retries and status checks at test speed (10 s and 60 s in production).
+        ("TILLBRIDGE_ORDER_RETRY_BASE_MS".into(), "100".into()),
+        (
+            "TILLBRIDGE_ORDER_RECONCILE_INTERVAL_MS".into(),
+            "400".into(),
+        ),
         (
             "TILLBRIDGE_XSERIES_AUTHORIZE_URL".into(),
             format!("{}/xseries/connect", sb.url),

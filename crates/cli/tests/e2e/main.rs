@@ -15,6 +15,7 @@ mod kseries;
 mod labor;
 mod loyalty;
 mod oauth;
+mod ordering;
 mod oseries;
 mod rseries;
 mod sync;

@@ -5,6 +5,7 @@ mod keys;
 mod labor;
 mod loyalty;
 mod merchants;
+mod ordering;
 mod orders;
 
 use crate::AppState;
@@ -188,6 +189,14 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/api/v1/merchants/{merchant_id}/labor/imports/{import_id}/cancel",
             post(labor::cancel_import),
+        )
+        .route(
+            "/api/v1/merchants/{merchant_id}/online-orders",
+            get(ordering::list).post(ordering::submit),
+        )
+        .route(
+            "/api/v1/merchants/{merchant_id}/online-orders/{order_id}",
+            get(ordering::get),
         )
         .route("/api/v1/api-keys", get(keys::list).post(keys::create))
         .route(

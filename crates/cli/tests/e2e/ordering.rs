@@ -1,0 +1,532 @@
+//! Online orders into a K-Series POS, end to end against the sandbox: dine-in and takeaway
+//! through the whole ladder with payment, rejections before anything is sent, concurrent
+//! resubmission, a void in the POS, an outage during the push, and lost webhooks.
+
+use crate::common::*;
+use crate::on_both_backends;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+/// A change to an order body.
+type Change = fn(&mut Value);
+
+struct Setup {
+    w: World,
+    sid: String,
+    m: String,
+    c: String,
+    loc: String,
+    pos_location: String,
+    /// (sku, price in cents) of the Hot Drinks and of another category.
+    coffee: (String, i64),
+    pastry: (String, i64),
+}
+
+async fn setup(backend: Backend) -> Option<Setup> {
+    let w = World::start(backend).await?;
+    let sm = w.sb.merchant(1, 3).await;
+    let sid = sm["id"].as_str().unwrap().to_owned();
+    let m = w.merchant().await;
+    let c = w.connect(&m, &sm).await;
+    assert!(w.drain().await.is_empty());
+    let conn = w
+        .api
+        .get(&format!("/api/v1/merchants/{m}/connections/{c}"))
+        .await
+        .unwrap();
+    let pos = conn["pos_locations"][0].clone();
+    let locations = w
+        .api
+        .get(&format!("/api/v1/merchants/{m}/locations"))
+        .await
+        .unwrap();
+    let loc = locations["locations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["name"] == pos["name"])
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let pos_location = pos["id"].as_str().unwrap().to_owned();
+    let detail =
+        w.sb.api
+            .get(&format!("/_sandbox/merchants/{sid}"))
+            .await
+            .unwrap();
+    let item = |category: &str| {
+        let i = detail["menu"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| (i["category"] == category) == (category == "Hot Drinks"))
+            .unwrap()
+            .clone();
+        let price: f64 = i["price"].as_str().unwrap().parse().unwrap();
+        (
+            i["sku"].as_str().unwrap().to_owned(),
+            (price * 100.0).round() as i64,
+        )
+    };
+    let (coffee, pastry) = (item("Hot Drinks"), item("other"));
+    Some(Setup {
+        w,
+        sid,
+        m,
+        c,
+        loc,
+        pos_location,
+        coffee,
+        pastry,
+    })
+}
+
+impl Setup {
+    async fn submit(&self, body: &Value) -> (StatusCode, Value) {
+        self.w
+            .api
+            .send(
+                Method::POST,
+                &format!("/api/v1/merchants/{}/online-orders", self.m),
+                Some(body),
+            )
+            .await
+            .unwrap()
+    }
+
+    fn takeaway(&self, channel_id: &str) -> Value {
+        let total = self.coffee.1 * 2 + self.pastry.1;
+        json!({
+            "channel_order_id": channel_id,
+            "location_id": self.loc,
+            "type": "takeaway",
+            "customer": {"first_name": "Ada", "last_name": "Lovelace", "email": "Ada@Example.com", "phone": "+4512345678"},
+            "items": [
+                {"sku": self.coffee.0, "quantity": 2, "unit_price_minor": self.coffee.1},
+                {"sku": self.pastry.0, "quantity": 1, "note": "warm it up"}
+            ],
+            "payment": {"amount_minor": total, "tip_minor": 100, "reference": "psp-1"},
+            "total_minor": total,
+        })
+    }
+
+    async fn order(&self, id: &str) -> Value {
+        self.w
+            .api
+            .get(&format!("/api/v1/merchants/{}/online-orders/{id}", self.m))
+            .await
+            .unwrap()
+    }
+
+    /// Runs the workers until the order has `status` (and `payment`, when given).
+    async fn wait_for(&self, id: &str, status: &str, payment: Option<&str>) -> Value {
+        for _ in 0..150 {
+            assert!(self.w.drain().await.is_empty());
+            let o = self.order(id).await;
+            if o["status"] == status && payment.is_none_or(|p| o["payment_status"] == p) {
+                return o;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!(
+            "order {id} never reached {status}/{payment:?}: {}",
+            self.order(id).await
+        );
+    }
+
+    /// Plays the POS staff.
+    async fn pos(&self, order_id: &str, action: &str) {
+        self.w
+            .sb
+            .api
+            .post(
+                &format!("/_sandbox/merchants/{}/online-orders/{order_id}", self.sid),
+                &json!({ "action": action }),
+            )
+            .await
+            .unwrap();
+    }
+
+    async fn pos_orders(&self) -> Vec<Value> {
+        self.w
+            .sb
+            .api
+            .get(&format!("/_sandbox/merchants/{}/online-orders", self.sid))
+            .await
+            .unwrap()["online_orders"]
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+
+    /// The statuses announced for an order, in event order.
+    async fn announced(&self, id: &str) -> Vec<String> {
+        let events = self
+            .w
+            .api
+            .get(&format!(
+                "/api/v1/merchants/{}/events?type=ordering.order_status&limit=1000",
+                self.m
+            ))
+            .await
+            .unwrap();
+        events["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["subject"] == id)
+            .map(|e| e["payload"]["status"].as_str().unwrap().to_owned())
+            .collect()
+    }
+}
+
+on_both_backends!(
+    kseries_online_orders_climb_the_ladder,
+    |backend| async move {
+        let Some(s) = setup(backend).await else {
+            return;
+        };
+        // Takeaway with payment: accepted, paid, ready, completed.
+        let (status, created) = s.submit(&s.takeaway("shop-1")).await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        assert_eq!(created["status"], "received");
+        assert_eq!(created["read_only"], true);
+        let id = created["id"].as_str().unwrap().to_owned();
+        let accepted = s.wait_for(&id, "accepted", Some("applied")).await;
+        let account = accepted["pos_account"].as_str().unwrap().to_owned();
+        let pos = s.pos_orders().await;
+        assert_eq!(pos.len(), 1, "{pos:?}");
+        assert_eq!(pos[0]["reference"], id.as_str());
+        assert_eq!(pos[0]["identifier"], account.as_str());
+        assert_eq!(pos[0]["profile"], "COLLECT");
+        assert_eq!(pos[0]["dine_in"], false);
+        assert_eq!(
+            pos[0]["paid"], pos[0]["total"],
+            "the payment covers the order"
+        );
+        s.pos(&id, "ready").await;
+        s.wait_for(&id, "ready", None).await;
+        s.pos(&id, "close").await;
+        let done = s.wait_for(&id, "completed", None).await;
+        assert_eq!(
+            s.announced(&id).await,
+            ["received", "submitted", "accepted", "ready", "completed"]
+        );
+        let history: Vec<&str> = done["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["status"].as_str().unwrap())
+            .collect();
+        assert!(
+            history.starts_with(&["received", "submitted", "accepted"]),
+            "{history:?}"
+        );
+
+        // The closed order is a sale in the POS, carrying its reference; the sync picks it up.
+        s.w.hub.engine.sync_now(&s.m, &s.c).await.unwrap();
+        assert!(s.w.drain().await.is_empty());
+
+        // Dine-in at a table, without payment: completed with nothing to pay.
+        let mut dine = s.takeaway("table-7");
+        dine["type"] = json!("dine_in");
+        dine["table"] = json!("7");
+        dine["covers"] = json!(2);
+        dine.as_object_mut().unwrap().remove("payment");
+        let (status, created) = s.submit(&dine).await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        let id2 = created["id"].as_str().unwrap().to_owned();
+        s.wait_for(&id2, "accepted", Some("none")).await;
+        let pos = s.pos_orders().await;
+        let table = pos.iter().find(|o| o["reference"] == id2.as_str()).unwrap();
+        assert_eq!(
+            (
+                table["dine_in"].clone(),
+                table["table"].clone(),
+                table["profile"].clone()
+            ),
+            (json!(true), json!("7"), Value::Null)
+        );
+        s.pos(&id2, "close").await;
+        s.wait_for(&id2, "completed", None).await;
+        // CLOSED before READY: the shopper still sees every step, in order.
+        assert_eq!(
+            s.announced(&id2).await,
+            ["received", "submitted", "accepted", "ready", "completed"]
+        );
+
+        // A void in the POS cancels the order with the only reason Lightspeed has.
+        let (_, created) = s.submit(&s.takeaway("shop-void")).await;
+        let id3 = created["id"].as_str().unwrap().to_owned();
+        s.wait_for(&id3, "accepted", Some("applied")).await;
+        s.pos(&id3, "void").await;
+        let cancelled = s.wait_for(&id3, "cancelled", None).await;
+        assert_eq!(cancelled["detail"], "Canceled by merchant");
+        s.w.stop().await;
+    }
+);
+
+on_both_backends!(
+    kseries_bad_orders_are_rejected_before_the_pos,
+    |backend| async move {
+        let Some(s) = setup(backend).await else {
+            return;
+        };
+        let cases: Vec<(Change, &str, &str)> = vec![
+            (
+                |o| o["items"][0]["sku"] = json!("NOPE-1"),
+                "sku_not_found",
+                "items[0].sku",
+            ),
+            (
+                |o| o["account_profile"] = json!("DRIVE_THRU"),
+                "invalid_profile",
+                "account_profile",
+            ),
+            (
+                |o| o["items"][0]["unit_price_minor"] = json!(1),
+                "price_mismatch",
+                "items[0].unit_price_minor",
+            ),
+            (
+                |o| o["total_minor"] = json!(5),
+                "price_mismatch",
+                "total_minor",
+            ),
+            (
+                |o| o["customer"]["first_name"] = json!(""),
+                "other",
+                "customer.first_name",
+            ),
+            (
+                |o| o["location_id"] = json!("loc_nope"),
+                "other",
+                "location_id",
+            ),
+        ];
+        for (i, (change, reason, field)) in cases.into_iter().enumerate() {
+            let mut body = s.takeaway(&format!("bad-{i}"));
+            change(&mut body);
+            let (status, err) = s.submit(&body).await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
+            assert_eq!(err["error"]["code"], "order_rejected");
+            assert_eq!(err["error"]["details"]["reason"], reason, "{err}");
+            assert!(
+                err["error"]["details"]["problems"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|p| p["field"] == field),
+                "{err}"
+            );
+        }
+        // Sold out at the POS (its availability is synced with the catalog).
+        s.w.sb
+            .api
+            .put(
+                &format!("/_sandbox/merchants/{}/availability", s.sid),
+                &json!({"location": s.pos_location, "sku": s.coffee.0, "count": 0}),
+            )
+            .await
+            .unwrap();
+        s.w.hub.engine.sync_now(&s.m, &s.c).await.unwrap();
+        assert!(s.w.drain().await.is_empty());
+        let (status, err) = s.submit(&s.takeaway("sold-out")).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
+        assert_eq!(
+            err["error"]["details"]["reason"], "item_unavailable",
+            "{err}"
+        );
+
+        // Nothing reached the POS and nothing was stored.
+        assert!(s.w.drain().await.is_empty());
+        assert!(s.pos_orders().await.is_empty());
+        let list =
+            s.w.api
+                .get(&format!("/api/v1/merchants/{}/online-orders", s.m))
+                .await
+                .unwrap();
+        assert_eq!(list["online_orders"].as_array().unwrap().len(), 0, "{list}");
+        s.w.stop().await;
+    }
+);
+
+on_both_backends!(
+    kseries_concurrent_resubmission_makes_one_pos_order,
+    |backend| async move {
+        let Some(s) = setup(backend).await else {
+            return;
+        };
+        let body = s.takeaway("dup-1");
+        let results = futures_join(&s, &body).await;
+        let created = results
+            .iter()
+            .filter(|(st, _)| *st == StatusCode::CREATED)
+            .count();
+        assert_eq!(created, 1, "{results:?}");
+        assert!(
+            results
+                .iter()
+                .all(|(st, _)| *st == StatusCode::CREATED || *st == StatusCode::OK),
+            "{results:?}"
+        );
+        let ids: std::collections::BTreeSet<String> = results
+            .iter()
+            .map(|(_, v)| v["id"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(ids.len(), 1, "{results:?}");
+        let id = ids.into_iter().next().unwrap();
+        s.wait_for(&id, "accepted", Some("applied")).await;
+        // Again after it was pushed: the same order, still one POS order.
+        let (status, again) = s.submit(&body).await;
+        assert_eq!(
+            (status, again["id"].as_str()),
+            (StatusCode::OK, Some(id.as_str()))
+        );
+        // The same id for a different order is refused.
+        let mut other = body.clone();
+        other["items"][0]["quantity"] = json!(3);
+        other.as_object_mut().unwrap().remove("payment");
+        other.as_object_mut().unwrap().remove("total_minor");
+        let (status, err) = s.submit(&other).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{err}");
+        assert!(s.w.drain().await.is_empty());
+        assert_eq!(s.pos_orders().await.len(), 1);
+        s.w.stop().await;
+    }
+);
+
+async fn futures_join(s: &Setup, body: &Value) -> Vec<(StatusCode, Value)> {
+    let calls = (0..5).map(|_| s.submit(body));
+    let mut out = Vec::new();
+    let handles: Vec<_> = calls.collect();
+    let joined = futures_util_join(handles).await;
+    out.extend(joined);
+    out
+}
+
+/// Polls every future together (five concurrent requests).
+async fn futures_util_join<F: std::future::Future<Output = (StatusCode, Value)>>(
+    futures: Vec<F>,
+) -> Vec<(StatusCode, Value)> {
+    let mut pinned: Vec<_> = futures.into_iter().map(Box::pin).collect();
+    let mut done: Vec<Option<(StatusCode, Value)>> = vec![None; pinned.len()];
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (i, f) in pinned.iter_mut().enumerate() {
+            if done[i].is_none() {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => done[i] = Some(v),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    done.into_iter().map(|d| d.unwrap()).collect()
+}
+
+on_both_backends!(
+    kseries_outage_during_push_retries_then_fails,
+    |backend| async move {
+        let Some(s) = setup(backend).await else {
+            return;
+        };
+        // The POS API answers 503 to everything for this merchant.
+        s.w.sb
+            .fault(json!({"kind": "server_error", "status": 503, "merchant": s.sid}))
+            .await;
+        let (status, created) = s.submit(&s.takeaway("outage-1")).await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        let id = created["id"].as_str().unwrap().to_owned();
+        let failed = s.wait_for(&id, "failed", None).await;
+        assert_eq!(
+            failed["attempts"], 6,
+            "the first try and five retries: {failed}"
+        );
+        assert_eq!(failed["needs_manual_handling"], true);
+        assert!(
+            failed["last_error"]
+                .as_str()
+                .unwrap()
+                .starts_with("partner_outage"),
+            "{failed}"
+        );
+        let manual =
+            s.w.api
+                .get(&format!(
+                    "/api/v1/merchants/{}/online-orders?needs_manual_handling=true",
+                    s.m
+                ))
+                .await
+                .unwrap();
+        assert_eq!(manual["online_orders"][0]["id"], id.as_str());
+        let alerts =
+            s.w.api
+                .get(&format!(
+                    "/api/v1/merchants/{}/events?type=ordering.alert",
+                    s.m
+                ))
+                .await
+                .unwrap();
+        assert_eq!(
+            alerts["events"][0]["payload"]["kind"], "order_failed",
+            "{alerts}"
+        );
+        assert_eq!(alerts["events"][0]["subject"], id.as_str());
+
+        // The outage ends: a new order goes through; the failed one stays for staff.
+        s.w.sb
+            .api
+            .call(Method::DELETE, "/_sandbox/faults", None)
+            .await
+            .unwrap();
+        let (_, created) = s.submit(&s.takeaway("outage-2")).await;
+        let id2 = created["id"].as_str().unwrap().to_owned();
+        s.wait_for(&id2, "accepted", Some("applied")).await;
+        assert_eq!(s.pos_orders().await.len(), 1);
+        assert_eq!(s.order(&id).await["status"], "failed");
+        s.w.stop().await;
+    }
+);
+
+on_both_backends!(kseries_lost_webhooks_are_reconciled, |backend| async move {
+    let Some(s) = setup(backend).await else {
+        return;
+    };
+    // Every webhook of this merchant is lost: the status comes from polling the POS.
+    s.w.sb
+        .fault(json!({"kind": "drop_webhooks", "merchant": s.sid}))
+        .await;
+    let (_, created) = s.submit(&s.takeaway("quiet-1")).await;
+    let id = created["id"].as_str().unwrap().to_owned();
+    s.wait_for(&id, "submitted", None).await;
+    // The POS has it, but the hub never hears SUCCESS; once closed, the sale is found by
+    // its reference and the order completes (with the steps it missed announced in order).
+    for _ in 0..40 {
+        if s.pos_orders().await[0]["state"] == "open" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    s.pos(&id, "close").await;
+    let done = s.wait_for(&id, "completed", None).await;
+    assert!(
+        done["pos_account"]
+            .as_str()
+            .is_some_and(|a| a.starts_with('A')),
+        "{done}"
+    );
+    assert_eq!(
+        s.announced(&id).await,
+        ["received", "submitted", "accepted", "ready", "completed"]
+    );
+    assert_eq!(s.pos_orders().await.len(), 1);
+    s.w.stop().await;
+});

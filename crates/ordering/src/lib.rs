@@ -1,0 +1,66 @@
+//! The ordering module: online orders from apps, marketplaces and kiosks into the merchant's
+//! POS, their payment, and their status as the POS moves them along.
+//!
+//! - [`orders::submit`] checks an order against the location's synced menu and account
+//!   profiles and stores it (idempotent on the channel order id);
+//! - [`worker`] pushes it, pays it and follows it from the POS's webhooks, with
+//!   reconciliation polling as the backstop, from the merchant's `ordering` consumer job;
+//! - [`status`] is the ladder (received → submitted → accepted → ready → completed, or
+//!   rejected, failed, cancelled) with an event per step.
+//!
+//! Today the K-Series Order & Pay API is supported; other series are refused with a message.
+
+pub mod kseries;
+pub mod orders;
+pub mod request;
+pub mod status;
+pub mod worker;
+
+use tillbridge_engine::consumers::{Consumer as ConsumerTrait, ConsumerFuture};
+use tillbridge_engine::Engine;
+use tillbridge_store::events::EventRow;
+use tillbridge_store::Tx;
+
+pub const CONSUMER: &str = "ordering";
+
+/// The ordering worker as an event consumer: it reads no events (webhooks and its own rows
+/// drive it); its `background` step does the work under the job's lease.
+pub struct Consumer;
+
+impl ConsumerTrait for Consumer {
+    fn name(&self) -> &'static str {
+        CONSUMER
+    }
+
+    fn handle<'a>(
+        &'a self,
+        _engine: &'a Engine,
+        _tx: &'a mut Tx,
+        _merchant_id: &'a str,
+        _events: &'a [EventRow],
+    ) -> ConsumerFuture<'a> {
+        Box::pin(async { Ok(()) })
+    }
+
+    fn background<'a>(&'a self, engine: &'a Engine, merchant_id: &'a str) -> ConsumerFuture<'a> {
+        Box::pin(worker::run(engine, merchant_id))
+    }
+
+    /// The next retry or status check of any order.
+    fn next_run<'a>(
+        &'a self,
+        engine: &'a Engine,
+        merchant_id: &'a str,
+    ) -> std::pin::Pin<
+        Box<
+            dyn std::future::Future<Output = Result<Option<i64>, tillbridge_engine::EngineError>>
+                + Send
+                + 'a,
+        >,
+    > {
+        Box::pin(async move {
+            let mut c = engine.conn().await?;
+            Ok(tillbridge_store::ordering::next_due(&mut c, merchant_id).await?)
+        })
+    }
+}

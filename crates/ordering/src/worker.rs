@@ -1,0 +1,462 @@
+//! The ordering worker, run from the merchant's `ordering` consumer job (under its lease, so
+//! one process at a time handles a merchant's orders):
+//!
+//! 1. applies the POS's order and payment webhooks, in arrival order, each once;
+//! 2. takes each order whose next step is due: push it, pay it, or ask the POS how it stands
+//!    (reconciliation, for when webhooks are missing).
+//!
+//! Network errors and 502/503/504 are retried after 10, 20, 40, 80 and 160 s (the configured
+//! base, doubling); after that the order is failed, listed for manual handling and an alert is
+//! raised. Every step commits before the next, and the POS deduplicates on the order's
+//! reference, so a crash anywhere resumes without a second POS order.
+
+use crate::kseries;
+use crate::request::{OrderRequest, Reason};
+use crate::status::{
+    self, ACCEPTED, CANCELLED, CANCELLED_BY_MERCHANT, COMPLETED, PAY_APPLIED, PAY_FAILED,
+    PAY_PENDING, PAY_SUBMITTED, READY, RECEIVED, REJECTED, SUBMITTED,
+};
+use tillbridge_engine::{Engine, EngineError};
+use tillbridge_lightspeed::LightspeedError;
+use tillbridge_store::ordering::{self, OrderRow, PendingDelivery};
+
+/// Retries after the first failed attempt of a push or payment.
+pub const RETRIES: i64 = 5;
+
+/// Orders taken per look.
+const BATCH: i64 = 50;
+
+pub async fn run(engine: &Engine, merchant_id: &str) -> Result<(), EngineError> {
+    loop {
+        let pending = {
+            let mut c = engine.conn().await?;
+            ordering::pending_deliveries(&mut c, merchant_id, 200).await?
+        };
+        for d in &pending {
+            apply_delivery(engine, merchant_id, d).await?;
+        }
+        if pending.len() < 200 {
+            break;
+        }
+    }
+    loop {
+        let now = engine.now_ms();
+        let due = {
+            let mut c = engine.conn().await?;
+            ordering::due(&mut c, merchant_id, now, BATCH).await?
+        };
+        for o in &due {
+            step(engine, merchant_id, o.clone()).await?;
+        }
+        if (due.len() as i64) < BATCH {
+            return Ok(());
+        }
+    }
+}
+
+fn reconcile_at(engine: &Engine, now: i64) -> i64 {
+    now + engine.config().order_reconcile_interval.as_millis() as i64
+}
+
+fn request_of(o: &OrderRow) -> Result<OrderRequest, EngineError> {
+    serde_json::from_value(o.request.clone())
+        .map_err(|e| EngineError::Mapping(format!("stored online order {}: {e}", o.id)))
+}
+
+/// Applies one webhook delivery and marks it handled, in one transaction.
+async fn apply_delivery(
+    engine: &Engine,
+    merchant_id: &str,
+    d: &PendingDelivery,
+) -> Result<(), EngineError> {
+    let text = |name: &str| {
+        d.detail
+            .get(name)
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_owned)
+    };
+    let status_text = text("status").unwrap_or_default();
+    let kind = text("type").unwrap_or_else(|| "ORDER".into());
+    let reference = text("third_party_reference").unwrap_or_default();
+    let now = engine.now_ms();
+    let mut tx = engine.store().begin().await?;
+    let order_id = if kind == "PAYMENT" {
+        kseries::order_of_payment_reference(&reference)
+    } else {
+        reference.as_str()
+    };
+    let found =
+        ordering::by_pos_reference(&mut tx, merchant_id, &d.connection_id, order_id).await?;
+    if let Some(mut o) = found {
+        let m = merchant_id;
+        match (kind.as_str(), status_text.as_str()) {
+            ("PAYMENT", "SUCCESS") => {
+                status::set_payment(&mut tx, m, &mut o, PAY_APPLIED, None, now).await?;
+            }
+            ("PAYMENT", "FAILURE") => {
+                let why = payment_failure(&d.detail);
+                fail_payment(&mut tx, m, &mut o, &why, now).await?;
+            }
+            ("ORDER", "SUCCESS") => {
+                if o.pos_account.is_none() {
+                    o.pos_account = text("account_identifier");
+                }
+                o.next_attempt_at = Some(if o.payment_status == PAY_PENDING {
+                    now
+                } else {
+                    reconcile_at(engine, now)
+                });
+                o.attempts = 0;
+                if !status::advance(&mut tx, m, &mut o, ACCEPTED, None, None, now).await? {
+                    ordering::update(&mut tx, m, &o).await?;
+                }
+            }
+            ("ORDER", "FAILURE") => {
+                let why = text("reason")
+                    .unwrap_or_else(|| "the POS refused the order without a reason".into());
+                let reason = Reason::of_pos_message(&why);
+                status::advance(
+                    &mut tx,
+                    m,
+                    &mut o,
+                    REJECTED,
+                    Some(reason.as_str()),
+                    Some(why),
+                    now,
+                )
+                .await?;
+            }
+            ("ORDER", "READY_FOR_PICKUP") => {
+                if o.pos_account.is_none() {
+                    o.pos_account = text("account_identifier");
+                }
+                status::advance(&mut tx, m, &mut o, READY, None, None, now).await?;
+            }
+            ("ORDER", "CLOSED") => {
+                status::advance(&mut tx, m, &mut o, COMPLETED, None, None, now).await?;
+            }
+            ("ORDER", "CANCELLED") => {
+                status::advance(
+                    &mut tx,
+                    m,
+                    &mut o,
+                    CANCELLED,
+                    None,
+                    Some(CANCELLED_BY_MERCHANT.into()),
+                    now,
+                )
+                .await?;
+            }
+            // CHECK_WAS_UPDATED and the opt-in statuses change nothing the shopper sees; the
+            // next reconciliation reads the account.
+            _ => {}
+        }
+    }
+    ordering::mark_delivery_handled(&mut tx, merchant_id, &d.connection_id, &d.idempotency_key)
+        .await?;
+    tillbridge_store::commit(tx).await?;
+    Ok(())
+}
+
+fn payment_failure(detail: &serde_json::Value) -> String {
+    let kind = detail
+        .pointer("/errors/account/type")
+        .and_then(serde_json::Value::as_str);
+    let reason = detail.get("reason").and_then(serde_json::Value::as_str);
+    match (kind, reason) {
+        (Some(k), Some(r)) => format!("{r} ({k})"),
+        (Some(k), None) => k.to_owned(),
+        (None, Some(r)) => r.to_owned(),
+        (None, None) => "the POS refused the payment without a reason".into(),
+    }
+}
+
+async fn fail_payment(
+    tx: &mut tillbridge_store::Tx,
+    m: &str,
+    o: &mut OrderRow,
+    why: &str,
+    now: i64,
+) -> Result<(), EngineError> {
+    o.manual = true;
+    o.last_error = Some(why.to_owned());
+    if status::set_payment(tx, m, o, PAY_FAILED, Some(why.to_owned()), now).await? {
+        status::alert(
+            tx,
+            m,
+            o,
+            "payment_failed",
+            &format!(
+                "the payment of order {} was not applied: {why}",
+                o.channel_order_id
+            ),
+            now,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Runs the step that is due for `o`.
+async fn step(engine: &Engine, m: &str, o: OrderRow) -> Result<(), EngineError> {
+    if status::is_terminal(&o.status) {
+        let mut o = o;
+        o.next_attempt_at = None;
+        let mut c = engine.conn().await?;
+        ordering::update(&mut c, m, &o).await?;
+        return Ok(());
+    }
+    match (o.status.as_str(), o.payment_status.as_str()) {
+        (RECEIVED, _) => push(engine, m, o).await,
+        (ACCEPTED | READY, PAY_PENDING) => pay(engine, m, o).await,
+        _ => reconcile(engine, m, o).await,
+    }
+}
+
+/// Whether a provider error is worth retrying later, and which outage it points to.
+fn outage_of(e: &EngineError) -> Option<&'static str> {
+    match e {
+        EngineError::NeedsReauth(_) | EngineError::Disabled(_) => Some("credentials_issue"),
+        EngineError::Provider(LightspeedError::Unauthorized { .. })
+        | EngineError::Provider(LightspeedError::OAuth { .. }) => Some("credentials_issue"),
+        e if e.is_transient() => Some("partner_outage"),
+        _ => None,
+    }
+}
+
+/// Records a failed attempt: retries later, or gives up after [`RETRIES`] retries.
+async fn retry_or_fail(
+    engine: &Engine,
+    m: &str,
+    mut o: OrderRow,
+    outage: &str,
+    error: &EngineError,
+) -> Result<(), EngineError> {
+    let now = engine.now_ms();
+    o.attempts += 1;
+    o.last_error = Some(format!("{outage}: {error}"));
+    let mut tx = engine.store().begin().await?;
+    if o.attempts > RETRIES {
+        o.manual = true;
+        let message = format!(
+            "order {} could not reach the POS after {} attempts ({outage}): {error}",
+            o.channel_order_id, o.attempts
+        );
+        if o.status == RECEIVED {
+            status::advance(
+                &mut tx,
+                m,
+                &mut o,
+                status::FAILED,
+                None,
+                Some(message.clone()),
+                now,
+            )
+            .await?;
+            status::alert(&mut tx, m, &o, "order_failed", &message, now).await?;
+        } else {
+            o.next_attempt_at = Some(reconcile_at(engine, now));
+            fail_payment(&mut tx, m, &mut o, &message, now).await?;
+        }
+    } else {
+        let base = engine.config().order_retry_base.as_millis() as i64;
+        o.next_attempt_at = Some(now + base * (1 << (o.attempts - 1)));
+        o.updated_at = now;
+        ordering::update(&mut tx, m, &o).await?;
+    }
+    tillbridge_store::commit(tx).await?;
+    Ok(())
+}
+
+async fn push(engine: &Engine, m: &str, mut o: OrderRow) -> Result<(), EngineError> {
+    let request = request_of(&o)?;
+    let (local, body) = kseries::order_body(&o, &request, &engine.k_endpoint_id(&o.connection_id));
+    let result = engine
+        .k_submit_order(m, &o.connection_id, local, &body)
+        .await;
+    let now = engine.now_ms();
+    match result {
+        // A 409 is the POS saying it has this reference already: a resent order.
+        Ok(()) | Err(EngineError::Provider(LightspeedError::BadRequest { status: 409, .. })) => {
+            let mut tx = engine.store().begin().await?;
+            o.attempts = 0;
+            o.last_error = None;
+            o.submitted_at = Some(now);
+            o.next_attempt_at = Some(reconcile_at(engine, now));
+            status::advance(&mut tx, m, &mut o, SUBMITTED, None, None, now).await?;
+            tillbridge_store::commit(tx)
+                .await
+                .map_err(EngineError::from)
+        }
+        Err(EngineError::Provider(LightspeedError::BadRequest { detail, .. })) => {
+            let mut tx = engine.store().begin().await?;
+            let reason = Reason::of_pos_message(&detail);
+            status::advance(
+                &mut tx,
+                m,
+                &mut o,
+                REJECTED,
+                Some(reason.as_str()),
+                Some(format!("the POS refused the order: {detail}")),
+                now,
+            )
+            .await?;
+            tillbridge_store::commit(tx)
+                .await
+                .map_err(EngineError::from)
+        }
+        Err(e) => match outage_of(&e) {
+            Some(outage) => retry_or_fail(engine, m, o, outage, &e).await,
+            None => {
+                let mut tx = engine.store().begin().await?;
+                o.manual = true;
+                let message = format!(
+                    "order {} could not be sent to the POS: {e}",
+                    o.channel_order_id
+                );
+                status::advance(
+                    &mut tx,
+                    m,
+                    &mut o,
+                    status::FAILED,
+                    None,
+                    Some(message.clone()),
+                    now,
+                )
+                .await?;
+                status::alert(&mut tx, m, &o, "order_failed", &message, now).await?;
+                tillbridge_store::commit(tx)
+                    .await
+                    .map_err(EngineError::from)
+            }
+        },
+    }
+}
+
+async fn pay(engine: &Engine, m: &str, mut o: OrderRow) -> Result<(), EngineError> {
+    let request = request_of(&o)?;
+    let Some(body) = kseries::payment_body(&o, &request, &engine.k_endpoint_id(&o.connection_id))
+    else {
+        return reconcile(engine, m, o).await;
+    };
+    let result = engine.k_pay(m, &o.connection_id, &body).await;
+    let now = engine.now_ms();
+    match result {
+        Err(EngineError::Provider(LightspeedError::BadRequest { detail, .. }))
+            if !detail.contains("reference has already been used") =>
+        {
+            let mut tx = engine.store().begin().await?;
+            o.next_attempt_at = Some(reconcile_at(engine, now));
+            fail_payment(
+                &mut tx,
+                m,
+                &mut o,
+                &format!("the POS refused the payment: {detail}"),
+                now,
+            )
+            .await?;
+            tillbridge_store::commit(tx)
+                .await
+                .map_err(EngineError::from)
+        }
+        // Sent now, or sent before (the reference is taken): the webhook tells the outcome.
+        Ok(()) | Err(EngineError::Provider(LightspeedError::BadRequest { .. })) => {
+            let mut tx = engine.store().begin().await?;
+            o.attempts = 0;
+            o.last_error = None;
+            o.next_attempt_at = Some(reconcile_at(engine, now));
+            if !status::set_payment(&mut tx, m, &mut o, PAY_SUBMITTED, None, now).await? {
+                ordering::update(&mut tx, m, &o).await?;
+            }
+            tillbridge_store::commit(tx)
+                .await
+                .map_err(EngineError::from)
+        }
+        Err(e) => match outage_of(&e) {
+            Some(outage) => retry_or_fail(engine, m, o, outage, &e).await,
+            None => {
+                let mut tx = engine.store().begin().await?;
+                o.next_attempt_at = Some(reconcile_at(engine, now));
+                fail_payment(
+                    &mut tx,
+                    m,
+                    &mut o,
+                    &format!("the payment could not be sent: {e}"),
+                    now,
+                )
+                .await?;
+                tillbridge_store::commit(tx)
+                    .await
+                    .map_err(EngineError::from)
+            }
+        },
+    }
+}
+
+/// Asks the POS how the order stands: its account while open, its sale once closed.
+async fn reconcile(engine: &Engine, m: &str, mut o: OrderRow) -> Result<(), EngineError> {
+    let (c, bl) = (o.connection_id.clone(), o.pos_location.clone());
+    let outcome: Result<Option<(&str, Option<String>)>, EngineError> = async {
+        if let Some(account) = o.pos_account.clone() {
+            match engine.k_account(m, &c, &bl, &account).await? {
+                Some(snapshot) if snapshot.close_date.is_some() => {
+                    return Ok(Some((COMPLETED, None)))
+                }
+                Some(snapshot) => {
+                    let reference = kseries::payment_reference(&o.id);
+                    if o.payment_status == PAY_SUBMITTED
+                        && snapshot
+                            .payment_entries
+                            .iter()
+                            .any(|p| p.external_reference.as_deref() == Some(reference.as_str()))
+                    {
+                        return Ok(Some((PAY_APPLIED, None)));
+                    }
+                    return Ok(None);
+                }
+                None => {}
+            }
+        }
+        Ok(match engine.k_sale_by_reference(m, &c, &bl, &o.id).await? {
+            Some(sale) if sale.cancelled == Some(true) => {
+                Some((CANCELLED, Some(CANCELLED_BY_MERCHANT.to_owned())))
+            }
+            Some(sale) => {
+                if o.pos_account.is_none() {
+                    o.pos_account = sale.account_fisc_id;
+                }
+                Some((COMPLETED, None))
+            }
+            // Accepted once but neither open nor closed: voided in the POS.
+            None if o.pos_account.is_some() => {
+                Some((CANCELLED, Some(CANCELLED_BY_MERCHANT.to_owned())))
+            }
+            None => None,
+        })
+    }
+    .await;
+    let now = engine.now_ms();
+    let mut tx = engine.store().begin().await?;
+    o.next_attempt_at = Some(reconcile_at(engine, now));
+    let changed = match outcome {
+        Ok(Some((PAY_APPLIED, _))) => {
+            status::set_payment(&mut tx, m, &mut o, PAY_APPLIED, None, now).await?
+        }
+        Ok(Some((to, detail))) => {
+            status::advance(&mut tx, m, &mut o, to, None, detail, now).await?
+        }
+        Ok(None) => false,
+        Err(e) if outage_of(&e).is_some() => {
+            o.last_error = Some(format!("status check: {e}"));
+            false
+        }
+        Err(e) => return Err(e),
+    };
+    if !changed {
+        o.updated_at = now;
+        ordering::update(&mut tx, m, &o).await?;
+    }
+    tillbridge_store::commit(tx)
+        .await
+        .map_err(EngineError::from)
+}
