@@ -33,13 +33,16 @@ pub trait Consumer: Send + Sync {
 
     /// Applies `events` (in sequence order) inside `tx`, the transaction that also advances
     /// the cursor past them. Must be deterministic: a batch rolled back is handled again.
+    /// Nothing by default, for modules driven only by their `background` step and `tick`.
     fn handle<'a>(
         &'a self,
-        engine: &'a Engine,
-        tx: &'a mut Tx,
-        merchant_id: &'a str,
-        events: &'a [EventRow],
-    ) -> ConsumerFuture<'a>;
+        _engine: &'a Engine,
+        _tx: &'a mut Tx,
+        _merchant_id: &'a str,
+        _events: &'a [EventRow],
+    ) -> ConsumerFuture<'a> {
+        Box::pin(async { Ok(()) })
+    }
 
     /// Longer work that manages its own transactions (an import that commits a chunk at a
     /// time), run at the start of every run of the consumer's job, before [`Consumer::tick`],

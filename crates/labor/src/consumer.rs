@@ -4,8 +4,6 @@
 
 use tillbridge_engine::consumers::{Consumer as ConsumerTrait, ConsumerFuture};
 use tillbridge_engine::Engine;
-use tillbridge_store::events::EventRow;
-use tillbridge_store::Tx;
 
 pub const CONSUMER: &str = "labor";
 
@@ -14,16 +12,6 @@ pub struct Consumer;
 impl ConsumerTrait for Consumer {
     fn name(&self) -> &'static str {
         CONSUMER
-    }
-
-    fn handle<'a>(
-        &'a self,
-        _engine: &'a Engine,
-        _tx: &'a mut Tx,
-        _merchant_id: &'a str,
-        _events: &'a [EventRow],
-    ) -> ConsumerFuture<'a> {
-        Box::pin(async { Ok(()) })
     }
 
     /// Imports run in transactions of their own (a chunk of days each), so progress shows

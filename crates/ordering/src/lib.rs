@@ -18,8 +18,6 @@ pub mod worker;
 
 use tillbridge_engine::consumers::{Consumer as ConsumerTrait, ConsumerFuture};
 use tillbridge_engine::Engine;
-use tillbridge_store::events::EventRow;
-use tillbridge_store::Tx;
 
 pub const CONSUMER: &str = "ordering";
 
@@ -30,16 +28,6 @@ pub struct Consumer;
 impl ConsumerTrait for Consumer {
     fn name(&self) -> &'static str {
         CONSUMER
-    }
-
-    fn handle<'a>(
-        &'a self,
-        _engine: &'a Engine,
-        _tx: &'a mut Tx,
-        _merchant_id: &'a str,
-        _events: &'a [EventRow],
-    ) -> ConsumerFuture<'a> {
-        Box::pin(async { Ok(()) })
     }
 
     fn background<'a>(&'a self, engine: &'a Engine, merchant_id: &'a str) -> ConsumerFuture<'a> {

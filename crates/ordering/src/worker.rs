@@ -274,63 +274,47 @@ async fn push(engine: &Engine, m: &str, mut o: OrderRow) -> Result<(), EngineErr
     let result = engine
         .k_submit_order(m, &o.connection_id, local, &body)
         .await;
-    let now = engine.now_ms();
-    match result {
+    // Where the order goes: (status, reason, detail, raise an alert).
+    let (to, reason, detail, alert) = match result {
         // A 409 is the POS saying it has this reference already: a resent order.
         Ok(()) | Err(EngineError::Provider(LightspeedError::BadRequest { status: 409, .. })) => {
-            let mut tx = engine.store().begin().await?;
-            o.attempts = 0;
-            o.last_error = None;
-            o.submitted_at = Some(now);
-            o.next_attempt_at = Some(reconcile_at(engine, now));
-            status::advance(&mut tx, m, &mut o, SUBMITTED, None, None, now).await?;
-            tillbridge_store::commit(tx)
-                .await
-                .map_err(EngineError::from)
+            (SUBMITTED, None, None, false)
         }
-        Err(EngineError::Provider(LightspeedError::BadRequest { detail, .. })) => {
-            let mut tx = engine.store().begin().await?;
-            let reason = Reason::of_pos_message(&detail);
-            status::advance(
-                &mut tx,
-                m,
-                &mut o,
-                REJECTED,
-                Some(reason.as_str()),
-                Some(format!("the POS refused the order: {detail}")),
-                now,
-            )
-            .await?;
-            tillbridge_store::commit(tx)
-                .await
-                .map_err(EngineError::from)
-        }
+        Err(EngineError::Provider(LightspeedError::BadRequest { detail, .. })) => (
+            REJECTED,
+            Some(Reason::of_pos_message(&detail).as_str()),
+            Some(format!("the POS refused the order: {detail}")),
+            false,
+        ),
         Err(e) => match outage_of(&e) {
-            Some(outage) => retry_or_fail(engine, m, o, outage, &e).await,
-            None => {
-                let mut tx = engine.store().begin().await?;
-                o.manual = true;
-                let message = format!(
+            Some(outage) => return retry_or_fail(engine, m, o, outage, &e).await,
+            None => (
+                status::FAILED,
+                None,
+                Some(format!(
                     "order {} could not be sent to the POS: {e}",
                     o.channel_order_id
-                );
-                status::advance(
-                    &mut tx,
-                    m,
-                    &mut o,
-                    status::FAILED,
-                    None,
-                    Some(message.clone()),
-                    now,
-                )
-                .await?;
-                status::alert(&mut tx, m, &o, "order_failed", &message, now).await?;
-                tillbridge_store::commit(tx)
-                    .await
-                    .map_err(EngineError::from)
-            }
+                )),
+                true,
+            ),
         },
+    };
+    let now = engine.now_ms();
+    let mut tx = engine.store().begin().await?;
+    if to == SUBMITTED {
+        o.attempts = 0;
+        o.last_error = None;
+        o.submitted_at = Some(now);
+        o.next_attempt_at = Some(reconcile_at(engine, now));
     }
+    o.manual = alert;
+    status::advance(&mut tx, m, &mut o, to, reason, detail.clone(), now).await?;
+    if let Some(message) = detail.filter(|_| alert) {
+        status::alert(&mut tx, m, &o, "order_failed", &message, now).await?;
+    }
+    tillbridge_store::commit(tx)
+        .await
+        .map_err(EngineError::from)
 }
 
 async fn pay(engine: &Engine, m: &str, mut o: OrderRow) -> Result<(), EngineError> {
@@ -340,57 +324,34 @@ async fn pay(engine: &Engine, m: &str, mut o: OrderRow) -> Result<(), EngineErro
         return reconcile(engine, m, o).await;
     };
     let result = engine.k_pay(m, &o.connection_id, &body).await;
+    // Why the payment was refused; `None` when it was sent now or before (the reference is
+    // taken): the webhook tells the outcome.
+    let refused = match result {
+        Ok(()) => None,
+        Err(EngineError::Provider(LightspeedError::BadRequest { detail, .. })) => (!detail
+            .contains("reference has already been used"))
+        .then(|| format!("the POS refused the payment: {detail}")),
+        Err(e) => match outage_of(&e) {
+            Some(outage) => return retry_or_fail(engine, m, o, outage, &e).await,
+            None => Some(format!("the payment could not be sent: {e}")),
+        },
+    };
     let now = engine.now_ms();
-    match result {
-        Err(EngineError::Provider(LightspeedError::BadRequest { detail, .. }))
-            if !detail.contains("reference has already been used") =>
-        {
-            let mut tx = engine.store().begin().await?;
-            o.next_attempt_at = Some(reconcile_at(engine, now));
-            fail_payment(
-                &mut tx,
-                m,
-                &mut o,
-                &format!("the POS refused the payment: {detail}"),
-                now,
-            )
-            .await?;
-            tillbridge_store::commit(tx)
-                .await
-                .map_err(EngineError::from)
-        }
-        // Sent now, or sent before (the reference is taken): the webhook tells the outcome.
-        Ok(()) | Err(EngineError::Provider(LightspeedError::BadRequest { .. })) => {
-            let mut tx = engine.store().begin().await?;
+    let mut tx = engine.store().begin().await?;
+    o.next_attempt_at = Some(reconcile_at(engine, now));
+    match refused {
+        Some(why) => fail_payment(&mut tx, m, &mut o, &why, now).await?,
+        None => {
             o.attempts = 0;
             o.last_error = None;
-            o.next_attempt_at = Some(reconcile_at(engine, now));
             if !status::set_payment(&mut tx, m, &mut o, PAY_SUBMITTED, None, now).await? {
                 ordering::update(&mut tx, m, &o).await?;
             }
-            tillbridge_store::commit(tx)
-                .await
-                .map_err(EngineError::from)
         }
-        Err(e) => match outage_of(&e) {
-            Some(outage) => retry_or_fail(engine, m, o, outage, &e).await,
-            None => {
-                let mut tx = engine.store().begin().await?;
-                o.next_attempt_at = Some(reconcile_at(engine, now));
-                fail_payment(
-                    &mut tx,
-                    m,
-                    &mut o,
-                    &format!("the payment could not be sent: {e}"),
-                    now,
-                )
-                .await?;
-                tillbridge_store::commit(tx)
-                    .await
-                    .map_err(EngineError::from)
-            }
-        },
     }
+    tillbridge_store::commit(tx)
+        .await
+        .map_err(EngineError::from)
 }
 
 /// Asks the POS how the order stands: its account while open, its sale once closed.

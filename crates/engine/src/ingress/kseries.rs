@@ -13,7 +13,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use std::collections::BTreeSet;
 use subtle::ConstantTimeEq;
-use tillbridge_lightspeed::kseries::wire::{Notification, OrderNotification, WebhookRegistration};
+use tillbridge_lightspeed::kseries::wire::{Notification, WebhookRegistration};
 use tillbridge_store::{connections as conns, merchants as merch};
 
 /// The Basic user name the hub registers; only the password is secret.
@@ -202,18 +202,17 @@ impl Engine {
         );
         // What the ordering module needs of an online order's outcome (no account snapshot:
         // it would carry the shopper's details).
-        let detail = match serde_json::from_slice::<OrderNotification>(&delivery.body.body) {
-            Ok(n) if n.third_party_reference.is_some() => Some(serde_json::json!({
-                "status": n.status,
-                "type": n.kind,
-                "third_party_reference": n.third_party_reference,
-                "account_id": n.ikentoo_account_id.map(|i| i.to_string()),
-                "account_identifier": n.ikentoo_account_identifier,
-                "reason": n.reason,
-                "errors": n.errors,
-            })),
-            _ => None,
-        };
+        let detail = note.third_party_reference.as_ref().map(|reference| {
+            serde_json::json!({
+                "status": note.status,
+                "type": note.kind,
+                "third_party_reference": reference,
+                "account_id": note.ikentoo_account_id.as_ref().map(ToString::to_string),
+                "account_identifier": note.ikentoo_account_identifier,
+                "reason": note.reason,
+                "errors": note.errors,
+            })
+        });
         let subject = note
             .third_party_reference
             .or(note.ikentoo_account_identifier)

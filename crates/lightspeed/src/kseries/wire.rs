@@ -276,6 +276,14 @@ pub struct Notification {
     pub ikentoo_account_identifier: Option<String>,
     #[serde(default)]
     pub third_party_reference: Option<String>,
+    #[serde(default)]
+    pub ikentoo_account_id: Option<Id>,
+    /// Why an order or payment failed.
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// Payment failures: `{timeout: {errorKey, message}, account: {type}}`.
+    #[serde(default)]
+    pub errors: Option<serde_json::Value>,
 }
 
 #[cfg(test)]
@@ -424,18 +432,4 @@ pub struct PaymentEntry {
     pub payment_method_code: Option<String>,
     pub amount_paid: Option<Amount>,
     pub account_cancelled: Option<bool>,
-}
-
-/// An Order & Pay notification with the fields the ordering module reads.
-#[derive(Deserialize, Debug, Clone, Default)]
-#[serde(rename_all = "camelCase")]
-pub struct OrderNotification {
-    pub status: String,
-    #[serde(rename = "type", default)]
-    pub kind: Option<String>,
-    pub third_party_reference: Option<String>,
-    pub ikentoo_account_id: Option<Id>,
-    pub ikentoo_account_identifier: Option<String>,
-    pub reason: Option<String>,
-    pub errors: Option<serde_json::Value>,
 }
