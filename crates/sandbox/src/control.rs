@@ -569,7 +569,11 @@ async fn list_online_orders(State(sb): State<Sandbox>, Path(id): Path<String>) -
     sb.with_world(|w| match w.merchants.get(&id) {
         Some(m) => json(
             StatusCode::OK,
-            json!({ "online_orders": crate::kseries::orders::list(m) }),
+            json!({ "online_orders": if m.series == "k" {
+                crate::kseries::orders::list(m)
+            } else {
+                Value::from(crate::online_sales::list(m))
+            } }),
         ),
         None => unknown_merchant(&id),
     })
@@ -580,8 +584,9 @@ struct OnlineOrderAction {
     action: String,
 }
 
-/// Plays the POS staff on a K-Series online order: `ready`, `close` (it becomes a sale) or
-/// `void`; the matching webhook follows, as from the real POS.
+/// Plays the POS staff on an online order: on K-Series `ready`, `close` (it becomes a sale) or
+/// `void`; on X- and R-Series `close` (fulfil) or `void`. The matching webhook follows, as
+/// from the real POS.
 async fn online_order_action(
     State(sb): State<Sandbox>,
     Path((id, reference)): Path<(String, String)>,
@@ -594,8 +599,12 @@ async fn online_order_action(
     let mut deliveries = Vec::new();
     let result: Result<Value, Option<String>> = sb.with_world(|w| {
         let m = w.merchants.get_mut(&id).ok_or(None)?;
-        let (view, out) =
-            crate::kseries::orders::staff_action(m, &reference, &req.action).map_err(Some)?;
+        let (view, out) = if m.series == "k" {
+            crate::kseries::orders::staff_action(m, &reference, &req.action)
+        } else {
+            crate::online_sales::staff_action(m, &reference, &req.action)
+        }
+        .map_err(Some)?;
         deliveries = out;
         Ok(view)
     });

@@ -312,8 +312,9 @@ pub fn create_merchant(
         k_payment_refs: Vec::new(),
         availability: std::collections::BTreeMap::new(),
     };
-    if merchant.series == "k" {
-        // The payment method a merchant configures for online payments (Order & Pay).
+    {
+        // The payment method a merchant configures for online payments (K-Series Order & Pay
+        // `OOPAYMENT`; an X-Series payment type and an R-Series payment type of that name).
         merchant.payment_methods.push(PaymentMethod {
             id: 1003,
             uid: format!("{:08x}-0000-4000-8000-000000001003", merchant.business_id),
@@ -581,6 +582,7 @@ pub(crate) fn push_sale(
         dine_in,
         table,
         customer,
+        online: None,
     };
     m.sales.push(sale);
     let version = m.next_version();

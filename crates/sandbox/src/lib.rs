@@ -12,6 +12,7 @@ mod faults;
 mod generate;
 mod http;
 mod kseries;
+mod online_sales;
 mod oseries;
 mod ratelimit;
 mod rseries;

@@ -99,6 +99,10 @@ pub fn compute(m: &Merchant, from: Option<DateTime<Utc>>, to: Option<DateTime<Ut
         .filter_map(|s| s.source.as_deref())
         .collect();
     for s in &m.sales {
+        // An online order awaiting fulfilment is not a sale yet.
+        if s.awaiting() {
+            continue;
+        }
         if from.is_some_and(|f| s.closed < f) || to.is_some_and(|t| s.closed >= t) {
             continue;
         }

@@ -360,6 +360,29 @@ pub struct Sale {
     pub dine_in: bool,
     pub table: Option<String>,
     pub customer: Option<usize>,
+    /// X-Series and R-Series: the online order this sale was taken as.
+    pub online: Option<OnlineSale>,
+}
+
+/// An online order taken as a sale: X-Series `register_sales` with `AWAITING_PICKUP` or
+/// `AWAITING_DISPATCH`, R-Series a `Sale` left open. It counts once the store fulfils it.
+#[derive(Clone)]
+pub struct OnlineSale {
+    /// X-Series `invoice_number`, R-Series `referenceNumber`, as the channel set it.
+    pub reference: String,
+    /// X-Series `source_id`, R-Series `referenceNumberSource`.
+    pub source: String,
+    /// Delivery (`AWAITING_DISPATCH`) rather than pickup.
+    pub dispatch: bool,
+    pub fulfilled: bool,
+    pub note: Option<String>,
+}
+
+impl Sale {
+    /// An online order the store has neither fulfilled nor voided yet.
+    pub fn awaiting(&self) -> bool {
+        self.voided_at.is_none() && self.online.as_ref().is_some_and(|o| !o.fulfilled)
+    }
 }
 
 #[derive(Clone)]

@@ -99,29 +99,6 @@ fn validation(object: &str, path: &str, errors: &[(String, String, &str)]) -> Re
     )
 }
 
-/// An amount as a JSON number or decimal string, in cents; `None` when it is not one or has
-/// more than two decimals.
-fn amount_cents(v: &Value) -> Option<i64> {
-    let raw = match v {
-        Value::Number(n) => n.to_string(),
-        Value::String(s) => s.trim().to_owned(),
-        _ => return None,
-    };
-    let (negative, digits) = match raw.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, raw.as_str()),
-    };
-    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
-    if whole.is_empty() || fraction.len() > 2 || !whole.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    if !fraction.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let value = whole.parse::<i64>().ok()? * 100 + format!("{fraction:0<2}").parse::<i64>().ok()?;
-    Some(if negative { -value } else { value })
-}
-
 fn business_location(params: &Params) -> Option<&str> {
     params.get("businessLocationId").map(String::as_str)
 }
@@ -385,8 +362,10 @@ fn check_order(
     }
     let mut payments = Vec::new();
     if let Some(p) = body.get("payment").filter(|p| !p.is_null()) {
-        let amount = p.get("paymentAmount").and_then(amount_cents);
-        let tip = p.get("tipAmount").map_or(Some(0), amount_cents);
+        let amount = p.get("paymentAmount").and_then(crate::wire::amount_cents);
+        let tip = p
+            .get("tipAmount")
+            .map_or(Some(0), crate::wire::amount_cents);
         let method = str_field(p, "paymentMethod")
             .and_then(|code| m.payment_methods.iter().position(|pm| pm.code == code));
         match (amount, tip, method) {
@@ -605,7 +584,7 @@ async fn pay(State(sb): State<Sandbox>, headers: HeaderMap, body: Bytes) -> Resp
         }
         if body
             .get("paymentAmount")
-            .and_then(amount_cents)
+            .and_then(crate::wire::amount_cents)
             .is_none_or(|a| a < 0)
         {
             errors.push((
@@ -664,11 +643,11 @@ fn apply_payment(w: &mut World, merchant: &str, body: &Value) -> Vec<Delivery> {
     let identifier = str_field(body, "iKaccountIdentifier").unwrap_or_default();
     let amount = body
         .get("paymentAmount")
-        .and_then(amount_cents)
+        .and_then(crate::wire::amount_cents)
         .unwrap_or_default();
     let tip = body
         .get("tipAmount")
-        .and_then(amount_cents)
+        .and_then(crate::wire::amount_cents)
         .unwrap_or_default();
     let found = m
         .k_orders

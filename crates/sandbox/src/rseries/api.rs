@@ -22,13 +22,16 @@ use std::collections::HashMap;
 pub fn routes() -> Router<Sandbox> {
     Router::new()
         .route("/rseries/API/V3/Account.json", get(account))
-        .route("/rseries/API/V3/Account/{acct}/{entity}", get(list))
+        .route(
+            "/rseries/API/V3/Account/{acct}/{entity}",
+            get(list).post(super::orders::create),
+        )
         .route("/rseries/API/V3/Account/{acct}/Sale/{id}", get(one_sale))
 }
 
 type Params = HashMap<String, String>;
 
-fn error(status: StatusCode, message: &str) -> Response {
+pub(super) fn error(status: StatusCode, message: &str) -> Response {
     json(
         status,
         json!({ "httpCode": status.as_u16().to_string(), "httpMessage": status.canonical_reason().unwrap_or_default(), "message": message, "errorClass": "ApiException" }),
@@ -41,6 +44,17 @@ async fn with_account(
     account: Option<&str>,
     f: impl FnOnce(&Merchant) -> Response,
 ) -> Response {
+    with_account_mut(sb, headers, account, 1.0, |m| f(m)).await
+}
+
+/// Runs `f` for an authenticated request on the account, charging `cost` drips.
+pub(super) async fn with_account_mut(
+    sb: &Sandbox,
+    headers: &HeaderMap,
+    account: Option<&str>,
+    cost: f64,
+    f: impl FnOnce(&mut Merchant) -> Response,
+) -> Response {
     let scale = sb.time_scale();
     let (delay, response) = sb.with_world(|w| {
         // Account discovery names no account: the token's own is used.
@@ -51,10 +65,10 @@ async fn with_account(
                 .and_then(|m| w.merchants.get(&m).map(|m| m.business_id.to_string()))
                 .unwrap_or_default(),
         };
-        let (delay, guarded) = guard(w, scale, headers, &account, 1.0);
+        let (delay, guarded) = guard(w, scale, headers, &account, cost);
         let response = match guarded {
             Err(r) => r,
-            Ok(g) => match w.merchants.get(&g.merchant_id) {
+            Ok(g) => match w.merchants.get_mut(&g.merchant_id) {
                 Some(m) => with_headers(f(m), &g.headers),
                 None => error(StatusCode::NOT_FOUND, "no such account"),
             },
@@ -117,6 +131,38 @@ impl TimeFilter {
             _ => false,
         }
     }
+}
+
+/// A text filter: `value` or `=,value` (exact), `~,pattern` (like, `%` wildcard); both
+/// case-insensitive.
+fn text_filter(raw: &str, have: &str) -> bool {
+    let have = have.trim().to_lowercase();
+    let (op, value) = match raw.split_once(',') {
+        Some((op @ ("=" | "~"), v)) => (op, v),
+        _ => ("=", raw),
+    };
+    let value = value.trim().to_lowercase();
+    if op == "=" {
+        return have == value;
+    }
+    let parts: Vec<&str> = value.split('%').collect();
+    let mut rest = have.as_str();
+    for (i, part) in parts.iter().enumerate() {
+        if i == 0 {
+            match rest.strip_prefix(part) {
+                Some(r) => rest = r,
+                None => return false,
+            }
+        } else if i == parts.len() - 1 {
+            return part.is_empty() || rest.ends_with(part);
+        } else {
+            match rest.find(part) {
+                Some(at) => rest = &rest[at + part.len()..],
+                None => return false,
+            }
+        }
+    }
+    rest.is_empty()
 }
 
 /// A listed entity's sort keys; `index` renders it, and only entities on the page are rendered.
@@ -259,22 +305,39 @@ async fn list(
                 Box::new(move |i| render::register(m, registers[i].0, registers[i].1)),
             ),
             "Category" => (keyed(m.groups.len()), Box::new(|g| render::category(m, g))),
+            "PaymentType" => (
+                keyed(m.payment_methods.len()),
+                Box::new(|p| render::payment_type(m, p)),
+            ),
             "Item" => (keyed(m.menu.len()), Box::new(|i| render::item(m, i))),
             "Customer" => {
                 let contact = q
                     .get("load_relations")
                     .is_some_and(|r| r.contains("Contact") || r == "all");
-                (
-                    keyed(m.customers.len()),
-                    Box::new(move |i| render::customer(m, i, contact)),
-                )
+                let mut entries = keyed(m.customers.len());
+                if let Some(raw) = q.get("Contact.email") {
+                    entries.retain(|e| {
+                        m.customers[e.index]
+                            .email
+                            .as_deref()
+                            .is_some_and(|email| text_filter(raw, email))
+                    });
+                }
+                (entries, Box::new(move |i| render::customer(m, i, contact)))
             }
             "Sale" => {
                 let rel = match Relations::parse(q.get("load_relations").map(String::as_str)) {
                     Ok(r) => r,
                     Err(message) => return error(StatusCode::BAD_REQUEST, &message),
                 };
+                let reference = q.get("referenceNumber");
                 let entries = (0..m.sales.len())
+                    .filter(|&i| {
+                        reference.is_none_or(|raw| {
+                            let have = m.sales[i].online.as_ref().map(|o| o.reference.as_str());
+                            text_filter(raw, have.unwrap_or_default())
+                        })
+                    })
                     .map(|i| Entry {
                         time: sale_timestamp(&m.sales[i]),
                         id: m.sales[i].serial,

@@ -3,6 +3,7 @@
 
 mod api;
 mod oauth;
+mod orders;
 mod render;
 
 use crate::faults;

@@ -58,6 +58,12 @@ pub fn category(m: &Merchant, g: usize) -> Value {
             "rightNode": (2 * g + 2).to_string(), "parentID": "0" })
 }
 
+pub fn payment_type(m: &Merchant, i: usize) -> Value {
+    let p = &m.payment_methods[i];
+    json!({ "paymentTypeID": (i + 1).to_string(), "name": p.name, "code": p.code, "requireCustomer": "false", "archived": "false",
+            "internalReserved": "false", "type": if p.code == "CASH" { "cash" } else { "user defined" } })
+}
+
 pub fn item(m: &Merchant, i: usize) -> Value {
     let it = &m.menu[i];
     json!({
@@ -139,18 +145,37 @@ pub fn sale(m: &Merchant, index: usize, rel: Relations) -> Value {
         .customer
         .map(|c| (c + 1).to_string())
         .unwrap_or_else(|| "0".into());
+    // What was paid: an online order may be paid in part until the store completes it.
+    let paid: i64 = if s.online.is_some() {
+        s.payments.iter().map(|p| p.amount_cents).sum()
+    } else {
+        total
+    };
+    let awaiting = s.awaiting();
+    let (reference, reference_source) = s
+        .online
+        .as_ref()
+        .map(|o| (o.reference.as_str(), o.source.as_str()))
+        .unwrap_or_default();
     let mut v = json!({
-        "saleID": sale_id, "timeStamp": time(sale_timestamp(s)), "discountPercent": "0", "completed": "true", "archived": "false",
+        "saleID": sale_id, "timeStamp": time(sale_timestamp(s)), "discountPercent": "0",
+        "completed": if awaiting { "false" } else { "true" }, "archived": "false",
         "voided": if s.voided_at.is_some() { "true" } else { "false" }, "enablePromotions": "true", "isTaxInclusive": "true",
         "createTime": time(s.opened), "updatetime": time(sale_timestamp(s)), "completeTime": time(s.closed),
-        "referenceNumber": "", "referenceNumberSource": "", "tax1Rate": "0.09", "tax2Rate": "0", "change": "0", "receiptPreference": "printed",
+        "referenceNumber": reference, "referenceNumberSource": reference_source, "tax1Rate": "0.09", "tax2Rate": "0", "change": "0", "receiptPreference": "printed",
         "ticketNumber": format!("220000{}", s.serial),
         "calcDiscount": amount(discount), "calcTotal": amount(total), "calcSubtotal": amount(total - tax), "calcTaxable": amount(total - tax),
-        "calcNonTaxable": "0", "calcTax1": amount(tax), "calcTax2": "0", "calcPayments": amount(total), "calcTips": "0",
-        "total": amount(total), "totalDue": amount(total), "displayableTotal": amount(total), "balance": "0", "taxTotal": amount(tax),
+        "calcNonTaxable": "0", "calcTax1": amount(tax), "calcTax2": "0", "calcPayments": amount(paid), "calcTips": "0",
+        "total": amount(total), "totalDue": amount(total), "displayableTotal": amount(total), "balance": amount(total - paid), "taxTotal": amount(tax),
         "customerID": customer_id, "employeeID": "1", "registerID": m.register_ref(s.location, s.device), "shopID": shop_id,
         "taxCategoryID": "1", "quoteID": "0", "shipToID": "0",
     });
+    if awaiting {
+        // An open sale has no completion time yet.
+        if let Some(o) = v.as_object_mut() {
+            o.remove("completeTime");
+        }
+    }
     if rel.lines {
         let lines: Vec<Value> = s
             .lines

@@ -49,12 +49,12 @@ pub fn routes() -> Router<Sandbox> {
 
 type Params = HashMap<String, String>;
 
-fn error(status: StatusCode, title: &str, message: &str) -> Response {
+pub(super) fn error(status: StatusCode, title: &str, message: &str) -> Response {
     json(status, json!({ "error": title, "message": message }))
 }
 
 /// Runs `f` for an authenticated, rate-limited request on the store; adds the rate headers.
-async fn with_store(
+pub(super) async fn with_store(
     sb: &Sandbox,
     headers: &HeaderMap,
     prefix: &str,
@@ -334,10 +334,12 @@ async fn search(
             Some("sales") => {
                 let bound = |k: &str| p.get(k).and_then(|v| crate::wire::parse_instant(v));
                 let (from, to) = (bound("date_from"), bound("date_to"));
+                let invoice = p.get("invoice_number");
                 let hits: Vec<usize> = (0..m.sales.len())
                     .filter(|&i| {
                         from.is_none_or(|f| m.sales[i].closed >= f)
                             && to.is_none_or(|t| m.sales[i].closed < t)
+                            && invoice.is_none_or(|n| render::invoice_number(m, i) == *n)
                     })
                     .collect();
                 let data: Vec<Value> = hits

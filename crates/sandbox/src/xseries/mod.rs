@@ -4,6 +4,7 @@
 
 mod api;
 mod oauth;
+mod orders;
 mod render;
 pub mod webhooks;
 
@@ -19,7 +20,10 @@ use serde_json::json;
 use std::time::{Duration, Instant};
 
 pub fn routes() -> Router<Sandbox> {
-    Router::new().merge(oauth::routes()).merge(api::routes())
+    Router::new()
+        .merge(oauth::routes())
+        .merge(api::routes())
+        .merge(orders::routes())
 }
 
 /// The rate limit: `300 × registers + 50` requests per 5-minute sliding window (divided by the

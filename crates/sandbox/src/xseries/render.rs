@@ -64,6 +64,30 @@ pub fn customer(m: &Merchant, i: usize) -> Value {
     })
 }
 
+/// The invoice number: the channel's reference for an online order.
+pub fn invoice_number(m: &Merchant, index: usize) -> String {
+    let s = &m.sales[index];
+    match &s.online {
+        Some(o) => o.reference.clone(),
+        None => s.receipt_id.trim_start_matches('R').to_owned(),
+    }
+}
+
+/// The sale status: `VOIDED`, an online order's `AWAITING_*` / `*_CLOSED`, else `CLOSED`.
+pub fn status(m: &Merchant, index: usize) -> &'static str {
+    let s = &m.sales[index];
+    match &s.online {
+        _ if s.voided_at.is_some() => "VOIDED",
+        None => "CLOSED",
+        Some(o) => match (o.dispatch, o.fulfilled) {
+            (false, false) => "AWAITING_PICKUP",
+            (true, false) => "AWAITING_DISPATCH",
+            (false, true) => "PICKED_UP_CLOSED",
+            (true, true) => "DISPATCHED_CLOSED",
+        },
+    }
+}
+
 pub fn sale(m: &Merchant, index: usize) -> Value {
     let s = &m.sales[index];
     let loc = &m.locations[s.location];
@@ -113,8 +137,9 @@ pub fn sale(m: &Merchant, index: usize) -> Value {
     json!({
         "id": s.uid, "outlet_id": loc.uid, "register_id": loc.devices[s.device].uid, "user_id": format!("user-{}", s.device),
         "customer_id": s.customer.map(|c| m.customers[c].uuid.clone()),
-        "invoice_number": s.receipt_id.trim_start_matches('R'), "invoice_sequence": s.seq, "source": "USER", "source_id": null,
-        "status": if voided { "VOIDED" } else { "CLOSED" }, "note": "", "short_code": &s.account_reference[..6.min(s.account_reference.len())],
+        "invoice_number": invoice_number(m, index), "invoice_sequence": s.seq,
+        "source": if s.online.is_some() { "ECOMMERCE" } else { "USER" }, "source_id": s.online.as_ref().map(|o| o.source.clone()),
+        "status": status(m, index), "note": s.online.as_ref().and_then(|o| o.note.clone()).unwrap_or_default(), "short_code": &s.account_reference[..6.min(s.account_reference.len())],
         "return_for": original,
         "total_price": num4(total_excl), "total_tax": num4(total_tax), "total_loyalty": 0,
         "sale_date": time(s.closed), "created_at": time(s.opened), "updated_at": time(updated), "deleted_at": null,
