@@ -5,7 +5,9 @@ use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 use std::path::Path;
 use std::time::Duration;
-use tillbridge_engine::{EngineConfig, KSeriesConfig, OSeriesConfig, RSeriesConfig, XSeriesConfig};
+use tillbridge_engine::{
+    EngineConfig, KSeriesConfig, MailTransport, OSeriesConfig, RSeriesConfig, XSeriesConfig,
+};
 use tillbridge_lightspeed::Secret;
 
 pub const DEFAULTS: &str = include_str!("../config.default.toml");
@@ -18,6 +20,7 @@ pub struct Config {
     pub vault: VaultConfig,
     pub sync: SyncConfig,
     pub ordering: OrderingConfig,
+    pub alerts: AlertsConfig,
     pub lightspeed: LightspeedConfig,
     pub log: LogConfig,
 }
@@ -68,6 +71,26 @@ pub struct SyncConfig {
 pub struct OrderingConfig {
     pub retry_base_ms: u64,
     pub reconcile_interval_ms: u64,
+}
+
+#[derive(Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct AlertsConfig {
+    pub recipients: String,
+    pub from: String,
+    pub smtp_url: Secret,
+    pub outbox_dir: String,
+}
+
+impl std::fmt::Debug for AlertsConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AlertsConfig")
+            .field("recipients", &self.recipients)
+            .field("from", &self.from)
+            .field("smtp_url", &"***")
+            .field("outbox_dir", &self.outbox_dir)
+            .finish()
+    }
 }
 
 #[derive(Deserialize, Debug, Clone)]
@@ -192,6 +215,18 @@ impl Config {
             self.ordering.reconcile_interval_ms =
                 parse("TILLBRIDGE_ORDER_RECONCILE_INTERVAL_MS", v)?;
         }
+        if let Some(v) = env("TILLBRIDGE_ALERT_RECIPIENTS") {
+            self.alerts.recipients = v;
+        }
+        if let Some(v) = env("TILLBRIDGE_ALERT_FROM") {
+            self.alerts.from = v;
+        }
+        if let Some(v) = env("TILLBRIDGE_SMTP_URL") {
+            self.alerts.smtp_url = Secret::new(v);
+        }
+        if let Some(v) = env("TILLBRIDGE_MAIL_OUTBOX_DIR") {
+            self.alerts.outbox_dir = v;
+        }
         if let Some(v) = env("TILLBRIDGE_BACKFILL_DAYS") {
             self.sync.backfill_days = parse("TILLBRIDGE_BACKFILL_DAYS", v)? as i64;
         }
@@ -302,6 +337,36 @@ impl Config {
         e.order_retry_base = Duration::from_millis(self.ordering.retry_base_ms.max(1));
         e.order_reconcile_interval =
             Duration::from_millis(self.ordering.reconcile_interval_ms.max(1));
+        e.alert_recipients = self
+            .alerts
+            .recipients
+            .split(',')
+            .map(str::trim)
+            .filter(|r| !r.is_empty())
+            .map(str::to_owned)
+            .collect();
+        for r in &e.alert_recipients {
+            if tillbridge_model::email::Email::parse(r).is_err() {
+                bail!("alerts.recipients: `{r}` is not an e-mail address");
+            }
+        }
+        let smtp = self.alerts.smtp_url.expose().trim();
+        e.mail = match (smtp.is_empty(), self.alerts.outbox_dir.trim()) {
+            (false, dir) if !dir.is_empty() => {
+                bail!("alerts.smtp_url and alerts.outbox_dir are both set: choose one")
+            }
+            (false, _) => {
+                if !["smtp://", "smtps://"].iter().any(|p| smtp.starts_with(p)) {
+                    bail!("alerts.smtp_url must start with smtp:// or smtps://");
+                }
+                MailTransport::Smtp {
+                    url: Secret::new(smtp.to_owned()),
+                    from: self.alerts.from.clone(),
+                }
+            }
+            (true, "") => MailTransport::None,
+            (true, dir) => MailTransport::Directory(dir.into()),
+        };
         let k = &self.lightspeed.kseries;
         if !k.client_id.is_empty() {
             if k.client_secret.is_empty() {

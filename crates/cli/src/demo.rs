@@ -121,6 +121,8 @@ pub async fn run(opts: DemoOptions) -> Result<()> {
         "TILLBRIDGE_OSERIES_CLIENT_ID" => text(&o, "client_id"),
         "TILLBRIDGE_OSERIES_CLIENT_SECRET" => text(&o, "client_secret"),
         "TILLBRIDGE_BACKFILL_DAYS" => Some((opts.history_days + 1).to_string()),
+        "TILLBRIDGE_ALERT_RECIPIENTS" => Some("owner@demo.example".into()),
+        "TILLBRIDGE_MAIL_OUTBOX_DIR" => Some(opts.data_dir.join("outbox").display().to_string()),
         other => std::env::var(other)
             .ok()
             .filter(|_| other == "TILLBRIDGE_MASTER_KEY" || other == "TILLBRIDGE_LOG"),

@@ -29,6 +29,10 @@ pub struct EngineConfig {
     pub order_retry_base: Duration,
     /// How often the POS is asked for the status of an online order (webhooks may be missing).
     pub order_reconcile_interval: Duration,
+    /// Who gets alert mails (outages, orders that need manual handling); none: no mails.
+    pub alert_recipients: Vec<String>,
+    /// How alert mails leave the hub.
+    pub mail: MailTransport,
     /// Each incremental sync re-reads this much before the last high-water mark, to catch
     /// late-closed and back-office-edited sales.
     pub incremental_overlap: Duration,
@@ -38,6 +42,18 @@ pub struct EngineConfig {
     pub keepalive_interval: Duration,
     pub http_timeout: Duration,
     pub max_attempts: u32,
+}
+
+/// Where alert mails go.
+#[derive(Clone, Debug)]
+pub enum MailTransport {
+    /// Mails stay queued (visible in the API) and are not sent.
+    None,
+    /// Each mail is written as an RFC 5322 `.eml` file into this directory (the demo's outbox).
+    Directory(std::path::PathBuf),
+    /// Sent through an SMTP relay: `smtp://host:port` (plain), `smtp+starttls://…` or
+    /// `smtps://…`, with optional `user:password@`.
+    Smtp { url: Secret, from: String },
 }
 
 #[derive(Clone, Debug)]
@@ -100,6 +116,8 @@ impl EngineConfig {
             consumer_interval: Duration::from_secs(5),
             order_retry_base: Duration::from_secs(10),
             order_reconcile_interval: Duration::from_secs(60),
+            alert_recipients: Vec::new(),
+            mail: MailTransport::None,
             incremental_overlap: Duration::from_secs(2 * 3600),
             job_lease: Duration::from_secs(60),
             keepalive_interval: Duration::from_secs(24 * 3600),

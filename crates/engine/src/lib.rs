@@ -12,6 +12,7 @@ mod engine;
 pub mod error;
 pub mod ids;
 pub mod ingress;
+mod mailer;
 pub mod merchants;
 pub mod orders;
 pub mod pos_orders;
@@ -21,7 +22,9 @@ pub mod vault;
 pub mod worker;
 
 pub use clock::Clock;
-pub use config::{EngineConfig, KSeriesConfig, OSeriesConfig, RSeriesConfig, XSeriesConfig};
+pub use config::{
+    EngineConfig, KSeriesConfig, MailTransport, OSeriesConfig, RSeriesConfig, XSeriesConfig,
+};
 pub use engine::Engine;
 pub use error::EngineError;
 pub use vault::Vault;

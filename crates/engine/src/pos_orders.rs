@@ -1,7 +1,9 @@
 //! Online orders into the POS, for the ordering module: the provider calls it needs, made with
-//! the connection's token (refreshed on a 401) and budget. Pushes try once more on a transport
-//! error or 5xx and then report it: the module owns the slower retry schedule, and a resent
-//! order is safe because its reference is unique (a reused one answers 409).
+//! the connection's token (refreshed on a 401) and budget. K-Series pushes try once more on a
+//! transport error or 5xx and then report it: the module owns the slower retry schedule, and a
+//! resent K order is safe because its reference is unique (a reused one answers 409). X- and
+//! R-Series sales have no idempotency key, so their calls are made once; the module looks the
+//! sale up by its reference before it sends one again.
 
 use crate::error::EngineError;
 use crate::Engine;
@@ -9,6 +11,16 @@ use std::time::Duration;
 use tillbridge_lightspeed::http::RetryPolicy;
 use tillbridge_lightspeed::kseries::wire::{AccountSnapshot, Sale};
 use tillbridge_lightspeed::kseries::KClient;
+use tillbridge_lightspeed::rseries::RClient;
+use tillbridge_lightspeed::xseries::XClient;
+use tillbridge_lightspeed::{LightspeedError, Secret};
+
+fn single_attempt() -> RetryPolicy {
+    RetryPolicy {
+        max_attempts: 1,
+        ..RetryPolicy::default()
+    }
+}
 
 impl Engine {
     fn k_push_client(&self, connection_id: &str) -> Result<KClient, EngineError> {
@@ -87,6 +99,48 @@ impl Engine {
                     .sale_by_reference(&t, business_location_id, reference)
                     .await
             }
+        })
+        .await
+    }
+
+    /// Runs `call` with the X-Series client of the connection's store (one attempt per call)
+    /// and a fresh token.
+    pub async fn x_call<T, F, Fut>(
+        &self,
+        merchant_id: &str,
+        connection_id: &str,
+        call: F,
+    ) -> Result<T, EngineError>
+    where
+        F: Fn(XClient, Secret) -> Fut,
+        Fut: std::future::Future<Output = Result<T, LightspeedError>>,
+    {
+        let row = self.connection_row(merchant_id, connection_id).await?;
+        let prefix = row.account_id.unwrap_or_default();
+        let client = self
+            .x_client(connection_id, &prefix)?
+            .with_policy(single_attempt());
+        self.with_token(merchant_id, connection_id, |t| call(client.clone(), t))
+            .await
+    }
+
+    /// Runs `call` with the R-Series client (one attempt per call), a fresh token and the
+    /// account id.
+    pub async fn r_call<T, F, Fut>(
+        &self,
+        merchant_id: &str,
+        connection_id: &str,
+        call: F,
+    ) -> Result<T, EngineError>
+    where
+        F: Fn(RClient, Secret, String) -> Fut,
+        Fut: std::future::Future<Output = Result<T, LightspeedError>>,
+    {
+        let row = self.connection_row(merchant_id, connection_id).await?;
+        let account = row.account_id.unwrap_or_default();
+        let client = self.r_client(connection_id)?.with_policy(single_attempt());
+        self.with_token(merchant_id, connection_id, |t| {
+            call(client.clone(), t, account.clone())
         })
         .await
     }

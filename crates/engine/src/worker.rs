@@ -220,7 +220,7 @@ impl Engine {
         Ok(())
     }
 
-    /// Starts `n` worker loops and the maintenance loop; they stop when `shutdown` turns true,
+    /// Starts `n` worker loops, the alert-mail loop and the maintenance loop; they stop when `shutdown` turns true,
     /// finishing the job in hand first.
     pub fn spawn_workers(&self, n: usize, shutdown: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
         let mut handles = Vec::new();
@@ -250,6 +250,19 @@ impl Engine {
                 }
             }));
         }
+        let engine = self.clone();
+        let mut mail_shutdown = shutdown.clone();
+        handles.push(tokio::spawn(async move {
+            loop {
+                if let Err(e) = engine.deliver_mails().await {
+                    tracing::warn!(error = %e, "alert mails could not be read from the outbox");
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    _ = mail_shutdown.changed() => { if *mail_shutdown.borrow() { break; } }
+                }
+            }
+        }));
         let engine = self.clone();
         let mut shutdown = shutdown.clone();
         handles.push(tokio::spawn(async move {

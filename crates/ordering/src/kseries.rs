@@ -59,16 +59,8 @@ pub fn order_body(o: &OrderRow, r: &OrderRequest, endpoint_id: &str) -> (bool, V
         // How long Lightspeed keeps trying to reach the POS before it reports a failure.
         "maxTimeToAttemptOrderDeliverToPos": 300_000,
     });
-    let notes: Vec<String> = std::iter::once(r.note.clone())
-        .chain(
-            r.items
-                .iter()
-                .map(|i| i.note.as_ref().map(|n| format!("{}: {n}", i.sku))),
-        )
-        .flatten()
-        .collect();
-    if !notes.is_empty() {
-        body["orderNote"] = json!(notes.join("\n"));
+    if let Some(notes) = r.notes() {
+        body["orderNote"] = json!(notes);
     }
     if let Some(code) = o.request.get("account_profile").and_then(Value::as_str) {
         body["accountProfileCode"] = json!(code);

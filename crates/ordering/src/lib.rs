@@ -8,11 +8,15 @@
 //! - [`status`] is the ladder (received → submitted → accepted → ready → completed, or
 //!   rejected, failed, cancelled) with an event per step.
 //!
-//! Today the K-Series Order & Pay API is supported; other series are refused with a message.
+//! K-Series takes orders through Order & Pay ([`kseries`]); X- and R-Series as sales with
+//! their payment ([`retail`]). O-Series is refused with a message. [`outage`] follows the
+//! connection's outages (banner, events, alert mails).
 
 pub mod kseries;
 pub mod orders;
+pub mod outage;
 pub mod request;
+pub mod retail;
 pub mod status;
 pub mod worker;
 

@@ -36,8 +36,8 @@ impl From<tillbridge_store::StoreError> for SubmitError {
     }
 }
 
-/// Series whose POS takes online orders through the hub today.
-const SUPPORTED: [&str; 1] = ["k"];
+/// Series whose POS takes online orders through the hub.
+const SUPPORTED: [&str; 3] = ["k", "x", "r"];
 
 fn request_hash(r: &OrderRequest) -> String {
     let bytes = serde_json::to_vec(r).unwrap_or_default();
@@ -93,7 +93,7 @@ pub async fn submit(
         })?;
     if !SUPPORTED.contains(&connection.series.as_str()) {
         return Err(SubmitError::Prerequisite(format!(
-            "location `{}` is connected through {}-Series, which this hub cannot send online orders to yet (K-Series can)",
+            "location `{}` is connected through {}-Series, which takes no online orders through its API (K-, X- and R-Series do)",
             request.location_id,
             connection.series.to_uppercase()
         )));
@@ -109,7 +109,7 @@ pub async fn submit(
     let profiles =
         ordering::profiles(&mut c, merchant_id, &link.connection_id, &link.external_id).await?;
     drop(c);
-    let mut problems = Vec::new();
+    let mut problems = retail_problems(&connection.series, &request);
     let mut total = 0i64;
     for (i, item) in request.items.iter().enumerate() {
         let Some(found) = menu.iter().find(|m| m.sku == item.sku) else {
@@ -163,7 +163,9 @@ pub async fn submit(
     let profile = request
         .account_profile
         .clone()
+        .filter(|_| connection.series == "k")
         .or_else(|| match request.order_type {
+            _ if connection.series != "k" => None,
             OrderType::DineIn => None,
             OrderType::Takeaway => Some("COLLECT".into()),
             OrderType::Delivery => Some("DELIVERY".into()),
@@ -269,6 +271,44 @@ pub async fn submit(
     Ok((view(engine, merchant_id, row).await?, true))
 }
 
+/// What the retail series (X, R) cannot take: dine-in, tips, account profiles; X-Series
+/// online sales must also be paid in full.
+fn retail_problems(series: &str, r: &OrderRequest) -> Vec<Problem> {
+    let mut out = Vec::new();
+    if series == "k" {
+        return out;
+    }
+    let name = format!("{}-Series", series.to_uppercase());
+    if r.order_type == OrderType::DineIn {
+        out.push(Problem::new(
+            "type",
+            Reason::InvalidProfile,
+            format!("{name} has no tables: send takeaway or delivery"),
+        ));
+    }
+    if let Some(code) = &r.account_profile {
+        out.push(Problem::new(
+            "account_profile",
+            Reason::InvalidProfile,
+            format!("{name} has no account profiles (`{code}`): leave account_profile out"),
+        ));
+    }
+    match &r.payment {
+        Some(p) if p.tip_minor != 0 => out.push(Problem::new(
+            "payment.tip_minor",
+            Reason::Other,
+            format!("{name} records no tips on an online sale: leave the tip out"),
+        )),
+        None if series == "x" => out.push(Problem::new(
+            "payment",
+            Reason::Other,
+            "X-Series online sales are paid in full when they are created: add the payment",
+        )),
+        _ => {}
+    }
+    out
+}
+
 async fn same_or_conflict(
     engine: &Engine,
     merchant_id: &str,
@@ -320,7 +360,11 @@ pub async fn view(
 ) -> Result<OrderView, EngineError> {
     let mut c = engine.conn().await?;
     let history = ordering::history(&mut c, merchant_id, &o.id).await?;
-    Ok(OrderView {
+    Ok(view_with(o, history))
+}
+
+fn view_with(o: OrderRow, history: Vec<HistoryRow>) -> OrderView {
+    OrderView {
         id: o.id,
         channel_order_id: o.channel_order_id,
         location_id: o.location_id,
@@ -343,7 +387,7 @@ pub async fn view(
         request: o.request,
         history,
         read_only: true,
-    })
+    }
 }
 
 pub async fn get(engine: &Engine, merchant_id: &str, id: &str) -> Result<OrderView, EngineError> {
@@ -375,20 +419,22 @@ pub async fn list(
             )));
         }
     }
-    let rows = {
-        let mut c = engine.conn().await?;
-        ordering::list(
-            &mut c,
-            merchant_id,
-            status_filter,
-            manual_only,
-            limit.clamp(1, 500),
-        )
-        .await?
-    };
-    let mut out = Vec::with_capacity(rows.len());
-    for r in rows {
-        out.push(view(engine, merchant_id, r).await?);
-    }
-    Ok(out)
+    let mut c = engine.conn().await?;
+    let rows = ordering::list(
+        &mut c,
+        merchant_id,
+        status_filter,
+        manual_only,
+        limit.clamp(1, 500),
+    )
+    .await?;
+    let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+    let mut histories = ordering::histories(&mut c, merchant_id, &ids).await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let history = histories.remove(&r.id).unwrap_or_default();
+            view_with(r, history)
+        })
+        .collect())
 }

@@ -286,6 +286,21 @@ pub fn check_shape(r: &OrderRequest, now_ms: i64) -> Vec<Problem> {
 }
 
 /// Minor units as the decimal string the POS APIs take: 1250 → "12.50".
+impl OrderRequest {
+    /// The order's note and each item's note (`SKU: note`), one a line; `None` when none.
+    pub fn notes(&self) -> Option<String> {
+        let notes: Vec<String> = std::iter::once(self.note.clone())
+            .chain(
+                self.items
+                    .iter()
+                    .map(|i| i.note.as_ref().map(|n| format!("{}: {n}", i.sku))),
+            )
+            .flatten()
+            .collect();
+        (!notes.is_empty()).then(|| notes.join("\n"))
+    }
+}
+
 pub fn decimal(minor: i64) -> String {
     let sign = if minor < 0 { "-" } else { "" };
     let abs = minor.unsigned_abs();

@@ -11,7 +11,9 @@
 //! reference, so a crash anywhere resumes without a second POS order.
 
 use crate::kseries;
+use crate::outage;
 use crate::request::{OrderRequest, Reason};
+use crate::retail::{self, CreateError, SaleState};
 use crate::status::{
     self, ACCEPTED, CANCELLED, CANCELLED_BY_MERCHANT, COMPLETED, PAY_APPLIED, PAY_FAILED,
     PAY_PENDING, PAY_SUBMITTED, READY, RECEIVED, REJECTED, SUBMITTED,
@@ -77,6 +79,16 @@ async fn apply_delivery(
     };
     let status_text = text("status").unwrap_or_default();
     let kind = text("type").unwrap_or_else(|| "ORDER".into());
+    if kind == "X_SALE" {
+        return apply_x_sale(
+            engine,
+            merchant_id,
+            d,
+            &text("sale_id").unwrap_or_default(),
+            &status_text,
+        )
+        .await;
+    }
     let reference = text("third_party_reference").unwrap_or_default();
     let now = engine.now_ms();
     let mut tx = engine.store().begin().await?;
@@ -95,7 +107,7 @@ async fn apply_delivery(
             }
             ("PAYMENT", "FAILURE") => {
                 let why = payment_failure(&d.detail);
-                fail_payment(&mut tx, m, &mut o, &why, now).await?;
+                fail_payment(&mut tx, engine, m, &mut o, &why, now).await?;
             }
             ("ORDER", "SUCCESS") => {
                 if o.pos_account.is_none() {
@@ -133,7 +145,7 @@ async fn apply_delivery(
                 status::advance(&mut tx, m, &mut o, READY, None, None, now).await?;
             }
             ("ORDER", "CLOSED") => {
-                status::advance(&mut tx, m, &mut o, COMPLETED, None, None, now).await?;
+                complete(&mut tx, engine, m, &mut o, now).await?;
             }
             ("ORDER", "CANCELLED") => {
                 status::advance(
@@ -158,6 +170,78 @@ async fn apply_delivery(
     Ok(())
 }
 
+/// An X-Series `sale.update` for an online sale: fulfilled → completed, voided → cancelled.
+async fn apply_x_sale(
+    engine: &Engine,
+    m: &str,
+    d: &PendingDelivery,
+    sale_id: &str,
+    status_text: &str,
+) -> Result<(), EngineError> {
+    let now = engine.now_ms();
+    let mut tx = engine.store().begin().await?;
+    if let Some(mut o) = ordering::by_pos_reference(&mut tx, m, &d.connection_id, sale_id).await? {
+        match retail::x_state(Some(status_text)) {
+            SaleState::Completed => {
+                complete(&mut tx, engine, m, &mut o, now).await?;
+            }
+            SaleState::Cancelled => {
+                status::advance(
+                    &mut tx,
+                    m,
+                    &mut o,
+                    CANCELLED,
+                    None,
+                    Some(CANCELLED_BY_MERCHANT.into()),
+                    now,
+                )
+                .await?;
+            }
+            SaleState::Open => {}
+        }
+    }
+    ordering::mark_delivery_handled(&mut tx, m, &d.connection_id, &d.idempotency_key).await?;
+    tillbridge_store::commit(tx).await?;
+    Ok(())
+}
+
+/// Moves an order to completed. An order completed while its online payment was never sent
+/// is flagged for manual handling: staff took payment some other way, or not at all.
+async fn complete(
+    tx: &mut tillbridge_store::Tx,
+    engine: &Engine,
+    m: &str,
+    o: &mut OrderRow,
+    now: i64,
+) -> Result<bool, EngineError> {
+    let unpaid = o.payment_status == PAY_PENDING;
+    if unpaid {
+        o.manual = true;
+        o.last_error = Some("completed in the POS before its online payment was applied".into());
+    }
+    let changed = status::advance(tx, m, o, COMPLETED, None, None, now).await?;
+    if changed && unpaid {
+        let message = format!(
+            "order {} was completed in the POS before its online payment was applied: check how it was paid",
+            o.channel_order_id
+        );
+        status::alert(tx, m, o, "payment_not_applied", &message, now).await?;
+        outage::mail(
+            tx,
+            engine,
+            m,
+            &format!(
+                "[tillbridge] order {} needs manual handling",
+                o.channel_order_id
+            ),
+            &message,
+            now,
+        )
+        .await?;
+    }
+    Ok(changed)
+}
+
 fn payment_failure(detail: &serde_json::Value) -> String {
     let kind = detail
         .pointer("/errors/account/type")
@@ -173,6 +257,7 @@ fn payment_failure(detail: &serde_json::Value) -> String {
 
 async fn fail_payment(
     tx: &mut tillbridge_store::Tx,
+    engine: &Engine,
     m: &str,
     o: &mut OrderRow,
     why: &str,
@@ -181,20 +266,38 @@ async fn fail_payment(
     o.manual = true;
     o.last_error = Some(why.to_owned());
     if status::set_payment(tx, m, o, PAY_FAILED, Some(why.to_owned()), now).await? {
-        status::alert(
-            tx,
-            m,
-            o,
-            "payment_failed",
-            &format!(
-                "the payment of order {} was not applied: {why}",
-                o.channel_order_id
-            ),
-            now,
-        )
-        .await?;
+        let message = format!(
+            "the payment of order {} was not applied: {why}",
+            o.channel_order_id
+        );
+        needs_staff(tx, engine, m, o, "payment_failed", &message, now).await?;
     }
     Ok(())
+}
+
+/// An alert event and mail for an order staff must handle by hand.
+async fn needs_staff(
+    tx: &mut tillbridge_store::Tx,
+    engine: &Engine,
+    m: &str,
+    o: &OrderRow,
+    kind: &str,
+    message: &str,
+    now: i64,
+) -> Result<(), EngineError> {
+    status::alert(tx, m, o, kind, message, now).await?;
+    outage::mail(
+        tx,
+        engine,
+        m,
+        &format!(
+            "[tillbridge] order {} needs manual handling",
+            o.channel_order_id
+        ),
+        message,
+        now,
+    )
+    .await
 }
 
 /// Runs the step that is due for `o`.
@@ -216,10 +319,10 @@ async fn step(engine: &Engine, m: &str, o: OrderRow) -> Result<(), EngineError> 
 /// Whether a provider error is worth retrying later, and which outage it points to.
 fn outage_of(e: &EngineError) -> Option<&'static str> {
     match e {
-        EngineError::NeedsReauth(_) | EngineError::Disabled(_) => Some("credentials_issue"),
+        EngineError::NeedsReauth(_) | EngineError::Disabled(_) => Some(outage::CREDENTIALS_ISSUE),
         EngineError::Provider(LightspeedError::Unauthorized { .. })
-        | EngineError::Provider(LightspeedError::OAuth { .. }) => Some("credentials_issue"),
-        e if e.is_transient() => Some("partner_outage"),
+        | EngineError::Provider(LightspeedError::OAuth { .. }) => Some(outage::CREDENTIALS_ISSUE),
+        e if e.is_transient() => Some(outage::PARTNER_OUTAGE),
         _ => None,
     }
 }
@@ -236,6 +339,16 @@ async fn retry_or_fail(
     o.attempts += 1;
     o.last_error = Some(format!("{outage}: {error}"));
     let mut tx = engine.store().begin().await?;
+    outage::seen(
+        &mut tx,
+        engine,
+        m,
+        &o.connection_id,
+        outage,
+        &error.to_string(),
+        now,
+    )
+    .await?;
     if o.attempts > RETRIES {
         o.manual = true;
         let message = format!(
@@ -253,10 +366,10 @@ async fn retry_or_fail(
                 now,
             )
             .await?;
-            status::alert(&mut tx, m, &o, "order_failed", &message, now).await?;
+            needs_staff(&mut tx, engine, m, &o, "order_failed", &message, now).await?;
         } else {
             o.next_attempt_at = Some(reconcile_at(engine, now));
-            fail_payment(&mut tx, m, &mut o, &message, now).await?;
+            fail_payment(&mut tx, engine, m, &mut o, &message, now).await?;
         }
     } else {
         let base = engine.config().order_retry_base.as_millis() as i64;
@@ -268,7 +381,83 @@ async fn retry_or_fail(
     Ok(())
 }
 
-async fn push(engine: &Engine, m: &str, mut o: OrderRow) -> Result<(), EngineError> {
+async fn push(engine: &Engine, m: &str, o: OrderRow) -> Result<(), EngineError> {
+    if o.series == "k" {
+        push_k(engine, m, o).await
+    } else {
+        push_retail(engine, m, o).await
+    }
+}
+
+/// X and R: the sale carries the payment, so the POS has the order and its payment at once.
+async fn push_retail(engine: &Engine, m: &str, mut o: OrderRow) -> Result<(), EngineError> {
+    let request = request_of(&o)?;
+    let result = async {
+        if let Some(sale) = retail::find(engine, m, &o).await? {
+            return Ok(sale);
+        }
+        retail::create(engine, m, &o, &request).await
+    }
+    .await;
+    let now = engine.now_ms();
+    let sale = match result {
+        Ok(sale) => sale,
+        Err(CreateError::Engine(e)) if outage_of(&e).is_some() => {
+            let kind = outage_of(&e).unwrap_or(outage::PARTNER_OUTAGE);
+            return retry_or_fail(engine, m, o, kind, &e).await;
+        }
+        Err(e) => {
+            let (to, reason, detail) = match e {
+                CreateError::Refused(why) => (
+                    REJECTED,
+                    Some(Reason::of_pos_message(&why).as_str()),
+                    format!("the POS refused the order: {why}"),
+                ),
+                CreateError::Prerequisite(why) => (status::FAILED, None, why),
+                CreateError::Engine(e) => (
+                    status::FAILED,
+                    None,
+                    format!(
+                        "order {} could not be sent to the POS: {e}",
+                        o.channel_order_id
+                    ),
+                ),
+            };
+            let mut tx = engine.store().begin().await?;
+            o.manual = to == status::FAILED;
+            status::advance(&mut tx, m, &mut o, to, reason, Some(detail.clone()), now).await?;
+            if o.manual {
+                needs_staff(&mut tx, engine, m, &o, "order_failed", &detail, now).await?;
+            }
+            return tillbridge_store::commit(tx)
+                .await
+                .map_err(EngineError::from);
+        }
+    };
+    let mut tx = engine.store().begin().await?;
+    outage::over(&mut tx, engine, m, &o.connection_id, now).await?;
+    o.attempts = 0;
+    o.last_error = None;
+    o.submitted_at = Some(now);
+    o.pos_account = Some(sale.id);
+    o.next_attempt_at = Some(reconcile_at(engine, now));
+    let (to, detail) = match sale.state {
+        SaleState::Open => (ACCEPTED, None),
+        SaleState::Completed => (COMPLETED, None),
+        SaleState::Cancelled => (CANCELLED, Some(CANCELLED_BY_MERCHANT.to_owned())),
+    };
+    if !status::advance(&mut tx, m, &mut o, to, None, detail, now).await? {
+        ordering::update(&mut tx, m, &o).await?;
+    }
+    if o.payment_status == PAY_PENDING {
+        status::set_payment(&mut tx, m, &mut o, PAY_APPLIED, None, now).await?;
+    }
+    tillbridge_store::commit(tx)
+        .await
+        .map_err(EngineError::from)
+}
+
+async fn push_k(engine: &Engine, m: &str, mut o: OrderRow) -> Result<(), EngineError> {
     let request = request_of(&o)?;
     let (local, body) = kseries::order_body(&o, &request, &engine.k_endpoint_id(&o.connection_id));
     let result = engine
@@ -301,6 +490,9 @@ async fn push(engine: &Engine, m: &str, mut o: OrderRow) -> Result<(), EngineErr
     };
     let now = engine.now_ms();
     let mut tx = engine.store().begin().await?;
+    if to != status::FAILED {
+        outage::over(&mut tx, engine, m, &o.connection_id, now).await?;
+    }
     if to == SUBMITTED {
         o.attempts = 0;
         o.last_error = None;
@@ -310,7 +502,7 @@ async fn push(engine: &Engine, m: &str, mut o: OrderRow) -> Result<(), EngineErr
     o.manual = alert;
     status::advance(&mut tx, m, &mut o, to, reason, detail.clone(), now).await?;
     if let Some(message) = detail.filter(|_| alert) {
-        status::alert(&mut tx, m, &o, "order_failed", &message, now).await?;
+        needs_staff(&mut tx, engine, m, &o, "order_failed", &message, now).await?;
     }
     tillbridge_store::commit(tx)
         .await
@@ -338,9 +530,10 @@ async fn pay(engine: &Engine, m: &str, mut o: OrderRow) -> Result<(), EngineErro
     };
     let now = engine.now_ms();
     let mut tx = engine.store().begin().await?;
+    outage::over(&mut tx, engine, m, &o.connection_id, now).await?;
     o.next_attempt_at = Some(reconcile_at(engine, now));
     match refused {
-        Some(why) => fail_payment(&mut tx, m, &mut o, &why, now).await?,
+        Some(why) => fail_payment(&mut tx, engine, m, &mut o, &why, now).await?,
         None => {
             o.attempts = 0;
             o.last_error = None;
@@ -358,6 +551,23 @@ async fn pay(engine: &Engine, m: &str, mut o: OrderRow) -> Result<(), EngineErro
 async fn reconcile(engine: &Engine, m: &str, mut o: OrderRow) -> Result<(), EngineError> {
     let (c, bl) = (o.connection_id.clone(), o.pos_location.clone());
     let outcome: Result<Option<(&str, Option<String>)>, EngineError> = async {
+        if o.series != "k" {
+            let sale = match o.pos_account.clone() {
+                Some(id) => retail::get(engine, m, &o, &id).await?,
+                None => retail::find(engine, m, &o).await?,
+            };
+            return Ok(match sale.map(|s| s.state) {
+                Some(SaleState::Completed) => Some((COMPLETED, None)),
+                Some(SaleState::Cancelled) => {
+                    Some((CANCELLED, Some(CANCELLED_BY_MERCHANT.to_owned())))
+                }
+                // Accepted once, now gone: deleted in the POS.
+                None if o.pos_account.is_some() => {
+                    Some((CANCELLED, Some(CANCELLED_BY_MERCHANT.to_owned())))
+                }
+                _ => None,
+            });
+        }
         if let Some(account) = o.pos_account.clone() {
             match engine.k_account(m, &c, &bl, &account).await? {
                 Some(snapshot) if snapshot.close_date.is_some() => {
@@ -399,19 +609,26 @@ async fn reconcile(engine: &Engine, m: &str, mut o: OrderRow) -> Result<(), Engi
     let now = engine.now_ms();
     let mut tx = engine.store().begin().await?;
     o.next_attempt_at = Some(reconcile_at(engine, now));
+    if outcome.is_ok() {
+        outage::over(&mut tx, engine, m, &c, now).await?;
+    }
     let changed = match outcome {
         Ok(Some((PAY_APPLIED, _))) => {
             status::set_payment(&mut tx, m, &mut o, PAY_APPLIED, None, now).await?
         }
+        Ok(Some((COMPLETED, _))) => complete(&mut tx, engine, m, &mut o, now).await?,
         Ok(Some((to, detail))) => {
             status::advance(&mut tx, m, &mut o, to, None, detail, now).await?
         }
         Ok(None) => false,
-        Err(e) if outage_of(&e).is_some() => {
-            o.last_error = Some(format!("status check: {e}"));
-            false
-        }
-        Err(e) => return Err(e),
+        Err(e) => match outage_of(&e) {
+            Some(kind) => {
+                outage::seen(&mut tx, engine, m, &c, kind, &e.to_string(), now).await?;
+                o.last_error = Some(format!("status check: {e}"));
+                false
+            }
+            None => return Err(e),
+        },
     };
     if !changed {
         o.updated_at = now;

@@ -513,7 +513,7 @@ pub const OPERATIONS: &[Operation] = &[
         "/api/v1/merchants/{merchant_id}/online-orders",
         "submitOnlineOrder",
         "ordering",
-        "Submit an online order for the POS: checked against the location's synced menu, availability and account profiles (422 `order_rejected` with the reason — sku_not_found, item_unavailable, price_mismatch, invalid_profile, other — and field-level problems; nothing is sent), then pushed and paid by the worker. Idempotent on `channel_order_id`: 201 when created, 200 with the existing order when the same order is submitted again, 409 when the id was used for a different order",
+        "Submit an online order for the POS (K-Series Order & Pay; X-Series and R-Series as a sale with its payment, the customer found or created by email): checked against the location's synced menu, availability and account profiles (422 `order_rejected` with the reason — sku_not_found, item_unavailable, price_mismatch, invalid_profile, other — and field-level problems; nothing is sent), then pushed and paid by the worker. Idempotent on `channel_order_id`: 201 when created, 200 with the existing order when the same order is submitted again, 409 when the id was used for a different order",
         Some("OnlineOrder"),
         201,
         &[]
@@ -538,6 +538,16 @@ pub const OPERATIONS: &[Operation] = &[
         "getOnlineOrder",
         "ordering",
         "One online order (by its id or channel order id), read-only: act on it in the POS",
+        None,
+        200,
+        &[]
+    ),
+    op!(
+        "get",
+        "/api/v1/merchants/{merchant_id}/ordering/status",
+        "getOrderingStatus",
+        "ordering",
+        "The ordering banner: outages per connection (`partner_outage`, or `credentials_issue` with `reconnect_required` and the reconnect call in `advice`), those that ended in the last day, orders waiting for manual handling per connection, and the latest alert mails (subject, recipient, sent_at, last_error)",
         None,
         200,
         &[]

@@ -66,6 +66,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "ordering",
         include_str!("../migrations/sqlite/0012_ordering.sql"),
     ),
+    (
+        13,
+        "ordering_outages",
+        include_str!("../migrations/sqlite/0013_ordering_outages.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -127,6 +132,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         12,
         "ordering",
         include_str!("../migrations/postgres/0012_ordering.sql"),
+    ),
+    (
+        13,
+        "ordering_outages",
+        include_str!("../migrations/postgres/0013_ordering_outages.sql"),
     ),
 ];
 

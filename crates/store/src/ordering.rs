@@ -13,6 +13,8 @@ pub struct MenuItemRow {
     pub category: Option<String>,
     /// How many are left; `None` when the POS does not restrict the item.
     pub available_count: Option<i64>,
+    /// The POS's own id of the item where orders name items by id (X product id, R itemID).
+    pub product_id: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -44,8 +46,8 @@ pub async fn replace_location_catalog(
     }
     for i in items {
         sqlx::query(
-            "INSERT INTO pos_menu_items (merchant_id, connection_id, pos_location, sku, name, price_minor, category, available_count, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            "INSERT INTO pos_menu_items (merchant_id, connection_id, pos_location, sku, name, price_minor, category, available_count, product_id, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(merchant_id)
         .bind(connection_id)
@@ -55,6 +57,7 @@ pub async fn replace_location_catalog(
         .bind(i.price_minor)
         .bind(&i.category)
         .bind(i.available_count)
+        .bind(&i.product_id)
         .bind(now)
         .execute(&mut *c)
         .await?;
@@ -85,7 +88,7 @@ pub async fn menu_items(
     pos_location: &str,
 ) -> Result<Vec<MenuItemRow>> {
     let rows = sqlx::query(
-        "SELECT sku, name, price_minor, category, available_count FROM pos_menu_items \
+        "SELECT sku, name, price_minor, category, available_count, product_id FROM pos_menu_items \
          WHERE merchant_id = $1 AND connection_id = $2 AND pos_location = $3 ORDER BY sku",
     )
     .bind(merchant_id)
@@ -101,6 +104,7 @@ pub async fn menu_items(
                 price_minor: r.try_get("price_minor")?,
                 category: r.try_get("category")?,
                 available_count: r.try_get("available_count")?,
+                product_id: r.try_get("product_id")?,
             })
         })
         .collect()
@@ -386,6 +390,39 @@ pub async fn append_history(
     Ok(())
 }
 
+/// The histories of several orders in one query, by order id.
+pub async fn histories(
+    c: &mut Conn,
+    merchant_id: &str,
+    order_ids: &[String],
+) -> Result<std::collections::HashMap<String, Vec<HistoryRow>>> {
+    let mut out: std::collections::HashMap<String, Vec<HistoryRow>> =
+        std::collections::HashMap::new();
+    for chunk in order_ids.chunks(200) {
+        let marks: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+        let sql = format!(
+            "SELECT order_id, status, payment_status, detail, at FROM online_order_history \
+             WHERE merchant_id = $1 AND order_id IN ({}) ORDER BY order_id, seq",
+            marks.join(", ")
+        );
+        let mut q = sqlx::query(&sql).bind(merchant_id);
+        for id in chunk {
+            q = q.bind(id);
+        }
+        for r in q.fetch_all(&mut *c).await? {
+            out.entry(r.try_get("order_id")?)
+                .or_default()
+                .push(HistoryRow {
+                    status: r.try_get("status")?,
+                    payment_status: r.try_get("payment_status")?,
+                    detail: r.try_get("detail")?,
+                    at: r.try_get("at")?,
+                });
+        }
+    }
+    Ok(out)
+}
+
 pub async fn history(c: &mut Conn, merchant_id: &str, order_id: &str) -> Result<Vec<HistoryRow>> {
     let rows = sqlx::query(
         "SELECT status, payment_status, detail, at FROM online_order_history WHERE merchant_id = $1 AND order_id = $2 ORDER BY seq",
@@ -461,4 +498,107 @@ pub async fn mark_delivery_handled(
     .execute(&mut *c)
     .await?;
     Ok(())
+}
+
+/// An outage of a connection as the ordering module saw it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct OutageRow {
+    pub id: String,
+    pub connection_id: String,
+    /// `partner_outage` or `credentials_issue`.
+    pub kind: String,
+    pub detail: Option<String>,
+    pub started_at: i64,
+    pub last_seen_at: i64,
+    pub ended_at: Option<i64>,
+}
+
+const OUTAGE_COLUMNS: &str = "id, connection_id, kind, detail, started_at, last_seen_at, ended_at";
+
+fn outage_of(r: &sqlx::any::AnyRow) -> Result<OutageRow> {
+    Ok(OutageRow {
+        id: r.try_get("id")?,
+        connection_id: r.try_get("connection_id")?,
+        kind: r.try_get("kind")?,
+        detail: r.try_get("detail")?,
+        started_at: r.try_get("started_at")?,
+        last_seen_at: r.try_get("last_seen_at")?,
+        ended_at: r.try_get("ended_at")?,
+    })
+}
+
+/// The open outage of a connection, if any.
+pub async fn open_outage(
+    c: &mut Conn,
+    merchant_id: &str,
+    connection_id: &str,
+) -> Result<Option<OutageRow>> {
+    let row = sqlx::query(&format!(
+        "SELECT {OUTAGE_COLUMNS} FROM ordering_outages WHERE merchant_id = $1 AND connection_id = $2 AND ended_at IS NULL"
+    ))
+    .bind(merchant_id)
+    .bind(connection_id)
+    .fetch_optional(&mut *c)
+    .await?;
+    row.as_ref().map(outage_of).transpose()
+}
+
+/// Open outages of the merchant, and those that ended after `ended_since`, newest first.
+pub async fn outages(c: &mut Conn, merchant_id: &str, ended_since: i64) -> Result<Vec<OutageRow>> {
+    let rows = sqlx::query(&format!(
+        "SELECT {OUTAGE_COLUMNS} FROM ordering_outages WHERE merchant_id = $1 AND (ended_at IS NULL OR ended_at >= $2) \
+         ORDER BY started_at DESC, id DESC"
+    ))
+    .bind(merchant_id)
+    .bind(ended_since)
+    .fetch_all(&mut *c)
+    .await?;
+    rows.iter().map(outage_of).collect()
+}
+
+/// Opens an outage; `false` when the connection has one open already (the unique index).
+pub async fn open_outage_insert(c: &mut Conn, merchant_id: &str, o: &OutageRow) -> Result<bool> {
+    let done = sqlx::query(
+        "INSERT INTO ordering_outages (merchant_id, id, connection_id, kind, detail, started_at, last_seen_at, ended_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, NULL) ON CONFLICT DO NOTHING",
+    )
+    .bind(merchant_id)
+    .bind(&o.id)
+    .bind(&o.connection_id)
+    .bind(&o.kind)
+    .bind(&o.detail)
+    .bind(o.started_at)
+    .bind(o.last_seen_at)
+    .execute(&mut *c)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Writes an outage's kind, detail, last sighting and end.
+pub async fn update_outage(c: &mut Conn, merchant_id: &str, o: &OutageRow) -> Result<()> {
+    sqlx::query(
+        "UPDATE ordering_outages SET kind = $3, detail = $4, last_seen_at = $5, ended_at = $6 WHERE merchant_id = $1 AND id = $2",
+    )
+    .bind(merchant_id)
+    .bind(&o.id)
+    .bind(&o.kind)
+    .bind(&o.detail)
+    .bind(o.last_seen_at)
+    .bind(o.ended_at)
+    .execute(&mut *c)
+    .await?;
+    Ok(())
+}
+
+/// How many orders of the merchant wait for manual handling, per connection.
+pub async fn manual_counts(c: &mut Conn, merchant_id: &str) -> Result<Vec<(String, i64)>> {
+    let rows = sqlx::query(
+        "SELECT connection_id, COUNT(*) AS n FROM online_orders WHERE merchant_id = $1 AND manual = 1 GROUP BY connection_id ORDER BY connection_id",
+    )
+    .bind(merchant_id)
+    .fetch_all(&mut *c)
+    .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("connection_id")?, r.try_get("n")?)))
+        .collect()
 }

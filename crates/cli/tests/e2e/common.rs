@@ -142,6 +142,15 @@ pub fn hub_env(sb: &Sb, db: &Db, backfill_days: u32) -> Vec<(String, String)> {
             sb.client_secret.clone(),
         ),
         ("TILLBRIDGE_BACKFILL_DAYS".into(), backfill_days.to_string()),
+        // Alert mails go to the test's outbox directory.
+        (
+            "TILLBRIDGE_ALERT_RECIPIENTS".into(),
+            "staff@cafe.example".into(),
+        ),
+        (
+            "TILLBRIDGE_MAIL_OUTBOX_DIR".into(),
+            db.dir().join("outbox").display().to_string(),
+        ),
         // Online-order retries and status checks at test speed (10 s and 60 s in production).
         ("TILLBRIDGE_ORDER_RETRY_BASE_MS".into(), "100".into()),
         (

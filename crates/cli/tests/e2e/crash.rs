@@ -279,3 +279,175 @@ async fn killed_mid_backfill_resumes_without_duplicates_or_gaps_sqlite() {
 async fn killed_mid_backfill_resumes_without_duplicates_or_gaps_postgres() {
     crash_and_resume(Backend::Postgres).await;
 }
+
+/// `kill -9` between "submitted" and the POS's webhook: after the restart the order is
+/// accepted, paid and completed from the POS's word, and the POS holds one order.
+async fn killed_between_submitted_and_webhook(backend: Backend) {
+    let Some(db) = Db::create(backend).await else {
+        return;
+    };
+    let sb = start_sandbox(1.0).await;
+    let sm = sb.merchant(1, 3).await;
+    let sid = sm["id"].as_str().unwrap().to_owned();
+    let env = hub_env(&sb, &db, 400);
+    let log = db.dir().join("server.log");
+    let port = free_port();
+    let out = command(&env, &["api-keys", "create", "--name", "crash-test"], &log)
+        .stdout(Stdio::piped())
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success());
+    let key = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let mut proc = serve(&env, &log, port).await;
+    let api = ApiClient::new(&format!("http://127.0.0.1:{port}"), Some(&key));
+    let m = api
+        .post(
+            "/api/v1/merchants",
+            &json!({ "name": "Crash Café", "timezone": "Europe/Copenhagen", "currency": "DKK" }),
+        )
+        .await
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let start = api
+        .post(
+            &format!("/api/v1/merchants/{m}/connections"),
+            &json!({ "series": "k" }),
+        )
+        .await
+        .unwrap();
+    let (status, page) = tillbridge::client::consent(
+        start["authorize_url"].as_str().unwrap(),
+        sm["login"]["username"].as_str().unwrap(),
+        sm["login"]["password"].as_str().unwrap(),
+        "allow",
+    )
+    .await
+    .unwrap();
+    assert!(status.is_success(), "{page}");
+    let conn = connection(&api, &m).await;
+    let c = conn["id"].as_str().unwrap().to_owned();
+    let pos = conn["pos_locations"][0].clone();
+    let loc = api
+        .post(
+            &format!("/api/v1/merchants/{m}/locations"),
+            &json!({ "name": pos["name"], "timezone": pos["timezone"] }),
+        )
+        .await
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    api.put(
+        &format!("/api/v1/merchants/{m}/locations/{loc}/mapping"),
+        &json!({ "connection_id": c, "pos_location_id": pos["id"] }),
+    )
+    .await
+    .unwrap();
+    let detail = sb
+        .api
+        .get(&format!("/_sandbox/merchants/{sid}"))
+        .await
+        .unwrap();
+    let item = detail["menu"][0].clone();
+    let price = (item["price"].as_str().unwrap().parse::<f64>().unwrap() * 100.0).round() as i64;
+    let order = json!({
+        "channel_order_id": "crash-1", "location_id": loc, "type": "takeaway",
+        "customer": {"first_name": "Ada"},
+        "items": [{"sku": item["sku"], "quantity": 1}],
+        "payment": {"amount_minor": price},
+    });
+    // The POS's webhooks take 2 s to come: the kill lands before they do.
+    sb.fault(json!({ "kind": "delay_webhooks", "latency_ms": 2000, "merchant": sid }))
+        .await;
+    let url = format!("/api/v1/merchants/{m}/online-orders");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let id = loop {
+        // The menu arrives with the catalog stream; until then the order is refused (409).
+        let (status, body) = api
+            .send(reqwest::Method::POST, &url, Some(&order))
+            .await
+            .unwrap();
+        if status.is_success() {
+            break body["id"].as_str().unwrap().to_owned();
+        }
+        assert_eq!(status, reqwest::StatusCode::CONFLICT, "{body}");
+        assert!(Instant::now() < deadline, "the menu never synced: {body}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let o = api.get(&format!("{url}/{id}")).await.unwrap();
+        if o["status"] == "submitted" {
+            break;
+        }
+        assert_eq!(o["status"], "received", "{o}");
+        assert!(Instant::now() < deadline, "never submitted: {o}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    proc.child.start_kill().unwrap();
+    proc.child.wait().await.unwrap();
+    proc = serve(&env, &log, port).await;
+
+    let wait_for = |status: &'static str, payment: &'static str| {
+        let (api, url, id) = (&api, &url, &id);
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(60);
+            loop {
+                let o = api.get(&format!("{url}/{id}")).await.unwrap();
+                if o["status"] == status && o["payment_status"] == payment {
+                    return o;
+                }
+                assert!(Instant::now() < deadline, "never {status}/{payment}: {o}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    };
+    wait_for("accepted", "applied").await;
+    sb.api
+        .post(
+            &format!("/_sandbox/merchants/{sid}/online-orders/{id}"),
+            &json!({ "action": "close" }),
+        )
+        .await
+        .unwrap();
+    wait_for("completed", "applied").await;
+    let pos = sb
+        .api
+        .get(&format!("/_sandbox/merchants/{sid}/online-orders"))
+        .await
+        .unwrap();
+    assert_eq!(pos["online_orders"].as_array().unwrap().len(), 1, "{pos}");
+    let events = api
+        .get(&format!(
+            "/api/v1/merchants/{m}/events?type=ordering.order_status&limit=1000"
+        ))
+        .await
+        .unwrap();
+    let steps: Vec<&str> = events["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["subject"] == id.as_str())
+        .map(|e| e["payload"]["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        steps,
+        ["received", "submitted", "accepted", "ready", "completed"],
+        "each step once, in order"
+    );
+    proc.child.start_kill().unwrap();
+    proc.child.wait().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn online_order_killed_between_submitted_and_webhook_sqlite() {
+    killed_between_submitted_and_webhook(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn online_order_killed_between_submitted_and_webhook_postgres() {
+    killed_between_submitted_and_webhook(Backend::Postgres).await;
+}

@@ -1,6 +1,8 @@
-//! Online orders into a K-Series POS, end to end against the sandbox: dine-in and takeaway
+//! Online orders into the POS, end to end against the sandbox: K-Series dine-in and takeaway
 //! through the whole ladder with payment, rejections before anything is sent, concurrent
-//! resubmission, a void in the POS, an outage during the push, and lost webhooks.
+//! resubmission, a void in the POS, an outage during the push (banner, events, mails, outage
+//! over), revoked credentials, and lost webhooks; X-Series and R-Series orders as sales with
+//! their payment and customer.
 
 use crate::common::*;
 use crate::on_both_backends;
@@ -23,8 +25,16 @@ struct Setup {
 }
 
 async fn setup(backend: Backend) -> Option<Setup> {
+    setup_series(backend, "k").await
+}
+
+async fn setup_series(backend: Backend, series: &str) -> Option<Setup> {
     let w = World::start(backend).await?;
-    let sm = w.sb.merchant(1, 3).await;
+    let sm = match series {
+        "x" => w.sb.merchant_x(1, 3).await,
+        "r" => w.sb.merchant_r(1, 3).await,
+        _ => w.sb.merchant(1, 3).await,
+    };
     let sid = sm["id"].as_str().unwrap().to_owned();
     let m = w.merchant().await;
     let c = w.connect(&m, &sm).await;
@@ -55,14 +65,17 @@ async fn setup(backend: Backend) -> Option<Setup> {
             .get(&format!("/_sandbox/merchants/{sid}"))
             .await
             .unwrap();
+    let menu = detail["menu"].as_array().unwrap();
+    let hot = menu.iter().any(|i| i["category"] == "Hot Drinks");
     let item = |category: &str| {
-        let i = detail["menu"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|i| (i["category"] == category) == (category == "Hot Drinks"))
-            .unwrap()
-            .clone();
+        let i = if hot {
+            menu.iter()
+                .find(|i| (i["category"] == category) == (category == "Hot Drinks"))
+                .unwrap()
+                .clone()
+        } else {
+            menu[usize::from(category != "Hot Drinks")].clone()
+        };
         let price: f64 = i["price"].as_str().unwrap().parse().unwrap();
         (
             i["sku"].as_str().unwrap().to_owned(),
@@ -530,3 +543,219 @@ on_both_backends!(kseries_lost_webhooks_are_reconciled, |backend| async move {
     assert_eq!(s.pos_orders().await.len(), 1);
     s.w.stop().await;
 });
+
+impl Setup {
+    /// The ordering banner.
+    async fn banner(&self) -> Value {
+        self.w
+            .api
+            .get(&format!("/api/v1/merchants/{}/ordering/status", self.m))
+            .await
+            .unwrap()
+    }
+
+    async fn events(&self, event_type: &str) -> Vec<Value> {
+        self.w
+            .api
+            .get(&format!(
+                "/api/v1/merchants/{}/events?type={event_type}&limit=1000",
+                self.m
+            ))
+            .await
+            .unwrap()["events"]
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+
+    /// The subjects of the mails written to the outbox directory, oldest first.
+    async fn outbox(&self) -> Vec<String> {
+        self.w.hub.engine.deliver_mails().await.unwrap();
+        let dir = self.w.db.dir().join("outbox");
+        let mut files: Vec<_> = std::fs::read_dir(&dir)
+            .map(|d| d.map(|e| e.unwrap().path()).collect())
+            .unwrap_or_default();
+        files.sort();
+        files
+            .iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "eml"))
+            .map(|p| {
+                let text = std::fs::read_to_string(p).unwrap();
+                assert!(text.contains("To: staff@cafe.example"), "{text}");
+                text.lines()
+                    .find_map(|l| l.strip_prefix("Subject: "))
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect()
+    }
+}
+
+on_both_backends!(
+    outages_show_a_banner_alert_by_mail_and_end_with_outage_over,
+    |backend| async move {
+        let Some(s) = setup(backend).await else {
+            return;
+        };
+        assert_eq!(s.banner().await["outages"], json!([]));
+        // A partner outage: the POS API answers 503.
+        s.w.sb
+            .fault(json!({"kind": "server_error", "status": 503, "merchant": s.sid}))
+            .await;
+        let (_, created) = s.submit(&s.takeaway("down-1")).await;
+        let id = created["id"].as_str().unwrap().to_owned();
+        s.wait_for(&id, "failed", None).await;
+        let banner = s.banner().await;
+        let outage = &banner["outages"][0];
+        assert_eq!(
+            (
+                outage["kind"].clone(),
+                outage["active"].clone(),
+                outage["reconnect_required"].clone()
+            ),
+            (json!("partner_outage"), json!(true), json!(false)),
+            "{banner}"
+        );
+        assert_eq!(banner["manual_orders"][0]["count"], 1, "{banner}");
+        let started = s.events("ordering.outage").await;
+        assert_eq!(
+            started.len(),
+            1,
+            "one event per outage, not per attempt: {started:?}"
+        );
+        let mails = s.outbox().await;
+        assert!(mails[0].contains("partner outage"), "{mails:?}");
+        assert!(
+            mails.iter().any(|m| m.contains("needs manual handling")),
+            "{mails:?}"
+        );
+
+        // Recovery: the next order goes through and the outage is over.
+        s.w.sb
+            .api
+            .call(Method::DELETE, "/_sandbox/faults", None)
+            .await
+            .unwrap();
+        let (_, created) = s.submit(&s.takeaway("up-1")).await;
+        let id2 = created["id"].as_str().unwrap().to_owned();
+        s.wait_for(&id2, "accepted", Some("applied")).await;
+        let over = s.events("ordering.outage_over").await;
+        assert_eq!(over.len(), 1, "{over:?}");
+        assert_eq!(over[0]["payload"]["kind"], "partner_outage");
+        assert_eq!(over[0]["payload"]["manual_orders"], 1);
+        let banner = s.banner().await;
+        assert_eq!(banner["outages"][0]["active"], false, "{banner}");
+        assert!(s.outbox().await.iter().any(|m| m.contains("outage over")));
+
+        // A credentials issue: the tokens are revoked, and the banner asks for a reconnect.
+        s.w.sb
+            .fault(json!({"kind": "revoke_tokens", "merchant": s.sid}))
+            .await;
+        let (_, created) = s.submit(&s.takeaway("locked-1")).await;
+        let id3 = created["id"].as_str().unwrap().to_owned();
+        s.wait_for(&id3, "failed", None).await;
+        let banner = s.banner().await;
+        let outage = &banner["outages"][0];
+        assert_eq!(
+            (
+                outage["kind"].clone(),
+                outage["active"].clone(),
+                outage["reconnect_required"].clone()
+            ),
+            (json!("credentials_issue"), json!(true), json!(true)),
+            "{banner}"
+        );
+        assert!(
+            outage["advice"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("/connections/{}/reconnect", s.c)),
+            "{banner}"
+        );
+        assert!(s.outbox().await.iter().any(|m| m.contains("reconnect")));
+        // Secrets stay out of the banner and the mails.
+        assert!(!banner.to_string().contains(&s.w.sb.client_secret));
+        s.w.stop().await;
+    }
+);
+
+on_both_backends!(
+    retail_online_orders_become_sales_with_payment_and_customer,
+    |backend| async move {
+        for series in ["x", "r"] {
+            let Some(s) = setup_series(backend, series).await else {
+                return;
+            };
+            let retail = |channel_id: &str| {
+                let mut o = s.takeaway(channel_id);
+                o["payment"]["tip_minor"] = json!(0);
+                o
+            };
+            // Takeaway: the POS has the sale, paid, for a customer found or made by email.
+            let (status, created) = s.submit(&retail("web-1")).await;
+            assert_eq!(status, StatusCode::CREATED, "{series}: {created}");
+            let id = created["id"].as_str().unwrap().to_owned();
+            let accepted = s.wait_for(&id, "accepted", Some("applied")).await;
+            let pos = s.pos_orders().await;
+            assert_eq!(pos.len(), 1, "{series}: {pos:?}");
+            assert_eq!(pos[0]["reference"], id.as_str());
+            assert_eq!(pos[0]["identifier"], accepted["pos_account"]);
+            assert_eq!(pos[0]["state"], "awaiting");
+            assert_eq!(pos[0]["paid"], pos[0]["total"], "{series}: {pos:?}");
+            assert_eq!(pos[0]["customer"], "Ada@Example.com", "{series}: {pos:?}");
+            // The store hands it over: completed, every step announced in order.
+            s.pos(&id, "close").await;
+            s.wait_for(&id, "completed", None).await;
+            assert_eq!(
+                s.announced(&id).await,
+                ["received", "submitted", "accepted", "ready", "completed"],
+                "{series}"
+            );
+
+            // Delivery (X: AWAITING_DISPATCH) for the same customer, then voided in the POS.
+            let mut delivery = retail("web-2");
+            delivery["type"] = json!("delivery");
+            delivery["delivery_address"] =
+                json!({"line1": "Main St 1", "zip": "1000", "city": "Town"});
+            let (_, created) = s.submit(&delivery).await;
+            let id2 = created["id"].as_str().unwrap().to_owned();
+            s.wait_for(&id2, "accepted", Some("applied")).await;
+            let pos = s.pos_orders().await;
+            let second = pos.iter().find(|o| o["reference"] == id2.as_str()).unwrap();
+            assert_eq!(second["dispatch"], series == "x", "{series}: {second}");
+            assert_eq!(second["customer"], "Ada@Example.com");
+            s.pos(&id2, "void").await;
+            let cancelled = s.wait_for(&id2, "cancelled", None).await;
+            assert_eq!(cancelled["detail"], "Canceled by merchant");
+
+            // What the retail series cannot take is refused before anything is sent.
+            let mut dine = retail("web-3");
+            dine["type"] = json!("dine_in");
+            dine["table"] = json!("4");
+            let (status, err) = s.submit(&dine).await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
+            assert_eq!(
+                err["error"]["details"]["reason"], "invalid_profile",
+                "{err}"
+            );
+            let mut unknown = retail("web-4");
+            unknown["items"][0]["sku"] = json!("NOPE-1");
+            let (status, err) = s.submit(&unknown).await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
+            assert_eq!(err["error"]["details"]["reason"], "sku_not_found", "{err}");
+            assert_eq!(s.pos_orders().await.len(), 2, "{series}");
+
+            // The same channel order id five times at once: one sale.
+            let body = retail("web-dup");
+            let results = futures_join(&s, &body).await;
+            let ids: std::collections::BTreeSet<String> = results
+                .iter()
+                .map(|(_, v)| v["id"].as_str().unwrap().to_owned())
+                .collect();
+            assert_eq!(ids.len(), 1, "{results:?}");
+            s.wait_for(ids.first().unwrap(), "accepted", None).await;
+            assert_eq!(s.pos_orders().await.len(), 3, "{series}");
+            s.w.stop().await;
+        }
+    }
+);

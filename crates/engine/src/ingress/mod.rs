@@ -214,13 +214,29 @@ impl Engine {
             hint.version.unwrap_or(0),
             hint.status.as_deref().unwrap_or_default()
         );
+        // A sale that is an online order: the ordering module applies its status too.
+        let online = {
+            let mut c = self.conn().await.map_err(IngressError::from)?;
+            tillbridge_store::ordering::by_pos_reference(
+                &mut c,
+                delivery.merchant_id(),
+                delivery.connection_id(),
+                &hint.id,
+            )
+            .await
+            .map_err(EngineError::from)?
+            .is_some()
+        };
+        let detail = online.then(
+            || serde_json::json!({ "type": "X_SALE", "sale_id": hint.id, "status": hint.status }),
+        );
         self.record_and_wake(
             delivery.merchant_id(),
             delivery.connection_id(),
             &key,
             &topic,
             &hint.id,
-            None,
+            detail.as_ref(),
         )
         .await
     }

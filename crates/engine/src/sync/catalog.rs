@@ -9,6 +9,7 @@ use super::Outcome;
 use crate::error::EngineError;
 use crate::Engine;
 use std::collections::BTreeMap;
+use tillbridge_model::money::parse_minor;
 use tillbridge_store::catalog::{self, CategoryRow};
 use tillbridge_store::connections as conns;
 use tillbridge_store::jobs::JobRow;
@@ -35,6 +36,8 @@ impl Engine {
                         found.entry(id).or_insert(name);
                     }
                 }
+                let items = self.x_order_catalog(m, c, &account).await?;
+                self.store_order_catalog(m, c, &items).await?;
             }
             "r" => {
                 let client = self.r_client(c)?;
@@ -45,6 +48,23 @@ impl Engine {
                     })
                     .await?;
                 found.extend(list);
+                let items = self
+                    .with_token(m, c, |t| {
+                        let (client, account) = (client.clone(), account.clone());
+                        async move { client.items(&t, &account).await }
+                    })
+                    .await?
+                    .into_iter()
+                    .map(|i| MenuItemRow {
+                        price_minor: i.price.and_then(|p| parse_minor(&p, 2).ok()),
+                        sku: i.sku,
+                        name: i.name,
+                        category: i.category_id,
+                        available_count: None,
+                        product_id: Some(i.id),
+                    })
+                    .collect::<Vec<_>>();
+                self.store_order_catalog(m, c, &items).await?;
             }
             "o" => {
                 let client = self.o_client(c)?;
@@ -110,6 +130,78 @@ impl Engine {
         Ok(Outcome::Done)
     }
 
+    /// Replaces the order catalog of every POS location of the connection with `items` (X and R
+    /// sell the same items at every outlet or shop; neither has account profiles).
+    async fn store_order_catalog(
+        &self,
+        m: &str,
+        c: &str,
+        items: &[MenuItemRow],
+    ) -> Result<(), EngineError> {
+        let locations = conns::list_pos_locations(&mut *self.conn().await?, m, c).await?;
+        let mut tx = self.store().begin().await?;
+        for l in &locations {
+            ordering::replace_location_catalog(
+                &mut tx,
+                m,
+                c,
+                &l.external_id,
+                items,
+                &[],
+                self.now_ms(),
+            )
+            .await?;
+        }
+        tillbridge_store::commit(tx).await?;
+        Ok(())
+    }
+
+    /// The active products of an X-Series store with their tax-inclusive prices.
+    async fn x_order_catalog(
+        &self,
+        m: &str,
+        c: &str,
+        prefix: &str,
+    ) -> Result<Vec<MenuItemRow>, EngineError> {
+        let client = self.x_client(c, prefix)?;
+        let mut after = 0u64;
+        let mut items = Vec::new();
+        loop {
+            let page = self
+                .with_token(m, c, |t| {
+                    let client = client.clone();
+                    async move { client.products(&t, after).await }
+                })
+                .await?;
+            let Some(max) = page.version.as_ref().and_then(|v| v.max) else {
+                break;
+            };
+            if page.data.is_empty() || max <= after {
+                break;
+            }
+            after = max;
+            for p in page.data {
+                if p.active == Some(false) || p.deleted_at.is_some() {
+                    continue;
+                }
+                let Some(sku) = p.sku.filter(|s| !s.is_empty()) else {
+                    continue;
+                };
+                items.push(MenuItemRow {
+                    price_minor: p
+                        .price_including_tax
+                        .and_then(|a| parse_minor(&a.as_text(), 2).ok()),
+                    sku,
+                    name: p.name,
+                    category: p.categories.first().and_then(|c| c.name.clone()),
+                    available_count: None,
+                    product_id: Some(p.id),
+                });
+            }
+        }
+        Ok(items)
+    }
+
     /// What online orders at a K-Series business location are checked against: the items of
     /// its menus with their availability, and its account profiles.
     async fn k_order_catalog(
@@ -145,12 +237,11 @@ impl Engine {
             .into_iter()
             .map(|i| MenuItemRow {
                 available_count: counts.get(&i.sku).copied().flatten(),
-                price_minor: i
-                    .price
-                    .and_then(|p| tillbridge_model::money::parse_minor(&p.as_text(), 2).ok()),
+                price_minor: i.price.and_then(|p| parse_minor(&p.as_text(), 2).ok()),
                 sku: i.sku,
                 name: i.name,
                 category: i.group,
+                product_id: None,
             })
             .collect();
         let profiles = profiles

@@ -2,10 +2,11 @@
 
 use super::wire;
 use crate::error::LightspeedError;
-use crate::http::{get_json, RetryPolicy};
+use crate::http::{get_json, send, RetryPolicy};
 use crate::pacing::Pacer;
 use crate::secret::Secret;
 use chrono::{DateTime, Utc};
+use reqwest::Method;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -31,6 +32,16 @@ pub struct Shop {
     pub time_zone: Option<String>,
 }
 
+/// An item as online orders need it: id, SKU (the custom SKU, else the system SKU), name and
+/// default price.
+pub struct Item {
+    pub id: String,
+    pub sku: String,
+    pub name: Option<String>,
+    pub price: Option<String>,
+    pub category_id: Option<String>,
+}
+
 impl RClient {
     pub fn new(http: reqwest::Client, base: Url, policy: RetryPolicy) -> Self {
         let base = if base.path().ends_with('/') {
@@ -44,6 +55,15 @@ impl RClient {
             base,
             pacer: Arc::new(Pacer::new(Some(std::time::Duration::from_secs(1)))),
             policy,
+        }
+    }
+
+    /// The same client with another retry policy (one attempt for sales, which have no
+    /// idempotency key).
+    pub fn with_policy(&self, policy: RetryPolicy) -> Self {
+        RClient {
+            policy,
+            ..self.clone()
         }
     }
 
@@ -153,5 +173,172 @@ impl RClient {
                 &format!(">=,{}", since.format("%Y-%m-%dT%H:%M:%S+00:00")),
             );
         Ok(url)
+    }
+
+    /// The first entity of a filtered list, or `None`.
+    async fn first(
+        &self,
+        token: &Secret,
+        account: &str,
+        entity: &str,
+        query: &[(&str, &str)],
+    ) -> Result<Option<Value>, LightspeedError> {
+        let mut url = self.url(&format!("Account/{account}/{entity}.json"))?;
+        url.query_pairs_mut().extend_pairs(query);
+        let page = self.get_url(token, &url).await?;
+        Ok(wire::entities(&page, entity).into_iter().next().cloned())
+    }
+
+    async fn create(
+        &self,
+        token: &Secret,
+        account: &str,
+        entity: &str,
+        body: &Value,
+    ) -> Result<Value, LightspeedError> {
+        let url = self.url(&format!("Account/{account}/{entity}.json"))?;
+        let label = format!("/Account/{{id}}/{entity}.json");
+        let text = send(&self.pacer, &self.policy, &label, Method::POST, || {
+            self.http
+                .post(url.clone())
+                .bearer_auth(token.expose())
+                .json(body)
+        })
+        .await?;
+        let page: Value = serde_json::from_str(&text).map_err(|e| LightspeedError::Malformed {
+            path: label.clone(),
+            detail: format!("{e} in {}", crate::http::snippet(&text)),
+        })?;
+        wire::entities(&page, entity)
+            .into_iter()
+            .next()
+            .cloned()
+            .ok_or_else(|| LightspeedError::Malformed {
+                path: label,
+                detail: format!("the answer holds no {entity}"),
+            })
+    }
+
+    /// Payment type id → name.
+    pub async fn payment_types(
+        &self,
+        token: &Secret,
+        account: &str,
+    ) -> Result<Vec<(String, String)>, LightspeedError> {
+        Ok(self
+            .all(token, account, "PaymentType")
+            .await?
+            .iter()
+            .filter_map(|p| Some((wire::text(p, "paymentTypeID")?, wire::text(p, "name")?)))
+            .collect())
+    }
+
+    /// Every item that is not archived.
+    pub async fn items(&self, token: &Secret, account: &str) -> Result<Vec<Item>, LightspeedError> {
+        Ok(self
+            .all(token, account, "Item")
+            .await?
+            .iter()
+            .filter(|i| !wire::flag(i, "archived"))
+            .filter_map(|i| {
+                let sku = wire::text(i, "customSku")
+                    .filter(|s| !s.is_empty())
+                    .or_else(|| wire::text(i, "systemSku"))?;
+                let price = wire::children(i, "Prices", "ItemPrice")
+                    .into_iter()
+                    .find(|p| wire::text(p, "useType").as_deref() == Some("Default"))
+                    .and_then(|p| wire::text(p, "amount"));
+                Some(Item {
+                    id: wire::text(i, "itemID")?,
+                    sku,
+                    name: wire::text(i, "description"),
+                    price,
+                    category_id: wire::text(i, "categoryID"),
+                })
+            })
+            .collect())
+    }
+
+    /// The id of a customer whose primary email is `email` (`Contact.email` filter).
+    pub async fn customer_by_email(
+        &self,
+        token: &Secret,
+        account: &str,
+        email: &str,
+    ) -> Result<Option<String>, LightspeedError> {
+        let filter = format!("=,{email}");
+        Ok(self
+            .first(
+                token,
+                account,
+                "Customer",
+                &[
+                    ("load_relations", "[\"Contact\"]"),
+                    ("Contact.email", &filter),
+                ],
+            )
+            .await?
+            .and_then(|c| wire::text(&c, "customerID")))
+    }
+
+    /// `POST Customer.json`; returns the new customer's id.
+    pub async fn create_customer(
+        &self,
+        token: &Secret,
+        account: &str,
+        body: &Value,
+    ) -> Result<String, LightspeedError> {
+        let customer = self.create(token, account, "Customer", body).await?;
+        wire::text(&customer, "customerID").ok_or_else(|| LightspeedError::Malformed {
+            path: "/Customer.json".into(),
+            detail: "the new customer has no customerID".into(),
+        })
+    }
+
+    /// `POST Sale.json`; returns the sale as created.
+    pub async fn create_sale(
+        &self,
+        token: &Secret,
+        account: &str,
+        body: &Value,
+    ) -> Result<Value, LightspeedError> {
+        self.create(token, account, "Sale", body).await
+    }
+
+    /// One sale with its payments; `None` when there is none with this id.
+    pub async fn sale(
+        &self,
+        token: &Secret,
+        account: &str,
+        sale_id: &str,
+    ) -> Result<Option<Value>, LightspeedError> {
+        let mut url = self.url(&format!("Account/{account}/Sale/{sale_id}.json"))?;
+        url.query_pairs_mut()
+            .append_pair("load_relations", "[\"SalePayments\"]");
+        match self.get_url(token, &url).await {
+            Ok(page) => Ok(wire::entities(&page, "Sale").into_iter().next().cloned()),
+            Err(LightspeedError::BadRequest { status: 404, .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The sale with this `referenceNumber`, or `None`.
+    pub async fn sale_by_reference(
+        &self,
+        token: &Secret,
+        account: &str,
+        reference: &str,
+    ) -> Result<Option<Value>, LightspeedError> {
+        let filter = format!("=,{reference}");
+        self.first(
+            token,
+            account,
+            "Sale",
+            &[
+                ("load_relations", "[\"SalePayments\"]"),
+                ("referenceNumber", &filter),
+            ],
+        )
+        .await
     }
 }

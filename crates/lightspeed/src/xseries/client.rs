@@ -30,6 +30,15 @@ impl XClient {
         }
     }
 
+    /// The same client with another retry policy (one attempt for sales, which have no
+    /// idempotency key).
+    pub fn with_policy(&self, policy: RetryPolicy) -> Self {
+        XClient {
+            policy,
+            ..self.clone()
+        }
+    }
+
     fn url(&self, path: &str) -> Result<Url, LightspeedError> {
         self.store
             .join(&format!("api/2.0/{path}"))
@@ -175,5 +184,116 @@ impl XClient {
         )
         .await?;
         Ok(())
+    }
+
+    async fn post<T: DeserializeOwned>(
+        &self,
+        token: &Secret,
+        target: Url,
+        label: &str,
+        body: &serde_json::Value,
+    ) -> Result<T, LightspeedError> {
+        let text = send(&self.pacer, &self.policy, label, Method::POST, || {
+            self.http
+                .post(target.clone())
+                .bearer_auth(token.expose())
+                .json(body)
+        })
+        .await?;
+        serde_json::from_str(&text).map_err(|e| LightspeedError::Malformed {
+            path: label.to_owned(),
+            detail: format!("{e} in {}", crate::http::snippet(&text)),
+        })
+    }
+
+    pub async fn payment_types(
+        &self,
+        token: &Secret,
+    ) -> Result<Vec<wire::PaymentType>, LightspeedError> {
+        Ok(self
+            .get::<wire::List<wire::PaymentType>>(token, "payment_types", &[])
+            .await?
+            .data)
+    }
+
+    /// Customers whose email is `email` (`GET /search?type=customers&email=`).
+    pub async fn customers_by_email(
+        &self,
+        token: &Secret,
+        email: &str,
+    ) -> Result<Vec<wire::Customer>, LightspeedError> {
+        let query = [
+            ("type", "customers".to_owned()),
+            ("email", email.to_owned()),
+        ];
+        Ok(self
+            .get::<wire::List<wire::Customer>>(token, "search", &query)
+            .await?
+            .data)
+    }
+
+    /// `POST /customers` with `first_name`, `last_name`, `email`, `phone`.
+    pub async fn create_customer(
+        &self,
+        token: &Secret,
+        body: &serde_json::Value,
+    ) -> Result<wire::Customer, LightspeedError> {
+        let target = self.url("customers")?;
+        Ok(self
+            .post::<wire::One<wire::Customer>>(token, target, "/api/2.0/customers", body)
+            .await?
+            .data)
+    }
+
+    /// `POST /api/register_sales` (API 0.9): creates a sale; returns its id and status.
+    pub async fn create_register_sale(
+        &self,
+        token: &Secret,
+        body: &serde_json::Value,
+    ) -> Result<wire::SaleHint, LightspeedError> {
+        let target =
+            self.store
+                .join("api/register_sales")
+                .map_err(|e| LightspeedError::BadRequest {
+                    status: 0,
+                    path: "/api/register_sales".into(),
+                    detail: e.to_string(),
+                })?;
+        Ok(self
+            .post::<wire::RegisterSaleCreated>(token, target, "/api/register_sales", body)
+            .await?
+            .register_sale)
+    }
+
+    /// One sale; `None` when the store has none with this id.
+    pub async fn sale(
+        &self,
+        token: &Secret,
+        id: &str,
+    ) -> Result<Option<wire::Sale>, LightspeedError> {
+        match self
+            .get::<wire::One<wire::Sale>>(token, &format!("sales/{id}"), &[])
+            .await
+        {
+            Ok(one) => Ok(Some(one.data)),
+            Err(LightspeedError::BadRequest { status: 404, .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Sales with this invoice number (`GET /search?type=sales&invoice_number=`).
+    pub async fn sales_by_invoice(
+        &self,
+        token: &Secret,
+        invoice_number: &str,
+    ) -> Result<Vec<wire::Sale>, LightspeedError> {
+        let query = [
+            ("type", "sales".to_owned()),
+            ("invoice_number", invoice_number.to_owned()),
+        ];
+        Ok(self
+            .get::<wire::List<wire::Sale>>(token, "search", &query)
+            .await?
+            .data)
     }
 }

@@ -45,6 +45,9 @@ pub struct Product {
     #[serde(default)]
     pub categories: Vec<CategoryRef>,
     pub version: Option<u64>,
+    pub price_including_tax: Option<Amount>,
+    pub active: Option<bool>,
+    pub deleted_at: Option<String>,
 }
 
 /// `GET /product_categories`: `{page_info: {has_next, last_seen}, data: {categories: […]}}`.
@@ -141,4 +144,17 @@ pub struct SaleHint {
     pub id: String,
     pub version: Option<u64>,
     pub status: Option<String>,
+}
+
+/// A payment type (`GET /payment_types`).
+#[derive(Deserialize, Debug, Clone)]
+pub struct PaymentType {
+    pub id: String,
+    pub name: Option<String>,
+}
+
+/// `POST /api/register_sales` answers `{"register_sale": {…}}`; only what identifies it.
+#[derive(Deserialize, Debug, Clone)]
+pub struct RegisterSaleCreated {
+    pub register_sale: SaleHint,
 }

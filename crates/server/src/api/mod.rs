@@ -198,6 +198,10 @@ pub fn routes() -> Router<AppState> {
             "/api/v1/merchants/{merchant_id}/online-orders/{order_id}",
             get(ordering::get),
         )
+        .route(
+            "/api/v1/merchants/{merchant_id}/ordering/status",
+            get(ordering::status),
+        )
         .route("/api/v1/api-keys", get(keys::list).post(keys::create))
         .route(
             "/api/v1/api-keys/{key_id}",

@@ -96,3 +96,16 @@ pub async fn get(
     caller.may_access(&merchant_id)?;
     Ok(Json(orders::get(&s.engine, &merchant_id, &order_id).await?))
 }
+
+/// The ordering banner: outages per connection (partner outage, credentials issue with the
+/// reconnect prompt), orders waiting for manual handling, the latest alert mails.
+pub async fn status(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(merchant_id): Path<String>,
+) -> Result<Json<tillbridge_ordering::outage::Status>, ApiError> {
+    caller.may_access(&merchant_id)?;
+    Ok(Json(
+        tillbridge_ordering::outage::status(&s.engine, &merchant_id).await?,
+    ))
+}
