@@ -350,6 +350,7 @@ impl Config {
                 bail!("alerts.recipients: `{r}` is not an e-mail address");
             }
         }
+        e.mail_from = self.alerts.from.clone();
         let smtp = self.alerts.smtp_url.expose().trim();
         e.mail = match (smtp.is_empty(), self.alerts.outbox_dir.trim()) {
             (false, dir) if !dir.is_empty() => {
@@ -361,7 +362,6 @@ impl Config {
                 }
                 MailTransport::Smtp {
                     url: Secret::new(smtp.to_owned()),
-                    from: self.alerts.from.clone(),
                 }
             }
             (true, "") => MailTransport::None,

@@ -33,6 +33,8 @@ pub struct EngineConfig {
     pub alert_recipients: Vec<String>,
     /// How alert mails leave the hub.
     pub mail: MailTransport,
+    /// The sender of alert mails.
+    pub mail_from: String,
     /// Each incremental sync re-reads this much before the last high-water mark, to catch
     /// late-closed and back-office-edited sales.
     pub incremental_overlap: Duration,
@@ -53,7 +55,7 @@ pub enum MailTransport {
     Directory(std::path::PathBuf),
     /// Sent through an SMTP relay: `smtp://host:port` (plain), `smtp+starttls://…` or
     /// `smtps://…`, with optional `user:password@`.
-    Smtp { url: Secret, from: String },
+    Smtp { url: Secret },
 }
 
 #[derive(Clone, Debug)]
@@ -118,6 +120,7 @@ impl EngineConfig {
             order_reconcile_interval: Duration::from_secs(60),
             alert_recipients: Vec::new(),
             mail: MailTransport::None,
+            mail_from: "tillbridge@localhost".into(),
             incremental_overlap: Duration::from_secs(2 * 3600),
             job_lease: Duration::from_secs(60),
             keepalive_interval: Duration::from_secs(24 * 3600),

@@ -29,11 +29,11 @@ fn message(from: &str, mail: &MailRow) -> Result<Message, String> {
         .map_err(|e| format!("the mail could not be built: {e}"))
 }
 
-async fn deliver(transport: &MailTransport, mail: &MailRow) -> Result<(), String> {
+async fn deliver(transport: &MailTransport, from: &str, mail: &MailRow) -> Result<(), String> {
     match transport {
         MailTransport::None => Err("no mail transport is configured".into()),
         MailTransport::Directory(dir) => {
-            let m = message("tillbridge@localhost", mail)?;
+            let m = message(from, mail)?;
             tokio::fs::create_dir_all(dir)
                 .await
                 .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
@@ -47,7 +47,7 @@ async fn deliver(transport: &MailTransport, mail: &MailRow) -> Result<(), String
                 .await
                 .map_err(|e| format!("cannot write {}: {e}", path.display()))
         }
-        MailTransport::Smtp { url, from } => {
+        MailTransport::Smtp { url } => {
             let m = message(from, mail)?;
             let smtp = AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose())
                 // The URL may hold credentials: never echo it.
@@ -90,7 +90,7 @@ impl Engine {
         };
         let mut sent = 0;
         for mail in &due {
-            let result = deliver(&transport, mail).await;
+            let result = deliver(&transport, &self.config().mail_from, mail).await;
             let now = self.now_ms();
             let mut c = self.conn().await?;
             match result {

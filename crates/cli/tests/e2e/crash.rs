@@ -71,6 +71,82 @@ async fn connection(api: &ApiClient, m: &str) -> Value {
         .clone()
 }
 
+/// Makes an API key with the CLI, starts `serve` and creates a merchant.
+async fn hub_with_merchant(
+    env: &[(String, String)],
+    log: &std::path::Path,
+    port: u16,
+) -> (Proc, ApiClient, String, String) {
+    let out = command(env, &["api-keys", "create", "--name", "crash-test"], log)
+        .stdout(Stdio::piped())
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        std::fs::read_to_string(log).unwrap_or_default()
+    );
+    let key = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let proc = serve(env, log, port).await;
+    let api = ApiClient::new(&format!("http://127.0.0.1:{port}"), Some(&key));
+    let m = api
+        .post(
+            "/api/v1/merchants",
+            &json!({ "name": "Crash Café", "timezone": "Europe/Copenhagen", "currency": "DKK" }),
+        )
+        .await
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    (proc, api, key, m)
+}
+
+/// Connects the K-Series sandbox merchant through the consent page and maps every POS
+/// location to a new location; returns the connection id and the location ids.
+async fn connect_and_map(api: &ApiClient, sm: &Value, m: &str) -> (String, Vec<String>) {
+    let start = api
+        .post(
+            &format!("/api/v1/merchants/{m}/connections"),
+            &json!({ "series": "k" }),
+        )
+        .await
+        .unwrap();
+    let (status, page) = tillbridge::client::consent(
+        start["authorize_url"].as_str().unwrap(),
+        sm["login"]["username"].as_str().unwrap(),
+        sm["login"]["password"].as_str().unwrap(),
+        "allow",
+    )
+    .await
+    .unwrap();
+    assert!(status.is_success(), "{page}");
+    let conn = connection(api, m).await;
+    let c = conn["id"].as_str().unwrap().to_owned();
+    let mut locations = Vec::new();
+    for pos in conn["pos_locations"].as_array().unwrap() {
+        let loc = api
+            .post(
+                &format!("/api/v1/merchants/{m}/locations"),
+                &json!({ "name": pos["name"], "timezone": pos["timezone"] }),
+            )
+            .await
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        api.put(
+            &format!("/api/v1/merchants/{m}/locations/{loc}/mapping"),
+            &json!({ "connection_id": c, "pos_location_id": pos["id"] }),
+        )
+        .await
+        .unwrap();
+        locations.push(loc);
+    }
+    (c, locations)
+}
+
 async fn crash_and_resume(backend: Backend) {
     let Some(db) = Db::create(backend).await else {
         return;
@@ -82,69 +158,11 @@ async fn crash_and_resume(backend: Backend) {
     let log = db.dir().join("server.log");
     let port = free_port();
 
-    let out = command(&env, &["api-keys", "create", "--name", "crash-test"], &log)
-        .stdout(Stdio::piped())
-        .output()
-        .await
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        std::fs::read_to_string(&log).unwrap_or_default()
-    );
-    let key = String::from_utf8(out.stdout).unwrap().trim().to_owned();
-    let mut proc = serve(&env, &log, port).await;
-    let api = ApiClient::new(&format!("http://127.0.0.1:{port}"), Some(&key));
-
-    let m = api
-        .post(
-            "/api/v1/merchants",
-            &json!({ "name": "Crash Café", "timezone": "Europe/Copenhagen", "currency": "DKK" }),
-        )
-        .await
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let start = api
-        .post(
-            &format!("/api/v1/merchants/{m}/connections"),
-            &json!({ "series": "k" }),
-        )
-        .await
-        .unwrap();
     // Slow Lightspeed down so the kill lands mid-backfill.
     sb.fault(json!({ "kind": "latency", "latency_ms": 150, "merchant": sm["id"] }))
         .await;
-    let (status, page) = tillbridge::client::consent(
-        start["authorize_url"].as_str().unwrap(),
-        sm["login"]["username"].as_str().unwrap(),
-        sm["login"]["password"].as_str().unwrap(),
-        "allow",
-    )
-    .await
-    .unwrap();
-    assert!(status.is_success(), "{page}");
-    let conn = connection(&api, &m).await;
-    let c = conn["id"].as_str().unwrap().to_owned();
-    for pos in conn["pos_locations"].as_array().unwrap() {
-        let loc = api
-            .post(
-                &format!("/api/v1/merchants/{m}/locations"),
-                &json!({ "name": pos["name"], "timezone": pos["timezone"] }),
-            )
-            .await
-            .unwrap();
-        api.put(
-            &format!(
-                "/api/v1/merchants/{m}/locations/{}/mapping",
-                loc["id"].as_str().unwrap()
-            ),
-            &json!({ "connection_id": c, "pos_location_id": pos["id"] }),
-        )
-        .await
-        .unwrap();
-    }
+    let (mut proc, api, key, m) = hub_with_merchant(&env, &log, port).await;
+    let (c, _) = connect_and_map(&api, &sm, &m).await;
 
     // Kill -9 a few times while the backfill is in progress.
     let total = sb.truth(&sm).await["orders"].as_i64().unwrap();
@@ -292,60 +310,9 @@ async fn killed_between_submitted_and_webhook(backend: Backend) {
     let env = hub_env(&sb, &db, 400);
     let log = db.dir().join("server.log");
     let port = free_port();
-    let out = command(&env, &["api-keys", "create", "--name", "crash-test"], &log)
-        .stdout(Stdio::piped())
-        .output()
-        .await
-        .unwrap();
-    assert!(out.status.success());
-    let key = String::from_utf8(out.stdout).unwrap().trim().to_owned();
-    let mut proc = serve(&env, &log, port).await;
-    let api = ApiClient::new(&format!("http://127.0.0.1:{port}"), Some(&key));
-    let m = api
-        .post(
-            "/api/v1/merchants",
-            &json!({ "name": "Crash Café", "timezone": "Europe/Copenhagen", "currency": "DKK" }),
-        )
-        .await
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let start = api
-        .post(
-            &format!("/api/v1/merchants/{m}/connections"),
-            &json!({ "series": "k" }),
-        )
-        .await
-        .unwrap();
-    let (status, page) = tillbridge::client::consent(
-        start["authorize_url"].as_str().unwrap(),
-        sm["login"]["username"].as_str().unwrap(),
-        sm["login"]["password"].as_str().unwrap(),
-        "allow",
-    )
-    .await
-    .unwrap();
-    assert!(status.is_success(), "{page}");
-    let conn = connection(&api, &m).await;
-    let c = conn["id"].as_str().unwrap().to_owned();
-    let pos = conn["pos_locations"][0].clone();
-    let loc = api
-        .post(
-            &format!("/api/v1/merchants/{m}/locations"),
-            &json!({ "name": pos["name"], "timezone": pos["timezone"] }),
-        )
-        .await
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    api.put(
-        &format!("/api/v1/merchants/{m}/locations/{loc}/mapping"),
-        &json!({ "connection_id": c, "pos_location_id": pos["id"] }),
-    )
-    .await
-    .unwrap();
+    let (mut proc, api, _, m) = hub_with_merchant(&env, &log, port).await;
+    let (_, locations) = connect_and_map(&api, &sm, &m).await;
+    let loc = &locations[0];
     let detail = sb
         .api
         .get(&format!("/_sandbox/merchants/{sid}"))

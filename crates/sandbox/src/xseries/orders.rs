@@ -198,6 +198,12 @@ async fn register_sale(
         }
     })
     .await;
+    notify(&sb, changed);
+    response
+}
+
+/// `sale.update` for a sale that changed: `(merchant id, sale index)`.
+fn notify(sb: &Sandbox, changed: Option<(String, usize)>) {
     if let Some((merchant, i)) = changed {
         sb.send_webhooks(&merchant, |w| {
             w.merchants
@@ -206,7 +212,6 @@ async fn register_sale(
                 .unwrap_or_default()
         });
     }
-    response
 }
 
 #[derive(Deserialize)]
@@ -250,13 +255,6 @@ async fn fulfill(
         }
     })
     .await;
-    if let Some((merchant, i)) = changed {
-        sb.send_webhooks(&merchant, |w| {
-            w.merchants
-                .get(&merchant)
-                .map(|m| super::webhooks::sale_updates(m, &[i]))
-                .unwrap_or_default()
-        });
-    }
+    notify(&sb, changed);
     response
 }

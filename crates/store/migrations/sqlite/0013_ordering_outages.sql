@@ -32,3 +32,6 @@ CREATE TABLE outbox_mails (
     PRIMARY KEY (merchant_id, id)
 );
 CREATE INDEX outbox_mails_due ON outbox_mails (next_attempt_at) WHERE sent_at IS NULL;
+
+-- Webhooks name an order by the POS's id for it (an X sale id, a K account identifier).
+CREATE INDEX online_orders_pos_account ON online_orders (merchant_id, connection_id, pos_account);
