@@ -28,7 +28,10 @@ pub fn routes() -> Router<Sandbox> {
         .route("/_sandbox/merchants/{id}", get(get_merchant))
         .route("/_sandbox/merchants/{id}/sales", post(create_sales))
         .route("/_sandbox/merchants/{id}/truth", get(get_truth))
-        .route("/_sandbox/merchants/{id}/webhooks", get(get_webhooks))
+        .route(
+            "/_sandbox/merchants/{id}/webhooks",
+            get(get_webhooks).delete(delete_webhooks),
+        )
         .route(
             "/_sandbox/merchants/{id}/online-orders",
             get(list_online_orders),
@@ -236,6 +239,24 @@ async fn get_webhooks(State(sb): State<Sandbox>, Path(id): Path<String>) -> Resp
     });
     match hooks {
         Some(v) => json(StatusCode::OK, json!({ "webhooks": v })),
+        None => unknown_merchant(&id),
+    }
+}
+
+/// Removes every webhook of the merchant (X subscriptions, O subscriptions, K endpoints), as
+/// when they are deleted in the back office; answers how many went.
+async fn delete_webhooks(State(sb): State<Sandbox>, Path(id): Path<String>) -> Response {
+    let removed = sb.with_world(|w| {
+        w.merchants.get_mut(&id).map(|m| {
+            let n = m.webhooks.len() + m.o_webhooks.len() + m.k_webhooks.len();
+            m.webhooks.clear();
+            m.o_webhooks.clear();
+            m.k_webhooks.clear();
+            n
+        })
+    });
+    match removed {
+        Some(n) => json(StatusCode::OK, json!({ "removed": n })),
         None => unknown_merchant(&id),
     }
 }
@@ -654,22 +675,14 @@ async fn set_availability(
                 format!("merchant {id} has no item with SKU `{}`", req.sku),
             );
         }
-        match req.count {
-            Some(count) if count < 0 => {
-                return control_error(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_count",
-                    "count must be 0 or more, or null to lift the restriction",
-                )
-            }
-            Some(count) => {
-                m.availability
-                    .insert((loc, req.sku.clone()), (count, Utc::now()));
-            }
-            None => {
-                m.availability.remove(&(loc, req.sku.clone()));
-            }
+        if req.count.is_some_and(|count| count < 0) {
+            return control_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_count",
+                "count must be 0 or more, or null to lift the restriction",
+            );
         }
+        m.set_stock(loc, &req.sku, req.count);
         json(
             StatusCode::OK,
             json!({ "location": req.location, "sku": req.sku, "count": req.count }),

@@ -3,8 +3,8 @@
 //! curve, with discounts, tips, covers, refunds and voids. The same seed gives the same data.
 
 use crate::world::{
-    random_token, uid, AccountingGroup, Customer, Device, Location, Login, MenuItem, Merchant,
-    PaymentMethod, Sale, SaleLine, SalePayment, SaleType, World,
+    random_token, uid, AccountingGroup, Customer, Device, FloorPlan, Location, Login, MenuItem,
+    Merchant, PaymentMethod, Sale, SaleLine, SalePayment, SaleType, Table, World,
 };
 use base64::Engine;
 use chrono::{DateTime, Duration, NaiveTime, TimeZone, Utc};
@@ -223,8 +223,10 @@ pub fn create_merchant(
                 name: format!("Till {}", r + 1),
             })
             .collect();
+        let id = rng.gen_range(10_000_000_000_000..99_999_999_999_999);
         locations.push(Location {
-            id: rng.gen_range(10_000_000_000_000..99_999_999_999_999),
+            id,
+            floor_plans: floor_plans(id),
             uid: uid(&mut rng),
             name: format!("{name} {}", CITY[(i as usize) % CITY.len()]),
             zone,
@@ -665,4 +667,26 @@ pub fn void_sale(m: &mut Merchant, index: usize, at: DateTime<Utc>) -> usize {
     sale.voided_at = Some(at);
     sale.version = version;
     index
+}
+
+/// Every location's floor plans: the main room (tables 1–12, four seats) and the terrace
+/// (tables 20–25, two seats; table 25 is out of use). Fixed, so the random world is unchanged.
+pub fn floor_plans(location_id: i64) -> Vec<FloorPlan> {
+    let plan = |n: i64, name: &str, numbers: std::ops::RangeInclusive<i64>, seats: i64| FloorPlan {
+        id: (location_id % 100_000) * 10 + n,
+        name: name.to_owned(),
+        tables: numbers
+            .map(|number| Table {
+                id: format!("{}-{number}", (location_id % 100_000) * 10 + n),
+                number,
+                description: format!("{name} {number}"),
+                active: number != 25,
+                default_client_count: seats,
+            })
+            .collect(),
+    };
+    vec![
+        plan(1, "Main room", 1..=12, 4),
+        plan(2, "Terrace", 20..=25, 2),
+    ]
 }

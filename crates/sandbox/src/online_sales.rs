@@ -71,6 +71,10 @@ pub(crate) fn create(m: &mut Merchant, new: NewSale) -> usize {
         })
         .collect();
     s.online = new.online;
+    for &(item, qty) in &new.lines {
+        let sku = m.menu[item].sku.clone();
+        m.take_stock(new.location, &sku, qty);
+    }
     i
 }
 

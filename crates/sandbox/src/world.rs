@@ -95,9 +95,64 @@ pub struct Merchant {
     pub k_orders: Vec<OnlineOrder>,
     /// K-Series payment references already used (`thirdPartyPaymentReference`).
     pub k_payment_refs: Vec<String>,
-    /// K-Series item availability per (location, sku): the count left (0: sold out) and when
-    /// it was set. Items without an entry are not restricted.
-    pub availability: BTreeMap<(usize, String), (i64, DateTime<Utc>)>,
+    /// Stock per (location, sku) for items whose stock is tracked: K-Series item availability,
+    /// X-Series inventory records, R-Series `ItemShop` records. Items without an entry are not
+    /// restricted.
+    pub availability: BTreeMap<(usize, String), Stock>,
+}
+
+/// What is left of an item at one location.
+#[derive(Clone, Debug)]
+pub struct Stock {
+    /// The record's id (X inventory `id`, R `itemShopID`).
+    pub id: u64,
+    /// How many are left (0 or less: sold out).
+    pub count: i64,
+    pub updated_at: DateTime<Utc>,
+    /// X-Series: the store version of the last change.
+    pub version: u64,
+}
+
+impl Merchant {
+    /// Sets (`Some`) or lifts (`None`) the stock of `sku` at `loc`.
+    pub fn set_stock(&mut self, loc: usize, sku: &str, count: Option<i64>) {
+        let key = (loc, sku.to_owned());
+        match count {
+            None => {
+                self.availability.remove(&key);
+            }
+            Some(count) => {
+                self.version += 1;
+                let version = self.version;
+                let next_id = self.availability.values().map(|s| s.id).max().unwrap_or(0) + 1;
+                let stock = self.availability.entry(key).or_insert(Stock {
+                    id: next_id,
+                    count,
+                    updated_at: Utc::now(),
+                    version,
+                });
+                stock.count = count;
+                stock.updated_at = Utc::now();
+                stock.version = version;
+            }
+        }
+    }
+
+    /// Takes `qty` of a tracked item at `loc` off its stock (a sale, an order delivered).
+    pub fn take_stock(&mut self, loc: usize, sku: &str, qty: i64) {
+        if let Some(left) = self
+            .availability
+            .get(&(loc, sku.to_owned()))
+            .map(|s| s.count)
+        {
+            self.set_stock(loc, sku, Some(left - qty));
+        }
+    }
+
+    /// Whether the stock of `sku` is tracked at any location.
+    pub fn tracks_stock(&self, sku: &str) -> bool {
+        self.availability.keys().any(|(_, s)| s == sku)
+    }
 }
 
 /// Where an online order is in the simulated POS.
@@ -270,6 +325,24 @@ pub struct Location {
     pub day_start: NaiveTime,
     pub devices: Vec<Device>,
     pub account_counter: u64,
+    /// K-Series floor plans with their tables (dine-in orders name a table).
+    pub floor_plans: Vec<FloorPlan>,
+}
+
+#[derive(Clone)]
+pub struct FloorPlan {
+    pub id: i64,
+    pub name: String,
+    pub tables: Vec<Table>,
+}
+
+#[derive(Clone)]
+pub struct Table {
+    pub id: String,
+    pub number: i64,
+    pub description: String,
+    pub active: bool,
+    pub default_client_count: i64,
 }
 
 #[derive(Clone)]

@@ -760,3 +760,48 @@ async fn webhook_endpoints_register_link_and_deliver_with_basic_auth() {
         .await;
     assert_eq!(status, 404);
 }
+
+#[tokio::test]
+async fn floor_plans_list_their_tables() {
+    let k = start(100.0, 1).await;
+    let token = k.access_token().await;
+    let bl = k.bl();
+    let (status, _, plans) = k
+        .get(
+            &token,
+            &format!("/o/op/data/{bl}/floorplans?expandTables=true"),
+        )
+        .await;
+    assert_eq!(status, 200, "{plans}");
+    let plans = plans.as_array().unwrap();
+    assert_eq!(plans.len(), 2);
+    let tables: Vec<&Value> = plans
+        .iter()
+        .flat_map(|p| p["tables"].as_array().unwrap())
+        .collect();
+    assert_eq!(tables.len(), 18);
+    let inactive: Vec<i64> = tables
+        .iter()
+        .filter(|t| t["active"] == false)
+        .map(|t| t["number"].as_i64().unwrap())
+        .collect();
+    assert_eq!(inactive, [25]);
+    assert!(tables
+        .iter()
+        .all(|t| t["id"].is_string() && t["defaultClientCount"].is_i64()));
+    // Without expandTables the plans come bare; one plan's tables by id.
+    let (_, _, bare) = k.get(&token, &format!("/o/op/data/{bl}/floorplans")).await;
+    assert!(bare[0].get("tables").is_none(), "{bare}");
+    let id = plans[1]["id"].as_i64().unwrap();
+    let (status, _, terrace) = k
+        .get(&token, &format!("/o/op/data/{bl}/floorplans/{id}/tables"))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(terrace.as_array().unwrap().len(), 6, "{terrace}");
+    let (status, _, missing) = k
+        .get(&token, &format!("/o/op/data/{bl}/floorplans/1/tables"))
+        .await;
+    assert_eq!(status, 404, "{missing}");
+    let (status, _, _) = k.get(&token, "/o/op/data/12345/floorplans").await;
+    assert_eq!(status, 403, "a business location the token cannot reach");
+}

@@ -466,3 +466,90 @@ async fn wrong_secrets_and_expired_codes_are_refused() {
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn inventory_records_follow_the_stock_the_store_counts() {
+    let x = start(100.0, 1, 1).await;
+    let token = x.token().await["access_token"].as_str().unwrap().to_owned();
+    let outlet = x.merchant["locations"][1]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let detail: Value = x
+        .http
+        .get(format!(
+            "{}/_sandbox/merchants/{}",
+            x.base,
+            x.merchant["id"].as_str().unwrap()
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let sku = detail["menu"][0]["sku"].as_str().unwrap().to_owned();
+    let inventory = |after: u64| {
+        let (x, token) = (&x, &token);
+        async move {
+            x.get(token, &format!("inventory?after={after}"))
+                .await
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    // Nothing is counted yet.
+    assert_eq!(inventory(0).await["data"], json!([]));
+    let set = |count: Value| {
+        let x = &x;
+        let body = json!({"location": outlet, "sku": sku, "count": count});
+        async move {
+            let r = x
+                .http
+                .put(format!(
+                    "{}/_sandbox/merchants/{}/availability",
+                    x.base,
+                    x.merchant["id"].as_str().unwrap()
+                ))
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert!(r.status().is_success());
+        }
+    };
+    set(json!(4)).await;
+    let page = inventory(0).await;
+    let record = &page["data"][0];
+    assert_eq!(record["outlet_id"], outlet.as_str(), "{page}");
+    assert_eq!(record["inventory_level"], 4, "{page}");
+    let product_id = record["product_id"].as_str().unwrap().to_owned();
+    let products: Value = x.get(&token, "products").await.json().await.unwrap();
+    let product = products["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == product_id.as_str())
+        .unwrap();
+    assert_eq!(
+        (
+            product["sku"].as_str().unwrap(),
+            product["has_inventory"].clone()
+        ),
+        (sku.as_str(), json!(true))
+    );
+    // A change is a new version: paging after the first sees only it.
+    let first = page["version"]["max"].as_u64().unwrap();
+    set(json!(1)).await;
+    let next = inventory(first).await;
+    assert_eq!(next["data"].as_array().unwrap().len(), 1, "{next}");
+    assert_eq!(next["data"][0]["inventory_level"], 1);
+    assert_eq!(
+        next["data"][0]["id"], record["id"],
+        "the same record, updated"
+    );
+    // Lifted: no longer counted.
+    set(Value::Null).await;
+    assert_eq!(inventory(0).await["data"], json!([]));
+}

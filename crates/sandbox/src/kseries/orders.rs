@@ -41,6 +41,11 @@ pub const PROFILES: [(&str, &str, &str); 3] = [
 pub fn routes() -> Router<Sandbox> {
     Router::new()
         .route("/kseries/o/op/data/account-profiles", get(account_profiles))
+        .route("/kseries/o/op/data/{bl}/floorplans", get(floor_plans))
+        .route(
+            "/kseries/o/op/data/{bl}/floorplans/{plan}/tables",
+            get(floor_plan_tables),
+        )
         .route("/kseries/o/op/1/menu/list", get(menu_list))
         .route("/kseries/o/op/2/menu/load/{menu}", get(menu_load))
         .route("/kseries/o/op/1/itemAvailability", get(item_availability))
@@ -137,6 +142,83 @@ async fn account_profiles(
             .map(|(i, (code, name, mode))| json!({"id": id * 10 + i as i64 + 1, "code": code, "name": name, "deliveryMode": mode}))
             .collect();
         json(StatusCode::OK, json!({"businessLocationId": id, "accountProfileList": list}))
+    })
+    .await
+}
+
+fn table_json(t: &crate::world::Table) -> Value {
+    json!({
+        "number": t.number,
+        "reference": format!("T{}", t.number),
+        "id": t.id,
+        "active": t.active,
+        "description": t.description,
+        "defaultClientCount": t.default_client_count,
+    })
+}
+
+/// `GET /o/op/data/{blId}/floorplans?expandTables=`: 404 when the location has none.
+async fn floor_plans(
+    State(sb): State<Sandbox>,
+    headers: HeaderMap,
+    Path(bl): Path<String>,
+    Query(params): Query<Params>,
+) -> Response {
+    let path = format!("/o/op/data/{bl}/floorplans");
+    let expand = params.get("expandTables").map(String::as_str) == Some("true");
+    with_merchant(&sb, &headers, "orders-api", Some(&bl), |m, loc| {
+        let Some(loc) = loc else {
+            return spring(
+                StatusCode::NOT_FOUND,
+                format!("business location {bl} not found"),
+                &path,
+            );
+        };
+        let plans = &m.locations[loc].floor_plans;
+        if plans.is_empty() {
+            return spring(
+                StatusCode::NOT_FOUND,
+                format!("no floor plans configured for business location {bl}"),
+                &path,
+            );
+        }
+        let list: Vec<Value> = plans
+            .iter()
+            .map(|p| {
+                let mut v = json!({"id": p.id, "name": p.name});
+                if expand {
+                    v["tables"] = p.tables.iter().map(table_json).collect();
+                }
+                v
+            })
+            .collect();
+        json(StatusCode::OK, Value::Array(list))
+    })
+    .await
+}
+
+/// `GET /o/op/data/{blId}/floorplans/{floorPlanId}/tables`.
+async fn floor_plan_tables(
+    State(sb): State<Sandbox>,
+    headers: HeaderMap,
+    Path((bl, plan)): Path<(String, String)>,
+) -> Response {
+    let path = format!("/o/op/data/{bl}/floorplans/{plan}/tables");
+    with_merchant(&sb, &headers, "orders-api", Some(&bl), |m, loc| {
+        let found = loc.and_then(|loc| {
+            m.locations[loc]
+                .floor_plans
+                .iter()
+                .find(|p| p.id.to_string() == plan)
+        });
+        match found {
+            Some(p) => json(StatusCode::OK, p.tables.iter().map(table_json).collect()),
+            None => spring(
+                StatusCode::NOT_FOUND,
+                format!("floor plan {plan} not found for business location {bl}"),
+                &path,
+            ),
+        }
     })
     .await
 }
@@ -241,8 +323,8 @@ async fn item_availability(
         let data: Vec<Value> = skus
             .iter()
             .filter_map(|sku| {
-                m.availability.get(&(loc, sku.clone())).map(|(count, at)| {
-                    json!({"sku": sku, "count": count, "updatedAt": k_instant(*at)})
+                m.availability.get(&(loc, sku.clone())).map(|stock| {
+                    json!({"sku": sku, "count": stock.count.max(0), "updatedAt": k_instant(stock.updated_at)})
                 })
             })
             .collect();
@@ -507,7 +589,7 @@ fn deliver_order(w: &mut World, merchant: &str, reference: &str) -> Vec<Delivery
         match m.menu.iter().position(|item| item.sku == sku) {
             None => failure = Some(format!("Item with sku {sku} not found")),
             Some(item) => match m.availability.get(&(loc, sku.clone())) {
-                Some((count, _)) if *count < qty => {
+                Some(stock) if stock.count < qty => {
                     failure = Some(format!("Item with sku {sku} is not available"));
                 }
                 _ => lines.push((item, qty)),
@@ -522,17 +604,25 @@ fn deliver_order(w: &mut World, merchant: &str, reference: &str) -> Vec<Delivery
             failure = Some(format!("Account profile {code} not found"));
         }
     }
+    if let Some(table) = &m.k_orders[i].table {
+        let known = m.locations[loc]
+            .floor_plans
+            .iter()
+            .flat_map(|p| &p.tables)
+            .any(|t| t.active && Some(t.number) == table.trim().parse().ok());
+        if failure.is_none() && !known {
+            failure = Some(format!("Table {table} not found"));
+        }
+    }
     if let Some(reason) = failure {
         m.k_orders[i].state = OnlineState::Failed;
         let o = m.k_orders[i].clone();
         return order_event(m, &o, "FAILURE", Some(&reason));
     }
     let now = Utc::now();
-    for (item, qty) in &lines {
-        if let Some((count, at)) = m.availability.get_mut(&(loc, m.menu[*item].sku.clone())) {
-            *count -= qty;
-            *at = now;
-        }
+    for &(item, qty) in &lines {
+        let sku = m.menu[item].sku.clone();
+        m.take_stock(loc, &sku, qty);
     }
     let location = &mut m.locations[loc];
     location.account_counter += 1;

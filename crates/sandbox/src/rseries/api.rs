@@ -1,5 +1,5 @@
 //! R-Series API V3 under `/rseries/API/V3`: `Account.json`, and per account `Shop`, `Register`,
-//! `Category`, `Item`, `Customer` and `Sale` (`.json`), with `load_relations`, `timeStamp`
+//! `Category`, `Item`, `ItemShop`, `PaymentType`, `Customer` and `Sale` (`.json`), with `load_relations`, `timeStamp`
 //! filter operators (`>=,2024-01-01T00:00:00+00:00`), `sort`, `limit` ≤ 100 and cursor pages
 //! through `@attributes.next` (empty when done).
 
@@ -310,6 +310,22 @@ async fn list(
                 Box::new(|p| render::payment_type(m, p)),
             ),
             "Item" => (keyed(m.menu.len()), Box::new(|i| render::item(m, i))),
+            "ItemShop" => {
+                let records = render::item_shops(m);
+                let wanted =
+                    |field: &str, have: &str| q.get(field).is_none_or(|raw| text_filter(raw, have));
+                let entries = records
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, r)| wanted("shopID", &r.shop_id) && wanted("itemID", &r.item_id))
+                    .map(|(i, r)| Entry {
+                        time: r.updated_at,
+                        id: r.id,
+                        index: i,
+                    })
+                    .collect();
+                (entries, Box::new(move |i| records[i].render()))
+            }
             "Customer" => {
                 let contact = q
                     .get("load_relations")

@@ -68,13 +68,66 @@ pub fn item(m: &Merchant, i: usize) -> Value {
     let it = &m.menu[i];
     json!({
         "itemID": (i + 1).to_string(), "systemSku": format!("2100000{:06}", i + 1), "customSku": it.sku, "manufacturerSku": "", "upc": "", "ean": "",
-        "description": it.name, "itemType": "default", "categoryID": (it.group + 1).to_string(), "taxClassID": "1", "manufacturerID": "0",
+        "description": it.name, "itemType": if m.tracks_stock(&it.sku) { "default" } else { "non_inventory" }, "categoryID": (it.group + 1).to_string(), "taxClassID": "1", "manufacturerID": "0",
         "defaultVendorID": "0", "archived": "false",
         "Prices": { "ItemPrice": [
             { "amount": amount(it.price_cents), "useType": "Default", "useTypeID": "1" },
             { "amount": amount(it.price_cents), "useType": "MSRP", "useTypeID": "2" },
         ] },
     })
+}
+
+/// One `ItemShop` record: an item's stock at a shop (`shopID` 0: the sum over all shops).
+pub struct ItemShop {
+    pub id: u64,
+    pub item_id: String,
+    pub shop_id: String,
+    pub qoh: i64,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl ItemShop {
+    pub fn render(&self) -> Value {
+        json!({
+            "itemShopID": self.id.to_string(), "qoh": self.qoh.to_string(), "sellable": self.qoh.max(0).to_string(),
+            "backorder": "0", "componentQoh": "0", "componentBackorder": "0", "reorderPoint": "0", "reorderLevel": "0",
+            "timeStamp": time(self.updated_at), "itemID": self.item_id, "shopID": self.shop_id,
+        })
+    }
+}
+
+/// The stock records of items whose stock is tracked, per shop and summed (`shopID` 0).
+pub fn item_shops(m: &Merchant) -> Vec<ItemShop> {
+    let mut out = Vec::new();
+    for (i, item) in m.menu.iter().enumerate() {
+        let shops: Vec<(usize, &crate::world::Stock)> = (0..m.locations.len())
+            .filter_map(|loc| {
+                m.availability
+                    .get(&(loc, item.sku.clone()))
+                    .map(|s| (loc, s))
+            })
+            .collect();
+        let Some(latest) = shops.iter().map(|(_, s)| s.updated_at).max() else {
+            continue;
+        };
+        out.push(ItemShop {
+            id: 1_000_000 + i as u64,
+            item_id: (i + 1).to_string(),
+            shop_id: "0".into(),
+            qoh: shops.iter().map(|(_, s)| s.count).sum(),
+            updated_at: latest,
+        });
+        for (loc, s) in shops {
+            out.push(ItemShop {
+                id: s.id,
+                item_id: (i + 1).to_string(),
+                shop_id: (loc + 1).to_string(),
+                qoh: s.count,
+                updated_at: s.updated_at,
+            });
+        }
+    }
+    out
 }
 
 pub fn customer(m: &Merchant, i: usize, contact: bool) -> Value {

@@ -30,6 +30,7 @@ pub fn routes() -> Router<Sandbox> {
             get(categories),
         )
         .route("/xseries/{prefix}/api/2.0/products", get(products))
+        .route("/xseries/{prefix}/api/2.0/inventory", get(inventory))
         .route(
             "/xseries/{prefix}/api/2.0/customers",
             get(customers).post(create_customer),
@@ -198,6 +199,34 @@ async fn products(
             after,
             size,
         ),
+    })
+    .await
+}
+
+/// Inventory records (`product_id`, `outlet_id`, `inventory_level`) of the products whose
+/// stock is tracked, by version.
+async fn inventory(
+    State(sb): State<Sandbox>,
+    headers: HeaderMap,
+    Path(prefix): Path<String>,
+    Query(p): Query<Params>,
+) -> Response {
+    with_store(&sb, &headers, &prefix, |m| match page_params(&p) {
+        Err(message) => error(StatusCode::BAD_REQUEST, "Bad Request", &message),
+        Ok((after, size)) => {
+            let records: Vec<(&(usize, String), &crate::world::Stock)> =
+                m.availability.iter().collect();
+            version_page(
+                records
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (_, s))| (s.version, i))
+                    .collect(),
+                |i| render::inventory(m, records[i].0, records[i].1),
+                after,
+                size,
+            )
+        }
     })
     .await
 }
