@@ -202,6 +202,9 @@ pub async fn run(opts: DemoOptions) -> Result<()> {
     loyalty_members(&api, &merchant_id, &emails).await?;
     labor(&api, &merchant_id, &channels[0], opts.history_days).await?;
 
+    // 7. Online ordering: checked, enabled, and one order through the café's POS.
+    ordering(&api, &sb, &merchant_id, &channels[0]).await?;
+
     println!();
     println!("  API:              {}", hub.url);
     println!("  OpenAPI:          {}api/openapi.json", hub.url);
@@ -459,6 +462,111 @@ async fn labor(
         &format!(
             "3 departments, 8 weekly balance fields each; {} department days imported from {from}",
             import["days_done"]
+        ),
+    );
+    Ok(())
+}
+
+/// Enables online ordering once the readiness checks pass, then sends a paid takeaway order
+/// to the café's first location and plays the staff handing it over.
+async fn ordering(
+    api: &ApiClient,
+    sb: &ApiClient,
+    merchant_id: &str,
+    cafe: &Channel,
+) -> Result<()> {
+    let readiness = api
+        .get(&format!(
+            "/api/v1/merchants/{merchant_id}/ordering/readiness"
+        ))
+        .await?;
+    let location = readiness["locations"]
+        .as_array()
+        .and_then(|l| {
+            l.iter()
+                .find(|l| l["connection_id"] == cafe.connection_id.as_str())
+        })
+        .context("the café's locations are not mapped")?
+        .clone();
+    let (status, answer) = api
+        .send(
+            reqwest::Method::PUT,
+            &format!("/api/v1/merchants/{merchant_id}/ordering/settings"),
+            Some(&json!({ "enabled": true })),
+        )
+        .await?;
+    if !status.is_success() {
+        bail!("online ordering could not be enabled ({status}): {answer}");
+    }
+    let takes = readiness["locations"].as_array().map_or(0, |l| {
+        l.iter().filter(|l| l["takes_orders"] == true).count()
+    });
+    let sandbox_id = str_of(&cafe.sandbox, "id")?;
+    let detail = sb.get(&format!("/_sandbox/merchants/{sandbox_id}")).await?;
+    let item = detail["menu"]
+        .get(0)
+        .context("the café has no menu")?
+        .clone();
+    let price = tillbridge_model::money::parse_minor(str_of(&item, "price")?, 2)
+        .map_err(|e| anyhow::anyhow!("menu price: {e}"))?;
+    let order = api
+        .post(
+            &format!("/api/v1/merchants/{merchant_id}/online-orders"),
+            &json!({
+                "channel_order_id": "demo-web-1", "location_id": location["location_id"], "type": "takeaway",
+                "customer": {"first_name": "Ada", "last_name": "Lovelace", "email": "ada@demo.example"},
+                "items": [{"sku": item["sku"], "quantity": 2}],
+                "payment": {"amount_minor": price * 2, "reference": "psp-demo-1"},
+            }),
+        )
+        .await?;
+    let id = str_of(&order, "id")?.to_owned();
+    let wait = |want: &'static str, paid: bool| {
+        let (api, id) = (api, id.clone());
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(60);
+            loop {
+                let o = api
+                    .get(&format!(
+                        "/api/v1/merchants/{merchant_id}/online-orders/{id}"
+                    ))
+                    .await?;
+                if o["status"] == want && (!paid || o["payment_status"] == "applied") {
+                    return Ok::<_, anyhow::Error>(o);
+                }
+                if matches!(
+                    o["status"].as_str(),
+                    Some("rejected" | "failed" | "cancelled")
+                ) {
+                    bail!(
+                        "the demo online order ended {}: {}",
+                        o["status"],
+                        o["detail"]
+                    );
+                }
+                if Instant::now() > deadline {
+                    bail!("the demo online order never became {want}: {o}");
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    };
+    let accepted = wait("accepted", true).await?;
+    sb.post(
+        &format!("/_sandbox/merchants/{sandbox_id}/online-orders/{id}"),
+        &json!({ "action": "close" }),
+    )
+    .await?;
+    wait("completed", false).await?;
+    step(
+        "ordering",
+        &format!(
+            "enabled for {takes} locations; order {} ({} × 2) reached {} as {}, payment {}, completed",
+            order["channel_order_id"].as_str().unwrap_or_default(),
+            item["name"].as_str().unwrap_or_default(),
+            cafe.label,
+            accepted["pos_account"].as_str().unwrap_or_default(),
+            accepted["payment_status"].as_str().unwrap_or_default(),
         ),
     );
     Ok(())

@@ -103,6 +103,110 @@ impl Engine {
         .await
     }
 
+    /// The payment methods the POS knows at a location, as orders name them: K-Series codes
+    /// (e.g. `OOPAYMENT`), X- and R-Series payment type names.
+    pub async fn pos_payment_methods(
+        &self,
+        merchant_id: &str,
+        connection_id: &str,
+        series: &str,
+        pos_location: &str,
+    ) -> Result<Vec<String>, EngineError> {
+        match series {
+            "k" => {
+                let client = self.k_client(connection_id)?.with_policy(single_attempt());
+                let list = self
+                    .with_token(merchant_id, connection_id, |t| {
+                        let (client, bl) = (client.clone(), pos_location.to_owned());
+                        async move { client.payment_methods(&t, &bl).await }
+                    })
+                    .await?;
+                Ok(list.into_iter().filter_map(|p| p.code).collect())
+            }
+            "x" => Ok(self
+                .x_call(merchant_id, connection_id, |client, t| async move {
+                    client.payment_types(&t).await
+                })
+                .await?
+                .into_iter()
+                .filter_map(|p| p.name)
+                .collect()),
+            _ => Ok(self
+                .r_call(
+                    merchant_id,
+                    connection_id,
+                    |client, t, account| async move { client.payment_types(&t, &account).await },
+                )
+                .await?
+                .into_iter()
+                .map(|(_, name)| name)
+                .collect()),
+        }
+    }
+
+    /// Whether Lightspeed will send this location's order updates to the hub: the K-Series
+    /// endpoint exists with the location linked, or the X-Series store has the hub's
+    /// `sale.update` subscription. `None` for series without order webhooks (R: polled).
+    pub async fn order_webhooks_registered(
+        &self,
+        merchant_id: &str,
+        connection_id: &str,
+        series: &str,
+        pos_location: &str,
+    ) -> Result<Option<bool>, EngineError> {
+        match series {
+            "k" => {
+                let client = self.k_client(connection_id)?.with_policy(single_attempt());
+                let endpoint = self.k_endpoint_id(connection_id);
+                let linked = self
+                    .with_token(merchant_id, connection_id, |t| {
+                        let (client, endpoint) = (client.clone(), endpoint.clone());
+                        async move { client.webhook_locations(&t, &endpoint).await }
+                    })
+                    .await;
+                match linked {
+                    Ok(list) => {
+                        Ok(Some(list.iter().any(|l| {
+                            l.business_location_id.to_string() == pos_location
+                        })))
+                    }
+                    // No such endpoint.
+                    Err(EngineError::Provider(LightspeedError::BadRequest {
+                        status: 404, ..
+                    })) => Ok(Some(false)),
+                    Err(e) => Err(e),
+                }
+            }
+            "x" => {
+                let url = self.x_webhook_url(connection_id);
+                Ok(Some(
+                    self.x_call(merchant_id, connection_id, |client, t| async move {
+                        client.webhooks(&t).await
+                    })
+                    .await?
+                    .iter()
+                    .any(|w| w.url == url && w.kind == "sale.update" && w.active != Some(false)),
+                ))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// Registers the order webhooks of a connection again (K endpoint and its locations, X
+    /// `sale.update`); the outcome is written to the connection's log.
+    pub async fn register_order_webhooks(
+        &self,
+        merchant_id: &str,
+        connection_id: &str,
+        series: &str,
+    ) {
+        match series {
+            "k" => self.register_k_webhook(merchant_id, connection_id).await,
+            "x" => self.subscribe_x_webhooks(merchant_id, connection_id).await,
+            _ => {}
+        }
+    }
+
     /// Runs `call` with the X-Series client of the connection's store (one attempt per call)
     /// and a fresh token.
     pub async fn x_call<T, F, Fut>(

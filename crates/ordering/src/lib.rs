@@ -1,8 +1,10 @@
 //! The ordering module: online orders from apps, marketplaces and kiosks into the merchant's
 //! POS, their payment, and their status as the POS moves them along.
 //!
-//! - [`orders::submit`] checks an order against the location's synced menu and account
-//!   profiles and stores it (idempotent on the channel order id);
+//! - [`readiness`] checks the prerequisites (connection, fresh menu, payment method, webhooks)
+//!   and holds the switch: orders are taken only once ordering is enabled;
+//! - [`orders::submit`] checks an order against the location's synced menu, stock, tables and
+//!   account profiles and stores it (idempotent on the channel order id);
 //! - [`worker`] pushes it, pays it and follows it from the POS's webhooks, with
 //!   reconciliation polling as the backstop, from the merchant's `ordering` consumer job;
 //! - [`status`] is the ladder (received → submitted → accepted → ready → completed, or
@@ -15,6 +17,7 @@
 pub mod kseries;
 pub mod orders;
 pub mod outage;
+pub mod readiness;
 pub mod request;
 pub mod retail;
 pub mod status;

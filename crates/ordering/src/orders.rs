@@ -37,7 +37,7 @@ impl From<tillbridge_store::StoreError> for SubmitError {
 }
 
 /// Series whose POS takes online orders through the hub.
-const SUPPORTED: [&str; 3] = ["k", "x", "r"];
+pub const SUPPORTED: [&str; 3] = ["k", "x", "r"];
 
 fn request_hash(r: &OrderRequest) -> String {
     let bytes = serde_json::to_vec(r).unwrap_or_default();
@@ -63,6 +63,14 @@ pub async fn submit(
         {
             return same_or_conflict(engine, merchant_id, existing, &hash).await;
         }
+    }
+    let settings = crate::readiness::settings(engine, merchant_id)
+        .await?
+        .settings;
+    if !settings.enabled {
+        return Err(SubmitError::Prerequisite(format!(
+            "online ordering is not enabled for merchant `{merchant_id}`: see what is missing in GET /api/v1/merchants/{merchant_id}/ordering/readiness, then PUT …/ordering/settings {{\"enabled\": true}}"
+        )));
     }
     let problems = check_shape(&request, now);
     if !problems.is_empty() {
@@ -108,8 +116,31 @@ pub async fn submit(
     }
     let profiles =
         ordering::profiles(&mut c, merchant_id, &link.connection_id, &link.external_id).await?;
+    let tables =
+        ordering::tables(&mut c, merchant_id, &link.connection_id, &link.external_id).await?;
     drop(c);
     let mut problems = retail_problems(&connection.series, &request);
+    if let Some(table) = request
+        .table
+        .as_deref()
+        .map(str::trim)
+        .filter(|_| connection.series == "k")
+    {
+        if !tables.iter().any(|t| t.number == table) {
+            problems.push(Problem::new(
+                "table",
+                Reason::Other,
+                if tables.is_empty() {
+                    "this location has no floor plan with active tables: send takeaway or delivery".to_owned()
+                } else {
+                    format!(
+                        "table `{table}` is not an active table of the location's floor plans (they have: {})",
+                        tables.iter().map(|t| t.number.as_str()).collect::<Vec<_>>().join(", ")
+                    )
+                },
+            ));
+        }
+    }
     let mut total = 0i64;
     for (i, item) in request.items.iter().enumerate() {
         let Some(found) = menu.iter().find(|m| m.sku == item.sku) else {
@@ -189,6 +220,12 @@ pub async fn submit(
     let mut stored =
         serde_json::to_value(&request).map_err(|e| EngineError::Invalid(e.to_string()))?;
     stored["account_profile"] = serde_json::json!(profile);
+    if let Some(payment) = stored.get_mut("payment").filter(|p| p.is_object()) {
+        if payment.get("method").is_none_or(serde_json::Value::is_null) {
+            payment["method"] =
+                serde_json::json!(settings.payment_method(&link.connection_id, &connection.series));
+        }
+    }
     let row = OrderRow {
         id: new_id("oo"),
         channel_order_id: request.channel_order_id.clone(),

@@ -95,7 +95,8 @@ pub struct Item {
 #[derive(Deserialize, Serialize, Debug, Clone, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct Payment {
-    /// The POS payment method code; the merchant's online method (`OOPAYMENT`) by default.
+    /// The POS payment method (K-Series code, X/R payment type name); by default the one in
+    /// the ordering settings for the connection (`OOPAYMENT`, "Online payment").
     #[serde(default)]
     pub method: Option<String>,
     /// What was paid for the items, tip excluded.

@@ -554,6 +554,36 @@ pub const OPERATIONS: &[Operation] = &[
     ),
     op!(
         "get",
+        "/api/v1/merchants/{merchant_id}/ordering/settings",
+        "getOrderingSettings",
+        "ordering",
+        "Ordering settings: `enabled` (orders are refused with 409 `prerequisite_missing` until it is on) and `payment_methods`, the payment method per connection id (K-Series code, default `OOPAYMENT`; X/R payment type name, default \"Online payment\"), plus `enabled_at`",
+        None,
+        200,
+        &[]
+    ),
+    op!(
+        "put",
+        "/api/v1/merchants/{merchant_id}/ordering/settings",
+        "putOrderingSettings",
+        "ordering",
+        "Saves the ordering settings. Switching ordering on registers missing order webhooks, then runs the readiness checks: when a location is not ready it answers 409 `prerequisite_missing` with the checks in `details` and changes nothing",
+        Some("OrderingSettings"),
+        200,
+        &[]
+    ),
+    op!(
+        "get",
+        "/api/v1/merchants/{merchant_id}/ordering/readiness",
+        "getOrderingReadiness",
+        "ordering",
+        "The ordering prerequisites of every mapped location, checked now: `connection`, `menu` (synced within three catalog runs), `payment_method` (present on the POS), `webhooks` (K endpoint with the location linked, X sale.update; R is polled), and K-Series advice (`floor_plans`, `account_profiles`). Each check has `ok`, `required`, `detail` and, when failing, `fix`",
+        None,
+        200,
+        &[]
+    ),
+    op!(
+        "get",
         "/api/v1/merchants/{merchant_id}/labor/settings",
         "getLaborSettings",
         "labor",
@@ -803,6 +833,11 @@ fn schemas() -> Value {
                 "hourly": {"type": "boolean", "description": "split into 1-hour intervals; otherwise the daily total"} }, "required": ["number", "name", "field_type"]}}
         }), &["name", "timezone", "client_number"]),
         "OnlineOrder": online_order_schema(),
+        "OrderingSettings": s(json!({
+            "enabled": {"type": "boolean", "description": "switching it on runs the readiness checks first"},
+            "payment_methods": {"type": "object", "additionalProperties": {"type": "string", "minLength": 1, "maxLength": 100},
+                                "description": "connection id → payment method (K-Series code, X/R payment type name)"}
+        }), &[]),
         "LaborImport": s(json!({
             "departments": {"type": "array", "items": {"type": "string"}, "description": "department ids; all when empty"},
             "from": {"type": "string", "format": "date"}, "until": {"type": "string", "format": "date"},
@@ -818,7 +853,7 @@ fn online_order_schema() -> Value {
         "unit_price_minor": {"type": "integer", "description": "checked against the POS price when given"},
         "modifiers": {"type": "array", "items": {"type": "string"}}, "note": {"type": "string"} }, "required": ["sku", "quantity"]});
     let payment = json!({"type": "object", "properties": {
-        "method": {"type": "string", "description": "POS payment method code, default OOPAYMENT"},
+        "method": {"type": "string", "description": "POS payment method (K code, X/R payment type name); default: the connection's method in the ordering settings"},
         "amount_minor": {"type": "integer", "description": "paid for the items, tip excluded; must equal their POS total"},
         "tip_minor": {"type": "integer"}, "reference": {"type": "string"} }, "required": ["amount_minor"]});
     let address = json!({"type": "object", "properties": {"line1": {"type": "string"}, "line2": {"type": "string"}, "zip": {"type": "string"}, "city": {"type": "string"}}, "required": ["line1", "zip", "city"]});

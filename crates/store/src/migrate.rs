@@ -71,6 +71,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "ordering_outages",
         include_str!("../migrations/sqlite/0013_ordering_outages.sql"),
     ),
+    (
+        14,
+        "ordering_readiness",
+        include_str!("../migrations/sqlite/0014_ordering_readiness.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -137,6 +142,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         13,
         "ordering_outages",
         include_str!("../migrations/postgres/0013_ordering_outages.sql"),
+    ),
+    (
+        14,
+        "ordering_readiness",
+        include_str!("../migrations/postgres/0014_ordering_readiness.sql"),
     ),
 ];
 

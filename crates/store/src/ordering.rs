@@ -24,17 +24,39 @@ pub struct ProfileRow {
     pub delivery_mode: Option<String>,
 }
 
-/// Replaces the menu items and account profiles of one POS location of a connection.
+/// An active table of a floor plan (K-Series).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct TableRow {
+    /// The number orders name (`tableNumber`).
+    pub number: String,
+    pub floor_plan: Option<String>,
+    pub description: Option<String>,
+    pub seats: Option<i64>,
+}
+
+/// What orders at one POS location are checked against.
+#[derive(Clone, Debug, Default)]
+pub struct LocationCatalog {
+    pub items: Vec<MenuItemRow>,
+    pub profiles: Vec<ProfileRow>,
+    pub tables: Vec<TableRow>,
+}
+
+/// Replaces the menu items, account profiles and tables of one POS location of a connection.
 pub async fn replace_location_catalog(
     c: &mut Conn,
     merchant_id: &str,
     connection_id: &str,
     pos_location: &str,
-    items: &[MenuItemRow],
-    profiles: &[ProfileRow],
+    catalog: &LocationCatalog,
     now: i64,
 ) -> Result<()> {
-    for table in ["pos_menu_items", "pos_profiles"] {
+    let LocationCatalog {
+        items,
+        profiles,
+        tables,
+    } = catalog;
+    for table in ["pos_menu_items", "pos_profiles", "pos_tables"] {
         sqlx::query(&format!(
             "DELETE FROM {table} WHERE merchant_id = $1 AND connection_id = $2 AND pos_location = $3"
         ))
@@ -77,6 +99,110 @@ pub async fn replace_location_catalog(
         .execute(&mut *c)
         .await?;
     }
+    for t in tables {
+        sqlx::query(
+            "INSERT INTO pos_tables (merchant_id, connection_id, pos_location, number, floor_plan, description, seats, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
+        )
+        .bind(merchant_id)
+        .bind(connection_id)
+        .bind(pos_location)
+        .bind(&t.number)
+        .bind(&t.floor_plan)
+        .bind(&t.description)
+        .bind(t.seats)
+        .bind(now)
+        .execute(&mut *c)
+        .await?;
+    }
+    Ok(())
+}
+
+/// The active tables of one POS location, by number.
+pub async fn tables(
+    c: &mut Conn,
+    merchant_id: &str,
+    connection_id: &str,
+    pos_location: &str,
+) -> Result<Vec<TableRow>> {
+    let rows = sqlx::query(
+        "SELECT number, floor_plan, description, seats FROM pos_tables \
+         WHERE merchant_id = $1 AND connection_id = $2 AND pos_location = $3 ORDER BY number",
+    )
+    .bind(merchant_id)
+    .bind(connection_id)
+    .bind(pos_location)
+    .fetch_all(&mut *c)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(TableRow {
+                number: r.try_get("number")?,
+                floor_plan: r.try_get("floor_plan")?,
+                description: r.try_get("description")?,
+                seats: r.try_get("seats")?,
+            })
+        })
+        .collect()
+}
+
+/// When the menu of one POS location was last synced; `None` when it never was (or is empty).
+pub async fn catalog_synced_at(
+    c: &mut Conn,
+    merchant_id: &str,
+    connection_id: &str,
+    pos_location: &str,
+) -> Result<Option<i64>> {
+    Ok(sqlx::query_scalar(
+        "SELECT MAX(updated_at) FROM pos_menu_items WHERE merchant_id = $1 AND connection_id = $2 AND pos_location = $3",
+    )
+    .bind(merchant_id)
+    .bind(connection_id)
+    .bind(pos_location)
+    .fetch_one(&mut *c)
+    .await?)
+}
+
+/// Online ordering settings (JSON) and when ordering was enabled.
+#[derive(Clone, Debug)]
+pub struct SettingsRow {
+    pub config: serde_json::Value,
+    pub enabled_at: Option<i64>,
+}
+
+pub async fn get_settings(c: &mut Conn, merchant_id: &str) -> Result<Option<SettingsRow>> {
+    let row =
+        sqlx::query("SELECT config, enabled_at FROM ordering_settings WHERE merchant_id = $1")
+            .bind(merchant_id)
+            .fetch_optional(&mut *c)
+            .await?;
+    row.map(|r| {
+        let config: String = r.try_get("config")?;
+        Ok(SettingsRow {
+            config: serde_json::from_str(&config)
+                .map_err(|e| StoreError::Corrupt(format!("ordering settings: {e}")))?,
+            enabled_at: r.try_get("enabled_at")?,
+        })
+    })
+    .transpose()
+}
+
+pub async fn put_settings(
+    c: &mut Conn,
+    merchant_id: &str,
+    row: &SettingsRow,
+    now: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO ordering_settings (merchant_id, config, enabled_at, updated_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (merchant_id) DO UPDATE SET config = excluded.config, enabled_at = excluded.enabled_at, updated_at = excluded.updated_at",
+    )
+    .bind(merchant_id)
+    .bind(row.config.to_string())
+    .bind(row.enabled_at)
+    .bind(now)
+    .execute(c)
+    .await?;
     Ok(())
 }
 

@@ -331,19 +331,30 @@ async fn killed_between_submitted_and_webhook(backend: Backend) {
         .await;
     let url = format!("/api/v1/merchants/{m}/online-orders");
     let deadline = Instant::now() + Duration::from_secs(60);
-    let id = loop {
-        // The menu arrives with the catalog stream; until then the order is refused (409).
+    loop {
+        // The menu arrives with the catalog stream; until then ordering cannot be enabled.
         let (status, body) = api
-            .send(reqwest::Method::POST, &url, Some(&order))
+            .send(
+                reqwest::Method::PUT,
+                &format!("/api/v1/merchants/{m}/ordering/settings"),
+                Some(&json!({ "enabled": true })),
+            )
             .await
             .unwrap();
         if status.is_success() {
-            break body["id"].as_str().unwrap().to_owned();
+            break;
         }
         assert_eq!(status, reqwest::StatusCode::CONFLICT, "{body}");
-        assert!(Instant::now() < deadline, "the menu never synced: {body}");
+        assert!(
+            Instant::now() < deadline,
+            "ordering never became ready: {body}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    }
+    let id = api.post(&url, &order).await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let o = api.get(&format!("{url}/{id}")).await.unwrap();

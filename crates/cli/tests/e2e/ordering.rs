@@ -29,6 +29,13 @@ async fn setup(backend: Backend) -> Option<Setup> {
 }
 
 async fn setup_series(backend: Backend, series: &str) -> Option<Setup> {
+    let s = prepare(backend, series).await?;
+    s.settings(&json!({"enabled": true}), StatusCode::OK).await;
+    Some(s)
+}
+
+/// A connected merchant with a mapped location, ordering not yet enabled.
+async fn prepare(backend: Backend, series: &str) -> Option<Setup> {
     let w = World::start(backend).await?;
     let sm = match series {
         "x" => w.sb.merchant_x(1, 3).await,
@@ -96,6 +103,45 @@ async fn setup_series(backend: Backend, series: &str) -> Option<Setup> {
 }
 
 impl Setup {
+    /// Saves ordering settings, expecting `want`.
+    async fn settings(&self, body: &Value, want: StatusCode) -> Value {
+        let (status, v) = self
+            .w
+            .api
+            .send(
+                Method::PUT,
+                &format!("/api/v1/merchants/{}/ordering/settings", self.m),
+                Some(body),
+            )
+            .await
+            .unwrap();
+        assert_eq!(status, want, "{v}");
+        v
+    }
+
+    async fn readiness(&self) -> Value {
+        self.w
+            .api
+            .get(&format!("/api/v1/merchants/{}/ordering/readiness", self.m))
+            .await
+            .unwrap()
+    }
+
+    /// Sets the POS stock of `sku` at the location and syncs the catalog.
+    async fn stock(&self, sku: &str, count: Option<i64>) {
+        self.w
+            .sb
+            .api
+            .put(
+                &format!("/_sandbox/merchants/{}/availability", self.sid),
+                &json!({"location": self.pos_location, "sku": sku, "count": count}),
+            )
+            .await
+            .unwrap();
+        self.w.hub.engine.sync_now(&self.m, &self.c).await.unwrap();
+        assert!(self.w.drain().await.is_empty());
+    }
+
     async fn submit(&self, body: &Value) -> (StatusCode, Value) {
         self.w
             .api
@@ -317,6 +363,15 @@ on_both_backends!(
                 "other",
                 "location_id",
             ),
+            (
+                // Not a table of the floor plans (the terrace's 25 is out of use).
+                |o| {
+                    o["type"] = json!("dine_in");
+                    o["table"] = json!("25");
+                },
+                "other",
+                "table",
+            ),
         ];
         for (i, (change, reason, field)) in cases.into_iter().enumerate() {
             let mut body = s.takeaway(&format!("bad-{i}"));
@@ -335,16 +390,7 @@ on_both_backends!(
             );
         }
         // Sold out at the POS (its availability is synced with the catalog).
-        s.w.sb
-            .api
-            .put(
-                &format!("/_sandbox/merchants/{}/availability", s.sid),
-                &json!({"location": s.pos_location, "sku": s.coffee.0, "count": 0}),
-            )
-            .await
-            .unwrap();
-        s.w.hub.engine.sync_now(&s.m, &s.c).await.unwrap();
-        assert!(s.w.drain().await.is_empty());
+        s.stock(&s.coffee.0, Some(0)).await;
         let (status, err) = s.submit(&s.takeaway("sold-out")).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
         assert_eq!(
@@ -745,6 +791,23 @@ on_both_backends!(
             assert_eq!(err["error"]["details"]["reason"], "sku_not_found", "{err}");
             assert_eq!(s.pos_orders().await.len(), 2, "{series}");
 
+            // Stock counted by the store (X inventory, R ItemShop) limits what can be ordered.
+            s.stock(&s.coffee.0, Some(1)).await;
+            let (status, err) = s.submit(&retail("web-5")).await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
+            assert_eq!(
+                err["error"]["details"]["reason"], "item_unavailable",
+                "{err}"
+            );
+            assert!(
+                err["error"]["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("only 1 of"),
+                "{err}"
+            );
+            s.stock(&s.coffee.0, Some(3)).await;
+
             // The same channel order id five times at once: one sale.
             let body = retail("web-dup");
             let results = futures_join(&s, &body).await;
@@ -755,7 +818,152 @@ on_both_backends!(
             assert_eq!(ids.len(), 1, "{results:?}");
             s.wait_for(ids.first().unwrap(), "accepted", None).await;
             assert_eq!(s.pos_orders().await.len(), 3, "{series}");
+            // The sale took two of the three off the store's stock.
+            s.w.hub.engine.sync_now(&s.m, &s.c).await.unwrap();
+            assert!(s.w.drain().await.is_empty());
+            let (status, err) = s.submit(&retail("web-6")).await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
+            assert_eq!(
+                err["error"]["details"]["reason"], "item_unavailable",
+                "{err}"
+            );
             s.w.stop().await;
         }
+    }
+);
+
+on_both_backends!(
+    ordering_is_enabled_only_when_the_prerequisites_hold,
+    |backend| async move {
+        let Some(s) = prepare(backend, "k").await else {
+            return;
+        };
+        // Not enabled: orders are refused with the way forward.
+        let (status, err) = s.submit(&s.takeaway("early")).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{err}");
+        assert_eq!(err["error"]["code"], "prerequisite_missing");
+        assert!(
+            err["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("ordering/readiness"),
+            "{err}"
+        );
+
+        // Connected, menu synced, OOPAYMENT on the POS, webhook endpoint linked: ready.
+        let r = s.readiness().await;
+        assert_eq!(
+            (r["ready"].clone(), r["enabled"].clone()),
+            (json!(true), json!(false)),
+            "{r}"
+        );
+        let location = r["locations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["location_id"] == s.loc.as_str())
+            .unwrap()
+            .clone();
+        let check = |l: &Value, name: &str| -> Value {
+            l["checks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["name"] == name)
+                .unwrap_or_else(|| panic!("no {name} check in {l}"))
+                .clone()
+        };
+        for name in [
+            "connection",
+            "menu",
+            "payment_method",
+            "webhooks",
+            "floor_plans",
+        ] {
+            assert_eq!(check(&location, name)["ok"], true, "{name}: {location}");
+        }
+        assert!(
+            check(&location, "floor_plans")["detail"]
+                .as_str()
+                .unwrap()
+                .starts_with("17 active tables"),
+            "{location}"
+        );
+
+        // A payment method the POS does not have: not enabled, and told why.
+        let body = json!({"enabled": true, "payment_methods": {s.c.clone(): "NOPE"}});
+        let err = s.settings(&body, StatusCode::CONFLICT).await;
+        assert_eq!(err["error"]["code"], "prerequisite_missing", "{err}");
+        assert!(
+            err["error"]["message"].as_str().unwrap().contains("NOPE"),
+            "{err}"
+        );
+        let failed = &err["error"]["details"]["locations"][0];
+        assert_eq!(check(failed, "payment_method")["ok"], false, "{err}");
+        assert!(
+            check(failed, "payment_method")["fix"]
+                .as_str()
+                .unwrap()
+                .contains("OOPAYMENT")
+                || check(failed, "payment_method")["detail"]
+                    .as_str()
+                    .unwrap()
+                    .contains("OOPAYMENT"),
+            "{err}"
+        );
+        let settings =
+            s.w.api
+                .get(&format!("/api/v1/merchants/{}/ordering/settings", s.m))
+                .await
+                .unwrap();
+        assert_eq!(settings["enabled"], false, "{settings}");
+        assert_eq!(settings["payment_methods"], json!({}), "{settings}");
+        // Bad input is refused and changes nothing.
+        let err = s
+            .settings(
+                &json!({"payment_methods": {"con_nope": "OOPAYMENT"}}),
+                StatusCode::BAD_REQUEST,
+            )
+            .await;
+        assert!(
+            err["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("con_nope"),
+            "{err}"
+        );
+
+        // The merchant deletes the webhooks in the back office: not ready any more...
+        s.w.sb
+            .api
+            .call(
+                Method::DELETE,
+                &format!("/_sandbox/merchants/{}/webhooks", s.sid),
+                None,
+            )
+            .await
+            .unwrap();
+        let r = s.readiness().await;
+        assert_eq!(r["ready"], false, "{r}");
+        let webhooks = check(&r["locations"][0], "webhooks");
+        assert_eq!(webhooks["ok"], false, "{r}");
+        assert!(webhooks["fix"].as_str().unwrap().contains("enabled"), "{r}");
+        // ...and enabling registers them again, so the POS's answers reach the hub.
+        let view = s.settings(&json!({"enabled": true}), StatusCode::OK).await;
+        assert_eq!(view["enabled"], true, "{view}");
+        assert!(view["enabled_at"].is_i64(), "{view}");
+        assert_eq!(s.readiness().await["ready"], true);
+        let (status, created) = s.submit(&s.takeaway("after-enable")).await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        s.wait_for(created["id"].as_str().unwrap(), "accepted", Some("applied"))
+            .await;
+
+        // Switched off: refused again; the stored order stays readable.
+        s.settings(&json!({"enabled": false}), StatusCode::OK).await;
+        let (status, _) = s.submit(&s.takeaway("late")).await;
+        assert_eq!(status, StatusCode::CONFLICT);
+        let (status, again) = s.submit(&s.takeaway("after-enable")).await;
+        assert_eq!(status, StatusCode::OK, "{again}");
+        s.w.stop().await;
     }
 );

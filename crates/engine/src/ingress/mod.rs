@@ -88,7 +88,7 @@ impl Engine {
     }
 
     /// This hub's webhook URL for an X-Series connection.
-    fn x_webhook_url(&self, connection_id: &str) -> String {
+    pub(crate) fn x_webhook_url(&self, connection_id: &str) -> String {
         format!(
             "{}{}",
             self.config().public_url.as_str().trim_end_matches('/'),

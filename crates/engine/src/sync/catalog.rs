@@ -4,16 +4,22 @@
 //! every `catalog_interval` (webhooks make it due sooner). Punch cards pick their category
 //! filters from this list; lines keep the category recorded at the time of sale regardless.
 //! X products are kept by the X sales stream's product cursor (`sync::xseries`).
+//! The same run refreshes what online orders are checked against, per location: the items with
+//! their price and stock (K item availability, X inventory, R `ItemShop`), K account profiles
+//! and the active tables of K floor plans.
 
 use super::Outcome;
 use crate::error::EngineError;
 use crate::Engine;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use tillbridge_model::money::parse_minor;
 use tillbridge_store::catalog::{self, CategoryRow};
 use tillbridge_store::connections as conns;
 use tillbridge_store::jobs::JobRow;
-use tillbridge_store::ordering::{self, MenuItemRow, ProfileRow};
+use tillbridge_store::ordering::{self, LocationCatalog, MenuItemRow, ProfileRow, TableRow};
+
+/// Units on hand per (POS location, POS item id), for items whose stock the store counts.
+type Stock = BTreeMap<(String, String), i64>;
 
 impl Engine {
     pub(crate) async fn run_catalog(&self, job: &JobRow) -> Result<Outcome, EngineError> {
@@ -36,8 +42,8 @@ impl Engine {
                         found.entry(id).or_insert(name);
                     }
                 }
-                let items = self.x_order_catalog(m, c, &account).await?;
-                self.store_order_catalog(m, c, &items).await?;
+                let (items, stock) = self.x_order_catalog(m, c, &account).await?;
+                self.store_order_catalog(m, c, &items, &stock).await?;
             }
             "r" => {
                 let client = self.r_client(c)?;
@@ -53,7 +59,23 @@ impl Engine {
                         let (client, account) = (client.clone(), account.clone());
                         async move { client.items(&t, &account).await }
                     })
+                    .await?;
+                let tracked: BTreeSet<String> = items
+                    .iter()
+                    .filter(|i| i.tracks_stock)
+                    .map(|i| i.id.clone())
+                    .collect();
+                let stock: Stock = self
+                    .with_token(m, c, |t| {
+                        let (client, account) = (client.clone(), account.clone());
+                        async move { client.item_stock(&t, &account).await }
+                    })
                     .await?
+                    .into_iter()
+                    .filter(|s| tracked.contains(&s.item_id))
+                    .map(|s| ((s.shop_id, s.item_id), s.qoh))
+                    .collect();
+                let items = items
                     .into_iter()
                     .map(|i| MenuItemRow {
                         price_minor: i.price.and_then(|p| parse_minor(&p, 2).ok()),
@@ -64,7 +86,7 @@ impl Engine {
                         product_id: Some(i.id),
                     })
                     .collect::<Vec<_>>();
-                self.store_order_catalog(m, c, &items).await?;
+                self.store_order_catalog(m, c, &items, &stock).await?;
             }
             "o" => {
                 let client = self.o_client(c)?;
@@ -82,15 +104,14 @@ impl Engine {
                 let client = self.k_client(c)?;
                 let locations = conns::list_pos_locations(&mut *self.conn().await?, m, c).await?;
                 for bl in &locations {
-                    let (items, profiles) = self.k_order_catalog(m, c, &bl.external_id).await?;
+                    let catalog = self.k_order_catalog(m, c, &bl.external_id).await?;
                     let mut tx = self.store().begin().await?;
                     ordering::replace_location_catalog(
                         &mut tx,
                         m,
                         c,
                         &bl.external_id,
-                        &items,
-                        &profiles,
+                        &catalog,
                         self.now_ms(),
                     )
                     .await?;
@@ -131,23 +152,38 @@ impl Engine {
     }
 
     /// Replaces the order catalog of every POS location of the connection with `items` (X and R
-    /// sell the same items at every outlet or shop; neither has account profiles).
+    /// sell the same items at every outlet or shop; neither has account profiles or tables),
+    /// each with its stock at that location where the store counts it.
     async fn store_order_catalog(
         &self,
         m: &str,
         c: &str,
         items: &[MenuItemRow],
+        stock: &Stock,
     ) -> Result<(), EngineError> {
         let locations = conns::list_pos_locations(&mut *self.conn().await?, m, c).await?;
         let mut tx = self.store().begin().await?;
         for l in &locations {
+            let items = items
+                .iter()
+                .map(|i| MenuItemRow {
+                    available_count: i
+                        .product_id
+                        .as_ref()
+                        .and_then(|id| stock.get(&(l.external_id.clone(), id.clone())).copied()),
+                    ..i.clone()
+                })
+                .collect();
+            let catalog = LocationCatalog {
+                items,
+                ..LocationCatalog::default()
+            };
             ordering::replace_location_catalog(
                 &mut tx,
                 m,
                 c,
                 &l.external_id,
-                items,
-                &[],
+                &catalog,
                 self.now_ms(),
             )
             .await?;
@@ -156,16 +192,18 @@ impl Engine {
         Ok(())
     }
 
-    /// The active products of an X-Series store with their tax-inclusive prices.
+    /// The active products of an X-Series store with their tax-inclusive prices, and the
+    /// inventory levels of those whose stock the store counts.
     async fn x_order_catalog(
         &self,
         m: &str,
         c: &str,
         prefix: &str,
-    ) -> Result<Vec<MenuItemRow>, EngineError> {
+    ) -> Result<(Vec<MenuItemRow>, Stock), EngineError> {
         let client = self.x_client(c, prefix)?;
         let mut after = 0u64;
         let mut items = Vec::new();
+        let mut tracked = BTreeSet::new();
         loop {
             let page = self
                 .with_token(m, c, |t| {
@@ -187,6 +225,9 @@ impl Engine {
                 let Some(sku) = p.sku.filter(|s| !s.is_empty()) else {
                     continue;
                 };
+                if p.has_inventory == Some(true) {
+                    tracked.insert(p.id.clone());
+                }
                 items.push(MenuItemRow {
                     price_minor: p
                         .price_including_tax
@@ -199,17 +240,48 @@ impl Engine {
                 });
             }
         }
-        Ok(items)
+        let mut stock = Stock::new();
+        let mut after = 0u64;
+        loop {
+            let page = self
+                .with_token(m, c, |t| {
+                    let client = client.clone();
+                    async move { client.inventory(&t, after).await }
+                })
+                .await?;
+            let Some(max) = page.version.as_ref().and_then(|v| v.max) else {
+                break;
+            };
+            if page.data.is_empty() || max <= after {
+                break;
+            }
+            after = max;
+            for r in page.data {
+                let level = r.level();
+                if r.deleted_at.is_some() {
+                    continue;
+                }
+                if let (Some(product), Some(outlet), Some(level)) =
+                    (r.product_id, r.outlet_id, level)
+                {
+                    if tracked.contains(&product) {
+                        stock.insert((outlet, product), level);
+                    }
+                }
+            }
+        }
+        Ok((items, stock))
     }
 
     /// What online orders at a K-Series business location are checked against: the items of
-    /// its menus with their availability, and its account profiles.
+    /// its menus with their availability, its account profiles and the active tables of its
+    /// floor plans.
     async fn k_order_catalog(
         &self,
         m: &str,
         c: &str,
         bl: &str,
-    ) -> Result<(Vec<MenuItemRow>, Vec<ProfileRow>), EngineError> {
+    ) -> Result<LocationCatalog, EngineError> {
         let client = self.k_client(c)?;
         let menu = self
             .with_token(m, c, |t| {
@@ -233,6 +305,25 @@ impl Engine {
                 async move { client.account_profiles(&t, &bl).await }
             })
             .await?;
+        let plans = self
+            .with_token(m, c, |t| {
+                let (client, bl) = (client.clone(), bl.to_owned());
+                async move { client.floor_plans(&t, &bl).await }
+            })
+            .await?;
+        let tables = plans
+            .iter()
+            .flat_map(|p| p.tables.iter().map(move |t| (p, t)))
+            .filter(|(_, t)| t.active != Some(false))
+            .filter_map(|(p, t)| {
+                Some(TableRow {
+                    number: t.number.as_ref()?.to_string(),
+                    floor_plan: p.name.clone(),
+                    description: t.description.clone(),
+                    seats: t.default_client_count,
+                })
+            })
+            .collect();
         let items = menu
             .into_iter()
             .map(|i| MenuItemRow {
@@ -254,6 +345,10 @@ impl Engine {
                 })
             })
             .collect();
-        Ok((items, profiles))
+        Ok(LocationCatalog {
+            items,
+            profiles,
+            tables,
+        })
     }
 }

@@ -120,6 +120,44 @@ impl KClient {
         Ok(body.embedded.map(|e| e.list).unwrap_or_default())
     }
 
+    /// The payment methods of a business location (`GET /f/finance/{blId}/paymentMethods`).
+    pub async fn payment_methods(
+        &self,
+        token: &Secret,
+        business_location_id: &str,
+    ) -> Result<Vec<wire::PaymentMethod>, LightspeedError> {
+        let body: wire::PaymentMethods = self
+            .get(
+                token,
+                &format!("/f/finance/{business_location_id}/paymentMethods"),
+                &[],
+            )
+            .await?;
+        Ok(body.embedded.map(|e| e.list).unwrap_or_default())
+    }
+
+    /// The floor plans of a business location with their tables
+    /// (`GET /o/op/data/{blId}/floorplans?expandTables=true`); empty when none are configured
+    /// (Lightspeed answers 404).
+    pub async fn floor_plans(
+        &self,
+        token: &Secret,
+        business_location_id: &str,
+    ) -> Result<Vec<wire::FloorPlan>, LightspeedError> {
+        match self
+            .get(
+                token,
+                &format!("/o/op/data/{business_location_id}/floorplans"),
+                &[("expandTables", "true".to_owned())],
+            )
+            .await
+        {
+            Ok(plans) => Ok(plans),
+            Err(LightspeedError::BadRequest { status: 404, .. }) => Ok(Vec::new()),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Sends a JSON body (or none) with `method` and returns the 2xx body.
     async fn call(
         &self,

@@ -232,6 +232,49 @@ pub struct AccountingGroupsEmbedded {
     pub list: Vec<AccountingGroup>,
 }
 
+/// `_embedded.paymentMethodList` of `GET /f/finance/{blId}/paymentMethods`.
+#[derive(Deserialize, Debug, Clone)]
+pub struct PaymentMethods {
+    #[serde(rename = "_embedded")]
+    pub embedded: Option<PaymentMethodsEmbedded>,
+}
+
+#[derive(Deserialize, Debug, Clone)]
+pub struct PaymentMethodsEmbedded {
+    #[serde(rename = "paymentMethodList", default)]
+    pub list: Vec<PaymentMethod>,
+}
+
+#[derive(Deserialize, Debug, Clone)]
+#[serde(rename_all = "camelCase")]
+pub struct PaymentMethod {
+    pub name: Option<String>,
+    pub code: Option<String>,
+    pub pm_id: Option<Id>,
+}
+
+/// A floor plan of `GET /o/op/data/{blId}/floorplans?expandTables=true`.
+#[derive(Deserialize, Debug, Clone)]
+#[serde(rename_all = "camelCase")]
+pub struct FloorPlan {
+    pub id: Option<Id>,
+    pub name: Option<String>,
+    #[serde(default)]
+    pub tables: Vec<Table>,
+}
+
+#[derive(Deserialize, Debug, Clone)]
+#[serde(rename_all = "camelCase")]
+pub struct Table {
+    /// The number orders name (`tableNumber`, sent as a string).
+    pub number: Option<Id>,
+    pub id: Option<Id>,
+    pub description: Option<String>,
+    /// Inactive tables take no orders; absent means active.
+    pub active: Option<bool>,
+    pub default_client_count: Option<i64>,
+}
+
 /// Reads the category names out of a `statisticGroup` JSON string.
 pub fn statistic_group_values(raw: &str) -> Vec<String> {
     serde_json::from_str::<Vec<Category>>(raw)

@@ -40,6 +40,16 @@ pub struct Item {
     pub name: Option<String>,
     pub price: Option<String>,
     pub category_id: Option<String>,
+    /// Whether the shop counts its stock (every `itemType` but `non_inventory`).
+    pub tracks_stock: bool,
+}
+
+/// An item's quantity on hand at one shop (`ItemShop`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemStock {
+    pub item_id: String,
+    pub shop_id: String,
+    pub qoh: i64,
 }
 
 impl RClient {
@@ -254,6 +264,30 @@ impl RClient {
                     name: wire::text(i, "description"),
                     price,
                     category_id: wire::text(i, "categoryID"),
+                    tracks_stock: wire::text(i, "itemType").as_deref() != Some("non_inventory"),
+                })
+            })
+            .collect())
+    }
+
+    /// The stock of every item at every shop (`ItemShop`), without the all-shops summary
+    /// records (`shopID` 0).
+    pub async fn item_stock(
+        &self,
+        token: &Secret,
+        account: &str,
+    ) -> Result<Vec<ItemStock>, LightspeedError> {
+        Ok(self
+            .all(token, account, "ItemShop")
+            .await?
+            .iter()
+            .filter_map(|r| {
+                let shop_id = wire::text(r, "shopID").filter(|s| s != "0")?;
+                let qoh = wire::text(r, "qoh")?;
+                Some(ItemStock {
+                    item_id: wire::text(r, "itemID")?,
+                    shop_id,
+                    qoh: qoh.split('.').next()?.trim().parse().ok()?,
                 })
             })
             .collect())

@@ -107,6 +107,15 @@ impl XClient {
         self.get(token, "products", &Self::page_query(after)).await
     }
 
+    /// A page of inventory records after version `after`.
+    pub async fn inventory(
+        &self,
+        token: &Secret,
+        after: u64,
+    ) -> Result<wire::Page<wire::InventoryRecord>, LightspeedError> {
+        self.get(token, "inventory", &Self::page_query(after)).await
+    }
+
     /// Every product category: `after` is the last category id seen, while `has_next`.
     pub async fn product_categories(
         &self,

@@ -36,6 +36,33 @@ pub struct Register {
     pub outlet_id: Option<String>,
 }
 
+/// An inventory record of `GET /inventory`: a product's stock at an outlet.
+#[derive(Deserialize, Debug, Clone)]
+pub struct InventoryRecord {
+    pub product_id: Option<String>,
+    pub outlet_id: Option<String>,
+    /// Whole units on hand (negative when oversold); fractional levels round down.
+    pub inventory_level: Option<serde_json::Number>,
+    pub deleted_at: Option<String>,
+}
+
+impl InventoryRecord {
+    pub fn level(&self) -> Option<i64> {
+        let n = self.inventory_level.as_ref()?;
+        n.as_i64().or_else(|| {
+            let text = n.to_string();
+            let whole = text.split('.').next().unwrap_or_default();
+            let whole: i64 = whole.parse().ok()?;
+            // -1.5 rounds down to -2, 1.5 to 1.
+            Some(if text.starts_with('-') && text.contains('.') {
+                whole - 1
+            } else {
+                whole
+            })
+        })
+    }
+}
+
 #[derive(Deserialize, Debug, Clone)]
 pub struct Product {
     pub id: String,
@@ -47,6 +74,8 @@ pub struct Product {
     pub version: Option<u64>,
     pub price_including_tax: Option<Amount>,
     pub active: Option<bool>,
+    /// Whether the store counts this product's stock.
+    pub has_inventory: Option<bool>,
     pub deleted_at: Option<String>,
 }
 

@@ -202,6 +202,14 @@ pub fn routes() -> Router<AppState> {
             "/api/v1/merchants/{merchant_id}/ordering/status",
             get(ordering::status),
         )
+        .route(
+            "/api/v1/merchants/{merchant_id}/ordering/settings",
+            get(ordering::get_settings).put(ordering::put_settings),
+        )
+        .route(
+            "/api/v1/merchants/{merchant_id}/ordering/readiness",
+            get(ordering::readiness),
+        )
         .route("/api/v1/api-keys", get(keys::list).post(keys::create))
         .route(
             "/api/v1/api-keys/{key_id}",

@@ -1,5 +1,6 @@
 //! `/api/v1/merchants/{m}/online-orders`: submit an online order (idempotent on the channel
-//! order id) and read orders with their status history. Orders are read-only here: while the
+//! order id) and read orders with their status history; `/ordering/…`: settings (the switch),
+//! readiness checks and the outage banner. Orders are read-only here: while the
 //! integration is active, staff act on them in the POS.
 
 use crate::error::ApiError;
@@ -11,6 +12,7 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tillbridge_ordering::orders::{self, OrderView, SubmitError};
+use tillbridge_ordering::readiness::{self, PutError, Readiness, Settings, SettingsView};
 use tillbridge_ordering::request::OrderRequest;
 
 impl From<SubmitError> for ApiError {
@@ -107,5 +109,54 @@ pub async fn status(
     caller.may_access(&merchant_id)?;
     Ok(Json(
         tillbridge_ordering::outage::status(&s.engine, &merchant_id).await?,
+    ))
+}
+
+/// The ordering settings: whether online orders are taken and the payment method per
+/// connection.
+pub async fn get_settings(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(merchant_id): Path<String>,
+) -> Result<Json<SettingsView>, ApiError> {
+    caller.may_access(&merchant_id)?;
+    s.engine.merchant(&merchant_id).await?;
+    Ok(Json(readiness::settings(&s.engine, &merchant_id).await?))
+}
+
+/// Saves the settings; switching ordering on answers 409 `prerequisite_missing` with the
+/// readiness checks in `details` when a location is not ready, and changes nothing.
+pub async fn put_settings(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(merchant_id): Path<String>,
+    ApiJson(body): ApiJson<Settings>,
+) -> Result<Json<SettingsView>, ApiError> {
+    caller.may_access(&merchant_id)?;
+    match readiness::put(&s.engine, &merchant_id, body).await {
+        Ok(view) => Ok(Json(view)),
+        Err(PutError::Engine(e)) => Err(e.into()),
+        Err(PutError::NotReady(r)) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "prerequisite_missing",
+            format!(
+                "online ordering was not enabled: {} (every check is in details)",
+                r.summary()
+            ),
+        )
+        .with_details(json!(r))),
+    }
+}
+
+/// The prerequisites of every mapped location, checked now against the POS.
+pub async fn readiness(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(merchant_id): Path<String>,
+) -> Result<Json<Readiness>, ApiError> {
+    caller.may_access(&merchant_id)?;
+    let settings = readiness::settings(&s.engine, &merchant_id).await?.settings;
+    Ok(Json(
+        readiness::check(&s.engine, &merchant_id, &settings).await?,
     ))
 }
