@@ -64,6 +64,12 @@ pub async fn open_engine(
     engine
         .register_consumer(std::sync::Arc::new(tillbridge_ordering::Consumer))
         .await?;
+    // The event log, pushed to the app's webhook endpoints.
+    engine
+        .register_consumer(std::sync::Arc::new(
+            tillbridge_engine::outbound::WebhookConsumer,
+        ))
+        .await?;
     Ok(engine)
 }
 

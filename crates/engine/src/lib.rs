@@ -15,6 +15,7 @@ pub mod ingress;
 mod mailer;
 pub mod merchants;
 pub mod orders;
+pub mod outbound;
 pub mod pos_orders;
 pub mod state;
 pub mod sync;

@@ -742,6 +742,89 @@ pub const OPERATIONS: &[Operation] = &[
         &[]
     ),
     op!(
+        "post",
+        "/api/v1/webhook-endpoints",
+        "createWebhookEndpoint",
+        "webhooks",
+        "Create an endpoint that receives events as Standard Webhooks (`webhook-id` = the event id, `webhook-timestamp`, `webhook-signature: v1,<base64 HMAC-SHA256 of \"{id}.{timestamp}.{body}\">` keyed with the base64 part of the `whsec_` secret, which is shown once). Body `{type, timestamp, data: {merchant_id, event_id, seq, subject, payload}}`. Without `merchant_id` (installation key only) it receives every merchant's events; a merchant key's endpoints are its merchant's. `event_types`: types or `prefix.*` patterns, empty for all",
+        Some("NewWebhookEndpoint"),
+        201,
+        &[]
+    ),
+    op!(
+        "get",
+        "/api/v1/webhook-endpoints",
+        "listWebhookEndpoints",
+        "webhooks",
+        "Webhook endpoints the caller may see (an installation key: all), without secrets",
+        None,
+        200,
+        &[]
+    ),
+    op!(
+        "get",
+        "/api/v1/webhook-endpoints/{endpoint_id}",
+        "getWebhookEndpoint",
+        "webhooks",
+        "One endpoint: `enabled`, `disabled_reason`, `failing_since` (first failure since the last success; five days of it disables the endpoint)",
+        None,
+        200,
+        &[]
+    ),
+    op!(
+        "patch",
+        "/api/v1/webhook-endpoints/{endpoint_id}",
+        "updateWebhookEndpoint",
+        "webhooks",
+        "Change `url`, `description`, `event_types` or `enabled` (true re-enables a disabled endpoint; false stops its pending deliveries)",
+        Some("WebhookEndpointPatch"),
+        200,
+        &[]
+    ),
+    op!(
+        "delete",
+        "/api/v1/webhook-endpoints/{endpoint_id}",
+        "deleteWebhookEndpoint",
+        "webhooks",
+        "Delete an endpoint with its deliveries",
+        None,
+        204,
+        &[]
+    ),
+    op!(
+        "post",
+        "/api/v1/webhook-endpoints/{endpoint_id}/rotate-secret",
+        "rotateWebhookSecret",
+        "webhooks",
+        "A new secret (shown once); for a day the previous one signs beside it (two `v1,` signatures)",
+        None,
+        200,
+        &[]
+    ),
+    op!(
+        "get",
+        "/api/v1/webhook-endpoints/{endpoint_id}/deliveries",
+        "listWebhookDeliveries",
+        "webhooks",
+        "Deliveries, newest first, with every attempt (`at`, `status_code`, `error`, `duration_ms`). Failed attempts are retried after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h (±10 %, a `Retry-After` up to an hour honoured), then the delivery is `failed`",
+        None,
+        200,
+        &[
+            ("status", "pending, delivered or failed"),
+            ("limit", "1–500, default 100")
+        ]
+    ),
+    op!(
+        "post",
+        "/api/v1/webhook-endpoints/{endpoint_id}/deliveries/{delivery_id}/redeliver",
+        "redeliverWebhook",
+        "webhooks",
+        "Send a delivery again now with a fresh retry schedule (same `webhook-id`)",
+        None,
+        202,
+        &[]
+    ),
+    op!(
         "get",
         "/api/v1/api-keys",
         "listApiKeys",
@@ -789,6 +872,10 @@ fn schemas() -> Value {
         "Disconnect": s(json!({ "confirm": {"type": "string", "const": "Lightspeed"} }), &["confirm"]),
         "PersonalToken": s(json!({ "series": {"type": "string", "const": "x"}, "domain_prefix": {"type": "string"}, "token": {"type": "string"} }), &["series", "domain_prefix", "token"]),
         "CreateApiKey": s(json!({ "name": {"type": "string"}, "merchant_id": {"type": "string"} }), &["name"]),
+        "NewWebhookEndpoint": s(json!({ "url": {"type": "string", "format": "uri"}, "merchant_id": {"type": "string"}, "description": {"type": "string"},
+                                        "event_types": {"type": "array", "items": {"type": "string"}, "maxItems": 100} }), &["url"]),
+        "WebhookEndpointPatch": s(json!({ "url": {"type": "string", "format": "uri"}, "description": {"type": "string"},
+                                          "event_types": {"type": "array", "items": {"type": "string"}}, "enabled": {"type": "boolean"} }), &[]),
         "LoyaltyProgram": s(json!({
             "earning": { "oneOf": [{"type": "null"}, {"type": "object", "properties": {
                 "mode": {"type": "string", "enum": ["step", "proportional"], "description": "step: floor(eligible / step) × reward; proportional: floor(eligible × reward / step)"},

@@ -40,8 +40,9 @@ pub async fn append(
         .bind(subject)
         .bind(payload.to_string())
         .bind(now)
-        .execute(c)
+        .execute(&mut *c)
         .await?;
+    crate::outbound::wake(c, merchant_id, now).await?;
     Ok(seq)
 }
 
@@ -133,5 +134,6 @@ pub async fn append_many(
         }
         q.execute(&mut *c).await?;
     }
+    crate::outbound::wake(c, merchant_id, now).await?;
     Ok(())
 }

@@ -17,6 +17,7 @@ pub mod merchants;
 mod migrate;
 pub mod ordering;
 pub mod orders;
+pub mod outbound;
 pub mod outbox;
 mod pool;
 pub mod testing;

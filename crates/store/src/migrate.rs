@@ -76,6 +76,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "ordering_readiness",
         include_str!("../migrations/sqlite/0014_ordering_readiness.sql"),
     ),
+    (
+        15,
+        "outbound_webhooks",
+        include_str!("../migrations/sqlite/0015_outbound_webhooks.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -147,6 +152,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         14,
         "ordering_readiness",
         include_str!("../migrations/postgres/0014_ordering_readiness.sql"),
+    ),
+    (
+        15,
+        "outbound_webhooks",
+        include_str!("../migrations/postgres/0015_outbound_webhooks.sql"),
     ),
 ];
 

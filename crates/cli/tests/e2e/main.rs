@@ -20,4 +20,5 @@ mod oseries;
 mod rseries;
 mod sync;
 mod tokens;
+mod webhooks_out;
 mod xseries;

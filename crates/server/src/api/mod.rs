@@ -1,4 +1,4 @@
-//! `/api/v1`: merchants, locations, connections, orders, events, API keys.
+//! `/api/v1`: merchants, locations, connections, orders, events, API keys, webhook endpoints.
 
 mod connections;
 mod keys;
@@ -7,6 +7,7 @@ mod loyalty;
 mod merchants;
 mod ordering;
 mod orders;
+mod webhooks;
 
 use crate::AppState;
 use axum::routing::{get, post, put};
@@ -209,6 +210,28 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/api/v1/merchants/{merchant_id}/ordering/readiness",
             get(ordering::readiness),
+        )
+        .route(
+            "/api/v1/webhook-endpoints",
+            get(webhooks::list).post(webhooks::create),
+        )
+        .route(
+            "/api/v1/webhook-endpoints/{endpoint_id}",
+            get(webhooks::get)
+                .patch(webhooks::update)
+                .delete(webhooks::delete),
+        )
+        .route(
+            "/api/v1/webhook-endpoints/{endpoint_id}/rotate-secret",
+            post(webhooks::rotate),
+        )
+        .route(
+            "/api/v1/webhook-endpoints/{endpoint_id}/deliveries",
+            get(webhooks::deliveries),
+        )
+        .route(
+            "/api/v1/webhook-endpoints/{endpoint_id}/deliveries/{delivery_id}/redeliver",
+            post(webhooks::redeliver),
         )
         .route("/api/v1/api-keys", get(keys::list).post(keys::create))
         .route(

@@ -1,0 +1,406 @@
+//! Outbound webhooks to the embedding app: Standard Webhooks signatures checked with an
+//! independent HMAC, event-type filters, the retry schedule with `Retry-After`, the attempt
+//! log, manual redelivery, secret rotation, disabling after days of failure, and merchant
+//! scoping of endpoints.
+
+use crate::common::*;
+use crate::on_both_backends;
+use axum::http::{HeaderMap, StatusCode as AxumStatus};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use hmac::{Hmac, Mac};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use sha2::Sha256;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+/// What the receiver got, and the answers it gives next (then 200).
+#[derive(Default)]
+struct Inbox {
+    received: Vec<(HeaderMap, String)>,
+    answers: VecDeque<(u16, Option<u64>)>,
+    always_fail: bool,
+}
+
+type Shared = Arc<Mutex<Inbox>>;
+
+async fn receiver() -> (String, Shared) {
+    let inbox: Shared = Arc::default();
+    let state = inbox.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: HeaderMap, body: String| {
+            let state = state.clone();
+            async move {
+                let mut inbox = state.lock().unwrap();
+                inbox.received.push((headers, body));
+                let (status, retry_after) = match inbox.answers.pop_front() {
+                    Some(a) => a,
+                    None if inbox.always_fail => (500, None),
+                    None => (200, None),
+                };
+                let mut out = HeaderMap::new();
+                if let Some(s) = retry_after {
+                    out.insert("retry-after", s.to_string().parse().unwrap());
+                }
+                (AxumStatus::from_u16(status).unwrap(), out, "ok")
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, inbox)
+}
+
+/// Verifies a `webhook-signature` header the way a receiver would, from the spec alone.
+fn signed_by(headers: &HeaderMap, body: &str, secret: &str) -> bool {
+    let id = headers["webhook-id"].to_str().unwrap();
+    let ts = headers["webhook-timestamp"].to_str().unwrap();
+    let key = STANDARD
+        .decode(secret.strip_prefix("whsec_").unwrap())
+        .unwrap();
+    let mut mac = Hmac::<Sha256>::new_from_slice(&key).unwrap();
+    mac.update(format!("{id}.{ts}.{body}").as_bytes());
+    let expected = STANDARD.encode(mac.finalize().into_bytes());
+    headers["webhook-signature"]
+        .to_str()
+        .unwrap()
+        .split(' ')
+        .any(|s| s.strip_prefix("v1,") == Some(expected.as_str()))
+}
+
+async fn new_member(w: &World, m: &str, email: &str) {
+    w.api
+        .post(
+            &format!("/api/v1/merchants/{m}/members"),
+            &json!({ "email": email }),
+        )
+        .await
+        .unwrap();
+    assert!(w.drain().await.is_empty());
+}
+
+async fn deliveries(w: &World, endpoint: &str) -> Vec<Value> {
+    w.api
+        .get(&format!("/api/v1/webhook-endpoints/{endpoint}/deliveries"))
+        .await
+        .unwrap()["deliveries"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+on_both_backends!(
+    outbound_webhooks_are_signed_retried_and_disabled,
+    |backend| async move {
+        let Some(w) = World::start(backend).await else {
+            return;
+        };
+        let m = w.merchant().await;
+        let (url, inbox) = receiver().await;
+
+        // Bad input is refused with what to fix.
+        for (body, needle) in [
+            (json!({"url": "ftp://app.example/hook"}), "http"),
+            (
+                json!({"url": url, "event_types": ["Loyalty Members"]}),
+                "event_types",
+            ),
+            (json!({"url": url, "merchant_id": "mer_nope"}), "mer_nope"),
+        ] {
+            let (status, err) = w
+                .api
+                .send(Method::POST, "/api/v1/webhook-endpoints", Some(&body))
+                .await
+                .unwrap();
+            assert!(status.is_client_error(), "{body}: {status} {err}");
+            assert!(
+                err["error"]["message"].as_str().unwrap().contains(needle),
+                "{err}"
+            );
+        }
+        let created = w
+            .api
+            .post(
+                "/api/v1/webhook-endpoints",
+                &json!({"url": url, "merchant_id": m, "event_types": ["loyalty.member_created"]}),
+            )
+            .await
+            .unwrap();
+        let endpoint = created["id"].as_str().unwrap().to_owned();
+        let secret = created["secret"].as_str().unwrap().to_owned();
+        assert!(secret.starts_with("whsec_"), "{created}");
+        let shown = w
+            .api
+            .get(&format!("/api/v1/webhook-endpoints/{endpoint}"))
+            .await
+            .unwrap();
+        assert!(
+            shown.get("secret").is_none(),
+            "the secret is shown once: {shown}"
+        );
+
+        // An event of the filtered type arrives signed; another type does not.
+        new_member(&w, &m, "ada@example.com").await;
+        w.api
+            .put(
+                &format!("/api/v1/merchants/{m}/loyalty/program"),
+                &json!({"earning": {"mode": "step", "step_minor": 1000, "reward_minor": 100}}),
+            )
+            .await
+            .unwrap();
+        assert!(w.drain().await.is_empty());
+        let events = w
+            .api
+            .get(&format!(
+                "/api/v1/merchants/{m}/events?type=loyalty.member_created"
+            ))
+            .await
+            .unwrap();
+        let event_id = events["events"][0]["id"].as_str().unwrap().to_owned();
+        {
+            let inbox = inbox.lock().unwrap();
+            assert_eq!(inbox.received.len(), 1);
+            let (headers, body) = &inbox.received[0];
+            assert_eq!(headers["webhook-id"], event_id.as_str());
+            assert!(signed_by(headers, body, &secret), "{headers:?}");
+            assert!(!signed_by(headers, &body.replace("ada", "eve"), &secret));
+            let body: Value = serde_json::from_str(body).unwrap();
+            assert_eq!(body["type"], "loyalty.member_created");
+            assert_eq!(body["data"]["merchant_id"], m.as_str());
+        }
+
+        // 500, then 429 asking for ten minutes, then 200: retried on schedule, all logged.
+        inbox
+            .lock()
+            .unwrap()
+            .answers
+            .extend([(500, None), (429, Some(600))]);
+        new_member(&w, &m, "bob@example.com").await;
+        let all = deliveries(&w, &endpoint).await;
+        let pending = all[0].clone();
+        assert_eq!(
+            (pending["status"].clone(), pending["attempt_count"].clone()),
+            (json!("pending"), json!(1)),
+            "{all:?}"
+        );
+        let log = pending["attempts"].as_array().unwrap();
+        let wait = pending["next_attempt_at"].as_i64().unwrap() - log[0]["at"].as_i64().unwrap();
+        assert!((4_500..=5_500).contains(&wait), "5 s ± 10 %: {pending}");
+        w.clock.advance(chrono::Duration::seconds(6));
+        assert!(w.drain().await.is_empty());
+        let pending = deliveries(&w, &endpoint).await[0].clone();
+        let log = pending["attempts"].as_array().unwrap();
+        assert_eq!(log.len(), 2, "{pending}");
+        assert!(
+            pending["next_attempt_at"].as_i64().unwrap() - log[1]["at"].as_i64().unwrap()
+                >= 600_000,
+            "Retry-After is honoured: {pending}"
+        );
+        w.clock.advance(chrono::Duration::minutes(11));
+        assert!(w.drain().await.is_empty());
+        let done = deliveries(&w, &endpoint).await[0].clone();
+        assert_eq!(done["status"], "delivered", "{done}");
+        let codes: Vec<i64> = done["attempts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["status_code"].as_i64().unwrap())
+            .collect();
+        assert_eq!(codes, [500, 429, 200]);
+        assert_eq!(inbox.lock().unwrap().received.len(), 4);
+
+        // Sent again by hand: the same message id, so the receiver can tell it is a repeat.
+        let first = deliveries(&w, &endpoint).await[1].clone();
+        let (status, _) = w
+            .api
+            .send(
+                Method::POST,
+                &format!(
+                    "/api/v1/webhook-endpoints/{endpoint}/deliveries/{}/redeliver",
+                    first["id"].as_str().unwrap()
+                ),
+                None,
+            )
+            .await
+            .unwrap();
+        assert_eq!(status, StatusCode::ACCEPTED);
+        assert!(w.drain().await.is_empty());
+        {
+            let inbox = inbox.lock().unwrap();
+            assert_eq!(inbox.received.len(), 5);
+            assert_eq!(inbox.received[4].0["webhook-id"], event_id.as_str());
+        }
+
+        // A rotated secret: both the new and the old one sign for a day.
+        let rotated = w
+            .api
+            .post(
+                &format!("/api/v1/webhook-endpoints/{endpoint}/rotate-secret"),
+                &json!({}),
+            )
+            .await
+            .unwrap();
+        let new_secret = rotated["secret"].as_str().unwrap().to_owned();
+        assert_ne!(new_secret, secret);
+        new_member(&w, &m, "cy@example.com").await;
+        {
+            let inbox = inbox.lock().unwrap();
+            let (headers, body) = inbox.received.last().unwrap();
+            assert!(signed_by(headers, body, &new_secret) && signed_by(headers, body, &secret));
+        }
+        w.clock.advance(chrono::Duration::hours(25));
+        new_member(&w, &m, "dee@example.com").await;
+        {
+            let inbox = inbox.lock().unwrap();
+            let (headers, body) = inbox.received.last().unwrap();
+            assert!(signed_by(headers, body, &new_secret) && !signed_by(headers, body, &secret));
+        }
+
+        // Failing for five days: disabled, pending deliveries stopped, nothing more sent.
+        inbox.lock().unwrap().always_fail = true;
+        new_member(&w, &m, "eve@example.com").await;
+        w.clock.advance(chrono::Duration::days(5));
+        assert!(w.drain().await.is_empty());
+        let view = w
+            .api
+            .get(&format!("/api/v1/webhook-endpoints/{endpoint}"))
+            .await
+            .unwrap();
+        assert_eq!(view["enabled"], false, "{view}");
+        assert!(
+            view["disabled_reason"].as_str().unwrap().contains("5 days"),
+            "{view}"
+        );
+        assert_eq!(deliveries(&w, &endpoint).await[0]["status"], "failed");
+        let sent = inbox.lock().unwrap().received.len();
+        new_member(&w, &m, "fay@example.com").await;
+        w.clock.advance(chrono::Duration::hours(1));
+        assert!(w.drain().await.is_empty());
+        assert_eq!(inbox.lock().unwrap().received.len(), sent);
+        let view = w
+            .api
+            .send(
+                Method::PATCH,
+                &format!("/api/v1/webhook-endpoints/{endpoint}"),
+                Some(&json!({"enabled": true})),
+            )
+            .await
+            .unwrap()
+            .1;
+        assert_eq!(
+            (view["enabled"].clone(), view["failing_since"].clone()),
+            (json!(true), Value::Null),
+            "{view}"
+        );
+        w.stop().await;
+    }
+);
+
+on_both_backends!(
+    webhook_endpoints_are_scoped_by_merchant,
+    |backend| async move {
+        let Some(w) = World::start(backend).await else {
+            return;
+        };
+        let (m1, m2) = (w.merchant().await, w.merchant().await);
+        let (url, inbox) = receiver().await;
+        let theirs = w
+            .api
+            .post(
+                "/api/v1/webhook-endpoints",
+                &json!({"url": url, "merchant_id": m1}),
+            )
+            .await
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        // The installation's endpoint hears every merchant.
+        w.api
+            .post(
+                "/api/v1/webhook-endpoints",
+                &json!({"url": url, "event_types": ["loyalty.*"]}),
+            )
+            .await
+            .unwrap();
+        let key = w
+            .api
+            .post(
+                "/api/v1/api-keys",
+                &json!({"name": "m2 app", "merchant_id": m2}),
+            )
+            .await
+            .unwrap();
+        let m2_api = tillbridge::client::ApiClient::new(
+            w.hub.url.as_str(),
+            Some(key["secret"].as_str().unwrap()),
+        );
+        // A merchant key sees and touches only its merchant's endpoints.
+        let (status, _) = m2_api
+            .send(
+                Method::GET,
+                &format!("/api/v1/webhook-endpoints/{theirs}"),
+                None,
+            )
+            .await
+            .unwrap();
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let (status, _) = m2_api
+            .send(
+                Method::DELETE,
+                &format!("/api/v1/webhook-endpoints/{theirs}"),
+                None,
+            )
+            .await
+            .unwrap();
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let (status, _) = m2_api
+            .send(
+                Method::POST,
+                "/api/v1/webhook-endpoints",
+                Some(&json!({"url": url, "merchant_id": m1})),
+            )
+            .await
+            .unwrap();
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let own = m2_api
+            .post("/api/v1/webhook-endpoints", &json!({"url": url}))
+            .await
+            .unwrap();
+        assert_eq!(own["merchant_id"], m2.as_str(), "{own}");
+        let listed = m2_api.get("/api/v1/webhook-endpoints").await.unwrap();
+        assert_eq!(
+            listed["webhook_endpoints"].as_array().unwrap().len(),
+            1,
+            "{listed}"
+        );
+        assert_eq!(
+            w.api.get("/api/v1/webhook-endpoints").await.unwrap()["webhook_endpoints"]
+                .as_array()
+                .unwrap()
+                .len(),
+            3
+        );
+
+        // m2's event: its own endpoint and the installation's; m1's endpoint hears nothing.
+        new_member(&w, &m2, "zed@example.com").await;
+        let merchants: Vec<String> = inbox
+            .lock()
+            .unwrap()
+            .received
+            .iter()
+            .map(|(_, b)| {
+                serde_json::from_str::<Value>(b).unwrap()["data"]["merchant_id"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect();
+        assert_eq!(merchants, [m2.clone(), m2.clone()]);
+        assert!(deliveries(&w, &theirs).await.is_empty());
+        w.stop().await;
+    }
+);
