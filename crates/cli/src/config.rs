@@ -45,6 +45,9 @@ pub struct VaultConfig {
     pub key_file: String,
     #[serde(default)]
     pub master_key: Option<Secret>,
+    /// Older keys that still open what they sealed, during a key rotation.
+    #[serde(default)]
+    pub previous_keys: Vec<Secret>,
 }
 
 impl std::fmt::Debug for VaultConfig {
@@ -52,6 +55,7 @@ impl std::fmt::Debug for VaultConfig {
         f.debug_struct("VaultConfig")
             .field("key_file", &self.key_file)
             .field("master_key", &self.master_key.as_ref().map(|_| "***"))
+            .field("previous_keys", &self.previous_keys.len())
             .finish()
     }
 }
@@ -207,6 +211,14 @@ impl Config {
         }
         if let Some(v) = env("TILLBRIDGE_MASTER_KEY") {
             self.vault.master_key = Some(Secret::new(v));
+        }
+        if let Some(v) = env("TILLBRIDGE_MASTER_KEY_PREVIOUS") {
+            self.vault.previous_keys = v
+                .split(',')
+                .map(str::trim)
+                .filter(|k| !k.is_empty())
+                .map(|k| Secret::new(k.to_owned()))
+                .collect();
         }
         if let Some(v) = env("TILLBRIDGE_ORDER_RETRY_BASE_MS") {
             self.ordering.retry_base_ms = parse("TILLBRIDGE_ORDER_RETRY_BASE_MS", v)?;

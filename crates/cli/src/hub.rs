@@ -29,13 +29,22 @@ pub enum Roles {
 }
 
 pub async fn open_vault(config: &Config) -> Result<Vault> {
-    match &config.vault.master_key {
+    let mut vault = match &config.vault.master_key {
         Some(key) => {
-            Vault::from_base64(key.expose()).context("TILLBRIDGE_MASTER_KEY is not usable")
+            Vault::from_base64(key.expose()).context("TILLBRIDGE_MASTER_KEY is not usable")?
         }
         None => Vault::load_or_create(Path::new(&config.vault.key_file))
-            .context("the vault key file is not usable"),
+            .context("the vault key file is not usable")?,
+    };
+    for (i, older) in config.vault.previous_keys.iter().enumerate() {
+        vault = vault.with_previous(older.expose()).with_context(|| {
+            format!(
+                "previous key #{} (TILLBRIDGE_MASTER_KEY_PREVIOUS) is not usable",
+                i + 1
+            )
+        })?;
     }
+    Ok(vault)
 }
 
 pub async fn open_store(config: &Config) -> Result<Store> {

@@ -71,6 +71,20 @@ enum Command {
         #[command(subcommand)]
         action: KeyAction,
     },
+    /// Manage the master key that seals stored secrets.
+    Keys {
+        #[command(subcommand)]
+        action: VaultAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum VaultAction {
+    /// Seal every stored secret under the current key. With the key file (no
+    /// TILLBRIDGE_MASTER_KEY), a new key is put first in the file and the old ones kept after
+    /// it; restart the processes that use the file. With TILLBRIDGE_MASTER_KEY, set the new key
+    /// there and the old one in TILLBRIDGE_MASTER_KEY_PREVIOUS on every process first.
+    Rotate,
 }
 
 #[derive(Subcommand)]
@@ -283,6 +297,50 @@ async fn run_with_config(command: Command, config: Config) -> Result<()> {
         Command::Migrate => {
             let store = hub::open_store(&config).await?;
             println!("database is up to date ({:?})", store.backend());
+            Ok(())
+        }
+        Command::Keys {
+            action: VaultAction::Rotate,
+        } => {
+            if config.vault.master_key.is_none() {
+                let path = std::path::Path::new(&config.vault.key_file);
+                if !path.exists() {
+                    anyhow::bail!(
+                        "no key file at {}: nothing was ever sealed with it (set --config or TILLBRIDGE_MASTER_KEY to the installation's key)",
+                        path.display()
+                    );
+                }
+                let vault = tillbridge_engine::vault::Vault::rotate_key_file(path)?;
+                eprintln!(
+                    "{}: key {} is now current, older keys are kept after it",
+                    path.display(),
+                    vault.current_key_id()
+                );
+            }
+            let engine = hub::open_engine(&config, None, Clock::system()).await?;
+            let counts = engine.reseal_secrets().await?;
+            println!("column\tresealed\talready current\tchanged meanwhile\tunreadable");
+            for c in &counts {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}",
+                    c.column, c.resealed, c.current, c.raced, c.unreadable
+                );
+            }
+            let unreadable: u64 = counts.iter().map(|c| c.unreadable).sum();
+            eprintln!(
+                "every readable secret is sealed under key {}{}",
+                engine.vault().current_key_id(),
+                if unreadable > 0 {
+                    format!("; {unreadable} values open with no configured key and were left as they are")
+                } else {
+                    String::new()
+                }
+            );
+            if config.vault.master_key.is_none() {
+                eprintln!(
+                    "restart every process that uses this key file so it seals with the new key"
+                );
+            }
             Ok(())
         }
         Command::ApiKeys { action } => {

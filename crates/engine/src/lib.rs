@@ -17,6 +17,7 @@ pub mod merchants;
 pub mod orders;
 pub mod outbound;
 pub mod pos_orders;
+pub mod rotation;
 pub mod state;
 pub mod sync;
 pub mod vault;

@@ -61,7 +61,7 @@ fn ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
-fn aad(endpoint_id: &str) -> String {
+pub(crate) fn aad(endpoint_id: &str) -> String {
     format!("webhook-endpoint/{endpoint_id}/secret")
 }
 

@@ -61,6 +61,8 @@ impl Vault {
     }
 
     /// Reads the key file at `path`, creating it (mode 0600) with a fresh random key if absent.
+    /// The file holds one base64 key per line: the current one first, then older ones that
+    /// still open what they sealed (after [`Vault::rotate_key_file`]).
     pub fn load_or_create(path: &Path) -> Result<Vault, VaultError> {
         let err = |detail: String| VaultError::KeyFile {
             path: path.display().to_string(),
@@ -68,7 +70,15 @@ impl Vault {
         };
         if path.exists() {
             let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
-            return Vault::from_base64(&text);
+            let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+            let current = lines
+                .next()
+                .ok_or_else(|| err("the file holds no key".into()))?;
+            let mut vault = Vault::from_base64(current)?;
+            for older in lines {
+                vault = vault.with_previous(older)?;
+            }
+            return Ok(vault);
         }
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| err(e.to_string()))?;
@@ -85,6 +95,37 @@ impl Vault {
         let old = Vault::from_base64(encoded)?;
         self.keys.extend(old.keys);
         Ok(self)
+    }
+
+    /// Puts a fresh key first in the key file at `path`, keeping the others after it, and
+    /// returns the vault it describes. The file is replaced atomically (mode 0600).
+    pub fn rotate_key_file(path: &Path) -> Result<Vault, VaultError> {
+        let err = |detail: String| VaultError::KeyFile {
+            path: path.display().to_string(),
+            detail,
+        };
+        let old = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
+        let mut key = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut key);
+        let mut text = STANDARD.encode(key);
+        for line in old.lines().map(str::trim).filter(|l| !l.is_empty()) {
+            text.push('\n');
+            text.push_str(line);
+        }
+        text.push('\n');
+        let tmp = path.with_extension("rotating");
+        let _ = std::fs::remove_file(&tmp);
+        write_private(&tmp, &text).map_err(|e| err(e.to_string()))?;
+        std::fs::rename(&tmp, path).map_err(|e| err(e.to_string()))?;
+        Vault::load_or_create(path)
+    }
+
+    /// Whether `sealed` was sealed with the current key (a value to leave alone on rotation).
+    pub fn is_current(&self, sealed: &str) -> bool {
+        sealed
+            .split(':')
+            .nth(1)
+            .is_some_and(|kid| kid == self.current)
     }
 
     pub fn current_key_id(&self) -> &str {
@@ -220,6 +261,25 @@ mod tests {
         ));
         let both = other.with_previous(&STANDARD.encode([7u8; 32])).unwrap();
         assert_eq!(both.open(&v.seal("x", "a"), "a").unwrap().expose(), "x");
+    }
+
+    #[test]
+    fn a_rotated_key_file_keeps_opening_what_older_keys_sealed() {
+        let dir = std::env::temp_dir().join(format!("tb-vault-{}", crate::ids::new_id("t")));
+        let path = dir.join("master.key");
+        let first = Vault::load_or_create(&path).unwrap();
+        let sealed = first.seal("token", "conn_1/access");
+        let rotated = Vault::rotate_key_file(&path).unwrap();
+        assert_ne!(rotated.current_key_id(), first.current_key_id());
+        assert!(!rotated.is_current(&sealed));
+        assert_eq!(
+            rotated.open(&sealed, "conn_1/access").unwrap().expose(),
+            "token"
+        );
+        let again = Vault::load_or_create(&path).unwrap();
+        assert_eq!(again.current_key_id(), rotated.current_key_id());
+        assert!(again.is_current(&again.seal("x", "a")));
+        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]

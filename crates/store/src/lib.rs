@@ -20,6 +20,7 @@ pub mod orders;
 pub mod outbound;
 pub mod outbox;
 mod pool;
+pub mod sealed;
 pub mod testing;
 
 pub use error::StoreError;

@@ -429,3 +429,169 @@ async fn online_order_killed_between_submitted_and_webhook_sqlite() {
 async fn online_order_killed_between_submitted_and_webhook_postgres() {
     killed_between_submitted_and_webhook(Backend::Postgres).await;
 }
+
+/// The output of a CLI command run to completion.
+async fn run_cli(env: &[(String, String)], args: &[&str], log: &std::path::Path) -> String {
+    let out = command(env, args, log)
+        .stdout(Stdio::piped())
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}",
+        std::fs::read_to_string(log).unwrap_or_default()
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// `column → resealed` from the table `keys rotate` prints.
+fn resealed(table: &str) -> std::collections::BTreeMap<String, u64> {
+    table
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let cols: Vec<&str> = l.split('\t').collect();
+            (cols[0].to_owned(), cols[1].parse().unwrap())
+        })
+        .collect()
+}
+
+/// Kills a server and waits until it is gone.
+async fn stop(mut proc: Proc) {
+    proc.child.start_kill().unwrap();
+    proc.child.wait().await.unwrap();
+}
+
+/// Rotates the master key while the server runs: connection tokens, the K webhook secret and
+/// the app's webhook secret are sealed again under the new key, and after a restart with only
+/// the new key the connection and the outbound signatures still work, and the POS's webhook
+/// credentials open.
+async fn rotate_master_key(backend: Backend) {
+    let Some(db) = Db::create(backend).await else {
+        return;
+    };
+    let sb = start_sandbox(1.0).await;
+    let sm = sb.merchant(2, 5).await;
+    let env = hub_env(&sb, &db, 30);
+    let log = db.dir().join("server.log");
+    let port = free_port();
+    let (proc, api, _key, m) = hub_with_merchant(&env, &log, port).await;
+    let (c, _) = connect_and_map(&api, &sm, &m).await;
+    let (url, inbox) = crate::webhooks_out::receiver().await;
+    let endpoint = api
+        .post(
+            "/api/v1/webhook-endpoints",
+            &json!({ "url": url, "merchant_id": m, "event_types": ["loyalty.member_created"] }),
+        )
+        .await
+        .unwrap();
+    let secret = endpoint["secret"].as_str().unwrap().to_owned();
+    stop(proc).await;
+
+    // Every process learns the new key (current) and keeps the old one; then the rotation
+    // runs beside the serving process.
+    let old_key = env
+        .iter()
+        .find(|(k, _)| k == "TILLBRIDGE_MASTER_KEY")
+        .unwrap()
+        .1
+        .clone();
+    let new_key = {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.encode([43u8; 32])
+    };
+    let with_key = |key: &str, previous: Option<&str>| {
+        let mut e: Vec<(String, String)> = env
+            .iter()
+            .filter(|(k, _)| k != "TILLBRIDGE_MASTER_KEY")
+            .cloned()
+            .collect();
+        e.push(("TILLBRIDGE_MASTER_KEY".into(), key.to_owned()));
+        if let Some(p) = previous {
+            e.push(("TILLBRIDGE_MASTER_KEY_PREVIOUS".into(), p.to_owned()));
+        }
+        e
+    };
+    let both = with_key(&new_key, Some(&old_key));
+    let proc = serve(&both, &log, port).await;
+    let first = resealed(&run_cli(&both, &["keys", "rotate"], &log).await);
+    for column in [
+        "connections.access_token_enc",
+        "connections.refresh_token_enc",
+        "connections.webhook_secret_enc",
+        "outbound_endpoints.secret_enc",
+    ] {
+        assert!(first[column] >= 1, "{column} was not re-sealed: {first:?}");
+    }
+    let again = resealed(&run_cli(&both, &["keys", "rotate"], &log).await);
+    assert!(
+        again.values().all(|n| *n == 0),
+        "a second run has nothing to do: {again:?}"
+    );
+    stop(proc).await;
+
+    // Only the new key from now on: everything stored opens with it.
+    let only_new = with_key(&new_key, None);
+    let store = tillbridge_store::Store::connect(&db.url).await.unwrap();
+    let vault = tillbridge_engine::Vault::from_base64(&new_key).unwrap();
+    let mut conn = store.conn().await.unwrap();
+    for col in tillbridge_store::sealed::SEALED {
+        for v in tillbridge_store::sealed::values(&mut conn, col)
+            .await
+            .unwrap()
+        {
+            assert!(
+                vault.is_current(&v.sealed),
+                "{}.{} of {} is under an old key",
+                col.table,
+                col.column,
+                v.id
+            );
+            if col.column == "webhook_secret_enc" {
+                // The POS's Basic credentials for its webhooks open under the new key.
+                let aad = format!("connection/{}/webhook", v.id);
+                assert!(vault.open(&v.sealed, &aad).is_ok());
+            }
+        }
+    }
+    drop(conn);
+    let _proc = serve(&only_new, &log, port).await;
+    let tested = api
+        .post(
+            &format!("/api/v1/merchants/{m}/connections/{c}/test"),
+            &json!({}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(tested["status"], "connected", "{tested}");
+    api.post(
+        &format!("/api/v1/merchants/{m}/members"),
+        &json!({ "email": "after.rotation@example.com" }),
+    )
+    .await
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some((headers, body)) = inbox.lock().unwrap().received.last() {
+            assert!(crate::webhooks_out::signed_by(headers, body, &secret));
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no webhook after the rotation; see {}",
+            log.display()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn master_key_rotation_keeps_everything_working_sqlite() {
+    rotate_master_key(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn master_key_rotation_keeps_everything_working_postgres() {
+    rotate_master_key(Backend::Postgres).await;
+}

@@ -17,15 +17,15 @@ use std::sync::{Arc, Mutex};
 
 /// What the receiver got, and the answers it gives next (then 200).
 #[derive(Default)]
-struct Inbox {
-    received: Vec<(HeaderMap, String)>,
+pub(crate) struct Inbox {
+    pub(crate) received: Vec<(HeaderMap, String)>,
     answers: VecDeque<(u16, Option<u64>)>,
     always_fail: bool,
 }
 
-type Shared = Arc<Mutex<Inbox>>;
+pub(crate) type Shared = Arc<Mutex<Inbox>>;
 
-async fn receiver() -> (String, Shared) {
+pub(crate) async fn receiver() -> (String, Shared) {
     let inbox: Shared = Arc::default();
     let state = inbox.clone();
     let app = axum::Router::new().route(
@@ -55,7 +55,7 @@ async fn receiver() -> (String, Shared) {
 }
 
 /// Verifies a `webhook-signature` header the way a receiver would, from the spec alone.
-fn signed_by(headers: &HeaderMap, body: &str, secret: &str) -> bool {
+pub(crate) fn signed_by(headers: &HeaderMap, body: &str, secret: &str) -> bool {
     let id = headers["webhook-id"].to_str().unwrap();
     let ts = headers["webhook-timestamp"].to_str().unwrap();
     let key = STANDARD
