@@ -331,7 +331,7 @@ async fn run_with_config(command: Command, config: Config) -> Result<()> {
                 "every readable secret is sealed under key {}{}",
                 engine.vault().current_key_id(),
                 if unreadable > 0 {
-                    format!("; {unreadable} values open with no configured key and were left as they are")
+                    format!("; {unreadable} values open with no configured key and were left as they are: add the key that sealed them to TILLBRIDGE_MASTER_KEY_PREVIOUS (or the key file) and run it again")
                 } else {
                     String::new()
                 }
