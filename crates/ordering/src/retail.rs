@@ -82,6 +82,13 @@ fn r_state(sale: &Value) -> SaleState {
     }
 }
 
+fn x_sale(sale: tillbridge_lightspeed::xseries::wire::Sale) -> RetailSale {
+    RetailSale {
+        state: x_state(sale.status.as_deref()),
+        id: sale.id,
+    }
+}
+
 fn r_sale(sale: &Value) -> Option<RetailSale> {
     Some(RetailSale {
         id: rwire::text(sale, "saleID")?,
@@ -104,10 +111,7 @@ pub async fn find(
                     async move { client.sales_by_invoice(&t, &reference).await }
                 })
                 .await?;
-            Ok(found.into_iter().next().map(|s| RetailSale {
-                state: x_state(s.status.as_deref()),
-                id: s.id,
-            }))
+            Ok(found.into_iter().next().map(x_sale))
         }
         _ => {
             let found = engine
@@ -137,10 +141,7 @@ pub async fn get(
                     async move { client.sale(&t, &id).await }
                 })
                 .await?;
-            Ok(found.map(|s| RetailSale {
-                state: x_state(s.status.as_deref()),
-                id: s.id,
-            }))
+            Ok(found.map(x_sale))
         }
         _ => {
             let found = engine

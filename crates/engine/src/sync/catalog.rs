@@ -12,6 +12,8 @@ use super::Outcome;
 use crate::error::EngineError;
 use crate::Engine;
 use std::collections::{BTreeMap, BTreeSet};
+use tillbridge_lightspeed::xseries::wire::Page;
+use tillbridge_lightspeed::{LightspeedError, Secret};
 use tillbridge_model::money::parse_minor;
 use tillbridge_store::catalog::{self, CategoryRow};
 use tillbridge_store::connections as conns;
@@ -201,76 +203,77 @@ impl Engine {
         prefix: &str,
     ) -> Result<(Vec<MenuItemRow>, Stock), EngineError> {
         let client = self.x_client(c, prefix)?;
-        let mut after = 0u64;
         let mut items = Vec::new();
         let mut tracked = BTreeSet::new();
-        loop {
-            let page = self
-                .with_token(m, c, |t| {
-                    let client = client.clone();
-                    async move { client.products(&t, after).await }
-                })
-                .await?;
-            let Some(max) = page.version.as_ref().and_then(|v| v.max) else {
-                break;
+        let products = self
+            .x_all(m, c, |t, after| {
+                let client = client.clone();
+                async move { client.products(&t, after).await }
+            })
+            .await?;
+        for p in products {
+            if p.active == Some(false) || p.deleted_at.is_some() {
+                continue;
+            }
+            let Some(sku) = p.sku.filter(|s| !s.is_empty()) else {
+                continue;
             };
-            if page.data.is_empty() || max <= after {
-                break;
+            if p.has_inventory == Some(true) {
+                tracked.insert(p.id.clone());
             }
-            after = max;
-            for p in page.data {
-                if p.active == Some(false) || p.deleted_at.is_some() {
-                    continue;
-                }
-                let Some(sku) = p.sku.filter(|s| !s.is_empty()) else {
-                    continue;
-                };
-                if p.has_inventory == Some(true) {
-                    tracked.insert(p.id.clone());
-                }
-                items.push(MenuItemRow {
-                    price_minor: p
-                        .price_including_tax
-                        .and_then(|a| parse_minor(&a.as_text(), 2).ok()),
-                    sku,
-                    name: p.name,
-                    category: p.categories.first().and_then(|c| c.name.clone()),
-                    available_count: None,
-                    product_id: Some(p.id),
-                });
-            }
+            items.push(MenuItemRow {
+                price_minor: p
+                    .price_including_tax
+                    .and_then(|a| parse_minor(&a.as_text(), 2).ok()),
+                sku,
+                name: p.name,
+                category: p.categories.first().and_then(|c| c.name.clone()),
+                available_count: None,
+                product_id: Some(p.id),
+            });
         }
+        let records = self
+            .x_all(m, c, |t, after| {
+                let client = client.clone();
+                async move { client.inventory(&t, after).await }
+            })
+            .await?;
         let mut stock = Stock::new();
-        let mut after = 0u64;
-        loop {
-            let page = self
-                .with_token(m, c, |t| {
-                    let client = client.clone();
-                    async move { client.inventory(&t, after).await }
-                })
-                .await?;
-            let Some(max) = page.version.as_ref().and_then(|v| v.max) else {
-                break;
-            };
-            if page.data.is_empty() || max <= after {
-                break;
+        for r in records {
+            let level = r.level();
+            if r.deleted_at.is_some() {
+                continue;
             }
-            after = max;
-            for r in page.data {
-                let level = r.level();
-                if r.deleted_at.is_some() {
-                    continue;
-                }
-                if let (Some(product), Some(outlet), Some(level)) =
-                    (r.product_id, r.outlet_id, level)
-                {
-                    if tracked.contains(&product) {
-                        stock.insert((outlet, product), level);
-                    }
+            if let (Some(product), Some(outlet), Some(level)) = (r.product_id, r.outlet_id, level) {
+                if tracked.contains(&product) {
+                    stock.insert((outlet, product), level);
                 }
             }
         }
         Ok((items, stock))
+    }
+
+    /// Every object of an X-Series version-cursor list: `after` is the last page's
+    /// `version.max`, until a page comes back empty.
+    async fn x_all<T, F, Fut>(&self, m: &str, c: &str, fetch: F) -> Result<Vec<T>, EngineError>
+    where
+        F: Fn(Secret, u64) -> Fut,
+        Fut: std::future::Future<Output = Result<Page<T>, LightspeedError>>,
+    {
+        let mut after = 0u64;
+        let mut out = Vec::new();
+        loop {
+            let page = self.with_token(m, c, |t| fetch(t, after)).await?;
+            let Some(max) = page.version.as_ref().and_then(|v| v.max) else {
+                break;
+            };
+            if page.data.is_empty() || max <= after {
+                break;
+            }
+            after = max;
+            out.extend(page.data);
+        }
+        Ok(out)
     }
 
     /// What online orders at a K-Series business location are checked against: the items of
