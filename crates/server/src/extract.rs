@@ -2,10 +2,13 @@
 
 use crate::error::ApiError;
 use crate::AppState;
+use axum::extract::rejection::RawPathParamsRejection;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use axum::extract::{FromRequest, FromRequestParts, Query, RawPathParams, Request, State};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
+use axum::middleware::Next;
+use axum::response::Response;
 use axum::Json;
 use serde::de::DeserializeOwned;
 use tillbridge_store::api_keys::ApiKeyRow;
@@ -72,7 +75,28 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
 }
 
 /// The authenticated caller: an API key, scoped to one merchant or to the installation.
+#[derive(Clone)]
 pub struct Caller(pub ApiKeyRow);
+
+/// Runs before every `/api/v1` handler: authenticates the API key and, on a route with a
+/// `{merchant_id}`, refuses a merchant key of another merchant. The scope is enforced here,
+/// once for the whole API, so no handler can forget it; handlers get the checked [`Caller`].
+pub async fn guard(
+    State(state): State<AppState>,
+    params: Result<RawPathParams, RawPathParamsRejection>,
+    request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let (mut parts, body) = request.into_parts();
+    let caller = Caller::authenticate(&parts, &state).await?;
+    if let Ok(params) = &params {
+        if let Some((_, merchant_id)) = params.iter().find(|(k, _)| *k == "merchant_id") {
+            caller.may_access(merchant_id)?;
+        }
+    }
+    parts.extensions.insert(caller);
+    Ok(next.run(Request::from_parts(parts, body)).await)
+}
 
 impl Caller {
     /// Allows installation keys and keys of `merchant_id`. A key of another merchant sees the
@@ -88,10 +112,20 @@ impl Caller {
             )),
         }
     }
+}
 
-    pub fn require_installation(&self) -> Result<(), ApiError> {
-        match self.0.merchant_id {
-            None => Ok(()),
+/// An installation key; a merchant key is refused with 403 before the body is read.
+pub struct InstallationKey;
+
+impl FromRequestParts<AppState> for InstallationKey {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        match Caller::from_request_parts(parts, state).await?.0.merchant_id {
+            None => Ok(InstallationKey),
             Some(_) => Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", "this needs an installation API key; merchant keys can only use their merchant's routes")),
         }
     }
@@ -104,6 +138,15 @@ impl FromRequestParts<AppState> for Caller {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
+        match parts.extensions.get::<Caller>() {
+            Some(caller) => Ok(caller.clone()),
+            None => Caller::authenticate(parts, state).await,
+        }
+    }
+}
+
+impl Caller {
+    async fn authenticate(parts: &Parts, state: &AppState) -> Result<Caller, ApiError> {
         let unauthorized = |m: &str| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", m);
         let value = parts
             .headers

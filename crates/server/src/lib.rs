@@ -30,7 +30,7 @@ pub struct AppState {
 
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .merge(api::routes())
+        .merge(api::routes(state.clone()))
         .merge(oauth::routes())
         .merge(ops::routes())
         .merge(webhooks::routes())

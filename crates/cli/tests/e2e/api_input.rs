@@ -275,11 +275,106 @@ on_both_backends!(
     }
 );
 
+/// What the installation key sees of merchant `m`, to prove that a refused request changed
+/// nothing.
+async fn snapshot(w: &World, m: &str, member: &str) -> Vec<Value> {
+    let mut seen = Vec::new();
+    for path in [
+        format!("/api/v1/merchants/{m}"),
+        format!("/api/v1/merchants/{m}/locations"),
+        format!("/api/v1/merchants/{m}/connections"),
+        format!("/api/v1/merchants/{m}/members"),
+        format!("/api/v1/merchants/{m}/members/{member}"),
+        format!("/api/v1/merchants/{m}/members/{member}/ledger"),
+        format!("/api/v1/merchants/{m}/punch-cards"),
+        format!("/api/v1/merchants/{m}/loyalty/program"),
+        format!("/api/v1/merchants/{m}/labor/departments"),
+        format!("/api/v1/merchants/{m}/labor/settings"),
+        format!("/api/v1/merchants/{m}/labor/imports"),
+        format!("/api/v1/merchants/{m}/ordering/settings"),
+        format!("/api/v1/merchants/{m}/online-orders"),
+        format!("/api/v1/merchants/{m}/events?limit=1000"),
+        "/api/v1/webhook-endpoints".to_owned(),
+        "/api/v1/api-keys".to_owned(),
+    ] {
+        seen.push(w.api.get(&path).await.unwrap());
+    }
+    seen
+}
+
+/// A key of merchant A is refused on every documented route that touches merchant B, with the
+/// answer a missing merchant gets, before its body is even read; B is unchanged afterwards.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn merchant_keys_see_only_their_merchant() {
+async fn merchant_keys_cannot_reach_another_merchant_on_any_route() {
     let w = World::start(Backend::Sqlite).await.unwrap();
     let a = w.merchant().await;
     let b = w.merchant().await;
+    // B has one of everything, so a route that forgot the scope would find it.
+    let sm = w.sb.merchant(2, 3).await;
+    let connection = w.connect(&b, &sm).await;
+    let location = w
+        .api
+        .get(&format!("/api/v1/merchants/{b}/locations"))
+        .await
+        .unwrap()["locations"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let member = w
+        .api
+        .post(
+            &format!("/api/v1/merchants/{b}/members"),
+            &json!({ "email": "b@example.com", "name": "Bea" }),
+        )
+        .await
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let card = w
+        .api
+        .post(
+            &format!("/api/v1/merchants/{b}/punch-cards"),
+            &json!({ "name": "Coffee card", "reward": "a coffee", "stamps_required": 5, "categories": [{ "name": "Hot Drinks" }] }),
+        )
+        .await
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let department = w
+        .api
+        .post(
+            &format!("/api/v1/merchants/{b}/labor/departments"),
+            &json!({ "name": "Bar", "timezone": "Europe/Copenhagen", "client_number": sm["locations"][0]["id"] }),
+        )
+        .await
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let endpoint = w
+        .api
+        .post(
+            "/api/v1/webhook-endpoints",
+            &json!({ "url": "https://example.com/hook", "merchant_id": b }),
+        )
+        .await
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let b_key = w
+        .api
+        .post(
+            "/api/v1/api-keys",
+            &json!({ "name": "b", "merchant_id": b }),
+        )
+        .await
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let key = w
         .api
         .post(
@@ -293,35 +388,82 @@ async fn merchant_keys_see_only_their_merchant() {
         scoped.get(&format!("/api/v1/merchants/{a}")).await.unwrap()["id"],
         a.as_str()
     );
-    for path in [
-        format!("/api/v1/merchants/{b}"),
-        format!("/api/v1/merchants/{b}/locations"),
-        format!("/api/v1/merchants/{b}/orders"),
-        format!("/api/v1/merchants/{b}/events"),
-    ] {
-        let (s, body) = scoped.send(Method::GET, &path, None).await.unwrap();
-        assert_error(s, &body, 404, "not_found");
+    let before = snapshot(&w, &b, &member).await;
+
+    let doc = reqwest::get(format!("{}api/openapi.json", w.hub.url))
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    let mut refused = 0;
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        let concrete = path
+            .replace("{merchant_id}", &b)
+            .replace("{connection_id}", &connection)
+            .replace("{location_id}", &location)
+            .replace("{member_id}", &member)
+            .replace("{card_id}", &card)
+            .replace("{department_id}", &department)
+            .replace("{endpoint_id}", &endpoint)
+            .replace("{key_id}", &b_key)
+            .replace("{date}", "2026-01-05")
+            .replace("{order_id}", "ord_b")
+            .replace("{reward_id}", "rwd_b")
+            .replace("{broadcast_id}", "brd_b")
+            .replace("{import_id}", "imp_b")
+            .replace("{delivery_id}", "evt_b");
+        assert!(
+            !concrete.contains('{'),
+            "a path parameter of {path} is not filled in"
+        );
+        for (method, op) in ops.as_object().unwrap() {
+            let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            // Valid bodies where the route is not under B's id, so only the scope can refuse.
+            let body = op.get("requestBody").map(|_| match path.as_str() {
+                "/api/v1/webhook-endpoints" => {
+                    json!({ "url": "https://example.com/a", "merchant_id": b })
+                }
+                "/api/v1/merchants" => {
+                    json!({ "name": "x", "timezone": "UTC", "currency": "EUR" })
+                }
+                "/api/v1/api-keys" => json!({ "name": "x", "merchant_id": b }),
+                "/api/v1/webhook-endpoints/{endpoint_id}" => json!({ "enabled": false }),
+                _ => json!({ "merchant_id": b }),
+            });
+            let (status, answer) = scoped
+                .send(method.clone(), &concrete, body.as_ref())
+                .await
+                .unwrap();
+            let what = format!("{method} {path}: {answer}");
+            if path.starts_with("/api/v1/merchants/{merchant_id}")
+                || path.starts_with("/api/v1/webhook-endpoints/{endpoint_id}")
+            {
+                assert_eq!(status, 404, "{what}");
+                assert_eq!(answer["error"]["code"], "not_found", "{what}");
+                refused += 1;
+            } else if path.starts_with("/api/v1/api-keys") {
+                assert_eq!(status, 403, "{what}");
+                refused += 1;
+            } else if method == Method::POST {
+                // Creating a merchant, or an endpoint for B.
+                assert!(matches!(status.as_u16(), 403 | 404), "{what}");
+                refused += 1;
+            } else {
+                // The lists answer with A's own things only.
+                assert_eq!(status, 200, "{what}");
+                let text = answer.to_string();
+                assert!(!text.contains(&b) && !text.contains(&endpoint), "{what}");
+            }
+        }
     }
-    let (s, body) = scoped
-        .send(
-            Method::POST,
-            &format!("/api/v1/merchants/{b}/locations"),
-            Some(&json!({ "name": "x", "timezone": "UTC" })),
-        )
-        .await
-        .unwrap();
-    assert_error(s, &body, 404, "not_found");
-    let listed = scoped.get("/api/v1/merchants").await.unwrap();
-    assert_eq!(listed["merchants"].as_array().unwrap().len(), 1);
-    let (s, body) = scoped
-        .send(
-            Method::POST,
-            "/api/v1/merchants",
-            Some(&json!({ "name": "x", "timezone": "UTC", "currency": "EUR" })),
-        )
-        .await
-        .unwrap();
-    assert_error(s, &body, 403, "forbidden");
+    assert!(refused > 60, "only {refused} routes were tried");
+    assert_eq!(
+        before,
+        snapshot(&w, &b, &member).await,
+        "the refused requests changed nothing of B"
+    );
+
     // Revoked keys stop working.
     w.api
         .call(

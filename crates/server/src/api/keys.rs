@@ -1,5 +1,5 @@
 use crate::error::ApiError;
-use crate::extract::{ApiJson, Caller};
+use crate::extract::{ApiJson, InstallationKey};
 use crate::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -18,10 +18,9 @@ pub struct CreateKey {
 
 pub async fn create(
     State(s): State<AppState>,
-    caller: Caller,
+    _: InstallationKey,
     ApiJson(body): ApiJson<CreateKey>,
 ) -> Result<(StatusCode, Json<CreatedKey>), ApiError> {
-    caller.require_installation()?;
     Ok((
         StatusCode::CREATED,
         Json(
@@ -32,17 +31,15 @@ pub async fn create(
     ))
 }
 
-pub async fn list(State(s): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
-    caller.require_installation()?;
+pub async fn list(State(s): State<AppState>, _: InstallationKey) -> Result<Json<Value>, ApiError> {
     Ok(Json(json!({ "api_keys": s.engine.api_keys(None).await? })))
 }
 
 pub async fn revoke(
     State(s): State<AppState>,
-    caller: Caller,
+    _: InstallationKey,
     Path(key_id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    caller.require_installation()?;
     s.engine.revoke_api_key(&key_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,5 +1,5 @@
 use crate::error::ApiError;
-use crate::extract::{ApiJson, Caller};
+use crate::extract::{ApiJson, Caller, InstallationKey};
 use crate::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -18,10 +18,9 @@ pub struct CreateMerchant {
 
 pub async fn create(
     State(s): State<AppState>,
-    caller: Caller,
+    _: InstallationKey,
     ApiJson(body): ApiJson<CreateMerchant>,
 ) -> Result<(StatusCode, Json<Merchant>), ApiError> {
-    caller.require_installation()?;
     let m = s
         .engine
         .create_merchant(NewMerchant {

@@ -13,7 +13,8 @@ use crate::AppState;
 use axum::routing::{get, post, put};
 use axum::Router;
 
-pub fn routes() -> Router<AppState> {
+/// Every `/api/v1` route, behind [`crate::extract::guard`].
+pub fn routes(state: AppState) -> Router<AppState> {
     Router::new()
         .route(
             "/api/v1/merchants",
@@ -238,6 +239,10 @@ pub fn routes() -> Router<AppState> {
             "/api/v1/api-keys/{key_id}",
             axum::routing::delete(keys::revoke),
         )
+        .route_layer(axum::middleware::from_fn_with_state(
+            state,
+            crate::extract::guard,
+        ))
 }
 
 /// Parses an optional RFC 3339 instant query parameter into epoch milliseconds.
