@@ -2,7 +2,10 @@
 
 use crate::error::EngineError;
 use crate::Engine;
-use tillbridge_store::events::{self, EventRow};
+use tillbridge_store::events::{self, EventRow, StreamEvent};
+
+/// Events numbered for the installation-wide stream per read, at most.
+const SEQUENCE_BATCH: i64 = 5_000;
 use tillbridge_store::orders::{self, OrderFilter, StoredOrder, Summary};
 
 impl Engine {
@@ -63,6 +66,25 @@ impl Engine {
         self.merchant(merchant_id).await?;
         let mut c = self.conn().await?;
         Ok(events::list_after(&mut c, merchant_id, after, event_type, limit).await?)
+    }
+
+    /// The installation-wide event stream after stream number `after`, of one merchant or of
+    /// all. Events appended since the last read are numbered first, a bounded batch at a time.
+    pub async fn event_stream(
+        &self,
+        merchant_id: Option<&str>,
+        after: i64,
+        event_type: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<StreamEvent>, EngineError> {
+        if let Some(m) = merchant_id {
+            self.merchant(m).await?;
+        }
+        if events::unsequenced(&mut *self.conn().await?).await? {
+            events::sequence(self.store(), SEQUENCE_BATCH).await?;
+        }
+        let mut c = self.conn().await?;
+        Ok(events::stream_after(&mut c, merchant_id, after, event_type, limit).await?)
     }
 
     /// Jobs per state across the installation, for readiness and metrics.

@@ -509,6 +509,21 @@ pub const OPERATIONS: &[Operation] = &[
         ]
     ),
     op!(
+        "get",
+        "/api/v1/events",
+        "streamEvents",
+        "events",
+        "Every merchant's events (a merchant key: its own) after a stream number, in one order",
+        None,
+        200,
+        &[
+            ("after", "stream number (next_after of the last page), default 0"),
+            ("merchant_id", "only this merchant's events"),
+            ("type", "only this event type"),
+            ("limit", "1–1000, default 100")
+        ]
+    ),
+    op!(
         "post",
         "/api/v1/merchants/{merchant_id}/online-orders",
         "submitOnlineOrder",

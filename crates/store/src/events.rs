@@ -1,8 +1,14 @@
 //! The event log: ordered per merchant, written in the same transaction as the change it
 //! describes. The per-merchant counter row serialises writers, so sequence order is commit
 //! order and a reader polling `after=seq` never skips an event.
+//!
+//! The installation-wide stream numbers events across merchants lazily: [`sequence`] gives the
+//! committed events that have no stream number yet the next numbers, in the order they were
+//! appended, under one lock row. A sequencer only sees committed events and sequencers run one
+//! at a time, so a stream number is never given to an event after a larger one was readable:
+//! a reader polling `stream_after(after)` never skips an event either.
 
-use crate::{Conn, Result, StoreError};
+use crate::{Backend, Conn, Result, Store, StoreError};
 use sqlx::Row;
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -60,20 +66,20 @@ pub async fn list_after(
         .bind(limit)
         .fetch_all(c)
         .await?;
-    rows.iter()
-        .map(|r| {
-            let payload: String = r.try_get("payload")?;
-            Ok(EventRow {
-                seq: r.try_get("seq")?,
-                id: r.try_get("id")?,
-                event_type: r.try_get("type")?,
-                subject: r.try_get("subject")?,
-                payload: serde_json::from_str(&payload)
-                    .map_err(|e| StoreError::Corrupt(format!("event payload: {e}")))?,
-                created_at: r.try_get("created_at")?,
-            })
-        })
-        .collect()
+    rows.iter().map(event_row).collect()
+}
+
+fn event_row(r: &sqlx::any::AnyRow) -> Result<EventRow> {
+    let payload: String = r.try_get("payload")?;
+    Ok(EventRow {
+        seq: r.try_get("seq")?,
+        id: r.try_get("id")?,
+        event_type: r.try_get("type")?,
+        subject: r.try_get("subject")?,
+        payload: serde_json::from_str(&payload)
+            .map_err(|e| StoreError::Corrupt(format!("event payload: {e}")))?,
+        created_at: r.try_get("created_at")?,
+    })
 }
 
 /// The merchant's last event sequence number (0 before the first event).
@@ -136,4 +142,99 @@ pub async fn append_many(
     }
     crate::outbound::wake(c, merchant_id, now).await?;
     Ok(())
+}
+
+/// An event in the installation-wide stream.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct StreamEvent {
+    pub stream_seq: i64,
+    pub merchant_id: String,
+    /// `seq` is the event's number in its merchant's log.
+    #[serde(flatten)]
+    pub event: EventRow,
+}
+
+/// Whether some committed event has no stream number yet.
+pub async fn unsequenced(c: &mut Conn) -> Result<bool> {
+    Ok(
+        sqlx::query_scalar::<_, i64>("SELECT 1 FROM events WHERE stream_seq IS NULL LIMIT 1")
+            .fetch_optional(c)
+            .await?
+            .is_some(),
+    )
+}
+
+/// Gives up to `max` committed events without a stream number the next numbers, oldest append
+/// first (a merchant's events in their sequence order); returns how many were numbered.
+pub async fn sequence(store: &Store, max: i64) -> Result<u64> {
+    let appended = match store.backend() {
+        Backend::Postgres => "appended",
+        Backend::Sqlite => "rowid",
+    };
+    let mut tx = store.begin().await?;
+    // Locks the stream row: sequencers take turns, and each one's statements below see what the
+    // one before it numbered.
+    let last: i64 = sqlx::query_scalar(
+        "UPDATE event_stream SET last_seq = last_seq WHERE id = 1 RETURNING last_seq",
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    let sql = format!(
+        "WITH next AS (SELECT merchant_id, seq, ROW_NUMBER() OVER (ORDER BY pos) AS n \
+         FROM (SELECT merchant_id, seq, {appended} AS pos FROM events WHERE stream_seq IS NULL ORDER BY {appended} LIMIT $2) pending) \
+         UPDATE events SET stream_seq = $1 + next.n FROM next \
+         WHERE events.merchant_id = next.merchant_id AND events.seq = next.seq"
+    );
+    let numbered = sqlx::query(&sql)
+        .bind(last)
+        .bind(max)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    sqlx::query("UPDATE event_stream SET last_seq = last_seq + $1 WHERE id = 1")
+        .bind(numbered as i64)
+        .execute(&mut *tx)
+        .await?;
+    crate::commit(tx).await?;
+    Ok(numbered)
+}
+
+/// Stream events after `after`, optionally of one merchant and one type, in stream order.
+pub async fn stream_after(
+    c: &mut Conn,
+    merchant_id: Option<&str>,
+    after: i64,
+    event_type: Option<&str>,
+    limit: i64,
+) -> Result<Vec<StreamEvent>> {
+    let mut sql = String::from(
+        "SELECT stream_seq, merchant_id, seq, id, type, subject, payload, created_at FROM events WHERE stream_seq > $1",
+    );
+    let mut n = 1;
+    if merchant_id.is_some() {
+        n += 1;
+        sql.push_str(&format!(" AND merchant_id = ${n}"));
+    }
+    if event_type.is_some() {
+        n += 1;
+        sql.push_str(&format!(" AND type = ${n}"));
+    }
+    sql.push_str(&format!(" ORDER BY stream_seq LIMIT ${}", n + 1));
+    let mut q = sqlx::query(&sql).bind(after);
+    if let Some(m) = merchant_id {
+        q = q.bind(m);
+    }
+    if let Some(t) = event_type {
+        q = q.bind(t);
+    }
+    let rows = q.bind(limit).fetch_all(c).await?;
+    rows.iter()
+        .map(|r| {
+            Ok(StreamEvent {
+                stream_seq: r.try_get("stream_seq")?,
+                merchant_id: r.try_get("merchant_id")?,
+                event: event_row(r)?,
+            })
+        })
+        .collect()
 }

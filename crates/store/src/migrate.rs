@@ -81,6 +81,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "outbound_webhooks",
         include_str!("../migrations/sqlite/0015_outbound_webhooks.sql"),
     ),
+    (
+        16,
+        "event stream",
+        include_str!("../migrations/sqlite/0016_event_stream.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -157,6 +162,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         15,
         "outbound_webhooks",
         include_str!("../migrations/postgres/0015_outbound_webhooks.sql"),
+    ),
+    (
+        16,
+        "event stream",
+        include_str!("../migrations/postgres/0016_event_stream.sql"),
     ),
 ];
 

@@ -256,6 +256,111 @@ async fn events_are_sequenced_per_merchant_and_roll_back_with_their_change(backe
     assert_eq!(all[450].seq, 461);
 }
 
+conformance!(the_stream_numbers_committed_events_in_order_and_never_behind_a_reader);
+async fn the_stream_numbers_committed_events_in_order_and_never_behind_a_reader(
+    backend: TestBackend,
+) {
+    let Some((_db, store)) = open(backend).await else {
+        return;
+    };
+    let mut c = store.conn().await.unwrap();
+    merchants::insert_merchant(
+        &mut c,
+        &MerchantRow {
+            id: "m2".into(),
+            name: "N".into(),
+            timezone: "UTC".into(),
+            currency: "EUR".into(),
+            created_at: 0,
+        },
+    )
+    .await
+    .unwrap();
+    let new = |i: usize| events::NewEvent {
+        id: format!("e{i}"),
+        event_type: "t".into(),
+        subject: "s".into(),
+        payload: json!({ "i": i }),
+    };
+    events::append_many(&mut c, "m1", &[new(1), new(2), new(3)], 0)
+        .await
+        .unwrap();
+    drop(c);
+    // On PostgreSQL m2's first event stays uncommitted while the stream is numbered and read
+    // (SQLite has a single writer: there it is appended afterwards).
+    let late = match backend {
+        TestBackend::Postgres => {
+            let mut tx = store.begin().await.unwrap();
+            events::append(&mut tx, "m2", "late", "t", "s", &json!({}), 0)
+                .await
+                .unwrap();
+            Some(tx)
+        }
+        TestBackend::Sqlite => None,
+    };
+    let mut c = store.conn().await.unwrap();
+    events::append(&mut c, "m1", "e4", "t", "s", &json!({}), 0)
+        .await
+        .unwrap();
+    assert!(events::unsequenced(&mut c).await.unwrap());
+    drop(c);
+    assert_eq!(
+        events::sequence(&store, 2).await.unwrap(),
+        2,
+        "a bounded batch"
+    );
+    assert_eq!(events::sequence(&store, 100).await.unwrap(), 2);
+    let mut c = store.conn().await.unwrap();
+    let read = events::stream_after(&mut c, None, 0, None, 100)
+        .await
+        .unwrap();
+    let ids: Vec<(&str, i64, i64)> = read
+        .iter()
+        .map(|e| (e.merchant_id.as_str(), e.event.seq, e.stream_seq))
+        .collect();
+    assert_eq!(
+        ids,
+        vec![("m1", 1, 1), ("m1", 2, 2), ("m1", 3, 3), ("m1", 4, 4)]
+    );
+    match late {
+        Some(tx) => tx.commit().await.unwrap(),
+        None => {
+            events::append(&mut c, "m2", "late", "t", "s", &json!({}), 0)
+                .await
+                .unwrap();
+        }
+    }
+    drop(c);
+    assert_eq!(events::sequence(&store, 100).await.unwrap(), 1);
+    let mut c = store.conn().await.unwrap();
+    assert!(!events::unsequenced(&mut c).await.unwrap());
+    // The late event comes after everything a reader has already passed.
+    let rest = events::stream_after(&mut c, None, 4, None, 100)
+        .await
+        .unwrap();
+    assert_eq!(rest.len(), 1);
+    assert_eq!(
+        (
+            rest[0].merchant_id.as_str(),
+            rest[0].event.id.as_str(),
+            rest[0].stream_seq
+        ),
+        ("m2", "late", 5)
+    );
+    let m1: Vec<i64> = events::stream_after(&mut c, Some("m1"), 2, None, 100)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.stream_seq)
+        .collect();
+    assert_eq!(m1, vec![3, 4]);
+    let none = events::stream_after(&mut c, None, 0, Some("other"), 100)
+        .await
+        .unwrap();
+    assert!(none.is_empty());
+    assert_eq!(events::sequence(&store, 100).await.unwrap(), 0);
+}
+
 conformance!(a_job_is_claimed_once_and_reclaimed_after_its_lease);
 async fn a_job_is_claimed_once_and_reclaimed_after_its_lease(backend: TestBackend) {
     let Some((_db, store)) = open(backend).await else {

@@ -404,3 +404,149 @@ on_both_backends!(
         w.stop().await;
     }
 );
+
+/// Pages through `GET /api/v1/events` until it is caught up; returns every event in order.
+async fn drain_stream(
+    api: &tillbridge::client::ApiClient,
+    query: &str,
+    after: &mut i64,
+) -> Vec<Value> {
+    let mut seen = Vec::new();
+    loop {
+        let page = api
+            .get(&format!("/api/v1/events?limit=7&after={after}{query}"))
+            .await
+            .unwrap();
+        let events = page["events"].as_array().unwrap();
+        if events.is_empty() {
+            assert_eq!(
+                page["next_after"], *after,
+                "an empty page keeps the position"
+            );
+            return seen;
+        }
+        *after = page["next_after"].as_i64().unwrap();
+        assert_eq!(Some(*after), events.last().unwrap()["stream_seq"].as_i64());
+        seen.extend(events.iter().cloned());
+    }
+}
+
+on_both_backends!(
+    the_event_stream_orders_every_merchants_events_once_while_they_are_written,
+    |backend| async move {
+        let Some(w) = World::start(backend).await else {
+            return;
+        };
+        let a = w.merchant().await;
+        let b = w.merchant().await;
+        // Writers keep appending to both merchants while a poller follows the stream.
+        let writer = |m: String, api: tillbridge::client::ApiClient| async move {
+            for i in 0..40 {
+                api.post(
+                    &format!("/api/v1/merchants/{m}/members"),
+                    &json!({ "email": format!("p{i}@example.com"), "name": format!("P {i}") }),
+                )
+                .await
+                .unwrap();
+            }
+        };
+        let writers = [
+            tokio::spawn(writer(a.clone(), w.api.clone())),
+            tokio::spawn(writer(b.clone(), w.api.clone())),
+        ];
+        let mut after = 0;
+        let mut seen = Vec::new();
+        while !writers.iter().all(|h| h.is_finished()) {
+            seen.extend(drain_stream(&w.api, "", &mut after).await);
+        }
+        for h in writers {
+            h.await.unwrap();
+        }
+        seen.extend(drain_stream(&w.api, "", &mut after).await);
+
+        // Every event of both logs, once, each merchant's in its own order.
+        let mut expected = 0;
+        for m in [&a, &b] {
+            let log = w
+                .api
+                .get(&format!("/api/v1/merchants/{m}/events?limit=1000"))
+                .await
+                .unwrap()["events"]
+                .as_array()
+                .unwrap()
+                .clone();
+            let ours: Vec<&Value> = seen
+                .iter()
+                .filter(|e| e["merchant_id"] == m.as_str())
+                .collect();
+            assert_eq!(
+                ours.len(),
+                log.len(),
+                "every event of {m} is in the stream once"
+            );
+            for (s, l) in ours.iter().zip(&log) {
+                assert_eq!(
+                    (&s["seq"], &s["id"], &s["type"]),
+                    (&l["seq"], &l["id"], &l["type"])
+                );
+            }
+            expected += log.len();
+        }
+        assert!(expected >= 80, "{expected}");
+        assert_eq!(seen.len(), expected);
+        let numbers: Vec<i64> = seen
+            .iter()
+            .map(|e| e["stream_seq"].as_i64().unwrap())
+            .collect();
+        assert!(
+            numbers.windows(2).all(|p| p[0] < p[1]),
+            "stream numbers only grow"
+        );
+
+        // One merchant's part of the stream, by filter or by a merchant key.
+        let mut after = 0;
+        let only_b = drain_stream(&w.api, &format!("&merchant_id={b}"), &mut after).await;
+        assert!(only_b.iter().all(|e| e["merchant_id"] == b.as_str()));
+        let key = w
+            .api
+            .post(
+                "/api/v1/api-keys",
+                &json!({ "name": "b", "merchant_id": b }),
+            )
+            .await
+            .unwrap();
+        let scoped = tillbridge::client::ApiClient::new(w.hub.url.as_str(), key["secret"].as_str());
+        let mut after = 0;
+        assert_eq!(drain_stream(&scoped, "", &mut after).await, only_b);
+        let (status, body) = scoped
+            .send(
+                Method::GET,
+                &format!("/api/v1/events?merchant_id={a}"),
+                None,
+            )
+            .await
+            .unwrap();
+        assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+        // A position past the end is simply caught up; a negative one is refused.
+        let page = w
+            .api
+            .get(&format!(
+                "/api/v1/events?after={}",
+                numbers[numbers.len() - 1]
+            ))
+            .await
+            .unwrap();
+        assert!(page["events"].as_array().unwrap().is_empty());
+        let (status, body) = w
+            .api
+            .send(Method::GET, "/api/v1/events?after=-1", None)
+            .await
+            .unwrap();
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert!(
+            body["error"]["message"].as_str().unwrap().contains("after"),
+            "{body}"
+        );
+        w.stop().await;
+    }
+);

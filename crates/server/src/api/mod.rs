@@ -74,6 +74,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
             "/api/v1/merchants/{merchant_id}/events",
             get(orders::events),
         )
+        .route("/api/v1/events", get(orders::stream))
         .route(
             "/api/v1/merchants/{merchant_id}/loyalty/program",
             get(loyalty::get_program).put(loyalty::put_program),

@@ -165,3 +165,43 @@ pub async fn events(
     let last = events.last().map(|e| e.seq).unwrap_or(after);
     Ok(Json(json!({ "events": events, "next_after": last })))
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StreamQuery {
+    after: Option<i64>,
+    #[serde(rename = "type")]
+    event_type: Option<String>,
+    limit: Option<i64>,
+    merchant_id: Option<String>,
+}
+
+/// The installation-wide event stream: every merchant's events on an installation key (or one
+/// merchant's with `merchant_id`), only its merchant's on a merchant key.
+pub async fn stream(
+    State(s): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<StreamQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let limit = limit_param(q.limit)?;
+    let after = q.after.unwrap_or(0);
+    if after < 0 {
+        return Err(ApiError::bad_request(format!(
+            "`after` must be a stream number (0 or more), got {after}"
+        )));
+    }
+    let merchant = match (&caller.0.merchant_id, q.merchant_id) {
+        (_, Some(m)) => {
+            caller.may_access(&m)?;
+            Some(m)
+        }
+        (Some(own), None) => Some(own.clone()),
+        (None, None) => None,
+    };
+    let events = s
+        .engine
+        .event_stream(merchant.as_deref(), after, q.event_type.as_deref(), limit)
+        .await?;
+    let last = events.last().map(|e| e.stream_seq).unwrap_or(after);
+    Ok(Json(json!({ "events": events, "next_after": last })))
+}
