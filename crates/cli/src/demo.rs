@@ -248,7 +248,7 @@ pub async fn run(opts: DemoOptions) -> Result<()> {
             }
         }
     });
-    tokio::signal::ctrl_c().await?;
+    crate::hub::shutdown_signal().await?;
     live.abort();
     hub.stop().await
 }

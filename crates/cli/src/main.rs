@@ -174,7 +174,7 @@ async fn main() -> Result<()> {
             let sandbox = Sandbox::new(SandboxConfig { seed, time_scale });
             tokio::select! {
                 r = sandbox.serve(listener) => r.context("the sandbox stopped"),
-                _ = tokio::signal::ctrl_c() => Ok(()),
+                r = hub::shutdown_signal() => r,
             }
         }
         Command::Demo {
@@ -266,11 +266,13 @@ async fn run_with_config(command: Command, config: Config) -> Result<()> {
                 let (tx, rx) = tokio::sync::watch::channel(false);
                 let handles = engine.spawn_workers(config.server.workers.max(1), rx);
                 tracing::info!(workers = config.server.workers.max(1), "workers running");
-                tokio::signal::ctrl_c().await?;
+                hub::shutdown_signal().await?;
+                tracing::info!("shutting down: jobs in hand stop after their current page");
                 let _ = tx.send(true);
                 for h in handles {
                     let _ = h.await;
                 }
+                engine.store().close().await;
                 return Ok(());
             }
             let listener = TcpListener::bind(&config.server.listen)
@@ -290,7 +292,7 @@ async fn run_with_config(command: Command, config: Config) -> Result<()> {
             if hub.engine.api_keys(None).await?.is_empty() {
                 tracing::warn!("no API key exists yet: create one with `tillbridge api-keys create --name admin`");
             }
-            tokio::signal::ctrl_c().await?;
+            hub::shutdown_signal().await?;
             tracing::info!("shutting down");
             hub.stop().await
         }

@@ -181,6 +181,7 @@ impl Engine {
             self.save_progress(&mut tx, job, &position, handled, None, now)
                 .await?;
             tillbridge_store::commit(tx).await?;
+            self.continue_unless_stopping()?;
             after = last;
         }
     }

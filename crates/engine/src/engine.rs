@@ -36,6 +36,8 @@ pub(crate) struct Inner {
     pub o_clients: Mutex<HashMap<String, OClient>>,
     pub refresh_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     pub consumers: std::sync::RwLock<Vec<Arc<dyn crate::consumers::Consumer>>>,
+    /// Set when the process begins to stop: long jobs hand themselves back at the next page.
+    pub stopping: std::sync::atomic::AtomicBool,
 }
 
 impl Engine {
@@ -64,6 +66,7 @@ impl Engine {
                 o_clients: Mutex::new(HashMap::new()),
                 refresh_locks: Mutex::new(HashMap::new()),
                 consumers: std::sync::RwLock::new(Vec::new()),
+                stopping: std::sync::atomic::AtomicBool::new(false),
             }),
         })
     }
@@ -86,6 +89,28 @@ impl Engine {
 
     pub fn instance(&self) -> &str {
         &self.inner.instance
+    }
+
+    /// Asks running jobs to stop after the page they are writing; their workers hand them back
+    /// to the queue, due at once, for another process to continue.
+    pub fn begin_shutdown(&self) {
+        self.inner
+            .stopping
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// `ShuttingDown` once [`Engine::begin_shutdown`] was called; jobs check it between
+    /// committed pages.
+    pub(crate) fn continue_unless_stopping(&self) -> Result<(), EngineError> {
+        if self
+            .inner
+            .stopping
+            .load(std::sync::atomic::Ordering::SeqCst)
+        {
+            Err(EngineError::ShuttingDown)
+        } else {
+            Ok(())
+        }
     }
 
     pub fn now_ms(&self) -> i64 {

@@ -27,6 +27,9 @@ pub enum EngineError {
     /// Another worker took over this job (its lease expired).
     #[error("job lease lost")]
     LeaseLost,
+    /// The process is stopping: the job stops after the page it committed and is handed back.
+    #[error("the process is shutting down")]
+    ShuttingDown,
 }
 
 impl From<StoreError> for EngineError {
@@ -43,7 +46,7 @@ impl EngineError {
     pub fn is_transient(&self) -> bool {
         match self {
             EngineError::Provider(e) => e.is_transient(),
-            EngineError::Store(_) | EngineError::LeaseLost => true,
+            EngineError::Store(_) | EngineError::LeaseLost | EngineError::ShuttingDown => true,
             _ => false,
         }
     }

@@ -165,6 +165,11 @@ impl Engine {
             Err(EngineError::LeaseLost) => {
                 tracing::warn!(job_id = %job.id, "job lease lost to another worker");
             }
+            Err(EngineError::ShuttingDown) => {
+                // Its position is committed: any worker may continue at once.
+                jobs::release(&mut tx, &job.id, lease_owner(job), "queued", now, None, now).await?;
+                tracing::info!(job_id = %job.id, kind = %job.kind, stream = %job.stream_key, "job handed back at shutdown");
+            }
             Err(e @ (EngineError::NeedsReauth(_) | EngineError::Disabled(_))) => {
                 jobs::release(
                     &mut tx,
@@ -220,10 +225,22 @@ impl Engine {
         Ok(())
     }
 
-    /// Starts `n` worker loops, the alert-mail loop and the maintenance loop; they stop when `shutdown` turns true,
-    /// finishing the job in hand first.
+    /// Starts `n` worker loops, the alert-mail loop and the maintenance loop; they stop when
+    /// `shutdown` turns true. A job in hand stops after the page it is writing and is handed
+    /// back to the queue, due at once; short jobs simply finish.
     pub fn spawn_workers(&self, n: usize, shutdown: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
         let mut handles = Vec::new();
+        // Shutdown reaches the jobs in hand too: they stop after their current page.
+        let engine = self.clone();
+        let mut stop = shutdown.clone();
+        handles.push(tokio::spawn(async move {
+            while !*stop.borrow() {
+                if stop.changed().await.is_err() {
+                    return;
+                }
+            }
+            engine.begin_shutdown();
+        }));
         for i in 0..n {
             let engine = self.clone();
             let mut shutdown = shutdown.clone();

@@ -147,6 +147,52 @@ async fn connect_and_map(api: &ApiClient, sm: &Value, m: &str) -> (String, Vec<S
     (c, locations)
 }
 
+/// Waits until every stream of the merchant's connection is incremental, then checks the
+/// orders against the sandbox truth and that each order was created exactly once.
+async fn backfill_matches_truth_once(api: &ApiClient, m: &str, sb: &Sb, sm: &Value) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let conn = connection(api, m).await;
+        if conn["streams"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["phase"] == "incremental")
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "backfill did not finish: {conn}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let ours = api
+        .get(&format!("/api/v1/merchants/{m}/sales-summary"))
+        .await
+        .unwrap();
+    assert_matches_truth(&ours, &sb.truth(sm).await);
+    // One creation event per order: nothing was written twice.
+    let mut created = 0;
+    let mut after = 0;
+    loop {
+        let page = api
+            .get(&format!(
+                "/api/v1/merchants/{m}/events?type=order.created&limit=1000&after={after}"
+            ))
+            .await
+            .unwrap();
+        let events = page["events"].as_array().unwrap();
+        if events.is_empty() {
+            break;
+        }
+        created += events.len() as i64;
+        after = page["next_after"].as_i64().unwrap();
+    }
+    assert_eq!(
+        created,
+        ours["orders"].as_i64().unwrap(),
+        "each order was created exactly once"
+    );
+}
+
 async fn crash_and_resume(backend: Backend) {
     let Some(db) = Db::create(backend).await else {
         return;
@@ -198,50 +244,7 @@ async fn crash_and_resume(backend: Backend) {
         .unwrap();
 
     // Wait for the restarted server to finish.
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let conn = connection(&api, &m).await;
-        if conn["streams"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|s| s["phase"] == "incremental")
-        {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "backfill did not finish after restart: {conn}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    let ours = api
-        .get(&format!("/api/v1/merchants/{m}/sales-summary"))
-        .await
-        .unwrap();
-    assert_matches_truth(&ours, &sb.truth(&sm).await);
-    // One creation event per order: nothing was written twice.
-    let mut created = 0;
-    let mut after = 0;
-    loop {
-        let page = api
-            .get(&format!(
-                "/api/v1/merchants/{m}/events?type=order.created&limit=1000&after={after}"
-            ))
-            .await
-            .unwrap();
-        let events = page["events"].as_array().unwrap();
-        if events.is_empty() {
-            break;
-        }
-        created += events.len() as i64;
-        after = page["next_after"].as_i64().unwrap();
-    }
-    assert_eq!(
-        created,
-        ours["orders"].as_i64().unwrap(),
-        "each order was created exactly once"
-    );
+    backfill_matches_truth_once(&api, &m, &sb, &sm).await;
 
     // No token or secret in the logs or the database files.
     proc.child.start_kill().unwrap();
@@ -594,4 +597,147 @@ async fn master_key_rotation_keeps_everything_working_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn master_key_rotation_keeps_everything_working_postgres() {
     rotate_master_key(Backend::Postgres).await;
+}
+
+/// `serve --workers-only` gets SIGTERM in the middle of a backfill: it stops after the page in
+/// hand, hands the job back (queued, due, no lease) and exits cleanly; a second worker process
+/// continues from the saved position, and every order ends up stored exactly once.
+async fn sigterm_hands_over(backend: Backend) {
+    let Some(db) = Db::create(backend).await else {
+        return;
+    };
+    let sb = start_sandbox(1.0).await;
+    let sm = sb.merchant(398, 25).await;
+    let env = hub_env(&sb, &db, 400);
+    let port = free_port();
+    sb.fault(json!({ "kind": "latency", "latency_ms": 150, "merchant": sm["id"] }))
+        .await;
+
+    // The API alone, and one worker process.
+    let key = run_cli(
+        &env,
+        &["api-keys", "create", "--name", "handover"],
+        &db.dir().join("cli.log"),
+    )
+    .await
+    .trim()
+    .to_owned();
+    let mut api_env = env.clone();
+    api_env.push(("TILLBRIDGE_LISTEN".into(), format!("127.0.0.1:{port}")));
+    let api_log = db.dir().join("api.log");
+    let api_proc = command(&api_env, &["serve", "--no-workers"], &api_log)
+        .spawn()
+        .unwrap();
+    let api = ApiClient::new(&format!("http://127.0.0.1:{port}"), Some(&key));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while reqwest::get(format!("http://127.0.0.1:{port}/readyz"))
+        .await
+        .is_err()
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the API did not start; see {}",
+            api_log.display()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let first_log = db.dir().join("worker-1.log");
+    let mut first = command(&env, &["serve", "--workers-only"], &first_log)
+        .spawn()
+        .unwrap();
+    let m = api
+        .post(
+            "/api/v1/merchants",
+            &json!({ "name": "Handover Café", "timezone": "Europe/Copenhagen", "currency": "DKK" }),
+        )
+        .await
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (c, _) = connect_and_map(&api, &sm, &m).await;
+
+    // SIGTERM once the backfill is under way.
+    let total = sb.truth(&sm).await["orders"].as_i64().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let synced = connection(&api, &m).await["orders_synced"]
+            .as_i64()
+            .unwrap();
+        assert!(
+            synced < total,
+            "the backfill finished before it could be interrupted"
+        );
+        if synced > 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the backfill did not start; see {}",
+            first_log.display()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let pid = first.id().unwrap().to_string();
+    let term = tokio::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .await
+        .unwrap();
+    assert!(term.success());
+    let exit = tokio::time::timeout(Duration::from_secs(30), first.wait())
+        .await
+        .expect("the worker stopped after its page instead of finishing the backfill")
+        .unwrap();
+    assert!(exit.success(), "a clean exit: {exit}");
+    let log = std::fs::read_to_string(&first_log).unwrap();
+    assert!(log.contains("job handed back at shutdown"), "{log}");
+
+    // Handed back: queued, due, without a lease or an error, part-way through.
+    let store = tillbridge_store::Store::connect(&db.url).await.unwrap();
+    let mut conn_db = store.conn().await.unwrap();
+    let orders_job = tillbridge_store::jobs::list_for_connection(&mut conn_db, &m, &c)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|j| j.kind == "orders")
+        .unwrap();
+    drop(conn_db);
+    store.close().await;
+    assert_eq!(orders_job.state, "queued", "{orders_job:?}");
+    assert_eq!(orders_job.lease_owner, None, "{orders_job:?}");
+    assert_eq!(orders_job.last_error, None, "{orders_job:?}");
+    assert_eq!(orders_job.checkpoint["phase"], "backfill", "{orders_job:?}");
+    let synced = connection(&api, &m).await["orders_synced"]
+        .as_i64()
+        .unwrap();
+    assert!(0 < synced && synced < total, "{synced} of {total}");
+
+    // Another worker process continues from there.
+    sb.api
+        .call(reqwest::Method::DELETE, "/_sandbox/faults", None)
+        .await
+        .unwrap();
+    let second = command(
+        &env,
+        &["serve", "--workers-only"],
+        &db.dir().join("worker-2.log"),
+    )
+    .spawn()
+    .unwrap();
+    backfill_matches_truth_once(&api, &m, &sb, &sm).await;
+    for mut p in [second, api_proc] {
+        p.start_kill().unwrap();
+        p.wait().await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_mid_backfill_hands_the_job_to_another_worker_sqlite() {
+    sigterm_hands_over(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_mid_backfill_hands_the_job_to_another_worker_postgres() {
+    sigterm_hands_over(Backend::Postgres).await;
 }

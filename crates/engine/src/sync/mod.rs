@@ -194,6 +194,7 @@ impl Engine {
         self.save_progress(&mut tx, job, &value, done, progress_total, now)
             .await?;
         tillbridge_store::commit(tx).await?;
+        self.continue_unless_stopping()?;
         Ok(written)
     }
 }
