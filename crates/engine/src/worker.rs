@@ -34,6 +34,7 @@ impl Engine {
             return Ok(None);
         };
         let span = tracing::info_span!("job", job_id = %job.id, kind = %job.kind, connection_id = %job.connection_id, stream = %job.stream_key);
+        tracing::debug!(parent: &span, attempt = job.attempts, "job claimed");
         let heartbeat = self.spawn_heartbeat(&job);
         let result = async {
             match job.kind.as_str() {

@@ -741,3 +741,208 @@ async fn sigterm_mid_backfill_hands_the_job_to_another_worker_sqlite() {
 async fn sigterm_mid_backfill_hands_the_job_to_another_worker_postgres() {
     sigterm_hands_over(Backend::Postgres).await;
 }
+
+/// Two `serve --workers-only` processes over one PostgreSQL start together on 10,000 due jobs
+/// (2,500 merchants × their four event consumers, each merchant with four new events). Each
+/// event reaches the app's endpoint exactly once, every consumer handles every event, and
+/// both processes did part of the work.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_worker_processes_run_10000_jobs_with_each_effect_once() {
+    const MERCHANTS: usize = 2_500;
+    const EVENTS: usize = 4;
+    let Some(db) = Db::create(Backend::Postgres).await else {
+        return;
+    };
+    let sb = start_sandbox(1.0).await;
+    let env = hub_env(&sb, &db, 400);
+    let port = free_port();
+    let key = run_cli(
+        &env,
+        &["api-keys", "create", "--name", "load"],
+        &db.dir().join("cli.log"),
+    )
+    .await
+    .trim()
+    .to_owned();
+    let mut api_env = env.clone();
+    api_env.push(("TILLBRIDGE_LISTEN".into(), format!("127.0.0.1:{port}")));
+    let api_log = db.dir().join("api.log");
+    let mut api_proc = command(&api_env, &["serve", "--no-workers"], &api_log)
+        .spawn()
+        .unwrap();
+    let api = ApiClient::new(&format!("http://127.0.0.1:{port}"), Some(&key));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while reqwest::get(format!("http://127.0.0.1:{port}/readyz"))
+        .await
+        .is_err()
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the API did not start; see {}",
+            api_log.display()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (url, inbox) = crate::webhooks_out::receiver().await;
+    api.post("/api/v1/webhook-endpoints", &json!({ "url": url }))
+        .await
+        .unwrap();
+
+    let started = Instant::now();
+    // The merchants, eight requests at a time; then their events, written as sync writes them.
+    let mut merchants = Vec::new();
+    for chunk in (0..MERCHANTS).collect::<Vec<_>>().chunks(8) {
+        let creators: Vec<_> = chunk
+            .iter()
+            .map(|i| {
+                let api = api.clone();
+                let body =
+                    json!({ "name": format!("M {i}"), "timezone": "UTC", "currency": "EUR" });
+                tokio::spawn(async move { api.post("/api/v1/merchants", &body).await.unwrap() })
+            })
+            .collect();
+        for c in creators {
+            merchants.push(c.await.unwrap()["id"].as_str().unwrap().to_owned());
+        }
+    }
+    eprintln!("{MERCHANTS} merchants created in {:?}", started.elapsed());
+    let store = tillbridge_store::Store::connect(&db.url).await.unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    for m in &merchants {
+        let events: Vec<tillbridge_store::events::NewEvent> = (0..EVENTS)
+            .map(|i| {
+                let id = format!("evt_{m}_{i}");
+                tillbridge_store::events::NewEvent {
+                    id,
+                    event_type: "order.created".into(),
+                    subject: format!("ord_{i}"),
+                    payload: json!({ "order_id": format!("ord_{i}") }),
+                }
+            })
+            .collect();
+        let mut tx = store.begin().await.unwrap();
+        tillbridge_store::events::append_many(&mut tx, m, &events, now)
+            .await
+            .unwrap();
+        tillbridge_store::commit(tx).await.unwrap();
+    }
+    let mut c = store.conn().await.unwrap();
+    // Every event in the log is due to the endpoint: these and what creating a merchant wrote.
+    let expected: std::collections::HashSet<String> = sqlx::query_scalar("SELECT id FROM events")
+        .fetch_all(&mut *c)
+        .await
+        .unwrap()
+        .into_iter()
+        .collect();
+    assert!(expected.len() >= MERCHANTS * EVENTS);
+    let due = tillbridge_store::jobs::count_due(&mut c, i64::MAX / 2)
+        .await
+        .unwrap();
+    drop(c);
+    assert_eq!(
+        due as usize,
+        MERCHANTS * 4,
+        "four consumer jobs per merchant"
+    );
+
+    eprintln!("events written after {:?}", started.elapsed());
+    // Two worker processes, four workers each, started together.
+    let mut worker_env = env.clone();
+    worker_env.retain(|(k, _)| k != "TILLBRIDGE_WORKERS");
+    worker_env.push(("TILLBRIDGE_WORKERS".into(), "4".into()));
+    let logs = [db.dir().join("worker-a.log"), db.dir().join("worker-b.log")];
+    let workers: Vec<_> = logs
+        .iter()
+        .map(|log| {
+            command(&worker_env, &["serve", "--workers-only"], log)
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while inbox.lock().unwrap().received.len() < expected.len() {
+        assert!(
+            Instant::now() < deadline,
+            "{} of {} deliveries after 10 minutes",
+            inbox.lock().unwrap().received.len(),
+            expected.len()
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    eprintln!(
+        "{} deliveries received after {:?}",
+        expected.len(),
+        started.elapsed()
+    );
+    // Every consumer's cursor reaches each merchant's last event.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let mut c = store.conn().await.unwrap();
+        let cursors: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT j.checkpoint, m.event_seq FROM jobs j JOIN merchants m ON m.id = j.merchant_id WHERE j.kind = 'consumer'",
+        )
+        .fetch_all(&mut *c)
+        .await
+        .unwrap();
+        assert_eq!(cursors.len(), MERCHANTS * 4);
+        let behind = cursors
+            .iter()
+            .filter(|(cp, last)| {
+                serde_json::from_str::<Value>(cp).unwrap()["after"].as_i64() != Some(*last)
+            })
+            .count();
+        if behind == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{behind} consumer jobs did not handle every event"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    // Let anything sent twice arrive before counting.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    for mut w in workers {
+        w.start_kill().unwrap();
+        w.wait().await.unwrap();
+    }
+    api_proc.start_kill().unwrap();
+    api_proc.wait().await.unwrap();
+
+    let received: Vec<String> = inbox
+        .lock()
+        .unwrap()
+        .received
+        .iter()
+        .map(|(h, _)| h["webhook-id"].to_str().unwrap().to_owned())
+        .collect();
+    let distinct: std::collections::HashSet<String> = received.iter().cloned().collect();
+    assert_eq!(distinct, expected, "every event was delivered");
+    assert_eq!(received.len(), expected.len(), "and none twice");
+    let mut c = store.conn().await.unwrap();
+    let attempts: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbound_attempts")
+        .fetch_one(&mut *c)
+        .await
+        .unwrap();
+    assert_eq!(
+        attempts as usize,
+        expected.len(),
+        "one attempt per delivery"
+    );
+    drop(c);
+    store.close().await;
+    for log in &logs {
+        let claimed = std::fs::read_to_string(log)
+            .unwrap()
+            .matches("job claimed")
+            .count();
+        assert!(
+            claimed > 100,
+            "{} claimed only {claimed} jobs",
+            log.display()
+        );
+    }
+}
