@@ -38,6 +38,9 @@ pub(crate) struct Inner {
     pub consumers: std::sync::RwLock<Vec<Arc<dyn crate::consumers::Consumer>>>,
     /// Set when the process begins to stop: long jobs hand themselves back at the next page.
     pub stopping: std::sync::atomic::AtomicBool,
+    /// Worker loops started in this process, and those still running.
+    pub workers_started: std::sync::atomic::AtomicUsize,
+    pub workers_alive: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Engine {
@@ -67,6 +70,8 @@ impl Engine {
                 refresh_locks: Mutex::new(HashMap::new()),
                 consumers: std::sync::RwLock::new(Vec::new()),
                 stopping: std::sync::atomic::AtomicBool::new(false),
+                workers_started: std::sync::atomic::AtomicUsize::new(0),
+                workers_alive: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
             }),
         })
     }
@@ -111,6 +116,16 @@ impl Engine {
         } else {
             Ok(())
         }
+    }
+
+    /// Worker loops this process started and how many of them still run (a loop that ended
+    /// by a panic no longer counts).
+    pub fn worker_health(&self) -> (usize, usize) {
+        use std::sync::atomic::Ordering::SeqCst;
+        (
+            self.inner.workers_started.load(SeqCst),
+            self.inner.workers_alive.load(SeqCst),
+        )
     }
 
     pub fn now_ms(&self) -> i64 {

@@ -87,9 +87,44 @@ impl Engine {
         Ok(events::stream_after(&mut c, merchant_id, after, event_type, limit).await?)
     }
 
+    /// What `/metrics` reports from the database.
+    pub async fn metrics_snapshot(&self) -> Result<MetricsSnapshot, EngineError> {
+        let now = self.now_ms();
+        let mut c = self.conn().await?;
+        let jobs_by_state = tillbridge_store::jobs::count_by_state(&mut c).await?;
+        let jobs_due = tillbridge_store::jobs::count_due(&mut c, now).await?;
+        let sync_lag_seconds = tillbridge_store::jobs::synced_until_by_connection(&mut c)
+            .await?
+            .into_iter()
+            .map(|(m, conn, until)| (m, conn, (now - until).max(0) / 1000))
+            .collect();
+        let (deliveries, retrying, disabled) =
+            tillbridge_store::outbound::delivery_counts(&mut c).await?;
+        Ok(MetricsSnapshot {
+            jobs_by_state,
+            jobs_due,
+            sync_lag_seconds,
+            webhook_deliveries: deliveries,
+            webhook_deliveries_retrying: retrying,
+            webhook_endpoints_disabled: disabled,
+        })
+    }
+
     /// Jobs per state across the installation, for readiness and metrics.
     pub async fn job_counts(&self) -> Result<Vec<(String, i64)>, EngineError> {
         let mut c = self.conn().await?;
         Ok(tillbridge_store::jobs::count_by_state(&mut c).await?)
     }
+}
+
+/// Installation figures for `/metrics`.
+pub struct MetricsSnapshot {
+    pub jobs_by_state: Vec<(String, i64)>,
+    /// Queued jobs whose time has come and running jobs whose lease expired.
+    pub jobs_due: i64,
+    /// (merchant, connection, seconds since every orders stream last finished a run).
+    pub sync_lag_seconds: Vec<(String, String, i64)>,
+    pub webhook_deliveries: Vec<(String, i64)>,
+    pub webhook_deliveries_retrying: i64,
+    pub webhook_endpoints_disabled: i64,
 }

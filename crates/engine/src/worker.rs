@@ -245,7 +245,12 @@ impl Engine {
         for i in 0..n {
             let engine = self.clone();
             let mut shutdown = shutdown.clone();
+            self.inner
+                .workers_started
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let alive = Alive::new(&self.inner.workers_alive);
             handles.push(tokio::spawn(async move {
+                let _alive = alive;
                 tracing::debug!(worker = i, "worker started");
                 loop {
                     if *shutdown.borrow() {
@@ -301,4 +306,20 @@ impl Engine {
 /// The lease token of a claimed job (set by its claim).
 pub(crate) fn lease_owner(job: &JobRow) -> &str {
     job.lease_owner.as_deref().unwrap_or_default()
+}
+
+/// Counts a running worker loop; dropped when the loop ends, by returning or by a panic.
+struct Alive(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl Alive {
+    fn new(count: &std::sync::Arc<std::sync::atomic::AtomicUsize>) -> Alive {
+        count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Alive(count.clone())
+    }
+}
+
+impl Drop for Alive {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
 }

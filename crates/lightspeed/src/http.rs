@@ -5,6 +5,7 @@ use crate::error::LightspeedError;
 use crate::pacing::{parse_retry_after, Pacer};
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::de::DeserializeOwned;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tracing::Instrument;
 
@@ -53,6 +54,13 @@ pub async fn get_json<T: DeserializeOwned>(
     })
 }
 
+/// Requests sent to Lightspeed by this process, for `/metrics`.
+pub static REQUESTS: AtomicU64 = AtomicU64::new(0);
+/// 429 answers received by this process.
+pub static THROTTLED: AtomicU64 = AtomicU64::new(0);
+/// Transport errors and 5xx answers received by this process.
+pub static FAILURES: AtomicU64 = AtomicU64::new(0);
+
 /// Sends with retries and returns the body of a 2xx response.
 pub async fn send(
     pacer: &Pacer,
@@ -70,10 +78,12 @@ pub async fn send(
         // Held until the response is read: the request then counts as completed.
         let _slot = pacer.ready().await;
         let span = tracing::debug_span!("lightspeed_request", %method, path, failures, throttled);
+        REQUESTS.fetch_add(1, Ordering::Relaxed);
         let result = build().send().instrument(span).await;
         let resp = match result {
             Ok(r) => r,
             Err(e) => {
+                FAILURES.fetch_add(1, Ordering::Relaxed);
                 failures += 1;
                 if failures >= policy.max_attempts {
                     return Err(LightspeedError::Transport {
@@ -95,6 +105,7 @@ pub async fn send(
             .and_then(|v| v.to_str().ok())
             .and_then(|v| parse_retry_after(v, chrono::Utc::now()));
         if status == StatusCode::TOO_MANY_REQUESTS {
+            THROTTLED.fetch_add(1, Ordering::Relaxed);
             pacer.on_throttled(retry_after);
             throttled += 1;
             if throttled >= policy.max_throttled {
@@ -120,6 +131,7 @@ pub async fn send(
             return Ok(text);
         }
         if status.is_server_error() {
+            FAILURES.fetch_add(1, Ordering::Relaxed);
             failures += 1;
             if failures >= policy.max_attempts {
                 return Err(LightspeedError::Server {

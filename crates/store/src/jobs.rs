@@ -320,3 +320,23 @@ pub async fn count_by_state(c: &mut Conn) -> Result<Vec<(String, i64)>> {
         .map(|r| Ok((r.try_get("state")?, r.try_get("n")?)))
         .collect()
 }
+
+/// Per connection with orders streams: when every one of them last finished a run (the
+/// earliest), skipping connections where one never has. Paused streams are left out.
+pub async fn synced_until_by_connection(c: &mut Conn) -> Result<Vec<(String, String, i64)>> {
+    let rows = sqlx::query(
+        "SELECT merchant_id, connection_id, MIN(last_success_at) AS until FROM jobs WHERE kind = 'orders' AND state <> 'paused' \
+         GROUP BY merchant_id, connection_id HAVING COUNT(*) = COUNT(last_success_at) ORDER BY merchant_id, connection_id",
+    )
+    .fetch_all(c)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                r.try_get("merchant_id")?,
+                r.try_get("connection_id")?,
+                r.try_get("until")?,
+            ))
+        })
+        .collect()
+}

@@ -417,3 +417,27 @@ pub async fn attempts(
         })
         .collect()
 }
+
+/// Deliveries by status, plus the pending ones that have failed at least once and the
+/// disabled endpoints, for `/metrics`.
+pub async fn delivery_counts(c: &mut Conn) -> Result<(Vec<(String, i64)>, i64, i64)> {
+    let rows = sqlx::query(
+        "SELECT status, COUNT(*) AS n FROM outbound_deliveries GROUP BY status ORDER BY status",
+    )
+    .fetch_all(&mut *c)
+    .await?;
+    let by_status = rows
+        .iter()
+        .map(|r| Ok((r.try_get("status")?, r.try_get("n")?)))
+        .collect::<Result<Vec<_>>>()?;
+    let retrying: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM outbound_deliveries WHERE status = 'pending' AND attempts > 0",
+    )
+    .fetch_one(&mut *c)
+    .await?;
+    let disabled: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM outbound_endpoints WHERE enabled = 0")
+            .fetch_one(&mut *c)
+            .await?;
+    Ok((by_status, retrying, disabled))
+}

@@ -259,6 +259,19 @@ impl World {
         }
     }
 
+    /// The value of the `/metrics` sample whose name and labels are exactly `series`.
+    pub async fn metric(&self, series: &str) -> Option<i64> {
+        let text = reqwest::get(format!("{}metrics", self.hub.url))
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("metrics text");
+        text.lines()
+            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+            .map(|v| v.parse().expect("an integer sample"))
+    }
+
     pub async fn merchant(&self) -> String {
         let m = self
             .api

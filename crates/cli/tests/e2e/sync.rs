@@ -116,7 +116,19 @@ on_both_backends!(
         };
         let sm = w.sb.merchant(40, 20).await;
         let m = w.merchant().await;
-        w.connect(&m, &sm).await;
+        let c = w.connect(&m, &sm).await;
+        // The counters are the process's; other tests in it may add to them meanwhile.
+        let throttled = w
+            .metric("tillbridge_lightspeed_throttled_total")
+            .await
+            .unwrap();
+        let lag =
+            format!("tillbridge_sync_lag_seconds{{merchant_id=\"{m}\",connection_id=\"{c}\"}}");
+        assert_eq!(
+            w.metric(&lag).await,
+            None,
+            "no lag before the first run finished"
+        );
         w.sb.fault(json!({ "kind": "rate_limit_storm", "count": 5, "retry_after": 1, "merchant": sm["id"] })).await;
         w.sb.fault(
             json!({ "kind": "server_error", "status": 503, "count": 3, "merchant": sm["id"] }),
@@ -134,6 +146,23 @@ on_both_backends!(
             stats["requests"]["k"]["server_errors"].as_u64().unwrap() >= 3,
             "{stats}"
         );
+        let now = w
+            .metric("tillbridge_lightspeed_throttled_total")
+            .await
+            .unwrap();
+        assert!(now >= throttled + 5, "{throttled} → {now}");
+        assert!(
+            w.metric("tillbridge_lightspeed_failures_total")
+                .await
+                .unwrap()
+                >= 3
+        );
+        let lag = w
+            .metric(&lag)
+            .await
+            .expect("the connection's lag once synced");
+        assert!((0..60).contains(&lag), "{lag}");
+        assert!(w.metric("tillbridge_jobs_due").await.is_some());
         w.stop().await;
     }
 );

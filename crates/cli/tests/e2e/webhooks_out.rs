@@ -189,6 +189,14 @@ on_both_backends!(
         let log = pending["attempts"].as_array().unwrap();
         let wait = pending["next_attempt_at"].as_i64().unwrap() - log[0]["at"].as_i64().unwrap();
         assert!((4_500..=5_500).contains(&wait), "5 s ± 10 %: {pending}");
+        assert_eq!(
+            w.metric("tillbridge_webhook_deliveries_retrying").await,
+            Some(1)
+        );
+        assert_eq!(
+            w.metric("tillbridge_webhook_endpoints_disabled").await,
+            Some(0)
+        );
         w.clock.advance(chrono::Duration::seconds(6));
         assert!(w.drain().await.is_empty());
         let pending = deliveries(&w, &endpoint).await[0].clone();
@@ -275,6 +283,19 @@ on_both_backends!(
             "{view}"
         );
         assert_eq!(deliveries(&w, &endpoint).await[0]["status"], "failed");
+        assert_eq!(
+            w.metric("tillbridge_webhook_endpoints_disabled").await,
+            Some(1)
+        );
+        assert_eq!(
+            w.metric("tillbridge_webhook_deliveries{status=\"failed\"}")
+                .await,
+            Some(1)
+        );
+        assert_eq!(
+            w.metric("tillbridge_webhook_deliveries_retrying").await,
+            Some(0)
+        );
         let sent = inbox.lock().unwrap().received.len();
         new_member(&w, &m, "fay@example.com").await;
         w.clock.advance(chrono::Duration::hours(1));
