@@ -32,12 +32,17 @@ macro_rules! conformance {
 async fn open(backend: TestBackend) -> Option<(TestDatabase, Store)> {
     let db = TestDatabase::create(backend).await?;
     let store = Store::connect(&db.url).await.unwrap();
+    add_merchant(&store, "m1").await;
+    Some((db, store))
+}
+
+async fn add_merchant(store: &Store, id: &str) {
     let mut c = store.conn().await.unwrap();
     merchants::insert_merchant(
         &mut c,
         &MerchantRow {
-            id: "m1".into(),
-            name: "M".into(),
+            id: id.into(),
+            name: format!("Merchant {id}"),
             timezone: "UTC".into(),
             currency: "EUR".into(),
             created_at: 0,
@@ -45,8 +50,6 @@ async fn open(backend: TestBackend) -> Option<(TestDatabase, Store)> {
     )
     .await
     .unwrap();
-    drop(c);
-    Some((db, store))
 }
 
 fn order(id: &str, total: i64) -> Order {
@@ -159,20 +162,7 @@ async fn events_are_sequenced_per_merchant_and_roll_back_with_their_change(backe
     let Some((_db, store)) = open(backend).await else {
         return;
     };
-    let mut c = store.conn().await.unwrap();
-    merchants::insert_merchant(
-        &mut c,
-        &MerchantRow {
-            id: "m2".into(),
-            name: "N".into(),
-            timezone: "UTC".into(),
-            currency: "EUR".into(),
-            created_at: 0,
-        },
-    )
-    .await
-    .unwrap();
-    drop(c);
+    add_merchant(&store, "m2").await;
     // Concurrent writers on one merchant still get a gap-free sequence.
     let mut tasks = Vec::new();
     for i in 0..10 {
@@ -263,19 +253,8 @@ async fn the_stream_numbers_committed_events_in_order_and_never_behind_a_reader(
     let Some((_db, store)) = open(backend).await else {
         return;
     };
+    add_merchant(&store, "m2").await;
     let mut c = store.conn().await.unwrap();
-    merchants::insert_merchant(
-        &mut c,
-        &MerchantRow {
-            id: "m2".into(),
-            name: "N".into(),
-            timezone: "UTC".into(),
-            currency: "EUR".into(),
-            created_at: 0,
-        },
-    )
-    .await
-    .unwrap();
     let new = |i: usize| events::NewEvent {
         id: format!("e{i}"),
         event_type: "t".into(),

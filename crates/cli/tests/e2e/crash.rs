@@ -46,6 +46,15 @@ async fn serve(env: &[(String, String)], log: &std::path::Path, port: u16) -> Pr
     env.push(("TILLBRIDGE_LISTEN".into(), format!("127.0.0.1:{port}")));
     env.push(("TILLBRIDGE_WORKERS".into(), "1".into()));
     let child = command(&env, &["serve"], log).spawn().unwrap();
+    wait_ready(port, log).await;
+    Proc {
+        child,
+        log: log.to_path_buf(),
+    }
+}
+
+/// Waits until the server on `port` answers `/readyz`.
+async fn wait_ready(port: u16, log: &std::path::Path) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while reqwest::get(format!("http://127.0.0.1:{port}/readyz"))
         .await
@@ -58,10 +67,33 @@ async fn serve(env: &[(String, String)], log: &std::path::Path, port: u16) -> Pr
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    Proc {
+}
+
+/// Makes an API key with the CLI and starts `serve --no-workers` (the API alone) on `port`.
+async fn api_only(
+    env: &[(String, String)],
+    dir: &std::path::Path,
+    port: u16,
+) -> (Child, ApiClient) {
+    let key = run_cli(
+        env,
+        &["api-keys", "create", "--name", "api"],
+        &dir.join("cli.log"),
+    )
+    .await
+    .trim()
+    .to_owned();
+    let mut api_env = env.to_vec();
+    api_env.push(("TILLBRIDGE_LISTEN".into(), format!("127.0.0.1:{port}")));
+    let log = dir.join("api.log");
+    let child = command(&api_env, &["serve", "--no-workers"], &log)
+        .spawn()
+        .unwrap();
+    wait_ready(port, &log).await;
+    (
         child,
-        log: log.to_path_buf(),
-    }
+        ApiClient::new(&format!("http://127.0.0.1:{port}"), Some(&key)),
+    )
 }
 
 async fn connection(api: &ApiClient, m: &str) -> Value {
@@ -375,7 +407,8 @@ async fn killed_between_submitted_and_webhook(backend: Backend) {
     let wait_for = |status: &'static str, payment: &'static str| {
         let (api, url, id) = (&api, &url, &id);
         async move {
-            let deadline = Instant::now() + Duration::from_secs(60);
+            // A job the killed process held waits for its 60 s lease to expire first.
+            let deadline = Instant::now() + Duration::from_secs(150);
             loop {
                 let o = api.get(&format!("{url}/{id}")).await.unwrap();
                 if o["status"] == status && o["payment_status"] == payment {
@@ -614,33 +647,7 @@ async fn sigterm_hands_over(backend: Backend) {
         .await;
 
     // The API alone, and one worker process.
-    let key = run_cli(
-        &env,
-        &["api-keys", "create", "--name", "handover"],
-        &db.dir().join("cli.log"),
-    )
-    .await
-    .trim()
-    .to_owned();
-    let mut api_env = env.clone();
-    api_env.push(("TILLBRIDGE_LISTEN".into(), format!("127.0.0.1:{port}")));
-    let api_log = db.dir().join("api.log");
-    let api_proc = command(&api_env, &["serve", "--no-workers"], &api_log)
-        .spawn()
-        .unwrap();
-    let api = ApiClient::new(&format!("http://127.0.0.1:{port}"), Some(&key));
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while reqwest::get(format!("http://127.0.0.1:{port}/readyz"))
-        .await
-        .is_err()
-    {
-        assert!(
-            Instant::now() < deadline,
-            "the API did not start; see {}",
-            api_log.display()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let (api_proc, api) = api_only(&env, db.dir(), port).await;
     let first_log = db.dir().join("worker-1.log");
     let mut first = command(&env, &["serve", "--workers-only"], &first_log)
         .spawn()
@@ -756,33 +763,7 @@ async fn two_worker_processes_run_10000_jobs_with_each_effect_once() {
     let sb = start_sandbox(1.0).await;
     let env = hub_env(&sb, &db, 400);
     let port = free_port();
-    let key = run_cli(
-        &env,
-        &["api-keys", "create", "--name", "load"],
-        &db.dir().join("cli.log"),
-    )
-    .await
-    .trim()
-    .to_owned();
-    let mut api_env = env.clone();
-    api_env.push(("TILLBRIDGE_LISTEN".into(), format!("127.0.0.1:{port}")));
-    let api_log = db.dir().join("api.log");
-    let mut api_proc = command(&api_env, &["serve", "--no-workers"], &api_log)
-        .spawn()
-        .unwrap();
-    let api = ApiClient::new(&format!("http://127.0.0.1:{port}"), Some(&key));
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while reqwest::get(format!("http://127.0.0.1:{port}/readyz"))
-        .await
-        .is_err()
-    {
-        assert!(
-            Instant::now() < deadline,
-            "the API did not start; see {}",
-            api_log.display()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let (mut api_proc, api) = api_only(&env, db.dir(), port).await;
     let (url, inbox) = crate::webhooks_out::receiver().await;
     api.post("/api/v1/webhook-endpoints", &json!({ "url": url }))
         .await
