@@ -25,6 +25,11 @@ impl ApiClient {
         &self.base
     }
 
+    /// The API key this client sends, for requests built by hand.
+    pub fn key(&self) -> Option<&str> {
+        self.key.as_deref()
+    }
+
     /// Sends a request and returns the status and JSON body (whatever the status).
     pub async fn send(
         &self,

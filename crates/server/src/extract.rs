@@ -2,6 +2,7 @@
 
 use crate::error::ApiError;
 use crate::AppState;
+use axum::body::Bytes;
 use axum::extract::rejection::RawPathParamsRejection;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Query, RawPathParams, Request, State};
@@ -21,11 +22,88 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match Json::<T>::from_request(req, state).await {
-            Ok(Json(v)) => Ok(ApiJson(v)),
-            Err(rejection) => Err(json_error(rejection)),
+        if !is_json(req.headers()) {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send the body as JSON with `Content-Type: application/json`",
+            ));
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                too_large()
+            } else {
+                ApiError::bad_request(format!("the body could not be read: {}", e.body_text()))
+            }
+        })?;
+        if has_nul_escape(&bytes) {
+            return Err(ApiError::bad_request(
+                "text in the body must not contain the NUL character (\\u0000)",
+            ));
+        }
+        // Every body is an object: serde would also read a struct from an array, so `[]`
+        // would pass as a body of defaults.
+        let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+        if first.is_some_and(|b| *b != b'{')
+            && serde_json::from_slice::<serde::de::IgnoredAny>(&bytes).is_ok()
+        {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_body",
+                "the body must be a JSON object (`{…}`)",
+            ));
+        }
+        Json::<T>::from_bytes(&bytes)
+            .map(|Json(v)| ApiJson(v))
+            .map_err(json_error)
+    }
+}
+
+/// `application/json` or an `application/…+json` type.
+fn is_json(headers: &axum::http::HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// Whether a JSON text holds a `\u0000` escape (a NUL inside a string, which no stored text
+/// may contain); `\\u0000`, an escaped backslash before `u0000`, is not one.
+fn has_nul_escape(json: &[u8]) -> bool {
+    let mut i = 0;
+    while i < json.len() {
+        if json[i] == b'\\' {
+            if json.get(i + 1) == Some(&b'u') && json.get(i + 2..i + 6) == Some(b"0000".as_slice())
+            {
+                return true;
+            }
+            i += 2;
+        } else {
+            i += 1;
         }
     }
+    false
+}
+
+fn too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "body_too_large",
+        format!(
+            "the body exceeds the limit of {} bytes",
+            crate::MAX_BODY_BYTES
+        ),
+    )
 }
 
 fn json_error(r: JsonRejection) -> ApiError {
@@ -46,14 +124,7 @@ fn json_error(r: JsonRejection) -> ApiError {
                 e.body_text()
             ),
         ),
-        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body_too_large",
-            format!(
-                "the body exceeds the limit of {} bytes",
-                crate::MAX_BODY_BYTES
-            ),
-        ),
+        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => too_large(),
         other => ApiError::new(other.status(), "invalid_body", other.body_text()),
     }
 }
@@ -90,9 +161,23 @@ pub async fn guard(
     let (mut parts, body) = request.into_parts();
     let caller = Caller::authenticate(&parts, &state).await?;
     if let Ok(params) = &params {
+        if let Some((name, _)) = params.iter().find(|(_, v)| v.contains('\0')) {
+            return Err(ApiError::bad_request(format!(
+                "the path parameter `{name}` must not contain the NUL character (%00)"
+            )));
+        }
         if let Some((_, merchant_id)) = params.iter().find(|(k, _)| *k == "merchant_id") {
             caller.may_access(merchant_id)?;
         }
+    }
+    if parts
+        .uri
+        .query()
+        .is_some_and(|q| q.to_ascii_lowercase().contains("%00"))
+    {
+        return Err(ApiError::bad_request(
+            "query parameters must not contain the NUL character (%00)",
+        ));
     }
     parts.extensions.insert(caller);
     Ok(next.run(Request::from_parts(parts, body)).await)

@@ -18,26 +18,8 @@ async fn raw(
     content_type: Option<&str>,
     body: Vec<u8>,
 ) -> (StatusCode, Value) {
-    let key = w
-        .hub
-        .engine
-        .create_api_key("raw", None)
-        .await
-        .unwrap()
-        .secret;
-    let mut req = reqwest::Client::new()
-        .request(
-            method,
-            format!("{}{}", w.hub.url.as_str().trim_end_matches('/'), path),
-        )
-        .bearer_auth(key)
-        .body(body);
-    if let Some(ct) = content_type {
-        req = req.header("content-type", ct);
-    }
-    let resp = req.send().await.unwrap();
-    let status = resp.status();
-    (status, resp.json().await.unwrap_or(Value::Null))
+    let (status, answer) = send_raw(w, &method, path, content_type, Some(body)).await;
+    (StatusCode::from_u16(status).unwrap(), answer)
 }
 
 fn assert_error(status: StatusCode, body: &Value, want: u16, code: &str) {
@@ -302,79 +284,131 @@ async fn snapshot(w: &World, m: &str, member: &str) -> Vec<Value> {
     seen
 }
 
+/// A merchant with one of everything, so a route that forgot its checks would find something.
+struct Furnished {
+    m: String,
+    connection: String,
+    location: String,
+    member: String,
+    card: String,
+    department: String,
+    endpoint: String,
+    key: String,
+}
+
+impl Furnished {
+    async fn new(w: &World) -> Furnished {
+        let m = w.merchant().await;
+        let sm = w.sb.merchant(2, 3).await;
+        let connection = w.connect(&m, &sm).await;
+        let id = |v: Value| v["id"].as_str().unwrap().to_owned();
+        let location = w
+            .api
+            .get(&format!("/api/v1/merchants/{m}/locations"))
+            .await
+            .unwrap()["locations"][0]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let member = id(w
+            .api
+            .post(
+                &format!("/api/v1/merchants/{m}/members"),
+                &json!({ "email": "b@example.com", "name": "Bea" }),
+            )
+            .await
+            .unwrap());
+        let card = id(w
+            .api
+            .post(
+                &format!("/api/v1/merchants/{m}/punch-cards"),
+                &json!({ "name": "Coffee card", "reward": "a coffee", "stamps_required": 5, "categories": [{ "name": "Hot Drinks" }] }),
+            )
+            .await
+            .unwrap());
+        let department = id(w
+            .api
+            .post(
+                &format!("/api/v1/merchants/{m}/labor/departments"),
+                &json!({ "name": "Bar", "timezone": "Europe/Copenhagen", "client_number": sm["locations"][0]["id"] }),
+            )
+            .await
+            .unwrap());
+        let endpoint = id(w
+            .api
+            .post(
+                "/api/v1/webhook-endpoints",
+                &json!({ "url": "https://example.com/hook", "merchant_id": m }),
+            )
+            .await
+            .unwrap());
+        let key = id(w
+            .api
+            .post(
+                "/api/v1/api-keys",
+                &json!({ "name": "b", "merchant_id": m }),
+            )
+            .await
+            .unwrap());
+        Furnished {
+            m,
+            connection,
+            location,
+            member,
+            card,
+            department,
+            endpoint,
+            key,
+        }
+    }
+
+    /// A documented path with this merchant's ids (made-up ones where it has none).
+    fn fill(&self, path: &str) -> String {
+        let concrete = path
+            .replace("{merchant_id}", &self.m)
+            .replace("{connection_id}", &self.connection)
+            .replace("{location_id}", &self.location)
+            .replace("{member_id}", &self.member)
+            .replace("{card_id}", &self.card)
+            .replace("{department_id}", &self.department)
+            .replace("{endpoint_id}", &self.endpoint)
+            .replace("{key_id}", &self.key)
+            .replace("{date}", "2026-01-05")
+            .replace("{order_id}", "ord_b")
+            .replace("{reward_id}", "rwd_b")
+            .replace("{broadcast_id}", "brd_b")
+            .replace("{import_id}", "imp_b")
+            .replace("{delivery_id}", "evt_b");
+        assert!(
+            !concrete.contains('{'),
+            "a path parameter of {path} is not filled in"
+        );
+        concrete
+    }
+
+    /// What the installation key sees of the merchant.
+    async fn snapshot(&self, w: &World) -> Vec<Value> {
+        snapshot(w, &self.m, &self.member).await
+    }
+}
+
+async fn openapi(w: &World) -> Value {
+    reqwest::get(format!("{}api/openapi.json", w.hub.url))
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap()
+}
+
 /// A key of merchant A is refused on every documented route that touches merchant B, with the
 /// answer a missing merchant gets, before its body is even read; B is unchanged afterwards.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn merchant_keys_cannot_reach_another_merchant_on_any_route() {
     let w = World::start(Backend::Sqlite).await.unwrap();
     let a = w.merchant().await;
-    let b = w.merchant().await;
-    // B has one of everything, so a route that forgot the scope would find it.
-    let sm = w.sb.merchant(2, 3).await;
-    let connection = w.connect(&b, &sm).await;
-    let location = w
-        .api
-        .get(&format!("/api/v1/merchants/{b}/locations"))
-        .await
-        .unwrap()["locations"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let member = w
-        .api
-        .post(
-            &format!("/api/v1/merchants/{b}/members"),
-            &json!({ "email": "b@example.com", "name": "Bea" }),
-        )
-        .await
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let card = w
-        .api
-        .post(
-            &format!("/api/v1/merchants/{b}/punch-cards"),
-            &json!({ "name": "Coffee card", "reward": "a coffee", "stamps_required": 5, "categories": [{ "name": "Hot Drinks" }] }),
-        )
-        .await
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let department = w
-        .api
-        .post(
-            &format!("/api/v1/merchants/{b}/labor/departments"),
-            &json!({ "name": "Bar", "timezone": "Europe/Copenhagen", "client_number": sm["locations"][0]["id"] }),
-        )
-        .await
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let endpoint = w
-        .api
-        .post(
-            "/api/v1/webhook-endpoints",
-            &json!({ "url": "https://example.com/hook", "merchant_id": b }),
-        )
-        .await
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let b_key = w
-        .api
-        .post(
-            "/api/v1/api-keys",
-            &json!({ "name": "b", "merchant_id": b }),
-        )
-        .await
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let furnished = Furnished::new(&w).await;
+    let (b, endpoint) = (furnished.m.clone(), furnished.endpoint.clone());
     let key = w
         .api
         .post(
@@ -388,35 +422,12 @@ async fn merchant_keys_cannot_reach_another_merchant_on_any_route() {
         scoped.get(&format!("/api/v1/merchants/{a}")).await.unwrap()["id"],
         a.as_str()
     );
-    let before = snapshot(&w, &b, &member).await;
+    let before = furnished.snapshot(&w).await;
 
-    let doc = reqwest::get(format!("{}api/openapi.json", w.hub.url))
-        .await
-        .unwrap()
-        .json::<Value>()
-        .await
-        .unwrap();
+    let doc = openapi(&w).await;
     let mut refused = 0;
     for (path, ops) in doc["paths"].as_object().unwrap() {
-        let concrete = path
-            .replace("{merchant_id}", &b)
-            .replace("{connection_id}", &connection)
-            .replace("{location_id}", &location)
-            .replace("{member_id}", &member)
-            .replace("{card_id}", &card)
-            .replace("{department_id}", &department)
-            .replace("{endpoint_id}", &endpoint)
-            .replace("{key_id}", &b_key)
-            .replace("{date}", "2026-01-05")
-            .replace("{order_id}", "ord_b")
-            .replace("{reward_id}", "rwd_b")
-            .replace("{broadcast_id}", "brd_b")
-            .replace("{import_id}", "imp_b")
-            .replace("{delivery_id}", "evt_b");
-        assert!(
-            !concrete.contains('{'),
-            "a path parameter of {path} is not filled in"
-        );
+        let concrete = furnished.fill(path);
         for (method, op) in ops.as_object().unwrap() {
             let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
             // Valid bodies where the route is not under B's id, so only the scope can refuse.
@@ -460,7 +471,7 @@ async fn merchant_keys_cannot_reach_another_merchant_on_any_route() {
     assert!(refused > 60, "only {refused} routes were tried");
     assert_eq!(
         before,
-        snapshot(&w, &b, &member).await,
+        furnished.snapshot(&w).await,
         "the refused requests changed nothing of B"
     );
 
@@ -484,12 +495,7 @@ async fn merchant_keys_cannot_reach_another_merchant_on_any_route() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn openapi_describes_every_route() {
     let w = World::start(Backend::Sqlite).await.unwrap();
-    let doc = reqwest::get(format!("{}api/openapi.json", w.hub.url))
-        .await
-        .unwrap()
-        .json::<Value>()
-        .await
-        .unwrap();
+    let doc = openapi(&w).await;
     assert_eq!(doc["openapi"], "3.1.0");
     let mut count = 0;
     for (path, ops) in doc["paths"].as_object().unwrap() {
@@ -544,3 +550,226 @@ async fn openapi_describes_every_route() {
     }
     w.stop().await;
 }
+
+/// Text that has broken other systems: quotes, SQL, markup, a right-to-left mark, text outside
+/// the Basic Multilingual Plane, and length.
+fn hostile_text() -> String {
+    format!(
+        "'; DROP TABLE merchants; -- \"<script>alert(1)</script> \u{202e} 🧾 {}",
+        "x".repeat(5_000)
+    )
+}
+
+/// Percent-encodes everything but unreserved characters, for a path segment or a query value.
+fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// A body with every property of `schema` set from `field`.
+fn shaped(schema: &Value, field: &dyn Fn(&Value) -> Value) -> Value {
+    let mut body = serde_json::Map::new();
+    for (prop, s) in schema["properties"].as_object().into_iter().flatten() {
+        body.insert(prop.clone(), field(s));
+    }
+    Value::Object(body)
+}
+
+/// Asserts an answer to bad input: never a server error, and a 4xx says what was wrong.
+fn answered_clearly(status: u16, body: &Value, what: &str) {
+    assert!(status < 500, "{what}: {status} {body}");
+    if status >= 400 {
+        assert!(
+            body["error"]["code"].is_string()
+                && body["error"]["message"]
+                    .as_str()
+                    .is_some_and(|m| m.len() > 10),
+            "{what}: {status} {body}"
+        );
+    }
+}
+
+async fn send_raw(
+    w: &World,
+    method: &Method,
+    path: &str,
+    content_type: Option<&str>,
+    body: Option<Vec<u8>>,
+) -> (u16, Value) {
+    let mut req = reqwest::Client::new()
+        .request(
+            method.clone(),
+            format!("{}{}", w.hub.url.as_str().trim_end_matches('/'), path),
+        )
+        .bearer_auth(w.api.key().unwrap());
+    if let Some(ct) = content_type {
+        req = req.header("content-type", ct);
+    }
+    if let Some(body) = body {
+        req = req.body(body);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+on_both_backends!(
+    every_route_answers_a_bad_input_corpus_with_a_clear_4xx,
+    |backend| async move {
+        let Some(w) = World::start(backend).await else {
+            return;
+        };
+        let f = Furnished::new(&w).await;
+        let doc = openapi(&w).await;
+        let json_ct = Some("application/json");
+        let before = f.snapshot(&w).await;
+        let mut tried = 0;
+
+        // Bodies that are wrong whatever the route: each a 4xx, and nothing is written.
+        for (path, ops) in doc["paths"].as_object().unwrap() {
+            let concrete = f.fill(path);
+            for (method, op) in ops.as_object().unwrap() {
+                let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+                if op.get("requestBody").is_none() {
+                    continue;
+                }
+                let schema = &doc["components"]["schemas"][op["requestBody"]["content"]
+                    ["application/json"]["schema"]["$ref"]
+                    .as_str()
+                    .unwrap()
+                    .rsplit('/')
+                    .next()
+                    .unwrap()];
+                let nul = shaped(schema, &|s| match s["type"].as_str() {
+                    Some("string") => json!("a\u{0}b"),
+                    _ => Value::Null,
+                });
+                let floats = shaped(schema, &|s| match s["type"].as_str() {
+                    Some("integer") | Some("number") => json!(1e300),
+                    Some("string") => json!(12.5),
+                    _ => json!([[]]),
+                });
+                let props = schema["properties"]
+                    .as_object()
+                    .cloned()
+                    .unwrap_or_default();
+                let mut corpus: Vec<(&str, Option<&str>, Vec<u8>)> = vec![
+                    ("malformed JSON", json_ct, b"{\"a\":".to_vec()),
+                    ("an array", json_ct, b"[]".to_vec()),
+                    ("a number", json_ct, b"42".to_vec()),
+                    ("null", json_ct, b"null".to_vec()),
+                    (
+                        "invalid UTF-8",
+                        json_ct,
+                        vec![b'{', b'"', 0xff, 0xfe, b'"', b':', b'1', b'}'],
+                    ),
+                    (
+                        "deep nesting",
+                        json_ct,
+                        [vec![b'['; 10_000], vec![b']'; 10_000]].concat(),
+                    ),
+                    (
+                        "a form body",
+                        Some("application/x-www-form-urlencoded"),
+                        b"a=1&b=2".to_vec(),
+                    ),
+                    ("no content type", None, b"{}".to_vec()),
+                    (
+                        "2 MiB",
+                        json_ct,
+                        [b"{\"a\":\"".to_vec(), vec![b'x'; 2 << 20], b"\"}".to_vec()].concat(),
+                    ),
+                ];
+                if props.values().any(|p| p["type"] == "string") {
+                    corpus.push(("NUL in text", json_ct, nul.to_string().into_bytes()));
+                }
+                if !props.is_empty() {
+                    corpus.push(("wrong types", json_ct, floats.to_string().into_bytes()));
+                }
+                if schema["required"].as_array().is_some_and(|r| !r.is_empty()) {
+                    corpus.push(("an empty object", json_ct, b"{}".to_vec()));
+                }
+                for (what, ct, body) in corpus {
+                    let (status, answer) = send_raw(&w, &method, &concrete, ct, Some(body)).await;
+                    let what = format!("{method} {path} with {what}");
+                    answered_clearly(status, &answer, &what);
+                    assert!(status >= 400, "{what}: {status} {answer}");
+                    tried += 1;
+                }
+            }
+        }
+        assert_eq!(before, f.snapshot(&w).await, "bad bodies wrote nothing");
+
+        // Hostile ids in the path and hostile query values: never a server error.
+        for (path, ops) in doc["paths"].as_object().unwrap() {
+            for (method, op) in ops.as_object().unwrap() {
+                let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+                let params: Vec<&str> = op["parameters"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|p| p["in"] == "path")
+                    .map(|p| p["name"].as_str().unwrap())
+                    .collect();
+                for param in params {
+                    for id in [
+                        encode(&hostile_text()),
+                        "%00".to_owned(),
+                        encode("../../etc/passwd"),
+                        "-1".to_owned(),
+                    ] {
+                        let hostile = f.fill(&path.replace(&format!("{{{param}}}"), &id));
+                        let (status, answer) = send_raw(&w, &method, &hostile, None, None).await;
+                        let what = format!(
+                            "{method} {path} with `{param}` = {}",
+                            &id[..id.len().min(40)]
+                        );
+                        answered_clearly(status, &answer, &what);
+                        if id == "%00" {
+                            assert_eq!(status, 400, "{what}: {answer}");
+                        }
+                        tried += 1;
+                    }
+                }
+                if method != Method::GET {
+                    continue;
+                }
+                let queries: Vec<&str> = op["parameters"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|p| p["in"] == "query")
+                    .map(|p| p["name"].as_str().unwrap())
+                    .collect();
+                for q in queries {
+                    for value in [
+                        "-1".to_owned(),
+                        "abc".to_owned(),
+                        "99999999999999999999999".to_owned(),
+                        "2026-13-45T25:61:00Z".to_owned(),
+                        encode(&hostile_text()),
+                        encode("100%_\\"),
+                        "%00".to_owned(),
+                    ] {
+                        let url = format!("{}?{q}={value}", f.fill(path));
+                        let (status, answer) = send_raw(&w, &method, &url, None, None).await;
+                        let what = format!("GET {path} with {q}={}", &value[..value.len().min(40)]);
+                        answered_clearly(status, &answer, &what);
+                        if value == "%00" {
+                            assert_eq!(status, 400, "{what}: {answer}");
+                        }
+                        tried += 1;
+                    }
+                }
+            }
+        }
+        assert!(tried > 900, "only {tried} requests were tried");
+        w.stop().await;
+    }
+);

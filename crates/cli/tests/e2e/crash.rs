@@ -754,7 +754,7 @@ async fn sigterm_mid_backfill_hands_the_job_to_another_worker_postgres() {
 /// event reaches the app's endpoint exactly once, every consumer handles every event, and
 /// both processes did part of the work.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_worker_processes_run_10000_jobs_with_each_effect_once() {
+async fn two_worker_processes_run_10000_jobs_with_each_effect_once_postgres() {
     const MERCHANTS: usize = 2_500;
     const EVENTS: usize = 4;
     let Some(db) = Db::create(Backend::Postgres).await else {
