@@ -3,10 +3,10 @@
 use crate::error::EngineError;
 use crate::Engine;
 use tillbridge_store::events::{self, EventRow, StreamEvent};
+use tillbridge_store::orders::{self, OrderFilter, StoredOrder, Summary};
 
 /// Events numbered for the installation-wide stream per read, at most.
 const SEQUENCE_BATCH: i64 = 5_000;
-use tillbridge_store::orders::{self, OrderFilter, StoredOrder, Summary};
 
 impl Engine {
     pub async fn orders(
@@ -108,12 +108,6 @@ impl Engine {
             webhook_deliveries_retrying: retrying,
             webhook_endpoints_disabled: disabled,
         })
-    }
-
-    /// Jobs per state across the installation, for readiness and metrics.
-    pub async fn job_counts(&self) -> Result<Vec<(String, i64)>, EngineError> {
-        let mut c = self.conn().await?;
-        Ok(tillbridge_store::jobs::count_by_state(&mut c).await?)
     }
 }
 
