@@ -22,7 +22,8 @@ pub struct EngineConfig {
     pub poll_interval: Duration,
     /// How often each connection's catalog (categories) is re-read.
     pub catalog_interval: Duration,
-    /// How often event consumers (loyalty, …) look for new events when nothing woke them.
+    /// How often event consumers (loyalty, …) run for time-driven work (daily checks,
+    /// schedules) when no event woke them and their `next_run` asks for nothing sooner.
     pub consumer_interval: Duration,
     /// The first retry delay of an online order that could not reach the POS; it doubles
     /// for each of the five retries.
@@ -115,7 +116,7 @@ impl EngineConfig {
             attempt_ttl: Duration::from_secs(600),
             poll_interval: Duration::from_secs(60),
             catalog_interval: Duration::from_secs(900),
-            consumer_interval: Duration::from_secs(5),
+            consumer_interval: Duration::from_secs(60),
             order_retry_base: Duration::from_secs(10),
             order_reconcile_interval: Duration::from_secs(60),
             alert_recipients: Vec::new(),

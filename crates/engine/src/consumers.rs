@@ -2,8 +2,9 @@
 //! cursor. Each (merchant, consumer) pair is a job of kind [`CONSUMER_JOB`] whose checkpoint is
 //! the last sequence number handled; a batch of events and the cursor that covers it are
 //! committed in one transaction, so a crash anywhere re-reads the batch and nothing is applied
-//! twice or skipped. A sync page that wrote orders makes the merchant's consumers due at once;
-//! otherwise they look for new events every `consumer_interval`.
+//! twice or skipped. Appending an event makes the merchant's consumers due at once; besides,
+//! they run every `consumer_interval` for time-driven work (a daily check) unless
+//! [`Consumer::next_run`] asks for sooner.
 //!
 //! Modules sit above the engine, so they plug in through the [`Consumer`] trait rather than the
 //! engine calling them by name.
@@ -19,7 +20,7 @@ use tillbridge_store::events::{self, EventRow};
 use tillbridge_store::jobs::{self, JobRow};
 use tillbridge_store::Tx;
 
-pub const CONSUMER_JOB: &str = "consumer";
+pub const CONSUMER_JOB: &str = tillbridge_store::jobs::CONSUMER;
 
 /// Events handled per transaction.
 const BATCH: i64 = 500;

@@ -48,7 +48,8 @@ pub async fn append(
         .bind(now)
         .execute(&mut *c)
         .await?;
-    crate::outbound::wake(c, merchant_id, now).await?;
+    // The merchant's consumers (loyalty, webhooks, …) apply it now, not at their next look.
+    crate::jobs::wake_kind(c, merchant_id, crate::jobs::CONSUMER, now).await?;
     Ok(seq)
 }
 
@@ -140,7 +141,8 @@ pub async fn append_many(
         }
         q.execute(&mut *c).await?;
     }
-    crate::outbound::wake(c, merchant_id, now).await?;
+    // The merchant's consumers (loyalty, webhooks, …) apply it now, not at their next look.
+    crate::jobs::wake_kind(c, merchant_id, crate::jobs::CONSUMER, now).await?;
     Ok(())
 }
 

@@ -61,6 +61,9 @@ pub struct NewJob<'a> {
     pub checkpoint: &'a serde_json::Value,
 }
 
+/// The kind of the jobs that run a merchant's event consumers; events appended make them due.
+pub const CONSUMER: &str = "consumer";
+
 /// Creates the stream's job if it does not exist yet; returns whether it was created.
 pub async fn ensure(c: &mut Conn, j: &NewJob<'_>, now: i64) -> Result<bool> {
     let done = sqlx::query(

@@ -9,22 +9,6 @@ use sqlx::Row;
 /// The event consumer that turns events into deliveries (its job's stream key).
 pub const CONSUMER: &str = "webhooks";
 
-/// Makes a merchant's webhook job due now, when an enabled endpoint hears the merchant: called
-/// wherever events are appended, so deliveries leave without waiting for the job's next look.
-pub async fn wake(c: &mut Conn, merchant_id: &str, now: i64) -> Result<()> {
-    sqlx::query(
-        "UPDATE jobs SET run_after = $2 WHERE merchant_id = $1 AND kind = 'consumer' AND stream_key = $3 \
-         AND state = 'queued' AND run_after > $2 \
-         AND EXISTS (SELECT 1 FROM outbound_endpoints WHERE enabled = 1 AND (merchant_id = $1 OR merchant_id IS NULL))",
-    )
-    .bind(merchant_id)
-    .bind(now)
-    .bind(CONSUMER)
-    .execute(c)
-    .await?;
-    Ok(())
-}
-
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EndpointRow {
     pub id: String,

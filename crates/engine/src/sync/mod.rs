@@ -232,9 +232,6 @@ pub async fn write_orders(
         });
         emit(tx, m, event, &id, payload, now).await?;
     }
-    if written > 0 {
-        // The merchant's event consumers (loyalty, …) apply the new orders now.
-        jobs::wake_kind(tx, m, crate::consumers::CONSUMER_JOB, now).await?;
-    }
+    // Their events made the merchant's consumers (loyalty, …) due.
     Ok(written)
 }
