@@ -116,7 +116,7 @@ impl EngineConfig {
             attempt_ttl: Duration::from_secs(600),
             poll_interval: Duration::from_secs(60),
             catalog_interval: Duration::from_secs(900),
-            consumer_interval: Duration::from_secs(60),
+            consumer_interval: Duration::from_secs(5),
             order_retry_base: Duration::from_secs(10),
             order_reconcile_interval: Duration::from_secs(60),
             alert_recipients: Vec::new(),

@@ -3,8 +3,8 @@
 //! the last sequence number handled; a batch of events and the cursor that covers it are
 //! committed in one transaction, so a crash anywhere re-reads the batch and nothing is applied
 //! twice or skipped. Appending an event makes the merchant's consumers due at once; besides,
-//! they run every `consumer_interval` for time-driven work (a daily check) unless
-//! [`Consumer::next_run`] asks for sooner.
+//! they run every `consumer_interval` for time-driven work (a daily check) and for wakes that
+//! came while they ran, unless [`Consumer::next_run`] asks for sooner.
 //!
 //! Modules sit above the engine, so they plug in through the [`Consumer`] trait rather than the
 //! engine calling them by name.
