@@ -6,11 +6,10 @@ use crate::request::{check_shape, OrderRequest, OrderType, Problem, Reason};
 use crate::status::{self, PAY_NONE, PAY_PENDING, RECEIVED};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use tillbridge_engine::consumers::CONSUMER_JOB;
 use tillbridge_engine::ids::new_id;
 use tillbridge_engine::{Engine, EngineError};
 use tillbridge_store::ordering::{self, HistoryRow, OrderRow};
-use tillbridge_store::{connections as conns, jobs, merchants as merch};
+use tillbridge_store::{connections as conns, merchants as merch};
 
 /// Why a submission was refused before anything was stored or sent.
 #[derive(Debug)]
@@ -302,8 +301,7 @@ pub async fn submit(
         now,
     )
     .await?;
-    // The ordering worker pushes it now rather than at its next look.
-    jobs::wake_kind(&mut tx, merchant_id, CONSUMER_JOB, now).await?;
+    // Its event made the ordering worker due: it pushes the order now.
     tillbridge_store::commit(tx).await?;
     Ok((view(engine, merchant_id, row).await?, true))
 }

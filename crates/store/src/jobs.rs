@@ -225,27 +225,28 @@ pub async fn mark_succeeded(c: &mut Conn, id: &str, now: i64) -> Result<()> {
     Ok(())
 }
 
-/// When every orders job of a connection last finished a run, the earliest of them: orders
-/// closed before that instant have been read. `None` when one of them never finished (or was
-/// restarted since) or the connection has no orders job.
+/// Per connection: when every one of its orders jobs last finished a run, the earliest of them
+/// (orders closed before that instant have been read); no row for a connection where one never
+/// finished (or was restarted since). `{filter}` narrows the jobs read.
+const SYNCED_UNTIL: &str =
+    "SELECT merchant_id, connection_id, MIN(last_success_at) AS until FROM jobs \
+     WHERE kind = 'orders' {filter} GROUP BY merchant_id, connection_id \
+     HAVING COUNT(*) = COUNT(last_success_at) ORDER BY merchant_id, connection_id";
+
+/// [`SYNCED_UNTIL`] for one connection: `None` when one of its orders jobs never finished a
+/// run or it has none.
 pub async fn orders_synced_until(
     c: &mut Conn,
     merchant_id: &str,
     connection_id: &str,
 ) -> Result<Option<i64>> {
-    let rows: Vec<Option<i64>> = sqlx::query_scalar(
-        "SELECT last_success_at FROM jobs WHERE merchant_id = $1 AND connection_id = $2 AND kind = 'orders'",
-    )
-    .bind(merchant_id)
-    .bind(connection_id)
-    .fetch_all(c)
-    .await?;
-    if rows.is_empty() {
-        return Ok(None);
-    }
-    Ok(rows
-        .into_iter()
-        .try_fold(i64::MAX, |min, r| r.map(|v| min.min(v))))
+    let sql = SYNCED_UNTIL.replace("{filter}", "AND merchant_id = $1 AND connection_id = $2");
+    let row = sqlx::query(&sql)
+        .bind(merchant_id)
+        .bind(connection_id)
+        .fetch_optional(c)
+        .await?;
+    Ok(row.map(|r| r.try_get("until")).transpose()?)
 }
 
 /// Makes a connection's jobs due now (sync now), resuming paused ones.
@@ -324,15 +325,11 @@ pub async fn count_by_state(c: &mut Conn) -> Result<Vec<(String, i64)>> {
         .collect()
 }
 
-/// Per connection with orders streams: when every one of them last finished a run (the
-/// earliest), skipping connections where one never has. Paused streams are left out.
+/// [`SYNCED_UNTIL`] for every connection with orders jobs, for `/metrics`.
 pub async fn synced_until_by_connection(c: &mut Conn) -> Result<Vec<(String, String, i64)>> {
-    let rows = sqlx::query(
-        "SELECT merchant_id, connection_id, MIN(last_success_at) AS until FROM jobs WHERE kind = 'orders' AND state <> 'paused' \
-         GROUP BY merchant_id, connection_id HAVING COUNT(*) = COUNT(last_success_at) ORDER BY merchant_id, connection_id",
-    )
-    .fetch_all(c)
-    .await?;
+    let rows = sqlx::query(&SYNCED_UNTIL.replace("{filter}", ""))
+        .fetch_all(c)
+        .await?;
     rows.iter()
         .map(|r| {
             Ok((

@@ -109,30 +109,27 @@ async fn hub_with_merchant(
     log: &std::path::Path,
     port: u16,
 ) -> (Proc, ApiClient, String, String) {
-    let out = command(env, &["api-keys", "create", "--name", "crash-test"], log)
-        .stdout(Stdio::piped())
-        .output()
+    let key = run_cli(env, &["api-keys", "create", "--name", "crash-test"], log)
         .await
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        std::fs::read_to_string(log).unwrap_or_default()
-    );
-    let key = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+        .trim()
+        .to_owned();
     let proc = serve(env, log, port).await;
     let api = ApiClient::new(&format!("http://127.0.0.1:{port}"), Some(&key));
-    let m = api
-        .post(
-            "/api/v1/merchants",
-            &json!({ "name": "Crash Café", "timezone": "Europe/Copenhagen", "currency": "DKK" }),
-        )
-        .await
-        .unwrap()["id"]
+    let m = new_merchant(&api, "Crash Café").await;
+    (proc, api, key, m)
+}
+
+/// Creates a merchant in Copenhagen time and Danish kroner; returns its id.
+async fn new_merchant(api: &ApiClient, name: &str) -> String {
+    api.post(
+        "/api/v1/merchants",
+        &json!({ "name": name, "timezone": "Europe/Copenhagen", "currency": "DKK" }),
+    )
+    .await
+    .unwrap()["id"]
         .as_str()
         .unwrap()
-        .to_owned();
-    (proc, api, key, m)
+        .to_owned()
 }
 
 /// Connects the K-Series sandbox merchant through the consent page and maps every POS
@@ -654,16 +651,7 @@ async fn sigterm_hands_over(backend: Backend) {
     let mut first = command(&env, &["serve", "--workers-only"], &first_log)
         .spawn()
         .unwrap();
-    let m = api
-        .post(
-            "/api/v1/merchants",
-            &json!({ "name": "Handover Café", "timezone": "Europe/Copenhagen", "currency": "DKK" }),
-        )
-        .await
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let m = new_merchant(&api, "Handover Café").await;
     let (c, _) = connect_and_map(&api, &sm, &m).await;
 
     // SIGTERM once the backfill is under way.
