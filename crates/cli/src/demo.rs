@@ -134,6 +134,22 @@ pub async fn run(opts: DemoOptions) -> Result<()> {
         .with_context(|| format!("cannot listen on {}", opts.listen))?;
     let hub = hub::start(&config, listener, Roles::All, Clock::system()).await?;
     let admin = hub.engine.create_api_key("demo admin", None).await?;
+    // The dashboard's administrator, with a new password on every run.
+    let admin_email = "admin@demo.example";
+    let admin_password = tillbridge_engine::users::generate_password();
+    match hub
+        .engine
+        .create_user(admin_email, &admin_password, None)
+        .await
+    {
+        Ok(_) => {}
+        Err(tillbridge_engine::EngineError::Conflict(_)) => {
+            hub.engine
+                .set_user_password(admin_email, &admin_password)
+                .await?
+        }
+        Err(e) => return Err(e.into()),
+    }
     let api = ApiClient::new(hub.url.as_str(), Some(&admin.secret));
     step(
         "hub",
@@ -206,6 +222,7 @@ pub async fn run(opts: DemoOptions) -> Result<()> {
     ordering(&api, &sb, &merchant_id, &channels[0]).await?;
 
     println!();
+    println!("  Dashboard login:  {admin_email} / {admin_password}");
     println!("  API:              {}", hub.url);
     println!("  OpenAPI:          {}api/openapi.json", hub.url);
     println!("  Admin API key:    {}", admin.secret);

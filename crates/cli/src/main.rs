@@ -71,6 +71,11 @@ enum Command {
         #[command(subcommand)]
         action: KeyAction,
     },
+    /// Manage who can sign in to the dashboard.
+    Users {
+        #[command(subcommand)]
+        action: UserAction,
+    },
     /// Manage the master key that seals stored secrets.
     Keys {
         #[command(subcommand)]
@@ -128,6 +133,29 @@ enum BenchWhat {
         #[arg(long, default_value_t = 7)]
         seed: u64,
     },
+}
+
+#[derive(Subcommand)]
+enum UserAction {
+    /// Add a dashboard user. The password is read from standard input (one line) with
+    /// `--password-stdin`; otherwise one is generated and printed once.
+    Add {
+        #[arg(long)]
+        email: String,
+        /// The merchant the user belongs to (default: an administrator of every merchant).
+        #[arg(long)]
+        merchant: Option<String>,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Set a user's password (signing them out everywhere), read as with `add`.
+    Password {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    List,
 }
 
 #[derive(Subcommand)]
@@ -376,6 +404,66 @@ async fn run_with_config(command: Command, config: Config) -> Result<()> {
                 KeyAction::Revoke { id } => {
                     engine.revoke_api_key(&id).await?;
                     println!("revoked {id}");
+                }
+            }
+            Ok(())
+        }
+        Command::Users { action } => {
+            let engine = hub::open_engine(&config, None, Clock::system()).await?;
+            let password = |from_stdin: bool| -> Result<(String, bool)> {
+                if !from_stdin {
+                    return Ok((tillbridge_engine::users::generate_password(), true));
+                }
+                let mut line = String::new();
+                std::io::stdin()
+                    .read_line(&mut line)
+                    .context("cannot read the password from standard input")?;
+                Ok((line.trim_end_matches(['\r', '\n']).to_owned(), false))
+            };
+            match action {
+                UserAction::Add {
+                    email,
+                    merchant,
+                    password_stdin,
+                } => {
+                    let (password, generated) = password(password_stdin)?;
+                    let user = engine
+                        .create_user(&email, &password, merchant.as_deref())
+                        .await?;
+                    if generated {
+                        println!("{password}");
+                    }
+                    eprintln!(
+                        "added dashboard user {} ({}){}",
+                        user.email,
+                        user.merchant_id.as_deref().unwrap_or("administrator"),
+                        if generated {
+                            "; the generated password is shown only this once"
+                        } else {
+                            ""
+                        }
+                    );
+                }
+                UserAction::Password {
+                    email,
+                    password_stdin,
+                } => {
+                    let (password, generated) = password(password_stdin)?;
+                    engine.set_user_password(&email, &password).await?;
+                    if generated {
+                        println!("{password}");
+                    }
+                    eprintln!("password changed; every session of {email} was signed out");
+                }
+                UserAction::List => {
+                    for u in engine.users(None).await? {
+                        println!(
+                            "{}\t{}\t{}",
+                            u.id,
+                            u.email,
+                            u.merchant_id.as_deref().unwrap_or("administrator")
+                        );
+                    }
                 }
             }
             Ok(())

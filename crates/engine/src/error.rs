@@ -30,6 +30,9 @@ pub enum EngineError {
     /// The process is stopping: the job stops after the page it committed and is handed back.
     #[error("the process is shutting down")]
     ShuttingDown,
+    /// A fault of this process (a failed hashing thread, unreadable stored data).
+    #[error("{0}")]
+    Internal(String),
 }
 
 impl From<StoreError> for EngineError {

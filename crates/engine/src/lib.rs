@@ -20,6 +20,7 @@ pub mod pos_orders;
 pub mod rotation;
 pub mod state;
 pub mod sync;
+pub mod users;
 pub mod vault;
 pub mod worker;
 

@@ -7,6 +7,7 @@ pub mod api_keys;
 pub mod attempts;
 pub mod catalog;
 pub mod connections;
+pub mod dashboard;
 mod error;
 pub mod events;
 pub mod jobs;

@@ -86,6 +86,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "event stream",
         include_str!("../migrations/sqlite/0016_event_stream.sql"),
     ),
+    (
+        17,
+        "dashboard users",
+        include_str!("../migrations/sqlite/0017_dashboard_users.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -167,6 +172,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         16,
         "event stream",
         include_str!("../migrations/postgres/0016_event_stream.sql"),
+    ),
+    (
+        17,
+        "dashboard users",
+        include_str!("../migrations/postgres/0017_dashboard_users.sql"),
     ),
 ];
 
