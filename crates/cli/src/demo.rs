@@ -222,7 +222,8 @@ pub async fn run(opts: DemoOptions) -> Result<()> {
     ordering(&api, &sb, &merchant_id, &channels[0]).await?;
 
     println!();
-    println!("  Dashboard login:  {admin_email} / {admin_password}");
+    println!("  Dashboard:        {}", hub.url);
+    println!("  Admin login:      {admin_email} / {admin_password}");
     println!("  API:              {}", hub.url);
     println!("  OpenAPI:          {}api/openapi.json", hub.url);
     println!("  Admin API key:    {}", admin.secret);

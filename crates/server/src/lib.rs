@@ -1,7 +1,8 @@
-//! tillbridge HTTP server: the REST API under `/api/v1`, the OAuth callback, health, readiness
-//! and metrics. Handlers are thin: extract, call the engine, map the result.
+//! tillbridge HTTP server: the REST API under `/api/v1`, the dashboard, the OAuth callback,
+//! health, readiness and metrics. Handlers are thin: extract, call the engine, map the result.
 
 mod api;
+mod dashboard;
 mod error;
 mod extract;
 mod oauth;
@@ -31,6 +32,7 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(api::routes(state.clone()))
+        .merge(dashboard::routes(state.clone()))
         .merge(oauth::routes())
         .merge(ops::routes())
         .merge(webhooks::routes())

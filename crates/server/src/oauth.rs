@@ -3,40 +3,34 @@
 use crate::AppState;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
+use maud::html;
 use tillbridge_engine::connections::{CallbackError, CallbackParams};
 
 pub fn routes() -> Router<AppState> {
     Router::new().route("/oauth/callback", get(callback))
 }
 
-fn escape(raw: &str) -> String {
-    raw.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
-}
-
-fn page(status: StatusCode, title: &str, body: &str) -> Response {
-    let html = format!(
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>{t} · tillbridge</title></head>\
-         <body><main><h1 id=\"title\">{t}</h1><p id=\"message\">{b}</p><p><a href=\"/\">Back to tillbridge</a></p></main></body></html>",
-        t = escape(title),
-        b = escape(body)
-    );
-    (
-        status,
-        [
-            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-            (header::CACHE_CONTROL, "no-store"),
-        ],
-        html,
-    )
-        .into_response()
+/// The page the browser lands on; `next` is the dashboard page of the connection, where the
+/// merchant continues.
+fn page(status: StatusCode, title: &str, body: &str, next: Option<&str>) -> Response {
+    let body = html! {
+        div.card {
+            h1 #title { (title) }
+            p #message { (body) }
+            p {
+                @if let Some(next) = next {
+                    a #continue href=(next) { "Continue to Sales Channels" }
+                } @else {
+                    a href="/" { "Back to tillbridge" }
+                }
+            }
+        }
+    };
+    crate::dashboard::respond(status, crate::dashboard::document(title, None, body))
 }
 
 async fn callback(
@@ -55,6 +49,10 @@ async fn callback(
             } else {
                 format!("The sign-in worked, but Business ID is missing: tillbridge could not read the business. Use Reconnect on connection {} to try again.", c.connection_id)
             };
+            let next = format!(
+                "/merchants/{}/channels/{}?done=connected",
+                c.merchant_id, c.connection_id
+            );
             page(
                 StatusCode::OK,
                 if c.reconnected {
@@ -63,6 +61,7 @@ async fn callback(
                     "Connected"
                 },
                 &message,
+                Some(&next),
             )
         }
         Err(e) => {
@@ -74,7 +73,7 @@ async fn callback(
                 CallbackError::Exchange(_) => StatusCode::BAD_GATEWAY,
                 _ => StatusCode::BAD_REQUEST,
             };
-            page(status, "Connection not completed", &e.to_string())
+            page(status, "Connection not completed", &e.to_string(), None)
         }
     }
 }

@@ -11,6 +11,7 @@ mod api_input;
 mod budgets;
 mod common;
 mod crash;
+mod dashboard;
 mod kseries;
 mod labor;
 mod loyalty;
