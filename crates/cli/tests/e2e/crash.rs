@@ -492,10 +492,26 @@ fn resealed(table: &str) -> std::collections::BTreeMap<String, u64> {
         .collect()
 }
 
-/// Kills a server and waits until it is gone.
-async fn stop(mut proc: Proc) {
-    proc.child.start_kill().unwrap();
-    proc.child.wait().await.unwrap();
+/// Sends SIGTERM, as a process manager does to stop a server.
+async fn terminate(child: &tokio::process::Child) {
+    let pid = child.id().unwrap().to_string();
+    let term = tokio::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .await
+        .unwrap();
+    assert!(term.success());
+}
+
+/// Stops a server the way an operator restarts one: SIGTERM, then wait for it to exit. Jobs it
+/// held are handed back, so the next process need not wait out their leases.
+async fn shut_down(mut proc: Proc) {
+    terminate(&proc.child).await;
+    let exit = tokio::time::timeout(Duration::from_secs(60), proc.child.wait())
+        .await
+        .expect("the server stopped within a minute of SIGTERM")
+        .unwrap();
+    assert!(exit.success(), "a clean exit: {exit}");
 }
 
 /// Rotates the master key while the server runs: connection tokens, the K webhook secret and
@@ -522,7 +538,7 @@ async fn rotate_master_key(backend: Backend) {
         .await
         .unwrap();
     let secret = endpoint["secret"].as_str().unwrap().to_owned();
-    stop(proc).await;
+    shut_down(proc).await;
 
     // Every process learns the new key (current) and keeps the old one; then the rotation
     // runs beside the serving process.
@@ -564,7 +580,7 @@ async fn rotate_master_key(backend: Backend) {
         again.values().all(|n| *n == 0),
         "a second run has nothing to do: {again:?}"
     );
-    stop(proc).await;
+    shut_down(proc).await;
 
     // Only the new key from now on: everything stored opens with it.
     let only_new = with_key(&new_key, None);
@@ -675,13 +691,7 @@ async fn sigterm_hands_over(backend: Backend) {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let pid = first.id().unwrap().to_string();
-    let term = tokio::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .await
-        .unwrap();
-    assert!(term.success());
+    terminate(&first).await;
     let exit = tokio::time::timeout(Duration::from_secs(30), first.wait())
         .await
         .expect("the worker stopped after its page instead of finishing the backfill")
