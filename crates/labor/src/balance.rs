@@ -9,6 +9,7 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use tillbridge_engine::{Engine, EngineError};
+use tillbridge_model::currency_exponent;
 use tillbridge_store::labor::{self as store, DayRow};
 
 #[derive(Clone, Debug, Serialize)]
@@ -130,14 +131,6 @@ pub async fn get(
     })
 }
 
-/// Minor-unit exponent of an ISO currency (2 unless it has no minor unit).
-fn exponent(currency: &str) -> u32 {
-    match currency {
-        "JPY" | "KRW" | "ISK" | "CLP" | "VND" | "XOF" | "XAF" | "UGX" | "PYG" => 0,
-        _ => 2,
-    }
-}
-
 /// `value / 10^places` written exactly, without trailing zeros beyond `min_places`.
 fn decimal(value: i64, places: u32, min_places: u32) -> String {
     if places == 0 {
@@ -160,6 +153,20 @@ fn decimal(value: i64, places: u32, min_places: u32) -> String {
     }
 }
 
+/// A field's value as people read it (and the CSV holds it): money in major units with the
+/// currency's decimals, quantities in units, counts as they are.
+pub fn shown(field_type: FieldType, value: i64, currency: &str) -> String {
+    value_text(field_type, value, currency_exponent(currency))
+}
+
+fn value_text(field_type: FieldType, value: i64, places: u32) -> String {
+    match field_type.unit() {
+        "minor_units" => decimal(value, places, places),
+        "thousandths" => decimal(value, 3, 0),
+        _ => value.to_string(),
+    }
+}
+
 fn csv_field(raw: &str) -> String {
     // Quote every text field; a leading formula character is neutralised for spreadsheets.
     let safe = if raw.starts_with(['=', '+', '-', '@']) {
@@ -175,14 +182,10 @@ fn csv_field(raw: &str) -> String {
 pub fn csv(balances: &[Balance]) -> String {
     let mut out = String::from("date,hour,department,field_number,field_type,value\n");
     for b in balances {
-        let places = exponent(&b.currency);
+        let places = currency_exponent(&b.currency);
         for day in &b.days {
             for v in &day.values {
-                let value = match v.field_type.unit() {
-                    "minor_units" => decimal(v.value, places, places),
-                    "thousandths" => decimal(v.value, 3, 0),
-                    _ => v.value.to_string(),
-                };
+                let value = value_text(v.field_type, v.value, places);
                 let hour = v.hour.map(|h| format!("{h:02}:00")).unwrap_or_default();
                 let _ = writeln!(
                     out,

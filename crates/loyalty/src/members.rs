@@ -234,6 +234,22 @@ pub async fn ledger(
     Ok(store::ledger_of(&mut c, merchant_id, member_id).await?)
 }
 
+/// The member's purchases on every channel, newest first.
+pub async fn purchases(
+    engine: &Engine,
+    merchant_id: &str,
+    member_id: &str,
+) -> Result<Vec<store::PurchaseRow>, EngineError> {
+    engine.merchant(merchant_id).await?;
+    let mut c = engine.conn().await?;
+    store::member(&mut c, merchant_id, member_id)
+        .await?
+        .ok_or_else(|| not_found(merchant_id, member_id))?;
+    let mut rows = store::member_purchases(&mut c, merchant_id, member_id).await?;
+    rows.sort_by_key(|r| std::cmp::Reverse(r.closed_at));
+    Ok(rows)
+}
+
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ManualCredit {

@@ -30,6 +30,25 @@ fn to_minor(value: Decimal, exponent: u32) -> Option<i64> {
     i64::try_from(rounded).ok()
 }
 
+/// Minor-unit exponent of an ISO 4217 currency: 2 unless it has no minor unit.
+pub fn currency_exponent(currency: &str) -> u32 {
+    match currency {
+        "JPY" | "KRW" | "ISK" | "CLP" | "VND" | "XOF" | "XAF" | "UGX" | "PYG" => 0,
+        _ => 2,
+    }
+}
+
+/// An amount in minor units written for people: `12.50 DKK`, `-3.00 EUR`, `1200 JPY`.
+pub fn display_minor(minor: i64, currency: &str) -> String {
+    format!("{} {currency}", decimal_minor(minor, currency))
+}
+
+/// An amount in minor units as a plain decimal with the currency's decimals (`12.50`), as it
+/// is typed into a form.
+pub fn decimal_minor(minor: i64, currency: &str) -> String {
+    Decimal::new(minor, currency_exponent(currency)).to_string()
+}
+
 /// Rescales an integer amount from `from` decimals to fewer `to` decimals, rounding half to
 /// even (e.g. ten-thousandths to cents).
 pub fn rescale_half_even(value: i64, from: u32, to: u32) -> i64 {
@@ -86,6 +105,16 @@ impl fmt::Display for Quantity {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn amounts_are_written_with_their_currency_decimals() {
+        assert_eq!(display_minor(1250, "DKK"), "12.50 DKK");
+        assert_eq!(display_minor(-300, "EUR"), "-3.00 EUR");
+        assert_eq!(display_minor(5, "USD"), "0.05 USD");
+        assert_eq!(display_minor(1200, "JPY"), "1200 JPY");
+        assert_eq!(decimal_minor(1000, "EUR"), "10.00");
+        assert_eq!(decimal_minor(7, "JPY"), "7");
+    }
 
     #[test]
     fn parses_provider_amounts_exactly() {

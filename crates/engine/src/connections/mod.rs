@@ -67,6 +67,15 @@ pub struct ConnectionView {
     pub orders_synced: i64,
 }
 
+/// A connection as pages that name channels need it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConnectionSummary {
+    pub id: String,
+    pub series: String,
+    pub status: String,
+    pub account_name: Option<String>,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct PosLocationView {
     pub id: String,
@@ -210,6 +219,26 @@ impl Engine {
             out.push(self.view(r).await?);
         }
         Ok(out)
+    }
+
+    /// Each connection's name and state, for pages that only name channels: no counts, no
+    /// streams (counting a connection's orders reads them all on PostgreSQL).
+    pub async fn connection_summaries(
+        &self,
+        merchant_id: &str,
+    ) -> Result<Vec<ConnectionSummary>, EngineError> {
+        self.merchant(merchant_id).await?;
+        let mut c = self.conn().await?;
+        Ok(conns::list_connections(&mut c, merchant_id)
+            .await?
+            .into_iter()
+            .map(|r| ConnectionSummary {
+                id: r.id,
+                series: r.series,
+                status: r.status,
+                account_name: r.account_name,
+            })
+            .collect())
     }
 
     pub async fn connection(
