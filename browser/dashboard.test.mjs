@@ -1,7 +1,10 @@
-// The dashboard in a real browser (headless Chromium driven by playwright-core): sign in,
-// connect a sandbox K-Series merchant through its consent page, see it Connected, run Test
-// Connection, map its location, refuse a wrong delete confirmation inline and delete with the
-// typed one. Screenshots of every page go to target/browser/.
+// The dashboard in a real browser (headless Chromium driven by playwright-core): sign in, go
+// through Get started, connect a sandbox K-Series merchant through its consent page, see it
+// Connected, run Test Connection, map its location, set the earning rule and tiers and create a
+// Hot Drinks punch card (bad input refused inline), open a member who has stamps, see the
+// Insights charts, map a department, run Import POS and open the week grid, open Orders, refuse
+// a wrong delete confirmation inline and delete with the typed one. Screenshots of every page
+// go to target/browser/.
 //
 //   node browser/dashboard.test.mjs            (after `cargo build -p tillbridge`)
 //
@@ -20,6 +23,7 @@ import { chromium } from "playwright-core";
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const bin = process.env.TILLBRIDGE_BIN ?? join(root, "target/debug/tillbridge");
 const shots = join(root, "target/browser");
+rmSync(shots, { recursive: true, force: true });
 mkdirSync(shots, { recursive: true });
 const data = mkdtempSync(join(tmpdir(), "tillbridge-browser-"));
 const children = [];
@@ -121,6 +125,11 @@ async function main() {
   const pos = await json("POST", `${sandboxUrl}/_sandbox/merchants`, {
     series: "k", name: "Sandbox Café", preset: "cafe", locations: 1, registers_per_location: 1, customers: 20, history_days: 3, sales_per_day: 10,
   });
+  // A member of the café; the loyalty program and its Hot Drinks card are set up in the
+  // dashboard below, and then she buys three hot drinks (and a pastry, which never stamps).
+  const api = `${hubUrl}/api/v1/merchants/${merchant.id}`;
+  const member = await json("POST", `${api}/members`, { email: "mia@example.com", name: "Mia Jensen" }, key);
+  const sku = (category) => pos.menu.find((i) => i.category === category).sku;
 
   const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
@@ -148,7 +157,14 @@ async function main() {
     // Settings › Sales Channels: onboarding, then Add Channel → K-Series → consent → back.
     await page.waitForSelector("#onboarding");
     await shot(page, "sales-channels-empty");
-    await page.click("#add-channel");
+    // Get started: Save & Continue needs a connection; the step's link leads to Add Channel.
+    await page.click("#start-setup");
+    await page.waitForSelector("#onboarding-step");
+    await page.click("#continue");
+    await page.waitForSelector("#onboarding-error");
+    assert.match(await page.textContent("#onboarding-error"), /No sales channel is connected yet/);
+    await shot(page, "onboarding-refused");
+    await page.click("#step-action");
     await page.waitForSelector('button[data-series="k"]');
     assert.ok(await page.isDisabled("text=Coming later >> nth=0"));
     await shot(page, "add-channel");
@@ -176,6 +192,21 @@ async function main() {
     assert.notEqual(await page.textContent("#last-checked"), "never");
     await shot(page, "connection-tested");
 
+    // Back to Get started: the connection lets step one continue; the others are skipped.
+    await page.goto(`${hubUrl}/merchants/${merchant.id}/onboarding`);
+    await page.waitForSelector("#continue");
+    assert.match(await page.textContent("#step-progress"), /^Connected: Lightspeed K-Series/);
+    await page.click("#continue");
+    await page.waitForSelector("text=Decide how members earn credit");
+    await shot(page, "onboarding-next");
+    await page.click("#skip");
+    await page.waitForSelector("text=Say which POS location fills");
+    await page.click("#skip");
+    await page.waitForSelector("#notice");
+    assert.match(await page.textContent("#notice"), /^Setup finished\./);
+    await page.click(`[data-connection] a`);
+    await page.waitForSelector("#tab-settings");
+
     // Settings: map the POS location; sync progress appears on the Status tab.
     await page.click("#tab-settings");
     await page.waitForSelector("#mapping");
@@ -192,6 +223,144 @@ async function main() {
     assert.match(await page.textContent("#log"), /connection test succeeded/);
     await shot(page, "integration-log");
     await noSecrets(page);
+
+    // Loyalty program: the earning rule, then a Hot Drinks punch card from the category picker
+    // (the categories appear once the catalog has synced); bad input is refused inline.
+    await page.click("text=Loyalty program");
+    await page.waitForSelector("#earning");
+    await page.selectOption("#mode", "step");
+    await page.fill("#step", "ten");
+    await page.fill("#reward", "1.00");
+    await page.click("#save-earning");
+    await page.waitForSelector("#step-error");
+    assert.match(await page.textContent("#step-error"), /`ten` is not an amount/);
+    await shot(page, "earning-refused");
+    await page.fill("#step", "10.00");
+    await page.click("#save-earning");
+    await page.waitForSelector("#notice");
+    assert.match(await page.textContent("#notice"), /^Earning rule saved\./);
+    await page.fill("#tier_name_0", "Gold");
+    await page.fill("#tier_threshold_0", "100.00");
+    await page.click("#save-tiers");
+    await page.waitForSelector("#notice");
+    assert.match(await page.textContent("#notice"), /^Tiers saved\./);
+    assert.equal(await page.inputValue("#tier_name_0"), "Gold");
+    await page.click("#new-card");
+    await page.waitForSelector("#card");
+    for (let i = 0; !(await page.$('#categories label:has-text("Hot Drinks") input')); i++) {
+      assert.ok(i < 120, "the synced categories did not appear within a minute");
+      await new Promise((r) => setTimeout(r, 500));
+      await page.reload();
+    }
+    await page.check('#categories label:has-text("Hot Drinks") input');
+    await page.fill("#reward", "a free hot drink");
+    await page.click("#save-card");
+    await page.waitForSelector("#name-error");
+    assert.ok(await page.isChecked('#categories label:has-text("Hot Drinks") input'), "the pick survives the refusal");
+    await shot(page, "punch-card-refused");
+    await page.fill("#name", "Hot Drinks");
+    await page.click("#save-card");
+    await page.waitForSelector("#notice");
+    assert.match(await page.textContent("#notice"), /^Punch card created\./);
+    assert.match(await page.textContent("#cards"), /Hot Drinks/);
+    await shot(page, "loyalty-program");
+    await noSecrets(page);
+    await json("POST", `${sandboxUrl}/_sandbox/merchants/${pos.id}/sales`, {
+      customer_email: "Mia@Example.com", lines: [{ sku: sku("Hot Drinks"), quantity: 3 }, { sku: sku("Pastry"), quantity: 1 }],
+    });
+
+    // Members: the list, and the member's stamps once her sale has arrived.
+    await page.click("text=Members");
+    await page.waitForSelector(`[data-member="${member.id}"]`);
+    await shot(page, "members");
+    await page.fill("#search", "mia");
+    await page.click("#member-search button");
+    await page.click(`[data-member="${member.id}"] a`);
+    await page.waitForSelector("#member-email");
+    // The profile reads its sections one after another, so a load while the sale is being
+    // written may show the stamps but not yet the order: wait for both.
+    for (let i = 0; !((await page.$("#punch-cards")) && (await page.$("#orders"))); i++) {
+      assert.ok(i < 120, "the member's stamps and order did not appear within a minute");
+      await new Promise((r) => setTimeout(r, 500));
+      await page.reload();
+    }
+    assert.match(await page.textContent("#punch-cards"), /3 of 10 stamps/);
+    assert.match(await page.textContent("#orders"), /Lightspeed K-Series/);
+    await shot(page, "member-profile");
+    await noSecrets(page);
+
+    // Insights: the figures and six charts, per week after choosing it.
+    await page.click("text=Insights");
+    await page.waitForSelector("#chart-repeat-rate svg");
+    await page.selectOption("#period", "week");
+    await page.click("#show");
+    await page.waitForSelector("#chart-credit svg");
+    assert.equal(await page.locator("figure.chart svg").count(), 6);
+    for (const svg of await page.locator("figure.chart svg").all()) {
+      const box = await svg.boundingBox();
+      assert.ok(box && box.width > 200 && box.height > 80, "a chart is drawn at a readable size");
+    }
+    assert.match(await page.textContent('[data-figure="repeat_purchase_rate"]'), /Repeat Purchase Rate/);
+    await shot(page, "insights");
+    await noSecrets(page);
+
+    // Weekly balance: the channel feeds it, a department maps its fields, Tools › Import POS
+    // fills the last week, and the week grid shows it.
+    await page.click("text=Weekly balance");
+    await page.waitForSelector("#labor-settings");
+    await page.selectOption("#connection_id", { index: 1 });
+    await page.check("#enabled");
+    await page.click("#save-labor-settings");
+    await page.waitForSelector("#notice");
+    assert.equal(await page.textContent("#notice"), "Settings saved.");
+    await page.click("#new-department");
+    await page.waitForSelector("#department");
+    await page.fill("#name", "Bar");
+    await page.selectOption("#client_number", { index: 1 });
+    await page.check('[data-field-type="net_sales"] input[name="use_net_sales"]');
+    await page.check('[data-field-type="net_sales"] input[name="hourly_net_sales"]');
+    await page.click("#save-department");
+    await page.waitForSelector("#number_net_sales-error");
+    await shot(page, "department-refused");
+    await page.fill("#number_net_sales", "100");
+    await page.check('[data-field-type="transactions"] input[name="use_transactions"]');
+    await page.fill("#number_transactions", "200");
+    await page.click("#save-department");
+    await page.waitForSelector("#notice");
+    assert.equal(await page.textContent("#notice"), "Department saved.");
+    await page.click("#tab-import");
+    await page.waitForSelector("#import");
+    await page.check('#import-departments input[type="checkbox"]');
+    await page.check("#overwrite_approved");
+    await page.click("#run-import");
+    await page.waitForSelector("#notice");
+    for (let i = 0; !(await page.$('[data-import][data-state="succeeded"]')); i++) {
+      assert.ok(i < 120, "the import did not finish within a minute");
+      assert.equal(await page.$('[data-import][data-state="failed"]'), null, "the import failed");
+      await new Promise((r) => setTimeout(r, 500));
+      await page.reload();
+    }
+    await shot(page, "import-pos");
+    await page.click("#tab-balance");
+    await page.click("#departments a >> nth=0");
+    await page.waitForSelector("#week-grid");
+    // Yesterday (in Copenhagen) had sales: its week, and its hourly detail.
+    const yesterday = new Date(Date.now() - 86_400_000).toLocaleDateString("sv-SE", { timeZone: "Europe/Copenhagen" });
+    await page.goto(`${page.url().split("?")[0]}?week=${yesterday}&day=${yesterday}`);
+    await page.waitForSelector("#hourly-title");
+    assert.ok((await page.locator('#import-row td[data-status="ok"]').count()) > 0, "imported days in the grid");
+    const hours = await page.locator("#hourly td:nth-child(2)").allTextContents();
+    assert.ok(hours.some((h) => h.trim() !== ""), "yesterday's sales by the hour");
+    await shot(page, "week-grid");
+    await noSecrets(page);
+
+    // Orders: read-only, nothing needs manual handling.
+    await page.click("nav >> text=Orders");
+    await page.waitForSelector("#no-manual");
+    await shot(page, "orders");
+    await page.goto(`${hubUrl}/merchants/${merchant.id}/channels`);
+    await page.click(`[data-connection] a`);
+    await page.waitForSelector("#tab-settings");
 
     // Delete: a wrong confirmation is refused inline; the typed word deletes.
     await page.click("#tab-settings");

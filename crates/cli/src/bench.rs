@@ -439,17 +439,15 @@ async fn run(opts: &LoyaltyOptions, dir: &std::path::Path) -> Result<()> {
     Ok(())
 }
 
-/// Seeds a merchant with `n` members and 0–5 purchases each over the last year, then times two
-/// stored RFM runs: the first (every member gets a segment) and the next (nothing moved).
-async fn seeded_rfm(engine: &Engine, n: usize, rng: &mut StdRng) -> Result<(Duration, Duration)> {
-    let merchant = engine
-        .create_merchant(NewMerchant {
-            name: "Bench RFM".into(),
-            timezone: "Europe/Copenhagen".into(),
-            currency: "EUR".into(),
-        })
-        .await?;
-    let m = merchant.id.as_str();
+/// Seeds `n` members (`seed{i}@bench.example`) with 0–5 purchases each over the last year,
+/// on `connection`, in multi-row statements.
+pub(crate) async fn seed_members(
+    engine: &Engine,
+    m: &str,
+    n: usize,
+    connection: &str,
+    rng: &mut StdRng,
+) -> Result<()> {
     let today = Utc::now().date_naive();
     let now = engine.now_ms();
     for start in (0..n).step_by(20_000) {
@@ -463,7 +461,7 @@ async fn seeded_rfm(engine: &Engine, n: usize, rng: &mut StdRng) -> Result<(Dura
                 let day = today - Days::days(rng.gen_range(0..365));
                 purchases.push((
                     id.clone(),
-                    CONNECTION.to_owned(),
+                    connection.to_owned(),
                     format!("{id}-{k}"),
                     day.to_string(),
                     rng.gen_range(100..20_000),
@@ -474,6 +472,21 @@ async fn seeded_rfm(engine: &Engine, n: usize, rng: &mut StdRng) -> Result<(Dura
         tillbridge_store::loyalty::seed_members(&mut tx, m, &members, &purchases, now).await?;
         tillbridge_store::commit(tx).await?;
     }
+    Ok(())
+}
+
+/// Seeds a merchant with `n` members and 0–5 purchases each over the last year, then times two
+/// stored RFM runs: the first (every member gets a segment) and the next (nothing moved).
+async fn seeded_rfm(engine: &Engine, n: usize, rng: &mut StdRng) -> Result<(Duration, Duration)> {
+    let merchant = engine
+        .create_merchant(NewMerchant {
+            name: "Bench RFM".into(),
+            timezone: "Europe/Copenhagen".into(),
+            currency: "EUR".into(),
+        })
+        .await?;
+    let m = merchant.id.as_str();
+    seed_members(engine, m, n, CONNECTION, rng).await?;
     let started = Instant::now();
     tillbridge_loyalty::segments::recompute(engine, m).await?;
     let first = started.elapsed();

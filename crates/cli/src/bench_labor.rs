@@ -30,7 +30,7 @@ pub struct LaborOptions {
     pub seed: u64,
 }
 
-const CONNECTION: &str = "con_bench";
+pub(crate) const CONNECTION: &str = "con_bench";
 /// Sales per hour of the day (a café's curve), 07:00–21:00.
 const CURVE: [u32; 15] = [3, 8, 9, 7, 6, 9, 10, 8, 5, 4, 5, 6, 5, 3, 2];
 
@@ -111,18 +111,23 @@ fn order(
     }
 }
 
-/// A year of sales per location (one per department), with 3 % refunds and 1 % voids a few
+/// `days` of sales per location (one per department), with 3 % refunds and 1 % voids a few
 /// hours later.
-fn history(opts: &LaborOptions, rng: &mut StdRng) -> Vec<(String, Order)> {
+fn history(
+    departments: usize,
+    days: u32,
+    sales_per_day: u32,
+    rng: &mut StdRng,
+) -> Vec<(String, Order)> {
     let today = Utc::now().with_timezone(&Copenhagen).date_naive();
     let weight: u32 = CURVE.iter().sum();
     let mut out = Vec::new();
     let mut n = 0usize;
-    for d in 0..opts.departments {
+    for d in 0..departments {
         let location = format!("bl{d}");
-        for back in 1..=i64::from(opts.days) {
+        for back in 1..=i64::from(days) {
             let date = today - Days::days(back);
-            for _ in 0..opts.sales_per_day {
+            for _ in 0..sales_per_day {
                 let mut pick = rng.gen_range(0..weight);
                 let mut hour = 7;
                 for (i, w) in CURVE.iter().enumerate() {
@@ -193,6 +198,49 @@ fn history(opts: &LaborOptions, rng: &mut StdRng) -> Vec<(String, Order)> {
     out
 }
 
+/// A K-Series connection `con_bench` whose order stream has read everything (it never runs),
+/// and `days` of history for `departments` locations (`bl0`, `bl1`, …) stored as it would be
+/// synced. Returns the orders.
+pub(crate) async fn seed_history(
+    engine: &Engine,
+    m: &str,
+    (departments, days, sales_per_day): (usize, u32, u32),
+    rng: &mut StdRng,
+) -> Result<Vec<(String, Order)>> {
+    let now = engine.now_ms();
+    let mut tx = engine.store().begin().await?;
+    conns::insert_connection(
+        &mut tx,
+        &ConnectionRow::pending(m, CONNECTION, "k", "oauth", now),
+    )
+    .await?;
+    conns::set_status(&mut tx, m, CONNECTION, "connected", None, now).await?;
+    let checkpoint = json!({});
+    jobs::ensure(
+        &mut tx,
+        &NewJob {
+            id: &format!("job_bench_orders_{m}"),
+            merchant_id: m,
+            connection_id: CONNECTION,
+            kind: "orders",
+            stream_key: "all",
+            run_after: i64::MAX / 4,
+            checkpoint: &checkpoint,
+        },
+        now,
+    )
+    .await?;
+    jobs::mark_succeeded(&mut tx, &format!("job_bench_orders_{m}"), now).await?;
+    tillbridge_store::commit(tx).await?;
+    let orders = history(departments, days, sales_per_day, rng);
+    for chunk in orders.chunks(5_000) {
+        let mut tx = engine.store().begin().await?;
+        tillbridge_store::orders::insert_new(&mut tx, m, CONNECTION, chunk, now).await?;
+        tillbridge_store::commit(tx).await?;
+    }
+    Ok(orders)
+}
+
 pub async fn labor(opts: LaborOptions) -> Result<()> {
     if opts.departments == 0 || opts.days == 0 || opts.sales_per_day == 0 {
         bail!("--departments, --days and --sales-per-day must be at least 1");
@@ -231,43 +279,16 @@ async fn run(opts: &LaborOptions, dir: &std::path::Path) -> Result<()> {
         bench_merchant(opts.database_url.as_deref(), dir, "DKK").await?;
     let mut rng = StdRng::seed_from_u64(opts.seed);
     let m = merchant_id.as_str();
-    let now = engine.now_ms();
-
-    // A connection whose order stream has read everything (it never runs here).
-    let mut tx = engine.store().begin().await?;
-    conns::insert_connection(
-        &mut tx,
-        &ConnectionRow::pending(m, CONNECTION, "k", "oauth", now),
-    )
-    .await?;
-    conns::set_status(&mut tx, m, CONNECTION, "connected", None, now).await?;
-    let checkpoint = json!({});
-    jobs::ensure(
-        &mut tx,
-        &NewJob {
-            id: "job_bench_orders",
-            merchant_id: m,
-            connection_id: CONNECTION,
-            kind: "orders",
-            stream_key: "all",
-            run_after: i64::MAX / 4,
-            checkpoint: &checkpoint,
-        },
-        now,
-    )
-    .await?;
-    jobs::mark_succeeded(&mut tx, "job_bench_orders", now).await?;
-    tillbridge_store::commit(tx).await?;
-
-    let orders = history(opts, &mut rng);
-    let lines: usize = orders.iter().map(|(_, o)| o.lines.len()).sum();
     let started = Instant::now();
-    for chunk in orders.chunks(5_000) {
-        let mut tx = engine.store().begin().await?;
-        tillbridge_store::orders::insert_new(&mut tx, m, CONNECTION, chunk, now).await?;
-        tillbridge_store::commit(tx).await?;
-    }
+    let orders = seed_history(
+        &engine,
+        m,
+        (opts.departments, opts.days, opts.sales_per_day),
+        &mut rng,
+    )
+    .await?;
     let seed_time = started.elapsed();
+    let lines: usize = orders.iter().map(|(_, o)| o.lines.len()).sum();
 
     let fields: Vec<serde_json::Value> = tillbridge_labor::figures::FieldType::ALL
         .iter()

@@ -115,6 +115,26 @@ enum BenchWhat {
         #[arg(long, default_value_t = 7)]
         seed: u64,
     },
+    /// Dashboard pages' render time over loopback HTTP with many members and a year of orders
+    /// (beside the sign-in page, measured in the same run).
+    Dashboard {
+        #[arg(long, default_value_t = 100_000)]
+        members: usize,
+        /// Orders a day over the last year.
+        #[arg(long, default_value_t = 300)]
+        sales_per_day: u32,
+        /// Timed requests per page.
+        #[arg(long, default_value_t = 15)]
+        requests: usize,
+        /// A database to run on instead of a fresh SQLite file (e.g. a PostgreSQL URL).
+        #[arg(long)]
+        database_url: Option<String>,
+        /// Also write the figures here as JSON.
+        #[arg(long)]
+        json: Option<PathBuf>,
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+    },
     /// A year of weekly balances rebuilt from orders for many departments (beside reading the
     /// same orders), and again when nothing changed.
     Labor {
@@ -247,6 +267,28 @@ async fn main() -> Result<()> {
                 members,
                 rfm_members,
                 rfm_db_members,
+                database_url,
+                json,
+                seed,
+            })
+            .await
+        }
+        Command::Bench {
+            what:
+                BenchWhat::Dashboard {
+                    members,
+                    sales_per_day,
+                    requests,
+                    database_url,
+                    json,
+                    seed,
+                },
+        } => {
+            logging::init("text", "warn,sqlx=error");
+            tillbridge::bench_dashboard::dashboard(tillbridge::bench_dashboard::DashboardOptions {
+                members,
+                sales_per_day,
+                requests,
                 database_url,
                 json,
                 seed,

@@ -21,10 +21,26 @@ pub const SESSION_MS: i64 = 12 * 3600 * 1000;
 pub const MIN_PASSWORD_CHARS: usize = 12;
 pub const MAX_PASSWORD_CHARS: usize = 256;
 
+/// Failed sign-ins of one e-mail before it has to wait.
+pub const FAILURES_BEFORE_WAIT: i64 = 5;
+/// How long an e-mail waits after too many failures; failures older than this are forgotten.
+pub const FAILURE_WINDOW_MS: i64 = 15 * 60 * 1000;
+
 /// A signed-in browser: the token for its cookie (shown nowhere else) and who it is.
 pub struct Session {
     pub token: String,
     pub user: UserRow,
+}
+
+/// What a sign-in attempt got.
+pub enum SignIn {
+    Session(Session),
+    /// The e-mail and password do not match (which of the two is not said).
+    Refused,
+    /// Too many failures for this e-mail: no password is checked until the wait is over.
+    Wait {
+        minutes: i64,
+    },
 }
 
 fn random_token(len: usize) -> String {
@@ -149,36 +165,66 @@ impl Engine {
             })?;
         dashboard::set_password(&mut c, &user.id, &hash).await?;
         dashboard::delete_sessions_of(&mut c, &user.id).await?;
+        dashboard::clear_sign_in_failures(&mut c, email.as_str()).await?;
         Ok(())
     }
 
-    /// Starts a session when the e-mail and password match; `None` when they do not (which
-    /// of the two was wrong is not said).
-    pub async fn sign_in(
-        &self,
-        email: &str,
-        password: &str,
-    ) -> Result<Option<Session>, EngineError> {
-        let found = match Email::parse(email) {
-            Ok(email) => {
-                let mut c = self.conn().await?;
-                dashboard::user_by_email(&mut c, email.as_str()).await?
+    /// Starts a session when the e-mail and password match. After
+    /// [`FAILURES_BEFORE_WAIT`] failures for an e-mail (known or not, so the answer says
+    /// nothing about which exist), it waits [`FAILURE_WINDOW_MS`] from the last failure.
+    pub async fn sign_in(&self, email: &str, password: &str) -> Result<SignIn, EngineError> {
+        let key = Email::parse(email)
+            .map(|e| e.as_str().to_owned())
+            .unwrap_or_else(|_| email.trim().to_lowercase());
+        let now = self.now_ms();
+        let mut c = self.conn().await?;
+        if let Some((failures, last)) = dashboard::sign_in_failures(&mut c, &key).await? {
+            let until = last + FAILURE_WINDOW_MS;
+            if failures >= FAILURES_BEFORE_WAIT && now < until {
+                let minutes = (until - now + 59_999) / 60_000;
+                return Ok(SignIn::Wait { minutes });
             }
-            Err(_) => None,
-        };
+        }
+        let found = dashboard::user_by_email(&mut c, &key).await?;
+        drop(c);
         let phc = found
             .as_ref()
             .map_or_else(|| DECOY.to_owned(), |u| u.password_hash.clone());
         let matches = verify_password(password.to_owned(), phc).await?;
-        let Some(user) = found.filter(|_| matches) else {
-            return Ok(None);
-        };
-        let token = random_token(43);
-        let now = self.now_ms();
         let mut c = self.conn().await?;
+        let Some(user) = found.filter(|_| matches) else {
+            dashboard::record_sign_in_failure(&mut c, &key, now, FAILURE_WINDOW_MS).await?;
+            return Ok(SignIn::Refused);
+        };
+        dashboard::clear_sign_in_failures(&mut c, &key).await?;
+        let token = random_token(43);
         dashboard::insert_session(&mut c, &hash_key(&token), &user.id, now, now + SESSION_MS)
             .await?;
-        Ok(Some(Session { token, user }))
+        Ok(SignIn::Session(Session { token, user }))
+    }
+
+    /// The dashboard's first-run steps the merchant finished or skipped: (step, state).
+    pub async fn onboarding(
+        &self,
+        merchant_id: &str,
+    ) -> Result<Vec<(String, String)>, EngineError> {
+        self.merchant(merchant_id).await?;
+        let mut c = self.conn().await?;
+        Ok(dashboard::onboarding(&mut c, merchant_id).await?)
+    }
+
+    /// Records a first-run step as `done` or `skipped`.
+    pub async fn set_onboarding(
+        &self,
+        merchant_id: &str,
+        step: &str,
+        state: &str,
+        user_email: &str,
+    ) -> Result<(), EngineError> {
+        self.merchant(merchant_id).await?;
+        let mut c = self.conn().await?;
+        let now = self.now_ms();
+        Ok(dashboard::set_onboarding(&mut c, merchant_id, step, state, user_email, now).await?)
     }
 
     /// The user of a live session.

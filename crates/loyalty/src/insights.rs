@@ -18,7 +18,7 @@ use crate::program;
 use crate::tiering::today;
 use chrono::{Datelike, Days, Months, NaiveDate, TimeZone};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 use tillbridge_engine::{Engine, EngineError};
 use tillbridge_store::loyalty as store;
 
@@ -95,9 +95,7 @@ pub struct Figures {
 struct Acc {
     orders: i64,
     net_minor: i64,
-    member_orders: i64,
-    member_spend: i64,
-    per_member: HashMap<String, i64>,
+    members: store::MemberFigures,
     earned: i64,
     redeemed: i64,
     adjusted: i64,
@@ -105,22 +103,24 @@ struct Acc {
 
 impl Acc {
     fn figures(&self, from: NaiveDate, to: NaiveDate) -> Figures {
-        let buying = self.per_member.len() as i64;
-        let repeat = self.per_member.values().filter(|n| **n >= 2).count() as i64;
-        let non_member_orders = (self.orders - self.member_orders).max(0);
-        let non_member_spend = self.net_minor - self.member_spend;
+        let buying = self.members.buying;
+        let repeat = self.members.repeat;
+        let member_orders = self.members.orders;
+        let member_spend = self.members.spend_minor;
+        let non_member_orders = (self.orders - member_orders).max(0);
+        let non_member_spend = self.net_minor - member_spend;
         Figures {
             from: from.to_string(),
             to: to.to_string(),
             orders: self.orders,
-            member_orders: self.member_orders,
-            member_order_share_bp: bp(self.member_orders, self.orders),
+            member_orders,
+            member_order_share_bp: bp(member_orders, self.orders),
             buying_members: buying,
             repeat_members: repeat,
             repeat_purchase_rate_bp: bp(repeat, buying),
-            member_spend_minor: self.member_spend,
-            spend_per_member_minor: per(self.member_spend, buying),
-            member_spend_per_order_minor: per(self.member_spend, self.member_orders),
+            member_spend_minor: member_spend,
+            spend_per_member_minor: per(member_spend, buying),
+            member_spend_per_order_minor: per(member_spend, member_orders),
             non_member_orders,
             non_member_spend_minor: non_member_spend,
             non_member_spend_per_order_minor: per(non_member_spend, non_member_orders),
@@ -213,28 +213,29 @@ pub async fn insights(
             acc.net_minor += d.net_minor;
         }
     }
-    // Every attributed purchase, read once: the range's figures and the lifetime ones.
-    let all = store::member_sales(&mut c, merchant_id).await?;
-    for s in &all {
-        let Some(day) = s
-            .sale_date
-            .parse::<NaiveDate>()
+    // Members' purchases, summed by the database: per period (each date of the range mapped
+    // to its period), for the whole range, and for all time.
+    let starts: Vec<NaiveDate> = buckets.keys().copied().collect();
+    let days: Vec<(String, i64)> = from
+        .iter_days()
+        .take_while(|d| *d <= to)
+        .map(|d| {
+            let start = period.start(d);
+            let index = starts.iter().position(|s| *s == start).unwrap_or(0);
+            (d.to_string(), index as i64)
+        })
+        .collect();
+    for (index, figures) in store::member_figures_by_period(&mut c, merchant_id, &days).await? {
+        let bucket = usize::try_from(index)
             .ok()
-            .filter(|d| (from..=to).contains(d))
-        else {
-            continue;
-        };
-        for acc in [buckets.get_mut(&period.start(day)), Some(&mut total)]
-            .into_iter()
-            .flatten()
-        {
-            acc.member_spend += s.net_eligible_minor;
-            if s.net_eligible_minor > 0 {
-                acc.member_orders += 1;
-                *acc.per_member.entry(s.member_id.clone()).or_default() += 1;
-            }
+            .and_then(|i| starts.get(i))
+            .and_then(|s| buckets.get_mut(s));
+        if let Some(acc) = bucket {
+            acc.members = figures;
         }
     }
+    let (in_range, lifetime) = store::member_figures(&mut c, merchant_id, &f, &t).await?;
+    total.members = in_range;
     // Ledger entries are dated by when they were posted, in the merchant's zone.
     let midnight = |d: NaiveDate| {
         zone.from_local_datetime(&d.and_hms_opt(0, 0, 0).unwrap_or_default())
@@ -272,17 +273,6 @@ pub async fn insights(
         })
         .collect();
 
-    // Lifetime figures.
-    let mut orders: HashMap<&str, i64> = HashMap::new();
-    let mut spend: HashMap<&str, i64> = HashMap::new();
-    for s in &all {
-        *spend.entry(&s.member_id).or_default() += s.net_eligible_minor;
-        if s.net_eligible_minor > 0 {
-            *orders.entry(&s.member_id).or_default() += 1;
-        }
-    }
-    let with_orders: HashSet<&str> = orders.keys().copied().collect();
-    let lifetime_spend: i64 = with_orders.iter().map(|m| spend[m]).sum();
     let (segments, tiers, members, outstanding) = store::member_counts(&mut c, merchant_id).await?;
     let name = |k: Option<String>, none: &str| k.unwrap_or_else(|| none.to_owned());
     Ok(Insights {
@@ -291,13 +281,10 @@ pub async fn insights(
         periods,
         lifetime: Lifetime {
             members,
-            members_with_orders: with_orders.len() as i64,
-            repeat_members: orders.values().filter(|n| **n >= 2).count() as i64,
-            repeat_purchase_rate_bp: bp(
-                orders.values().filter(|n| **n >= 2).count() as i64,
-                with_orders.len() as i64,
-            ),
-            lifetime_value_minor: per(lifetime_spend, with_orders.len() as i64),
+            members_with_orders: lifetime.buying,
+            repeat_members: lifetime.repeat,
+            repeat_purchase_rate_bp: bp(lifetime.repeat, lifetime.buying),
+            lifetime_value_minor: per(lifetime.buying_spend_minor, lifetime.buying),
             credit_outstanding_minor: outstanding,
             segments: segments
                 .into_iter()
@@ -332,15 +319,18 @@ mod tests {
     fn rates_are_basis_points_and_empty_is_none() {
         assert_eq!(bp(1, 3), Some(3333));
         assert_eq!(bp(0, 0), None);
-        let mut acc = Acc {
+        let acc = Acc {
             orders: 10,
             net_minor: 10_000,
-            member_orders: 4,
-            member_spend: 6_000,
+            members: store::MemberFigures {
+                spend_minor: 6_000,
+                orders: 4,
+                buying: 2,
+                repeat: 1,
+                buying_spend_minor: 6_000,
+            },
             ..Acc::default()
         };
-        acc.per_member.insert("a".into(), 3);
-        acc.per_member.insert("b".into(), 1);
         let f = acc.figures(d("2026-01-01"), d("2026-01-31"));
         assert_eq!(f.member_order_share_bp, Some(4000));
         assert_eq!(f.repeat_purchase_rate_bp, Some(5000));

@@ -128,3 +128,79 @@ pub async fn delete_sessions_of(c: &mut Conn, user_id: &str) -> Result<()> {
         .await?;
     Ok(())
 }
+
+/// The onboarding steps a merchant finished or skipped: (step, state).
+pub async fn onboarding(c: &mut Conn, merchant_id: &str) -> Result<Vec<(String, String)>> {
+    let rows = sqlx::query(
+        "SELECT step, state FROM dashboard_onboarding WHERE merchant_id = $1 ORDER BY step",
+    )
+    .bind(merchant_id)
+    .fetch_all(c)
+    .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("step")?, r.try_get("state")?)))
+        .collect()
+}
+
+pub async fn set_onboarding(
+    c: &mut Conn,
+    merchant_id: &str,
+    step: &str,
+    state: &str,
+    user_email: &str,
+    at: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO dashboard_onboarding (merchant_id, step, state, user_email, at) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (merchant_id, step) DO UPDATE SET state = excluded.state, user_email = excluded.user_email, at = excluded.at",
+    )
+    .bind(merchant_id)
+    .bind(step)
+    .bind(state)
+    .bind(user_email)
+    .bind(at)
+    .execute(c)
+    .await?;
+    Ok(())
+}
+
+/// Failed sign-ins of an e-mail since its last success: (count, last failure).
+pub async fn sign_in_failures(c: &mut Conn, email: &str) -> Result<Option<(i64, i64)>> {
+    let row = sqlx::query(
+        "SELECT failures, last_failed_at FROM dashboard_sign_in_failures WHERE email = $1",
+    )
+    .bind(email)
+    .fetch_optional(c)
+    .await?;
+    row.map(|r| Ok((r.try_get("failures")?, r.try_get("last_failed_at")?)))
+        .transpose()
+}
+
+/// Counts one more failure; a failure after a quiet `window_ms` starts the count again.
+pub async fn record_sign_in_failure(
+    c: &mut Conn,
+    email: &str,
+    now: i64,
+    window_ms: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO dashboard_sign_in_failures (email, failures, last_failed_at) VALUES ($1, 1, $2) \
+         ON CONFLICT (email) DO UPDATE SET \
+         failures = CASE WHEN dashboard_sign_in_failures.last_failed_at < $3 THEN 1 ELSE dashboard_sign_in_failures.failures + 1 END, \
+         last_failed_at = excluded.last_failed_at",
+    )
+    .bind(email)
+    .bind(now)
+    .bind(now - window_ms)
+    .execute(c)
+    .await?;
+    Ok(())
+}
+
+pub async fn clear_sign_in_failures(c: &mut Conn, email: &str) -> Result<()> {
+    sqlx::query("DELETE FROM dashboard_sign_in_failures WHERE email = $1")
+        .bind(email)
+        .execute(c)
+        .await?;
+    Ok(())
+}

@@ -853,32 +853,103 @@ pub async fn rfm_runs(c: &mut Conn, merchant_id: &str, limit: i64) -> Result<Vec
         .collect()
 }
 
-/// A member's purchase for insights: who, which business date, net eligible amount.
-#[derive(Clone, Debug)]
-pub struct MemberSale {
-    pub member_id: String,
-    pub sale_date: String,
-    pub net_eligible_minor: i64,
+/// Members' purchases summed for insights: spend (every purchase, refunds included), orders
+/// (purchases with a positive net), members who bought (one or more such orders) and members
+/// who came back (two or more).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MemberFigures {
+    pub spend_minor: i64,
+    pub orders: i64,
+    pub buying: i64,
+    pub repeat: i64,
+    /// The spend of the members who bought.
+    pub buying_spend_minor: i64,
 }
 
-/// Every attributed purchase with a business date.
-pub async fn member_sales(c: &mut Conn, merchant_id: &str) -> Result<Vec<MemberSale>> {
-    let rows = sqlx::query(
-        "SELECT member_id, sale_date, net_eligible_minor FROM loyalty_purchases \
-         WHERE merchant_id = $1 AND member_id IS NOT NULL AND sale_date IS NOT NULL",
-    )
-    .bind(merchant_id)
-    .fetch_all(c)
-    .await?;
+fn member_figures_of(r: &sqlx::any::AnyRow) -> Result<MemberFigures> {
+    Ok(MemberFigures {
+        spend_minor: r.try_get("spend")?,
+        orders: r.try_get("orders")?,
+        buying: r.try_get("buying")?,
+        repeat: r.try_get("repeating")?,
+        buying_spend_minor: r.try_get("buying_spend")?,
+    })
+}
+
+const MEMBER_FIGURES: &str = "CAST(COALESCE(SUM(spend), 0) AS BIGINT) AS spend, \
+     CAST(COALESCE(SUM(n), 0) AS BIGINT) AS orders, \
+     CAST(COALESCE(SUM(CASE WHEN n > 0 THEN 1 ELSE 0 END), 0) AS BIGINT) AS buying, \
+     CAST(COALESCE(SUM(CASE WHEN n > 1 THEN 1 ELSE 0 END), 0) AS BIGINT) AS repeating, \
+     CAST(COALESCE(SUM(CASE WHEN n > 0 THEN spend ELSE 0 END), 0) AS BIGINT) AS buying_spend";
+
+/// The members' figures of each period: `days` maps every business date of the range to its
+/// period's number. Periods without purchases are left out.
+pub async fn member_figures_by_period(
+    c: &mut Conn,
+    merchant_id: &str,
+    days: &[(String, i64)],
+) -> Result<Vec<(i64, MemberFigures)>> {
+    if days.is_empty() {
+        return Ok(Vec::new());
+    }
+    let values = crate::placeholders(days.len(), "", 2, 2);
+    let sql = format!(
+        "WITH d (day, period) AS (VALUES {values}), \
+         per AS (SELECT d.period AS period, p.member_id AS member_id, SUM(p.net_eligible_minor) AS spend, \
+                   SUM(CASE WHEN p.net_eligible_minor > 0 THEN 1 ELSE 0 END) AS n \
+                 FROM loyalty_purchases p JOIN d ON p.sale_date = d.day \
+                 WHERE p.merchant_id = $1 AND p.member_id IS NOT NULL \
+                 GROUP BY d.period, p.member_id) \
+         SELECT period, {MEMBER_FIGURES} FROM per GROUP BY period"
+    );
+    let mut q = sqlx::query(&sql).bind(merchant_id);
+    for (day, period) in days {
+        q = q.bind(day).bind(*period);
+    }
+    let rows = q.fetch_all(c).await?;
     rows.iter()
-        .map(|r| {
-            Ok(MemberSale {
-                member_id: r.try_get("member_id")?,
-                sale_date: r.try_get("sale_date")?,
-                net_eligible_minor: r.try_get("net_eligible_minor")?,
-            })
-        })
+        .map(|r| Ok((r.try_get("period")?, member_figures_of(r)?)))
         .collect()
+}
+
+/// The members' figures of the business dates `from..=to`, and of all time.
+pub async fn member_figures(
+    c: &mut Conn,
+    merchant_id: &str,
+    from: &str,
+    to: &str,
+) -> Result<(MemberFigures, MemberFigures)> {
+    let sql = format!(
+        "WITH per AS (SELECT member_id, \
+            SUM(CASE WHEN sale_date >= $2 AND sale_date <= $3 THEN net_eligible_minor ELSE 0 END) AS r_spend, \
+            SUM(CASE WHEN sale_date >= $2 AND sale_date <= $3 AND net_eligible_minor > 0 THEN 1 ELSE 0 END) AS r_n, \
+            SUM(net_eligible_minor) AS spend, \
+            SUM(CASE WHEN net_eligible_minor > 0 THEN 1 ELSE 0 END) AS n \
+          FROM loyalty_purchases \
+          WHERE merchant_id = $1 AND member_id IS NOT NULL AND sale_date IS NOT NULL \
+          GROUP BY member_id) \
+         SELECT {MEMBER_FIGURES}, \
+           CAST(COALESCE(SUM(r_spend), 0) AS BIGINT) AS r_spend, \
+           CAST(COALESCE(SUM(r_n), 0) AS BIGINT) AS r_orders, \
+           CAST(COALESCE(SUM(CASE WHEN r_n > 0 THEN 1 ELSE 0 END), 0) AS BIGINT) AS r_buying, \
+           CAST(COALESCE(SUM(CASE WHEN r_n > 1 THEN 1 ELSE 0 END), 0) AS BIGINT) AS r_repeating, \
+           CAST(COALESCE(SUM(CASE WHEN r_n > 0 THEN r_spend ELSE 0 END), 0) AS BIGINT) AS r_buying_spend \
+         FROM per"
+    );
+    let r = sqlx::query(&sql)
+        .bind(merchant_id)
+        .bind(from)
+        .bind(to)
+        .fetch_one(c)
+        .await?;
+    let range = MemberFigures {
+        spend_minor: r.try_get("r_spend")?,
+        orders: r.try_get("r_orders")?,
+        buying: r.try_get("r_buying")?,
+        repeat: r.try_get("r_repeating")?,
+        buying_spend_minor: r.try_get("r_buying_spend")?,
+    };
+    Ok((range, member_figures_of(&r)?))
 }
 
 /// Every synced order of one business date, summed: sales that stand (not voided) and the net

@@ -91,6 +91,16 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "dashboard users",
         include_str!("../migrations/sqlite/0017_dashboard_users.sql"),
     ),
+    (
+        18,
+        "dashboard onboarding",
+        include_str!("../migrations/sqlite/0018_dashboard_onboarding.sql"),
+    ),
+    (
+        19,
+        "insights indexes",
+        include_str!("../migrations/sqlite/0019_insights_indexes.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -177,6 +187,16 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         17,
         "dashboard users",
         include_str!("../migrations/postgres/0017_dashboard_users.sql"),
+    ),
+    (
+        18,
+        "dashboard onboarding",
+        include_str!("../migrations/postgres/0018_dashboard_onboarding.sql"),
+    ),
+    (
+        19,
+        "insights indexes",
+        include_str!("../migrations/postgres/0019_insights_indexes.sql"),
     ),
 ];
 

@@ -678,3 +678,107 @@ async fn stored_sales_figures_follow_the_model_and_the_migration_agrees(backend:
     drop(c);
     assert_eq!(figures(&store).await, want);
 }
+
+conformance!(member_figures_agree_with_counting_each_purchase);
+/// Insights' member figures, summed by the database per period, for a range and for all time,
+/// agree with counting every purchase one by one.
+async fn member_figures_agree_with_counting_each_purchase(backend: TestBackend) {
+    use std::collections::HashMap;
+    use tillbridge_store::loyalty::{self, MemberFigures};
+    let Some((_db, store)) = open(backend).await else {
+        return;
+    };
+    let start = chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
+    let date = |k: i64| (start + chrono::Duration::days(k)).to_string();
+    // A small linear congruential generator: the same purchases every run.
+    let mut seed: u64 = 42;
+    let mut next = |n: u64| {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (seed >> 33) % n
+    };
+    let members: Vec<(String, String)> = (0..60)
+        .map(|i| (format!("mem{i}"), format!("m{i}@example.com")))
+        .collect();
+    let mut purchases = Vec::new();
+    for (i, (id, _)) in members.iter().enumerate() {
+        for k in 0..next(6) {
+            // Some refunds and zero-value purchases; dates over 90 days.
+            let net = match next(10) {
+                0 => -(next(500) as i64) - 1,
+                1 => 0,
+                _ => next(5_000) as i64 + 1,
+            };
+            purchases.push((
+                id.clone(),
+                "con1".to_owned(),
+                format!("sale-{i}-{k}"),
+                date(next(90) as i64),
+                net,
+            ));
+        }
+    }
+    let mut c = store.conn().await.unwrap();
+    loyalty::seed_members(&mut c, "m1", &members, &purchases, 0)
+        .await
+        .unwrap();
+
+    let count = |rows: &[&(String, String, String, String, i64)]| {
+        let mut per: HashMap<&str, (i64, i64)> = HashMap::new();
+        for (member, _, _, _, net) in rows {
+            let e = per.entry(member.as_str()).or_default();
+            e.0 += net;
+            e.1 += i64::from(*net > 0);
+        }
+        MemberFigures {
+            spend_minor: per.values().map(|v| v.0).sum(),
+            orders: per.values().map(|v| v.1).sum(),
+            buying: per.values().filter(|v| v.1 > 0).count() as i64,
+            repeat: per.values().filter(|v| v.1 > 1).count() as i64,
+            buying_spend_minor: per.values().filter(|v| v.1 > 0).map(|v| v.0).sum(),
+        }
+    };
+    // Weeks of seven days from day 10 to day 79 (periods 0..10).
+    let days: Vec<(String, i64)> = (10..80).map(|k| (date(k), (k - 10) / 7)).collect();
+    let by_period = loyalty::member_figures_by_period(&mut c, "m1", &days)
+        .await
+        .unwrap();
+    for period in 0..10 {
+        let dates: Vec<&String> = days
+            .iter()
+            .filter(|(_, p)| *p == period)
+            .map(|(d, _)| d)
+            .collect();
+        let rows: Vec<_> = purchases.iter().filter(|p| dates.contains(&&p.3)).collect();
+        let want = count(&rows);
+        let got = by_period
+            .iter()
+            .find(|(p, _)| *p == period)
+            .map(|(_, f)| f.clone())
+            .unwrap_or_default();
+        assert_eq!(
+            (got.spend_minor, got.orders, got.buying, got.repeat),
+            (want.spend_minor, want.orders, want.buying, want.repeat),
+            "period {period}"
+        );
+    }
+    let (range, lifetime) = loyalty::member_figures(&mut c, "m1", &date(10), &date(79))
+        .await
+        .unwrap();
+    let in_range: Vec<_> = purchases
+        .iter()
+        .filter(|p| p.3 >= date(10) && p.3 <= date(79))
+        .collect();
+    let want = count(&in_range);
+    assert_eq!(
+        (range.spend_minor, range.orders, range.buying, range.repeat),
+        (want.spend_minor, want.orders, want.buying, want.repeat)
+    );
+    let all: Vec<_> = purchases.iter().collect();
+    assert_eq!(lifetime, count(&all));
+    assert!(
+        lifetime.repeat > 0 && lifetime.buying > lifetime.repeat,
+        "{lifetime:?}"
+    );
+}

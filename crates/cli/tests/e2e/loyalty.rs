@@ -266,7 +266,7 @@ on_both_backends!(
     }
 );
 
-fn sku(sm: &Value, category: &str, nth: usize) -> String {
+pub(crate) fn sku(sm: &Value, category: &str, nth: usize) -> String {
     sm["menu"]
         .as_array()
         .unwrap()

@@ -967,3 +967,106 @@ on_both_backends!(
         s.w.stop().await;
     }
 );
+
+on_both_backends!(
+    dashboard_orders_show_status_the_outage_banner_and_manual_handling,
+    |backend| async move {
+        use crate::dashboard::{engine_user, Browser, PASSWORD};
+        let Some(s) = setup(backend).await else {
+            return;
+        };
+        let (_, created) = s.submit(&s.takeaway("web-1")).await;
+        let fine = created["id"].as_str().unwrap().to_owned();
+        s.wait_for(&fine, "accepted", Some("applied")).await;
+        s.w.sb
+            .fault(json!({"kind": "server_error", "status": 503, "merchant": s.sid}))
+            .await;
+        let (_, created) = s.submit(&s.takeaway("down-1")).await;
+        let failed = created["id"].as_str().unwrap().to_owned();
+        s.wait_for(&failed, "failed", None).await;
+
+        engine_user(&s.w, "staff@cafe.example", Some(&s.m)).await;
+        let mut staff = Browser::new(&s.w.hub.url);
+        staff.sign_in("staff@cafe.example", PASSWORD).await;
+        let (status, page, _) = staff.get(&format!("/merchants/{}/orders", s.m)).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(
+            page.contains("id=\"outage-banner\"") && page.contains("API is failing"),
+            "the banner"
+        );
+        let manual = &page[page.find("id=\"manual-orders\"").expect("manual list")..];
+        let manual = &manual[..manual.find("</table>").unwrap()];
+        assert!(manual.contains("down-1") && !manual.contains("web-1"));
+        let all = &page[page.find("id=\"orders\"").unwrap()..];
+        assert!(all.contains("web-1") && all.contains("down-1"));
+        assert!(
+            all.contains("data-order-status=\"accepted\"")
+                && all.contains("data-order-status=\"failed\"")
+        );
+        assert_eq!(
+            page.matches("method=\"post\"").count(),
+            1,
+            "read-only: no form but Sign out"
+        );
+        let (_, page, _) = staff
+            .get(&format!("/merchants/{}/orders?status=failed", s.m))
+            .await;
+        let all = &page[page.find("id=\"orders\"").unwrap()..];
+        assert!(all.contains("down-1") && !all.contains("web-1"));
+        let (status, page, _) = staff
+            .get(&format!("/merchants/{}/orders?status=lost", s.m))
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(page.contains("`lost` is not an order status"));
+
+        let (status, page, _) = staff
+            .get(&format!("/merchants/{}/orders/{failed}", s.m))
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(page.contains("id=\"manual\"") && page.contains("enter it there by hand"));
+        assert!(
+            page.contains(&s.coffee.0) && page.contains("warm it up"),
+            "the items"
+        );
+        assert!(page.contains("Ada Lovelace"));
+        assert!(page.contains("partner_outage"), "the last error");
+
+        // The outage ends: the banner goes, the failed order stays for staff.
+        s.w.sb
+            .api
+            .call(Method::DELETE, "/_sandbox/faults", None)
+            .await
+            .unwrap();
+        let (_, created) = s.submit(&s.takeaway("web-2")).await;
+        let id = created["id"].as_str().unwrap().to_owned();
+        s.wait_for(&id, "accepted", None).await;
+        let (_, page, _) = staff.get(&format!("/merchants/{}/orders", s.m)).await;
+        assert!(!page.contains("id=\"outage-banner\""), "the outage is over");
+        assert!(page.contains("An outage of") && page.contains("id=\"manual-orders\""));
+
+        // Another merchant's user sees none of it.
+        let other =
+            s.w.api
+                .post(
+                    "/api/v1/merchants",
+                    &json!({ "name": "Bravo", "timezone": "Europe/Copenhagen", "currency": "DKK" }),
+                )
+                .await
+                .unwrap();
+        let other = other["id"].as_str().unwrap();
+        engine_user(&s.w, "staff@bravo.example", Some(other)).await;
+        let mut bravo = Browser::new(&s.w.hub.url);
+        bravo.sign_in("staff@bravo.example", PASSWORD).await;
+        for path in [
+            format!("/merchants/{}/orders", s.m),
+            format!("/merchants/{}/orders/{failed}", s.m),
+            format!("/merchants/{other}/orders/{failed}"),
+        ] {
+            let (status, page, _) = bravo.get(&path).await;
+            assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+            assert!(!page.contains("down-1"));
+        }
+        assert!(!staff.seen.contains(&s.w.sb.client_secret));
+        s.w.stop().await;
+    }
+);

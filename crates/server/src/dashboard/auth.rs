@@ -9,12 +9,17 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::html;
 use serde::Deserialize;
-use tillbridge_engine::users::{generate_password, SESSION_MS};
+use tillbridge_engine::users::{self, generate_password, SESSION_MS};
 
 /// Administrators get the merchants; a merchant's user goes straight to their merchant.
 pub async fn home(State(s): State<AppState>, viewer: Viewer) -> Result<Response, Page> {
     if let Some(own) = &viewer.user.merchant_id {
-        return Ok(Redirect::to(&format!("/merchants/{own}/channels")).into_response());
+        let first = if super::onboarding::unfinished(&s, own).await? {
+            "onboarding"
+        } else {
+            "channels"
+        };
+        return Ok(Redirect::to(&format!("/merchants/{own}/{first}")).into_response());
     }
     let merchants = s.engine.merchants().await?;
     let body = html! {
@@ -88,22 +93,35 @@ pub async fn sign_in(
     DashForm(form): DashForm<SignIn>,
 ) -> Result<Response, Page> {
     let token = cookie(&headers, LOGIN_COOKIE).unwrap_or_default();
-    let problem = if form.email.trim().is_empty() || form.password.is_empty() {
-        Some("Enter your e-mail and your password.")
-    } else {
-        None
-    };
-    let session = match problem {
-        Some(_) => None,
-        None => s.engine.sign_in(&form.email, &form.password).await?,
-    };
-    let Some(session) = session else {
-        tracing::info!("dashboard sign-in refused");
-        let problem = problem.unwrap_or("The e-mail or the password is wrong.");
-        return Ok(respond(
+    let attempt = if form.email.trim().is_empty() || form.password.is_empty() {
+        Err((
             StatusCode::UNAUTHORIZED,
-            sign_in_form(token, form.email.trim(), Some(problem)),
-        ));
+            "Enter your e-mail and your password.".to_owned(),
+        ))
+    } else {
+        match s.engine.sign_in(&form.email, &form.password).await? {
+            users::SignIn::Session(session) => Ok(session),
+            users::SignIn::Refused => Err((
+                StatusCode::UNAUTHORIZED,
+                "The e-mail or the password is wrong.".to_owned(),
+            )),
+            users::SignIn::Wait { minutes } => Err((
+                StatusCode::TOO_MANY_REQUESTS,
+                format!(
+                    "Too many failed sign-ins for this e-mail. Try again in {minutes} minute(s), or ask an administrator to set a new password (tillbridge users password)."
+                ),
+            )),
+        }
+    };
+    let session = match attempt {
+        Ok(session) => session,
+        Err((status, problem)) => {
+            tracing::info!(%status, "dashboard sign-in refused");
+            return Ok(respond(
+                status,
+                sign_in_form(token, form.email.trim(), Some(&problem)),
+            ));
+        }
     };
     tracing::info!(user_id = %session.user.id, "dashboard sign-in");
     let mut r = Redirect::to("/").into_response();

@@ -2,7 +2,8 @@
 //! consent page, and per connection a Status tab (test, sync progress), a Settings tab
 //! (account, location mapping, reconnect, delete) and the integration log.
 
-use super::{at, document, respond, DashForm, Nav, Page, Viewer};
+use super::form::Problems;
+use super::{at, merchant_page, DashForm, Done, Page, Viewer};
 use crate::AppState;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -14,28 +15,37 @@ use tillbridge_engine::merchants::Merchant;
 use tillbridge_engine::EngineError;
 use tillbridge_model::Series;
 
-/// What a page says after a form sent the browser back to it.
-#[derive(Deserialize, Default)]
-pub struct Done {
-    done: Option<String>,
-}
+/// What the pages say after a form sent the browser back to them.
+const NOTICES: &[(&str, &str)] = &[
+    (
+        "connected",
+        "Connected. Map your locations on the Settings tab to start syncing.",
+    ),
+    (
+        "onboarded",
+        "Setup finished. Every step can be changed later from the navigation above.",
+    ),
+    ("tested", "Connection test succeeded."),
+    (
+        "sync",
+        "Sync scheduled: every stream of this connection runs now.",
+    ),
+    ("mapped", "Location mapped. Its orders start syncing now."),
+    (
+        "deleted",
+        "Connection deleted. Its credentials are erased and its synced history is kept.",
+    ),
+];
 
-impl Done {
-    fn notice(&self) -> Option<&'static str> {
-        Some(match self.done.as_deref()? {
-            "connected" => "Connected. Map your locations on the Settings tab to start syncing.",
-            "tested" => "Connection test succeeded.",
-            "sync" => "Sync scheduled: every stream of this connection runs now.",
-            "mapped" => "Location mapped. Its orders start syncing now.",
-            "deleted" => {
-                "Connection deleted. Its credentials are erased and its synced history is kept."
-            }
-            _ => return None,
-        })
+/// A connection as pickers name it: the platform, and the account when it is known.
+pub(crate) fn channel_label(series: &str, account_name: Option<&str>) -> String {
+    match account_name {
+        Some(account) => format!("{} · {account}", series_name(series)),
+        None => series_name(series).to_owned(),
     }
 }
 
-fn series_name(series: &str) -> &'static str {
+pub(crate) fn series_name(series: &str) -> &'static str {
     match series {
         "k" => "Lightspeed K-Series (Restaurant)",
         "x" => "Lightspeed X-Series (Retail)",
@@ -60,21 +70,8 @@ fn badge(status: &str) -> Markup {
     html! { span class={ "badge " (status) } data-status=(status) { (status_name(status)) } }
 }
 
-fn notice(done: &Done) -> Markup {
-    html! {
-        @if let Some(n) = done.notice() {
-            p.notice #notice role="status" { (n) }
-        }
-    }
-}
-
 fn page(viewer: &Viewer, merchant: &Merchant, title: &str, body: Markup) -> Response {
-    let nav = Nav {
-        viewer,
-        merchant,
-        section: "channels",
-    };
-    respond(StatusCode::OK, document(title, Some(&nav), body))
+    merchant_page(viewer, merchant, "channels", StatusCode::OK, title, body)
 }
 
 pub async fn list(
@@ -87,13 +84,17 @@ pub async fn list(
     let connections = s.engine.connections(&merchant_id).await?;
     let body = html! {
         h1 { "Sales Channels" }
-        (notice(&done))
+        (done.show(NOTICES))
         p { a #add-channel href=(format!("/merchants/{merchant_id}/channels/new")) { button.primary type="button" { "Add Channel" } } }
         @if connections.is_empty() {
             div.card #onboarding {
                 h2 { "Connect Sales Channel" }
                 p { "Connect the point of sale your orders come from. You sign in at Lightspeed and approve access; there is nothing to copy or paste." }
-                p { a href=(format!("/merchants/{merchant_id}/channels/new")) { "Connect a sales channel" } }
+                p {
+                    a href=(format!("/merchants/{merchant_id}/channels/new")) { "Connect a sales channel" }
+                    " or "
+                    a #start-setup href=(format!("/merchants/{merchant_id}/onboarding")) { "set up step by step" }
+                }
             }
         }
         div.cards #connections {
@@ -203,7 +204,7 @@ fn status_body(
     let base = format!("/merchants/{}/channels/{}", merchant.id, c.id);
     html! {
         (tabs(&merchant.id, c, "status"))
-        (notice(done))
+        (done.show(NOTICES))
         @if let Some(problem) = problem {
             p.problem #problem role="alert" { (problem) }
         }
@@ -334,12 +335,12 @@ fn settings_body(
     c: &ConnectionView,
     locations: &[tillbridge_engine::merchants::Location],
     done: &Done,
-    delete_problem: Option<&str>,
+    problems: &Problems,
 ) -> Markup {
     let base = format!("/merchants/{}/channels/{}", merchant.id, c.id);
     html! {
         (tabs(&merchant.id, c, "settings"))
-        (notice(done))
+        (done.show(NOTICES))
         div.card {
             table {
                 tr { th { "Platform" } td { (series_name(&c.series)) } }
@@ -368,7 +369,7 @@ fn settings_body(
                             form.inline method="post" action=(format!("{base}/map")) {
                                 input type="hidden" name="csrf" value=(viewer.csrf);
                                 input type="hidden" name="pos_location_id" value=(p.id);
-                                select name="location_id" aria-label=(format!("tillbridge location for {}", p.name)) {
+                                select name="location_id" aria-label=(format!("tillbridge location for {}", p.name)) aria-invalid=[problems.invalid(&format!("map-{}", p.id))] {
                                     option value="" selected[p.location_id.is_none()] { "not mapped" }
                                     @for l in locations {
                                         option value=(l.id) selected[p.location_id.as_deref() == Some(l.id.as_str())] { (l.name) }
@@ -377,6 +378,7 @@ fn settings_body(
                                 " "
                                 button type="submit" { "Save" }
                             }
+                            (problems.show(&format!("map-{}", p.id)))
                         }
                     }
                 }
@@ -388,10 +390,8 @@ fn settings_body(
             form method="post" action=(format!("{base}/delete")) {
                 input type="hidden" name="csrf" value=(viewer.csrf);
                 label for="confirm" { "Type " code { "Lightspeed" } " to confirm" }
-                input #confirm type="text" name="confirm" autocomplete="off" aria-invalid=[delete_problem.map(|_| "true")];
-                @if let Some(problem) = delete_problem {
-                    div.field-error #confirm-error role="alert" { (problem) }
-                }
+                input #confirm type="text" name="confirm" autocomplete="off" aria-invalid=[problems.invalid("confirm")];
+                (problems.show("confirm"))
                 p { button.danger #delete-connection type="submit" disabled[c.status == "disabled"] { "Delete" } }
             }
         }
@@ -406,7 +406,14 @@ pub async fn settings(
 ) -> Result<Response, Page> {
     let (merchant, c) = connection(&s, &viewer, &merchant_id, &connection_id).await?;
     let locations = s.engine.locations(&merchant_id).await?;
-    let body = settings_body(&merchant, &viewer, &c, &locations, &done, None);
+    let body = settings_body(
+        &merchant,
+        &viewer,
+        &c,
+        &locations,
+        &done,
+        &Problems::default(),
+    );
     Ok(page(&viewer, &merchant, "Connection settings", body))
 }
 
@@ -418,32 +425,74 @@ pub struct Map {
     location_id: String,
 }
 
+/// Maps a POS location; a refusal shows beside that location's row and changes nothing.
 pub async fn map(
     State(s): State<AppState>,
     viewer: Viewer,
     Path((merchant_id, connection_id)): Path<(String, String)>,
     DashForm(form): DashForm<Map>,
 ) -> Result<Response, Page> {
-    viewer.merchant(&s, &merchant_id).await?;
-    if form.location_id.is_empty() {
+    let (merchant, c) = connection(&s, &viewer, &merchant_id, &connection_id).await?;
+    if !c.pos_locations.iter().any(|p| p.id == form.pos_location_id) {
         return Err(Page::error(
             StatusCode::BAD_REQUEST,
             "Not done",
-            "Pick the tillbridge location this POS location belongs to; a mapping cannot be removed, only changed.",
+            &format!(
+                "`{}` is not a location of this connection; reload the page and pick again.",
+                form.pos_location_id
+            ),
         ));
     }
-    s.engine
-        .map_location(
-            &merchant_id,
-            &form.location_id,
-            &connection_id,
-            &form.pos_location_id,
-        )
-        .await?;
-    Ok(Redirect::to(&format!(
-        "/merchants/{merchant_id}/channels/{connection_id}/settings?done=mapped"
+    let field = format!("map-{}", form.pos_location_id);
+    let mut problems = Problems::default();
+    if form.location_id.is_empty() {
+        problems.add(
+            &field,
+            "Pick the tillbridge location this POS location belongs to; a mapping cannot be removed, only changed.",
+        );
+    } else {
+        match s
+            .engine
+            .map_location(
+                &merchant_id,
+                &form.location_id,
+                &connection_id,
+                &form.pos_location_id,
+            )
+            .await
+        {
+            Ok(_) => {
+                return Ok(Redirect::to(&format!(
+                    "/merchants/{merchant_id}/channels/{connection_id}/settings?done=mapped"
+                ))
+                .into_response())
+            }
+            Err(EngineError::Invalid(m) | EngineError::Conflict(m)) => problems.add(&field, m),
+            Err(e) => return Err(Page::from(e)),
+        }
+    }
+    refused_settings(&s, &viewer, &merchant, &c, &problems).await
+}
+
+/// The Settings tab again with what was refused beside its field (status 400).
+async fn refused_settings(
+    s: &AppState,
+    viewer: &Viewer,
+    merchant: &Merchant,
+    c: &ConnectionView,
+    problems: &Problems,
+) -> Result<Response, Page> {
+    let locations = s.engine.locations(&merchant.id).await?;
+    let body = settings_body(merchant, viewer, c, &locations, &Done::default(), problems);
+    let status = StatusCode::BAD_REQUEST;
+    Ok(merchant_page(
+        viewer,
+        merchant,
+        "channels",
+        status,
+        "Connection settings",
+        body,
     ))
-    .into_response())
 }
 
 #[derive(Deserialize)]
@@ -462,29 +511,16 @@ pub async fn delete(
 ) -> Result<Response, Page> {
     let (merchant, c) = connection(&s, &viewer, &merchant_id, &connection_id).await?;
     if form.confirm.trim() != "Lightspeed" {
-        let locations = s.engine.locations(&merchant_id).await?;
-        let problem = if form.confirm.trim().is_empty() {
-            "Type Lightspeed in the box to confirm the deletion.".to_owned()
-        } else {
-            "That is not Lightspeed: type the word Lightspeed exactly to confirm.".to_owned()
-        };
-        let body = settings_body(
-            &merchant,
-            &viewer,
-            &c,
-            &locations,
-            &Done::default(),
-            Some(&problem),
+        let mut problems = Problems::default();
+        problems.add(
+            "confirm",
+            if form.confirm.trim().is_empty() {
+                "Type Lightspeed in the box to confirm the deletion."
+            } else {
+                "That is not Lightspeed: type the word Lightspeed exactly to confirm."
+            },
         );
-        let nav = Nav {
-            viewer: &viewer,
-            merchant: &merchant,
-            section: "channels",
-        };
-        return Ok(respond(
-            StatusCode::BAD_REQUEST,
-            document("Connection settings", Some(&nav), body),
-        ));
+        return refused_settings(&s, &viewer, &merchant, &c, &problems).await;
     }
     s.engine
         .disconnect(&merchant_id, &connection_id, &form.confirm)

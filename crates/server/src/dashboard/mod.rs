@@ -9,9 +9,20 @@
 //! - A merchant's user sees only that merchant; another merchant's pages answer 404, as an
 //!   unknown merchant does.
 //! - Pages never show a token or secret: they render views that hold none.
+//!
+//! Pages: sign-in, the merchants (administrators), Get started (first-run steps), Settings ›
+//! Sales Channels, Members,
+//! Loyalty program, Insights, Weekly balance and Tools › Import POS, Orders.
 
 mod auth;
 mod channels;
+mod charts;
+mod insights;
+mod labor;
+mod members;
+mod onboarding;
+mod orders;
+mod program;
 
 use crate::AppState;
 use axum::body::{to_bytes, Body};
@@ -64,6 +75,50 @@ pub fn routes(state: AppState) -> Router<AppState> {
             "/merchants/{merchant_id}/channels/{connection_id}/delete",
             post(channels::delete),
         )
+        .route(
+            "/merchants/{merchant_id}/onboarding/{step}",
+            post(onboarding::decide),
+        )
+        .route(
+            "/merchants/{merchant_id}/labor/settings",
+            post(labor::save_settings),
+        )
+        .route(
+            "/merchants/{merchant_id}/labor/departments",
+            post(labor::create_department),
+        )
+        .route(
+            "/merchants/{merchant_id}/labor/departments/{department_id}",
+            post(labor::update_department),
+        )
+        .route(
+            "/merchants/{merchant_id}/labor/departments/{department_id}/days/{date}/confirm",
+            post(labor::confirm_day),
+        )
+        .route(
+            "/merchants/{merchant_id}/labor/departments/{department_id}/days/{date}/reopen",
+            post(labor::reopen_day),
+        )
+        .route(
+            "/merchants/{merchant_id}/labor/import",
+            post(labor::run_import),
+        )
+        .route(
+            "/merchants/{merchant_id}/loyalty/earning",
+            post(program::save_earning),
+        )
+        .route(
+            "/merchants/{merchant_id}/loyalty/tiers",
+            post(program::save_tiers),
+        )
+        .route(
+            "/merchants/{merchant_id}/loyalty/cards",
+            post(program::create_card),
+        )
+        .route(
+            "/merchants/{merchant_id}/loyalty/cards/{card_id}",
+            post(program::update_card),
+        )
         .route_layer(from_fn_with_state(state, check_form_token));
     Router::new()
         .route("/", get(auth::home))
@@ -82,6 +137,41 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route(
             "/merchants/{merchant_id}/channels/{connection_id}/log",
             get(channels::log),
+        )
+        .route("/merchants/{merchant_id}/members", get(members::list))
+        .route(
+            "/merchants/{merchant_id}/members/{member_id}",
+            get(members::profile),
+        )
+        .route("/merchants/{merchant_id}/loyalty", get(program::show))
+        .route("/merchants/{merchant_id}/insights", get(insights::show))
+        .route("/merchants/{merchant_id}/labor", get(labor::show))
+        .route(
+            "/merchants/{merchant_id}/labor/departments/new",
+            get(labor::new_department),
+        )
+        .route(
+            "/merchants/{merchant_id}/labor/departments/{department_id}",
+            get(labor::edit_department),
+        )
+        .route(
+            "/merchants/{merchant_id}/labor/departments/{department_id}/week",
+            get(labor::week),
+        )
+        .route("/merchants/{merchant_id}/labor/import", get(labor::import))
+        .route("/merchants/{merchant_id}/onboarding", get(onboarding::show))
+        .route("/merchants/{merchant_id}/orders", get(orders::list))
+        .route(
+            "/merchants/{merchant_id}/orders/{order_id}",
+            get(orders::detail),
+        )
+        .route(
+            "/merchants/{merchant_id}/loyalty/cards/new",
+            get(program::new_card),
+        )
+        .route(
+            "/merchants/{merchant_id}/loyalty/cards/{card_id}",
+            get(program::edit_card),
         )
         .merge(forms)
 }
@@ -245,9 +335,155 @@ impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for DashForm
 }
 
 pub(crate) mod form {
+    use super::Page;
+    use axum::response::{IntoResponse, Redirect, Response};
+    use maud::{html, Markup};
+    use tillbridge_engine::EngineError;
+    use tillbridge_model::{currency_exponent, parse_minor};
+
     /// The pairs of an `application/x-www-form-urlencoded` body (unreadable pairs dropped).
     pub fn url_decoded(bytes: &[u8]) -> Vec<(String, String)> {
         serde_urlencoded::from_bytes::<Vec<(String, String)>>(bytes).unwrap_or_default()
+    }
+
+    /// A form whose fields may repeat (check boxes, table rows), read as sent.
+    #[derive(serde::Deserialize)]
+    #[serde(transparent)]
+    pub struct Fields(Vec<(String, String)>);
+
+    impl Fields {
+        /// The field's first value, trimmed; empty when it was not sent.
+        pub fn get(&self, name: &str) -> &str {
+            self.0
+                .iter()
+                .find(|(k, _)| k == name)
+                .map_or("", |(_, v)| v.trim())
+        }
+
+        /// Every value sent under `name`, in order.
+        pub fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+            self.0
+                .iter()
+                .filter(move |(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+        }
+
+        /// Whether a check box was ticked.
+        pub fn ticked(&self, name: &str) -> bool {
+            self.0.iter().any(|(k, _)| k == name)
+        }
+    }
+
+    /// What is wrong with a form, field by field; shown next to each field, and the form keeps
+    /// what was typed.
+    #[derive(Default)]
+    pub struct Problems(Vec<(String, String)>);
+
+    impl Problems {
+        pub fn add(&mut self, field: &str, message: impl Into<String>) {
+            self.0.push((field.to_owned(), message.into()));
+        }
+
+        pub fn is_empty(&self) -> bool {
+            self.0.is_empty()
+        }
+
+        pub fn of(&self, field: &str) -> Option<&str> {
+            self.0
+                .iter()
+                .find(|(k, _)| k == field)
+                .map(|(_, m)| m.as_str())
+        }
+
+        /// `aria-invalid` for the field's input.
+        pub fn invalid(&self, field: &str) -> Option<&'static str> {
+            self.of(field).map(|_| "true")
+        }
+
+        /// The field's message, if it has one.
+        pub fn show(&self, field: &str) -> Markup {
+            html! {
+                @if let Some(m) = self.of(field) {
+                    div.field-error id=(format!("{field}-error")) role="alert" { (m) }
+                }
+            }
+        }
+    }
+
+    impl Problems {
+        /// An engine refusal joins the problems: beside the field its message starts with
+        /// (`` `from` …``), otherwise at the top of the form. Any other error becomes an
+        /// error page.
+        pub fn refusal(&mut self, e: EngineError, fields: &[&str]) -> Result<(), Page> {
+            match e {
+                EngineError::Invalid(m) | EngineError::Conflict(m) => {
+                    let field = fields
+                        .iter()
+                        .find(|f| m.starts_with(&format!("`{f}`")))
+                        .copied()
+                        .unwrap_or("form");
+                    self.add(field, m);
+                    Ok(())
+                }
+                e => Err(Page::from(e)),
+            }
+        }
+    }
+
+    /// Saves when the form has no problems, and then sends the browser on to `next`. A
+    /// refusal of the engine joins the problems (see [`Problems::refusal`]); `None` tells the
+    /// caller to show the form again. `saving` does nothing unless it is awaited here.
+    pub async fn save<T>(
+        problems: &mut Problems,
+        fields: &[&str],
+        saving: impl std::future::Future<Output = Result<T, EngineError>>,
+        next: &str,
+    ) -> Result<Option<Response>, Page> {
+        if !problems.is_empty() {
+            return Ok(None);
+        }
+        match saving.await {
+            Ok(_) => Ok(Some(Redirect::to(next).into_response())),
+            Err(e) => {
+                problems.refusal(e, fields)?;
+                Ok(None)
+            }
+        }
+    }
+
+    /// An amount typed in the merchant's currency (`12.50`), as minor units. More decimals
+    /// than the currency has are refused rather than rounded.
+    pub fn amount(raw: &str, currency: &str) -> Result<i64, String> {
+        let exponent = currency_exponent(currency);
+        let typed = raw.trim();
+        let decimals = typed.split_once('.').map_or(0, |(_, d)| d.len());
+        if decimals > exponent as usize {
+            return Err(format!(
+                "`{typed}` has more decimals than {currency} has ({exponent}); round it"
+            ));
+        }
+        let minor = parse_minor(typed, exponent)
+            .map_err(|_| format!("`{typed}` is not an amount; write it like 12.50"))?;
+        if minor < 0 {
+            return Err(format!("`{typed}` is negative; use 0 or more"));
+        }
+        Ok(minor)
+    }
+
+    /// A whole number typed into a form, within `range`.
+    pub fn count(raw: &str, range: std::ops::RangeInclusive<u32>) -> Result<u32, String> {
+        let typed = raw.trim();
+        typed
+            .parse::<u32>()
+            .ok()
+            .filter(|n| range.contains(n))
+            .ok_or_else(|| {
+                format!(
+                    "`{typed}` is not a whole number from {} to {}",
+                    range.start(),
+                    range.end()
+                )
+            })
     }
 }
 
@@ -344,6 +580,45 @@ pub(crate) fn respond(status: StatusCode, markup: Markup) -> Response {
         .into_response()
 }
 
+/// A merchant's page: the layout with the navigation, `section` open.
+pub(crate) fn merchant_page(
+    viewer: &Viewer,
+    merchant: &Merchant,
+    section: &str,
+    status: StatusCode,
+    title: &str,
+    body: Markup,
+) -> Response {
+    let nav = Nav {
+        viewer,
+        merchant,
+        section,
+    };
+    respond(status, document(title, Some(&nav), body))
+}
+
+/// What a page says after a form sent the browser back to it with `?done=…`, looked up in the
+/// page's own table of notices.
+#[derive(serde::Deserialize, Default)]
+pub(crate) struct Done {
+    pub done: Option<String>,
+}
+
+impl Done {
+    pub fn notice(&self, notices: &[(&str, &'static str)]) -> Option<&'static str> {
+        let done = self.done.as_deref()?;
+        notices.iter().find(|(k, _)| *k == done).map(|(_, n)| *n)
+    }
+
+    pub fn show(&self, notices: &[(&str, &'static str)]) -> Markup {
+        html! {
+            @if let Some(n) = self.notice(notices) {
+                p.notice #notice role="status" { (n) }
+            }
+        }
+    }
+}
+
 /// The navigation of a merchant's pages.
 pub(crate) struct Nav<'a> {
     pub viewer: &'a Viewer,
@@ -371,6 +646,11 @@ pub(crate) fn document(title: &str, nav: Option<&Nav<'_>>, body: Markup) -> Mark
                         nav {
                             @let base = format!("/merchants/{}", nav.merchant.id);
                             a href=(format!("{base}/channels")) class=[(nav.section == "channels").then_some("open")] { "Sales Channels" }
+                            a href=(format!("{base}/members")) class=[(nav.section == "members").then_some("open")] { "Members" }
+                            a href=(format!("{base}/loyalty")) class=[(nav.section == "loyalty").then_some("open")] { "Loyalty program" }
+                            a href=(format!("{base}/insights")) class=[(nav.section == "insights").then_some("open")] { "Insights" }
+                            a href=(format!("{base}/labor")) class=[(nav.section == "labor").then_some("open")] { "Weekly balance" }
+                            a href=(format!("{base}/orders")) class=[(nav.section == "orders").then_some("open")] { "Orders" }
                         }
                         span.who {
                             @if nav.viewer.is_admin() { a href="/" { "All merchants" } " · " }
