@@ -26,6 +26,7 @@ use tillbridge_loyalty::rfm::{self, Figures, Segment};
 use tillbridge_model::{
     Email, Order, OrderKind, OrderLine, OrderStatus, Payment, Quantity, Series,
 };
+use tillbridge_store::loyalty::SeedCredit;
 
 pub struct LoyaltyOptions {
     /// Sales to generate; refunds and re-versions come on top.
@@ -440,7 +441,8 @@ async fn run(opts: &LoyaltyOptions, dir: &std::path::Path) -> Result<()> {
 }
 
 /// Seeds `n` members (`seed{i}@bench.example`) with 0–5 purchases each over the last year,
-/// on `connection`, in multi-row statements.
+/// on `connection`, in multi-row statements; each purchase earns credit as "1.00 per 10.00"
+/// would (an `earned` ledger entry posted at noon UTC of its day, and the member's balance).
 pub(crate) async fn seed_members(
     engine: &Engine,
     m: &str,
@@ -452,26 +454,52 @@ pub(crate) async fn seed_members(
     let now = engine.now_ms();
     for start in (0..n).step_by(20_000) {
         let end = (start + 20_000).min(n);
-        let members: Vec<(String, String)> = (start..end)
-            .map(|i| (format!("mem_seed{i:07}"), format!("seed{i}@bench.example")))
-            .collect();
+        let mut members = Vec::new();
         let mut purchases = Vec::new();
-        for (id, _) in &members {
-            for k in 0..rng.gen_range(0..6) {
-                let day = today - Days::days(rng.gen_range(0..365));
+        let mut credit = Vec::new();
+        for i in start..end {
+            let id = format!("mem_seed{i:07}");
+            let mut days: Vec<_> = (0..rng.gen_range(0..6))
+                .map(|_| today - Days::days(rng.gen_range(0..365)))
+                .collect();
+            days.sort();
+            let (mut balance, mut seq) = (0, 0);
+            for (k, day) in days.into_iter().enumerate() {
+                let net = rng.gen_range(100..20_000);
+                let sale = format!("{id}-{k}");
+                let earned = net / 1_000 * 100;
+                if earned > 0 {
+                    balance += earned;
+                    seq += 1;
+                    credit.push(SeedCredit {
+                        member_id: id.clone(),
+                        seq,
+                        amount_minor: earned,
+                        balance_after_minor: balance,
+                        connection_id: connection.to_owned(),
+                        sale_external_id: sale.clone(),
+                        created_at: day
+                            .and_hms_opt(12, 0, 0)
+                            .map_or(now, |t| t.and_utc().timestamp_millis()),
+                    });
+                }
                 purchases.push((
                     id.clone(),
                     connection.to_owned(),
-                    format!("{id}-{k}"),
+                    sale,
                     day.to_string(),
-                    rng.gen_range(100..20_000),
+                    net,
                 ));
             }
+            members.push((id, format!("seed{i}@bench.example"), balance));
         }
         let mut tx = engine.store().begin().await?;
         tillbridge_store::loyalty::seed_members(&mut tx, m, &members, &purchases, now).await?;
+        tillbridge_store::loyalty::seed_credit(&mut tx, m, &credit).await?;
         tillbridge_store::commit(tx).await?;
     }
+    let mut c = engine.conn().await?;
+    tillbridge_store::loyalty::refresh_all_member_purchases(&mut c, m).await?;
     Ok(())
 }
 

@@ -69,6 +69,9 @@ async fn run(opts: &DashboardOptions, dir: &std::path::Path) -> Result<()> {
     tillbridge_loyalty::punch_cards::create(&engine, m, card).await?;
     seed_members(&engine, m, opts.members, CONNECTION, &mut rng).await?;
     tillbridge_loyalty::segments::recompute(&engine, m).await?;
+    // Planner statistics, as a running installation has them (PostgreSQL's autovacuum); right
+    // after a bulk load there are none.
+    tillbridge_store::refresh_statistics(&mut *engine.conn().await?).await?;
     let seeded = started.elapsed();
 
     // The hub's router on a loopback port, and a signed-in administrator.

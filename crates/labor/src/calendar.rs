@@ -3,30 +3,15 @@
 //! occurred. DST-correct: the spring day has no 02:00 hour, the autumn day's repeated hour is one
 //! bucket, and a time inside the spring gap happens when the gap ends.
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Timelike, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, Timelike, Utc};
 use chrono_tz::Tz;
+pub use tillbridge_model::business_day::local_instant;
 use tillbridge_model::business_day::{business_date, BusinessDayStart};
 
 /// The business date and local hour (0–23) an instant counts in.
 pub fn slot(instant: DateTime<Utc>, zone: Tz, day_start: NaiveTime) -> (NaiveDate, u32) {
     let date = business_date(instant, zone, BusinessDayStart(day_start));
     (date, instant.with_timezone(&zone).hour())
-}
-
-/// The instant the wall clock in `zone` shows `time` on `date`: the first of two when the hour
-/// repeats, and the moment the gap ends when the time does not exist that day.
-pub fn local_instant(date: NaiveDate, time: NaiveTime, zone: Tz) -> DateTime<Utc> {
-    let local = date.and_time(time);
-    for minutes in 0..=240 {
-        if let Some(at) = zone
-            .from_local_datetime(&(local + Duration::minutes(minutes)))
-            .earliest()
-        {
-            return at.with_timezone(&Utc);
-        }
-    }
-    // No zone has a gap of four hours; fall back to reading the wall clock as UTC.
-    local.and_utc()
 }
 
 /// `[start, end)` of a business date in UTC.

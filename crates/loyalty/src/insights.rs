@@ -16,10 +16,11 @@
 
 use crate::program;
 use crate::tiering::today;
-use chrono::{Datelike, Days, Months, NaiveDate, TimeZone};
+use chrono::{Datelike, Days, Months, NaiveDate, NaiveTime};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use tillbridge_engine::{Engine, EngineError};
+use tillbridge_model::business_day::local_instant;
 use tillbridge_store::loyalty as store;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
@@ -213,19 +214,25 @@ pub async fn insights(
             acc.net_minor += d.net_minor;
         }
     }
-    // Members' purchases, summed by the database: per period (each date of the range mapped
-    // to its period), for the whole range, and for all time.
+    // Members' purchases, summed by the database in one pass: per period (each date of the
+    // range mapped to its period and the period's first date in the range) and for the range.
     let starts: Vec<NaiveDate> = buckets.keys().copied().collect();
-    let days: Vec<(String, i64)> = from
+    let days: Vec<store::RangeDay> = from
         .iter_days()
         .take_while(|d| *d <= to)
         .map(|d| {
             let start = period.start(d);
             let index = starts.iter().position(|s| *s == start).unwrap_or(0);
-            (d.to_string(), index as i64)
+            store::RangeDay {
+                date: d.to_string(),
+                period: index as i64,
+                period_from: start.max(from).to_string(),
+            }
         })
         .collect();
-    for (index, figures) in store::member_figures_by_period(&mut c, merchant_id, &days).await? {
+    let (by_period, in_range) =
+        store::member_figures_by_period(&mut c, merchant_id, &days, &f).await?;
+    for (index, figures) in by_period {
         let bucket = usize::try_from(index)
             .ok()
             .and_then(|i| starts.get(i))
@@ -234,30 +241,24 @@ pub async fn insights(
             acc.members = figures;
         }
     }
-    let (in_range, lifetime) = store::member_figures(&mut c, merchant_id, &f, &t).await?;
     total.members = in_range;
-    // Ledger entries are dated by when they were posted, in the merchant's zone.
-    let midnight = |d: NaiveDate| {
-        zone.from_local_datetime(&d.and_hms_opt(0, 0, 0).unwrap_or_default())
-            .earliest()
-            .map_or(0, |t| t.timestamp_millis())
-    };
-    for (kind, amount, at) in store::ledger_between(
-        &mut c,
-        merchant_id,
-        midnight(from),
-        midnight(to + Days::new(1)),
-    )
-    .await?
-    {
-        let day = chrono::DateTime::from_timestamp_millis(at)
-            .unwrap_or_default()
-            .with_timezone(&zone)
-            .date_naive();
-        for acc in [buckets.get_mut(&period.start(day)), Some(&mut total)]
-            .into_iter()
-            .flatten()
-        {
+    // Ledger entries count in the period of the local date they were posted on: each period
+    // is the instants from its first local midnight (in the range) to the next period's.
+    let midnight = |d: NaiveDate| local_instant(d, NaiveTime::MIN, zone).timestamp_millis();
+    let bounds: Vec<(i64, i64, i64)> = starts
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let end = period.next(*s).min(to + Days::new(1));
+            (i as i64, midnight((*s).max(from)), midnight(end))
+        })
+        .collect();
+    for (index, kind, amount) in store::ledger_by_period(&mut c, merchant_id, &bounds).await? {
+        let bucket = usize::try_from(index)
+            .ok()
+            .and_then(|i| starts.get(i))
+            .and_then(|s| buckets.get_mut(s));
+        for acc in [bucket, Some(&mut total)].into_iter().flatten() {
             match kind.as_str() {
                 "earned" | "reversed" => acc.earned += amount,
                 "redeemed" => acc.redeemed -= amount,
@@ -273,24 +274,26 @@ pub async fn insights(
         })
         .collect();
 
-    let (segments, tiers, members, outstanding) = store::member_counts(&mut c, merchant_id).await?;
+    let counts = store::member_counts(&mut c, merchant_id).await?;
     let name = |k: Option<String>, none: &str| k.unwrap_or_else(|| none.to_owned());
     Ok(Insights {
         period,
         summary: total.figures(from, to),
         periods,
         lifetime: Lifetime {
-            members,
-            members_with_orders: lifetime.buying,
-            repeat_members: lifetime.repeat,
-            repeat_purchase_rate_bp: bp(lifetime.repeat, lifetime.buying),
-            lifetime_value_minor: per(lifetime.buying_spend_minor, lifetime.buying),
-            credit_outstanding_minor: outstanding,
-            segments: segments
+            members: counts.members,
+            members_with_orders: counts.buying,
+            repeat_members: counts.repeat,
+            repeat_purchase_rate_bp: bp(counts.repeat, counts.buying),
+            lifetime_value_minor: per(counts.buying_spend_minor, counts.buying),
+            credit_outstanding_minor: counts.outstanding_minor,
+            segments: counts
+                .segments
                 .into_iter()
                 .map(|(k, n)| (name(k, "unscored"), n))
                 .collect(),
-            tiers: tiers
+            tiers: counts
+                .tiers
                 .into_iter()
                 .map(|(k, n)| (name(k, "none"), n))
                 .collect(),
@@ -327,7 +330,6 @@ mod tests {
                 orders: 4,
                 buying: 2,
                 repeat: 1,
-                buying_spend_minor: 6_000,
             },
             ..Acc::default()
         };

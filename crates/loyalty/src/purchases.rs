@@ -174,6 +174,8 @@ pub(crate) async fn apply(
         Some(prefetched) => prefetched,
         None => store::purchase_row(c, merchant_id, connection_id, sale_external_id).await?,
     };
+    // What decides the member's order of purchases and lifetime figures, before this version.
+    let ordered_before = existing.as_ref().map(ordering_fields);
     let mut member_id = existing.as_ref().and_then(|p| p.member_id.clone());
     if member_id.is_none() {
         member_id = match (member_hint, &email) {
@@ -240,11 +242,27 @@ pub(crate) async fn apply(
             .await?;
     }
     store::put_purchase(c, merchant_id, &purchase, now).await?;
+    if let Some(member_id) = &member_id {
+        if ordered_before.as_ref() != Some(&ordering_fields(&purchase)) {
+            store::refresh_member_purchases(c, merchant_id, member_id).await?;
+        }
+    }
     if let Some(member) = &member {
         // Posting moved only the balance; the tier fields are as read.
         crate::tiering::after_purchase(c, merchant_id, ctx, member, quiet).await?;
     }
     Ok(())
+}
+
+/// The fields of a purchase that place it among its member's purchases and in their lifetime
+/// figures ([`store::refresh_member_purchases`]).
+fn ordering_fields(p: &PurchaseRow) -> (Option<String>, Option<String>, i64, i64) {
+    (
+        p.member_id.clone(),
+        p.sale_date.clone(),
+        p.closed_at,
+        p.net_eligible_minor,
+    )
 }
 
 /// Posts the difference between what the purchase is entitled to under `rule` and what it

@@ -22,6 +22,23 @@ pub fn business_date(instant: DateTime<Utc>, zone: Tz, start: BusinessDayStart) 
     (local - since_midnight).date()
 }
 
+/// The instant the wall clock in `zone` shows `time` on `date`: the first of two when the hour
+/// repeats, and the moment the gap ends when the time does not exist that day.
+pub fn local_instant(date: NaiveDate, time: NaiveTime, zone: Tz) -> DateTime<Utc> {
+    use chrono::{Duration, TimeZone};
+    let local = date.and_time(time);
+    for minutes in 0..=240 {
+        if let Some(at) = zone
+            .from_local_datetime(&(local + Duration::minutes(minutes)))
+            .earliest()
+        {
+            return at.with_timezone(&Utc);
+        }
+    }
+    // No zone has a gap of four hours; fall back to reading the wall clock as UTC.
+    local.and_utc()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

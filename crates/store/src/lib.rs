@@ -32,6 +32,18 @@ pub use sqlx::AnyConnection as Conn;
 /// A pooled connection; derefs to [`Conn`].
 pub type PooledConn = sqlx::pool::PoolConnection<sqlx::Any>;
 
+/// Brings the planner's statistics up to date, as PostgreSQL's autovacuum does on its own
+/// (`VACUUM ANALYZE`) and SQLite's `ANALYZE`: after a bulk load, before measuring.
+pub async fn refresh_statistics(c: &mut Conn) -> Result<()> {
+    let sql = if c.backend_name() == "PostgreSQL" {
+        "VACUUM ANALYZE"
+    } else {
+        "ANALYZE"
+    };
+    sqlx::query(sql).execute(c).await?;
+    Ok(())
+}
+
 /// Commits a write transaction.
 pub async fn commit(tx: Tx) -> Result<()> {
     tx.commit().await.map_err(StoreError::from)

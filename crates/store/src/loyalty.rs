@@ -862,94 +862,140 @@ pub struct MemberFigures {
     pub orders: i64,
     pub buying: i64,
     pub repeat: i64,
-    /// The spend of the members who bought.
-    pub buying_spend_minor: i64,
 }
 
-fn member_figures_of(r: &sqlx::any::AnyRow) -> Result<MemberFigures> {
-    Ok(MemberFigures {
-        spend_minor: r.try_get("spend")?,
-        orders: r.try_get("orders")?,
-        buying: r.try_get("buying")?,
-        repeat: r.try_get("repeating")?,
-        buying_spend_minor: r.try_get("buying_spend")?,
-    })
+/// What makes a purchase count toward a member's orders (migration 0019 explains the
+/// `prev_date` and `prev2_date` columns it keeps on such purchases).
+const COUNTING: &str = "member_id IS NOT NULL AND sale_date IS NOT NULL AND net_eligible_minor > 0";
+
+/// Sets, on each counting purchase of the member, the business dates of their two counting
+/// purchases before it, where they changed; and the member's lifetime orders and spend.
+/// Call it after writing any of the member's purchases (or moving purchases onto them).
+pub async fn refresh_member_purchases(
+    c: &mut Conn,
+    merchant_id: &str,
+    member_id: &str,
+) -> Result<()> {
+    sqlx::query(&format!(
+        "UPDATE loyalty_purchases SET prev_date = s.p1, prev2_date = s.p2 \
+         FROM (SELECT connection_id, sale_external_id, LAG(sale_date, 1) OVER w AS p1, LAG(sale_date, 2) OVER w AS p2 \
+               FROM loyalty_purchases WHERE merchant_id = $1 AND member_id = $2 AND {COUNTING} \
+               WINDOW w AS (ORDER BY sale_date, closed_at, connection_id, sale_external_id)) s \
+         WHERE loyalty_purchases.merchant_id = $1 AND loyalty_purchases.connection_id = s.connection_id \
+           AND loyalty_purchases.sale_external_id = s.sale_external_id \
+           AND (loyalty_purchases.prev_date IS DISTINCT FROM s.p1 OR loyalty_purchases.prev2_date IS DISTINCT FROM s.p2)"
+    ))
+    .bind(merchant_id)
+    .bind(member_id)
+    .execute(&mut *c)
+    .await?;
+    sqlx::query(&format!(
+        "UPDATE members SET \
+           purchase_orders = (SELECT COUNT(*) FROM loyalty_purchases WHERE merchant_id = $1 AND member_id = $2 AND {COUNTING}), \
+           purchase_spend_minor = (SELECT COALESCE(SUM(net_eligible_minor), 0) FROM loyalty_purchases \
+             WHERE merchant_id = $1 AND member_id = $2 AND sale_date IS NOT NULL) \
+         WHERE merchant_id = $1 AND id = $2"
+    ))
+    .bind(merchant_id)
+    .bind(member_id)
+    .execute(&mut *c)
+    .await?;
+    Ok(())
 }
 
-const MEMBER_FIGURES: &str = "CAST(COALESCE(SUM(spend), 0) AS BIGINT) AS spend, \
-     CAST(COALESCE(SUM(n), 0) AS BIGINT) AS orders, \
-     CAST(COALESCE(SUM(CASE WHEN n > 0 THEN 1 ELSE 0 END), 0) AS BIGINT) AS buying, \
-     CAST(COALESCE(SUM(CASE WHEN n > 1 THEN 1 ELSE 0 END), 0) AS BIGINT) AS repeating, \
-     CAST(COALESCE(SUM(CASE WHEN n > 0 THEN spend ELSE 0 END), 0) AS BIGINT) AS buying_spend";
+/// [`refresh_member_purchases`] for every member of the merchant at once (after a bulk insert).
+pub async fn refresh_all_member_purchases(c: &mut Conn, merchant_id: &str) -> Result<()> {
+    sqlx::query(&format!(
+        "UPDATE loyalty_purchases SET prev_date = s.p1, prev2_date = s.p2 \
+         FROM (SELECT connection_id, sale_external_id, LAG(sale_date, 1) OVER w AS p1, LAG(sale_date, 2) OVER w AS p2 \
+               FROM loyalty_purchases WHERE merchant_id = $1 AND {COUNTING} \
+               WINDOW w AS (PARTITION BY member_id ORDER BY sale_date, closed_at, connection_id, sale_external_id)) s \
+         WHERE loyalty_purchases.merchant_id = $1 AND loyalty_purchases.connection_id = s.connection_id \
+           AND loyalty_purchases.sale_external_id = s.sale_external_id \
+           AND (loyalty_purchases.prev_date IS DISTINCT FROM s.p1 OR loyalty_purchases.prev2_date IS DISTINCT FROM s.p2)"
+    ))
+    .bind(merchant_id)
+    .execute(&mut *c)
+    .await?;
+    sqlx::query(
+        "UPDATE members SET \
+           purchase_orders = (SELECT COUNT(*) FROM loyalty_purchases p \
+             WHERE p.merchant_id = members.merchant_id AND p.member_id = members.id AND p.sale_date IS NOT NULL AND p.net_eligible_minor > 0), \
+           purchase_spend_minor = (SELECT COALESCE(SUM(p.net_eligible_minor), 0) FROM loyalty_purchases p \
+             WHERE p.merchant_id = members.merchant_id AND p.member_id = members.id AND p.sale_date IS NOT NULL) \
+         WHERE merchant_id = $1",
+    )
+    .bind(merchant_id)
+    .execute(&mut *c)
+    .await?;
+    Ok(())
+}
 
-/// The members' figures of each period: `days` maps every business date of the range to its
-/// period's number. Periods without purchases are left out.
+/// One business date of an insights range: its period's number, and the first date of that
+/// period inside the range.
+#[derive(Clone, Debug)]
+pub struct RangeDay {
+    pub date: String,
+    pub period: i64,
+    pub period_from: String,
+}
+
+/// The members' figures of each period of a range (every business date of the range in
+/// `days`, the range starting on `from`), and of the whole range. Periods without purchases
+/// are left out. One pass over the range's purchases, none grouped by member: a member is
+/// counted by their first (and second) counting purchase in a period, which its stored
+/// previous dates tell.
 pub async fn member_figures_by_period(
     c: &mut Conn,
     merchant_id: &str,
-    days: &[(String, i64)],
-) -> Result<Vec<(i64, MemberFigures)>> {
-    if days.is_empty() {
-        return Ok(Vec::new());
-    }
-    let values = crate::placeholders(days.len(), "", 2, 2);
-    let sql = format!(
-        "WITH d (day, period) AS (VALUES {values}), \
-         per AS (SELECT d.period AS period, p.member_id AS member_id, SUM(p.net_eligible_minor) AS spend, \
-                   SUM(CASE WHEN p.net_eligible_minor > 0 THEN 1 ELSE 0 END) AS n \
-                 FROM loyalty_purchases p JOIN d ON p.sale_date = d.day \
-                 WHERE p.merchant_id = $1 AND p.member_id IS NOT NULL \
-                 GROUP BY d.period, p.member_id) \
-         SELECT period, {MEMBER_FIGURES} FROM per GROUP BY period"
-    );
-    let mut q = sqlx::query(&sql).bind(merchant_id);
-    for (day, period) in days {
-        q = q.bind(day).bind(*period);
-    }
-    let rows = q.fetch_all(c).await?;
-    rows.iter()
-        .map(|r| Ok((r.try_get("period")?, member_figures_of(r)?)))
-        .collect()
-}
-
-/// The members' figures of the business dates `from..=to`, and of all time.
-pub async fn member_figures(
-    c: &mut Conn,
-    merchant_id: &str,
+    days: &[RangeDay],
     from: &str,
-    to: &str,
-) -> Result<(MemberFigures, MemberFigures)> {
-    let sql = format!(
-        "WITH per AS (SELECT member_id, \
-            SUM(CASE WHEN sale_date >= $2 AND sale_date <= $3 THEN net_eligible_minor ELSE 0 END) AS r_spend, \
-            SUM(CASE WHEN sale_date >= $2 AND sale_date <= $3 AND net_eligible_minor > 0 THEN 1 ELSE 0 END) AS r_n, \
-            SUM(net_eligible_minor) AS spend, \
-            SUM(CASE WHEN net_eligible_minor > 0 THEN 1 ELSE 0 END) AS n \
-          FROM loyalty_purchases \
-          WHERE merchant_id = $1 AND member_id IS NOT NULL AND sale_date IS NOT NULL \
-          GROUP BY member_id) \
-         SELECT {MEMBER_FIGURES}, \
-           CAST(COALESCE(SUM(r_spend), 0) AS BIGINT) AS r_spend, \
-           CAST(COALESCE(SUM(r_n), 0) AS BIGINT) AS r_orders, \
-           CAST(COALESCE(SUM(CASE WHEN r_n > 0 THEN 1 ELSE 0 END), 0) AS BIGINT) AS r_buying, \
-           CAST(COALESCE(SUM(CASE WHEN r_n > 1 THEN 1 ELSE 0 END), 0) AS BIGINT) AS r_repeating, \
-           CAST(COALESCE(SUM(CASE WHEN r_n > 0 THEN r_spend ELSE 0 END), 0) AS BIGINT) AS r_buying_spend \
-         FROM per"
-    );
-    let r = sqlx::query(&sql)
-        .bind(merchant_id)
-        .bind(from)
-        .bind(to)
-        .fetch_one(c)
-        .await?;
-    let range = MemberFigures {
-        spend_minor: r.try_get("r_spend")?,
-        orders: r.try_get("r_orders")?,
-        buying: r.try_get("r_buying")?,
-        repeat: r.try_get("r_repeating")?,
-        buying_spend_minor: r.try_get("r_buying_spend")?,
+) -> Result<(Vec<(i64, MemberFigures)>, MemberFigures)> {
+    if days.is_empty() {
+        return Ok((Vec::new(), MemberFigures::default()));
+    }
+    let values = crate::placeholders(days.len(), "", 3, 3);
+    // The first row of each member in a period (or range) starting on `s`, and the second.
+    let first = |s: &str| format!("p.prev_date IS NULL OR p.prev_date < {s}");
+    let second =
+        |s: &str| format!("p.prev_date >= {s} AND (p.prev2_date IS NULL OR p.prev2_date < {s})");
+    let count = |cond: String| {
+        format!("CAST(COALESCE(SUM(CASE WHEN p.net_eligible_minor > 0 AND ({cond}) THEN 1 ELSE 0 END), 0) AS BIGINT)")
     };
-    Ok((range, member_figures_of(&r)?))
+    let sql = format!(
+        "WITH d (day, period, period_from) AS (VALUES {values}) \
+         SELECT d.period AS period, \
+           CAST(COALESCE(SUM(p.net_eligible_minor), 0) AS BIGINT) AS spend, \
+           CAST(COALESCE(SUM(CASE WHEN p.net_eligible_minor > 0 THEN 1 ELSE 0 END), 0) AS BIGINT) AS orders, \
+           {} AS buying, {} AS repeating, {} AS range_buying, {} AS range_repeating \
+         FROM loyalty_purchases p JOIN d ON p.sale_date = d.day \
+         WHERE p.merchant_id = $1 AND p.member_id IS NOT NULL \
+         GROUP BY d.period",
+        count(first("d.period_from")),
+        count(second("d.period_from")),
+        count(first("$2")),
+        count(second("$2")),
+    );
+    let mut q = sqlx::query(&sql).bind(merchant_id).bind(from);
+    for d in days {
+        q = q.bind(&d.date).bind(d.period).bind(&d.period_from);
+    }
+    let mut range = MemberFigures::default();
+    let mut out = Vec::new();
+    for r in q.fetch_all(c).await? {
+        let figures = MemberFigures {
+            spend_minor: r.try_get("spend")?,
+            orders: r.try_get("orders")?,
+            buying: r.try_get("buying")?,
+            repeat: r.try_get("repeating")?,
+        };
+        range.spend_minor += figures.spend_minor;
+        range.orders += figures.orders;
+        range.buying += r.try_get::<i64, _>("range_buying")?;
+        range.repeat += r.try_get::<i64, _>("range_repeating")?;
+        out.push((r.try_get("period")?, figures));
+    }
+    Ok((out, range))
 }
 
 /// Every synced order of one business date, summed: sales that stand (not voided) and the net
@@ -992,71 +1038,86 @@ pub async fn day_totals(
         .collect()
 }
 
-/// Ledger entries (kind, amount, when) posted in `[from_ms, to_ms)`.
-pub async fn ledger_between(
+/// Credit ledger entries summed per period and kind: `periods` are (number, first instant,
+/// instant after the last) in milliseconds; entries count where they were posted.
+pub async fn ledger_by_period(
     c: &mut Conn,
     merchant_id: &str,
-    from_ms: i64,
-    to_ms: i64,
-) -> Result<Vec<(String, i64, i64)>> {
-    let rows = sqlx::query(
-        "SELECT kind, amount_minor, created_at FROM credit_ledger WHERE merchant_id = $1 AND created_at >= $2 AND created_at < $3",
-    )
-    .bind(merchant_id)
-    .bind(from_ms)
-    .bind(to_ms)
-    .fetch_all(c)
-    .await?;
-    rows.iter()
+    periods: &[(i64, i64, i64)],
+) -> Result<Vec<(i64, String, i64)>> {
+    if periods.is_empty() {
+        return Ok(Vec::new());
+    }
+    let values = crate::placeholders(periods.len(), "", 3, 2);
+    let sql = format!(
+        "WITH d (period, from_ms, to_ms) AS (VALUES {values}) \
+         SELECT d.period AS period, l.kind AS kind, CAST(SUM(l.amount_minor) AS BIGINT) AS amount \
+         FROM d JOIN credit_ledger l ON l.merchant_id = $1 AND l.created_at >= d.from_ms AND l.created_at < d.to_ms \
+         GROUP BY d.period, l.kind"
+    );
+    let mut q = sqlx::query(&sql).bind(merchant_id);
+    for (period, from_ms, to_ms) in periods {
+        q = q.bind(*period).bind(*from_ms).bind(*to_ms);
+    }
+    q.fetch_all(c)
+        .await?
+        .iter()
         .map(|r| {
             Ok((
+                r.try_get("period")?,
                 r.try_get("kind")?,
-                r.try_get("amount_minor")?,
-                r.try_get("created_at")?,
+                r.try_get("amount")?,
             ))
         })
         .collect()
 }
 
-/// Members per value of a member column (`segment` or `tier_id`), with the outstanding balance.
-pub async fn member_counts(
-    c: &mut Conn,
-    merchant_id: &str,
-) -> Result<(
-    Vec<(Option<String>, i64)>,
-    Vec<(Option<String>, i64)>,
-    i64,
-    i64,
-)> {
-    let by = |col: &str| {
-        format!(
-            "SELECT {col} AS k, COUNT(*) AS n FROM members WHERE merchant_id = $1 GROUP BY {col}"
-        )
-    };
-    let mut out = Vec::new();
-    for col in ["segment", "tier_id"] {
-        let rows = sqlx::query(&by(col))
-            .bind(merchant_id)
-            .fetch_all(&mut *c)
-            .await?;
-        out.push(
-            rows.iter()
-                .map(|r| Ok((r.try_get("k")?, r.try_get("n")?)))
-                .collect::<Result<Vec<_>>>()?,
-        );
+/// The merchant's members counted at once: per segment of the last RFM run and per tier,
+/// the credit outstanding, and the lifetime figures of their purchases.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MemberCounts {
+    pub members: i64,
+    /// Members per segment (`None`: not scored yet).
+    pub segments: Vec<(Option<String>, i64)>,
+    /// Members per tier (`None`: no tier).
+    pub tiers: Vec<(Option<String>, i64)>,
+    pub outstanding_minor: i64,
+    /// Members with one counting purchase or more, with two or more, and the lifetime spend
+    /// of the first.
+    pub buying: i64,
+    pub repeat: i64,
+    pub buying_spend_minor: i64,
+}
+
+/// [`MemberCounts`], read in one pass over an index of the members.
+pub async fn member_counts(c: &mut Conn, merchant_id: &str) -> Result<MemberCounts> {
+    let rows = sqlx::query(
+        "SELECT segment, tier_id, COUNT(*) AS n, \
+           CAST(COALESCE(SUM(balance_minor), 0) AS BIGINT) AS balance, \
+           CAST(COALESCE(SUM(CASE WHEN purchase_orders > 0 THEN 1 ELSE 0 END), 0) AS BIGINT) AS buying, \
+           CAST(COALESCE(SUM(CASE WHEN purchase_orders > 1 THEN 1 ELSE 0 END), 0) AS BIGINT) AS repeating, \
+           CAST(COALESCE(SUM(CASE WHEN purchase_orders > 0 THEN purchase_spend_minor ELSE 0 END), 0) AS BIGINT) AS buying_spend \
+         FROM members WHERE merchant_id = $1 GROUP BY segment, tier_id",
+    )
+    .bind(merchant_id)
+    .fetch_all(c)
+    .await?;
+    let mut out = MemberCounts::default();
+    let mut segments: std::collections::BTreeMap<Option<String>, i64> = Default::default();
+    let mut tiers: std::collections::BTreeMap<Option<String>, i64> = Default::default();
+    for r in rows {
+        let n: i64 = r.try_get("n")?;
+        *segments.entry(r.try_get("segment")?).or_default() += n;
+        *tiers.entry(r.try_get("tier_id")?).or_default() += n;
+        out.members += n;
+        out.outstanding_minor += r.try_get::<i64, _>("balance")?;
+        out.buying += r.try_get::<i64, _>("buying")?;
+        out.repeat += r.try_get::<i64, _>("repeating")?;
+        out.buying_spend_minor += r.try_get::<i64, _>("buying_spend")?;
     }
-    let (members, outstanding): (i64, i64) = {
-        let r = sqlx::query(
-            "SELECT COUNT(*) AS n, CAST(COALESCE(SUM(balance_minor), 0) AS BIGINT) AS b FROM members WHERE merchant_id = $1",
-        )
-        .bind(merchant_id)
-        .fetch_one(&mut *c)
-        .await?;
-        (r.try_get("n")?, r.try_get("b")?)
-    };
-    let tiers = out.pop().unwrap_or_default();
-    let segments = out.pop().unwrap_or_default();
-    Ok((segments, tiers, members, outstanding))
+    out.segments = segments.into_iter().collect();
+    out.tiers = tiers.into_iter().collect();
+    Ok(out)
 }
 
 /// Moves everything of member `from` onto member `into` (a merge), then deletes `from`:
@@ -1118,7 +1179,7 @@ pub async fn absorb_member(
         .bind(from)
         .execute(&mut *c)
         .await?;
-    Ok(())
+    refresh_member_purchases(c, merchant_id, into).await
 }
 
 /// The last event sequence number a replay re-reads (its events were announced before).
@@ -1392,24 +1453,25 @@ pub async fn write_segments(
 }
 
 /// Inserts members and their purchases in bulk, for seeding a benchmark or an import: members
-/// as (id, e-mail), purchases as (member id, connection, sale id, business date, net eligible).
+/// as (id, e-mail, balance), purchases as (member id, connection, sale id, business date, net
+/// eligible). Call [`refresh_all_member_purchases`] once after the last batch.
 pub async fn seed_members(
     c: &mut Conn,
     merchant_id: &str,
-    members: &[(String, String)],
+    members: &[(String, String, i64)],
     purchases: &[(String, String, String, String, i64)],
     now: i64,
 ) -> Result<()> {
-    for chunk in members.chunks(400) {
-        let rows = crate::placeholders(chunk.len(), "$1, $2", 2, 3);
+    for chunk in members.chunks(300) {
+        let rows = crate::placeholders(chunk.len(), "$1, $2", 3, 3);
         let sql = format!(
-            "WITH v (merchant_id, joined_at, id, email) AS (VALUES {rows}) \
+            "WITH v (merchant_id, joined_at, id, email, balance) AS (VALUES {rows}) \
              INSERT INTO members (merchant_id, joined_at, id, email, balance_minor, created_at, updated_at) \
-             SELECT merchant_id, joined_at, id, email, 0, joined_at, joined_at FROM v"
+             SELECT merchant_id, joined_at, id, email, balance, joined_at, joined_at FROM v"
         );
         let mut q = sqlx::query(&sql).bind(merchant_id).bind(now);
-        for (id, email) in chunk {
-            q = q.bind(id).bind(email);
+        for (id, email, balance) in chunk {
+            q = q.bind(id).bind(email).bind(*balance);
         }
         q.execute(&mut *c).await?;
     }
@@ -1428,6 +1490,44 @@ pub async fn seed_members(
                 .bind(sale)
                 .bind(date)
                 .bind(*net);
+        }
+        q.execute(&mut *c).await?;
+    }
+    Ok(())
+}
+
+/// Credit a seeded purchase earned, for [`seed_credit`].
+#[derive(Clone, Debug)]
+pub struct SeedCredit {
+    pub member_id: String,
+    pub seq: i64,
+    pub amount_minor: i64,
+    pub balance_after_minor: i64,
+    pub connection_id: String,
+    pub sale_external_id: String,
+    pub created_at: i64,
+}
+
+/// Inserts `earned` ledger entries in bulk, for seeding a benchmark (the members' balances
+/// are [`seed_members`]'s to set).
+pub async fn seed_credit(c: &mut Conn, merchant_id: &str, entries: &[SeedCredit]) -> Result<()> {
+    for chunk in entries.chunks(250) {
+        let rows = crate::placeholders(chunk.len(), "$1", 7, 2);
+        let sql = format!(
+            "WITH v (merchant_id, member_id, seq, amount, balance, connection_id, sale_external_id, created_at) AS (VALUES {rows}) \
+             INSERT INTO credit_ledger (merchant_id, id, seq, member_id, kind, amount_minor, balance_after_minor, connection_id, sale_external_id, created_at) \
+             SELECT merchant_id, 'led_' || member_id || '_' || CAST(seq AS TEXT), seq, member_id, 'earned', amount, balance, connection_id, sale_external_id, created_at FROM v"
+        );
+        let mut q = sqlx::query(&sql).bind(merchant_id);
+        for e in chunk {
+            q = q
+                .bind(&e.member_id)
+                .bind(e.seq)
+                .bind(e.amount_minor)
+                .bind(e.balance_after_minor)
+                .bind(&e.connection_id)
+                .bind(&e.sale_external_id)
+                .bind(e.created_at);
         }
         q.execute(&mut *c).await?;
     }

@@ -681,10 +681,10 @@ async fn stored_sales_figures_follow_the_model_and_the_migration_agrees(backend:
 
 conformance!(member_figures_agree_with_counting_each_purchase);
 /// Insights' member figures, summed by the database per period, for a range and for all time,
-/// agree with counting every purchase one by one.
+/// agree with counting every purchase one by one: after a bulk insert, and after purchases
+/// change date, net and member one at a time and two members merge.
 async fn member_figures_agree_with_counting_each_purchase(backend: TestBackend) {
-    use std::collections::HashMap;
-    use tillbridge_store::loyalty::{self, MemberFigures};
+    use tillbridge_store::loyalty::{self, PurchaseRow, RangeDay};
     let Some((_db, store)) = open(backend).await else {
         return;
     };
@@ -698,11 +698,12 @@ async fn member_figures_agree_with_counting_each_purchase(backend: TestBackend) 
             .wrapping_add(1442695040888963407);
         (seed >> 33) % n
     };
-    let members: Vec<(String, String)> = (0..60)
-        .map(|i| (format!("mem{i}"), format!("m{i}@example.com")))
+    let members: Vec<(String, String, i64)> = (0..60)
+        .map(|i| (format!("mem{i}"), format!("m{i}@example.com"), 0))
         .collect();
+    // (member, connection, sale, business date, net eligible)
     let mut purchases = Vec::new();
-    for (i, (id, _)) in members.iter().enumerate() {
+    for (i, (id, _, _)) in members.iter().enumerate() {
         for k in 0..next(6) {
             // Some refunds and zero-value purchases; dates over 90 days.
             let net = match next(10) {
@@ -723,60 +724,140 @@ async fn member_figures_agree_with_counting_each_purchase(backend: TestBackend) 
     loyalty::seed_members(&mut c, "m1", &members, &purchases, 0)
         .await
         .unwrap();
-
-    let count = |rows: &[&(String, String, String, String, i64)]| {
-        let mut per: HashMap<&str, (i64, i64)> = HashMap::new();
-        for (member, _, _, _, net) in rows {
-            let e = per.entry(member.as_str()).or_default();
-            e.0 += net;
-            e.1 += i64::from(*net > 0);
-        }
-        MemberFigures {
-            spend_minor: per.values().map(|v| v.0).sum(),
-            orders: per.values().map(|v| v.1).sum(),
-            buying: per.values().filter(|v| v.1 > 0).count() as i64,
-            repeat: per.values().filter(|v| v.1 > 1).count() as i64,
-            buying_spend_minor: per.values().filter(|v| v.1 > 0).map(|v| v.0).sum(),
-        }
-    };
-    // Weeks of seven days from day 10 to day 79 (periods 0..10).
-    let days: Vec<(String, i64)> = (10..80).map(|k| (date(k), (k - 10) / 7)).collect();
-    let by_period = loyalty::member_figures_by_period(&mut c, "m1", &days)
+    loyalty::refresh_all_member_purchases(&mut c, "m1")
         .await
         .unwrap();
-    for period in 0..10 {
+
+    // Weeks of seven days from day 10 to day 79 (periods 0..10), the first starting on day 10.
+    let days: Vec<RangeDay> = (10..80)
+        .map(|k| RangeDay {
+            date: date(k),
+            period: (k - 10) / 7,
+            period_from: date(10 + (k - 10) / 7 * 7),
+        })
+        .collect();
+    check_member_figures(&mut c, &days, &purchases, "after the bulk insert").await;
+
+    // One purchase at a time, as the loyalty consumer writes them: earlier and later dates,
+    // nets that stop and start counting, a purchase gaining its member.
+    for i in (0..purchases.len()).step_by(3) {
+        let (member, connection, sale, _, _) = purchases[i].clone();
+        let day = date(next(90) as i64);
+        let net = if next(4) == 0 {
+            0
+        } else {
+            next(3_000) as i64 + 1
+        };
+        let gains_member = next(5) == 0;
+        let closed_at = next(1_000) as i64;
+        let row = |member_id: Option<String>| PurchaseRow {
+            connection_id: connection.clone(),
+            sale_external_id: sale.clone(),
+            member_id,
+            customer_email: None,
+            sale_date: Some(day.clone()),
+            closed_at,
+            rule: None,
+            net_eligible_minor: net,
+            accounted_minor: 0,
+        };
+        if gains_member {
+            // Unattributed first (as a sale before its buyer joined), then claimed.
+            loyalty::put_purchase(&mut c, "m1", &row(None), 0)
+                .await
+                .unwrap();
+            loyalty::refresh_member_purchases(&mut c, "m1", &member)
+                .await
+                .unwrap();
+        }
+        loyalty::put_purchase(&mut c, "m1", &row(Some(member.clone())), 0)
+            .await
+            .unwrap();
+        loyalty::refresh_member_purchases(&mut c, "m1", &member)
+            .await
+            .unwrap();
+        purchases[i].3 = day;
+        purchases[i].4 = net;
+    }
+    check_member_figures(&mut c, &days, &purchases, "after single changes").await;
+
+    // A merge moves every purchase of one member onto another.
+    loyalty::absorb_member(&mut c, "m1", "mem7", "mem8", 0)
+        .await
+        .unwrap();
+    for p in purchases.iter_mut().filter(|p| p.0 == "mem7") {
+        p.0 = "mem8".to_owned();
+    }
+    check_member_figures(&mut c, &days, &purchases, "after a merge").await;
+    let counts = loyalty::member_counts(&mut c, "m1").await.unwrap();
+    assert_eq!(counts.members, 59);
+    assert_eq!(counts.segments, vec![(None, 59)]);
+}
+
+type SeededPurchase = (String, String, String, String, i64);
+
+/// Members' figures of purchases (member, connection, sale, date, net) counted one by one, and
+/// the spend of the members who bought.
+fn count_member_figures(
+    rows: &[&SeededPurchase],
+) -> (tillbridge_store::loyalty::MemberFigures, i64) {
+    let mut per: std::collections::HashMap<&str, (i64, i64)> = Default::default();
+    for (member, _, _, _, net) in rows {
+        let e = per.entry(member.as_str()).or_default();
+        e.0 += net;
+        e.1 += i64::from(*net > 0);
+    }
+    let figures = tillbridge_store::loyalty::MemberFigures {
+        spend_minor: per.values().map(|v| v.0).sum(),
+        orders: per.values().map(|v| v.1).sum(),
+        buying: per.values().filter(|v| v.1 > 0).count() as i64,
+        repeat: per.values().filter(|v| v.1 > 1).count() as i64,
+    };
+    let buying_spend = per.values().filter(|v| v.1 > 0).map(|v| v.0).sum();
+    (figures, buying_spend)
+}
+
+/// The database's member figures per period, for the range (`days`' first date on) and for all
+/// time equal counting `purchases` one by one.
+async fn check_member_figures(
+    c: &mut tillbridge_store::Conn,
+    days: &[tillbridge_store::loyalty::RangeDay],
+    purchases: &[SeededPurchase],
+    when: &str,
+) {
+    use tillbridge_store::loyalty;
+    let (from, to) = (&days[0].date, &days[days.len() - 1].date);
+    let (by_period, range) = loyalty::member_figures_by_period(c, "m1", days, from)
+        .await
+        .unwrap();
+    let periods: std::collections::BTreeSet<i64> = days.iter().map(|d| d.period).collect();
+    for period in periods {
         let dates: Vec<&String> = days
             .iter()
-            .filter(|(_, p)| *p == period)
-            .map(|(d, _)| d)
+            .filter(|d| d.period == period)
+            .map(|d| &d.date)
             .collect();
         let rows: Vec<_> = purchases.iter().filter(|p| dates.contains(&&p.3)).collect();
-        let want = count(&rows);
         let got = by_period
             .iter()
             .find(|(p, _)| *p == period)
             .map(|(_, f)| f.clone())
             .unwrap_or_default();
-        assert_eq!(
-            (got.spend_minor, got.orders, got.buying, got.repeat),
-            (want.spend_minor, want.orders, want.buying, want.repeat),
-            "period {period}"
-        );
+        assert_eq!(got, count_member_figures(&rows).0, "period {period} {when}");
     }
-    let (range, lifetime) = loyalty::member_figures(&mut c, "m1", &date(10), &date(79))
-        .await
-        .unwrap();
     let in_range: Vec<_> = purchases
         .iter()
-        .filter(|p| p.3 >= date(10) && p.3 <= date(79))
+        .filter(|p| &p.3 >= from && &p.3 <= to)
         .collect();
-    let want = count(&in_range);
-    assert_eq!(
-        (range.spend_minor, range.orders, range.buying, range.repeat),
-        (want.spend_minor, want.orders, want.buying, want.repeat)
-    );
+    assert_eq!(range, count_member_figures(&in_range).0, "the range {when}");
     let all: Vec<_> = purchases.iter().collect();
-    assert_eq!(lifetime, count(&all));
+    let (lifetime, buying_spend) = count_member_figures(&all);
+    let counts = loyalty::member_counts(c, "m1").await.unwrap();
+    assert_eq!(
+        (counts.buying, counts.repeat, counts.buying_spend_minor),
+        (lifetime.buying, lifetime.repeat, buying_spend),
+        "all time {when}"
+    );
     assert!(
         lifetime.repeat > 0 && lifetime.buying > lifetime.repeat,
         "{lifetime:?}"

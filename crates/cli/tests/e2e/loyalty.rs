@@ -652,6 +652,9 @@ async fn staff_actions_insights_and_replay(
     let lifetime = &insights["lifetime"];
     assert_eq!(lifetime["members"], 1, "{insights}");
     assert_eq!(lifetime["members_with_orders"], 1);
+    // Her purchases on three channels (one merged in from a second member) make her a
+    // returning member, for all time and today.
+    assert_eq!(lifetime["repeat_members"], 1, "{insights}");
     assert_eq!(
         lifetime["credit_outstanding_minor"],
         member_json(w, m, id).await["balance_minor"]
@@ -660,6 +663,7 @@ async fn staff_actions_insights_and_replay(
     let summary = &insights["summary"];
     assert_eq!(summary["credit_redeemed_minor"], 100, "{summary}");
     assert_eq!(summary["buying_members"], 1);
+    assert_eq!(summary["repeat_members"], 1, "{summary}");
     assert_eq!(
         summary["orders"].as_i64().unwrap(),
         summary["member_orders"].as_i64().unwrap() + summary["non_member_orders"].as_i64().unwrap()
