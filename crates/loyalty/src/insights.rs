@@ -193,51 +193,43 @@ pub async fn insights(
     let program = program::load(&mut c, merchant_id).await?;
     let including_tax = program.tax_basis == crate::eligible::TaxBasis::IncludingTax;
 
-    // One accumulator per period start, plus the whole range.
-    let mut buckets: BTreeMap<NaiveDate, Acc> = BTreeMap::new();
+    // One accumulator per period (numbered by its start's place in `starts`), plus the range.
+    let mut starts = Vec::new();
     let mut start = period.start(from);
     while start <= to {
-        buckets.insert(start, Acc::default());
+        starts.push(start);
         start = period.next(start);
     }
+    let mut buckets: Vec<Acc> = starts.iter().map(|_| Acc::default()).collect();
+    let number = |day: NaiveDate| starts.binary_search(&period.start(day)).ok();
+    let numbered = |n: i64| usize::try_from(n).ok();
     let mut total = Acc::default();
     let (f, t) = (from.to_string(), to.to_string());
     for d in store::day_totals(&mut c, merchant_id, &f, &t, including_tax).await? {
         let Ok(day) = d.business_date.parse::<NaiveDate>() else {
             continue;
         };
-        for acc in [buckets.get_mut(&period.start(day)), Some(&mut total)]
-            .into_iter()
-            .flatten()
-        {
+        let bucket = number(day).and_then(|i| buckets.get_mut(i));
+        for acc in [bucket, Some(&mut total)].into_iter().flatten() {
             acc.orders += d.sales;
             acc.net_minor += d.net_minor;
         }
     }
     // Members' purchases, summed by the database in one pass: per period (each date of the
     // range mapped to its period and the period's first date in the range) and for the range.
-    let starts: Vec<NaiveDate> = buckets.keys().copied().collect();
     let days: Vec<store::RangeDay> = from
         .iter_days()
         .take_while(|d| *d <= to)
-        .map(|d| {
-            let start = period.start(d);
-            let index = starts.iter().position(|s| *s == start).unwrap_or(0);
-            store::RangeDay {
-                date: d.to_string(),
-                period: index as i64,
-                period_from: start.max(from).to_string(),
-            }
+        .map(|d| store::RangeDay {
+            date: d.to_string(),
+            period: number(d).unwrap_or(0) as i64,
+            period_from: period.start(d).max(from).to_string(),
         })
         .collect();
     let (by_period, in_range) =
         store::member_figures_by_period(&mut c, merchant_id, &days, &f).await?;
-    for (index, figures) in by_period {
-        let bucket = usize::try_from(index)
-            .ok()
-            .and_then(|i| starts.get(i))
-            .and_then(|s| buckets.get_mut(s));
-        if let Some(acc) = bucket {
+    for (n, figures) in by_period {
+        if let Some(acc) = numbered(n).and_then(|i| buckets.get_mut(i)) {
             acc.members = figures;
         }
     }
@@ -253,11 +245,8 @@ pub async fn insights(
             (i as i64, midnight((*s).max(from)), midnight(end))
         })
         .collect();
-    for (index, kind, amount) in store::ledger_by_period(&mut c, merchant_id, &bounds).await? {
-        let bucket = usize::try_from(index)
-            .ok()
-            .and_then(|i| starts.get(i))
-            .and_then(|s| buckets.get_mut(s));
+    for (n, kind, amount) in store::ledger_by_period(&mut c, merchant_id, &bounds).await? {
+        let bucket = numbered(n).and_then(|i| buckets.get_mut(i));
         for acc in [bucket, Some(&mut total)].into_iter().flatten() {
             match kind.as_str() {
                 "earned" | "reversed" => acc.earned += amount,
@@ -266,8 +255,9 @@ pub async fn insights(
             }
         }
     }
-    let periods = buckets
+    let periods = starts
         .iter()
+        .zip(&buckets)
         .map(|(start, acc)| {
             let end = (period.next(*start) - Days::new(1)).min(to);
             acc.figures((*start).max(from), end)

@@ -876,58 +876,48 @@ pub async fn refresh_member_purchases(
     merchant_id: &str,
     member_id: &str,
 ) -> Result<()> {
-    sqlx::query(&format!(
-        "UPDATE loyalty_purchases SET prev_date = s.p1, prev2_date = s.p2 \
-         FROM (SELECT connection_id, sale_external_id, LAG(sale_date, 1) OVER w AS p1, LAG(sale_date, 2) OVER w AS p2 \
-               FROM loyalty_purchases WHERE merchant_id = $1 AND member_id = $2 AND {COUNTING} \
-               WINDOW w AS (ORDER BY sale_date, closed_at, connection_id, sale_external_id)) s \
-         WHERE loyalty_purchases.merchant_id = $1 AND loyalty_purchases.connection_id = s.connection_id \
-           AND loyalty_purchases.sale_external_id = s.sale_external_id \
-           AND (loyalty_purchases.prev_date IS DISTINCT FROM s.p1 OR loyalty_purchases.prev2_date IS DISTINCT FROM s.p2)"
-    ))
-    .bind(merchant_id)
-    .bind(member_id)
-    .execute(&mut *c)
-    .await?;
-    sqlx::query(&format!(
-        "UPDATE members SET \
-           purchase_orders = (SELECT COUNT(*) FROM loyalty_purchases WHERE merchant_id = $1 AND member_id = $2 AND {COUNTING}), \
-           purchase_spend_minor = (SELECT COALESCE(SUM(net_eligible_minor), 0) FROM loyalty_purchases \
-             WHERE merchant_id = $1 AND member_id = $2 AND sale_date IS NOT NULL) \
-         WHERE merchant_id = $1 AND id = $2"
-    ))
-    .bind(merchant_id)
-    .bind(member_id)
-    .execute(&mut *c)
-    .await?;
-    Ok(())
+    refresh_purchases(c, merchant_id, Some(member_id)).await
 }
 
 /// [`refresh_member_purchases`] for every member of the merchant at once (after a bulk insert).
 pub async fn refresh_all_member_purchases(c: &mut Conn, merchant_id: &str) -> Result<()> {
-    sqlx::query(&format!(
-        "UPDATE loyalty_purchases SET prev_date = s.p1, prev2_date = s.p2 \
-         FROM (SELECT connection_id, sale_external_id, LAG(sale_date, 1) OVER w AS p1, LAG(sale_date, 2) OVER w AS p2 \
-               FROM loyalty_purchases WHERE merchant_id = $1 AND {COUNTING} \
-               WINDOW w AS (PARTITION BY member_id ORDER BY sale_date, closed_at, connection_id, sale_external_id)) s \
-         WHERE loyalty_purchases.merchant_id = $1 AND loyalty_purchases.connection_id = s.connection_id \
-           AND loyalty_purchases.sale_external_id = s.sale_external_id \
-           AND (loyalty_purchases.prev_date IS DISTINCT FROM s.p1 OR loyalty_purchases.prev2_date IS DISTINCT FROM s.p2)"
-    ))
-    .bind(merchant_id)
-    .execute(&mut *c)
-    .await?;
-    sqlx::query(
-        "UPDATE members SET \
-           purchase_orders = (SELECT COUNT(*) FROM loyalty_purchases p \
-             WHERE p.merchant_id = members.merchant_id AND p.member_id = members.id AND p.sale_date IS NOT NULL AND p.net_eligible_minor > 0), \
-           purchase_spend_minor = (SELECT COALESCE(SUM(p.net_eligible_minor), 0) FROM loyalty_purchases p \
-             WHERE p.merchant_id = members.merchant_id AND p.member_id = members.id AND p.sale_date IS NOT NULL) \
-         WHERE merchant_id = $1",
-    )
-    .bind(merchant_id)
-    .execute(&mut *c)
-    .await?;
+    refresh_purchases(c, merchant_id, None).await
+}
+
+/// The purchase dates and lifetime figures of one member (`member_id`) or of all of them.
+async fn refresh_purchases(c: &mut Conn, merchant_id: &str, member_id: Option<&str>) -> Result<()> {
+    // `$2` names the member; without it the statements cover every member of the merchant.
+    let (purchases, members) = match member_id {
+        Some(_) => (" AND member_id = $2", " AND id = $2"),
+        None => ("", ""),
+    };
+    let of_member = "p.merchant_id = members.merchant_id AND p.member_id = members.id";
+    let statements = [
+        format!(
+            "UPDATE loyalty_purchases SET prev_date = s.p1, prev2_date = s.p2 \
+             FROM (SELECT connection_id, sale_external_id, LAG(sale_date, 1) OVER w AS p1, LAG(sale_date, 2) OVER w AS p2 \
+                   FROM loyalty_purchases WHERE merchant_id = $1{purchases} AND {COUNTING} \
+                   WINDOW w AS (PARTITION BY member_id ORDER BY sale_date, closed_at, connection_id, sale_external_id)) s \
+             WHERE loyalty_purchases.merchant_id = $1 AND loyalty_purchases.connection_id = s.connection_id \
+               AND loyalty_purchases.sale_external_id = s.sale_external_id \
+               AND (loyalty_purchases.prev_date IS DISTINCT FROM s.p1 OR loyalty_purchases.prev2_date IS DISTINCT FROM s.p2)"
+        ),
+        format!(
+            "UPDATE members SET \
+               purchase_orders = (SELECT COUNT(*) FROM loyalty_purchases p \
+                 WHERE {of_member} AND p.sale_date IS NOT NULL AND p.net_eligible_minor > 0), \
+               purchase_spend_minor = (SELECT COALESCE(SUM(p.net_eligible_minor), 0) FROM loyalty_purchases p \
+                 WHERE {of_member} AND p.sale_date IS NOT NULL) \
+             WHERE merchant_id = $1{members}"
+        ),
+    ];
+    for sql in &statements {
+        let mut q = sqlx::query(sql).bind(merchant_id);
+        if let Some(member_id) = member_id {
+            q = q.bind(member_id);
+        }
+        q.execute(&mut *c).await?;
+    }
     Ok(())
 }
 
