@@ -97,6 +97,13 @@ async fn run(opts: &DashboardOptions, dir: &std::path::Path) -> Result<()> {
         .build()?;
     let cookie = format!("tb_session={}", session.token);
     let member = "mem_seed0000001";
+    // A range that ends before the newest purchases: its members are counted less the half
+    // year of purchases after it.
+    let today = chrono::Utc::now().date_naive();
+    let (earlier, later) = (
+        today - chrono::Days::new(270),
+        today - chrono::Days::new(180),
+    );
     let pages: Vec<(&str, String)> = vec![
         ("baseline: the sign-in page", "/login".to_owned()),
         ("members, first page", format!("/merchants/{m}/members")),
@@ -120,6 +127,10 @@ async fn run(opts: &DashboardOptions, dir: &std::path::Path) -> Result<()> {
         (
             "insights, a year per week",
             format!("/merchants/{m}/insights?period=week"),
+        ),
+        (
+            "insights, a past quarter per day",
+            format!("/merchants/{m}/insights?period=day&from={earlier}&to={later}"),
         ),
         ("orders", format!("/merchants/{m}/orders")),
         ("sales channels", format!("/merchants/{m}/channels")),

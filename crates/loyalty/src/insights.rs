@@ -16,40 +16,13 @@
 
 use crate::program;
 use crate::tiering::today;
-use chrono::{Datelike, Days, Months, NaiveDate, NaiveTime};
+use chrono::{Days, Months, NaiveDate, NaiveTime};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use tillbridge_engine::{Engine, EngineError};
 use tillbridge_model::business_day::local_instant;
+pub use tillbridge_model::business_day::Period;
 use tillbridge_store::loyalty as store;
-
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Period {
-    Day,
-    Week,
-    #[default]
-    Month,
-}
-
-impl Period {
-    /// The first day of the period holding `d`.
-    fn start(self, d: NaiveDate) -> NaiveDate {
-        match self {
-            Period::Day => d,
-            Period::Week => d - Days::new(u64::from(d.weekday().num_days_from_monday())),
-            Period::Month => d.with_day(1).unwrap_or(d),
-        }
-    }
-
-    fn next(self, start: NaiveDate) -> NaiveDate {
-        match self {
-            Period::Day => start + Days::new(1),
-            Period::Week => start + Days::new(7),
-            Period::Month => start + Months::new(1),
-        }
-    }
-}
 
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -215,21 +188,15 @@ pub async fn insights(
             acc.net_minor += d.net_minor;
         }
     }
-    // Members' purchases, summed by the database in one pass: per period (each date of the
-    // range mapped to its period and the period's first date in the range) and for the range.
-    let days: Vec<store::RangeDay> = from
-        .iter_days()
-        .take_while(|d| *d <= to)
-        .map(|d| store::RangeDay {
-            date: d.to_string(),
-            period: number(d).unwrap_or(0) as i64,
-            period_from: period.start(d).max(from).to_string(),
-        })
-        .collect();
+    // Members' purchases, summed per period and for the range by the database.
     let (by_period, in_range) =
-        store::member_figures_by_period(&mut c, merchant_id, &days, &f).await?;
-    for (n, figures) in by_period {
-        if let Some(acc) = numbered(n).and_then(|i| buckets.get_mut(i)) {
+        store::member_figures_by_period(&mut c, merchant_id, period, from, to).await?;
+    for (start, figures) in by_period {
+        if let Some(acc) = starts
+            .binary_search(&start)
+            .ok()
+            .and_then(|i| buckets.get_mut(i))
+        {
             acc.members = figures;
         }
     }
@@ -297,15 +264,6 @@ mod tests {
 
     fn d(s: &str) -> NaiveDate {
         s.parse().unwrap()
-    }
-
-    #[test]
-    fn periods_start_on_monday_and_the_first_of_the_month() {
-        assert_eq!(Period::Week.start(d("2026-11-22")), d("2026-11-16"));
-        assert_eq!(Period::Week.start(d("2026-11-16")), d("2026-11-16"));
-        assert_eq!(Period::Month.start(d("2026-02-28")), d("2026-02-01"));
-        assert_eq!(Period::Month.next(d("2026-01-01")), d("2026-02-01"));
-        assert_eq!(Period::Day.next(d("2026-12-31")), d("2027-01-01"));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Business dates: a sale closed at 02:00 belongs to the previous business day when the
 //! location's day starts at 05:00. Computed on local wall-clock time, so DST changes are exact.
 
-use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+use chrono::{DateTime, Datelike, Days, Months, NaiveDate, NaiveTime, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
@@ -13,6 +13,36 @@ pub struct BusinessDayStart(pub NaiveTime);
 impl Default for BusinessDayStart {
     fn default() -> Self {
         BusinessDayStart(NaiveTime::MIN)
+    }
+}
+
+/// A span insights sum over: a business date, an ISO week (from Monday) or a calendar month.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Period {
+    Day,
+    Week,
+    #[default]
+    Month,
+}
+
+impl Period {
+    /// The first day of the period holding `d`.
+    pub fn start(self, d: NaiveDate) -> NaiveDate {
+        match self {
+            Period::Day => d,
+            Period::Week => d - Days::new(u64::from(d.weekday().num_days_from_monday())),
+            Period::Month => d.with_day(1).unwrap_or(d),
+        }
+    }
+
+    /// The first day of the period after the one starting on `start`.
+    pub fn next(self, start: NaiveDate) -> NaiveDate {
+        match self {
+            Period::Day => start + Days::new(1),
+            Period::Week => start + Days::new(7),
+            Period::Month => start + Months::new(1),
+        }
     }
 }
 
@@ -46,6 +76,19 @@ mod tests {
 
     fn utc(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(y, m, d, h, min, 0).unwrap()
+    }
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn periods_start_on_monday_and_the_first_of_the_month() {
+        assert_eq!(Period::Week.start(d("2026-11-22")), d("2026-11-16"));
+        assert_eq!(Period::Week.start(d("2026-11-16")), d("2026-11-16"));
+        assert_eq!(Period::Month.start(d("2026-02-28")), d("2026-02-01"));
+        assert_eq!(Period::Month.next(d("2026-01-01")), d("2026-02-01"));
+        assert_eq!(Period::Day.next(d("2026-12-31")), d("2027-01-01"));
     }
 
     #[test]

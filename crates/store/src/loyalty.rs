@@ -2,7 +2,10 @@
 //! scoped by merchant.
 
 use crate::{Conn, Result, StoreError};
+use chrono::{Days, NaiveDate};
 use sqlx::Row;
+use std::collections::BTreeMap;
+use tillbridge_model::business_day::Period;
 
 pub async fn program(c: &mut Conn, merchant_id: &str) -> Result<Option<serde_json::Value>> {
     let raw: Option<String> =
@@ -911,81 +914,135 @@ async fn refresh_purchases(c: &mut Conn, merchant_id: &str, member_id: Option<&s
              WHERE merchant_id = $1{members}"
         ),
     ];
-    for sql in &statements {
-        let mut q = sqlx::query(sql).bind(merchant_id);
-        if let Some(member_id) = member_id {
-            q = q.bind(member_id);
+    if member_id.is_some() || c.backend_name() != "PostgreSQL" {
+        for sql in &statements {
+            let mut q = sqlx::query(sql).bind(merchant_id);
+            if let Some(member_id) = member_id {
+                q = q.bind(member_id);
+            }
+            q.execute(&mut *c).await?;
         }
-        q.execute(&mut *c).await?;
+        return Ok(());
     }
+    // Every member on PostgreSQL: the daily roll-up's trigger stands aside and the merchant's
+    // rows are rebuilt after (migration 0020), in one transaction (a savepoint inside the
+    // caller's), so the setting ends with it.
+    let mut tx = sqlx::Connection::begin(&mut *c).await?;
+    sqlx::query("SELECT set_config('tillbridge.loyalty_days', 'rebuilding', true)")
+        .execute(&mut *tx)
+        .await?;
+    for sql in &statements {
+        sqlx::query(sql).bind(merchant_id).execute(&mut *tx).await?;
+    }
+    sqlx::query("SELECT loyalty_days_rebuild($1)")
+        .bind(merchant_id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("SELECT set_config('tillbridge.loyalty_days', '', true)")
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
     Ok(())
 }
 
-/// One business date of an insights range: its period's number, and the first date of that
-/// period inside the range.
-#[derive(Clone, Debug)]
-pub struct RangeDay {
-    pub date: String,
-    pub period: i64,
-    pub period_from: String,
-}
-
-/// The members' figures of each period of a range (every business date of the range in
-/// `days`, the range starting on `from`), and of the whole range. Periods without purchases
-/// are left out. One pass over the range's purchases, none grouped by member: a member is
-/// counted by their first (and second) counting purchase in a period, which its stored
-/// previous dates tell.
+/// The members' figures of each `period` (keyed by its first day) that meets the range
+/// `from..=to`, counting only the range's dates, and of the whole range. Read from the daily
+/// roll-up (migration 0020): a period starting on its own first day sums the day rows' counts
+/// for its kind; a first period cut short by `from` and the range count their members among
+/// the purchases themselves only where the roll-up cannot tell (the cut period's dates, the
+/// purchases after `to`).
 pub async fn member_figures_by_period(
     c: &mut Conn,
     merchant_id: &str,
-    days: &[RangeDay],
-    from: &str,
-) -> Result<(Vec<(i64, MemberFigures)>, MemberFigures)> {
-    if days.is_empty() {
-        return Ok((Vec::new(), MemberFigures::default()));
+    period: Period,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<(Vec<(NaiveDate, MemberFigures)>, MemberFigures)> {
+    let rows = sqlx::query(
+        "SELECT day, spend_minor, purchases, prev_of, prev2_of, new_day, repeat_day, \
+           new_week, repeat_week, new_month, repeat_month \
+         FROM loyalty_days WHERE merchant_id = $1 AND day >= $2",
+    )
+    .bind(merchant_id)
+    .bind(from.to_string())
+    .fetch_all(&mut *c)
+    .await?;
+    let (new, repeat) = match period {
+        Period::Day => ("new_day", "repeat_day"),
+        Period::Week => ("new_week", "repeat_week"),
+        Period::Month => ("new_month", "repeat_month"),
+    };
+    let mut periods: BTreeMap<NaiveDate, MemberFigures> = BTreeMap::new();
+    let mut range = MemberFigures::default();
+    // From `from` on: counting purchases with no previous one since `from`, and with exactly
+    // one (their previous date is on or after `from`, the one before that is not).
+    let (mut firsts, mut seconds) = (0, 0);
+    for r in &rows {
+        let purchases: i64 = r.try_get("purchases")?;
+        let prev_of: i64 = r.try_get("prev_of")?;
+        let prev2_of: i64 = r.try_get("prev2_of")?;
+        firsts += purchases - prev_of;
+        seconds += prev_of - prev2_of;
+        let day: String = r.try_get("day")?;
+        let day: NaiveDate = day.parse().map_err(|_| {
+            StoreError::Corrupt(format!(
+                "loyalty_days holds a day `{day}` that is not a date"
+            ))
+        })?;
+        if day > to {
+            continue;
+        }
+        let spend: i64 = r.try_get("spend_minor")?;
+        let p = periods.entry(period.start(day)).or_default();
+        p.spend_minor += spend;
+        p.orders += purchases;
+        p.buying += r.try_get::<i64, _>(new)?;
+        p.repeat += r.try_get::<i64, _>(repeat)?;
+        range.spend_minor += spend;
+        range.orders += purchases;
     }
-    let values = crate::placeholders(days.len(), "", 3, 3);
-    // The first row of each member in a period (or range) starting on `s`, and the second.
-    let first = |s: &str| format!("p.prev_date IS NULL OR p.prev_date < {s}");
-    let second =
-        |s: &str| format!("p.prev_date >= {s} AND (p.prev2_date IS NULL OR p.prev2_date < {s})");
-    let count = |cond: String| {
-        format!("CAST(COALESCE(SUM(CASE WHEN p.net_eligible_minor > 0 AND ({cond}) THEN 1 ELSE 0 END), 0) AS BIGINT)")
+    let first = period.start(from);
+    if first < from {
+        if let Some(p) = periods.get_mut(&first) {
+            let last = (period.next(first) - Days::new(1)).min(to);
+            (p.buying, p.repeat) = firsts_since(c, merchant_id, from, from, Some(last)).await?;
+        }
+    }
+    let (after_firsts, after_seconds) =
+        firsts_since(c, merchant_id, from, to + Days::new(1), None).await?;
+    range.buying = firsts - after_firsts;
+    range.repeat = seconds - after_seconds;
+    Ok((periods.into_iter().collect(), range))
+}
+
+/// Among the counting purchases dated from `lo` (through `hi`), those that are their member's
+/// first since `since`, and those that are the second.
+async fn firsts_since(
+    c: &mut Conn,
+    merchant_id: &str,
+    since: NaiveDate,
+    lo: NaiveDate,
+    hi: Option<NaiveDate>,
+) -> Result<(i64, i64)> {
+    let until = if hi.is_some() {
+        " AND sale_date <= $4"
+    } else {
+        ""
     };
     let sql = format!(
-        "WITH d (day, period, period_from) AS (VALUES {values}) \
-         SELECT d.period AS period, \
-           CAST(COALESCE(SUM(p.net_eligible_minor), 0) AS BIGINT) AS spend, \
-           CAST(COALESCE(SUM(CASE WHEN p.net_eligible_minor > 0 THEN 1 ELSE 0 END), 0) AS BIGINT) AS orders, \
-           {} AS buying, {} AS repeating, {} AS range_buying, {} AS range_repeating \
-         FROM loyalty_purchases p JOIN d ON p.sale_date = d.day \
-         WHERE p.merchant_id = $1 AND p.member_id IS NOT NULL \
-         GROUP BY d.period",
-        count(first("d.period_from")),
-        count(second("d.period_from")),
-        count(first("$2")),
-        count(second("$2")),
+        "SELECT CAST(COALESCE(SUM(CASE WHEN prev_date IS NULL OR prev_date < $2 THEN 1 ELSE 0 END), 0) AS BIGINT) AS firsts, \
+           CAST(COALESCE(SUM(CASE WHEN prev_date >= $2 AND (prev2_date IS NULL OR prev2_date < $2) THEN 1 ELSE 0 END), 0) AS BIGINT) AS seconds \
+         FROM loyalty_purchases WHERE merchant_id = $1 AND sale_date >= $3{until} AND {COUNTING}"
     );
-    let mut q = sqlx::query(&sql).bind(merchant_id).bind(from);
-    for d in days {
-        q = q.bind(&d.date).bind(d.period).bind(&d.period_from);
+    let mut q = sqlx::query(&sql)
+        .bind(merchant_id)
+        .bind(since.to_string())
+        .bind(lo.to_string());
+    if let Some(hi) = hi {
+        q = q.bind(hi.to_string());
     }
-    let mut range = MemberFigures::default();
-    let mut out = Vec::new();
-    for r in q.fetch_all(c).await? {
-        let figures = MemberFigures {
-            spend_minor: r.try_get("spend")?,
-            orders: r.try_get("orders")?,
-            buying: r.try_get("buying")?,
-            repeat: r.try_get("repeating")?,
-        };
-        range.spend_minor += figures.spend_minor;
-        range.orders += figures.orders;
-        range.buying += r.try_get::<i64, _>("range_buying")?;
-        range.repeat += r.try_get::<i64, _>("range_repeating")?;
-        out.push((r.try_get("period")?, figures));
-    }
-    Ok((out, range))
+    let r = q.fetch_one(c).await?;
+    Ok((r.try_get("firsts")?, r.try_get("seconds")?))
 }
 
 /// Every synced order of one business date, summed: sales that stand (not voided) and the net
@@ -1029,37 +1086,55 @@ pub async fn day_totals(
 }
 
 /// Credit ledger entries summed per period and kind: `periods` are (number, first instant,
-/// instant after the last) in milliseconds; entries count where they were posted.
+/// instant after the last) in milliseconds; entries count where they were posted. Whole UTC
+/// hours come from the hourly roll-up (migration 0020), the part-hours at either end of a
+/// period (zones offset by :30 or :45) from the ledger.
 pub async fn ledger_by_period(
     c: &mut Conn,
     merchant_id: &str,
     periods: &[(i64, i64, i64)],
 ) -> Result<Vec<(i64, String, i64)>> {
-    if periods.is_empty() {
-        return Ok(Vec::new());
+    const HOUR: i64 = 3_600_000;
+    let (mut hours, mut entries) = (Vec::new(), Vec::new());
+    for &(period, from, to) in periods {
+        let (first_hour, last_hour) = (
+            (from + HOUR - 1).div_euclid(HOUR) * HOUR,
+            to.div_euclid(HOUR) * HOUR,
+        );
+        if first_hour < last_hour {
+            hours.push((period, first_hour, last_hour));
+            entries.extend([(period, from, first_hour), (period, last_hour, to)]);
+        } else {
+            entries.push((period, from, to));
+        }
     }
-    let values = crate::placeholders(periods.len(), "", 3, 2);
-    let sql = format!(
-        "WITH d (period, from_ms, to_ms) AS (VALUES {values}) \
-         SELECT d.period AS period, l.kind AS kind, CAST(SUM(l.amount_minor) AS BIGINT) AS amount \
-         FROM d JOIN credit_ledger l ON l.merchant_id = $1 AND l.created_at >= d.from_ms AND l.created_at < d.to_ms \
-         GROUP BY d.period, l.kind"
-    );
-    let mut q = sqlx::query(&sql).bind(merchant_id);
-    for (period, from_ms, to_ms) in periods {
-        q = q.bind(*period).bind(*from_ms).bind(*to_ms);
+    entries.retain(|(_, from, to)| from < to);
+    let mut sums: BTreeMap<(i64, String), i64> = BTreeMap::new();
+    for (table, at, spans) in [
+        ("credit_hours", "hour", &hours),
+        ("credit_ledger", "created_at", &entries),
+    ] {
+        if spans.is_empty() {
+            continue;
+        }
+        let values = crate::placeholders(spans.len(), "", 3, 2);
+        let sql = format!(
+            "WITH d (period, from_ms, to_ms) AS (VALUES {values}) \
+             SELECT d.period AS period, l.kind AS kind, CAST(SUM(l.amount_minor) AS BIGINT) AS amount \
+             FROM d JOIN {table} l ON l.merchant_id = $1 AND l.{at} >= d.from_ms AND l.{at} < d.to_ms \
+             GROUP BY d.period, l.kind"
+        );
+        let mut q = sqlx::query(&sql).bind(merchant_id);
+        for (period, from_ms, to_ms) in spans {
+            q = q.bind(*period).bind(*from_ms).bind(*to_ms);
+        }
+        for r in q.fetch_all(&mut *c).await? {
+            *sums
+                .entry((r.try_get("period")?, r.try_get("kind")?))
+                .or_default() += r.try_get::<i64, _>("amount")?;
+        }
     }
-    q.fetch_all(c)
-        .await?
-        .iter()
-        .map(|r| {
-            Ok((
-                r.try_get("period")?,
-                r.try_get("kind")?,
-                r.try_get("amount")?,
-            ))
-        })
-        .collect()
+    Ok(sums.into_iter().map(|((p, k), a)| (p, k, a)).collect())
 }
 
 /// The merchant's members counted at once: per segment of the last RFM run and per tier,

@@ -101,6 +101,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "insights indexes",
         include_str!("../migrations/sqlite/0019_insights_indexes.sql"),
     ),
+    (
+        20,
+        "insights roll-ups",
+        include_str!("../migrations/sqlite/0020_insights_rollups.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -197,6 +202,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         19,
         "insights indexes",
         include_str!("../migrations/postgres/0019_insights_indexes.sql"),
+    ),
+    (
+        20,
+        "insights roll-ups",
+        include_str!("../migrations/postgres/0020_insights_rollups.sql"),
     ),
 ];
 

@@ -679,25 +679,110 @@ async fn stored_sales_figures_follow_the_model_and_the_migration_agrees(backend:
     assert_eq!(figures(&store).await, want);
 }
 
+/// Numbers below `n` from a small linear congruential generator: the same ones every run.
+fn numbers(mut seed: u64) -> impl FnMut(u64) -> u64 {
+    move |n| {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (seed >> 33) % n
+    }
+}
+
+conformance!(credit_by_period_agrees_with_the_ledger);
+/// Credit summed per period (whole hours from the roll-up, part-hours from the ledger) equals
+/// summing the ledger entries one by one, for periods bounded on the hour, the half and the
+/// quarter hour and inside one hour: after entries are posted, and after a replay deletes the
+/// credit earned and reversed.
+async fn credit_by_period_agrees_with_the_ledger(backend: TestBackend) {
+    use tillbridge_store::loyalty::{self, LedgerRow};
+    let Some((_db, store)) = open(backend).await else {
+        return;
+    };
+    let mut c = store.conn().await.unwrap();
+    let members: Vec<(String, String, i64)> = (0..3)
+        .map(|i| (format!("mem{i}"), format!("m{i}@example.com"), 0))
+        .collect();
+    loyalty::seed_members(&mut c, "m1", &members, &[], 0)
+        .await
+        .unwrap();
+    let mut next = numbers(7);
+    const HOUR: i64 = 3_600_000;
+    let base = 1_767_225_600_000; // 2026-01-01T00:00:00Z
+    let kinds = ["earned", "reversed", "redeemed", "manual"];
+    let mut entries = Vec::new();
+    for i in 0..400 {
+        let kind = kinds[next(4) as usize];
+        let amount = next(2_000) as i64 - 500;
+        let at = base + next(10 * 24 * HOUR as u64) as i64;
+        let mut row = LedgerRow {
+            id: format!("cred{i}"),
+            member_id: format!("mem{}", next(3)),
+            kind: kind.to_owned(),
+            amount_minor: amount,
+            created_at: at,
+            ..LedgerRow::default()
+        };
+        loyalty::post_entry(&mut c, "m1", &mut row).await.unwrap();
+        entries.push((kind, amount, at));
+    }
+    // Days from local midnights in zones at +00:00, +05:30 and +05:45, and a part of one hour.
+    let mut periods = Vec::new();
+    for (k, offset) in [0, 30, 45].iter().enumerate() {
+        for day in 0..3 {
+            let from = base + (day * 3 + k as i64) * 24 * HOUR - offset * 60_000;
+            periods.push((periods.len() as i64, from, from + 24 * HOUR));
+        }
+    }
+    periods.push((
+        periods.len() as i64,
+        base + 30 * HOUR + 600_000,
+        base + 30 * HOUR + 3_000_000,
+    ));
+    periods.push((periods.len() as i64, base - HOUR, base + 12 * 24 * HOUR));
+    for when in ["after posting", "after a replay"] {
+        if when == "after a replay" {
+            loyalty::reset_for_replay(&mut c, "m1", 0, 0).await.unwrap();
+            entries.retain(|(kind, _, _)| !matches!(*kind, "earned" | "reversed"));
+        }
+        let mut want = std::collections::BTreeMap::new();
+        for &(period, from, to) in &periods {
+            for &(kind, amount, at) in &entries {
+                if at >= from && at < to {
+                    *want.entry((period, kind.to_owned())).or_insert(0) += amount;
+                }
+            }
+        }
+        let got: std::collections::BTreeMap<(i64, String), i64> =
+            loyalty::ledger_by_period(&mut c, "m1", &periods)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|(p, k, a)| ((p, k), a))
+                .collect();
+        let nonzero = |m: &std::collections::BTreeMap<(i64, String), i64>| {
+            m.iter()
+                .filter(|(_, a)| **a != 0)
+                .map(|(k, a)| (k.clone(), *a))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(nonzero(&got), nonzero(&want), "{when}");
+        assert!(!want.is_empty());
+    }
+}
+
 conformance!(member_figures_agree_with_counting_each_purchase);
 /// Insights' member figures, summed by the database per period, for a range and for all time,
 /// agree with counting every purchase one by one: after a bulk insert, and after purchases
 /// change date, net and member one at a time and two members merge.
 async fn member_figures_agree_with_counting_each_purchase(backend: TestBackend) {
-    use tillbridge_store::loyalty::{self, PurchaseRow, RangeDay};
+    use tillbridge_store::loyalty::{self, PurchaseRow};
     let Some((_db, store)) = open(backend).await else {
         return;
     };
     let start = chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
     let date = |k: i64| (start + chrono::Duration::days(k)).to_string();
-    // A small linear congruential generator: the same purchases every run.
-    let mut seed: u64 = 42;
-    let mut next = |n: u64| {
-        seed = seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (seed >> 33) % n
-    };
+    let mut next = numbers(42);
     let members: Vec<(String, String, i64)> = (0..60)
         .map(|i| (format!("mem{i}"), format!("m{i}@example.com"), 0))
         .collect();
@@ -728,15 +813,7 @@ async fn member_figures_agree_with_counting_each_purchase(backend: TestBackend) 
         .await
         .unwrap();
 
-    // Weeks of seven days from day 10 to day 79 (periods 0..10), the first starting on day 10.
-    let days: Vec<RangeDay> = (10..80)
-        .map(|k| RangeDay {
-            date: date(k),
-            period: (k - 10) / 7,
-            period_from: date(10 + (k - 10) / 7 * 7),
-        })
-        .collect();
-    check_member_figures(&mut c, &days, &purchases, "after the bulk insert").await;
+    check_member_figures(&mut c, &purchases, "after the bulk insert").await;
 
     // One purchase at a time, as the loyalty consumer writes them: earlier and later dates,
     // nets that stop and start counting, a purchase gaining its member.
@@ -779,7 +856,7 @@ async fn member_figures_agree_with_counting_each_purchase(backend: TestBackend) 
         purchases[i].3 = day;
         purchases[i].4 = net;
     }
-    check_member_figures(&mut c, &days, &purchases, "after single changes").await;
+    check_member_figures(&mut c, &purchases, "after single changes").await;
 
     // A merge moves every purchase of one member onto another.
     loyalty::absorb_member(&mut c, "m1", "mem7", "mem8", 0)
@@ -788,7 +865,7 @@ async fn member_figures_agree_with_counting_each_purchase(backend: TestBackend) 
     for p in purchases.iter_mut().filter(|p| p.0 == "mem7") {
         p.0 = "mem8".to_owned();
     }
-    check_member_figures(&mut c, &days, &purchases, "after a merge").await;
+    check_member_figures(&mut c, &purchases, "after a merge").await;
     let counts = loyalty::member_counts(&mut c, "m1").await.unwrap();
     assert_eq!(counts.members, 59);
     assert_eq!(counts.segments, vec![(None, 59)]);
@@ -817,39 +894,53 @@ fn count_member_figures(
     (figures, buying_spend)
 }
 
-/// The database's member figures per period, for the range (`days`' first date on) and for all
-/// time equal counting `purchases` one by one.
+/// The database's member figures per period and for the range, for ranges that cut periods
+/// short at either end (or not) and leave purchases after them, and for all time, equal
+/// counting `purchases` one by one.
 async fn check_member_figures(
     c: &mut tillbridge_store::Conn,
-    days: &[tillbridge_store::loyalty::RangeDay],
     purchases: &[SeededPurchase],
     when: &str,
 ) {
+    use chrono::{Days, NaiveDate};
+    use tillbridge_model::business_day::Period;
     use tillbridge_store::loyalty;
-    let (from, to) = (&days[0].date, &days[days.len() - 1].date);
-    let (by_period, range) = loyalty::member_figures_by_period(c, "m1", days, from)
-        .await
-        .unwrap();
-    let periods: std::collections::BTreeSet<i64> = days.iter().map(|d| d.period).collect();
-    for period in periods {
-        let dates: Vec<&String> = days
+    let day = |k: u64| NaiveDate::from_ymd_opt(2026, 1, 1).unwrap() + Days::new(k);
+    for (period, from, to) in [
+        (Period::Week, day(10), day(79)),
+        (Period::Week, day(4), day(95)),
+        (Period::Month, day(0), day(89)),
+        (Period::Month, day(17), day(70)),
+        (Period::Day, day(30), day(45)),
+    ] {
+        let (by_period, range) = loyalty::member_figures_by_period(c, "m1", period, from, to)
+            .await
+            .unwrap();
+        let within = |lo: NaiveDate, hi: NaiveDate| -> Vec<&SeededPurchase> {
+            let (lo, hi) = (lo.max(from).to_string(), hi.min(to).to_string());
+            purchases
+                .iter()
+                .filter(|p| p.3 >= lo && p.3 <= hi)
+                .collect()
+        };
+        let mut start = period.start(from);
+        while start <= to {
+            let next = period.next(start);
+            let got = by_period
+                .iter()
+                .find(|(s, _)| *s == start)
+                .map(|(_, f)| f.clone())
+                .unwrap_or_default();
+            let want = count_member_figures(&within(start, next - Days::new(1))).0;
+            assert_eq!(got, want, "{period:?} from {start} of {from}..={to} {when}");
+            start = next;
+        }
+        assert!(by_period
             .iter()
-            .filter(|d| d.period == period)
-            .map(|d| &d.date)
-            .collect();
-        let rows: Vec<_> = purchases.iter().filter(|p| dates.contains(&&p.3)).collect();
-        let got = by_period
-            .iter()
-            .find(|(p, _)| *p == period)
-            .map(|(_, f)| f.clone())
-            .unwrap_or_default();
-        assert_eq!(got, count_member_figures(&rows).0, "period {period} {when}");
+            .all(|(s, _)| *s >= period.start(from) && *s <= to));
+        let want = count_member_figures(&within(from, to)).0;
+        assert_eq!(range, want, "the range {from}..={to} {when}");
     }
-    let in_range: Vec<_> = purchases
-        .iter()
-        .filter(|p| &p.3 >= from && &p.3 <= to)
-        .collect();
-    assert_eq!(range, count_member_figures(&in_range).0, "the range {when}");
     let all: Vec<_> = purchases.iter().collect();
     let (lifetime, buying_spend) = count_member_figures(&all);
     let counts = loyalty::member_counts(c, "m1").await.unwrap();

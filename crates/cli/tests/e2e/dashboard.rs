@@ -1464,7 +1464,7 @@ async fn the_dashboard_benchmark_times_every_page() {
     assert_eq!(figures["members"], 300);
     assert!(figures["orders"].as_u64().unwrap() >= 365 * 3);
     let pages = figures["pages"].as_array().unwrap();
-    assert_eq!(pages.len(), 10, "{figures}");
+    assert_eq!(pages.len(), 11, "{figures}");
     assert_eq!(pages[0]["path"], "/login", "the baseline comes first");
     for p in pages {
         assert!(p["median_ms"].as_f64().unwrap() > 0.0, "{p}");
