@@ -188,6 +188,50 @@ pub async fn get(
     view(&mut c, merchant_id, member).await
 }
 
+/// Everything a member's profile shows.
+#[derive(Clone, Debug)]
+pub struct Profile {
+    pub member: MemberView,
+    /// Newest first.
+    pub purchases: Vec<store::PurchaseRow>,
+    pub ledger: Vec<LedgerRow>,
+    pub cards: Vec<crate::punch_cards::MemberCard>,
+    pub tier_history: Vec<store::TierHistoryRow>,
+    pub segment_history: Vec<store::SegmentChange>,
+}
+
+/// A member's profile read in one snapshot: while a purchase is being written it shows the
+/// order with its credit and stamps, or none of them.
+pub async fn profile(
+    engine: &Engine,
+    merchant_id: &str,
+    member_id: &str,
+) -> Result<Profile, EngineError> {
+    engine.merchant(merchant_id).await?;
+    let mut tx = engine.store().begin_snapshot().await?;
+    let member = store::member(&mut tx, merchant_id, member_id)
+        .await?
+        .ok_or_else(|| not_found(merchant_id, member_id))?;
+    let mut purchases = store::member_purchases(&mut tx, merchant_id, member_id).await?;
+    purchases.sort_by_key(|r| std::cmp::Reverse(r.closed_at));
+    let profile = Profile {
+        member: MemberView {
+            purchases: purchases.len() as i64,
+            spend_minor: purchases.iter().map(|p| p.net_eligible_minor).sum(),
+            member,
+        },
+        purchases,
+        ledger: store::ledger_of(&mut tx, merchant_id, member_id).await?,
+        cards: crate::punch_cards::cards_of(&mut tx, merchant_id, member_id).await?,
+        tier_history: store::tier_history(&mut tx, merchant_id, member_id).await?,
+        segment_history: store::segment_history(&mut tx, merchant_id, member_id).await?,
+    };
+    tx.rollback()
+        .await
+        .map_err(tillbridge_store::StoreError::from)?;
+    Ok(profile)
+}
+
 pub async fn list(
     engine: &Engine,
     merchant_id: &str,
@@ -232,22 +276,6 @@ pub async fn ledger(
         .await?
         .ok_or_else(|| not_found(merchant_id, member_id))?;
     Ok(store::ledger_of(&mut c, merchant_id, member_id).await?)
-}
-
-/// The member's purchases on every channel, newest first.
-pub async fn purchases(
-    engine: &Engine,
-    merchant_id: &str,
-    member_id: &str,
-) -> Result<Vec<store::PurchaseRow>, EngineError> {
-    engine.merchant(merchant_id).await?;
-    let mut c = engine.conn().await?;
-    store::member(&mut c, merchant_id, member_id)
-        .await?
-        .ok_or_else(|| not_found(merchant_id, member_id))?;
-    let mut rows = store::member_purchases(&mut c, merchant_id, member_id).await?;
-    rows.sort_by_key(|r| std::cmp::Reverse(r.closed_at));
-    Ok(rows)
 }
 
 #[derive(Clone, Debug, Deserialize)]

@@ -177,9 +177,18 @@ pub async fn member_cards(
     store::member(&mut c, merchant_id, member_id)
         .await?
         .ok_or_else(|| crate::members::not_found(merchant_id, member_id))?;
+    cards_of(&mut c, merchant_id, member_id).await
+}
+
+/// The member's progress on each card they have stamps on.
+pub(crate) async fn cards_of(
+    c: &mut Conn,
+    merchant_id: &str,
+    member_id: &str,
+) -> Result<Vec<MemberCard>, EngineError> {
     let mut out = Vec::new();
-    for (card_id, state) in store::member_cards(&mut c, merchant_id, member_id).await? {
-        let Some(card) = store::card(&mut c, merchant_id, &card_id).await? else {
+    for (card_id, state) in store::member_cards(c, merchant_id, member_id).await? {
+        let Some(card) = store::card(c, merchant_id, &card_id).await? else {
             continue;
         };
         let rule = rule_of(&card)?;

@@ -115,6 +115,20 @@ impl Store {
         })
     }
 
+    /// Begins a read-only transaction that sees one snapshot of the database throughout, so
+    /// reads of several tables see a write in all of them or in none.
+    pub async fn begin_snapshot(&self) -> Result<Tx> {
+        Ok(match self.backend {
+            // In WAL mode a read transaction keeps the snapshot its first read took.
+            Backend::Sqlite => self.pool.begin_with("BEGIN DEFERRED").await?,
+            Backend::Postgres => {
+                self.pool
+                    .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                    .await?
+            }
+        })
+    }
+
     /// A pooled connection for reads and single-statement writes.
     pub async fn conn(&self) -> Result<sqlx::pool::PoolConnection<Any>> {
         Ok(self.pool.acquire().await?)

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use std::collections::HashMap;
 use tillbridge_engine::merchants::Merchant;
 use tillbridge_loyalty::rfm::Segment;
-use tillbridge_loyalty::{members, program, punch_cards, segments, tiering};
+use tillbridge_loyalty::{members, program};
 use tillbridge_model::display_minor;
 
 const PAGE: i64 = 50;
@@ -131,12 +131,14 @@ pub async fn profile(
     Path((merchant_id, member_id)): Path<(String, String)>,
 ) -> Result<Response, Page> {
     let merchant = viewer.merchant(&s, &merchant_id).await?;
-    let member = members::get(&s.engine, &merchant_id, &member_id).await?;
-    let purchases = members::purchases(&s.engine, &merchant_id, &member_id).await?;
-    let ledger = members::ledger(&s.engine, &merchant_id, &member_id).await?;
-    let cards = punch_cards::member_cards(&s.engine, &merchant_id, &member_id).await?;
-    let tier_history = tiering::history(&s.engine, &merchant_id, &member_id).await?;
-    let segment_history = segments::member_history(&s.engine, &merchant_id, &member_id).await?;
+    let members::Profile {
+        member,
+        purchases,
+        ledger,
+        cards,
+        tier_history,
+        segment_history,
+    } = members::profile(&s.engine, &merchant_id, &member_id).await?;
     let tiers = tier_names(&s, &merchant_id).await?;
     let channels: HashMap<String, String> = s
         .engine
