@@ -890,9 +890,16 @@ pub async fn refresh_all_member_purchases(c: &mut Conn, merchant_id: &str) -> Re
 /// The purchase dates and lifetime figures of one member (`member_id`) or of all of them.
 async fn refresh_purchases(c: &mut Conn, merchant_id: &str, member_id: Option<&str>) -> Result<()> {
     // `$2` names the member; without it the statements cover every member of the merchant.
-    let (purchases, members) = match member_id {
-        Some(_) => (" AND member_id = $2", " AND id = $2"),
-        None => ("", ""),
+    // The member is named on both sides of the purchases' UPDATE: without it on the updated
+    // side, PostgreSQL without statistics scanned all the merchant's purchases and ran the
+    // window once per row (up to 160 ms per purchase at 2,000 purchases).
+    let (purchases, updated, members) = match member_id {
+        Some(_) => (
+            " AND member_id = $2",
+            " AND loyalty_purchases.member_id = $2",
+            " AND id = $2",
+        ),
+        None => ("", "", ""),
     };
     let of_member = "p.merchant_id = members.merchant_id AND p.member_id = members.id";
     let statements = [
@@ -901,7 +908,7 @@ async fn refresh_purchases(c: &mut Conn, merchant_id: &str, member_id: Option<&s
              FROM (SELECT connection_id, sale_external_id, LAG(sale_date, 1) OVER w AS p1, LAG(sale_date, 2) OVER w AS p2 \
                    FROM loyalty_purchases WHERE merchant_id = $1{purchases} AND {COUNTING} \
                    WINDOW w AS (PARTITION BY member_id ORDER BY sale_date, closed_at, connection_id, sale_external_id)) s \
-             WHERE loyalty_purchases.merchant_id = $1 AND loyalty_purchases.connection_id = s.connection_id \
+             WHERE loyalty_purchases.merchant_id = $1{updated} AND loyalty_purchases.connection_id = s.connection_id \
                AND loyalty_purchases.sale_external_id = s.sale_external_id \
                AND (loyalty_purchases.prev_date IS DISTINCT FROM s.p1 OR loyalty_purchases.prev2_date IS DISTINCT FROM s.p2)"
         ),
