@@ -192,11 +192,7 @@ pub async fn insights(
     let (by_period, in_range) =
         store::member_figures_by_period(&mut c, merchant_id, period, from, to).await?;
     for (start, figures) in by_period {
-        if let Some(acc) = starts
-            .binary_search(&start)
-            .ok()
-            .and_then(|i| buckets.get_mut(i))
-        {
+        if let Some(acc) = number(start).and_then(|i| buckets.get_mut(i)) {
             acc.members = figures;
         }
     }
