@@ -176,7 +176,16 @@ pub fn merchant_json(m: &Merchant) -> Value {
             "registers": (0..l.devices.len()).map(|d| json!({"id": m.register_ref(i, d), "name": l.devices[d].name})).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
         "categories": (0..m.groups.len()).map(|g| json!({"id": m.category_ref(g), "name": m.groups[g].name})).collect::<Vec<_>>(),
-        "menu": m.menu.iter().map(|i| json!({"sku": i.sku, "name": i.name, "price": cents(i.price_cents), "category": m.groups[i.group].name})).collect::<Vec<_>>(),
+        "menu": m.menu.iter().filter(|i| !i.deleted).map(|i| json!({
+            "sku": i.sku,
+            "name": i.name,
+            "price": cents(i.price_cents),
+            "category": m.groups[i.group].name,
+            "item_id": (m.series == "k").then_some(i.id),
+            "allergens": i.rich.allergens,
+            "descriptions": i.rich.descriptions.iter().map(|d| json!({"locale": d.locale, "description": d.description, "display_name": d.display_name})).collect::<Vec<_>>(),
+            "has_picture": i.rich.picture.is_some(),
+        })).collect::<Vec<_>>(),
         "customers": m.customers.len(),
         "sales": m.sales.len(),
     })
@@ -423,7 +432,7 @@ fn make_sales(m: &mut Merchant, req: SalesRequest) -> Result<(Value, Vec<usize>)
                         }
                         m.menu
                             .iter()
-                            .position(|i| i.sku == l.sku)
+                            .position(|i| i.sku == l.sku && !i.deleted)
                             .map(|i| (i, l.quantity))
                             .ok_or_else(|| format!("unknown sku `{}`", l.sku))
                     })
@@ -438,7 +447,7 @@ fn make_sales(m: &mut Merchant, req: SalesRequest) -> Result<(Value, Vec<usize>)
                     customer,
                 }),
                 None if customer.is_some() => {
-                    let item = m.rng.gen_range(0..m.menu.len());
+                    let item = m.random_item();
                     Some(SaleSpec {
                         lines: vec![(item, 1)],
                         customer,
@@ -668,7 +677,7 @@ async fn set_availability(
                 format!("merchant {id} has no location `{}`", req.location),
             );
         };
-        if !m.menu.iter().any(|i| i.sku == req.sku) {
+        if !m.menu.iter().any(|i| i.sku == req.sku && !i.deleted) {
             return control_error(
                 StatusCode::BAD_REQUEST,
                 "unknown_sku",

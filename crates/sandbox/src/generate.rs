@@ -4,7 +4,7 @@
 
 use crate::world::{
     random_token, uid, AccountingGroup, Customer, Device, FloorPlan, Location, Login, MenuItem,
-    Merchant, PaymentMethod, Sale, SaleLine, SalePayment, SaleType, Table, World,
+    Merchant, PaymentMethod, RichItem, Sale, SaleLine, SalePayment, SaleType, Table, World,
 };
 use base64::Engine;
 use chrono::{DateTime, Duration, NaiveTime, TimeZone, Utc};
@@ -15,6 +15,8 @@ use serde::Deserialize;
 
 /// VAT included in every generated price, in basis points (9%).
 pub const TAX_BASIS_POINTS: i64 = 900;
+/// The K-Series Items API id of the first generated item; the others follow it.
+pub const ITEM_ID_BASE: i64 = 7_000_001;
 
 #[derive(Deserialize, Debug, Clone)]
 #[serde(deny_unknown_fields)]
@@ -210,6 +212,9 @@ pub fn create_merchant(
                 name: (*item_name).to_owned(),
                 price_cents: *price,
                 group,
+                id: ITEM_ID_BASE + menu.len() as i64,
+                deleted: false,
+                rich: RichItem::default(),
             });
         }
     }
@@ -312,6 +317,7 @@ pub fn create_merchant(
         k_webhooks: Vec::new(),
         k_orders: Vec::new(),
         k_payment_refs: Vec::new(),
+        locales: vec!["en".to_owned()],
         availability: std::collections::BTreeMap::new(),
     };
     {
@@ -474,12 +480,7 @@ pub fn add_random_sale(
         None => {
             let n_lines = m.rng.gen_range(1..=4);
             let picks = (0..n_lines)
-                .map(|_| {
-                    (
-                        m.rng.gen_range(0..m.menu.len()),
-                        if m.rng.gen_bool(0.2) { 2 } else { 1 },
-                    )
-                })
+                .map(|_| (m.random_item(), if m.rng.gen_bool(0.2) { 2 } else { 1 }))
                 .collect();
             let customer = (!m.customers.is_empty() && m.rng.gen_bool(0.4))
                 .then(|| m.rng.gen_range(0..m.customers.len()));

@@ -99,6 +99,8 @@ pub struct Merchant {
     /// X-Series inventory records, R-Series `ItemShop` records. Items without an entry are not
     /// restricted.
     pub availability: BTreeMap<(usize, String), Stock>,
+    /// K-Series: the locales rich item descriptions may use (`/i/locales/{businessId}`).
+    pub locales: Vec<String>,
 }
 
 /// What is left of an item at one location.
@@ -288,6 +290,20 @@ impl Merchant {
         (0..self.sales.len()).find(|&i| self.sale_ref(i) == reference)
     }
 
+    /// The items still on the menu, by index into `menu`.
+    pub fn live_items(&self) -> Vec<usize> {
+        (0..self.menu.len())
+            .filter(|&i| !self.menu[i].deleted)
+            .collect()
+    }
+
+    /// A random item still on the menu. Draws the same numbers as picking from the whole menu
+    /// while nothing was deleted, so seeded worlds stay as they were.
+    pub fn random_item(&mut self) -> usize {
+        let live = self.live_items();
+        live[self.rng.gen_range(0..live.len())]
+    }
+
     pub fn next_version(&mut self) -> u64 {
         self.version += 1;
         self.version
@@ -360,6 +376,36 @@ pub struct MenuItem {
     pub name: String,
     pub price_cents: i64,
     pub group: usize,
+    /// K-Series Items API id.
+    pub id: i64,
+    /// Deleted through the Items API. Kept so that past sales still name it; gone from every
+    /// list, menu and availability answer, and never picked for new sales.
+    pub deleted: bool,
+    /// K-Series Rich Item data (allergens, descriptions per locale, picture).
+    pub rich: RichItem,
+}
+
+/// What the K-Series Rich Item API holds for one SKU; all empty until someone puts it.
+#[derive(Clone, Default, Debug, PartialEq, Eq)]
+pub struct RichItem {
+    /// Allergen codes from `/i/allergens`.
+    pub allergens: Vec<String>,
+    pub descriptions: Vec<Description>,
+    /// The picture as it was patched: base64 of the image bytes.
+    pub picture: Option<String>,
+}
+
+impl RichItem {
+    pub fn is_empty(&self) -> bool {
+        self == &RichItem::default()
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Description {
+    pub locale: String,
+    pub description: String,
+    pub display_name: Option<String>,
 }
 
 pub struct AccountingGroup {

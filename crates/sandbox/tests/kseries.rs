@@ -84,19 +84,20 @@ async fn start_series(series: &str, time_scale: f64, history_days: u32) -> K {
 
 impl K {
     async fn code(&self, challenge: Option<&str>) -> String {
+        let scope = if self.prefix == "/oseries" {
+            "checks:read"
+        } else {
+            "orders-api financial-api items"
+        };
+        self.code_for(challenge, scope).await
+    }
+
+    async fn code_for(&self, challenge: Option<&str>, scope: &str) -> String {
         let mut form = vec![
             ("response_type", "code".to_owned()),
             ("client_id", self.client_id.clone()),
             ("redirect_uri", REDIRECT.to_owned()),
-            (
-                "scope",
-                if self.prefix == "/oseries" {
-                    "checks:read"
-                } else {
-                    "orders-api financial-api"
-                }
-                .to_owned(),
-            ),
+            ("scope", scope.to_owned()),
             ("state", "xyz".to_owned()),
             (
                 "username",
@@ -560,7 +561,12 @@ impl K {
     }
 
     async fn access_token(&self) -> String {
-        let code = self.code(None).await;
+        self.access_token_for("orders-api financial-api items")
+            .await
+    }
+
+    async fn access_token_for(&self, scope: &str) -> String {
+        let code = self.code_for(None, scope).await;
         let (_, tokens) = self
             .token(
                 &[
@@ -804,4 +810,183 @@ async fn floor_plans_list_their_tables() {
     assert_eq!(status, 404, "{missing}");
     let (status, _, _) = k.get(&token, "/o/op/data/12345/floorplans").await;
     assert_eq!(status, 403, "a business location the token cannot reach");
+}
+
+#[tokio::test]
+async fn items_api_creates_updates_deletes_and_says_what_is_wrong() {
+    use reqwest::Method;
+    let k = start(100.0, 1).await;
+    let token = k.access_token().await;
+    let bl = k.bl();
+    let items = format!("/items/v1/items?businessLocationId={bl}");
+    let (status, list) = k.send(&token, Method::GET, &items, None).await;
+    assert_eq!(status, 200, "{list}");
+    let list = list.as_array().unwrap().clone();
+    assert!(!list.is_empty());
+    let group = list[0]["accountingGroup"]["id"].clone();
+    // Paging, and the filters.
+    let (_, page) = k
+        .send(
+            &token,
+            Method::GET,
+            &format!("{items}&offset=1&amount=2"),
+            None,
+        )
+        .await;
+    assert_eq!(page.as_array().unwrap(), &list[1..3]);
+    let sku = list[0]["sku"].as_str().unwrap();
+    let (_, one) = k
+        .send(&token, Method::GET, &format!("{items}&sku={sku}"), None)
+        .await;
+    assert_eq!(one.as_array().unwrap(), &list[..1]);
+    let (status, bad) = k
+        .send(&token, Method::GET, &format!("{items}&amount=1001"), None)
+        .await;
+    assert_eq!(
+        (status, bad["status"].as_str()),
+        (400, Some("400")),
+        "{bad}"
+    );
+    assert_eq!(bad["apiSubExceptions"][0]["field"], "amount");
+    let (status, _) = k.send(&token, Method::GET, "/items/v1/items", None).await;
+    assert_eq!(status, 400, "businessLocationId is required");
+
+    // Create: every problem at once, then a good one (201).
+    let (status, bad) = k
+        .send(
+            &token,
+            Method::POST,
+            "/items/v1/items",
+            Some(json!({"businessLocationId": bl, "name": "", "accountingGroupId": 1, "defaultPrice": "1.234", "sku": sku})),
+        )
+        .await;
+    assert_eq!(status, 400, "{bad}");
+    let fields: HashSet<&str> = bad["apiSubExceptions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        fields,
+        HashSet::from(["name", "accountingGroupId", "defaultPrice", "sku"])
+    );
+    let (status, created) = k
+        .send(
+            &token,
+            Method::POST,
+            "/items/v1/items",
+            Some(json!({"businessLocationId": bl, "name": "Cortado", "accountingGroupId": group, "defaultPrice": 3.4})),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["prices"][0]["amount"], "3.40");
+    let id = created["id"].as_i64().unwrap();
+    let new_sku = created["sku"].as_str().unwrap().to_owned();
+    assert!(!new_sku.is_empty());
+    // It is on the menu, with no rich data yet.
+    let (_, menu) = k
+        .send(
+            &token,
+            Method::GET,
+            &format!(
+                "/o/op/2/menu/load/{}?businessLocationId={bl}&richContent=true",
+                bl.parse::<i64>().unwrap() * 100 + 1
+            ),
+            None,
+        )
+        .await;
+    assert!(
+        menu.to_string().contains("\"productName\":\"Cortado\""),
+        "{menu}"
+    );
+
+    // Update needs the SKU; an unknown id is a 404 in the same error shape.
+    let path = format!("/items/v1/items/{id}?businessLocationId={bl}");
+    let (status, bad) = k
+        .send(
+            &token,
+            Method::PUT,
+            &path,
+            Some(json!({"businessLocationId": bl, "name": "Cortado", "accountingGroupId": group, "defaultPrice": "3.60"})),
+        )
+        .await;
+    assert_eq!(status, 400, "{bad}");
+    assert_eq!(bad["apiSubExceptions"][0]["field"], "sku");
+    let (status, updated) = k
+        .send(
+            &token,
+            Method::PUT,
+            &path,
+            Some(json!({"businessLocationId": bl, "name": "Cortado", "accountingGroupId": group, "defaultPrice": "3.60", "sku": new_sku})),
+        )
+        .await;
+    assert_eq!(status, 200, "{updated}");
+    assert_eq!(updated["prices"][0]["amount"], "3.60");
+    let (status, missing) = k
+        .send(
+            &token,
+            Method::GET,
+            &format!("/items/v1/items/1?businessLocationId={bl}"),
+            None,
+        )
+        .await;
+    assert_eq!((status, missing["status"].as_str()), (404, Some("404")));
+
+    // Rich data: allergens and descriptions are checked; the picture is served back.
+    let business = k.merchant["business_id"].as_str().unwrap().to_owned();
+    let rich = format!("/i/richItem/{business}/{new_sku}");
+    let (status, bad) = k
+        .send(
+            &token,
+            Method::PUT,
+            &rich,
+            Some(json!({"businessId": business, "sku": new_sku, "allergenCodes": ["milk", "glitter"], "descriptions": [{"localeCode": "xx", "description": "?"}]})),
+        )
+        .await;
+    assert_eq!(status, 400, "{bad}");
+    assert_eq!(
+        bad["apiSubExceptions"].as_array().unwrap().len(),
+        2,
+        "{bad}"
+    );
+    let (status, put) = k
+        .send(
+            &token,
+            Method::PUT,
+            &rich,
+            Some(json!({"businessId": business, "sku": new_sku, "allergenCodes": ["milk"], "descriptions": [{"localeCode": "en", "description": "Espresso cut with warm milk"}]})),
+        )
+        .await;
+    assert_eq!(status, 200, "{put}");
+    let (_, listed) = k
+        .send(
+            &token,
+            Method::GET,
+            &format!("/i/richItem/{business}"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        listed["_embedded"]["richItemDtoList"][0]["sku"],
+        new_sku.as_str()
+    );
+    let (status, _) = k.send(&token, Method::GET, "/i/richItem/1/X", None).await;
+    assert_eq!(status, 403, "another business");
+
+    // Delete: 204, then it is gone everywhere.
+    let (status, _) = k.send(&token, Method::DELETE, &path, None).await;
+    assert_eq!(status, 204);
+    let (status, _) = k.send(&token, Method::DELETE, &path, None).await;
+    assert_eq!(status, 404);
+    let (_, list) = k.send(&token, Method::GET, &items, None).await;
+    assert!(!list.to_string().contains("Cortado"));
+
+    // Without the `items` scope the Items API is closed.
+    let narrow = k.access_token_for("orders-api financial-api").await;
+    let (status, body) = k.send(&narrow, Method::GET, &items, None).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (403, Some("insufficient_scope"))
+    );
 }

@@ -1,6 +1,7 @@
 //! Lightspeed Restaurant K-Series, under `/kseries`.
 
 mod data;
+pub mod items;
 pub mod oauth;
 pub(crate) mod orders;
 mod render;
@@ -23,6 +24,7 @@ pub fn routes() -> Router<Sandbox> {
         .merge(data::routes())
         .merge(webhooks::routes())
         .merge(orders::routes())
+        .merge(items::routes())
 }
 
 /// An authenticated data request: which merchant the token belongs to.

@@ -244,6 +244,8 @@ async fn menu_load(
     Query(params): Query<Params>,
 ) -> Response {
     let path = format!("/o/op/2/menu/load/{menu}");
+    let rich = params.get("richContent").is_some_and(|v| v == "true");
+    let base = sb.base_url();
     at_location(&sb, &headers, &params, &path, |m, loc| {
         if menu != (m.locations[loc].id * 100 + 1).to_string() {
             return spring(StatusCode::NOT_FOUND, format!("menu {menu} not found"), &path);
@@ -256,10 +258,16 @@ async fn menu_load(
                 let entries: Vec<Value> = m
                     .menu
                     .iter()
-                    .filter(|item| item.group == g)
+                    .filter(|item| item.group == g && !item.deleted)
                     .map(|item| {
+                        let rich_data = if rich {
+                            super::items::item_rich_data(m, item, &base)
+                        } else {
+                            None
+                        };
                         json!({
                             "@type": "menuItem",
+                            "itemRichData": rich_data,
                             "productName": item.name,
                             "productPrice": cents(item.price_cents),
                             "sku": item.sku,
@@ -586,7 +594,11 @@ fn deliver_order(w: &mut World, merchant: &str, reference: &str) -> Vec<Delivery
     let mut lines = Vec::new();
     let mut failure = None;
     for (sku, qty) in m.k_orders[i].items.clone() {
-        match m.menu.iter().position(|item| item.sku == sku) {
+        match m
+            .menu
+            .iter()
+            .position(|item| item.sku == sku && !item.deleted)
+        {
             None => failure = Some(format!("Item with sku {sku} not found")),
             Some(item) => match m.availability.get(&(loc, sku.clone())) {
                 Some(stock) if stock.count < qty => {
