@@ -11,6 +11,9 @@ pub enum EngineError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// The connection's series cannot do what was asked (say, editing X-Series items).
+    #[error("{0}")]
+    Unsupported(String),
     /// The connection's credentials were revoked or expired: the merchant must reconnect.
     #[error("connection `{0}` needs re-authorization: reconnect it to resume syncing")]
     NeedsReauth(String),

@@ -4,6 +4,7 @@
 //! server and the CLI are thin layers over [`Engine`].
 
 pub mod api_keys;
+pub mod catalog;
 pub mod clock;
 pub mod config;
 pub mod connections;

@@ -176,9 +176,26 @@ fn error_detail(text: &str) -> String {
     let Ok(v) = serde_json::from_str::<serde_json::Value>(text) else {
         return snippet(text);
     };
+    // The K-Series Items and menu services list what was wrong with each field.
+    let subs: Vec<String> = v
+        .get("apiSubExceptions")
+        .and_then(|x| x.as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|e| {
+            let message = e.get("message")?.as_str()?;
+            Some(match e.get("field").and_then(|f| f.as_str()) {
+                Some(field) => format!("{field}: {message}"),
+                None => message.to_owned(),
+            })
+        })
+        .collect();
     for key in ["error_description", "message", "msg", "error"] {
         if let Some(s) = v.get(key).and_then(|x| x.as_str()) {
-            return s.to_owned();
+            if subs.is_empty() {
+                return s.to_owned();
+            }
+            return format!("{s} ({})", subs.join("; "));
         }
     }
     snippet(text)

@@ -47,6 +47,9 @@ impl From<EngineError> for ApiError {
             EngineError::Invalid(m) => ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", m),
             EngineError::NotFound(m) => ApiError::new(StatusCode::NOT_FOUND, "not_found", m),
             EngineError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
+            EngineError::Unsupported(m) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "unsupported_by_series", m)
+            }
             e @ EngineError::NeedsReauth(_) => {
                 ApiError::new(StatusCode::CONFLICT, "needs_reauth", e.to_string())
             }

@@ -482,6 +482,63 @@ pub const OPERATIONS: &[Operation] = &[
     ),
     op!(
         "get",
+        "/api/v1/merchants/{merchant_id}/catalog",
+        "getCatalog",
+        "catalog",
+        "The unified catalog: every connection's items per POS location with SKU, name, price (minor units), category id and name, tax rate (basis points) and whether the price includes it, available_count (null: not restricted), pos_item_id, descriptions per locale, allergens with their names per locale, image_url and synced_at. Kept by each connection's catalog stream (K menus with rich content and item availability, X products and inventory, R items and ItemShops)",
+        None,
+        200,
+        &[
+            ("connection_id", "only this connection"),
+            ("pos_location_id", "only this POS location (K business location, X outlet, R shop)"),
+            ("sku", "only this SKU")
+        ]
+    ),
+    op!(
+        "post",
+        "/api/v1/merchants/{merchant_id}/catalog/items",
+        "createCatalogItem",
+        "catalog",
+        "Create an item in the POS (K-Series Items API; needs the `items` scope). Answers 201 with what the POS created (its id and SKU) and makes the connection's catalog run due, so the item appears in the catalog once read back. Lightspeed's refusals come back as 400 naming the field; X-, R- and O-Series connections answer 422 `unsupported_by_series` and nothing changes",
+        Some("CatalogItem"),
+        201,
+        &[]
+    ),
+    op!(
+        "put",
+        "/api/v1/merchants/{merchant_id}/catalog/items/{sku}",
+        "updateCatalogItem",
+        "catalog",
+        "Replace an item's name, price and category in the POS (and its SKU, with `sku`); 404 when the POS has no item with that SKU, otherwise as for create",
+        Some("CatalogItem"),
+        200,
+        &[]
+    ),
+    op!(
+        "delete",
+        "/api/v1/merchants/{merchant_id}/catalog/items/{sku}",
+        "deleteCatalogItem",
+        "catalog",
+        "Delete an item from the POS; it leaves the catalog with the catalog run this makes due",
+        None,
+        204,
+        &[
+            ("connection_id", "required: the connection holding the item"),
+            ("pos_location_id", "the business location to write through; the connection's first by default")
+        ]
+    ),
+    op!(
+        "put",
+        "/api/v1/merchants/{merchant_id}/catalog/items/{sku}/rich",
+        "putCatalogRichItem",
+        "catalog",
+        "Push rich data to the POS (K-Series Rich Item API): allergen codes and descriptions per locale replace the item's current ones; `picture_base64` sets the picture and its absence keeps it. 202 once the POS took it; the catalog shows it after the catalog run this makes due",
+        Some("CatalogRichItem"),
+        202,
+        &[]
+    ),
+    op!(
+        "get",
         "/api/v1/merchants/{merchant_id}/sales-summary",
         "salesSummary",
         "orders",
@@ -934,6 +991,22 @@ fn schemas() -> Value {
                 "field_type": {"type": "string", "enum": ["gross_sales", "net_sales", "discounts", "returns", "transactions", "goods_sold", "returned_goods", "visitors"]},
                 "hourly": {"type": "boolean", "description": "split into 1-hour intervals; otherwise the daily total"} }, "required": ["number", "name", "field_type"]}}
         }), &["name", "timezone", "client_number"]),
+        "CatalogItem": s(json!({
+            "connection_id": {"type": "string"},
+            "pos_location_id": {"type": "string", "description": "the business location to write through; the connection's first by default"},
+            "sku": {"type": "string", "minLength": 1, "maxLength": 32, "description": "on create: the POS picks one when absent; on update: the new SKU"},
+            "name": {"type": "string", "minLength": 1, "maxLength": 128},
+            "price_minor": {"type": "integer", "minimum": 0},
+            "category_id": {"type": "string", "description": "a category id of the connection (K-Series accounting group), from /categories"}
+        }), &["connection_id", "name", "price_minor", "category_id"]),
+        "CatalogRichItem": s(json!({
+            "connection_id": {"type": "string"},
+            "allergens": {"type": "array", "items": {"type": "string"}, "description": "allergen codes the POS knows (see `allergens` in the catalog)"},
+            "descriptions": {"type": "array", "items": {"type": "object", "properties": {
+                "locale": {"type": "string", "description": "one of the business's locales, such as en"},
+                "description": {"type": "string"}, "display_name": {"type": "string"} }, "required": ["locale", "description"]}},
+            "picture_base64": {"type": "string", "description": "the image, base64-encoded; at most 1 MiB decoded"}
+        }), &["connection_id"]),
         "OnlineOrder": online_order_schema(),
         "OrderingSettings": s(json!({
             "enabled": {"type": "boolean", "description": "switching it on runs the readiness checks first"},

@@ -265,6 +265,24 @@ pub async fn wake_connection(
         .rows_affected())
 }
 
+/// Makes one connection's queued job of one kind due now (when it is not already).
+pub async fn wake_connection_kind(
+    c: &mut Conn,
+    merchant_id: &str,
+    connection_id: &str,
+    kind: &str,
+    now: i64,
+) -> Result<u64> {
+    Ok(sqlx::query("UPDATE jobs SET run_after = $4 WHERE merchant_id = $1 AND connection_id = $2 AND kind = $3 AND state = 'queued' AND run_after > $4")
+        .bind(merchant_id)
+        .bind(connection_id)
+        .bind(kind)
+        .bind(now)
+        .execute(c)
+        .await?
+        .rows_affected())
+}
+
 /// Makes a merchant's queued jobs of one kind due now (those not already due).
 pub async fn wake_kind(c: &mut Conn, merchant_id: &str, kind: &str, now: i64) -> Result<u64> {
     Ok(sqlx::query("UPDATE jobs SET run_after = $3 WHERE merchant_id = $1 AND kind = $2 AND state = 'queued' AND run_after > $3")

@@ -106,6 +106,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "insights roll-ups",
         include_str!("../migrations/sqlite/0020_insights_rollups.sql"),
     ),
+    (
+        21,
+        "unified catalog",
+        include_str!("../migrations/sqlite/0021_unified_catalog.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -207,6 +212,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         20,
         "insights roll-ups",
         include_str!("../migrations/postgres/0020_insights_rollups.sql"),
+    ),
+    (
+        21,
+        "unified catalog",
+        include_str!("../migrations/postgres/0021_unified_catalog.sql"),
     ),
 ];
 

@@ -5,7 +5,7 @@
 use crate::{Conn, Result, StoreError};
 use sqlx::Row;
 
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct MenuItemRow {
     pub sku: String,
     pub name: Option<String>,
@@ -15,6 +15,43 @@ pub struct MenuItemRow {
     pub available_count: Option<i64>,
     /// The POS's own id of the item where orders name items by id (X product id, R itemID).
     pub product_id: Option<String>,
+    /// The category's id as the POS gives it (K menu group, X product category, R category).
+    pub category_id: Option<String>,
+    /// The default tax rate in basis points (900 = 9 %), where the POS gives it per item.
+    pub tax_rate_bp: Option<i64>,
+    /// Whether `price_minor` includes that tax.
+    pub tax_included: Option<bool>,
+    /// Allergen codes (K-Series rich items).
+    pub allergens: Vec<String>,
+    /// Descriptions per locale (K-Series rich items, X product descriptions).
+    pub descriptions: Vec<ItemDescription>,
+    /// Where the item's picture can be fetched.
+    pub image_url: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ItemDescription {
+    /// `en`, `fr`, `nl-BE`…; `None` where the POS does not say.
+    pub locale: Option<String>,
+    pub description: String,
+    /// The name to show in that locale, where it differs from the item's name.
+    pub display_name: Option<String>,
+}
+
+/// An allergen a connection's items may name, with its name per locale.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct AllergenRow {
+    pub code: String,
+    pub translations: std::collections::BTreeMap<String, String>,
+}
+
+/// One item of the unified catalog: an item at one POS location of one connection.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CatalogEntry {
+    pub connection_id: String,
+    pub pos_location: String,
+    pub item: MenuItemRow,
+    pub updated_at: i64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -67,9 +104,15 @@ pub async fn replace_location_catalog(
         .await?;
     }
     for i in items {
+        let allergens = serde_json::to_string(&i.allergens)
+            .map_err(|e| StoreError::Corrupt(format!("allergens of {}: {e}", i.sku)))?;
+        let descriptions = serde_json::to_string(&i.descriptions)
+            .map_err(|e| StoreError::Corrupt(format!("descriptions of {}: {e}", i.sku)))?;
         sqlx::query(
-            "INSERT INTO pos_menu_items (merchant_id, connection_id, pos_location, sku, name, price_minor, category, available_count, product_id, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            "INSERT INTO pos_menu_items (merchant_id, connection_id, pos_location, sku, name, price_minor, category, available_count, product_id, updated_at, \
+             category_id, tax_rate_bp, tax_included, allergens, descriptions, image_url) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
+             ON CONFLICT (merchant_id, connection_id, pos_location, sku) DO NOTHING",
         )
         .bind(merchant_id)
         .bind(connection_id)
@@ -81,6 +124,12 @@ pub async fn replace_location_catalog(
         .bind(i.available_count)
         .bind(&i.product_id)
         .bind(now)
+        .bind(&i.category_id)
+        .bind(i.tax_rate_bp)
+        .bind(i.tax_included.map(i64::from))
+        .bind(allergens)
+        .bind(descriptions)
+        .bind(&i.image_url)
         .execute(&mut *c)
         .await?;
     }
@@ -213,10 +262,56 @@ pub async fn menu_items(
     connection_id: &str,
     pos_location: &str,
 ) -> Result<Vec<MenuItemRow>> {
-    let rows = sqlx::query(
-        "SELECT sku, name, price_minor, category, available_count, product_id FROM pos_menu_items \
-         WHERE merchant_id = $1 AND connection_id = $2 AND pos_location = $3 ORDER BY sku",
-    )
+    let rows = sqlx::query(&format!(
+        "SELECT {ITEM_COLUMNS} FROM pos_menu_items \
+         WHERE merchant_id = $1 AND connection_id = $2 AND pos_location = $3 ORDER BY sku"
+    ))
+    .bind(merchant_id)
+    .bind(connection_id)
+    .bind(pos_location)
+    .fetch_all(&mut *c)
+    .await?;
+    rows.iter().map(item_row).collect()
+}
+
+const ITEM_COLUMNS: &str = "sku, name, price_minor, category, available_count, product_id, \
+     category_id, tax_rate_bp, tax_included, allergens, descriptions, image_url";
+
+fn item_row(r: &sqlx::any::AnyRow) -> Result<MenuItemRow> {
+    let allergens: String = r.try_get("allergens")?;
+    let descriptions: String = r.try_get("descriptions")?;
+    let sku: String = r.try_get("sku")?;
+    Ok(MenuItemRow {
+        allergens: serde_json::from_str(&allergens)
+            .map_err(|e| StoreError::Corrupt(format!("allergens of {sku}: {e}")))?,
+        descriptions: serde_json::from_str(&descriptions)
+            .map_err(|e| StoreError::Corrupt(format!("descriptions of {sku}: {e}")))?,
+        sku,
+        name: r.try_get("name")?,
+        price_minor: r.try_get("price_minor")?,
+        category: r.try_get("category")?,
+        available_count: r.try_get("available_count")?,
+        product_id: r.try_get("product_id")?,
+        category_id: r.try_get("category_id")?,
+        tax_rate_bp: r.try_get("tax_rate_bp")?,
+        tax_included: r.try_get::<Option<i64>, _>("tax_included")?.map(|v| v != 0),
+        image_url: r.try_get("image_url")?,
+    })
+}
+
+/// The unified catalog of a merchant: every item at every POS location, by connection,
+/// location and SKU, optionally narrowed to one connection and one location.
+pub async fn catalog(
+    c: &mut Conn,
+    merchant_id: &str,
+    connection_id: Option<&str>,
+    pos_location: Option<&str>,
+) -> Result<Vec<CatalogEntry>> {
+    let rows = sqlx::query(&format!(
+        "SELECT connection_id, pos_location, updated_at, {ITEM_COLUMNS} FROM pos_menu_items \
+         WHERE merchant_id = $1 AND ($2 IS NULL OR connection_id = $2) AND ($3 IS NULL OR pos_location = $3) \
+         ORDER BY connection_id, pos_location, sku"
+    ))
     .bind(merchant_id)
     .bind(connection_id)
     .bind(pos_location)
@@ -224,14 +319,67 @@ pub async fn menu_items(
     .await?;
     rows.iter()
         .map(|r| {
-            Ok(MenuItemRow {
-                sku: r.try_get("sku")?,
-                name: r.try_get("name")?,
-                price_minor: r.try_get("price_minor")?,
-                category: r.try_get("category")?,
-                available_count: r.try_get("available_count")?,
-                product_id: r.try_get("product_id")?,
+            Ok(CatalogEntry {
+                connection_id: r.try_get("connection_id")?,
+                pos_location: r.try_get("pos_location")?,
+                updated_at: r.try_get("updated_at")?,
+                item: item_row(r)?,
             })
+        })
+        .collect()
+}
+
+/// Replaces the allergens a connection's items may name.
+pub async fn replace_allergens(
+    c: &mut Conn,
+    merchant_id: &str,
+    connection_id: &str,
+    allergens: &[AllergenRow],
+    now: i64,
+) -> Result<()> {
+    sqlx::query("DELETE FROM pos_allergens WHERE merchant_id = $1 AND connection_id = $2")
+        .bind(merchant_id)
+        .bind(connection_id)
+        .execute(&mut *c)
+        .await?;
+    for a in allergens {
+        let translations = serde_json::to_string(&a.translations)
+            .map_err(|e| StoreError::Corrupt(format!("translations of {}: {e}", a.code)))?;
+        sqlx::query(
+            "INSERT INTO pos_allergens (merchant_id, connection_id, code, translations, updated_at) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (merchant_id, connection_id, code) DO NOTHING",
+        )
+        .bind(merchant_id)
+        .bind(connection_id)
+        .bind(&a.code)
+        .bind(translations)
+        .bind(now)
+        .execute(&mut *c)
+        .await?;
+    }
+    Ok(())
+}
+
+/// The allergens of one connection, by code.
+pub async fn allergens(
+    c: &mut Conn,
+    merchant_id: &str,
+    connection_id: &str,
+) -> Result<Vec<AllergenRow>> {
+    let rows = sqlx::query(
+        "SELECT code, translations FROM pos_allergens WHERE merchant_id = $1 AND connection_id = $2 ORDER BY code",
+    )
+    .bind(merchant_id)
+    .bind(connection_id)
+    .fetch_all(&mut *c)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let code: String = r.try_get("code")?;
+            let raw: String = r.try_get("translations")?;
+            let translations = serde_json::from_str(&raw)
+                .map_err(|e| StoreError::Corrupt(format!("translations of {code}: {e}")))?;
+            Ok(AllergenRow { code, translations })
         })
         .collect()
 }

@@ -374,6 +374,7 @@ impl Furnished {
             .replace("{endpoint_id}", &self.endpoint)
             .replace("{key_id}", &self.key)
             .replace("{date}", "2026-01-05")
+            .replace("{sku}", "H001")
             .replace("{order_id}", "ord_b")
             .replace("{reward_id}", "rwd_b")
             .replace("{broadcast_id}", "brd_b")

@@ -9,6 +9,7 @@
 
 mod api_input;
 mod budgets;
+mod catalog;
 mod common;
 mod crash;
 mod dashboard;

@@ -18,7 +18,9 @@ use tillbridge_model::money::parse_minor;
 use tillbridge_store::catalog::{self, CategoryRow};
 use tillbridge_store::connections as conns;
 use tillbridge_store::jobs::JobRow;
-use tillbridge_store::ordering::{self, LocationCatalog, MenuItemRow, ProfileRow, TableRow};
+use tillbridge_store::ordering::{
+    self, AllergenRow, ItemDescription, LocationCatalog, MenuItemRow, ProfileRow, TableRow,
+};
 
 /// Units on hand per (POS location, POS item id), for items whose stock the store counts.
 type Stock = BTreeMap<(String, String), i64>;
@@ -83,9 +85,10 @@ impl Engine {
                         price_minor: i.price.and_then(|p| parse_minor(&p, 2).ok()),
                         sku: i.sku,
                         name: i.name,
-                        category: i.category_id,
-                        available_count: None,
+                        category: i.category_id.as_ref().and_then(|id| found.get(id).cloned()),
+                        category_id: i.category_id,
                         product_id: Some(i.id),
+                        ..MenuItemRow::default()
                     })
                     .collect::<Vec<_>>();
                 self.store_order_catalog(m, c, &items, &stock).await?;
@@ -104,6 +107,25 @@ impl Engine {
             }
             _ => {
                 let client = self.k_client(c)?;
+                let allergens: Vec<AllergenRow> = self
+                    .with_token(m, c, |t| {
+                        let client = client.clone();
+                        async move { client.allergens(&t).await }
+                    })
+                    .await?
+                    .into_iter()
+                    .map(|a| AllergenRow {
+                        code: a.code,
+                        translations: a
+                            .translations
+                            .into_iter()
+                            .map(|t| (t.locale, t.text))
+                            .collect(),
+                    })
+                    .collect();
+                let mut tx = self.store().begin().await?;
+                ordering::replace_allergens(&mut tx, m, c, &allergens, self.now_ms()).await?;
+                tillbridge_store::commit(tx).await?;
                 let locations = conns::list_pos_locations(&mut *self.conn().await?, m, c).await?;
                 for bl in &locations {
                     let catalog = self.k_order_catalog(m, c, &bl.external_id).await?;
@@ -225,11 +247,13 @@ impl Engine {
                 price_minor: p
                     .price_including_tax
                     .and_then(|a| parse_minor(&a.as_text(), 2).ok()),
+                tax_included: Some(true),
                 sku,
                 name: p.name,
                 category: p.categories.first().and_then(|c| c.name.clone()),
-                available_count: None,
+                category_id: p.categories.first().and_then(|c| c.id.clone()),
                 product_id: Some(p.id),
+                ..MenuItemRow::default()
             });
         }
         let records = self
@@ -329,13 +353,32 @@ impl Engine {
             .collect();
         let items = menu
             .into_iter()
-            .map(|i| MenuItemRow {
-                available_count: counts.get(&i.sku).copied().flatten(),
-                price_minor: i.price.and_then(|p| parse_minor(&p.as_text(), 2).ok()),
-                sku: i.sku,
-                name: i.name,
-                category: i.group,
-                product_id: None,
+            .map(|i| {
+                let rich = i.rich.unwrap_or_default();
+                MenuItemRow {
+                    available_count: counts.get(&i.sku).copied().flatten(),
+                    price_minor: i.price.and_then(|p| parse_minor(&p.as_text(), 2).ok()),
+                    tax_rate_bp: i
+                        .tax_percentage
+                        .and_then(|p| parse_minor(&p.as_text(), 2).ok()),
+                    tax_included: i.tax_included,
+                    sku: i.sku,
+                    name: i.name,
+                    category: i.group,
+                    category_id: i.group_id,
+                    product_id: None,
+                    allergens: rich.allergen_codes,
+                    descriptions: rich
+                        .descriptions
+                        .into_iter()
+                        .map(|d| ItemDescription {
+                            locale: Some(d.locale_code),
+                            description: d.description,
+                            display_name: d.display_name,
+                        })
+                        .collect(),
+                    image_url: rich.picture_url,
+                }
             })
             .collect();
         let profiles = profiles

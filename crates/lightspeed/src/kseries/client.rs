@@ -262,7 +262,8 @@ impl KClient {
     }
 
     /// Every item of every menu of a business location (`/o/op/1/menu/list`, then
-    /// `/o/op/2/menu/load/{menuId}` for each); an item on several menus appears once.
+    /// `/o/op/2/menu/load/{menuId}?richContent=true` for each, so items carry their allergens,
+    /// descriptions and picture); an item on several menus appears once.
     pub async fn menu_items(
         &self,
         token: &Secret,
@@ -281,7 +282,7 @@ impl KClient {
                 .get(
                     token,
                     &format!("/o/op/2/menu/load/{id}"),
-                    std::slice::from_ref(&bl),
+                    &[bl.clone(), ("richContent", "true".to_owned())],
                 )
                 .await?;
             for item in wire::menu_items(&tree) {
@@ -322,6 +323,116 @@ impl KClient {
             }
         }
         Ok(out)
+    }
+
+    /// The allergens rich items may name, with their translations: `GET /i/allergens`.
+    pub async fn allergens(&self, token: &Secret) -> Result<Vec<wire::Allergen>, LightspeedError> {
+        self.get(token, "/i/allergens", &[]).await
+    }
+
+    /// The items of a business location with this SKU (`GET /items/v1/items?sku=`): one, or
+    /// none when no item has it.
+    pub async fn items_by_sku(
+        &self,
+        token: &Secret,
+        business_location_id: &str,
+        sku: &str,
+    ) -> Result<Vec<wire::Item>, LightspeedError> {
+        self.get(
+            token,
+            "/items/v1/items",
+            &[
+                ("businessLocationId", business_location_id.to_owned()),
+                ("sku", sku.to_owned()),
+            ],
+        )
+        .await
+    }
+
+    /// Creates an item (`POST /items/v1/items`, 201). `body` carries `businessLocationId`,
+    /// `name`, `accountingGroupId`, `defaultPrice` and optionally `sku`.
+    pub async fn create_item(
+        &self,
+        token: &Secret,
+        body: &serde_json::Value,
+    ) -> Result<wire::Item, LightspeedError> {
+        let path = "/items/v1/items";
+        let text = self.call(token, Method::POST, path, Some(body)).await?;
+        decode(path, &text)
+    }
+
+    /// Replaces an item's fields (`PUT /items/v1/items/{id}`); `body` as for create, with `sku`.
+    pub async fn update_item(
+        &self,
+        token: &Secret,
+        id: &str,
+        body: &serde_json::Value,
+    ) -> Result<wire::Item, LightspeedError> {
+        let path = format!("/items/v1/items/{id}");
+        let text = self.call(token, Method::PUT, &path, Some(body)).await?;
+        decode(&path, &text)
+    }
+
+    /// Deletes an item (`DELETE /items/v1/items/{id}`, 204).
+    pub async fn delete_item(
+        &self,
+        token: &Secret,
+        business_location_id: &str,
+        id: &str,
+    ) -> Result<(), LightspeedError> {
+        let path = format!("/items/v1/items/{id}?businessLocationId={business_location_id}");
+        self.call(token, Method::DELETE, &path, None)
+            .await
+            .map(drop)
+    }
+
+    /// Replaces an item's allergens and descriptions (`PUT /i/richItem/{businessId}/{sku}`).
+    pub async fn put_rich_item(
+        &self,
+        token: &Secret,
+        business_id: &str,
+        sku: &str,
+        allergens: &[String],
+        descriptions: &[wire::RichDescription],
+    ) -> Result<(), LightspeedError> {
+        let body = serde_json::json!({
+            "businessId": business_id,
+            "sku": sku,
+            "allergenCodes": allergens,
+            "descriptions": descriptions,
+        });
+        let path = format!("/i/richItem/{business_id}/{}", encode_segment(sku));
+        self.call(token, Method::PUT, &path, Some(&body))
+            .await
+            .map(drop)
+    }
+
+    /// Sets an item's picture (`PATCH /i/richItem/{businessId}/{sku}`, the image in base64).
+    pub async fn put_picture(
+        &self,
+        token: &Secret,
+        business_id: &str,
+        sku: &str,
+        base64: &str,
+    ) -> Result<(), LightspeedError> {
+        let body = serde_json::json!({ "picture": base64 });
+        let path = format!("/i/richItem/{business_id}/{}", encode_segment(sku));
+        self.call(token, Method::PATCH, &path, Some(&body))
+            .await
+            .map(drop)
+    }
+
+    /// Removes an item's rich data (`DELETE /i/richItem/{businessId}/{sku}`, 204).
+    pub async fn delete_rich_item(
+        &self,
+        token: &Secret,
+        business_id: &str,
+        sku: &str,
+    ) -> Result<(), LightspeedError> {
+        let path = format!("/i/richItem/{business_id}/{}", encode_segment(sku));
+        self.call(token, Method::DELETE, &path, None)
+            .await
+            .map(drop)
     }
 
     /// Sends an online order: `POST /o/op/1/order/local` (`local`) or `/o/op/1/order/toGo`.
@@ -399,4 +510,18 @@ impl KClient {
             Err(e) => Err(e),
         }
     }
+}
+
+fn decode<T: serde::de::DeserializeOwned>(path: &str, text: &str) -> Result<T, LightspeedError> {
+    serde_json::from_str(text).map_err(|e| LightspeedError::Malformed {
+        path: path.to_owned(),
+        detail: e.to_string(),
+    })
+}
+
+/// A SKU as one path segment (SKUs may hold `/`, spaces and the like).
+fn encode_segment(raw: &str) -> String {
+    url::form_urlencoded::byte_serialize(raw.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
 }

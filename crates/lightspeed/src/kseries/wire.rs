@@ -382,26 +382,100 @@ pub struct MenuRef {
     pub ikentoo_menu_id: Option<Id>,
 }
 
-/// A menu item found anywhere in a menu tree, with the name of the group holding it.
+/// A menu item found anywhere in a menu tree, with the group holding it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MenuItem {
     pub sku: String,
     pub name: Option<String>,
     pub price: Option<Amount>,
     pub group: Option<String>,
+    pub group_id: Option<String>,
+    /// `defaultTaxPercentage`, as sent (a whole or decimal percentage).
+    pub tax_percentage: Option<Amount>,
+    pub tax_included: Option<bool>,
+    /// `itemRichData`, present when the menu was loaded with `richContent=true` and the item
+    /// has rich data.
+    pub rich: Option<RichItem>,
+}
+
+/// A Rich Item API record (`/i/richItem/{businessId}/{sku}`), also a menu item's
+/// `itemRichData`.
+#[derive(Deserialize, Debug, Clone, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct RichItem {
+    #[serde(default)]
+    pub allergen_codes: Vec<String>,
+    #[serde(default)]
+    pub descriptions: Vec<RichDescription>,
+    pub picture_url: Option<String>,
+}
+
+#[derive(Deserialize, Serialize, Debug, Clone, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct RichDescription {
+    pub locale_code: String,
+    pub description: String,
+    pub display_name: Option<String>,
+}
+
+/// An entry of `GET /i/allergens`.
+#[derive(Deserialize, Debug, Clone)]
+pub struct Allergen {
+    pub code: String,
+    #[serde(default)]
+    pub translations: Vec<Translation>,
+}
+
+#[derive(Deserialize, Debug, Clone)]
+pub struct Translation {
+    pub locale: String,
+    pub text: String,
+}
+
+/// An Items API ItemDTO (`/items/v1/items`), the fields the hub reads.
+#[derive(Deserialize, Debug, Clone)]
+#[serde(rename_all = "camelCase")]
+pub struct Item {
+    pub id: Id,
+    pub name: Option<String>,
+    pub sku: Option<String>,
+    pub accounting_group: Option<ItemGroup>,
+    #[serde(default)]
+    pub prices: Vec<ItemPrice>,
+}
+
+#[derive(Deserialize, Debug, Clone)]
+pub struct ItemGroup {
+    pub id: Option<Id>,
+    pub name: Option<String>,
+}
+
+#[derive(Deserialize, Debug, Clone)]
+pub struct ItemPrice {
+    pub amount: Option<Amount>,
+    pub name: Option<String>,
 }
 
 /// Collects the `menuItem` entries of a loaded menu (`GET /o/op/2/menu/load/{id}`), walking
 /// nested groups (`menuEntryGroups[].menuEntry[]`, entries discriminated by `@type`).
 pub fn menu_items(menu: &serde_json::Value) -> Vec<MenuItem> {
-    fn walk(entries: &[serde_json::Value], group: Option<&str>, out: &mut Vec<MenuItem>) {
+    type Group<'a> = Option<(Option<&'a str>, Option<String>)>;
+    fn walk(entries: &[serde_json::Value], group: Group<'_>, out: &mut Vec<MenuItem>) {
         for e in entries {
             match e.get("@type").and_then(serde_json::Value::as_str) {
                 Some("group") => {
                     let name = e.get("name").and_then(serde_json::Value::as_str);
+                    let id = e
+                        .get("id")
+                        .and_then(|v| serde_json::from_value::<Id>(v.clone()).ok())
+                        .map(|id| id.to_string());
                     if let Some(children) = e.get("menuEntry").and_then(serde_json::Value::as_array)
                     {
-                        walk(children, name.or(group), out);
+                        let inner = match (name, &group) {
+                            (None, Some(_)) => group.clone(),
+                            _ => Some((name, id)),
+                        };
+                        walk(children, inner, out);
                     }
                 }
                 Some("menuItem") => {
@@ -417,7 +491,18 @@ pub fn menu_items(menu: &serde_json::Value) -> Vec<MenuItem> {
                         price: e
                             .get("productPrice")
                             .and_then(|p| serde_json::from_value(p.clone()).ok()),
-                        group: group.map(str::to_owned),
+                        group: group.as_ref().and_then(|g| g.0).map(str::to_owned),
+                        group_id: group.as_ref().and_then(|g| g.1.clone()),
+                        tax_percentage: e
+                            .get("defaultTaxPercentage")
+                            .and_then(|p| serde_json::from_value(p.clone()).ok()),
+                        tax_included: e
+                            .get("taxIncludedInPrice")
+                            .and_then(serde_json::Value::as_bool),
+                        rich: e
+                            .get("itemRichData")
+                            .filter(|r| !r.is_null())
+                            .and_then(|r| serde_json::from_value(r.clone()).ok()),
                     });
                 }
                 _ => {}

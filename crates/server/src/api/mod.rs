@@ -1,5 +1,6 @@
 //! `/api/v1`: merchants, locations, connections, orders, events, API keys, webhook endpoints.
 
+mod catalog;
 mod connections;
 mod keys;
 mod labor;
@@ -192,6 +193,22 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route(
             "/api/v1/merchants/{merchant_id}/labor/imports/{import_id}/cancel",
             post(labor::cancel_import),
+        )
+        .route(
+            "/api/v1/merchants/{merchant_id}/catalog",
+            get(catalog::list),
+        )
+        .route(
+            "/api/v1/merchants/{merchant_id}/catalog/items",
+            post(catalog::create),
+        )
+        .route(
+            "/api/v1/merchants/{merchant_id}/catalog/items/{sku}",
+            put(catalog::update).delete(catalog::delete),
+        )
+        .route(
+            "/api/v1/merchants/{merchant_id}/catalog/items/{sku}/rich",
+            put(catalog::put_rich),
         )
         .route(
             "/api/v1/merchants/{merchant_id}/online-orders",

@@ -1,0 +1,300 @@
+//! The unified catalog against the sandbox: it equals the sandbox's menu for every series; a
+//! K-Series item created, changed, given rich data and deleted through the hub changes in the
+//! sandbox and comes back through sync; bad writes and writes to series the hub cannot edit
+//! are refused and change nothing.
+
+use crate::common::*;
+use crate::on_both_backends;
+use base64::Engine as _;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
+
+/// `"4.25"` → 425.
+fn minor(price: &str) -> i64 {
+    let (whole, cents) = price.split_once('.').unwrap();
+    whole.parse::<i64>().unwrap() * 100 + cents.parse::<i64>().unwrap()
+}
+
+/// The sandbox's menu of merchant `sid`: (sku, name, price in minor units, category).
+async fn sandbox_menu(w: &World, sid: &str) -> BTreeSet<(String, String, i64, String)> {
+    let detail =
+        w.sb.api
+            .get(&format!("/_sandbox/merchants/{sid}"))
+            .await
+            .unwrap();
+    detail["menu"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["sku"].as_str().unwrap().to_owned(),
+                i["name"].as_str().unwrap().to_owned(),
+                minor(i["price"].as_str().unwrap()),
+                i["category"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+async fn catalog(w: &World, m: &str, c: &str) -> Vec<Value> {
+    let body = w
+        .api
+        .get(&format!("/api/v1/merchants/{m}/catalog?connection_id={c}"))
+        .await
+        .unwrap();
+    body["items"].as_array().unwrap().clone()
+}
+
+/// Asserts that every POS location of connection `c` lists exactly the sandbox's menu.
+async fn assert_catalog_is_the_menu(w: &World, m: &str, c: &str, sid: &str) {
+    let menu = sandbox_menu(w, sid).await;
+    let items = catalog(w, m, c).await;
+    let locations: BTreeSet<&str> = items
+        .iter()
+        .map(|i| i["pos_location_id"].as_str().unwrap())
+        .collect();
+    assert!(!locations.is_empty(), "the catalog is empty");
+    for loc in locations {
+        let ours: BTreeSet<(String, String, i64, String)> = items
+            .iter()
+            .filter(|i| i["pos_location_id"] == loc)
+            .map(|i| {
+                (
+                    i["sku"].as_str().unwrap().to_owned(),
+                    i["name"].as_str().unwrap().to_owned(),
+                    i["price_minor"].as_i64().unwrap(),
+                    i["category"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        assert_eq!(ours, menu, "catalog of location {loc}");
+    }
+}
+
+async fn send(w: &World, method: Method, path: &str, body: Option<&Value>) -> (StatusCode, Value) {
+    w.api.send(method, path, body).await.unwrap()
+}
+
+on_both_backends!(kseries_items_round_trip, |backend| async move {
+    let Some(w) = World::start(backend).await else {
+        return;
+    };
+    let sm = w.sb.merchant(1, 2).await;
+    let sid = sm["id"].as_str().unwrap().to_owned();
+    let m = w.merchant().await;
+    let c = w.connect(&m, &sm).await;
+    assert!(w.drain().await.is_empty());
+    assert_catalog_is_the_menu(&w, &m, &c, &sid).await;
+    let first = catalog(&w, &m, &c).await[0].clone();
+    assert_eq!(first["series"], "k");
+    assert_eq!(first["tax_rate_bp"], 900);
+    assert_eq!(first["tax_included"], true);
+    let category = first["category_id"].as_str().unwrap().to_owned();
+    let categories = w
+        .api
+        .get(&format!(
+            "/api/v1/merchants/{m}/categories?connection_id={c}"
+        ))
+        .await
+        .unwrap();
+    assert!(
+        categories.to_string().contains(&category),
+        "the item's category id is one of the connection's categories"
+    );
+
+    // Create.
+    let items = format!("/api/v1/merchants/{m}/catalog/items");
+    let flat_white = json!({"connection_id": c, "sku": "FW1", "name": "Flat White", "price_minor": 425, "category_id": category});
+    let (status, created) = send(&w, Method::POST, &items, Some(&flat_white)).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["item"]["sku"], "FW1");
+    assert_eq!(created["item"]["price_minor"], 425);
+    assert!(sandbox_menu(&w, &sid)
+        .await
+        .iter()
+        .any(|i| i.0 == "FW1" && i.2 == 425));
+    assert!(w.drain().await.is_empty());
+    assert_catalog_is_the_menu(&w, &m, &c, &sid).await;
+
+    // Refusals change nothing, and say what was wrong.
+    let before = sandbox_menu(&w, &sid).await;
+    let bad = [
+        (
+            json!({"connection_id": c, "name": "Tea", "price_minor": 300, "category_id": "999"}),
+            StatusCode::BAD_REQUEST,
+            "accountingGroupId",
+        ),
+        (
+            json!({"connection_id": c, "name": "Tea", "price_minor": -1, "category_id": category}),
+            StatusCode::BAD_REQUEST,
+            "price_minor",
+        ),
+        (
+            json!({"connection_id": c, "name": " ", "price_minor": 300, "category_id": category}),
+            StatusCode::BAD_REQUEST,
+            "name",
+        ),
+        (
+            json!({"connection_id": c, "sku": "FW1", "name": "Tea", "price_minor": 300, "category_id": category}),
+            StatusCode::BAD_REQUEST,
+            "already used",
+        ),
+        (
+            json!({"connection_id": c, "pos_location_id": "1", "name": "Tea", "price_minor": 300, "category_id": category}),
+            StatusCode::BAD_REQUEST,
+            "no business location",
+        ),
+        (
+            json!({"connection_id": "con_missing", "name": "Tea", "price_minor": 300, "category_id": category}),
+            StatusCode::NOT_FOUND,
+            "con_missing",
+        ),
+        (
+            json!({"connection_id": c, "name": "Tea", "price_minor": "3.00", "category_id": category}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "price_minor",
+        ),
+    ];
+    for (body, want, says) in bad {
+        let (status, answer) = send(&w, Method::POST, &items, Some(&body)).await;
+        assert_eq!(status, want, "{body} → {answer}");
+        assert!(answer.to_string().contains(says), "{body} → {answer}");
+    }
+    let (status, answer) = send(
+            &w,
+            Method::PUT,
+            &format!("{items}/NOPE"),
+            Some(&json!({"connection_id": c, "name": "Tea", "price_minor": 300, "category_id": category})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{answer}");
+    let (status, answer) = send(
+        &w,
+        Method::PUT,
+        &format!("{items}/FW1/rich"),
+        Some(&json!({"connection_id": c, "allergens": ["glitter"]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    assert!(answer.to_string().contains("allergen"), "{answer}");
+    let (status, answer) = send(
+            &w,
+            Method::PUT,
+            &format!("{items}/FW1/rich"),
+            Some(&json!({"connection_id": c, "descriptions": [{"locale": "de", "description": "Doppelt"}]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    assert!(answer.to_string().contains("locale"), "{answer}");
+    assert_eq!(sandbox_menu(&w, &sid).await, before);
+
+    // Update: name, price, and a new SKU.
+    let (status, updated) = send(
+            &w,
+            Method::PUT,
+            &format!("{items}/FW1"),
+            Some(&json!({"connection_id": c, "sku": "FW2", "name": "Flat White (large)", "price_minor": 475, "category_id": category})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{updated}");
+    assert_eq!(updated["item"]["sku"], "FW2");
+    assert!(w.drain().await.is_empty());
+    assert_catalog_is_the_menu(&w, &m, &c, &sid).await;
+    let fw2 = catalog(&w, &m, &c)
+        .await
+        .into_iter()
+        .find(|i| i["sku"] == "FW2")
+        .unwrap();
+    assert_eq!(fw2["name"], "Flat White (large)");
+    assert_eq!(fw2["price_minor"], 475);
+
+    // Rich data, with a picture.
+    let picture: Vec<u8> = b"\x89PNG\r\n\x1a\nsandbox picture".to_vec();
+    let encoded = base64::engine::general_purpose::STANDARD.encode(&picture);
+    let (status, answer) = send(
+            &w,
+            Method::PUT,
+            &format!("{items}/FW2/rich"),
+            Some(&json!({"connection_id": c, "allergens": ["milk"], "descriptions": [{"locale": "en", "description": "A double ristretto with steamed milk", "display_name": "Flat white"}], "picture_base64": encoded})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+    assert!(w.drain().await.is_empty());
+    let fw2 = catalog(&w, &m, &c)
+        .await
+        .into_iter()
+        .find(|i| i["sku"] == "FW2")
+        .unwrap();
+    assert_eq!(
+        fw2["allergens"],
+        json!([{"code": "milk", "names": {"en": "Milk", "fr": "Lait"}}])
+    );
+    assert_eq!(
+        fw2["descriptions"],
+        json!([{"locale": "en", "description": "A double ristretto with steamed milk", "display_name": "Flat white"}])
+    );
+    let url = fw2["image_url"].as_str().unwrap();
+    let fetched = reqwest::get(url).await.unwrap();
+    assert_eq!(fetched.headers()["content-type"], "image/png");
+    assert_eq!(fetched.bytes().await.unwrap().to_vec(), picture);
+
+    // Delete.
+    let (status, answer) = send(
+        &w,
+        Method::DELETE,
+        &format!("{items}/FW2?connection_id={c}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{answer}");
+    assert!(!sandbox_menu(&w, &sid).await.iter().any(|i| i.0 == "FW2"));
+    assert!(w.drain().await.is_empty());
+    assert_catalog_is_the_menu(&w, &m, &c, &sid).await;
+    let (status, _) = send(
+        &w,
+        Method::DELETE,
+        &format!("{items}/FW2?connection_id={c}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    w.stop().await;
+});
+
+on_both_backends!(
+    retail_catalogs_equal_the_sandbox_and_refuse_edits,
+    |backend| async move {
+        let Some(w) = World::start(backend).await else {
+            return;
+        };
+        for series in ["x", "r"] {
+            let sm = match series {
+                "x" => w.sb.merchant_x(1, 2).await,
+                _ => w.sb.merchant_r(1, 2).await,
+            };
+            let sid = sm["id"].as_str().unwrap().to_owned();
+            let m = w.merchant().await;
+            let c = w.connect(&m, &sm).await;
+            assert!(w.drain().await.is_empty());
+            assert_catalog_is_the_menu(&w, &m, &c, &sid).await;
+            let item = catalog(&w, &m, &c).await[0].clone();
+            assert_eq!(item["series"], series);
+            assert!(item["pos_item_id"].is_string(), "{item}");
+            assert!(item["category_id"].is_string(), "{item}");
+            let before = sandbox_menu(&w, &sid).await;
+            let (status, answer) = send(
+                &w,
+                Method::POST,
+                &format!("/api/v1/merchants/{m}/catalog/items"),
+                Some(&json!({"connection_id": c, "name": "Tea", "price_minor": 300, "category_id": item["category_id"]})),
+            )
+            .await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+            assert_eq!(answer["error"]["code"], "unsupported_by_series");
+            assert_eq!(sandbox_menu(&w, &sid).await, before);
+        }
+        w.stop().await;
+    }
+);

@@ -1,0 +1,472 @@
+//! The unified catalog: reading it, and writing items and their rich data back to the POS.
+//!
+//! Reads come from what the catalog stream stored (`sync::catalog`). Writes go to the POS
+//! first (K-Series Items API and Rich Item API); the hub's copy changes only when the next
+//! catalog run reads the POS back, which each write makes due at once. So the catalog never
+//! shows what the POS did not take. X-, R- and O-Series items are edited in their own back
+//! offices: writes to those connections are refused, naming the series, and change nothing.
+
+use crate::error::EngineError;
+use crate::Engine;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use tillbridge_lightspeed::kseries::wire::RichDescription;
+use tillbridge_lightspeed::LightspeedError;
+use tillbridge_model::money::decimal_minor;
+use tillbridge_store::connections::{self as conns, ConnectionRow};
+use tillbridge_store::jobs;
+use tillbridge_store::ordering::{self, CatalogEntry, ItemDescription};
+
+use crate::connections::{status, CATALOG_JOB};
+
+/// The longest SKU the Rich Item API takes (the Items API takes 32).
+const SKU_MAX: usize = 25;
+
+/// One item of the unified catalog as the API shows it.
+#[derive(Serialize, Debug, Clone)]
+pub struct CatalogItem {
+    pub connection_id: String,
+    pub series: String,
+    /// The POS's id of the location (K business location, X outlet, R shop).
+    pub pos_location_id: String,
+    pub sku: String,
+    pub name: Option<String>,
+    pub price_minor: Option<i64>,
+    pub category_id: Option<String>,
+    pub category: Option<String>,
+    pub tax_rate_bp: Option<i64>,
+    pub tax_included: Option<bool>,
+    /// How many are left; `None` when the POS does not restrict the item.
+    pub available_count: Option<i64>,
+    /// The POS's own id where orders name items by id (X product, R item).
+    pub pos_item_id: Option<String>,
+    pub descriptions: Vec<ItemDescription>,
+    pub allergens: Vec<CatalogAllergen>,
+    pub image_url: Option<String>,
+    /// When the catalog stream last read this item (epoch ms).
+    pub synced_at: i64,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq, Eq)]
+pub struct CatalogAllergen {
+    pub code: String,
+    /// Its name per locale, as the POS translates it.
+    pub names: BTreeMap<String, String>,
+}
+
+/// An item to create or the new state of one to update.
+#[derive(Debug, Clone)]
+pub struct ItemInput {
+    /// The SKU; on create, `None` lets the POS choose one.
+    pub sku: Option<String>,
+    pub name: String,
+    pub price_minor: i64,
+    /// The POS's category id (a K-Series accounting group).
+    pub category_id: String,
+}
+
+/// What the POS answered for a created or updated item.
+#[derive(Serialize, Debug, Clone, PartialEq, Eq)]
+pub struct PosItem {
+    pub pos_item_id: String,
+    pub sku: String,
+    pub name: Option<String>,
+    pub price_minor: Option<i64>,
+    pub category_id: Option<String>,
+}
+
+/// Rich data to put on an item: allergens and descriptions replace the old ones; a picture
+/// (base64) is set when given and left as it is when not.
+#[derive(Debug, Clone, Default)]
+pub struct RichInput {
+    pub allergens: Vec<String>,
+    pub descriptions: Vec<ItemDescription>,
+    pub picture_base64: Option<String>,
+}
+
+impl Engine {
+    /// The unified catalog, optionally narrowed to one connection, one POS location or one SKU.
+    pub async fn catalog(
+        &self,
+        merchant_id: &str,
+        connection_id: Option<&str>,
+        pos_location: Option<&str>,
+        sku: Option<&str>,
+    ) -> Result<Vec<CatalogItem>, EngineError> {
+        self.merchant(merchant_id).await?;
+        if let Some(c) = connection_id {
+            self.connection_row(merchant_id, c).await?;
+        }
+        let mut c = self.conn().await?;
+        let series: BTreeMap<String, String> = conns::list_connections(&mut c, merchant_id)
+            .await?
+            .into_iter()
+            .map(|r| (r.id, r.series))
+            .collect();
+        let entries = ordering::catalog(&mut c, merchant_id, connection_id, pos_location).await?;
+        let mut names: BTreeMap<String, BTreeMap<String, BTreeMap<String, String>>> =
+            BTreeMap::new();
+        let mut out = Vec::new();
+        for CatalogEntry {
+            connection_id,
+            pos_location,
+            item,
+            updated_at,
+        } in entries
+        {
+            if sku.is_some_and(|s| s != item.sku) {
+                continue;
+            }
+            if !item.allergens.is_empty() && !names.contains_key(&connection_id) {
+                let list = ordering::allergens(&mut c, merchant_id, &connection_id).await?;
+                names.insert(
+                    connection_id.clone(),
+                    list.into_iter().map(|a| (a.code, a.translations)).collect(),
+                );
+            }
+            let allergens = item
+                .allergens
+                .iter()
+                .map(|code| CatalogAllergen {
+                    code: code.clone(),
+                    names: names
+                        .get(&connection_id)
+                        .and_then(|n| n.get(code))
+                        .cloned()
+                        .unwrap_or_default(),
+                })
+                .collect();
+            out.push(CatalogItem {
+                series: series.get(&connection_id).cloned().unwrap_or_default(),
+                connection_id,
+                pos_location_id: pos_location,
+                sku: item.sku,
+                name: item.name,
+                price_minor: item.price_minor,
+                category_id: item.category_id,
+                category: item.category,
+                tax_rate_bp: item.tax_rate_bp,
+                tax_included: item.tax_included,
+                available_count: item.available_count,
+                pos_item_id: item.product_id,
+                descriptions: item.descriptions,
+                allergens,
+                image_url: item.image_url,
+                synced_at: updated_at,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Creates an item in the POS and makes the connection's catalog run due.
+    pub async fn create_item(
+        &self,
+        merchant_id: &str,
+        connection_id: &str,
+        pos_location: Option<&str>,
+        input: ItemInput,
+    ) -> Result<PosItem, EngineError> {
+        let (row, bl, currency) = self
+            .editable(merchant_id, connection_id, pos_location, "create items")
+            .await?;
+        check_item(&input)?;
+        let mut body = serde_json::json!({
+            "businessLocationId": bl,
+            "name": input.name.trim(),
+            "accountingGroupId": input.category_id,
+            "defaultPrice": decimal_minor(input.price_minor, &currency),
+        });
+        if let Some(sku) = &input.sku {
+            body["sku"] = serde_json::Value::String(sku.trim().to_owned());
+        }
+        let client = self.k_client(&row.id)?;
+        let item = self
+            .with_token(merchant_id, connection_id, |t| {
+                let (client, body) = (client.clone(), body.clone());
+                async move { client.create_item(&t, &body).await }
+            })
+            .await
+            .map_err(|e| refused(e, "create the item"))?;
+        self.catalog_due(merchant_id, connection_id).await?;
+        pos_item(item)
+    }
+
+    /// Replaces the name, price, category (and SKU, with `input.sku`) of the item `sku`.
+    pub async fn update_item(
+        &self,
+        merchant_id: &str,
+        connection_id: &str,
+        pos_location: Option<&str>,
+        sku: &str,
+        input: ItemInput,
+    ) -> Result<PosItem, EngineError> {
+        let (row, bl, currency) = self
+            .editable(merchant_id, connection_id, pos_location, "update items")
+            .await?;
+        check_item(&input)?;
+        let id = self.item_id(merchant_id, &row, &bl, sku).await?;
+        let body = serde_json::json!({
+            "businessLocationId": bl,
+            "name": input.name.trim(),
+            "accountingGroupId": input.category_id,
+            "defaultPrice": decimal_minor(input.price_minor, &currency),
+            "sku": input.sku.as_deref().map_or(sku, str::trim),
+        });
+        let client = self.k_client(&row.id)?;
+        let item = self
+            .with_token(merchant_id, connection_id, |t| {
+                let (client, body, id) = (client.clone(), body.clone(), id.clone());
+                async move { client.update_item(&t, &id, &body).await }
+            })
+            .await
+            .map_err(|e| refused(e, "update the item"))?;
+        self.catalog_due(merchant_id, connection_id).await?;
+        pos_item(item)
+    }
+
+    /// Deletes the item `sku` from the POS.
+    pub async fn delete_item(
+        &self,
+        merchant_id: &str,
+        connection_id: &str,
+        pos_location: Option<&str>,
+        sku: &str,
+    ) -> Result<(), EngineError> {
+        let (row, bl, _) = self
+            .editable(merchant_id, connection_id, pos_location, "delete items")
+            .await?;
+        let id = self.item_id(merchant_id, &row, &bl, sku).await?;
+        let client = self.k_client(&row.id)?;
+        self.with_token(merchant_id, connection_id, |t| {
+            let (client, bl, id) = (client.clone(), bl.clone(), id.clone());
+            async move { client.delete_item(&t, &bl, &id).await }
+        })
+        .await
+        .map_err(|e| refused(e, "delete the item"))?;
+        self.catalog_due(merchant_id, connection_id).await
+    }
+
+    /// Puts rich data (allergens, descriptions, optionally a picture) on the item `sku`.
+    pub async fn put_rich_item(
+        &self,
+        merchant_id: &str,
+        connection_id: &str,
+        sku: &str,
+        input: RichInput,
+    ) -> Result<(), EngineError> {
+        let (row, _, _) = self
+            .editable(merchant_id, connection_id, None, "edit rich item data")
+            .await?;
+        if sku.chars().count() > SKU_MAX {
+            return Err(EngineError::Invalid(format!(
+                "the SKU `{sku}` is longer than the {SKU_MAX} characters rich items allow"
+            )));
+        }
+        let mut descriptions = Vec::new();
+        for (n, d) in input.descriptions.iter().enumerate() {
+            let Some(locale) = d.locale.clone().filter(|l| !l.trim().is_empty()) else {
+                return Err(EngineError::Invalid(format!(
+                    "descriptions[{n}].locale is required (such as `en`): K-Series keeps one description per locale"
+                )));
+            };
+            if d.description.trim().is_empty() {
+                return Err(EngineError::Invalid(format!(
+                    "descriptions[{n}].description is empty"
+                )));
+            }
+            descriptions.push(RichDescription {
+                locale_code: locale,
+                description: d.description.clone(),
+                display_name: d.display_name.clone(),
+            });
+        }
+        let business = row.account_id.clone().ok_or_else(|| {
+            EngineError::Invalid(format!(
+                "connection `{connection_id}` has no business id yet: reconnect it"
+            ))
+        })?;
+        let client = self.k_client(&row.id)?;
+        let allergens = input.allergens.clone();
+        self.with_token(merchant_id, connection_id, |t| {
+            let (client, business, allergens, descriptions) = (
+                client.clone(),
+                business.clone(),
+                allergens.clone(),
+                descriptions.clone(),
+            );
+            let sku = sku.to_owned();
+            async move {
+                client
+                    .put_rich_item(&t, &business, &sku, &allergens, &descriptions)
+                    .await
+            }
+        })
+        .await
+        .map_err(|e| refused(e, "save the rich data"))?;
+        if let Some(picture) = &input.picture_base64 {
+            self.with_token(merchant_id, connection_id, |t| {
+                let (client, business, picture) =
+                    (client.clone(), business.clone(), picture.clone());
+                let sku = sku.to_owned();
+                async move { client.put_picture(&t, &business, &sku, &picture).await }
+            })
+            .await
+            .map_err(|e| refused(e, "save the picture"))?;
+        }
+        self.catalog_due(merchant_id, connection_id).await
+    }
+
+    /// The connection, the business location to write through and the merchant's currency,
+    /// when the connection's series lets the hub edit items; a clear refusal otherwise.
+    async fn editable(
+        &self,
+        merchant_id: &str,
+        connection_id: &str,
+        pos_location: Option<&str>,
+        what: &str,
+    ) -> Result<(ConnectionRow, String, String), EngineError> {
+        let merchant = self.merchant(merchant_id).await?;
+        let row = self.connection_row(merchant_id, connection_id).await?;
+        if row.series != "k" {
+            let name = match row.series.as_str() {
+                "x" => "X-Series",
+                "r" => "R-Series",
+                "o" => "O-Series",
+                other => other,
+            };
+            return Err(EngineError::Unsupported(format!(
+                "the hub cannot {what} on {name} connections: edit them in Lightspeed's back office, and the next catalog sync brings the change here (K-Series connections can be edited through the hub)"
+            )));
+        }
+        if row.status == status::DISABLED {
+            return Err(EngineError::Disabled(connection_id.to_owned()));
+        }
+        if row.status == status::NEEDS_REAUTH {
+            return Err(EngineError::NeedsReauth(connection_id.to_owned()));
+        }
+        let locations =
+            conns::list_pos_locations(&mut *self.conn().await?, merchant_id, connection_id).await?;
+        let bl = match pos_location {
+            Some(l) => locations
+                .iter()
+                .find(|p| p.external_id == l)
+                .map(|p| p.external_id.clone())
+                .ok_or_else(|| {
+                    EngineError::Invalid(format!(
+                        "connection `{connection_id}` has no business location `{l}`; its locations are: {}",
+                        locations.iter().map(|p| p.external_id.as_str()).collect::<Vec<_>>().join(", ")
+                    ))
+                })?,
+            None => locations.first().map(|p| p.external_id.clone()).ok_or_else(|| {
+                EngineError::Invalid(format!(
+                    "connection `{connection_id}` has no business locations yet: wait for its first sync"
+                ))
+            })?,
+        };
+        Ok((row, bl, merchant.currency))
+    }
+
+    /// The Items API id of the item with this SKU.
+    async fn item_id(
+        &self,
+        merchant_id: &str,
+        row: &ConnectionRow,
+        bl: &str,
+        sku: &str,
+    ) -> Result<String, EngineError> {
+        let client = self.k_client(&row.id)?;
+        let found = self
+            .with_token(merchant_id, &row.id, |t| {
+                let (client, bl, sku) = (client.clone(), bl.to_owned(), sku.to_owned());
+                async move { client.items_by_sku(&t, &bl, &sku).await }
+            })
+            .await
+            .map_err(|e| refused(e, "find the item"))?;
+        found
+            .into_iter()
+            .find(|i| i.sku.as_deref() == Some(sku))
+            .map(|i| i.id.to_string())
+            .ok_or_else(|| {
+                EngineError::NotFound(format!(
+                    "connection `{}` has no item with SKU `{sku}` in Lightspeed",
+                    row.id
+                ))
+            })
+    }
+
+    /// Makes the connection's catalog run due now, so that the write comes back through sync.
+    async fn catalog_due(&self, merchant_id: &str, connection_id: &str) -> Result<(), EngineError> {
+        let mut c = self.conn().await?;
+        jobs::wake_connection_kind(
+            &mut c,
+            merchant_id,
+            connection_id,
+            CATALOG_JOB,
+            self.now_ms(),
+        )
+        .await?;
+        Ok(())
+    }
+}
+
+fn check_item(input: &ItemInput) -> Result<(), EngineError> {
+    if input.name.trim().is_empty() {
+        return Err(EngineError::Invalid(
+            "name is empty: give the item a name".into(),
+        ));
+    }
+    if input.price_minor < 0 {
+        return Err(EngineError::Invalid(format!(
+            "price_minor is {}: prices are zero or more, in minor units (350 for 3.50)",
+            input.price_minor
+        )));
+    }
+    if input.category_id.trim().is_empty() {
+        return Err(EngineError::Invalid(
+            "category_id is empty: use the id of one of the connection's categories (GET /api/v1/merchants/{merchant_id}/categories)".into(),
+        ));
+    }
+    if let Some(sku) = &input.sku {
+        if sku.trim().is_empty() || sku.trim().chars().count() > 32 {
+            return Err(EngineError::Invalid(format!(
+                "sku `{sku}` must be 1 to 32 characters"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// What Lightspeed refused, said as the request's fault (400/404) or the connection's (403).
+fn refused(e: EngineError, what: &str) -> EngineError {
+    match e {
+        EngineError::Provider(LightspeedError::BadRequest { status: 404, detail, .. }) => {
+            EngineError::NotFound(format!("Lightspeed could not {what}: {detail}"))
+        }
+        EngineError::Provider(LightspeedError::BadRequest { detail, .. }) => {
+            EngineError::Invalid(format!("Lightspeed refused to {what}: {detail}"))
+        }
+        EngineError::Provider(LightspeedError::Forbidden { detail, .. }) => {
+            EngineError::Conflict(format!(
+                "Lightspeed refused to {what} with this connection's access ({detail}): reconnect the connection so that it grants the `items` scope"
+            ))
+        }
+        other => other,
+    }
+}
+
+fn pos_item(item: tillbridge_lightspeed::kseries::wire::Item) -> Result<PosItem, EngineError> {
+    Ok(PosItem {
+        pos_item_id: item.id.to_string(),
+        sku: item.sku.unwrap_or_default(),
+        name: item.name,
+        price_minor: item
+            .prices
+            .first()
+            .and_then(|p| p.amount.as_ref())
+            .and_then(|a| tillbridge_model::money::parse_minor(&a.as_text(), 2).ok()),
+        category_id: item
+            .accounting_group
+            .and_then(|g| g.id)
+            .map(|id| id.to_string()),
+    })
+}
