@@ -176,7 +176,7 @@ pub fn merchant_json(m: &Merchant) -> Value {
             "registers": (0..l.devices.len()).map(|d| json!({"id": m.register_ref(i, d), "name": l.devices[d].name})).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
         "categories": (0..m.groups.len()).map(|g| json!({"id": m.category_ref(g), "name": m.groups[g].name})).collect::<Vec<_>>(),
-        "menu": m.menu.iter().filter(|i| !i.deleted).map(|i| json!({
+        "menu": m.menu.iter().filter(|i| i.deleted_at.is_none()).map(|i| json!({
             "sku": i.sku,
             "name": i.name,
             "price": cents(i.price_cents),
@@ -185,6 +185,12 @@ pub fn merchant_json(m: &Merchant) -> Value {
             "allergens": i.rich.allergens,
             "descriptions": i.rich.descriptions.iter().map(|d| json!({"locale": d.locale, "description": d.description, "display_name": d.display_name})).collect::<Vec<_>>(),
             "has_picture": i.rich.picture.is_some(),
+        })).collect::<Vec<_>>(),
+        "print_messages": m.print_messages.iter().map(|p| json!({
+            "location_id": m.location_ref(p.location),
+            "message": p.message,
+            "also_to_printer": p.also_to_printer,
+            "at": p.at,
         })).collect::<Vec<_>>(),
         "customers": m.customers.len(),
         "sales": m.sales.len(),
@@ -432,7 +438,7 @@ fn make_sales(m: &mut Merchant, req: SalesRequest) -> Result<(Value, Vec<usize>)
                         }
                         m.menu
                             .iter()
-                            .position(|i| i.sku == l.sku && !i.deleted)
+                            .position(|i| i.sku == l.sku && i.deleted_at.is_none())
                             .map(|i| (i, l.quantity))
                             .ok_or_else(|| format!("unknown sku `{}`", l.sku))
                     })
@@ -666,35 +672,58 @@ async fn set_availability(
         Ok(r) => r,
         Err(e) => return *e,
     };
-    sb.with_world(|w| {
+    let (deliveries, response) = sb.with_world(|w| {
         let Some(m) = w.merchants.get_mut(&id) else {
-            return unknown_merchant(&id);
+            return (Vec::new(), unknown_merchant(&id));
         };
         let Some(loc) = m.find_location(&req.location) else {
-            return control_error(
-                StatusCode::BAD_REQUEST,
-                "unknown_location",
-                format!("merchant {id} has no location `{}`", req.location),
+            return (
+                Vec::new(),
+                control_error(
+                    StatusCode::BAD_REQUEST,
+                    "unknown_location",
+                    format!("merchant {id} has no location `{}`", req.location),
+                ),
             );
         };
-        if !m.menu.iter().any(|i| i.sku == req.sku && !i.deleted) {
-            return control_error(
-                StatusCode::BAD_REQUEST,
-                "unknown_sku",
-                format!("merchant {id} has no item with SKU `{}`", req.sku),
+        if !m
+            .menu
+            .iter()
+            .any(|i| i.sku == req.sku && i.deleted_at.is_none())
+        {
+            return (
+                Vec::new(),
+                control_error(
+                    StatusCode::BAD_REQUEST,
+                    "unknown_sku",
+                    format!("merchant {id} has no item with SKU `{}`", req.sku),
+                ),
             );
         }
         if req.count.is_some_and(|count| count < 0) {
-            return control_error(
-                StatusCode::BAD_REQUEST,
-                "invalid_count",
-                "count must be 0 or more, or null to lift the restriction",
+            return (
+                Vec::new(),
+                control_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_count",
+                    "count must be 0 or more, or null to lift the restriction",
+                ),
             );
         }
         m.set_stock(loc, &req.sku, req.count);
-        json(
-            StatusCode::OK,
-            json!({ "location": req.location, "sku": req.sku, "count": req.count }),
+        let deliveries = if m.series == "k" {
+            crate::kseries::webhooks::item_events(m, loc, &req.sku)
+        } else {
+            Vec::new()
+        };
+        (
+            deliveries,
+            json(
+                StatusCode::OK,
+                json!({ "location": req.location, "sku": req.sku, "count": req.count }),
+            ),
         )
-    })
+    });
+    sb.send_webhooks(&id, move |_| deliveries);
+    response
 }

@@ -213,7 +213,7 @@ pub fn create_merchant(
                 price_cents: *price,
                 group,
                 id: ITEM_ID_BASE + menu.len() as i64,
-                deleted: false,
+                deleted_at: None,
                 rich: RichItem::default(),
             });
         }
@@ -318,6 +318,7 @@ pub fn create_merchant(
         k_orders: Vec::new(),
         k_payment_refs: Vec::new(),
         locales: vec!["en".to_owned()],
+        print_messages: Vec::new(),
         availability: std::collections::BTreeMap::new(),
     };
     {

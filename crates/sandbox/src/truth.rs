@@ -1,8 +1,9 @@
 //! Ground truth computed from the sandbox's own records, for verifying a client's sync.
 
+use crate::generate::TAX_BASIS_POINTS;
 use crate::wire::round_half_even_to_cents;
 use crate::world::{Merchant, SaleLine, SaleType};
-use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use chrono::{DateTime, DurationRound, NaiveDate, TimeDelta, Utc};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -16,6 +17,56 @@ pub struct Truth {
     pub by_customer: Vec<CustomerTruth>,
     /// Weekly-balance figures per location, register and UTC hour (see [`LaborHourTruth`]).
     pub labor: Vec<LaborHourTruth>,
+    /// Financial figures per location and business date (see [`FinancialDayTruth`]).
+    pub financials: Vec<FinancialDayTruth>,
+}
+
+/// What a financial report should show for one business date of one location: every record
+/// closed in it (sales positive; refunds and voids negative; an X-Series sale voided in place
+/// counts with nothing in it), split by payment method, tax rate and accounting group.
+#[derive(Serialize, Default, Clone, PartialEq, Eq, Debug)]
+pub struct FinancialDayTruth {
+    pub location_id: String,
+    /// The closing instant's date in the location's zone, the day starting at its day start.
+    pub business_date: NaiveDate,
+    pub orders: u64,
+    pub sales: u64,
+    pub refunds: u64,
+    pub voids: u64,
+    pub total_minor: i64,
+    pub tax_minor: i64,
+    pub tip_minor: i64,
+    pub by_payment_method: Vec<PaymentMethodTruth>,
+    pub by_tax_rate: Vec<TaxRateTruth>,
+    pub by_accounting_group: Vec<GroupTruth>,
+}
+
+#[derive(Serialize, Default, Clone, PartialEq, Eq, Debug)]
+pub struct PaymentMethodTruth {
+    pub code: String,
+    pub name: String,
+    pub payments: u64,
+    /// Paid, tip included.
+    pub amount_minor: i64,
+    pub tip_minor: i64,
+}
+
+#[derive(Serialize, Default, Clone, PartialEq, Eq, Debug)]
+pub struct TaxRateTruth {
+    /// 900 = 9 %.
+    pub rate_bp: i64,
+    pub total_minor: i64,
+    pub tax_minor: i64,
+}
+
+#[derive(Serialize, Default, Clone, PartialEq, Eq, Debug)]
+pub struct GroupTruth {
+    /// As the series writes a category's id.
+    pub id: String,
+    pub name: String,
+    pub quantity_milli: i64,
+    pub total_minor: i64,
+    pub tax_minor: i64,
 }
 
 /// What a workforce planner's weekly balance should show, from the sandbox's own records.
@@ -92,6 +143,7 @@ pub fn compute(m: &Merchant, from: Option<DateTime<Utc>>, to: Option<DateTime<Ut
     let mut categories: BTreeMap<String, CategoryTruth> = BTreeMap::new();
     let mut customers: BTreeMap<String, CustomerTruth> = BTreeMap::new();
     let mut labor: BTreeMap<(String, String, DateTime<Utc>), LaborHourTruth> = BTreeMap::new();
+    let mut days: BTreeMap<(String, NaiveDate), FinancialDay> = BTreeMap::new();
     let voided_by_record: std::collections::HashSet<&str> = m
         .sales
         .iter()
@@ -191,6 +243,58 @@ pub fn compute(m: &Merchant, from: Option<DateTime<Utc>>, to: Option<DateTime<Ut
                 b.covers += s.covers;
             }
         }
+        let location = &m.locations[s.location];
+        let date = crate::wire::business_date(s.closed, location.zone, location.day_start);
+        let day = days.entry((loc_id.clone(), date)).or_default();
+        let d = &mut day.figures;
+        d.location_id.clone_from(&loc_id);
+        d.business_date = date;
+        d.orders += 1;
+        match s.sale_type {
+            SaleType::Sale => d.sales += 1,
+            SaleType::Refund => d.refunds += 1,
+            SaleType::Void => d.voids += 1,
+        }
+        d.total_minor += total;
+        d.tax_minor += tax;
+        d.tip_minor += tip;
+        if s.voided_at.is_none() {
+            for p in &s.payments {
+                let method = &m.payment_methods[p.method];
+                let e =
+                    day.methods
+                        .entry(method.code.clone())
+                        .or_insert_with(|| PaymentMethodTruth {
+                            code: method.code.clone(),
+                            name: method.name.clone(),
+                            ..Default::default()
+                        });
+                e.payments += 1;
+                e.amount_minor += p.amount_cents + p.tip_cents;
+                e.tip_minor += p.tip_cents;
+            }
+        }
+        for line in lines {
+            let line_tax = round_half_even_to_cents(line.tax_10k);
+            let rate = day
+                .rates
+                .entry(TAX_BASIS_POINTS)
+                .or_insert_with(|| TaxRateTruth {
+                    rate_bp: TAX_BASIS_POINTS,
+                    ..Default::default()
+                });
+            rate.total_minor += line.total_cents;
+            rate.tax_minor += line_tax;
+            let g = m.menu[line.item].group;
+            let group = day.groups.entry(g).or_insert_with(|| GroupTruth {
+                id: m.category_ref(g),
+                name: m.groups[g].name.clone(),
+                ..Default::default()
+            });
+            group.quantity_milli += line.quantity * 1000;
+            group.total_minor += line.total_cents;
+            group.tax_minor += line_tax;
+        }
         for line in lines {
             let name = &m.groups[m.menu[line.item].group].name;
             let c = categories
@@ -219,7 +323,25 @@ pub fn compute(m: &Merchant, from: Option<DateTime<Utc>>, to: Option<DateTime<Ut
     truth.by_category = categories.into_values().collect();
     truth.by_customer = customers.into_values().collect();
     truth.labor = labor.into_values().collect();
+    truth.financials = days
+        .into_values()
+        .map(|day| FinancialDayTruth {
+            by_payment_method: day.methods.into_values().collect(),
+            by_tax_rate: day.rates.into_values().collect(),
+            by_accounting_group: day.groups.into_values().collect(),
+            ..day.figures
+        })
+        .collect();
     truth
+}
+
+/// A business date's figures while they are summed.
+#[derive(Default)]
+struct FinancialDay {
+    figures: FinancialDayTruth,
+    methods: BTreeMap<String, PaymentMethodTruth>,
+    rates: BTreeMap<i64, TaxRateTruth>,
+    groups: BTreeMap<usize, GroupTruth>,
 }
 
 /// `value × num ÷ den`, rounded half away from zero; `value` when `den` is zero.

@@ -52,6 +52,15 @@ pub fn parse_instant(raw: &str) -> Option<DateTime<Utc>> {
         .map(|d| d.with_timezone(&Utc))
 }
 
+/// The business date of `instant` at a location whose day starts at `day_start` local time.
+pub fn business_date(
+    instant: DateTime<Utc>,
+    zone: chrono_tz::Tz,
+    day_start: chrono::NaiveTime,
+) -> chrono::NaiveDate {
+    (instant.with_timezone(&zone).naive_local() - (day_start - chrono::NaiveTime::MIN)).date()
+}
+
 /// An amount as a JSON number or decimal string, in cents; `None` when it is not one or has
 /// more than two decimals.
 pub fn amount_cents(v: &serde_json::Value) -> Option<i64> {

@@ -101,6 +101,17 @@ pub struct Merchant {
     pub availability: BTreeMap<(usize, String), Stock>,
     /// K-Series: the locales rich item descriptions may use (`/i/locales/{businessId}`).
     pub locales: Vec<String>,
+    /// K-Series messages sent to the POS with `/o/op/1/printMsg`, oldest first.
+    pub print_messages: Vec<PrintMessage>,
+}
+
+/// A message for a location's POS (`POST /o/op/1/printMsg`).
+#[derive(Clone, Debug)]
+pub struct PrintMessage {
+    pub location: usize,
+    pub message: String,
+    pub also_to_printer: bool,
+    pub at: DateTime<Utc>,
 }
 
 /// What is left of an item at one location.
@@ -293,7 +304,7 @@ impl Merchant {
     /// The items still on the menu, by index into `menu`.
     pub fn live_items(&self) -> Vec<usize> {
         (0..self.menu.len())
-            .filter(|&i| !self.menu[i].deleted)
+            .filter(|&i| self.menu[i].deleted_at.is_none())
             .collect()
     }
 
@@ -378,9 +389,10 @@ pub struct MenuItem {
     pub group: usize,
     /// K-Series Items API id.
     pub id: i64,
-    /// Deleted through the Items API. Kept so that past sales still name it; gone from every
-    /// list, menu and availability answer, and never picked for new sales.
-    pub deleted: bool,
+    /// When it was deleted (K Items API, X products API). Kept so that past sales still name
+    /// it; gone from every list but X's product feed (which shows `deleted_at`), from menus
+    /// and availability answers, and never picked for new sales.
+    pub deleted_at: Option<DateTime<Utc>>,
     /// K-Series Rich Item data (allergens, descriptions per locale, picture).
     pub rich: RichItem,
 }

@@ -990,3 +990,192 @@ async fn items_api_creates_updates_deletes_and_says_what_is_wrong() {
         (403, Some("insufficient_scope"))
     );
 }
+
+#[tokio::test]
+async fn aggregated_sales_sum_to_the_truth_and_lookups_answer_or_404() {
+    use reqwest::Method;
+    let k = start(100.0, 3).await;
+    let token = k.access_token().await;
+    let bl = k.bl();
+    let truth: Value = k
+        .http
+        .get(format!(
+            "{}/_sandbox/merchants/{}/truth",
+            k.base,
+            k.merchant["id"].as_str().unwrap()
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let day = truth["financials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["location_id"] == bl.as_str() && d["sales"].as_i64().unwrap() > 0)
+        .unwrap()
+        .clone();
+    let date = day["business_date"].as_str().unwrap();
+    let cents = |v: &Value| -> i64 { v.as_str().unwrap().replace('.', "").parse().unwrap() };
+    let path =
+        format!("/f/finance/{bl}/aggregatedSales?date={date}&groupBy=accountingGroup,deviceId");
+    let (status, tree) = k.send(&token, Method::GET, &path, None).await;
+    assert_eq!(status, 200, "{tree}");
+    assert_eq!(
+        cents(&tree["totalAmount"]),
+        day["total_minor"].as_i64().unwrap()
+    );
+    assert_eq!(
+        cents(&tree["totalTaxAmount"]),
+        day["tax_minor"].as_i64().unwrap()
+    );
+    assert_eq!(tree["numberOfSales"], day["orders"]);
+    // Each accounting group's node holds that group's sum; its children split it by device.
+    for group in tree["children"].as_array().unwrap() {
+        assert_eq!(group["groupByKey"], "accountingGroup");
+        let want = day["by_accounting_group"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["name"] == group["groupByValue"])
+            .unwrap();
+        assert_eq!(
+            cents(&group["totalAmount"]),
+            want["total_minor"].as_i64().unwrap()
+        );
+        let children: i64 = group["children"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                assert_eq!(c["groupByKey"], "deviceId");
+                cents(&c["totalAmount"])
+            })
+            .sum();
+        assert_eq!(children, cents(&group["totalAmount"]));
+    }
+    let (_, flat) = k
+        .send(&token, Method::GET, &format!("{path}&flattened=true"), None)
+        .await;
+    let flat_total: i64 = flat
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| cents(&n["totalAmount"]))
+        .sum();
+    assert_eq!(flat_total, day["total_minor"].as_i64().unwrap());
+    for (query, status) in [
+        (format!("date={date}"), 400),
+        (format!("date={date}&groupBy=weather"), 400),
+        (
+            format!("date={date}&from=2026-01-01T00:00:00Z&groupBy=staff"),
+            400,
+        ),
+        ("date=31-12-2026&groupBy=staff".to_owned(), 400),
+    ] {
+        let (got, body) = k
+            .send(
+                &token,
+                Method::GET,
+                &format!("/f/finance/{bl}/aggregatedSales?{query}"),
+                None,
+            )
+            .await;
+        assert_eq!(got, status, "{query}: {body}");
+        assert!(
+            body["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "{body}"
+        );
+    }
+
+    // Lookups by tag code and by table; availability by POST; a message for the POS.
+    let (status, profile) = k
+        .send(
+            &token,
+            Method::GET,
+            &format!("/o/op/data/{bl}/account-profiles/tagcode/COLLECT"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, profile["deliveryMode"].as_str()),
+        (200, Some("TAKE_AWAY")),
+        "{profile}"
+    );
+    let (status, _) = k
+        .send(
+            &token,
+            Method::GET,
+            &format!("/o/op/data/{bl}/account-profiles/tagcode/NOPE"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 404);
+    let (status, body) = k
+        .send(
+            &token,
+            Method::GET,
+            &format!("/o/op/1/order/table/3/getCheck?businessLocationId={bl}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 404, "no open check on table 3: {body}");
+    let sku = k.merchant["menu"][0]["sku"].as_str().unwrap().to_owned();
+    let (status, page) = k
+        .send(
+            &token,
+            Method::POST,
+            "/o/op/1/itemAvailability",
+            Some(json!({"businessLocationId": bl.parse::<i64>().unwrap(), "skus": [sku], "size": 100})),
+        )
+        .await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page["metadata"]["current"], 0);
+    let (status, _) = k
+        .send(
+            &token,
+            Method::POST,
+            "/o/op/1/itemAvailability",
+            Some(json!({"businessLocationId": bl, "skus": [sku], "size": 101})),
+        )
+        .await;
+    assert_eq!(status, 400, "POST pages hold at most 100");
+    let (status, _) = k
+        .send(
+            &token,
+            Method::POST,
+            &format!("/o/op/1/printMsg?businessLocationId={bl}"),
+            Some(json!({"message": "Table 4 asks for the bill", "alsoToPrinter": true})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, _) = k
+        .send(
+            &token,
+            Method::POST,
+            &format!("/o/op/1/printMsg?businessLocationId={bl}"),
+            Some(json!({"message": " "})),
+        )
+        .await;
+    assert_eq!(status, 400);
+    let detail: Value = k
+        .http
+        .get(format!(
+            "{}/_sandbox/merchants/{}",
+            k.base,
+            k.merchant["id"].as_str().unwrap()
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        detail["print_messages"][0]["message"],
+        "Table 4 asks for the bill"
+    );
+    assert_eq!(detail["print_messages"].as_array().unwrap().len(), 1);
+}

@@ -38,6 +38,10 @@ pub fn routes() -> Router<Sandbox> {
             get(payment_methods),
         )
         .route("/kseries/f/v2/business-location/{bl}/sales", get(sales_v2))
+        .route(
+            "/kseries/f/finance/{bl}/aggregatedSales",
+            get(aggregated_sales),
+        )
 }
 
 type Params = HashMap<String, String>;
@@ -227,8 +231,7 @@ async fn financials(
 }
 
 fn next_start_of_day(zone: chrono_tz::Tz, start: chrono::NaiveTime, now: DateTime<Utc>) -> String {
-    let local = now.with_timezone(&zone).naive_local();
-    let mut day = (local - (start - chrono::NaiveTime::MIN)).date() + Duration::days(1);
+    let mut day = crate::wire::business_date(now, zone, start) + Duration::days(1);
     loop {
         if let Some(at) = zone.from_local_datetime(&day.and_time(start)).earliest() {
             return local_iso(at.fixed_offset());
@@ -249,6 +252,21 @@ fn business_day_bounds(
     Some((begin.with_timezone(&Utc), end.with_timezone(&Utc)))
 }
 
+/// The bounds of business date `raw` (`YYYY-MM-DD`; today when absent) at `location`.
+fn business_day(
+    location: &crate::world::Location,
+    raw: Option<&String>,
+) -> Result<(DateTime<Utc>, DateTime<Utc>), String> {
+    let date = match raw {
+        None => crate::wire::business_date(Utc::now(), location.zone, location.day_start),
+        Some(raw) => NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+            .map_err(|_| format!("Invalid date format: {raw}"))?,
+    };
+    business_day_bounds(location.zone, location.day_start, date).ok_or_else(|| {
+        "requested business location was not operational on the provided date".to_owned()
+    })
+}
+
 async fn daily_financials(
     State(sb): State<Sandbox>,
     headers: HeaderMap,
@@ -258,15 +276,9 @@ async fn daily_financials(
     with_merchant(&sb, &headers, "financial-api", Some(&bl), move |m, loc| {
         let Some(loc) = loc else { return bad_request("unknown business location") };
         let location = &m.locations[loc];
-        let date = match params.get("date") {
-            None => (Utc::now().with_timezone(&location.zone).naive_local() - (location.day_start - chrono::NaiveTime::MIN)).date(),
-            Some(raw) => match NaiveDate::parse_from_str(raw, "%Y-%m-%d") {
-                Ok(d) => d,
-                Err(_) => return bad_request(format!("Invalid date format: {raw}")),
-            },
-        };
-        let Some((begin, end)) = business_day_bounds(location.zone, location.day_start, date) else {
-            return bad_request("requested business location was not operational on the provided date");
+        let (begin, end) = match business_day(location, params.get("date")) {
+            Ok(r) => r,
+            Err(message) => return bad_request(message),
         };
         let mut inc = Includes::parse(params.get("include").map(String::as_str));
         if params.get("includeConsumers").is_some_and(|v| v == "true") {
@@ -288,6 +300,130 @@ async fn daily_financials(
                 "dataComplete": end <= Utc::now(),
             }),
         )
+    })
+    .await
+}
+
+/// What `aggregatedSales` may group by.
+const GROUP_BY: [&str; 6] = [
+    "staff",
+    "device",
+    "deviceId",
+    "tag",
+    "accountingGroup",
+    "statisticGroup",
+];
+
+/// One node of an `aggregatedSales` tree while it is summed.
+#[derive(Default)]
+struct Aggregate {
+    total_cents: i64,
+    /// Σ line tax, each rounded half to even to cents as V2 writes it.
+    tax_cents: i64,
+    discount_cents: i64,
+    sales: std::collections::BTreeSet<usize>,
+    children: std::collections::BTreeMap<String, Aggregate>,
+}
+
+impl Aggregate {
+    fn add(&mut self, line: &crate::world::SaleLine, sale: usize) {
+        self.total_cents += line.total_cents;
+        self.tax_cents += crate::wire::round_half_even_to_cents(line.tax_10k);
+        self.discount_cents += line.discount_cents;
+        self.sales.insert(sale);
+    }
+
+    fn render(&self, keys: &[&str], value: Option<&str>) -> Value {
+        let mut node = json!({
+            "totalAmount": crate::wire::cents(self.total_cents),
+            "serviceCharge": "0.00",
+            "totalDiscountedAmount": crate::wire::cents(self.discount_cents),
+            "totalTaxAmount": crate::wire::cents(self.tax_cents),
+            "numberOfSales": self.sales.len(),
+        });
+        if let (Some(key), Some(value)) = (keys.first(), value) {
+            node["groupByKey"] = json!(key);
+            node["groupByValue"] = json!(value);
+        }
+        let rest = if value.is_some() { &keys[1..] } else { keys };
+        node["children"] = Value::Array(
+            self.children
+                .iter()
+                .map(|(v, child)| child.render(rest, Some(v)))
+                .collect(),
+        );
+        node
+    }
+}
+
+/// `GET /f/finance/{bl}/aggregatedSales`: sales of a business date (`date`, default today) or
+/// a range (`from` and `to`, at most 365 days) summed per `groupBy` key, nested in the order
+/// given; `flattened=true` gives only the innermost nodes, each naming every key.
+async fn aggregated_sales(
+    State(sb): State<Sandbox>,
+    headers: HeaderMap,
+    Path(bl): Path<String>,
+    Query(params): Query<Params>,
+) -> Response {
+    with_merchant(&sb, &headers, "financial-api", Some(&bl), move |m, loc| {
+        let Some(loc) = loc else { return bad_request("unknown business location") };
+        let location = &m.locations[loc];
+        let range = match (params.get("date"), params.get("from"), params.get("to")) {
+            (date, None, None) => business_day(location, date),
+            (None, Some(from), Some(to)) => parse_range(from, to),
+            _ => Err("Use either date, or from and to".to_owned()),
+        };
+        let (begin, end) = match range {
+            Ok(r) => r,
+            Err(message) => return bad_request(message),
+        };
+        let Some(raw) = params.get("groupBy").filter(|g| !g.trim().is_empty()) else {
+            return bad_request("Required request parameter 'groupBy' for method parameter type List is not present");
+        };
+        let keys: Vec<&str> = raw.split(',').map(str::trim).collect();
+        if let Some(bad) = keys.iter().find(|k| !GROUP_BY.contains(k)) {
+            return bad_request(format!("Invalid groupBy: {bad}. Use {}", GROUP_BY.join(", ")));
+        }
+        let flattened = params.get("flattened").is_some_and(|f| f == "true");
+        let mut root = Aggregate::default();
+        for (n, s) in m.sales.iter().enumerate() {
+            if s.location != loc || s.closed < begin || s.closed >= end || s.awaiting() {
+                continue;
+            }
+            let device = &location.devices[s.device];
+            for l in &s.lines {
+                let group = &m.groups[m.menu[l.item].group];
+                let path: Vec<String> = keys
+                    .iter()
+                    .map(|k| match *k {
+                        "staff" => render::staff(s).1,
+                        "device" => device.name.clone(),
+                        "deviceId" => device.id.to_string(),
+                        "tag" => String::new(),
+                        "accountingGroup" => group.name.clone(),
+                        _ => render::statistic_group(&group.name),
+                    })
+                    .collect();
+                root.add(l, n);
+                if flattened {
+                    // One node per combination of values, right under the root.
+                    root.children.entry(path.join(",")).or_default().add(l, n);
+                } else {
+                    let mut node = &mut root;
+                    for value in path {
+                        node = node.children.entry(value).or_default();
+                        node.add(l, n);
+                    }
+                }
+            }
+        }
+        let body = if flattened {
+            let joined = keys.join(",");
+            Value::Array(root.children.iter().map(|(v, child)| child.render(&[joined.as_str()], Some(v))).collect())
+        } else {
+            root.render(&keys, None)
+        };
+        json(StatusCode::OK, body)
     })
     .await
 }

@@ -144,7 +144,9 @@ fn item_dto(m: &Merchant, item: &MenuItem) -> Value {
 
 fn live_by_id(m: &Merchant, id: &str) -> Option<usize> {
     let id = id.parse::<i64>().ok()?;
-    m.menu.iter().position(|i| i.id == id && !i.deleted)
+    m.menu
+        .iter()
+        .position(|i| i.id == id && i.deleted_at.is_none())
 }
 
 /// `GET /items/v1/items?businessLocationId=…&sku=&name=&accountingGroupId=&itemIds=&offset=&amount=`.
@@ -210,7 +212,7 @@ async fn list(State(sb): State<Sandbox>, headers: HeaderMap, Query(p): Query<Par
         };
         let name = p.get("name").map(|n| n.to_lowercase());
         let matching = m.menu.iter().filter(|i| {
-            !i.deleted
+            i.deleted_at.is_none()
                 && ids.as_ref().is_none_or(|ids| ids.contains(&i.id))
                 && p.get("sku").is_none_or(|s| &i.sku == s)
                 && name
@@ -355,11 +357,9 @@ fn item_input(
         }
         Some(v) => match v.as_str().map(str::trim) {
             Some(s) if !s.is_empty() && s.chars().count() <= SKU_MAX => {
-                let taken = m
-                    .menu
-                    .iter()
-                    .enumerate()
-                    .any(|(i, item)| item.sku == s && !item.deleted && Some(i) != editing);
+                let taken = m.menu.iter().enumerate().any(|(i, item)| {
+                    item.sku == s && item.deleted_at.is_none() && Some(i) != editing
+                });
                 if taken {
                     subs.push((
                         "sku",
@@ -422,7 +422,7 @@ async fn create(State(sb): State<Sandbox>, headers: HeaderMap, raw: Bytes) -> Re
             price_cents: input.price_cents,
             group: input.group,
             id,
-            deleted: false,
+            deleted_at: None,
             rich: RichItem::default(),
         });
         let item = &m.menu[m.menu.len() - 1];
@@ -504,7 +504,7 @@ async fn remove(
             );
         }
         let sku = m.menu[i].sku.clone();
-        m.menu[i].deleted = true;
+        m.menu[i].deleted_at = Some(Utc::now());
         m.menu[i].rich = RichItem::default();
         m.version += 1;
         m.availability.retain(|(_, s), _| *s != sku);
@@ -556,7 +556,9 @@ pub fn item_rich_data(m: &Merchant, item: &MenuItem, base: &str) -> Option<Value
 }
 
 fn live_by_sku(m: &Merchant, sku: &str) -> Option<usize> {
-    m.menu.iter().position(|i| i.sku == sku && !i.deleted)
+    m.menu
+        .iter()
+        .position(|i| i.sku == sku && i.deleted_at.is_none())
 }
 
 async fn allergens(State(sb): State<Sandbox>, headers: HeaderMap) -> Response {
@@ -654,7 +656,7 @@ async fn rich_list(
         let mut items: Vec<&MenuItem> = m
             .menu
             .iter()
-            .filter(|i| !i.deleted && !i.rich.is_empty())
+            .filter(|i| i.deleted_at.is_none() && !i.rich.is_empty())
             .collect();
         items.sort_by(|a, b| a.sku.cmp(&b.sku));
         let total = items.len();

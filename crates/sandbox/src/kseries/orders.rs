@@ -10,10 +10,10 @@
 
 use super::data::with_merchant;
 use super::render::{self, Includes, Version};
-use super::webhooks::delivery_headers;
+use super::webhooks::delivery;
 use crate::generate::{self, TAX_BASIS_POINTS};
 use crate::http::json;
-use crate::webhooks::{Body, Delivery};
+use crate::webhooks::Delivery;
 use crate::wire::{cents, k_instant, parse_instant};
 use crate::world::{Merchant, OnlineOrder, OnlineState, SalePayment, World};
 use crate::Sandbox;
@@ -48,7 +48,20 @@ pub fn routes() -> Router<Sandbox> {
         )
         .route("/kseries/o/op/1/menu/list", get(menu_list))
         .route("/kseries/o/op/2/menu/load/{menu}", get(menu_load))
-        .route("/kseries/o/op/1/itemAvailability", get(item_availability))
+        .route(
+            "/kseries/o/op/data/{bl}/account-profiles/tagcode/{code}",
+            get(account_profile_by_tag),
+        )
+        .route("/kseries/o/op/1/menu/discounts", get(menu_discounts))
+        .route(
+            "/kseries/o/op/1/itemAvailability",
+            get(item_availability).post(item_availability_post),
+        )
+        .route(
+            "/kseries/o/op/1/order/table/{table}/getCheck",
+            get(table_check),
+        )
+        .route("/kseries/o/op/1/printMsg", post(print_message))
         .route("/kseries/o/op/1/order/local", post(order_local))
         .route("/kseries/o/op/1/order/toGo", post(order_to_go))
         .route("/kseries/o/op/1/pay", post(pay))
@@ -142,6 +155,51 @@ async fn account_profiles(
             .map(|(i, (code, name, mode))| json!({"id": id * 10 + i as i64 + 1, "code": code, "name": name, "deliveryMode": mode}))
             .collect();
         json(StatusCode::OK, json!({"businessLocationId": id, "accountProfileList": list}))
+    })
+    .await
+}
+
+/// `GET /o/op/data/{bl}/account-profiles/tagcode/{code}`: one profile, or 404.
+async fn account_profile_by_tag(
+    State(sb): State<Sandbox>,
+    headers: HeaderMap,
+    Path((bl, code)): Path<(String, String)>,
+) -> Response {
+    let path = format!("/o/op/data/{bl}/account-profiles/tagcode/{code}");
+    with_merchant(&sb, &headers, "orders-api", Some(&bl), |m, loc| {
+        let Some(loc) = loc else {
+            return spring(StatusCode::NOT_FOUND, format!("business location {bl} not found"), &path);
+        };
+        let id = m.locations[loc].id;
+        match PROFILES.iter().position(|(c, _, _)| *c == code) {
+            Some(i) => {
+                let (code, name, mode) = PROFILES[i];
+                json(
+                    StatusCode::OK,
+                    json!({"id": id * 10 + i as i64 + 1, "code": code, "name": name, "deliveryMode": mode}),
+                )
+            }
+            None => spring(
+                StatusCode::NOT_FOUND,
+                format!("account profile with tag code {code} not found"),
+                &path,
+            ),
+        }
+    })
+    .await
+}
+
+/// The discounts a menu offers: the manual discount the generated sales use.
+async fn menu_discounts(
+    State(sb): State<Sandbox>,
+    headers: HeaderMap,
+    Query(params): Query<Params>,
+) -> Response {
+    at_location(&sb, &headers, &params, "/o/op/1/menu/discounts", |_, _| {
+        json(
+            StatusCode::OK,
+            json!([{"name": "10% off", "code": "TEN", "discountPercentage": 10}]),
+        )
     })
     .await
 }
@@ -258,7 +316,7 @@ async fn menu_load(
                 let entries: Vec<Value> = m
                     .menu
                     .iter()
-                    .filter(|item| item.group == g && !item.deleted)
+                    .filter(|item| item.group == g && item.deleted_at.is_none())
                     .map(|item| {
                         let rich_data = if rich {
                             super::items::item_rich_data(m, item, &base)
@@ -312,21 +370,81 @@ async fn item_availability(
         .flat_map(|(_, v)| v.split(',').map(str::to_owned).collect::<Vec<_>>())
         .filter(|s| !s.is_empty())
         .collect();
-    let path = "/o/op/1/itemAvailability";
     let page = get("page").map_or(Ok(0), |p| p.parse::<usize>());
     let size = get("size").map_or(Ok(25), |p| p.parse::<usize>());
-    with_merchant(&sb, &headers, "orders-api", Some(&bl), |m, loc| {
+    let request = match (page, size) {
+        (Ok(page), Ok(size)) => Ok((skus, page, size)),
+        _ => Err("page and size must be whole numbers"),
+    };
+    availability(&sb, &headers, &bl, request, 50).await
+}
+
+/// `POST /o/op/1/itemAvailability` with `{businessLocationId, skus, page, size}` (size ≤ 100).
+async fn item_availability_post(
+    State(sb): State<Sandbox>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let path = "/o/op/1/itemAvailability";
+    let Ok(v) = serde_json::from_slice::<Value>(&body) else {
+        return spring(
+            StatusCode::BAD_REQUEST,
+            "the body must be a JSON object",
+            path,
+        );
+    };
+    let bl = match v.get("businessLocationId") {
+        Some(Value::Number(n)) => n.to_string(),
+        Some(Value::String(s)) => s.clone(),
+        _ => {
+            return spring(
+                StatusCode::BAD_REQUEST,
+                "businessLocationId is required",
+                path,
+            )
+        }
+    };
+    let skus: Option<Vec<String>> = v.get("skus").and_then(Value::as_array).map(|l| {
+        l.iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect()
+    });
+    let number = |name: &str, default: u64| match v.get(name) {
+        None | Some(Value::Null) => Some(default),
+        Some(n) => n.as_u64(),
+    };
+    let request = match (skus, number("page", 0), number("size", 25)) {
+        (Some(skus), Some(page), Some(size)) => Ok((skus, page as usize, size as usize)),
+        (None, _, _) => Err("skus must be an array of SKUs"),
+        _ => Err("page and size must be whole numbers"),
+    };
+    availability(&sb, &headers, &bl, request, 100).await
+}
+
+/// One page of the availability of `skus` at a business location; `max_size` is 50 for GET
+/// and 100 for POST.
+async fn availability(
+    sb: &Sandbox,
+    headers: &HeaderMap,
+    bl: &str,
+    request: Result<(Vec<String>, usize, usize), &str>,
+    max_size: usize,
+) -> Response {
+    let path = "/o/op/1/itemAvailability";
+    with_merchant(sb, headers, "orders-api", Some(bl), |m, loc| {
         let Some(loc) = loc else {
             return spring(StatusCode::NOT_FOUND, format!("business location {bl} not found"), path);
         };
-        let (Ok(page), Ok(size)) = (page, size) else {
-            return spring(StatusCode::BAD_REQUEST, "page and size must be whole numbers", path);
+        let (skus, page, size) = match request {
+            Ok(r) => r,
+            Err(message) => return spring(StatusCode::BAD_REQUEST, message, path),
         };
         if skus.is_empty() || skus.len() > 50 {
             return spring(StatusCode::BAD_REQUEST, "skus: between 1 and 50 SKUs are required", path);
         }
-        if !(1..=50).contains(&size) {
-            return spring(StatusCode::BAD_REQUEST, "size must be between 1 and 50", path);
+        if !(1..=max_size).contains(&size) {
+            return spring(StatusCode::BAD_REQUEST, format!("size must be between 1 and {max_size}"), path);
         }
         let data: Vec<Value> = skus
             .iter()
@@ -572,11 +690,7 @@ fn order_event(
     if let Some(reason) = reason {
         body["reason"] = Value::from(reason);
     }
-    vec![Delivery {
-        url: hook.url.clone(),
-        headers: delivery_headers(m, &hook),
-        body: Body::Json(body.to_string()),
-    }]
+    vec![delivery(m, &hook, &body)]
 }
 
 /// Delivers a queued order to the POS: an open account, or a failure with its reason.
@@ -597,7 +711,7 @@ fn deliver_order(w: &mut World, merchant: &str, reference: &str) -> Vec<Delivery
         match m
             .menu
             .iter()
-            .position(|item| item.sku == sku && !item.deleted)
+            .position(|item| item.sku == sku && item.deleted_at.is_none())
         {
             None => failure = Some(format!("Item with sku {sku} not found")),
             Some(item) => match m.availability.get(&(loc, sku.clone())) {
@@ -795,11 +909,7 @@ fn apply_payment(w: &mut World, merchant: &str, body: &Value) -> Vec<Delivery> {
             out["errors"] = json!({"account": {"type": kind}});
         }
     }
-    vec![Delivery {
-        url: hook.url.clone(),
-        headers: delivery_headers(m, &hook),
-        body: Body::Json(out.to_string()),
-    }]
+    vec![delivery(m, &hook, &out)]
 }
 
 /// An AccountSnapshot of an online order's account.
@@ -891,6 +1001,70 @@ async fn open_checks(
             json(StatusCode::OK, Value::from(list))
         },
     )
+    .await
+}
+
+/// `GET /o/op/1/order/table/{tableNumber}/getCheck`: the oldest open check on the table.
+async fn table_check(
+    State(sb): State<Sandbox>,
+    headers: HeaderMap,
+    Path(table): Path<String>,
+    Query(params): Query<Params>,
+) -> Response {
+    let path = format!("/o/op/1/order/table/{table}/getCheck");
+    at_location(&sb, &headers, &params, &path, |m, loc| {
+        let found = m.k_orders.iter().find(|o| {
+            o.location == loc
+                && o.table.as_deref() == Some(table.as_str())
+                && matches!(o.state, OnlineState::Open | OnlineState::Ready)
+        });
+        match found {
+            Some(o) => json(StatusCode::OK, snapshot(m, o)),
+            None => spring(
+                StatusCode::NOT_FOUND,
+                format!("no open check on table {table}"),
+                &path,
+            ),
+        }
+    })
+    .await
+}
+
+/// `POST /o/op/1/printMsg?businessLocationId=` with `{message, alsoToPrinter}`.
+async fn print_message(
+    State(sb): State<Sandbox>,
+    headers: HeaderMap,
+    Query(params): Query<Params>,
+    body: Bytes,
+) -> Response {
+    let path = "/o/op/1/printMsg";
+    let parsed = serde_json::from_slice::<Value>(&body).ok();
+    let message = parsed
+        .as_ref()
+        .and_then(|v| v.get("message"))
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let also = parsed
+        .as_ref()
+        .and_then(|v| v.get("alsoToPrinter"))
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    at_location(&sb, &headers, &params, path, |m, loc| {
+        let Some(message) = message.filter(|t| !t.trim().is_empty()) else {
+            return validation(
+                "printMessage",
+                path,
+                &[("message".into(), "must not be blank".into(), "NotBlank")],
+            );
+        };
+        m.print_messages.push(crate::world::PrintMessage {
+            location: loc,
+            message,
+            also_to_printer: also,
+            at: Utc::now(),
+        });
+        json(StatusCode::OK, json!({"status": "ok"}))
+    })
     .await
 }
 

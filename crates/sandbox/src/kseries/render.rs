@@ -40,11 +40,15 @@ pub enum Version {
     V2,
 }
 
+/// The staff member who rang up a sale: one per device. (id, name)
+pub fn staff(s: &Sale) -> (i64, String) {
+    (5000 + s.device as i64, format!("Staff {}", s.device + 1))
+}
+
 pub fn sale(m: &Merchant, s: &Sale, inc: Includes, version: Version) -> Value {
     let loc = &m.locations[s.location];
     let device = &loc.devices[s.device];
-    let staff_id = 5000 + s.device as i64;
-    let staff_name = format!("Staff {}", s.device + 1);
+    let (staff_id, staff_name) = staff(s);
     let void_reason = (s.sale_type == SaleType::Void).then_some("User Mistake");
     let rate = format!("{}.{:02}", TAX_BASIS_POINTS / 100, TAX_BASIS_POINTS % 100);
     let multiplier = format!("1.{:04}", TAX_BASIS_POINTS);

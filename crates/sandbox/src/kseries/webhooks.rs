@@ -306,7 +306,16 @@ pub(crate) fn online_reference(s: &crate::world::Sale) -> Option<&str> {
 }
 
 /// Basic credentials and a fresh idempotency key for a delivery to `hook`.
-pub(crate) fn delivery_headers(m: &mut Merchant, hook: &KWebhook) -> Vec<(String, String)> {
+/// A delivery of `body` to `hook`, with a fresh idempotency key and its credentials.
+pub(crate) fn delivery(m: &mut Merchant, hook: &KWebhook, body: &Value) -> Delivery {
+    Delivery {
+        url: hook.url.clone(),
+        headers: delivery_headers(m, hook),
+        body: Body::Json(body.to_string()),
+    }
+}
+
+fn delivery_headers(m: &mut Merchant, hook: &KWebhook) -> Vec<(String, String)> {
     let mut headers = vec![(
         "X-Lightspeed-Idempotency-Key".to_owned(),
         crate::world::uid(&mut m.rng),
@@ -326,6 +335,34 @@ pub(crate) fn delivery_headers(m: &mut Merchant, hook: &KWebhook) -> Vec<(String
         ));
     }
     headers
+}
+
+/// Item availability notifications for `sku` at location `loc`, to the endpoints subscribed to
+/// the `item` resource that have the location linked: `RESTRICTED` with the count left, or
+/// `NOT_RESTRICTED` when the restriction was lifted.
+pub(crate) fn item_events(m: &mut Merchant, loc: usize, sku: &str) -> Vec<Delivery> {
+    let bl = m.locations[loc].id;
+    let stock = m.availability.get(&(loc, sku.to_owned())).cloned();
+    let body = json!({
+        "sku": sku,
+        "businessLocationId": bl,
+        "count": stock.as_ref().map(|s| s.count.max(0)),
+        "countUpdatedAt": k_instant(stock.as_ref().map_or_else(Utc::now, |s| s.updated_at)),
+        "status": if stock.is_some() { "RESTRICTED" } else { "NOT_RESTRICTED" },
+        "type": "ITEM",
+    });
+    let mut out = Vec::new();
+    for hook in m.k_webhooks.clone() {
+        let subscribed = hook
+            .subscribe_to
+            .iter()
+            .any(|s| s.get("resource").and_then(Value::as_str) == Some("item"));
+        if !subscribed || !hook.locations.iter().any(|l| l.0 == bl) {
+            continue;
+        }
+        out.push(delivery(m, &hook, &body));
+    }
+    out
 }
 
 /// Account notifications for the given closed accounts, to every endpoint of the business:
@@ -362,12 +399,7 @@ pub(crate) fn account_events(m: &mut Merchant, accounts: &[usize]) -> Vec<Delive
             } else if let Some(o) = body.as_object_mut() {
                 o.remove("account");
             }
-            let headers = delivery_headers(m, &hook);
-            out.push(Delivery {
-                url: hook.url,
-                headers,
-                body: Body::Json(body.to_string()),
-            });
+            out.push(delivery(m, &hook, &body));
         }
     }
     out

@@ -29,7 +29,14 @@ pub fn routes() -> Router<Sandbox> {
             "/xseries/{prefix}/api/2.0/product_categories",
             get(categories),
         )
-        .route("/xseries/{prefix}/api/2.0/products", get(products))
+        .route(
+            "/xseries/{prefix}/api/2.0/products",
+            get(products).post(create_product),
+        )
+        .route(
+            "/xseries/{prefix}/api/2.0/products/{id}",
+            axum::routing::delete(delete_product),
+        )
         .route("/xseries/{prefix}/api/2.0/inventory", get(inventory))
         .route(
             "/xseries/{prefix}/api/2.0/customers",
@@ -256,6 +263,126 @@ struct NewCustomer {
     first_name: Option<String>,
     last_name: Option<String>,
     email: Option<String>,
+}
+
+/// `POST /products`: `name` is required; `price_including_tax` or `price_excluding_tax` (not
+/// both), `sku` (unique among live products; one is made up when absent) and
+/// `product_category_id` (or the older `product_type_id`) are read. The sandbox needs a
+/// category for every product. Answers `{"data": [id]}`.
+async fn create_product(
+    State(sb): State<Sandbox>,
+    headers: HeaderMap,
+    Path(prefix): Path<String>,
+    body: Bytes,
+) -> Response {
+    let unprocessable = |message: &str| {
+        error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Unprocessable Entity",
+            message,
+        )
+    };
+    with_store(&sb, &headers, &prefix, |m| {
+        let req: Value = match serde_json::from_slice(&body) {
+            Ok(v @ Value::Object(_)) => v,
+            _ => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "Bad Request",
+                    "the body must be a JSON object",
+                )
+            }
+        };
+        let Some(name) = req["name"]
+            .as_str()
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+        else {
+            return unprocessable("name is required");
+        };
+        let price = match (
+            req.get("price_including_tax"),
+            req.get("price_excluding_tax"),
+        ) {
+            (Some(_), Some(_)) => {
+                return unprocessable("give price_including_tax or price_excluding_tax, not both")
+            }
+            (Some(incl), None) => crate::wire::amount_cents(incl),
+            (None, Some(excl)) => crate::wire::amount_cents(excl).map(|c| {
+                let with_tax = c * (10_000 + crate::generate::TAX_BASIS_POINTS);
+                crate::wire::round_half_even_to_cents(with_tax / 100)
+            }),
+            (None, None) => Some(0),
+        };
+        let Some(price) = price.filter(|p| *p >= 0) else {
+            return unprocessable("prices are numbers of zero or more, with at most two decimals");
+        };
+        let category = req
+            .get("product_category_id")
+            .or_else(|| req.get("product_type_id"))
+            .and_then(Value::as_str);
+        let Some(group) = category.and_then(|c| m.groups.iter().position(|g| g.uid == c)) else {
+            return unprocessable("product_category_id must name an existing product category");
+        };
+        let sku = match req.get("sku").and_then(Value::as_str).map(str::trim) {
+            Some(s) if m.menu.iter().any(|i| i.sku == s && i.deleted_at.is_none()) => {
+                return unprocessable(&format!("sku `{s}` is already used by another product"))
+            }
+            Some(s) if !s.is_empty() => s.to_owned(),
+            _ => format!("{}", 10_000 + m.menu.len()),
+        };
+        let id = uid(&mut m.rng);
+        let version = m.next_version();
+        let item_id = m.menu.iter().map(|i| i.id).max().unwrap_or(0) + 1;
+        m.menu.push(crate::world::MenuItem {
+            uid: id.clone(),
+            version,
+            sku,
+            name: name.to_owned(),
+            price_cents: price,
+            group,
+            id: item_id,
+            deleted_at: None,
+            rich: crate::world::RichItem::default(),
+        });
+        json(StatusCode::OK, json!({ "data": [id] }))
+    })
+    .await
+}
+
+/// `DELETE /products/{id}`: the product stays in the product feed with `deleted_at` set.
+async fn delete_product(
+    State(sb): State<Sandbox>,
+    headers: HeaderMap,
+    Path((prefix, id)): Path<(String, String)>,
+) -> Response {
+    with_store(&sb, &headers, &prefix, |m| {
+        let Some(i) = m
+            .menu
+            .iter()
+            .position(|p| p.uid == id && p.deleted_at.is_none())
+        else {
+            return error(
+                StatusCode::NOT_FOUND,
+                "Not Found",
+                &format!("product {id} does not exist"),
+            );
+        };
+        if m.live_items().len() == 1 {
+            return error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Unprocessable Entity",
+                "the sandbox keeps at least one product per store: create another one first",
+            );
+        }
+        let sku = m.menu[i].sku.clone();
+        let version = m.next_version();
+        m.menu[i].deleted_at = Some(chrono::Utc::now());
+        m.menu[i].version = version;
+        m.availability.retain(|(_, s), _| *s != sku);
+        json(StatusCode::OK, json!({}))
+    })
+    .await
 }
 
 async fn create_customer(

@@ -106,7 +106,11 @@ fn new_sale(m: &Merchant, req: &RegisterSale) -> Result<NewSale, String> {
     let mut lines = Vec::new();
     for (n, p) in req.register_sale_products.iter().enumerate() {
         let id = p.product_id.as_deref().unwrap_or_default();
-        let Some(item) = m.menu.iter().position(|i| i.uid == id) else {
+        let Some(item) = m
+            .menu
+            .iter()
+            .position(|i| i.uid == id && i.deleted_at.is_none())
+        else {
             return Err(format!(
                 "register_sale_products[{n}]: product `{id}` does not exist"
             ));

@@ -47,11 +47,11 @@ pub fn product(m: &Merchant, i: usize) -> Value {
     let excl_10k = p.price_cents * 100 - crate::generate::tax_included_10k(p.price_cents);
     json!({
         "id": p.uid, "name": p.name, "handle": p.name.to_lowercase().replace(' ', "-"), "sku": p.sku, "source": "USER",
-        "active": true, "has_inventory": m.tracks_stock(&p.sku), "is_composite": false, "has_variants": false, "variant_parent_id": null,
+        "active": p.deleted_at.is_none(), "has_inventory": m.tracks_stock(&p.sku), "is_composite": false, "has_variants": false, "variant_parent_id": null,
         "price_including_tax": num2(p.price_cents), "price_excluding_tax": num4(excl_10k), "supply_price": num2(p.price_cents * 30 / 100),
         "product_type_id": g.uid, "brand_id": null, "supplier_id": null, "tag_ids": [],
         "categories": [{ "id": g.uid, "name": g.name }],
-        "version": p.version, "deleted_at": null,
+        "version": p.version, "deleted_at": p.deleted_at,
     })
 }
 
