@@ -63,6 +63,7 @@ fn line(i: usize, category: &str, qty: i64, unit: i64) -> OrderLine {
         total_minor: total,
         net_minor: total - tax,
         voided: false,
+        tax_rate_bp: None,
     }
 }
 

@@ -55,6 +55,7 @@ fn sale_line(rng: &mut StdRng, n: usize) -> OrderLine {
         total_minor: total,
         net_minor: total - tax,
         voided: false,
+        tax_rate_bp: None,
     }
 }
 

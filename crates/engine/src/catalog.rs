@@ -1,10 +1,12 @@
 //! The unified catalog: reading it, and writing items and their rich data back to the POS.
 //!
 //! Reads come from what the catalog stream stored (`sync::catalog`). Writes go to the POS
-//! first (K-Series Items API and Rich Item API); the hub's copy changes only when the next
-//! catalog run reads the POS back, which each write makes due at once. So the catalog never
-//! shows what the POS did not take. X-, R- and O-Series items are edited in their own back
-//! offices: writes to those connections are refused, naming the series, and change nothing.
+//! first; the hub's copy changes only when the next catalog run reads the POS back, which each
+//! write makes due at once. So the catalog never shows what the POS did not take. What each
+//! series' API allows: K-Series creates, updates and deletes items (Items API) and takes rich
+//! data (Rich Item API); X-Series API 2.0 creates and deletes products but has no update;
+//! R- and O-Series items are edited in their back offices. Anything else is refused, naming
+//! the series, and changes nothing.
 
 use crate::error::EngineError;
 use crate::Engine;
@@ -167,18 +169,21 @@ impl Engine {
         input: ItemInput,
     ) -> Result<PosItem, EngineError> {
         let (row, bl, currency) = self
-            .editable(merchant_id, connection_id, pos_location, "create items")
+            .editable(
+                merchant_id,
+                connection_id,
+                pos_location,
+                "create items",
+                &["k", "x"],
+            )
             .await?;
         check_item(&input)?;
-        let mut body = serde_json::json!({
-            "businessLocationId": bl,
-            "name": input.name.trim(),
-            "accountingGroupId": input.category_id,
-            "defaultPrice": decimal_minor(input.price_minor, &currency),
-        });
-        if let Some(sku) = &input.sku {
-            body["sku"] = serde_json::Value::String(sku.trim().to_owned());
+        if row.series == "x" {
+            return self
+                .create_x_product(merchant_id, &row, input, &currency)
+                .await;
         }
+        let body = k_item_body(&bl, &input, &currency, input.sku.as_deref());
         let client = self.k_client(&row.id)?;
         let item = self
             .with_token(merchant_id, connection_id, |t| {
@@ -201,17 +206,23 @@ impl Engine {
         input: ItemInput,
     ) -> Result<PosItem, EngineError> {
         let (row, bl, currency) = self
-            .editable(merchant_id, connection_id, pos_location, "update items")
+            .editable(
+                merchant_id,
+                connection_id,
+                pos_location,
+                "update items",
+                &["k"],
+            )
             .await?;
         check_item(&input)?;
         let id = self.item_id(merchant_id, &row, &bl, sku).await?;
-        let body = serde_json::json!({
-            "businessLocationId": bl,
-            "name": input.name.trim(),
-            "accountingGroupId": input.category_id,
-            "defaultPrice": decimal_minor(input.price_minor, &currency),
-            "sku": input.sku.as_deref().map_or(sku, str::trim),
-        });
+        // The Items API's update needs the SKU: the new one, or the item's own.
+        let body = k_item_body(
+            &bl,
+            &input,
+            &currency,
+            Some(input.sku.as_deref().unwrap_or(sku)),
+        );
         let client = self.k_client(&row.id)?;
         let item = self
             .with_token(merchant_id, connection_id, |t| {
@@ -233,8 +244,17 @@ impl Engine {
         sku: &str,
     ) -> Result<(), EngineError> {
         let (row, bl, _) = self
-            .editable(merchant_id, connection_id, pos_location, "delete items")
+            .editable(
+                merchant_id,
+                connection_id,
+                pos_location,
+                "delete items",
+                &["k", "x"],
+            )
             .await?;
+        if row.series == "x" {
+            return self.delete_x_product(merchant_id, &row, sku).await;
+        }
         let id = self.item_id(merchant_id, &row, &bl, sku).await?;
         let client = self.k_client(&row.id)?;
         self.with_token(merchant_id, connection_id, |t| {
@@ -255,7 +275,13 @@ impl Engine {
         input: RichInput,
     ) -> Result<(), EngineError> {
         let (row, _, _) = self
-            .editable(merchant_id, connection_id, None, "edit rich item data")
+            .editable(
+                merchant_id,
+                connection_id,
+                None,
+                "edit rich item data",
+                &["k"],
+            )
             .await?;
         if sku.chars().count() > SKU_MAX {
             return Err(EngineError::Invalid(format!(
@@ -324,18 +350,26 @@ impl Engine {
         connection_id: &str,
         pos_location: Option<&str>,
         what: &str,
+        series: &[&str],
     ) -> Result<(ConnectionRow, String, String), EngineError> {
         let merchant = self.merchant(merchant_id).await?;
         let row = self.connection_row(merchant_id, connection_id).await?;
-        if row.series != "k" {
-            let name = match row.series.as_str() {
-                "x" => "X-Series",
-                "r" => "R-Series",
-                "o" => "O-Series",
-                other => other,
+        if !series.contains(&row.series.as_str()) {
+            let name = |s: &str| {
+                match s {
+                    "k" => "K-Series",
+                    "x" => "X-Series",
+                    "r" => "R-Series",
+                    "o" => "O-Series",
+                    other => other,
+                }
+                .to_owned()
             };
+            let can: Vec<String> = series.iter().map(|s| name(s)).collect();
             return Err(EngineError::Unsupported(format!(
-                "the hub cannot {what} on {name} connections: edit them in Lightspeed's back office, and the next catalog sync brings the change here (K-Series connections can be edited through the hub)"
+                "the hub cannot {what} on {} connections: Lightspeed's API does not allow it, so do it in Lightspeed's back office and the next catalog sync brings the change here (the hub can {what} on {})",
+                name(&row.series),
+                can.join(" and ")
             )));
         }
         if row.status == status::DISABLED {
@@ -364,6 +398,75 @@ impl Engine {
             })?,
         };
         Ok((row, bl, merchant.currency))
+    }
+
+    /// Creates an X-Series product (`POST /products`) with its tax-inclusive price.
+    async fn create_x_product(
+        &self,
+        merchant_id: &str,
+        row: &ConnectionRow,
+        input: ItemInput,
+        currency: &str,
+    ) -> Result<PosItem, EngineError> {
+        // A JSON number written from the decimal text, so the amount is sent exactly.
+        let price: serde_json::Value =
+            serde_json::from_str(&decimal_minor(input.price_minor, currency))
+                .map_err(|e| EngineError::Internal(format!("price {}: {e}", input.price_minor)))?;
+        let mut body = serde_json::json!({
+            "name": input.name.trim(),
+            "price_including_tax": price,
+            "product_category_id": input.category_id,
+            "is_active": true,
+        });
+        if let Some(sku) = &input.sku {
+            body["sku"] = serde_json::Value::String(sku.trim().to_owned());
+        }
+        let client = self.x_client(&row.id, row.account_id.as_deref().unwrap_or_default())?;
+        let id = self
+            .with_token(merchant_id, &row.id, |t| {
+                let (client, body) = (client.clone(), body.clone());
+                async move { client.create_product(&t, &body).await }
+            })
+            .await
+            .map_err(|e| refused(e, "create the product"))?;
+        self.catalog_due(merchant_id, &row.id).await?;
+        Ok(PosItem {
+            pos_item_id: id,
+            sku: input.sku.map(|s| s.trim().to_owned()).unwrap_or_default(),
+            name: Some(input.name.trim().to_owned()),
+            price_minor: Some(input.price_minor),
+            category_id: Some(input.category_id),
+        })
+    }
+
+    /// Deletes the X-Series product with this SKU, found in the synced catalog.
+    async fn delete_x_product(
+        &self,
+        merchant_id: &str,
+        row: &ConnectionRow,
+        sku: &str,
+    ) -> Result<(), EngineError> {
+        let mut c = self.conn().await?;
+        let id = ordering::catalog(&mut c, merchant_id, Some(&row.id), None)
+            .await?
+            .into_iter()
+            .find(|e| e.item.sku == sku)
+            .and_then(|e| e.item.product_id)
+            .ok_or_else(|| {
+                EngineError::NotFound(format!(
+                    "connection `{}` has no product with SKU `{sku}` in its synced catalog (a product created moments ago shows after the next catalog sync)",
+                    row.id
+                ))
+            })?;
+        drop(c);
+        let client = self.x_client(&row.id, row.account_id.as_deref().unwrap_or_default())?;
+        self.with_token(merchant_id, &row.id, |t| {
+            let (client, id) = (client.clone(), id.clone());
+            async move { client.delete_product(&t, &id).await }
+        })
+        .await
+        .map_err(|e| refused(e, "delete the product"))?;
+        self.catalog_due(merchant_id, &row.id).await
     }
 
     /// The Items API id of the item with this SKU.
@@ -407,6 +510,25 @@ impl Engine {
         .await?;
         Ok(())
     }
+}
+
+/// An Items API create or update body; `sku` absent lets the POS choose one on create.
+fn k_item_body(
+    bl: &str,
+    input: &ItemInput,
+    currency: &str,
+    sku: Option<&str>,
+) -> serde_json::Value {
+    let mut body = serde_json::json!({
+        "businessLocationId": bl,
+        "name": input.name.trim(),
+        "accountingGroupId": input.category_id,
+        "defaultPrice": decimal_minor(input.price_minor, currency),
+    });
+    if let Some(sku) = sku {
+        body["sku"] = serde_json::Value::String(sku.trim().to_owned());
+    }
+    body
 }
 
 fn check_item(input: &ItemInput) -> Result<(), EngineError> {

@@ -11,6 +11,7 @@ pub mod connections;
 pub mod consumers;
 mod engine;
 pub mod error;
+pub mod financials;
 pub mod ids;
 pub mod ingress;
 mod mailer;

@@ -48,9 +48,14 @@ pub async fn get_json<T: DeserializeOwned>(
     build: impl Fn() -> RequestBuilder,
 ) -> Result<T, LightspeedError> {
     let text = send(pacer, policy, path, Method::GET, build).await?;
-    serde_json::from_str(&text).map_err(|e| LightspeedError::Malformed {
+    decode(path, &text)
+}
+
+/// Decodes a response body read from `path`, saying where a malformed one came from.
+pub fn decode<T: DeserializeOwned>(path: &str, text: &str) -> Result<T, LightspeedError> {
+    serde_json::from_str(text).map_err(|e| LightspeedError::Malformed {
         path: path.to_owned(),
-        detail: format!("{e} in {}", snippet(&text)),
+        detail: format!("{e} in {}", snippet(text)),
     })
 }
 

@@ -96,6 +96,11 @@ pub struct OrderLine {
     /// Line total after discounts, excluding tax.
     pub net_minor: i64,
     pub voided: bool,
+    /// The line's tax rate in basis points (900 = 9 %), where the POS gives it per line
+    /// (K-Series `taxRatePercentage`, R-Series the sale's rates on a taxed line). Absent from
+    /// the content hash when unknown, so orders read before it existed keep their hash.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tax_rate_bp: Option<i64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

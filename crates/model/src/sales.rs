@@ -94,6 +94,7 @@ mod tests {
             total_minor: total,
             net_minor: net,
             voided: false,
+            tax_rate_bp: None,
         }
     }
 

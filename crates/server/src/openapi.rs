@@ -495,11 +495,27 @@ pub const OPERATIONS: &[Operation] = &[
         ]
     ),
     op!(
+        "get",
+        "/api/v1/merchants/{merchant_id}/financials",
+        "getFinancials",
+        "financials",
+        "Financial report per mapped location and business date (the location's zone and day start), from the synced orders: every date of the range with orders, sales, refunds and voids, total, tax, net, discount, tip and covers (minor units; refunds and voids negative), split `by_payment_method` (code, payments, amount with tip, tip), `by_tax_rate` (rate in basis points; null where the POS gives no rate per line) and `by_accounting_group` (the category recorded on each line), and `closed`: the day has ended and the sync has read past its end. Each location also has the range's `totals`. Unmapped locations have no business dates and are left out",
+        None,
+        200,
+        &[
+            ("from", "first business date, YYYY-MM-DD (with until)"),
+            ("until", "last business date, inclusive; at most 366 dates"),
+            ("date", "one business date, instead of from and until"),
+            ("connection_id", "only this connection's locations"),
+            ("pos_location_id", "only this POS location")
+        ]
+    ),
+    op!(
         "post",
         "/api/v1/merchants/{merchant_id}/catalog/items",
         "createCatalogItem",
         "catalog",
-        "Create an item in the POS (K-Series Items API; needs the `items` scope). Answers 201 with what the POS created (its id and SKU) and makes the connection's catalog run due, so the item appears in the catalog once read back. Lightspeed's refusals come back as 400 naming the field; X-, R- and O-Series connections answer 422 `unsupported_by_series` and nothing changes",
+        "Create an item in the POS: K-Series through the Items API (needs the `items` scope), X-Series as a product (`POST /products`, tax-inclusive price). Answers 201 with what the POS created (its id and SKU) and makes the connection's catalog run due, so the item appears in the catalog once read back. Lightspeed's refusals come back as 400 naming the field; R- and O-Series connections answer 422 `unsupported_by_series` and nothing changes",
         Some("CatalogItem"),
         201,
         &[]
@@ -509,7 +525,7 @@ pub const OPERATIONS: &[Operation] = &[
         "/api/v1/merchants/{merchant_id}/catalog/items/{sku}",
         "updateCatalogItem",
         "catalog",
-        "Replace an item's name, price and category in the POS (and its SKU, with `sku`); 404 when the POS has no item with that SKU, otherwise as for create",
+        "Replace an item's name, price and category in the POS (and its SKU, with `sku`); K-Series only (X-Series API 2.0 has no product update: 422 `unsupported_by_series`); 404 when the POS has no item with that SKU, otherwise as for create",
         Some("CatalogItem"),
         200,
         &[]
@@ -519,7 +535,7 @@ pub const OPERATIONS: &[Operation] = &[
         "/api/v1/merchants/{merchant_id}/catalog/items/{sku}",
         "deleteCatalogItem",
         "catalog",
-        "Delete an item from the POS; it leaves the catalog with the catalog run this makes due",
+        "Delete an item from the POS (K-Series item, X-Series product; others answer 422 `unsupported_by_series`); it leaves the catalog with the catalog run this makes due",
         None,
         204,
         &[

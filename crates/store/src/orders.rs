@@ -263,6 +263,33 @@ pub async fn get_order(c: &mut Conn, merchant_id: &str, id: &str) -> Result<Opti
     row.as_ref().map(stored).transpose()
 }
 
+/// Every order whose business date is in `[from, until]` (inclusive, `YYYY-MM-DD`), optionally
+/// of one connection and one POS location, by connection, location, date and closing time.
+/// Orders of unmapped locations have no business date and are not among them.
+pub async fn by_business_dates(
+    c: &mut Conn,
+    merchant_id: &str,
+    from: &str,
+    until: &str,
+    connection_id: Option<&str>,
+    pos_location: Option<&str>,
+) -> Result<Vec<StoredOrder>> {
+    let rows = sqlx::query(
+        "SELECT id, connection_id, location_id, version, body FROM orders \
+         WHERE merchant_id = $1 AND business_date >= $2 AND business_date <= $3 \
+         AND ($4 IS NULL OR connection_id = $4) AND ($5 IS NULL OR external_location_id = $5) \
+         ORDER BY connection_id, external_location_id, business_date, closed_at, id",
+    )
+    .bind(merchant_id)
+    .bind(from)
+    .bind(until)
+    .bind(connection_id)
+    .bind(pos_location)
+    .fetch_all(c)
+    .await?;
+    rows.iter().map(stored).collect()
+}
+
 /// A sale and every refund or void of it on the same connection, oldest first.
 pub async fn purchase_orders(
     c: &mut Conn,

@@ -80,6 +80,7 @@ fn order(id: &str, total: i64) -> Order {
             total_minor: total,
             net_minor: total,
             voided: false,
+            tax_rate_bp: None,
         }],
         payments: vec![],
         total_minor: total,
@@ -626,6 +627,7 @@ async fn stored_sales_figures_follow_the_model_and_the_migration_agrees(backend:
         total_minor: total,
         net_minor: net,
         voided,
+        tax_rate_bp: None,
     };
     let mut sale = order("S1", 0);
     sale.lines = vec![

@@ -13,6 +13,7 @@ mod catalog;
 mod common;
 mod crash;
 mod dashboard;
+mod financials;
 mod kseries;
 mod labor;
 mod loyalty;

@@ -69,7 +69,12 @@ impl Engine {
                                 provide_account: false,
                                 expand_transactions: false,
                                 expand_payments: false,
-                                subscribe_to: Vec::new(),
+                                // Order, payment and account events are always sent;
+                                // item availability changes only when asked for.
+                                subscribe_to: vec![serde_json::json!({
+                                    "name": "SALES_RESTRICTION_UPDATED",
+                                    "resource": "item",
+                                })],
                             },
                         )
                         .await
@@ -213,9 +218,12 @@ impl Engine {
                 "errors": note.errors,
             })
         });
+        // An item availability change (`ITEM.RESTRICTED`) names the SKU; waking the
+        // connection runs its catalog stream, which reads the new availability.
         let subject = note
             .third_party_reference
             .or(note.ikentoo_account_identifier)
+            .or(note.sku)
             .unwrap_or_default();
         self.record_and_wake(
             delivery.merchant_id(),

@@ -2,7 +2,7 @@
 
 use super::wire;
 use crate::error::LightspeedError;
-use crate::http::{get_json, send, RetryPolicy};
+use crate::http::{decode, get_json, send, RetryPolicy};
 use crate::kseries::oauth::join;
 use crate::pacing::Pacer;
 use crate::secret::Secret;
@@ -510,13 +510,6 @@ impl KClient {
             Err(e) => Err(e),
         }
     }
-}
-
-fn decode<T: serde::de::DeserializeOwned>(path: &str, text: &str) -> Result<T, LightspeedError> {
-    serde_json::from_str(text).map_err(|e| LightspeedError::Malformed {
-        path: path.to_owned(),
-        detail: e.to_string(),
-    })
 }
 
 /// A SKU as one path segment (SKUs may hold `/`, spaces and the like).

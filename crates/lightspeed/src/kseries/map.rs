@@ -137,6 +137,10 @@ pub fn map_sale(sale: &wire::Sale, ctx: &MapContext) -> Result<Mapped, MapError>
             // In a VOID record every line carries the reason and reverses the original; only
             // a line voided inside a sale is itself void.
             voided: l.void_reason.is_some() && kind == OrderKind::Sale,
+            tax_rate_bp: l
+                .tax_rate_percentage
+                .as_ref()
+                .and_then(|p| parse_minor(&p.as_text(), 2).ok()),
         });
     }
     let mut payments = Vec::with_capacity(sale.payments.len());

@@ -169,6 +169,8 @@ pub struct SaleLine {
     pub total_net_amount_without_tax: Option<Amount>,
     pub menu_list_price: Option<Amount>,
     pub tax_amount: Option<Amount>,
+    /// The line's tax rate as a percentage (`"9.00"`).
+    pub tax_rate_percentage: Option<Amount>,
     pub discount_amount: Option<Amount>,
     pub account_discount_amount: Option<Amount>,
     pub total_discount_amount: Option<Amount>,
@@ -321,6 +323,9 @@ pub struct Notification {
     pub third_party_reference: Option<String>,
     #[serde(default)]
     pub ikentoo_account_id: Option<Id>,
+    /// Item availability notifications: the item whose sales restriction changed.
+    #[serde(default)]
+    pub sku: Option<String>,
     /// Why an order or payment failed.
     #[serde(default)]
     pub reason: Option<String>,

@@ -89,6 +89,7 @@ pub fn map_check(v: &Value, ctx: &MapContext) -> Result<Order, MapError> {
             total_minor: total,
             net_minor: total - tax,
             voided,
+            tax_rate_bp: None,
         });
     }
     let payments = v

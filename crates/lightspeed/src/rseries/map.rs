@@ -68,6 +68,12 @@ pub fn map_sale(v: &Value, ctx: &MapContext<'_>) -> Result<Order, MapError> {
     } else {
         OrderStatus::Open
     };
+    // The sale's tax rates (`tax1Rate` "0.09") apply to its taxed lines; in basis points.
+    let rate = |name: &str| text(v, name).and_then(|r| parse_minor(&r, 4).ok());
+    let sale_rate = match (rate("tax1Rate"), rate("tax2Rate")) {
+        (None, None) => None,
+        (a, b) => Some(a.unwrap_or(0) + b.unwrap_or(0)),
+    };
     let mut lines = Vec::new();
     for (i, l) in children(v, "SaleLines", "SaleLine").into_iter().enumerate() {
         let quantity = match text(l, "unitQuantity") {
@@ -100,6 +106,11 @@ pub fn map_sale(v: &Value, ctx: &MapContext<'_>) -> Result<Order, MapError> {
             total_minor: total,
             net_minor: money(l, "calcSubtotal")?,
             voided,
+            tax_rate_bp: match text(l, "tax").as_deref() {
+                Some("true") => sale_rate,
+                Some("false") => Some(0),
+                _ => None,
+            },
         });
     }
     let payments = children(v, "SalePayments", "SalePayment")

@@ -195,6 +195,44 @@ impl XClient {
         Ok(())
     }
 
+    /// Creates a product (`POST /products`) and returns its id. The answer's `data` lists the
+    /// new ids (strings in the example; objects with an `id` are read too).
+    pub async fn create_product(
+        &self,
+        token: &Secret,
+        body: &serde_json::Value,
+    ) -> Result<String, LightspeedError> {
+        let label = "/api/2.0/products";
+        let created: wire::List<serde_json::Value> =
+            self.post(token, self.url("products")?, label, body).await?;
+        created
+            .data
+            .iter()
+            .find_map(|v| {
+                v.as_str()
+                    .or_else(|| v.get("id").and_then(serde_json::Value::as_str))
+                    .map(str::to_owned)
+            })
+            .ok_or_else(|| LightspeedError::Malformed {
+                path: label.to_owned(),
+                detail: "the answer names no product id".to_owned(),
+            })
+    }
+
+    /// Deletes a product (`DELETE /products/{id}`).
+    pub async fn delete_product(&self, token: &Secret, id: &str) -> Result<(), LightspeedError> {
+        let target = self.url(&format!("products/{id}"))?;
+        send(
+            &self.pacer,
+            &self.policy,
+            "/api/2.0/products/{id}",
+            Method::DELETE,
+            || self.http.delete(target.clone()).bearer_auth(token.expose()),
+        )
+        .await
+        .map(drop)
+    }
+
     async fn post<T: DeserializeOwned>(
         &self,
         token: &Secret,
@@ -209,10 +247,7 @@ impl XClient {
                 .json(body)
         })
         .await?;
-        serde_json::from_str(&text).map_err(|e| LightspeedError::Malformed {
-            path: label.to_owned(),
-            detail: format!("{e} in {}", crate::http::snippet(&text)),
-        })
+        crate::http::decode(label, &text)
     }
 
     pub async fn payment_types(

@@ -113,6 +113,7 @@ pub fn map_sale(sale: &wire::Sale, ctx: &MapContext<'_>) -> Result<Order, MapErr
             total_minor: total,
             net_minor: rescale_half_even(net, 4, 2),
             voided: voided || l.status.as_deref() == Some("VOIDED"),
+            tax_rate_bp: None,
         });
     }
     let payments = sale

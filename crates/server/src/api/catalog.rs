@@ -162,3 +162,56 @@ pub async fn put_rich(
         .await?;
     Ok(StatusCode::ACCEPTED)
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FinancialsQuery {
+    from: Option<String>,
+    until: Option<String>,
+    /// One business date: the same as `from` and `until` both set to it.
+    date: Option<String>,
+    connection_id: Option<String>,
+    pos_location_id: Option<String>,
+}
+
+fn business_date(name: &str, raw: &str) -> Result<chrono::NaiveDate, ApiError> {
+    chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d").map_err(|_| {
+        ApiError::bad_request(format!(
+            "`{name}` must be a business date such as 2026-01-31, got `{raw}`"
+        ))
+    })
+}
+
+/// Financial reports: per mapped location and business date, with payment methods, tax rates
+/// and accounting groups and whether the day is closed.
+pub async fn financials(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(merchant_id): Path<String>,
+    ApiQuery(q): ApiQuery<FinancialsQuery>,
+) -> Result<Json<tillbridge_engine::financials::FinancialReport>, ApiError> {
+    caller.may_access(&merchant_id)?;
+    let (from, until) = match (&q.date, &q.from, &q.until) {
+        (Some(d), None, None) => {
+            let d = business_date("date", d)?;
+            (d, d)
+        }
+        (None, Some(f), Some(u)) => (business_date("from", f)?, business_date("until", u)?),
+        _ => {
+            return Err(ApiError::bad_request(
+                "give either `date` (one business date) or both `from` and `until` (YYYY-MM-DD, inclusive)",
+            ))
+        }
+    };
+    Ok(Json(
+        s.engine
+            .financial_report(
+                &merchant_id,
+                from,
+                until,
+                q.connection_id.as_deref(),
+                q.pos_location_id.as_deref(),
+            )
+            .await?,
+    ))
+}

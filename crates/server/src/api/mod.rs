@@ -199,6 +199,10 @@ pub fn routes(state: AppState) -> Router<AppState> {
             get(catalog::list),
         )
         .route(
+            "/api/v1/merchants/{merchant_id}/financials",
+            get(catalog::financials),
+        )
+        .route(
             "/api/v1/merchants/{merchant_id}/catalog/items",
             post(catalog::create),
         )
