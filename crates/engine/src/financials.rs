@@ -197,34 +197,33 @@ impl Engine {
             .filter(|l| connection_id.is_none_or(|id| l.connection_id == id))
             .filter(|l| pos_location.is_none_or(|p| l.external_id == p))
             .collect();
-        let stored = orders::by_business_dates(
-            &mut c,
-            merchant_id,
-            &from.to_string(),
-            &until.to_string(),
-            connection_id,
-            pos_location,
-        )
-        .await?;
+        // One business date at a time, so a year's report holds one day's orders at once.
         let mut per_day: BTreeMap<(String, String, NaiveDate), Sums> = BTreeMap::new();
         let mut per_location: BTreeMap<(String, String), Sums> = BTreeMap::new();
         let mut currencies: BTreeMap<(String, String), String> = BTreeMap::new();
-        for s in &stored {
-            let Some(date) = s.order.business_date else {
-                continue;
-            };
-            let key = (
-                s.connection_id.clone(),
-                s.order.external_location_id.clone(),
-            );
-            currencies
-                .entry(key.clone())
-                .or_insert_with(|| s.order.currency.clone());
-            per_location.entry(key.clone()).or_default().add(&s.order);
-            per_day
-                .entry((key.0, key.1, date))
-                .or_default()
-                .add(&s.order);
+        for date in from.iter_days().take_while(|d| *d <= until) {
+            let stored = orders::by_business_date(
+                &mut c,
+                merchant_id,
+                &date.to_string(),
+                connection_id,
+                pos_location,
+            )
+            .await?;
+            for s in &stored {
+                let key = (
+                    s.connection_id.clone(),
+                    s.order.external_location_id.clone(),
+                );
+                currencies
+                    .entry(key.clone())
+                    .or_insert_with(|| s.order.currency.clone());
+                per_location.entry(key.clone()).or_default().add(&s.order);
+                per_day
+                    .entry((key.0, key.1, date))
+                    .or_default()
+                    .add(&s.order);
+            }
         }
         let now = self.now_ms();
         let mut synced: BTreeMap<String, Option<i64>> = BTreeMap::new();

@@ -263,26 +263,24 @@ pub async fn get_order(c: &mut Conn, merchant_id: &str, id: &str) -> Result<Opti
     row.as_ref().map(stored).transpose()
 }
 
-/// Every order whose business date is in `[from, until]` (inclusive, `YYYY-MM-DD`), optionally
-/// of one connection and one POS location, by connection, location, date and closing time.
-/// Orders of unmapped locations have no business date and are not among them.
-pub async fn by_business_dates(
+/// Every order of business date `date` (`YYYY-MM-DD`), optionally of one connection and one
+/// POS location, by connection, location and closing time. Orders of unmapped locations have
+/// no business date and are not among them.
+pub async fn by_business_date(
     c: &mut Conn,
     merchant_id: &str,
-    from: &str,
-    until: &str,
+    date: &str,
     connection_id: Option<&str>,
     pos_location: Option<&str>,
 ) -> Result<Vec<StoredOrder>> {
     let rows = sqlx::query(
         "SELECT id, connection_id, location_id, version, body FROM orders \
-         WHERE merchant_id = $1 AND business_date >= $2 AND business_date <= $3 \
-         AND ($4 IS NULL OR connection_id = $4) AND ($5 IS NULL OR external_location_id = $5) \
-         ORDER BY connection_id, external_location_id, business_date, closed_at, id",
+         WHERE merchant_id = $1 AND business_date = $2 \
+         AND ($3 IS NULL OR connection_id = $3) AND ($4 IS NULL OR external_location_id = $4) \
+         ORDER BY connection_id, external_location_id, closed_at, id",
     )
     .bind(merchant_id)
-    .bind(from)
-    .bind(until)
+    .bind(date)
     .bind(connection_id)
     .bind(pos_location)
     .fetch_all(c)
