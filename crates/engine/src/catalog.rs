@@ -306,6 +306,18 @@ impl Engine {
                 display_name: d.display_name.clone(),
             });
         }
+        // Checked before anything is sent, so a bad picture does not leave the new
+        // descriptions saved without it.
+        if let Some(picture) = &input.picture_base64 {
+            use base64::Engine as _;
+            let decoded = base64::engine::general_purpose::STANDARD.decode(picture.trim());
+            if decoded.map_or(true, |bytes| bytes.is_empty()) {
+                return Err(EngineError::Invalid(
+                    "picture_base64 is not an image in standard base64 (RFC 4648, with padding)"
+                        .into(),
+                ));
+            }
+        }
         let business = row.account_id.clone().ok_or_else(|| {
             EngineError::Invalid(format!(
                 "connection `{connection_id}` has no business id yet: reconnect it"

@@ -23,7 +23,7 @@ pub struct MenuItemRow {
     pub tax_included: Option<bool>,
     /// Allergen codes (K-Series rich items).
     pub allergens: Vec<String>,
-    /// Descriptions per locale (K-Series rich items, X product descriptions).
+    /// Descriptions per locale (K-Series rich items).
     pub descriptions: Vec<ItemDescription>,
     /// Where the item's picture can be fetched.
     pub image_url: Option<String>,
@@ -103,6 +103,8 @@ pub async fn replace_location_catalog(
         .execute(&mut *c)
         .await?;
     }
+    // A SKU listed twice at a location (X asks for unique SKUs but does not enforce it) keeps
+    // its first item.
     for i in items {
         let allergens = serde_json::to_string(&i.allergens)
             .map_err(|e| StoreError::Corrupt(format!("allergens of {}: {e}", i.sku)))?;

@@ -213,7 +213,25 @@ on_both_backends!(kseries_items_round_trip, |backend| async move {
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
     assert!(answer.to_string().contains("locale"), "{answer}");
+    let (status, answer) = send(
+        &w,
+        Method::PUT,
+        &format!("{items}/FW1/rich"),
+        Some(&json!({"connection_id": c, "descriptions": [{"locale": "en", "description": "Velvety"}], "picture_base64": "not base64!"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    assert!(answer.to_string().contains("base64"), "{answer}");
     assert_eq!(sandbox_menu(&w, &sid).await, before);
+    let detail =
+        w.sb.api
+            .get(&format!("/_sandbox/merchants/{sid}"))
+            .await
+            .unwrap();
+    assert!(
+        !detail.to_string().contains("Velvety"),
+        "a refused picture leaves the descriptions unsent"
+    );
 
     // Update: name, price, and a new SKU.
     let (status, updated) = send(

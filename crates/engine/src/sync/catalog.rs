@@ -4,9 +4,11 @@
 //! every `catalog_interval` (webhooks make it due sooner). Punch cards pick their category
 //! filters from this list; lines keep the category recorded at the time of sale regardless.
 //! X products are kept by the X sales stream's product cursor (`sync::xseries`).
-//! The same run refreshes what online orders are checked against, per location: the items with
-//! their price and stock (K item availability, X inventory, R `ItemShop`), K account profiles
-//! and the active tables of K floor plans.
+//! The same run refreshes the unified catalog, which online orders are also checked against,
+//! per location: the items with their price, tax, category and stock (K item availability, X
+//! inventory, R `ItemShop`), K rich data (allergens, descriptions, picture, from menus loaded
+//! with rich content) and the allergens' names per locale, K account profiles and the active
+//! tables of K floor plans.
 
 use super::Outcome;
 use crate::error::EngineError;

@@ -1,8 +1,9 @@
 //! `/api/v1/merchants/{m}/catalog`: the unified catalog (every connection's items per POS
 //! location, with price, tax, category, availability, descriptions, allergens and picture),
-//! and writes of items and rich data to the POS where the series allows it (K-Series). A write
+//! and writes of items and rich data to the POS where the series' API allows them. A write
 //! answers with what the POS took; the catalog shows it once the catalog run it schedules has
-//! read it back.
+//! read it back. `/api/v1/merchants/{m}/financials`: financial reports per location and
+//! business date.
 
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiQuery, Caller};
