@@ -13,8 +13,8 @@ pub mod series;
 pub use business_day::{business_date, BusinessDayStart};
 pub use email::Email;
 pub use money::{
-    currency_exponent, decimal_minor, display_minor, parse_minor, rescale_half_even, MoneyError,
-    Quantity,
+    basis_points, currency_exponent, decimal_minor, display_minor, parse_minor, rescale_half_even,
+    MoneyError, Quantity,
 };
 pub use order::{Order, OrderKind, OrderLine, OrderStatus, Payment};
 pub use sales::SalesFigures;

@@ -49,6 +49,18 @@ pub fn decimal_minor(minor: i64, currency: &str) -> String {
     Decimal::new(minor, currency_exponent(currency)).to_string()
 }
 
+/// A rate written as a decimal in basis points, rounded half to even where it is finer (an
+/// 8.875 % sales tax is 888): `percent` for a percentage such as `"9.00"`, otherwise a
+/// fraction such as `"0.09"`. `None` when it is not a decimal with at most eight places.
+pub fn basis_points(raw: &str, percent: bool) -> Option<i64> {
+    let hundred_millionths = parse_minor(raw, 8).ok()?;
+    Some(rescale_half_even(
+        hundred_millionths,
+        8,
+        if percent { 2 } else { 4 },
+    ))
+}
+
 /// Rescales an integer amount from `from` decimals to fewer `to` decimals, rounding half to
 /// even (e.g. ten-thousandths to cents).
 pub fn rescale_half_even(value: i64, from: u32, to: u32) -> i64 {
@@ -105,6 +117,17 @@ impl fmt::Display for Quantity {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rates_in_basis_points() {
+        assert_eq!(basis_points("9.00", true), Some(900));
+        assert_eq!(basis_points("5.5", true), Some(550));
+        assert_eq!(basis_points("0.09", false), Some(900));
+        assert_eq!(basis_points("0.08875", false), Some(888));
+        assert_eq!(basis_points("0.08865", false), Some(886), "half to even");
+        assert_eq!(basis_points("0", false), Some(0));
+        assert_eq!(basis_points("nine", true), None);
+    }
 
     #[test]
     fn amounts_are_written_with_their_currency_decimals() {

@@ -16,7 +16,7 @@ use crate::Engine;
 use std::collections::{BTreeMap, BTreeSet};
 use tillbridge_lightspeed::xseries::wire::Page;
 use tillbridge_lightspeed::{LightspeedError, Secret};
-use tillbridge_model::money::parse_minor;
+use tillbridge_model::money::{basis_points, parse_minor};
 use tillbridge_store::catalog::{self, CategoryRow};
 use tillbridge_store::connections as conns;
 use tillbridge_store::jobs::JobRow;
@@ -362,7 +362,7 @@ impl Engine {
                     price_minor: i.price.and_then(|p| parse_minor(&p.as_text(), 2).ok()),
                     tax_rate_bp: i
                         .tax_percentage
-                        .and_then(|p| parse_minor(&p.as_text(), 2).ok()),
+                        .and_then(|p| basis_points(&p.as_text(), true)),
                     tax_included: i.tax_included,
                     sku: i.sku,
                     name: i.name,

@@ -4,8 +4,8 @@ use super::wire;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use tillbridge_model::{
-    business_date, parse_minor, BusinessDayStart, Email, Order, OrderKind, OrderLine, OrderStatus,
-    Payment, Quantity, Series,
+    basis_points, business_date, parse_minor, BusinessDayStart, Email, Order, OrderKind, OrderLine,
+    OrderStatus, Payment, Quantity, Series,
 };
 
 /// What the mapping needs to know about the location the sale belongs to.
@@ -140,7 +140,7 @@ pub fn map_sale(sale: &wire::Sale, ctx: &MapContext) -> Result<Mapped, MapError>
             tax_rate_bp: l
                 .tax_rate_percentage
                 .as_ref()
-                .and_then(|p| parse_minor(&p.as_text(), 2).ok()),
+                .and_then(|p| basis_points(&p.as_text(), true)),
         });
     }
     let mut payments = Vec::with_capacity(sale.payments.len());
@@ -257,7 +257,7 @@ mod tests {
         "timeofCloseAndPaid": "2023-07-28T09:15:02.123+0000",
         "nbCovers": 2, "tableNumber": "7",
         "salesLines": [{"id": "S1.1", "totalNetAmountWithTax": "-3.60", "totalNetAmountWithoutTax": "-3.3028",
-            "taxAmount": "-0.2972", "menuListPrice": 3.6, "quantity": "-1", "sku": "H002", "name": "Cappuccino",
+            "taxAmount": "-0.2972", "taxRatePercentage": "9.00", "menuListPrice": 3.6, "quantity": "-1", "sku": "H002", "name": "Cappuccino",
             "accountingGroup": {"accountingGroupId": 12, "name": "Hot Drinks", "statisticGroup": "[{\"category\":\"default\",\"value\":\"Hot Drinks\"}]"},
             "categories": [{"category": "default", "value": "Hot Drinks"}]}],
         "payments": [{"code": "CARD", "netAmountWithTax": "-3.60", "tip": "0.00",
@@ -277,6 +277,7 @@ mod tests {
         assert_eq!(o.lines[0].net_minor, -330);
         assert_eq!(o.lines[0].unit_price_minor, 360);
         assert_eq!(o.lines[0].category.as_deref(), Some("Hot Drinks"));
+        assert_eq!(o.lines[0].tax_rate_bp, Some(900));
         assert_eq!(o.lines[0].quantity, Quantity(-1000));
         assert_eq!(
             o.customer_email.as_ref().map(|e| e.as_str()),

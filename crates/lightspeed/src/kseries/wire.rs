@@ -358,6 +358,74 @@ mod notification_tests {
             closed.business_location_id.map(|b| b.to_string()),
             Some("45454".to_owned())
         );
+        let item: Notification = serde_json::from_str(
+            r#"{"sku":"H001","businessLocationId":45454,"count":3,"countUpdatedAt":"2021-12-21T13:24:49.265+0000","status":"RESTRICTED","type":"ITEM"}"#,
+        )
+        .expect("item availability");
+        assert_eq!(
+            (item.kind.as_deref(), item.sku.as_deref()),
+            (Some("ITEM"), Some("H001"))
+        );
+    }
+}
+
+#[cfg(test)]
+mod menu_tests {
+    use super::*;
+
+    #[test]
+    fn walks_nested_groups_and_reads_rich_content() {
+        let menu = serde_json::json!({"menuEntryGroups": [
+            {"@type": "group", "id": 7, "name": "Hot Drinks", "menuEntry": [
+                {"@type": "menuItem", "sku": "H001", "productName": "Espresso", "productPrice": 2.8,
+                 "defaultTaxPercentage": 9, "taxIncludedInPrice": true,
+                 "itemRichData": {"allergenCodes": ["milk"], "descriptions": [{"localeCode": "en", "description": "Short", "displayName": null}], "pictureUrl": "https://cdn.example/h001.png"}},
+                {"@type": "group", "menuEntry": [
+                    {"@type": "menuItem", "sku": "H002", "productPrice": "3.10", "itemRichData": null}
+                ]},
+                {"@type": "group", "id": "8", "name": "Teas", "menuEntry": [
+                    {"@type": "menuItem", "sku": "T001", "defaultTaxPercentage": "5.5"},
+                    {"@type": "menuDeal", "sku": "D1"}
+                ]}
+            ]}
+        ]});
+        let items = menu_items(&menu);
+        let skus: Vec<&str> = items.iter().map(|i| i.sku.as_str()).collect();
+        assert_eq!(skus, ["H001", "H002", "T001"], "deals are not items");
+        let (espresso, unnamed, tea) = (&items[0], &items[1], &items[2]);
+        assert_eq!(
+            (espresso.group.as_deref(), espresso.group_id.as_deref()),
+            (Some("Hot Drinks"), Some("7"))
+        );
+        assert_eq!(
+            espresso
+                .tax_percentage
+                .as_ref()
+                .map(Amount::as_text)
+                .as_deref(),
+            Some("9")
+        );
+        assert_eq!(espresso.tax_included, Some(true));
+        let rich = espresso.rich.as_ref().expect("rich content");
+        assert_eq!(rich.allergen_codes, ["milk"]);
+        assert_eq!(rich.descriptions[0].locale_code, "en");
+        assert_eq!(
+            rich.picture_url.as_deref(),
+            Some("https://cdn.example/h001.png")
+        );
+        // A group without a name belongs to the group around it.
+        assert_eq!(
+            (
+                unnamed.group.as_deref(),
+                unnamed.group_id.as_deref(),
+                unnamed.rich.as_ref()
+            ),
+            (Some("Hot Drinks"), Some("7"), None)
+        );
+        assert_eq!(
+            (tea.group.as_deref(), tea.group_id.as_deref()),
+            (Some("Teas"), Some("8"))
+        );
     }
 }
 

@@ -8,8 +8,8 @@ use chrono_tz::Tz;
 use serde_json::Value;
 use std::collections::HashMap;
 use tillbridge_model::{
-    business_date, parse_minor, BusinessDayStart, Email, Order, OrderKind, OrderLine, OrderStatus,
-    Payment, Quantity, Series,
+    basis_points, business_date, parse_minor, BusinessDayStart, Email, Order, OrderKind, OrderLine,
+    OrderStatus, Payment, Quantity, Series,
 };
 
 pub struct MapContext<'a> {
@@ -69,7 +69,7 @@ pub fn map_sale(v: &Value, ctx: &MapContext<'_>) -> Result<Order, MapError> {
         OrderStatus::Open
     };
     // The sale's tax rates (`tax1Rate` "0.09") apply to its taxed lines; in basis points.
-    let rate = |name: &str| text(v, name).and_then(|r| parse_minor(&r, 4).ok());
+    let rate = |name: &str| text(v, name).and_then(|r| basis_points(&r, false));
     let sale_rate = match (rate("tax1Rate"), rate("tax2Rate")) {
         (None, None) => None,
         (a, b) => Some(a.unwrap_or(0) + b.unwrap_or(0)),
@@ -196,8 +196,8 @@ mod tests {
         };
         let sale = json!({
             "saleID": "42", "completed": "true", "voided": "false", "completeTime": "2026-03-01T15:00:00+00:00", "timeStamp": "2026-03-05T00:00:00+00:00",
-            "shopID": "1", "customerID": "7",
-            "SaleLines": { "SaleLine": { "saleLineID": "9", "unitQuantity": "-1", "unitPrice": "19", "calcTotal": "-19", "calcTax1": "-1.57", "calcSubtotal": "-17.43",
+            "shopID": "1", "customerID": "7", "tax1Rate": "0.08875", "tax2Rate": "0",
+            "SaleLines": { "SaleLine": { "saleLineID": "9", "unitQuantity": "-1", "unitPrice": "19", "calcTotal": "-19", "calcTax1": "-1.57", "calcSubtotal": "-17.43", "tax": "true",
                                           "parentSaleLineID": "5", "Item": { "categoryID": "3", "customSku": "A1", "description": "T-Shirt" } } },
             "SalePayments": "",
             "Customer": { "firstName": "Ann", "lastName": "Lee", "Contact": { "Emails": { "ContactEmail": { "address": "Ann@Example.com", "useType": "Primary" } } } },
@@ -209,6 +209,11 @@ mod tests {
         );
         assert_eq!(o.lines[0].category.as_deref(), Some("Apparel"));
         assert_eq!(o.lines[0].parent_external_id.as_deref(), Some("5"));
+        assert_eq!(
+            o.lines[0].tax_rate_bp,
+            Some(888),
+            "8.875 % to the basis point"
+        );
         assert_eq!(o.customer_email.unwrap().as_str(), "ann@example.com");
         assert_eq!(
             o.closed_at.to_rfc3339(),
