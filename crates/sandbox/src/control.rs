@@ -436,9 +436,7 @@ fn make_sales(m: &mut Merchant, req: SalesRequest) -> Result<(Value, Vec<usize>)
                                 l.sku
                             ));
                         }
-                        m.menu
-                            .iter()
-                            .position(|i| i.sku == l.sku && i.deleted_at.is_none())
+                        m.live_item(&l.sku)
                             .map(|i| (i, l.quantity))
                             .ok_or_else(|| format!("unknown sku `{}`", l.sku))
                     })
@@ -686,11 +684,7 @@ async fn set_availability(
                 ),
             );
         };
-        if !m
-            .menu
-            .iter()
-            .any(|i| i.sku == req.sku && i.deleted_at.is_none())
-        {
+        if m.live_item(&req.sku).is_none() {
             return (
                 Vec::new(),
                 control_error(

@@ -308,6 +308,44 @@ impl Merchant {
             .collect()
     }
 
+    /// The item still on the menu with this SKU.
+    pub fn live_item(&self, sku: &str) -> Option<usize> {
+        self.menu
+            .iter()
+            .position(|i| i.sku == sku && i.deleted_at.is_none())
+    }
+
+    /// Adds an item to the menu (K Items API, X products API); returns its index.
+    pub fn add_item(&mut self, sku: String, name: String, price_cents: i64, group: usize) -> usize {
+        let id = self.menu.iter().map(|i| i.id).max().unwrap_or(0) + 1;
+        let uid = uid(&mut self.rng);
+        let version = self.next_version();
+        self.menu.push(MenuItem {
+            uid,
+            version,
+            sku,
+            name,
+            price_cents,
+            group,
+            id,
+            deleted_at: None,
+            rich: RichItem::default(),
+        });
+        self.menu.len() - 1
+    }
+
+    /// Deletes item `i`: it stays for the sales that name it, with a new version so version
+    /// feeds show the deletion, and loses its rich data and stock records.
+    pub fn delete_item(&mut self, i: usize) {
+        let version = self.next_version();
+        let item = &mut self.menu[i];
+        item.deleted_at = Some(Utc::now());
+        item.version = version;
+        item.rich = RichItem::default();
+        let sku = item.sku.clone();
+        self.availability.retain(|(_, s), _| *s != sku);
+    }
+
     /// A random item still on the menu. Draws the same numbers as picking from the whole menu
     /// while nothing was deleted, so seeded worlds stay as they were.
     pub fn random_item(&mut self) -> usize {

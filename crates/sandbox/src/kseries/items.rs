@@ -411,21 +411,8 @@ async fn create(State(sb): State<Sandbox>, headers: HeaderMap, raw: Bytes) -> Re
                 .find(|s| !m.menu.iter().any(|i| &i.sku == s))
                 .unwrap_or_default()
         });
-        let id = m.menu.iter().map(|i| i.id).max().unwrap_or(0) + 1;
-        let uid = crate::world::uid(&mut m.rng);
-        let version = m.next_version();
-        m.menu.push(MenuItem {
-            uid,
-            version,
-            sku,
-            name: input.name,
-            price_cents: input.price_cents,
-            group: input.group,
-            id,
-            deleted_at: None,
-            rich: RichItem::default(),
-        });
-        let item = &m.menu[m.menu.len() - 1];
+        let i = m.add_item(sku, input.name, input.price_cents, input.group);
+        let item = &m.menu[i];
         json(StatusCode::CREATED, item_dto(m, item))
     })
     .await
@@ -503,11 +490,7 @@ async fn remove(
                 &[],
             );
         }
-        let sku = m.menu[i].sku.clone();
-        m.menu[i].deleted_at = Some(Utc::now());
-        m.menu[i].rich = RichItem::default();
-        m.version += 1;
-        m.availability.retain(|(_, s), _| *s != sku);
+        m.delete_item(i);
         StatusCode::NO_CONTENT.into_response()
     })
     .await
@@ -553,12 +536,6 @@ fn rich_dto(m: &Merchant, item: &MenuItem, base: &str) -> Value {
 /// The rich data of a menu item for `menu/load?richContent=true`; `None` when it has none.
 pub fn item_rich_data(m: &Merchant, item: &MenuItem, base: &str) -> Option<Value> {
     (!item.rich.is_empty()).then(|| rich_dto(m, item, base))
-}
-
-fn live_by_sku(m: &Merchant, sku: &str) -> Option<usize> {
-    m.menu
-        .iter()
-        .position(|i| i.sku == sku && i.deleted_at.is_none())
 }
 
 async fn allergens(State(sb): State<Sandbox>, headers: HeaderMap) -> Response {
@@ -705,7 +682,7 @@ async fn rich_by_skus(
     with_business(&sb, &headers, &business, |m, base| {
         let list: Vec<Value> = skus
             .iter()
-            .filter_map(|s| live_by_sku(m, s))
+            .filter_map(|s| m.live_item(s))
             .map(|i| rich_dto(m, &m.menu[i], base))
             .collect();
         json(StatusCode::OK, Value::Array(list))
@@ -719,7 +696,7 @@ async fn rich_one(
     Path((business, sku)): Path<(String, String)>,
 ) -> Response {
     with_business(&sb, &headers, &business, |m, base| {
-        match live_by_sku(m, &sku) {
+        match m.live_item(&sku) {
             Some(i) => json(StatusCode::OK, rich_dto(m, &m.menu[i], base)),
             None => not_found(format!("No item with SKU {sku}")),
         }
@@ -821,7 +798,7 @@ async fn rich_put(
                 Vec::new()
             }
         };
-        let Some(i) = live_by_sku(m, &sku) else {
+        let Some(i) = m.live_item(&sku) else {
             return not_found(format!("No item with SKU {sku}"));
         };
         if !subs.is_empty() {
@@ -874,7 +851,7 @@ async fn rich_picture(
         }
     };
     with_business(&sb, &headers, &business, |m, base| {
-        let Some(i) = live_by_sku(m, &sku) else {
+        let Some(i) = m.live_item(&sku) else {
             return not_found(format!("No item with SKU {sku}"));
         };
         m.menu[i].rich.picture = Some(picture);
@@ -890,7 +867,7 @@ async fn rich_delete(
     Path((business, sku)): Path<(String, String)>,
 ) -> Response {
     with_business(&sb, &headers, &business, |m, _| {
-        let Some(i) = live_by_sku(m, &sku) else {
+        let Some(i) = m.live_item(&sku) else {
             return not_found(format!("No item with SKU {sku}"));
         };
         m.menu[i].rich = RichItem::default();
@@ -909,7 +886,10 @@ async fn picture(
         w.merchants
             .values()
             .filter(|m| m.series == "k" && m.business_id.to_string() == business)
-            .find_map(|m| live_by_sku(m, &sku).and_then(|i| m.menu[i].rich.picture.clone()))
+            .find_map(|m| {
+                m.live_item(&sku)
+                    .and_then(|i| m.menu[i].rich.picture.clone())
+            })
     });
     let Some(bytes) = found.and_then(|p| base64::engine::general_purpose::STANDARD.decode(p).ok())
     else {

@@ -708,11 +708,7 @@ fn deliver_order(w: &mut World, merchant: &str, reference: &str) -> Vec<Delivery
     let mut lines = Vec::new();
     let mut failure = None;
     for (sku, qty) in m.k_orders[i].items.clone() {
-        match m
-            .menu
-            .iter()
-            .position(|item| item.sku == sku && item.deleted_at.is_none())
-        {
+        match m.live_item(&sku) {
             None => failure = Some(format!("Item with sku {sku} not found")),
             Some(item) => match m.availability.get(&(loc, sku.clone())) {
                 Some(stock) if stock.count < qty => {

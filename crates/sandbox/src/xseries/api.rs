@@ -325,26 +325,14 @@ async fn create_product(
             return unprocessable("product_category_id must name an existing product category");
         };
         let sku = match req.get("sku").and_then(Value::as_str).map(str::trim) {
-            Some(s) if m.menu.iter().any(|i| i.sku == s && i.deleted_at.is_none()) => {
+            Some(s) if m.live_item(s).is_some() => {
                 return unprocessable(&format!("sku `{s}` is already used by another product"))
             }
             Some(s) if !s.is_empty() => s.to_owned(),
             _ => format!("{}", 10_000 + m.menu.len()),
         };
-        let id = uid(&mut m.rng);
-        let version = m.next_version();
-        let item_id = m.menu.iter().map(|i| i.id).max().unwrap_or(0) + 1;
-        m.menu.push(crate::world::MenuItem {
-            uid: id.clone(),
-            version,
-            sku,
-            name: name.to_owned(),
-            price_cents: price,
-            group,
-            id: item_id,
-            deleted_at: None,
-            rich: crate::world::RichItem::default(),
-        });
+        let i = m.add_item(sku, name.to_owned(), price, group);
+        let id = m.menu[i].uid.clone();
         json(StatusCode::OK, json!({ "data": [id] }))
     })
     .await
@@ -375,11 +363,7 @@ async fn delete_product(
                 "the sandbox keeps at least one product per store: create another one first",
             );
         }
-        let sku = m.menu[i].sku.clone();
-        let version = m.next_version();
-        m.menu[i].deleted_at = Some(chrono::Utc::now());
-        m.menu[i].version = version;
-        m.availability.retain(|(_, s), _| *s != sku);
+        m.delete_item(i);
         json(StatusCode::OK, json!({}))
     })
     .await
