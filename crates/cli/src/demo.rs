@@ -45,6 +45,7 @@ pub async fn run(opts: DemoOptions) -> Result<()> {
         Sandbox::new(SandboxConfig {
             seed: opts.seed,
             time_scale: 1.0,
+            ..SandboxConfig::default()
         })
         .serve(sandbox_listener),
     );

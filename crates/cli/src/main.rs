@@ -42,6 +42,10 @@ enum Command {
         /// Divides token lifetimes and rate-limit windows.
         #[arg(long, default_value_t = 1.0)]
         time_scale: f64,
+        /// Answer every request without charging a rate limit (429s then come only from
+        /// injected faults).
+        #[arg(long)]
+        no_rate_limits: bool,
     },
     /// Start the sandbox and the hub, connect a demo merchant and backfill it.
     Demo {
@@ -206,6 +210,7 @@ async fn main() -> Result<()> {
             listen,
             seed,
             time_scale,
+            no_rate_limits,
         } => {
             logging::init("text", "info");
             if !(time_scale.is_finite() && time_scale > 0.0) {
@@ -215,11 +220,18 @@ async fn main() -> Result<()> {
                 .await
                 .with_context(|| format!("cannot listen on {listen}"))?;
             let addr = listener.local_addr()?;
-            println!("Lightspeed sandbox listening on http://{addr} (seed {seed}, time scale {time_scale})");
+            println!(
+                "Lightspeed sandbox listening on http://{addr} (seed {seed}, time scale {time_scale}{})",
+                if no_rate_limits { ", rate limits off" } else { "" }
+            );
             println!(
                 "  K-Series:  http://{addr}/kseries      control: http://{addr}/_sandbox/clients"
             );
-            let sandbox = Sandbox::new(SandboxConfig { seed, time_scale });
+            let sandbox = Sandbox::new(SandboxConfig {
+                seed,
+                time_scale,
+                rate_limits: !no_rate_limits,
+            });
             tokio::select! {
                 r = sandbox.serve(listener) => r.context("the sandbox stopped"),
                 r = hub::shutdown_signal() => r,

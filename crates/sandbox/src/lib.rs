@@ -27,7 +27,9 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use tokio::net::TcpListener;
 
+pub use ratelimit::least_time;
 pub use world::SandboxClient;
+pub use xseries::WINDOW_SECS as X_WINDOW_SECS;
 
 /// How the sandbox runs.
 #[derive(Clone, Debug)]
@@ -37,6 +39,9 @@ pub struct SandboxConfig {
     /// Divides token lifetimes and rate-limit windows (and multiplies refill rates), so tests
     /// can exercise expiry and pacing quickly. 1.0 is real time.
     pub time_scale: f64,
+    /// `false` turns every series' rate limiter off (no budget is charged, nothing answers
+    /// 429 except an injected storm): benchmarks measure the hub's own speed with it.
+    pub rate_limits: bool,
 }
 
 impl Default for SandboxConfig {
@@ -44,6 +49,7 @@ impl Default for SandboxConfig {
         SandboxConfig {
             seed: 42,
             time_scale: 1.0,
+            rate_limits: true,
         }
     }
 }

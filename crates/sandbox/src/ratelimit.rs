@@ -2,7 +2,7 @@
 //! not publish K-Series numbers; the sandbox uses a burst of 20 and 5 requests per second,
 //! with the refill rate multiplied by the time scale.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 pub const K_BURST: f64 = 20.0;
 pub const K_RATE_PER_SEC: f64 = 5.0;
@@ -40,9 +40,57 @@ impl Bucket {
     }
 }
 
+/// The least time this sandbox's limiter for `series` (`k`, `x`, `r` or `o`) lets `requests`
+/// requests of one client through, for a merchant with `registers` registers, at `time_scale`:
+/// what goes beyond the burst, at the refill rate. `None` for an unknown series. Benchmarks set
+/// a backfill's wall time against it.
+pub fn least_time(
+    series: &str,
+    registers: usize,
+    requests: u64,
+    time_scale: f64,
+) -> Option<Duration> {
+    let n = requests as f64;
+    let secs = match series {
+        "k" | "o" => (n - K_BURST).max(0.0) / (K_RATE_PER_SEC * time_scale),
+        "x" => {
+            // The k-th request (from 0) can go no earlier than ⌊k / limit⌋ windows in.
+            let limit = crate::xseries::limit_for(registers) as u64;
+            let windows = requests.saturating_sub(1) / limit.max(1);
+            windows as f64 * crate::xseries::WINDOW_SECS / time_scale
+        }
+        "r" => {
+            let b = crate::rseries::budget(registers);
+            let bucket = (n - b.size).max(0.0) / (b.drip * time_scale);
+            // The burst limiter's one-second windows are not scaled.
+            let burst = (requests.saturating_sub(1) / u64::from(crate::rseries::BURST)) as f64;
+            bucket.max(burst)
+        }
+        _ => return None,
+    };
+    Some(Duration::from_secs_f64(secs))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn least_time_is_what_exceeds_the_burst_at_the_refill_rate() {
+        let secs = |s, regs, n, scale| least_time(s, regs, n, scale).map(|d| d.as_secs_f64());
+        // K and O: a burst of 20, then 5 a second.
+        assert_eq!(secs("k", 1, 20, 1.0), Some(0.0));
+        assert_eq!(secs("k", 1, 120, 1.0), Some(20.0));
+        assert_eq!(secs("o", 1, 120, 4.0), Some(5.0));
+        // X: 350 a window of 300 s for one register; the 351st waits a whole window.
+        assert_eq!(secs("x", 1, 350, 1.0), Some(0.0));
+        assert_eq!(secs("x", 1, 351, 1.0), Some(300.0));
+        assert_eq!(secs("x", 2, 1301, 10.0), Some(60.0));
+        // R: a bucket of 90 draining 1/s (one register), and 20 a second at most.
+        assert_eq!(secs("r", 1, 190, 1.0), Some(100.0));
+        assert_eq!(secs("r", 1, 190, 100.0), Some(9.0));
+        assert_eq!(secs("c", 1, 10, 1.0), None);
+    }
 
     #[test]
     fn burst_then_throttle() {

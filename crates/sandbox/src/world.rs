@@ -39,6 +39,8 @@ pub struct World {
     pub faults: Vec<Fault>,
     pub fault_counter: u64,
     pub buckets: HashMap<String, Bucket>,
+    /// Whether requests are charged to the rate limiters (see `SandboxConfig::rate_limits`).
+    pub rate_limits: bool,
     /// R-Series leaky buckets per (account, client).
     pub buckets_r: HashMap<String, crate::rseries::LeakyBucket>,
     /// X-Series sliding windows: request instants per (client, store).
@@ -639,6 +641,7 @@ impl World {
             faults: Vec::new(),
             fault_counter: 0,
             buckets: HashMap::new(),
+            rate_limits: config.rate_limits,
             windows: HashMap::new(),
             buckets_r: HashMap::new(),
             stats: Stats::default(),

@@ -31,15 +31,18 @@ async fn start(time_scale: f64, history_days: u32) -> K {
 }
 
 async fn start_series(series: &str, time_scale: f64, history_days: u32) -> K {
+    let config = SandboxConfig {
+        seed: 3,
+        time_scale,
+        ..SandboxConfig::default()
+    };
+    start_with(series, config, history_days).await
+}
+
+async fn start_with(series: &str, config: SandboxConfig, history_days: u32) -> K {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(
-        Sandbox::new(SandboxConfig {
-            seed: 3,
-            time_scale,
-        })
-        .serve(listener),
-    );
+    tokio::spawn(Sandbox::new(config).serve(listener));
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -490,6 +493,45 @@ async fn financials_page_completely_and_match_the_truth() {
         }
     }
     assert_eq!(v2, ids.len());
+}
+
+#[tokio::test]
+async fn without_rate_limits_a_burst_goes_through() {
+    let config = SandboxConfig {
+        seed: 3,
+        rate_limits: false,
+        ..SandboxConfig::default()
+    };
+    let k = start_with("k", config, 1).await;
+    let code = k.code(None).await;
+    let (_, tokens) = k
+        .token(
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", REDIRECT),
+            ],
+            true,
+        )
+        .await;
+    let access = tokens["access_token"].as_str().unwrap();
+    for i in 0..60 {
+        let (status, _, _) = k
+            .get(access, &format!("/f/finance/{}/tax-rates", k.bl()))
+            .await;
+        assert_eq!(status, 200, "request {i}");
+    }
+    let stats: Value = k
+        .http
+        .get(format!("{}/_sandbox/stats", k.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stats["rate_limited"], 0);
+    assert!(stats["requests"]["k"]["requests"].as_u64().unwrap() >= 60);
 }
 
 #[tokio::test]

@@ -31,6 +31,7 @@ async fn start(time_scale: f64, history_days: u32) -> R {
         Sandbox::new(SandboxConfig {
             seed: 9,
             time_scale,
+            ..SandboxConfig::default()
         })
         .serve(listener),
     );

@@ -30,6 +30,7 @@ async fn start(time_scale: f64, history_days: u32, registers: u32) -> X {
         Sandbox::new(SandboxConfig {
             seed: 5,
             time_scale,
+            ..SandboxConfig::default()
         })
         .serve(listener),
     );

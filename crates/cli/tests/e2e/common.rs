@@ -31,6 +31,7 @@ pub async fn start_sandbox(time_scale: f64) -> Sb {
         Sandbox::new(SandboxConfig {
             seed: 7,
             time_scale,
+            ..SandboxConfig::default()
         })
         .serve(listener),
     );

@@ -139,6 +139,10 @@ pub fn guard(
         });
     bucket.level =
         (bucket.level - now.duration_since(bucket.last).as_secs_f64() * b.drip * scale).max(0.0);
+    if !w.rate_limits {
+        bucket.level = 0.0;
+        bucket.burst_count = 0;
+    }
     bucket.last = now;
     if now.duration_since(bucket.burst_window) >= Duration::from_secs(1) {
         bucket.burst_window = now;

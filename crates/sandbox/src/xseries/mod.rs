@@ -134,6 +134,9 @@ pub fn guard(
     {
         times.pop_front();
     }
+    if !w.rate_limits {
+        times.clear();
+    }
     if times.len() >= limit {
         let free_at = times.front().map(|t| *t + window).unwrap_or(now);
         let wait = free_at.saturating_duration_since(now);
