@@ -28,70 +28,195 @@ pub async fn upsert_order(
     new_id: &str,
     now: i64,
 ) -> Result<Upsert> {
-    let hash = order.content_hash();
-    let existing = sqlx::query("SELECT id, content_hash, version FROM orders WHERE merchant_id = $1 AND connection_id = $2 AND external_id = $3")
-        .bind(scope.merchant_id)
-        .bind(scope.connection_id)
-        .bind(&order.external_id)
-        .fetch_optional(&mut *c)
-        .await?;
-    let body = serde_json::to_string(order).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    match existing {
-        Some(row) => {
-            let id: String = row.try_get("id")?;
-            let old_hash: String = row.try_get("content_hash")?;
-            let version: i64 = row.try_get("version")?;
-            if old_hash == hash {
-                return Ok(Upsert::Unchanged { id });
-            }
-            let update = sqlx::query(
-                "UPDATE orders SET location_id = $3, external_location_id = $4, kind = $5, original_external_id = $6, status = $7, closed_at = $8, \
-                 business_date = $9, currency = $10, total_minor = $11, tax_minor = $12, discount_minor = $13, tip_minor = $14, covers = $15, \
-                 customer_email = $16, content_hash = $17, body = $18, register_id = $19, sold_lines = $20, gross_minor = $21, sold_discount_minor = $22, \
-                 returns_minor = $23, gross_excl_minor = $24, sold_discount_excl_minor = $25, returns_excl_minor = $26, goods_milli = $27, \
-                 returned_milli = $28, version = $29, updated_at = $30 WHERE merchant_id = $1 AND id = $2",
-            )
-            .bind(scope.merchant_id)
-            .bind(&id);
-            bind_state(update, scope, order, &hash, &body)
-                .bind(version + 1)
-                .bind(now)
-                .execute(&mut *c)
-                .await?;
-            sqlx::query("DELETE FROM order_lines WHERE merchant_id = $1 AND order_id = $2")
-                .bind(scope.merchant_id)
-                .bind(&id)
-                .execute(&mut *c)
-                .await?;
-            insert_lines(c, scope.merchant_id, &id, order).await?;
-            Ok(Upsert::Updated {
-                id,
-                version: version + 1,
-            })
+    let write = OrderWrite {
+        location_id: scope.location_id,
+        order,
+        new_id: new_id.to_owned(),
+    };
+    let mut outcomes =
+        upsert_orders(c, scope.merchant_id, scope.connection_id, &[write], now).await?;
+    outcomes
+        .pop()
+        .ok_or_else(|| StoreError::Corrupt("an upsert gave no outcome".into()))
+}
+
+/// One order for [`upsert_orders`]: the tillbridge location it belongs to (when mapped) and
+/// the id it gets if it is new.
+pub struct OrderWrite<'a> {
+    pub location_id: Option<&'a str>,
+    pub order: &'a Order,
+    pub new_id: String,
+}
+
+/// [`upsert_order`] for many orders of one connection, in a few multi-row statements rather
+/// than several per order: one look-up per 200 provider ids, one insert per 16 new orders and
+/// their lines 32 at a time; only changed orders are updated one by one. The outcomes come in
+/// the order of `writes`. A provider id given twice is two upserts, the later against the
+/// earlier.
+pub async fn upsert_orders(
+    c: &mut Conn,
+    merchant_id: &str,
+    connection_id: &str,
+    writes: &[OrderWrite<'_>],
+    now: i64,
+) -> Result<Vec<Upsert>> {
+    let mut outcomes = Vec::with_capacity(writes.len());
+    let mut start = 0;
+    while start < writes.len() {
+        // The longest run of distinct provider ids from `start`.
+        let mut seen = std::collections::HashSet::new();
+        let end = start
+            + writes[start..]
+                .iter()
+                .take_while(|w| seen.insert(w.order.external_id.as_str()))
+                .count();
+        let run = &writes[start..end];
+        outcomes.extend(upsert_distinct(c, merchant_id, connection_id, run, now).await?);
+        start = end;
+    }
+    Ok(outcomes)
+}
+
+/// [`upsert_orders`] for orders whose provider ids are all different.
+async fn upsert_distinct(
+    c: &mut Conn,
+    merchant_id: &str,
+    connection_id: &str,
+    writes: &[OrderWrite<'_>],
+    now: i64,
+) -> Result<Vec<Upsert>> {
+    // What is stored already: provider id → (id, content hash, version).
+    let mut stored = std::collections::HashMap::new();
+    for chunk in writes.chunks(200) {
+        let list = crate::placeholders(chunk.len(), "", 1, 3);
+        let sql = format!(
+            "SELECT id, content_hash, version, external_id FROM orders \
+             WHERE merchant_id = $1 AND connection_id = $2 AND external_id IN ({list})"
+        );
+        let mut q = sqlx::query(&sql).bind(merchant_id).bind(connection_id);
+        for w in chunk {
+            q = q.bind(&w.order.external_id);
         }
-        None => {
-            let sql = format!(
-                "INSERT INTO orders (merchant_id, id, connection_id, series, external_id, location_id, external_location_id, kind, original_external_id, \
-                 status, closed_at, business_date, currency, total_minor, tax_minor, discount_minor, tip_minor, covers, customer_email, content_hash, \
-                 body, register_id, {FIGURE_COLUMNS}, version, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, 1, $32, $32)",
-            );
-            let insert = sqlx::query(&sql)
-                .bind(scope.merchant_id)
-                .bind(new_id)
-                .bind(scope.connection_id)
-                .bind(order.series.as_str())
-                .bind(&order.external_id);
-            bind_state(insert, scope, order, &hash, &body)
-                .bind(now)
-                .execute(&mut *c)
-                .await?;
-            insert_lines(c, scope.merchant_id, new_id, order).await?;
-            Ok(Upsert::Inserted {
-                id: new_id.to_owned(),
-            })
+        for row in q.fetch_all(&mut *c).await? {
+            let external_id: String = row.try_get("external_id")?;
+            let id: String = row.try_get("id")?;
+            let hash: String = row.try_get("content_hash")?;
+            let version: i64 = row.try_get("version")?;
+            stored.insert(external_id, (id, hash, version));
         }
     }
+    let mut outcomes = Vec::with_capacity(writes.len());
+    let mut new_rows = Vec::new();
+    let mut relined: Vec<(&str, &Order)> = Vec::new();
+    for w in writes {
+        let hash = w.order.content_hash();
+        let scope = OrderScope {
+            merchant_id,
+            connection_id,
+            location_id: w.location_id,
+        };
+        match stored.get(&w.order.external_id) {
+            Some((id, old_hash, _)) if *old_hash == hash => {
+                outcomes.push(Upsert::Unchanged { id: id.clone() })
+            }
+            Some((id, _, version)) => {
+                let body = serde_json::to_string(w.order)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                let update = sqlx::query(
+                    "UPDATE orders SET location_id = $3, external_location_id = $4, kind = $5, original_external_id = $6, status = $7, closed_at = $8, \
+                     business_date = $9, currency = $10, total_minor = $11, tax_minor = $12, discount_minor = $13, tip_minor = $14, covers = $15, \
+                     customer_email = $16, content_hash = $17, body = $18, register_id = $19, sold_lines = $20, gross_minor = $21, sold_discount_minor = $22, \
+                     returns_minor = $23, gross_excl_minor = $24, sold_discount_excl_minor = $25, returns_excl_minor = $26, goods_milli = $27, \
+                     returned_milli = $28, version = $29, updated_at = $30 WHERE merchant_id = $1 AND id = $2",
+                )
+                .bind(merchant_id)
+                .bind(id.as_str());
+                bind_state(update, &scope, w.order, &hash, &body)
+                    .bind(version + 1)
+                    .bind(now)
+                    .execute(&mut *c)
+                    .await?;
+                sqlx::query("DELETE FROM order_lines WHERE merchant_id = $1 AND order_id = $2")
+                    .bind(merchant_id)
+                    .bind(id.as_str())
+                    .execute(&mut *c)
+                    .await?;
+                relined.push((id.as_str(), w.order));
+                outcomes.push(Upsert::Updated {
+                    id: id.clone(),
+                    version: version + 1,
+                });
+            }
+            None => {
+                new_rows.push(NewRow {
+                    id: &w.new_id,
+                    location_id: w.location_id,
+                    order: w.order,
+                    hash,
+                });
+                outcomes.push(Upsert::Inserted {
+                    id: w.new_id.clone(),
+                });
+            }
+        }
+    }
+    insert_lines_of(c, merchant_id, &relined).await?;
+    insert_rows(c, merchant_id, connection_id, &new_rows, now).await?;
+    Ok(outcomes)
+}
+
+/// An order known to be new, with its content hash.
+struct NewRow<'a> {
+    id: &'a str,
+    location_id: Option<&'a str>,
+    order: &'a Order,
+    hash: String,
+}
+
+/// Inserts new orders with their lines in multi-row statements.
+async fn insert_rows(
+    c: &mut Conn,
+    merchant_id: &str,
+    connection_id: &str,
+    rows: &[NewRow<'_>],
+    now: i64,
+) -> Result<()> {
+    // SQLite looks up each `$n` by walking the statement's parameter list, so binding is
+    // quadratic in the parameters of one statement: a few hundred per statement is the sweet spot.
+    for chunk in rows.chunks(16) {
+        let bodies = chunk
+            .iter()
+            .map(|r| serde_json::to_string(r.order).map_err(|e| StoreError::Corrupt(e.to_string())))
+            .collect::<Result<Vec<String>>>()?;
+        let placeholders = crate::placeholders(chunk.len(), "$1, $2, $3", 31, 4);
+        let sql = format!(
+            "INSERT INTO orders (merchant_id, connection_id, created_at, id, series, external_id, location_id, external_location_id, \
+             kind, original_external_id, status, closed_at, business_date, currency, total_minor, tax_minor, discount_minor, tip_minor, \
+             covers, customer_email, content_hash, body, register_id, {FIGURE_COLUMNS}, version, updated_at) VALUES {placeholders}"
+        );
+        let mut q = sqlx::query(&sql)
+            .bind(merchant_id)
+            .bind(connection_id)
+            .bind(now);
+        for (r, body) in chunk.iter().zip(&bodies) {
+            let scope = OrderScope {
+                merchant_id,
+                connection_id,
+                location_id: r.location_id,
+            };
+            q = q
+                .bind(r.id)
+                .bind(r.order.series.as_str())
+                .bind(&r.order.external_id);
+            q = bind_state(q, &scope, r.order, &r.hash, body)
+                .bind(1_i64)
+                .bind(now);
+        }
+        q.execute(&mut *c).await?;
+        let with_ids: Vec<(&str, &Order)> = chunk.iter().map(|r| (r.id, r.order)).collect();
+        insert_lines_of(c, merchant_id, &with_ids).await?;
+    }
+    Ok(())
 }
 
 /// The sales-figure columns, in the order of [`SalesFigures`]' fields (see `bind_figures`).
@@ -144,15 +269,6 @@ fn bind_figures(q: AnyQuery<'_>, f: SalesFigures) -> AnyQuery<'_> {
         .bind(f.returned_milli)
 }
 
-async fn insert_lines(
-    c: &mut Conn,
-    merchant_id: &str,
-    order_id: &str,
-    order: &Order,
-) -> Result<()> {
-    insert_lines_of(c, merchant_id, &[(order_id, order)]).await
-}
-
 /// Inserts the lines of orders in multi-row statements.
 async fn insert_lines_of(c: &mut Conn, merchant_id: &str, orders: &[(&str, &Order)]) -> Result<()> {
     let lines: Vec<(&str, usize, &tillbridge_model::OrderLine)> = orders
@@ -191,7 +307,7 @@ async fn insert_lines_of(c: &mut Conn, merchant_id: &str, orders: &[(&str, &Orde
 
 /// Inserts orders known to be new (`(id, order)`, no location mapping) in multi-row
 /// statements, without events: how benchmarks seed a year of history in seconds. Sync goes
-/// through [`upsert_order`].
+/// through [`upsert_orders`].
 pub async fn insert_new(
     c: &mut Conn,
     merchant_id: &str,
@@ -199,38 +315,16 @@ pub async fn insert_new(
     orders: &[(String, Order)],
     now: i64,
 ) -> Result<()> {
-    // SQLite looks up each `$n` by walking the statement's parameter list, so binding is
-    // quadratic in the parameters of one statement: a few hundred per statement is the sweet spot.
-    let scope = OrderScope {
-        merchant_id,
-        connection_id,
-        location_id: None,
-    };
-    for chunk in orders.chunks(16) {
-        let hashes: Vec<String> = chunk.iter().map(|(_, o)| o.content_hash()).collect();
-        let bodies = chunk
-            .iter()
-            .map(|(_, o)| serde_json::to_string(o).map_err(|e| StoreError::Corrupt(e.to_string())))
-            .collect::<Result<Vec<String>>>()?;
-        let rows = crate::placeholders(chunk.len(), "$1, $2, $3", 31, 4);
-        let sql = format!(
-            "INSERT INTO orders (merchant_id, connection_id, created_at, id, series, external_id, location_id, external_location_id, \
-             kind, original_external_id, status, closed_at, business_date, currency, total_minor, tax_minor, discount_minor, tip_minor, \
-             covers, customer_email, content_hash, body, register_id, {FIGURE_COLUMNS}, version, updated_at) VALUES {rows}"
-        );
-        let mut q = sqlx::query(&sql)
-            .bind(merchant_id)
-            .bind(connection_id)
-            .bind(now);
-        for (((id, o), hash), body) in chunk.iter().zip(&hashes).zip(&bodies) {
-            q = q.bind(id).bind(o.series.as_str()).bind(&o.external_id);
-            q = bind_state(q, &scope, o, hash, body).bind(1_i64).bind(now);
-        }
-        q.execute(&mut *c).await?;
-        let with_ids: Vec<(&str, &Order)> = chunk.iter().map(|(id, o)| (id.as_str(), o)).collect();
-        insert_lines_of(c, merchant_id, &with_ids).await?;
-    }
-    Ok(())
+    let rows: Vec<NewRow> = orders
+        .iter()
+        .map(|(id, order)| NewRow {
+            id,
+            location_id: None,
+            order,
+            hash: order.content_hash(),
+        })
+        .collect();
+    insert_rows(c, merchant_id, connection_id, &rows, now).await
 }
 
 #[derive(Debug, Clone)]

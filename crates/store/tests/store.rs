@@ -95,6 +95,92 @@ fn order(id: &str, total: i64) -> Order {
     }
 }
 
+conformance!(a_batch_upserts_as_one_upsert_after_another_would);
+async fn a_batch_upserts_as_one_upsert_after_another_would(backend: TestBackend) {
+    let Some((_db, store)) = open(backend).await else {
+        return;
+    };
+    let scope = OrderScope {
+        merchant_id: "m1",
+        connection_id: "c1",
+        location_id: Some("loc1"),
+    };
+    let mut tx = store.begin().await.unwrap();
+    for (id, total) in [("A1", 100), ("A2", 200)] {
+        orders::upsert_order(&mut tx, &scope, &order(id, total), &format!("o{id}"), 1)
+            .await
+            .unwrap();
+    }
+    // Unchanged, changed, new, new again within the batch and changed twice within it, and
+    // enough new orders to span several statements.
+    let mut batch = vec![
+        order("A1", 100),
+        order("A2", 250),
+        order("B1", 300),
+        order("B1", 300),
+        order("B2", 10),
+        order("B2", 20),
+        order("B2", 30),
+    ];
+    batch.extend((0..90).map(|i| order(&format!("C{i}"), 2 * i + 2)));
+    let writes: Vec<orders::OrderWrite> = batch
+        .iter()
+        .enumerate()
+        .map(|(i, o)| orders::OrderWrite {
+            location_id: Some("loc1"),
+            order: o,
+            new_id: format!("n{i}"),
+        })
+        .collect();
+    let outcomes = orders::upsert_orders(&mut tx, "m1", "c1", &writes, 2)
+        .await
+        .unwrap();
+    assert_eq!(
+        outcomes[..7],
+        [
+            Upsert::Unchanged { id: "oA1".into() },
+            Upsert::Updated {
+                id: "oA2".into(),
+                version: 2
+            },
+            Upsert::Inserted { id: "n2".into() },
+            Upsert::Unchanged { id: "n2".into() },
+            Upsert::Inserted { id: "n4".into() },
+            Upsert::Updated {
+                id: "n4".into(),
+                version: 2
+            },
+            Upsert::Updated {
+                id: "n4".into(),
+                version: 3
+            },
+        ]
+    );
+    assert_eq!(outcomes.len(), 97);
+    assert!(outcomes[7..].iter().enumerate().all(|(i, o)| *o
+        == Upsert::Inserted {
+            id: format!("n{}", i + 7)
+        }));
+    tillbridge_store::commit(tx).await.unwrap();
+    let mut c = store.conn().await.unwrap();
+    let s = orders::summary(&mut c, "m1", None, None, None)
+        .await
+        .unwrap();
+    // A1 100 + A2 250 + B1 300 + B2 30 + C: 2 + 4 + … + 180.
+    assert_eq!((s.orders, s.total_minor), (94, 680 + 90 * 91));
+    // Each order has its one line, once: the changed ones' lines were replaced.
+    let lines: i64 = s.by_category.iter().map(|c| c.quantity_milli).sum();
+    assert_eq!(lines, 94 * 2000);
+    let b2 = orders::get_order(&mut c, "m1", "n4")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (b2.version, b2.order.total_minor, b2.location_id.as_deref()),
+        (3, 30, Some("loc1"))
+    );
+}
+
 conformance!(upserts_are_idempotent_and_versioned);
 async fn upserts_are_idempotent_and_versioned(backend: TestBackend) {
     let Some((_db, store)) = open(backend).await else {

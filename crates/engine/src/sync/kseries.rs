@@ -56,31 +56,26 @@ impl Engine {
             cp.window_to = Some((from + WINDOW_MS).min(now));
             cp.page_token = None;
         }
+        // One page of the window `[from, to)`, from `token` on.
+        let fetch = |from: i64, to: i64, token: Option<String>| {
+            let client = client.clone();
+            self.with_token(merchant_id, connection_id, move |t| {
+                let (client, token) = (client.clone(), token.clone());
+                async move {
+                    client
+                        .financials(&t, bl, at(from), at(to), MAX_PAGE_SIZE, token.as_deref())
+                        .await
+                }
+            })
+        };
+        let mut page = fetch(
+            cp.window_from.unwrap_or(now),
+            cp.window_to.unwrap_or(now),
+            cp.page_token.clone(),
+        )
+        .await?;
         loop {
-            let (from, to, target) = (
-                cp.window_from.unwrap_or(now),
-                cp.window_to.unwrap_or(now),
-                cp.target.unwrap_or(now),
-            );
-            let page_token = cp.page_token.clone();
-            let page = self
-                .with_token(merchant_id, connection_id, |t| {
-                    let (client, bl, page_token) =
-                        (client.clone(), bl.to_owned(), page_token.clone());
-                    async move {
-                        client
-                            .financials(
-                                &t,
-                                &bl,
-                                at(from),
-                                at(to),
-                                MAX_PAGE_SIZE,
-                                page_token.as_deref(),
-                            )
-                            .await
-                    }
-                })
-                .await?;
+            let (to, target) = (cp.window_to.unwrap_or(now), cp.target.unwrap_or(now));
             let mut orders = Vec::with_capacity(page.sales.len());
             for sale in &page.sales {
                 match map_sale(sale, &ctx)
@@ -116,20 +111,26 @@ impl Engine {
                     cp.page_token = None;
                 }
             }
-            let written = self
-                .write_page(job, &orders, &mut cp, backfill_done)
-                .await?;
             tracing::debug!(
                 merchant_id,
                 connection_id,
                 bl,
                 sales = page.sales.len(),
-                written,
-                "page synced"
+                "page read"
             );
             if finished {
+                self.write_page(job, &orders, &mut cp, backfill_done)
+                    .await?;
                 return Ok(Outcome::Done);
             }
+            let next = fetch(
+                cp.window_from.unwrap_or(now),
+                cp.window_to.unwrap_or(now),
+                cp.page_token.clone(),
+            );
+            page = self
+                .write_page_fetching(job, &orders, &mut cp, next)
+                .await?;
         }
     }
 }

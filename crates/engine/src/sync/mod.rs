@@ -14,9 +14,10 @@ use crate::Engine;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use tillbridge_model::{BusinessDayStart, Order};
+use tillbridge_store::events::NewEvent;
 use tillbridge_store::jobs::{self, JobRow};
 use tillbridge_store::merchants as merch;
-use tillbridge_store::orders::{upsert_order, OrderScope, Upsert};
+use tillbridge_store::orders::{upsert_orders, OrderWrite, Upsert};
 
 /// How a job run ended (errors are returned separately).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -199,6 +200,25 @@ impl Engine {
     }
 }
 
+impl Engine {
+    /// [`Engine::write_page`] while the stream's next page is fetched: its request goes out
+    /// as soon as this page's position is known, not after the page is stored, so the rate
+    /// limit's budget rather than the database paces a backfill. Returns the next page once
+    /// both are done. A failed write wins, and the fetched page is dropped: the saved position
+    /// still points at it, so the next run asks for it again.
+    pub(crate) async fn write_page_fetching<P: StreamPosition, T>(
+        &self,
+        job: &JobRow,
+        orders: &[(String, Order)],
+        position: &mut P,
+        next: impl std::future::Future<Output = Result<T, EngineError>>,
+    ) -> Result<T, EngineError> {
+        let (written, fetched) = tokio::join!(self.write_page(job, orders, position, false), next);
+        written?;
+        fetched
+    }
+}
+
 /// Upserts orders of one connection (each with its `location_id`) with their `order.created`
 /// or `order.updated` event in `tx`, and makes the merchant's consumers due when anything
 /// changed. Returns how many orders were new or changed (an unchanged re-delivery writes
@@ -210,28 +230,36 @@ pub async fn write_orders(
     orders: &[(String, Order)],
     now: i64,
 ) -> Result<usize, EngineError> {
-    let mut written = 0;
-    for (location_id, order) in orders {
-        let scope = OrderScope {
-            merchant_id: m,
-            connection_id,
+    let writes: Vec<OrderWrite> = orders
+        .iter()
+        .map(|(location_id, order)| OrderWrite {
             location_id: Some(location_id),
+            order,
+            new_id: new_id("ord"),
+        })
+        .collect();
+    let outcomes = upsert_orders(tx, m, connection_id, &writes, now).await?;
+    let mut events = Vec::new();
+    for ((location_id, order), outcome) in orders.iter().zip(outcomes) {
+        let (event, id, version) = match outcome {
+            Upsert::Unchanged { .. } => continue,
+            Upsert::Inserted { id } => ("order.created", id, 1),
+            Upsert::Updated { id, version } => ("order.updated", id, version),
         };
-        let (event, id, version) =
-            match upsert_order(tx, &scope, order, &new_id("ord"), now).await? {
-                Upsert::Unchanged { .. } => continue,
-                Upsert::Inserted { id } => ("order.created", id, 1),
-                Upsert::Updated { id, version } => ("order.updated", id, version),
-            };
-        written += 1;
         let payload = serde_json::json!({
             "order_id": id, "version": version, "connection_id": connection_id, "location_id": location_id,
             "external_id": order.external_id, "kind": order.kind.as_str(), "status": order.status.as_str(),
             "original_external_id": order.original_external_id, "closed_at": order.closed_at, "business_date": order.business_date,
             "total_minor": order.total_minor, "currency": order.currency, "customer_email": order.customer_email,
         });
-        emit(tx, m, event, &id, payload, now).await?;
+        events.push(NewEvent {
+            id: new_id("evt"),
+            event_type: event.to_owned(),
+            subject: id,
+            payload,
+        });
     }
-    // Their events made the merchant's consumers (loyalty, …) due.
-    Ok(written)
+    // Their events make the merchant's consumers (loyalty, …) due.
+    tillbridge_store::events::append_many(tx, m, &events, now).await?;
+    Ok(events.len())
 }

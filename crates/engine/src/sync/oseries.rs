@@ -41,14 +41,16 @@ impl Engine {
             });
         }
         let since = DateTime::from_timestamp_millis(cp.since.unwrap_or(0)).unwrap_or_default();
+        // The page of checks changed since `since`, from `cursor` on.
+        let fetch = |cursor: Option<String>| {
+            let client = client.clone();
+            self.with_token(m, c, move |t| {
+                let (client, cursor) = (client.clone(), cursor.clone());
+                async move { client.checks(&t, since, cursor.as_deref()).await }
+            })
+        };
+        let mut page = fetch(cp.cursor.clone()).await?;
         loop {
-            let cursor = cp.cursor.clone();
-            let page = self
-                .with_token(m, c, |t| {
-                    let (client, cursor) = (client.clone(), cursor.clone());
-                    async move { client.checks(&t, since, cursor.as_deref()).await }
-                })
-                .await?;
             let mut orders = Vec::new();
             for check in &page.data {
                 if let Some(at) = check
@@ -92,17 +94,18 @@ impl Engine {
                     "O-Series returned the same cursor twice; stopping to avoid a loop".into(),
                 ));
             }
-            let finished = page.next_cursor.is_none();
-            let backfill_done = finished && cp.phase == Phase::Backfill;
             cp.cursor = page.next_cursor.clone();
-            if finished {
+            if cp.cursor.is_none() {
+                let backfill_done = cp.phase == Phase::Backfill;
                 cp.phase = Phase::Incremental;
-            }
-            self.write_page(job, &orders, &mut cp, backfill_done)
-                .await?;
-            if finished {
+                self.write_page(job, &orders, &mut cp, backfill_done)
+                    .await?;
                 return Ok(Outcome::Done);
             }
+            let next = fetch(cp.cursor.clone());
+            page = self
+                .write_page_fetching(job, &orders, &mut cp, next)
+                .await?;
         }
     }
 }

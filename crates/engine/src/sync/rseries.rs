@@ -46,7 +46,7 @@ impl Engine {
             .await?;
         let mut cp: RCheckpoint =
             serde_json::from_value(job.checkpoint.clone()).unwrap_or_default();
-        let mut url = match &cp.next_url {
+        let url = match &cp.next_url {
             Some(next) => url::Url::parse(next)
                 .map_err(|e| EngineError::Mapping(format!("saved next link is not a URL: {e}")))?,
             None => {
@@ -62,14 +62,15 @@ impl Engine {
                 )?
             }
         };
+        let fetch = |url: url::Url| {
+            let client = client.clone();
+            self.with_token(m, c, move |t| {
+                let (client, url) = (client.clone(), url.clone());
+                async move { client.get_url(&t, &url).await }
+            })
+        };
+        let mut page = fetch(url).await?;
         loop {
-            let page = self
-                .with_token(m, c, |t| {
-                    let client = client.clone();
-                    let url = url.clone();
-                    async move { client.get_url(&t, &url).await }
-                })
-                .await?;
             let mut orders = Vec::new();
             for sale in entities(&page, "Sale") {
                 if let Some(ts) =
@@ -107,22 +108,20 @@ impl Engine {
                     "account {account} returned the same next link twice; stopping to avoid a loop"
                 )));
             }
-            let finished = next.is_none();
-            let backfill_done = finished && cp.phase == Phase::Backfill;
             cp.next_url = next.clone();
-            if finished {
+            let Some(next) = next else {
+                let backfill_done = cp.phase == Phase::Backfill;
                 cp.phase = Phase::Incremental;
-            }
-            self.write_page(job, &orders, &mut cp, backfill_done)
+                self.write_page(job, &orders, &mut cp, backfill_done)
+                    .await?;
+                return Ok(Outcome::Done);
+            };
+            let url = url::Url::parse(&next).map_err(|e| {
+                EngineError::Mapping(format!("next link `{next}` is not a URL: {e}"))
+            })?;
+            page = self
+                .write_page_fetching(job, &orders, &mut cp, fetch(url))
                 .await?;
-            match next {
-                Some(n) => {
-                    url = url::Url::parse(&n).map_err(|e| {
-                        EngineError::Mapping(format!("next link `{n}` is not a URL: {e}"))
-                    })?
-                }
-                None => return Ok(Outcome::Done),
-            }
         }
     }
 }

@@ -42,13 +42,16 @@ impl Engine {
         let cutoff = self.now_ms() - self.config().backfill_days * 24 * 3600 * 1000;
         self.refresh_x_catalog(job, &client, &mut cp).await?;
         let (mut products, mut customers) = self.x_caches(m, c).await?;
+        // The page of sales after version `after`.
+        let fetch = |after: u64| {
+            let client = client.clone();
+            self.with_token(m, c, move |token| {
+                let client = client.clone();
+                async move { client.sales(&token, after).await }
+            })
+        };
+        let mut page = fetch(cp.after).await?;
         loop {
-            let page = self
-                .with_token(m, c, |token| {
-                    let client = client.clone();
-                    async move { client.sales(&token, cp.after).await }
-                })
-                .await?;
             if page.data.is_empty() {
                 let backfill_done = cp.phase == Phase::Backfill;
                 cp.phase = Phase::Incremental;
@@ -100,7 +103,10 @@ impl Engine {
                 _ => return Err(EngineError::Mapping(format!("store {prefix} returned a page of sales without advancing the version cursor; stopping to avoid a loop"))),
             }
             cp.pages += 1;
-            self.write_page(job, &orders, &mut cp, false).await?;
+            let next = fetch(cp.after);
+            page = self
+                .write_page_fetching(job, &orders, &mut cp, next)
+                .await?;
         }
     }
 
