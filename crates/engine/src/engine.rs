@@ -168,6 +168,17 @@ impl Engine {
             .clone())
     }
 
+    /// Makes `client` the connection's K-Series client unless it has one already: the client
+    /// that discovered a new connection hands on its pacer, with the budget it used.
+    pub(crate) fn adopt_k_client(&self, connection_id: &str, client: KClient) {
+        let mut clients = self
+            .inner
+            .k_clients
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        clients.entry(connection_id.to_owned()).or_insert(client);
+    }
+
     pub(crate) fn x_oauth(&self) -> Result<XOAuthConfig, EngineError> {
         let cfg = self
             .inner

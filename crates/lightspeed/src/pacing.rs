@@ -1,7 +1,11 @@
 //! Client-side pacing, one pacer per connection.
 //!
-//! - Adaptive (K-Series publishes no numbers): each 429 widens the gap between requests
-//!   (multiplicatively) and each success narrows it again (additively).
+//! - Adaptive: each 429 widens the gap between requests (multiplicatively) and each success
+//!   narrows it again (additively).
+//! - Assumed bucket (K-Series publishes no numbers): a burst, then a refill rate, kept on this
+//!   side because the server announces nothing.
+//! - Leaky bucket (R- and O-Series announce their level and drip rate): the level is estimated
+//!   forward from the last announcement and a request waits only when it would overflow.
 //! - Sliding window (X-Series: `X-RateLimit-Limit` requests per window): requests go out
 //!   freely until the window is full, then wait for its oldest request to leave it. Requests
 //!   are counted at completion, which is never earlier than the server counted them, so the
@@ -19,8 +23,6 @@ use tokio::time::sleep;
 pub struct Pacer {
     state: Mutex<PacerState>,
     window: Option<Duration>,
-    /// The adaptive gap never narrows below this (K-Series announces no limits).
-    min_gap: Duration,
 }
 
 struct PacerState {
@@ -33,6 +35,8 @@ struct PacerState {
     in_flight: usize,
     /// The leaky bucket as last reported: (level, size, drip per second, when).
     bucket: Option<(f64, f64, f64, Instant)>,
+    /// A bucket this side assumes the server keeps: (requests left, size, refill per second, when).
+    assumed: Option<(f64, f64, f64, Instant)>,
 }
 
 const MAX_GAP: Duration = Duration::from_secs(5);
@@ -70,19 +74,18 @@ impl Pacer {
                 done: VecDeque::new(),
                 in_flight: 0,
                 bucket: None,
+                assumed: None,
             }),
             window,
-            min_gap: Duration::ZERO,
         }
     }
 
-    /// Keeps at least `gap` between requests, for APIs that announce no budget.
-    pub fn with_min_gap(self, gap: Duration) -> Self {
-        self.lock().gap = gap;
-        Pacer {
-            min_gap: gap,
-            ..self
-        }
+    /// For APIs that announce no budget but are taken to allow a burst: a bucket of `size`
+    /// requests refilled at `per_second`, kept on this side and drawn when a request goes out.
+    /// A 429 still widens the gap between requests.
+    pub fn with_assumed_bucket(self, size: f64, per_second: f64) -> Self {
+        self.lock().assumed = Some((size, size, per_second, Instant::now()));
+        self
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, PacerState> {
@@ -122,10 +125,21 @@ impl Pacer {
                         window_wait = window_wait.max(Duration::from_secs_f64(over / drip));
                     }
                 }
+                if let Some((left, size, rate, at)) = s.assumed.as_mut() {
+                    *left = (*left + now.duration_since(*at).as_secs_f64() * *rate).min(*size);
+                    *at = now;
+                    if *left < 1.0 && *rate > 0.0 {
+                        window_wait =
+                            window_wait.max(Duration::from_secs_f64((1.0 - *left) / *rate));
+                    }
+                }
                 let adaptive_wait = s.next_at.saturating_duration_since(now);
                 if window_wait.is_zero() && adaptive_wait.is_zero() {
                     s.next_at = now + s.gap;
                     s.in_flight += 1;
+                    if let Some((left, ..)) = s.assumed.as_mut() {
+                        *left -= 1.0;
+                    }
                     return Slot { pacer: self };
                 }
                 window_wait.max(adaptive_wait)
@@ -194,9 +208,7 @@ impl Pacer {
         let mut s = self.lock();
         // Narrow by an eighth (and a step) per success: after a storm the pace recovers in a few
         // dozen requests, not thousands.
-        s.gap = (s.gap - s.gap / 8)
-            .saturating_sub(STEP_DOWN)
-            .max(self.min_gap);
+        s.gap = (s.gap - s.gap / 8).saturating_sub(STEP_DOWN);
     }
 
     /// Records a 429 and holds every request until `retry_after` has passed.
@@ -275,16 +287,16 @@ mod tests {
         assert!(wide >= Duration::from_millis(50));
         p.on_success();
         assert!(p.current_gap() < wide);
-        // From the widest gap back to a K-Series floor within a few dozen successes.
-        let k = Pacer::default().with_min_gap(Duration::from_millis(200));
+        // From the widest gap back to none within a few dozen successes.
+        let k = Pacer::default();
         for _ in 0..10 {
             k.on_throttled(None);
         }
         assert_eq!(k.current_gap(), MAX_GAP);
-        for _ in 0..40 {
+        for _ in 0..45 {
             k.on_success();
         }
-        assert_eq!(k.current_gap(), Duration::from_millis(200));
+        assert_eq!(k.current_gap(), Duration::ZERO);
     }
 }
 
@@ -341,5 +353,27 @@ mod bucket_tests {
             start.elapsed() < Duration::from_millis(30),
             "an empty bucket does not wait"
         );
+    }
+}
+
+#[cfg(test)]
+mod assumed_bucket_tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_assumed_bucket_lets_its_burst_go_then_paces_at_its_refill_rate() {
+        let p = Pacer::default().with_assumed_bucket(3.0, 20.0);
+        let start = Instant::now();
+        for _ in 0..3 {
+            drop(p.ready().await);
+        }
+        let burst = start.elapsed();
+        for _ in 0..4 {
+            drop(p.ready().await);
+        }
+        let paced = start.elapsed();
+        // The burst goes at once; each of the next four waits for a refill of 50 ms.
+        assert!(burst < Duration::from_millis(50), "burst took {burst:?}");
+        assert!(paced >= Duration::from_millis(190), "paced took {paced:?}");
     }
 }

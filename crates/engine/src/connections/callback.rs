@@ -242,6 +242,8 @@ impl Engine {
             tracing::warn!(merchant_id = %payload.m, error = %e, "authorization code exchange failed");
             CallbackError::Exchange(e.to_string())
         };
+        // The K-Series client that discovers the businesses: its pacer is the connection's.
+        let mut k_client = None;
         let (tokens, discovery) = match attempt.series.as_str() {
             "x" => {
                 let prefix = p.domain_prefix.as_deref().filter(|d| valid_domain_prefix(d)).ok_or_else(|| {
@@ -300,18 +302,29 @@ impl Engine {
                     exchange_code(self.http(), &oauth, code, &attempt.redirect_uri, &verifier)
                         .await
                         .map_err(exchange_failed)?;
-                let client = KClient::new(
-                    self.http().clone(),
-                    oauth.base_url.clone(),
-                    self.retry_policy(),
-                );
+                // K-Series announces no budget, so the requests of discovery must go through
+                // the pacer the connection keeps: a reconnect's own, or a new one handed on.
+                let client = match &attempt.connection_id {
+                    Some(id) => self
+                        .k_client(id)
+                        .map_err(|e| CallbackError::Internal(e.to_string()))?,
+                    None => KClient::new(
+                        self.http().clone(),
+                        oauth.base_url.clone(),
+                        self.retry_policy(),
+                    ),
+                };
                 let discovery = discover(&client, &tokens.access_token).await;
+                k_client = Some(client);
                 (tokens, discovery)
             }
         };
         let connected = self
             .save_connection(&attempt, tokens, discovery, now)
             .await?;
+        if let Some(client) = k_client {
+            self.adopt_k_client(&connected.connection_id, client);
+        }
         if connected.status == status::CONNECTED {
             match attempt.series.as_str() {
                 "x" => {

@@ -11,11 +11,14 @@ use reqwest::Method;
 use std::sync::Arc;
 use url::Url;
 
-/// K-Series publishes no rate limit and sends no budget headers, so the adaptive pacer starts at
-/// five requests a second (what the sandbox sustains; conservative for a real business) and
-/// never goes faster: a connection's own webhook and catalog calls can no longer use up the burst
-/// a backfill then runs into.
-pub const MIN_GAP: std::time::Duration = std::time::Duration::from_millis(200);
+/// K-Series publishes no rate limit and sends no budget headers. The pacer assumes a bucket of
+/// 20 requests refilled at five a second (what the sandbox enforces; conservative for a real
+/// business) and keeps one of them in reserve, so requests bunched on their way never overdraw
+/// the server's bucket: a connection's webhook and catalog calls share the budget with its
+/// backfill without a 429. A 429 still widens the gap between requests.
+pub const ASSUMED_BURST: f64 = 19.0;
+/// Requests per second the assumed bucket refills.
+pub const ASSUMED_RATE: f64 = 5.0;
 
 #[derive(Clone)]
 pub struct KClient {
@@ -30,7 +33,7 @@ impl KClient {
         KClient {
             http,
             base,
-            pacer: Arc::new(Pacer::default().with_min_gap(MIN_GAP)),
+            pacer: Arc::new(Pacer::default().with_assumed_bucket(ASSUMED_BURST, ASSUMED_RATE)),
             policy,
         }
     }
