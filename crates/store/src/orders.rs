@@ -78,6 +78,11 @@ pub async fn upsert_orders(
 }
 
 /// [`upsert_orders`] for orders whose provider ids are all different.
+///
+/// Every order is offered as new first; the unique index on the provider id turns away the
+/// stored ones, which are then read and compared. (Reading first would need PostgreSQL's
+/// statistics to use that index for a list of ids, and a table filling up in a first backfill
+/// has none yet: each look-up scanned all of the connection's orders.)
 async fn upsert_distinct(
     c: &mut Conn,
     merchant_id: &str,
@@ -85,17 +90,32 @@ async fn upsert_distinct(
     writes: &[OrderWrite<'_>],
     now: i64,
 ) -> Result<Vec<Upsert>> {
-    // What is stored already: provider id → (id, content hash, version).
+    let rows: Vec<NewRow> = writes
+        .iter()
+        .map(|w| NewRow {
+            id: &w.new_id,
+            location_id: w.location_id,
+            order: w.order,
+            hash: w.order.content_hash(),
+        })
+        .collect();
+    let inserted = insert_rows(c, merchant_id, connection_id, &rows, now).await?;
+    // What was stored already: provider id → (id, content hash, version).
+    let others: Vec<&str> = writes
+        .iter()
+        .map(|w| w.order.external_id.as_str())
+        .filter(|e| !inserted.contains(*e))
+        .collect();
     let mut stored = std::collections::HashMap::new();
-    for chunk in writes.chunks(200) {
+    for chunk in others.chunks(200) {
         let list = crate::placeholders(chunk.len(), "", 1, 3);
         let sql = format!(
             "SELECT id, content_hash, version, external_id FROM orders \
              WHERE merchant_id = $1 AND connection_id = $2 AND external_id IN ({list})"
         );
         let mut q = sqlx::query(&sql).bind(merchant_id).bind(connection_id);
-        for w in chunk {
-            q = q.bind(&w.order.external_id);
+        for external_id in chunk {
+            q = q.bind(*external_id);
         }
         for row in q.fetch_all(&mut *c).await? {
             let external_id: String = row.try_get("external_id")?;
@@ -106,17 +126,21 @@ async fn upsert_distinct(
         }
     }
     let mut outcomes = Vec::with_capacity(writes.len());
-    let mut new_rows = Vec::new();
     let mut relined: Vec<(&str, &Order)> = Vec::new();
-    for w in writes {
-        let hash = w.order.content_hash();
+    for (w, row) in writes.iter().zip(&rows) {
+        if inserted.contains(&w.order.external_id) {
+            outcomes.push(Upsert::Inserted {
+                id: w.new_id.clone(),
+            });
+            continue;
+        }
         let scope = OrderScope {
             merchant_id,
             connection_id,
             location_id: w.location_id,
         };
         match stored.get(&w.order.external_id) {
-            Some((id, old_hash, _)) if *old_hash == hash => {
+            Some((id, old_hash, _)) if *old_hash == row.hash => {
                 outcomes.push(Upsert::Unchanged { id: id.clone() })
             }
             Some((id, _, version)) => {
@@ -131,7 +155,7 @@ async fn upsert_distinct(
                 )
                 .bind(merchant_id)
                 .bind(id.as_str());
-                bind_state(update, &scope, w.order, &hash, &body)
+                bind_state(update, &scope, w.order, &row.hash, &body)
                     .bind(version + 1)
                     .bind(now)
                     .execute(&mut *c)
@@ -148,20 +172,14 @@ async fn upsert_distinct(
                 });
             }
             None => {
-                new_rows.push(NewRow {
-                    id: &w.new_id,
-                    location_id: w.location_id,
-                    order: w.order,
-                    hash,
-                });
-                outcomes.push(Upsert::Inserted {
-                    id: w.new_id.clone(),
-                });
+                return Err(StoreError::Corrupt(format!(
+                    "order `{}` of connection `{connection_id}` was neither inserted nor found",
+                    w.order.external_id
+                )))
             }
         }
     }
     insert_lines_of(c, merchant_id, &relined).await?;
-    insert_rows(c, merchant_id, connection_id, &new_rows, now).await?;
     Ok(outcomes)
 }
 
@@ -173,14 +191,16 @@ struct NewRow<'a> {
     hash: String,
 }
 
-/// Inserts new orders with their lines in multi-row statements.
+/// Inserts orders with their lines in multi-row statements, passing over those whose provider
+/// id is stored already. Returns the provider ids inserted.
 async fn insert_rows(
     c: &mut Conn,
     merchant_id: &str,
     connection_id: &str,
     rows: &[NewRow<'_>],
     now: i64,
-) -> Result<()> {
+) -> Result<std::collections::HashSet<String>> {
+    let mut inserted = std::collections::HashSet::new();
     // SQLite looks up each `$n` by walking the statement's parameter list, so binding is
     // quadratic in the parameters of one statement: a few hundred per statement is the sweet spot.
     for chunk in rows.chunks(16) {
@@ -192,7 +212,8 @@ async fn insert_rows(
         let sql = format!(
             "INSERT INTO orders (merchant_id, connection_id, created_at, id, series, external_id, location_id, external_location_id, \
              kind, original_external_id, status, closed_at, business_date, currency, total_minor, tax_minor, discount_minor, tip_minor, \
-             covers, customer_email, content_hash, body, register_id, {FIGURE_COLUMNS}, version, updated_at) VALUES {placeholders}"
+             covers, customer_email, content_hash, body, register_id, {FIGURE_COLUMNS}, version, updated_at) VALUES {placeholders} \
+             ON CONFLICT (merchant_id, connection_id, external_id) DO NOTHING RETURNING external_id"
         );
         let mut q = sqlx::query(&sql)
             .bind(merchant_id)
@@ -212,11 +233,19 @@ async fn insert_rows(
                 .bind(1_i64)
                 .bind(now);
         }
-        q.execute(&mut *c).await?;
-        let with_ids: Vec<(&str, &Order)> = chunk.iter().map(|r| (r.id, r.order)).collect();
+        let mut new = std::collections::HashSet::new();
+        for row in q.fetch_all(&mut *c).await? {
+            new.insert(row.try_get::<String, _>("external_id")?);
+        }
+        let with_ids: Vec<(&str, &Order)> = chunk
+            .iter()
+            .filter(|r| new.contains(&r.order.external_id))
+            .map(|r| (r.id, r.order))
+            .collect();
         insert_lines_of(c, merchant_id, &with_ids).await?;
+        inserted.extend(new);
     }
-    Ok(())
+    Ok(inserted)
 }
 
 /// The sales-figure columns, in the order of [`SalesFigures`]' fields (see `bind_figures`).
@@ -306,8 +335,8 @@ async fn insert_lines_of(c: &mut Conn, merchant_id: &str, orders: &[(&str, &Orde
 }
 
 /// Inserts orders known to be new (`(id, order)`, no location mapping) in multi-row
-/// statements, without events: how benchmarks seed a year of history in seconds. Sync goes
-/// through [`upsert_orders`].
+/// statements, without events (one stored already is passed over): how benchmarks seed a year
+/// of history in seconds. Sync goes through [`upsert_orders`].
 pub async fn insert_new(
     c: &mut Conn,
     merchant_id: &str,
@@ -324,7 +353,8 @@ pub async fn insert_new(
             hash: order.content_hash(),
         })
         .collect();
-    insert_rows(c, merchant_id, connection_id, &rows, now).await
+    insert_rows(c, merchant_id, connection_id, &rows, now).await?;
+    Ok(())
 }
 
 #[derive(Debug, Clone)]
