@@ -52,14 +52,6 @@ pub async fn run(opts: DemoOptions) -> Result<()> {
     let sb = ApiClient::new(&sandbox_url, None);
     step("sandbox", &format!("Lightspeed sandbox at {sandbox_url}"));
     let clients = sb.get("/_sandbox/clients").await?;
-    let client = |series: &str| -> Result<Value> {
-        clients["clients"]
-            .as_array()
-            .and_then(|c| c.iter().find(|c| c["series"] == series))
-            .cloned()
-            .with_context(|| format!("the sandbox has no {series} client"))
-    };
-    let (k, x, r, o) = (client("k")?, client("x")?, client("r")?, client("o")?);
     let mut channels = Vec::new();
     for (series, label, preset, name) in [
         ("k", "K-Series", "cafe", "Demo Café"),
@@ -100,35 +92,14 @@ pub async fn run(opts: DemoOptions) -> Result<()> {
             format!("sqlite://{}", db.display())
         }
     };
-    let key_file = opts.data_dir.join("master.key");
-    let text = |v: &Value, f: &str| v[f].as_str().map(str::to_owned);
-    let mut config = Config::load_with(None, |name| match name {
-        "TILLBRIDGE_DATABASE_URL" => Some(database_url.clone()),
-        "TILLBRIDGE_KSERIES_BASE_URL" => Some(format!("{sandbox_url}/kseries")),
-        "TILLBRIDGE_KSERIES_CLIENT_ID" => text(&k, "client_id"),
-        "TILLBRIDGE_KSERIES_CLIENT_SECRET" => text(&k, "client_secret"),
-        "TILLBRIDGE_XSERIES_AUTHORIZE_URL" => Some(format!("{sandbox_url}/xseries/connect")),
-        "TILLBRIDGE_XSERIES_STORE_BASE" => Some(format!("{sandbox_url}/xseries/{{domain_prefix}}")),
-        "TILLBRIDGE_XSERIES_CLIENT_ID" => text(&x, "client_id"),
-        "TILLBRIDGE_XSERIES_CLIENT_SECRET" => text(&x, "client_secret"),
-        "TILLBRIDGE_RSERIES_AUTHORIZE_URL" => {
-            Some(format!("{sandbox_url}/rseries/auth/oauth/authorize"))
-        }
-        "TILLBRIDGE_RSERIES_TOKEN_URL" => Some(format!("{sandbox_url}/rseries/auth/oauth/token")),
-        "TILLBRIDGE_RSERIES_API_BASE" => Some(format!("{sandbox_url}/rseries/API/V3")),
-        "TILLBRIDGE_RSERIES_CLIENT_ID" => text(&r, "client_id"),
-        "TILLBRIDGE_RSERIES_CLIENT_SECRET" => text(&r, "client_secret"),
-        "TILLBRIDGE_OSERIES_BASE_URL" => Some(format!("{sandbox_url}/oseries")),
-        "TILLBRIDGE_OSERIES_CLIENT_ID" => text(&o, "client_id"),
-        "TILLBRIDGE_OSERIES_CLIENT_SECRET" => text(&o, "client_secret"),
-        "TILLBRIDGE_BACKFILL_DAYS" => Some((opts.history_days + 1).to_string()),
-        "TILLBRIDGE_ALERT_RECIPIENTS" => Some("owner@demo.example".into()),
-        "TILLBRIDGE_MAIL_OUTBOX_DIR" => Some(opts.data_dir.join("outbox").display().to_string()),
-        other => std::env::var(other)
-            .ok()
-            .filter(|_| other == "TILLBRIDGE_MASTER_KEY" || other == "TILLBRIDGE_LOG"),
-    })?;
-    config.vault.key_file = key_file.display().to_string();
+    let mut config = sandbox_hub_config(
+        &sandbox_url,
+        &clients,
+        &database_url,
+        opts.history_days + 1,
+        &opts.data_dir,
+    )?;
+    config.vault.key_file = opts.data_dir.join("master.key").display().to_string();
     config.sync.poll_interval_secs = 5;
     let listener = TcpListener::bind(&opts.listen)
         .await
@@ -274,13 +245,42 @@ pub async fn run(opts: DemoOptions) -> Result<()> {
 
 /// Runs the consent flow for `channel` and maps every POS location it discovers.
 async fn connect(api: &ApiClient, merchant_id: &str, channel: &Channel) -> Result<String> {
+    let connection = connect_and_map(
+        api,
+        merchant_id,
+        channel.series,
+        &channel.sandbox["login"],
+        channel.label,
+    )
+    .await?;
+    step(
+        "connect",
+        &format!(
+            "{} connected via OAuth (account {}), {} locations mapped",
+            channel.label,
+            connection["account_id"],
+            connection["pos_locations"].as_array().map_or(0, Vec::len)
+        ),
+    );
+    Ok(str_of(&connection, "id")?.to_owned())
+}
+
+/// Connects `series` through the consent flow as the sandbox merchant `login` and maps every
+/// POS location the connection discovers to a new location of the same name and zone.
+/// Returns the connection as the API lists it (`label` names the series in errors).
+pub(crate) async fn connect_and_map(
+    api: &ApiClient,
+    merchant_id: &str,
+    series: &str,
+    login: &Value,
+    label: &str,
+) -> Result<Value> {
     let start = api
         .post(
             &format!("/api/v1/merchants/{merchant_id}/connections"),
-            &json!({ "series": channel.series }),
+            &json!({ "series": series }),
         )
         .await?;
-    let login = &channel.sandbox["login"];
     let (status, page) = consent(
         str_of(&start, "authorize_url")?,
         str_of(login, "username")?,
@@ -289,25 +289,18 @@ async fn connect(api: &ApiClient, merchant_id: &str, channel: &Channel) -> Resul
     )
     .await?;
     if !status.is_success() || !page.contains("Connected") {
-        bail!(
-            "the {} OAuth flow did not complete ({status}): {page}",
-            channel.label
-        );
+        bail!("the {label} OAuth flow did not complete ({status}): {page}");
     }
     let conns = api
         .get(&format!("/api/v1/merchants/{merchant_id}/connections"))
         .await?;
     let connection = conns["connections"]
         .as_array()
-        .and_then(|list| list.iter().rev().find(|c| c["series"] == channel.series))
+        .and_then(|list| list.iter().rev().find(|c| c["series"] == series))
         .context("no connection after the OAuth flow")?
         .clone();
-    let connection_id = str_of(&connection, "id")?.to_owned();
-    let pos_locations = connection["pos_locations"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    for pos in &pos_locations {
+    let connection_id = str_of(&connection, "id")?;
+    for pos in connection["pos_locations"].as_array().into_iter().flatten() {
         let loc = api
             .post(
                 &format!("/api/v1/merchants/{merchant_id}/locations"),
@@ -323,16 +316,7 @@ async fn connect(api: &ApiClient, merchant_id: &str, channel: &Channel) -> Resul
         )
         .await?;
     }
-    step(
-        "connect",
-        &format!(
-            "{} connected via OAuth (account {}), {} locations mapped",
-            channel.label,
-            connection["account_id"],
-            pos_locations.len()
-        ),
-    );
-    Ok(connection_id)
+    Ok(connection)
 }
 
 /// $1 per $10 (before tax), three spend tiers, and a Hot Drinks punch card, set before the
@@ -591,7 +575,7 @@ async fn ordering(
     Ok(())
 }
 
-fn str_of<'a>(v: &'a Value, field: &str) -> Result<&'a str> {
+pub(crate) fn str_of<'a>(v: &'a Value, field: &str) -> Result<&'a str> {
     v[field]
         .as_str()
         .with_context(|| format!("missing `{field}` in {v}"))
@@ -659,4 +643,51 @@ async fn backfill_progress(api: &ApiClient, merchant_id: &str) -> Result<()> {
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// The hub's configuration against a sandbox at `sandbox_url` whose OAuth clients are
+/// `clients` (its `/_sandbox/clients`), on `database_url`, backfilling `backfill_days`, with
+/// alert mail written under `data_dir`. The vault key file is left to the caller.
+pub(crate) fn sandbox_hub_config(
+    sandbox_url: &str,
+    clients: &Value,
+    database_url: &str,
+    backfill_days: u32,
+    data_dir: &std::path::Path,
+) -> Result<Config> {
+    let client = |series: &str| -> Result<Value> {
+        clients["clients"]
+            .as_array()
+            .and_then(|c| c.iter().find(|c| c["series"] == series))
+            .cloned()
+            .with_context(|| format!("the sandbox has no {series} client"))
+    };
+    let (k, x, r, o) = (client("k")?, client("x")?, client("r")?, client("o")?);
+    let text = |v: &Value, f: &str| v[f].as_str().map(str::to_owned);
+    Config::load_with(None, |name| match name {
+        "TILLBRIDGE_DATABASE_URL" => Some(database_url.to_owned()),
+        "TILLBRIDGE_KSERIES_BASE_URL" => Some(format!("{sandbox_url}/kseries")),
+        "TILLBRIDGE_KSERIES_CLIENT_ID" => text(&k, "client_id"),
+        "TILLBRIDGE_KSERIES_CLIENT_SECRET" => text(&k, "client_secret"),
+        "TILLBRIDGE_XSERIES_AUTHORIZE_URL" => Some(format!("{sandbox_url}/xseries/connect")),
+        "TILLBRIDGE_XSERIES_STORE_BASE" => Some(format!("{sandbox_url}/xseries/{{domain_prefix}}")),
+        "TILLBRIDGE_XSERIES_CLIENT_ID" => text(&x, "client_id"),
+        "TILLBRIDGE_XSERIES_CLIENT_SECRET" => text(&x, "client_secret"),
+        "TILLBRIDGE_RSERIES_AUTHORIZE_URL" => {
+            Some(format!("{sandbox_url}/rseries/auth/oauth/authorize"))
+        }
+        "TILLBRIDGE_RSERIES_TOKEN_URL" => Some(format!("{sandbox_url}/rseries/auth/oauth/token")),
+        "TILLBRIDGE_RSERIES_API_BASE" => Some(format!("{sandbox_url}/rseries/API/V3")),
+        "TILLBRIDGE_RSERIES_CLIENT_ID" => text(&r, "client_id"),
+        "TILLBRIDGE_RSERIES_CLIENT_SECRET" => text(&r, "client_secret"),
+        "TILLBRIDGE_OSERIES_BASE_URL" => Some(format!("{sandbox_url}/oseries")),
+        "TILLBRIDGE_OSERIES_CLIENT_ID" => text(&o, "client_id"),
+        "TILLBRIDGE_OSERIES_CLIENT_SECRET" => text(&o, "client_secret"),
+        "TILLBRIDGE_BACKFILL_DAYS" => Some(backfill_days.to_string()),
+        "TILLBRIDGE_ALERT_RECIPIENTS" => Some("owner@demo.example".into()),
+        "TILLBRIDGE_MAIL_OUTBOX_DIR" => Some(data_dir.join("outbox").display().to_string()),
+        other => std::env::var(other)
+            .ok()
+            .filter(|_| other == "TILLBRIDGE_MASTER_KEY" || other == "TILLBRIDGE_LOG"),
+    })
 }

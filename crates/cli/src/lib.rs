@@ -2,6 +2,7 @@
 //! start the same hub with a pre-bound listener.
 
 pub mod bench;
+pub mod bench_backfill;
 pub mod bench_dashboard;
 pub mod bench_labor;
 pub mod client;

@@ -157,6 +157,31 @@ enum BenchWhat {
         #[arg(long, default_value_t = 7)]
         seed: u64,
     },
+    /// A connection's first backfill per series against the sandbox's rate limits: wall time
+    /// beside the limiter's floor, requests and 429s, and beside the same backfill with the
+    /// limits off (measured in the same run).
+    Backfill {
+        /// Series to run, comma-separated.
+        #[arg(long, default_value = "k,x,r,o", value_delimiter = ',')]
+        series: Vec<String>,
+        /// Orders of history per series (default: K and X 60,000, R 12,000, O 20,000).
+        #[arg(long)]
+        orders: Option<u32>,
+        /// Days the history spans.
+        #[arg(long, default_value_t = 30)]
+        days: u32,
+        /// Divides the sandbox's rate-limit windows and multiplies its refill rates.
+        #[arg(long, default_value_t = 1.0)]
+        time_scale: f64,
+        /// A database to run on instead of a fresh SQLite file per run (e.g. a PostgreSQL URL).
+        #[arg(long)]
+        database_url: Option<String>,
+        /// Also write the figures here as JSON.
+        #[arg(long)]
+        json: Option<PathBuf>,
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -323,6 +348,33 @@ async fn main() -> Result<()> {
                 departments,
                 days,
                 sales_per_day,
+                database_url,
+                json,
+                seed,
+            })
+            .await
+        }
+        Command::Bench {
+            what:
+                BenchWhat::Backfill {
+                    series,
+                    orders,
+                    days,
+                    time_scale,
+                    database_url,
+                    json,
+                    seed,
+                },
+        } => {
+            logging::init("text", "warn,sqlx=error");
+            if orders == Some(0) {
+                anyhow::bail!("--orders must be at least 1");
+            }
+            tillbridge::bench_backfill::backfill(tillbridge::bench_backfill::BackfillOptions {
+                series,
+                orders,
+                days,
+                time_scale,
                 database_url,
                 json,
                 seed,
