@@ -86,6 +86,28 @@ async fn start_with(series: &str, config: SandboxConfig, history_days: u32) -> K
 }
 
 impl K {
+    /// The token response of a code exchanged for the default scope.
+    async fn authorized(&self) -> Value {
+        let code = self.code(None).await;
+        let grant = [
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", REDIRECT),
+        ];
+        self.token(&grant, true).await.1
+    }
+
+    async fn stats(&self) -> Value {
+        self.http
+            .get(format!("{}/_sandbox/stats", self.base))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     async fn code(&self, challenge: Option<&str>) -> String {
         let scope = if self.prefix == "/oseries" {
             "checks:read"
@@ -315,17 +337,7 @@ async fn codes_expire() {
 async fn lifetimes_follow_the_time_scale() {
     // At 3600× an access token lives one second and a refresh token 5.6 minutes.
     let k = start(3600.0, 1).await;
-    let code = k.code(None).await;
-    let (_, tokens) = k
-        .token(
-            &[
-                ("grant_type", "authorization_code"),
-                ("code", &code),
-                ("redirect_uri", REDIRECT),
-            ],
-            true,
-        )
-        .await;
+    let tokens = k.authorized().await;
     assert_eq!(tokens["expires_in"], 1);
     let access = tokens["access_token"].as_str().unwrap();
     assert_eq!(k.get(access, "/o/op/data/businesses").await.0, 200);
@@ -338,17 +350,7 @@ async fn lifetimes_follow_the_time_scale() {
 async fn financials_page_completely_and_match_the_truth() {
     // Time scale 100 refills the throttle fast enough for this unpaced client.
     let k = start(100.0, 20).await;
-    let code = k.code(None).await;
-    let (_, tokens) = k
-        .token(
-            &[
-                ("grant_type", "authorization_code"),
-                ("code", &code),
-                ("redirect_uri", REDIRECT),
-            ],
-            true,
-        )
-        .await;
+    let tokens = k.authorized().await;
     let access = tokens["access_token"].as_str().unwrap();
     let bl = k.bl();
     let (from, to) = ("2000-01-01T00:00:00Z", "2000-12-30T00:00:00Z");
@@ -503,17 +505,7 @@ async fn without_rate_limits_a_burst_goes_through() {
         ..SandboxConfig::default()
     };
     let k = start_with("k", config, 1).await;
-    let code = k.code(None).await;
-    let (_, tokens) = k
-        .token(
-            &[
-                ("grant_type", "authorization_code"),
-                ("code", &code),
-                ("redirect_uri", REDIRECT),
-            ],
-            true,
-        )
-        .await;
+    let tokens = k.authorized().await;
     let access = tokens["access_token"].as_str().unwrap();
     for i in 0..60 {
         let (status, _, _) = k
@@ -521,15 +513,7 @@ async fn without_rate_limits_a_burst_goes_through() {
             .await;
         assert_eq!(status, 200, "request {i}");
     }
-    let stats: Value = k
-        .http
-        .get(format!("{}/_sandbox/stats", k.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let stats = k.stats().await;
     assert_eq!(stats["rate_limited"], 0);
     assert!(stats["requests"]["k"]["requests"].as_u64().unwrap() >= 60);
 }
@@ -537,17 +521,7 @@ async fn without_rate_limits_a_burst_goes_through() {
 #[tokio::test]
 async fn bursts_are_throttled_with_retry_after() {
     let k = start(1.0, 1).await;
-    let code = k.code(None).await;
-    let (_, tokens) = k
-        .token(
-            &[
-                ("grant_type", "authorization_code"),
-                ("code", &code),
-                ("redirect_uri", REDIRECT),
-            ],
-            true,
-        )
-        .await;
+    let tokens = k.authorized().await;
     let access = tokens["access_token"].as_str().unwrap();
     let mut throttled = None;
     for _ in 0..40 {
@@ -568,15 +542,7 @@ async fn bursts_are_throttled_with_retry_after() {
             .unwrap()
             >= 1
     );
-    let stats: Value = k
-        .http
-        .get(format!("{}/_sandbox/stats", k.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let stats = k.stats().await;
     assert!(stats["rate_limited"].as_u64().unwrap() >= 1);
 }
 

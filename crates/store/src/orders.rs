@@ -49,10 +49,10 @@ pub struct OrderWrite<'a> {
 }
 
 /// [`upsert_order`] for many orders of one connection, in a few multi-row statements rather
-/// than several per order: one look-up per 200 provider ids, one insert per 16 new orders and
-/// their lines 32 at a time; only changed orders are updated one by one. The outcomes come in
-/// the order of `writes`. A provider id given twice is two upserts, the later against the
-/// earlier.
+/// than several per order: every order is offered as new, 16 to an insert, with the new ones'
+/// lines 32 at a time; the ones stored already are looked up 200 at a time, and only the
+/// changed ones are updated one by one. The outcomes come in the order of `writes`. A provider
+/// id given twice is two upserts, the later against the earlier.
 pub async fn upsert_orders(
     c: &mut Conn,
     merchant_id: &str,
