@@ -2,10 +2,10 @@
 //!
 //! - Adaptive: each 429 widens the gap between requests (multiplicatively) and each success
 //!   narrows it again (additively).
-//! - Assumed bucket (K-Series publishes no numbers): a burst, then a refill rate, kept on this
-//!   side because the server announces nothing.
 //! - Leaky bucket (R- and O-Series announce their level and drip rate): the level is estimated
-//!   forward from the last announcement and a request waits only when it would overflow.
+//!   forward from the last announcement and a request waits only when it would overflow. Where
+//!   the server announces nothing (K-Series), the bucket is assumed and this side counts the
+//!   requests into it.
 //! - Sliding window (X-Series: `X-RateLimit-Limit` requests per window): requests go out
 //!   freely until the window is full, then wait for its oldest request to leave it. Requests
 //!   are counted at completion, which is never earlier than the server counted them, so the
@@ -33,10 +33,11 @@ struct PacerState {
     /// Completion instants of requests inside the window.
     done: VecDeque<Instant>,
     in_flight: usize,
-    /// The leaky bucket as last reported: (level, size, drip per second, when).
+    /// The leaky bucket as last reported, or as assumed and counted here: (level, size, drip
+    /// per second, when).
     bucket: Option<(f64, f64, f64, Instant)>,
-    /// A bucket this side assumes the server keeps: (requests left, size, refill per second, when).
-    assumed: Option<(f64, f64, f64, Instant)>,
+    /// The server announces no bucket: each completed request is added to the assumed one.
+    count_into_bucket: bool,
 }
 
 const MAX_GAP: Duration = Duration::from_secs(5);
@@ -56,9 +57,16 @@ pub struct Slot<'a> {
 impl Drop for Slot<'_> {
     fn drop(&mut self) {
         let mut s = self.pacer.lock();
+        let now = Instant::now();
         s.in_flight = s.in_flight.saturating_sub(1);
         if self.pacer.window.is_some() {
-            s.done.push_back(Instant::now());
+            s.done.push_back(now);
+        }
+        if s.count_into_bucket {
+            if let Some((level, _, drip, at)) = s.bucket.as_mut() {
+                *level = (*level - now.duration_since(*at).as_secs_f64() * *drip).max(0.0) + 1.0;
+                *at = now;
+            }
         }
     }
 }
@@ -74,17 +82,22 @@ impl Pacer {
                 done: VecDeque::new(),
                 in_flight: 0,
                 bucket: None,
-                assumed: None,
+                count_into_bucket: false,
             }),
             window,
         }
     }
 
-    /// For APIs that announce no budget but are taken to allow a burst: a bucket of `size`
-    /// requests refilled at `per_second`, kept on this side and drawn when a request goes out.
-    /// A 429 still widens the gap between requests.
+    /// For APIs that announce no budget but are taken to keep a leaky bucket of `size`
+    /// requests draining at `per_second`: the bucket is kept here, each completed request added
+    /// to it, with the same unit of headroom as an announced one. A 429 still widens the gap
+    /// between requests.
     pub fn with_assumed_bucket(self, size: f64, per_second: f64) -> Self {
-        self.lock().assumed = Some((size, size, per_second, Instant::now()));
+        {
+            let mut s = self.lock();
+            s.bucket = Some((0.0, size, per_second, Instant::now()));
+            s.count_into_bucket = true;
+        }
         self
     }
 
@@ -125,21 +138,10 @@ impl Pacer {
                         window_wait = window_wait.max(Duration::from_secs_f64(over / drip));
                     }
                 }
-                if let Some((left, size, rate, at)) = s.assumed.as_mut() {
-                    *left = (*left + now.duration_since(*at).as_secs_f64() * *rate).min(*size);
-                    *at = now;
-                    if *left < 1.0 && *rate > 0.0 {
-                        window_wait =
-                            window_wait.max(Duration::from_secs_f64((1.0 - *left) / *rate));
-                    }
-                }
                 let adaptive_wait = s.next_at.saturating_duration_since(now);
                 if window_wait.is_zero() && adaptive_wait.is_zero() {
                     s.next_at = now + s.gap;
                     s.in_flight += 1;
-                    if let Some((left, ..)) = s.assumed.as_mut() {
-                        *left -= 1.0;
-                    }
                     return Slot { pacer: self };
                 }
                 window_wait.max(adaptive_wait)
@@ -362,7 +364,8 @@ mod assumed_bucket_tests {
 
     #[tokio::test]
     async fn an_assumed_bucket_lets_its_burst_go_then_paces_at_its_refill_rate() {
-        let p = Pacer::default().with_assumed_bucket(3.0, 20.0);
+        // A bucket of 4 lets 3 go at once: one unit is kept as headroom.
+        let p = Pacer::default().with_assumed_bucket(4.0, 20.0);
         let start = Instant::now();
         for _ in 0..3 {
             drop(p.ready().await);

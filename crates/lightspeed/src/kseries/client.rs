@@ -12,12 +12,12 @@ use std::sync::Arc;
 use url::Url;
 
 /// K-Series publishes no rate limit and sends no budget headers. The pacer assumes a bucket of
-/// 20 requests refilled at five a second (what the sandbox enforces; conservative for a real
-/// business) and keeps one of them in reserve, so requests bunched on their way never overdraw
-/// the server's bucket: a connection's webhook and catalog calls share the budget with its
-/// backfill without a 429. A 429 still widens the gap between requests.
-pub const ASSUMED_BURST: f64 = 19.0;
-/// Requests per second the assumed bucket refills.
+/// 20 requests draining at five a second (what the sandbox enforces; conservative for a real
+/// business) and, as for an announced bucket, keeps one unit of it in reserve, so requests
+/// bunched on their way never overdraw the server's: a connection's webhook and catalog calls
+/// share the budget with its backfill without a 429. A 429 still widens the gap between requests.
+pub const ASSUMED_BUCKET: f64 = 20.0;
+/// Requests per second the assumed bucket drains.
 pub const ASSUMED_RATE: f64 = 5.0;
 
 #[derive(Clone)]
@@ -33,7 +33,7 @@ impl KClient {
         KClient {
             http,
             base,
-            pacer: Arc::new(Pacer::default().with_assumed_bucket(ASSUMED_BURST, ASSUMED_RATE)),
+            pacer: Arc::new(Pacer::default().with_assumed_bucket(ASSUMED_BUCKET, ASSUMED_RATE)),
             policy,
         }
     }
