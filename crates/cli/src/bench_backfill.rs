@@ -42,15 +42,13 @@ pub struct BackfillOptions {
     pub seed: u64,
 }
 
-/// One series' place in the benchmark: its largest page, its sustained request rate at time
-/// scale 1, and a history long enough for the limiter (not its burst) to set the floor.
+/// One series' place in the benchmark: its largest page, and a history long enough for the
+/// limiter (not its burst) to set the floor.
 struct SeriesSpec {
     code: &'static str,
     name: &'static str,
     preset: &'static str,
     page: u32,
-    /// Requests per second the limiter sustains at time scale 1, one register.
-    sustained: f64,
     default_orders: u32,
 }
 
@@ -60,7 +58,6 @@ const SERIES: [SeriesSpec; 4] = [
         name: "K-Series",
         preset: "cafe",
         page: tillbridge_lightspeed::kseries::MAX_PAGE_SIZE,
-        sustained: 5.0,
         default_orders: 60_000,
     },
     SeriesSpec {
@@ -68,7 +65,6 @@ const SERIES: [SeriesSpec; 4] = [
         name: "X-Series",
         preset: "shop",
         page: tillbridge_lightspeed::xseries::PAGE_SIZE,
-        sustained: 350.0 / 300.0,
         default_orders: 60_000,
     },
     SeriesSpec {
@@ -76,7 +72,6 @@ const SERIES: [SeriesSpec; 4] = [
         name: "R-Series",
         preset: "shop",
         page: tillbridge_lightspeed::rseries::PAGE_LIMIT,
-        sustained: 1.0,
         default_orders: 12_000,
     },
     SeriesSpec {
@@ -84,7 +79,6 @@ const SERIES: [SeriesSpec; 4] = [
         name: "O-Series",
         preset: "cafe",
         page: tillbridge_lightspeed::oseries::PAGE_LIMIT,
-        sustained: 5.0,
         default_orders: 20_000,
     },
 ];
@@ -188,7 +182,9 @@ async fn run(opts: &BackfillOptions, specs: &[&SeriesSpec], dir: &Path) -> Resul
             .max(1);
         let floor = tillbridge_sandbox::least_time(spec.code, 1, pages, opts.time_scale)
             .context("the sandbox has no limiter for this series")?;
-        let sustained = pages as f64 / (spec.sustained * opts.time_scale);
+        let sustained = pages as f64
+            / tillbridge_sandbox::sustained_rate(spec.code, 1, opts.time_scale)
+                .context("the sandbox has no limiter for this series")?;
         // The same for every request the hub made (discovery, webhooks, catalog, pages).
         let floor_all =
             tillbridge_sandbox::least_time(spec.code, 1, limited.requests, opts.time_scale)

@@ -27,7 +27,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use tokio::net::TcpListener;
 
-pub use ratelimit::least_time;
+pub use ratelimit::{least_time, sustained_rate};
 pub use world::SandboxClient;
 pub use xseries::WINDOW_SECS as X_WINDOW_SECS;
 

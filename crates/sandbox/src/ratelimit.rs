@@ -40,6 +40,18 @@ impl Bucket {
     }
 }
 
+/// Requests a second the sandbox's limiter for `series` sustains once its burst is spent, for
+/// a merchant with `registers` registers, at `time_scale`. `None` for an unknown series.
+pub fn sustained_rate(series: &str, registers: usize, time_scale: f64) -> Option<f64> {
+    let per_second = match series {
+        "k" | "o" => K_RATE_PER_SEC,
+        "x" => crate::xseries::limit_for(registers) as f64 / crate::xseries::WINDOW_SECS,
+        "r" => crate::rseries::budget(registers).drip,
+        _ => return None,
+    };
+    Some(per_second * time_scale)
+}
+
 /// The least time this sandbox's limiter for `series` (`k`, `x`, `r` or `o`) lets `requests`
 /// requests of one client through, for a merchant with `registers` registers, at `time_scale`:
 /// what goes beyond the burst, at the refill rate. `None` for an unknown series. Benchmarks set
@@ -51,8 +63,9 @@ pub fn least_time(
     time_scale: f64,
 ) -> Option<Duration> {
     let n = requests as f64;
+    let rate = sustained_rate(series, registers, time_scale)?;
     let secs = match series {
-        "k" | "o" => (n - K_BURST).max(0.0) / (K_RATE_PER_SEC * time_scale),
+        "k" | "o" => (n - K_BURST).max(0.0) / rate,
         "x" => {
             // The k-th request (from 0) can go no earlier than ⌊k / limit⌋ windows in.
             let limit = crate::xseries::limit_for(registers) as u64;
@@ -60,8 +73,7 @@ pub fn least_time(
             windows as f64 * crate::xseries::WINDOW_SECS / time_scale
         }
         "r" => {
-            let b = crate::rseries::budget(registers);
-            let bucket = (n - b.size).max(0.0) / (b.drip * time_scale);
+            let bucket = (n - crate::rseries::budget(registers).size).max(0.0) / rate;
             // The burst limiter's one-second windows are not scaled.
             let burst = (requests.saturating_sub(1) / u64::from(crate::rseries::BURST)) as f64;
             bucket.max(burst)
@@ -90,6 +102,8 @@ mod tests {
         assert_eq!(secs("r", 1, 190, 1.0), Some(100.0));
         assert_eq!(secs("r", 1, 190, 100.0), Some(9.0));
         assert_eq!(secs("c", 1, 10, 1.0), None);
+        assert_eq!(sustained_rate("x", 1, 1.0), Some(350.0 / 300.0));
+        assert_eq!(sustained_rate("r", 3, 2.0), Some(4.0));
     }
 
     #[test]
