@@ -89,23 +89,40 @@ impl K {
     /// The token response of a code exchanged for the default scope.
     async fn authorized(&self) -> Value {
         let code = self.code(None).await;
+        self.exchange(&code).await
+    }
+
+    /// The token response of `code`, exchanged with the client's credentials.
+    async fn exchange(&self, code: &str) -> Value {
         let grant = [
             ("grant_type", "authorization_code"),
-            ("code", code.as_str()),
+            ("code", code),
             ("redirect_uri", REDIRECT),
         ];
         self.token(&grant, true).await.1
     }
 
-    async fn stats(&self) -> Value {
+    /// A GET of the control API (`path` from `/_sandbox`).
+    async fn control(&self, path: &str) -> Value {
         self.http
-            .get(format!("{}/_sandbox/stats", self.base))
+            .get(format!("{}{path}", self.base))
             .send()
             .await
             .unwrap()
             .json()
             .await
             .unwrap()
+    }
+
+    /// The control API's view of this test's merchant, or of `suffix` under it.
+    async fn merchant_control(&self, suffix: &str) -> Value {
+        let id = self.merchant["id"].as_str().unwrap();
+        self.control(&format!("/_sandbox/merchants/{id}{suffix}"))
+            .await
+    }
+
+    async fn stats(&self) -> Value {
+        self.control("/_sandbox/stats").await
     }
 
     async fn code(&self, challenge: Option<&str>) -> String {
@@ -447,19 +464,9 @@ async fn financials_page_completely_and_match_the_truth() {
         }
     }
     assert!(pages > 5);
-    let truth: Value = k
-        .http
-        .get(format!(
-            "{}/_sandbox/merchants/{}/truth?from={from}&to={to}",
-            k.base,
-            k.merchant["id"].as_str().unwrap()
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let truth = k
+        .merchant_control(&format!("/truth?from={from}&to={to}"))
+        .await;
     assert_eq!(ids.len() as u64, truth["orders"].as_u64().unwrap());
     assert_eq!(cents, truth["total_minor"].as_i64().unwrap());
 
@@ -575,16 +582,7 @@ impl K {
 
     async fn access_token_for(&self, scope: &str) -> String {
         let code = self.code_for(None, scope).await;
-        let (_, tokens) = self
-            .token(
-                &[
-                    ("grant_type", "authorization_code"),
-                    ("code", &code),
-                    ("redirect_uri", REDIRECT),
-                ],
-                true,
-            )
-            .await;
+        let tokens = self.exchange(&code).await;
         tokens["access_token"].as_str().unwrap().to_owned()
     }
 }
@@ -1005,19 +1003,7 @@ async fn aggregated_sales_sum_to_the_truth_and_lookups_answer_or_404() {
     let k = start(100.0, 3).await;
     let token = k.access_token().await;
     let bl = k.bl();
-    let truth: Value = k
-        .http
-        .get(format!(
-            "{}/_sandbox/merchants/{}/truth",
-            k.base,
-            k.merchant["id"].as_str().unwrap()
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let truth = k.merchant_control("/truth").await;
     let day = truth["financials"]
         .as_array()
         .unwrap()
@@ -1168,19 +1154,7 @@ async fn aggregated_sales_sum_to_the_truth_and_lookups_answer_or_404() {
         )
         .await;
     assert_eq!(status, 400);
-    let detail: Value = k
-        .http
-        .get(format!(
-            "{}/_sandbox/merchants/{}",
-            k.base,
-            k.merchant["id"].as_str().unwrap()
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let detail = k.merchant_control("").await;
     assert_eq!(
         detail["print_messages"][0]["message"],
         "Table 4 asks for the bill"
