@@ -11,6 +11,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
+use tillbridge_engine::connections::ORDERS_JOB;
 use tillbridge_engine::Clock;
 use tillbridge_sandbox::{Sandbox, SandboxConfig};
 use tokio::net::TcpListener;
@@ -317,6 +318,37 @@ pub(crate) async fn connect_and_map(
         .await?;
     }
     Ok(connection)
+}
+
+/// The orders the connection has synced once every one of its orders streams is incremental,
+/// `None` while one still backfills; an error if the connection stopped (needs
+/// re-authorization or was disabled).
+pub(crate) async fn backfilled_orders(
+    api: &ApiClient,
+    merchant_id: &str,
+    connection_id: &str,
+) -> Result<Option<i64>> {
+    let list = api
+        .get(&format!("/api/v1/merchants/{merchant_id}/connections"))
+        .await?;
+    let connection = list["connections"]
+        .as_array()
+        .and_then(|l| l.iter().find(|c| c["id"] == connection_id))
+        .with_context(|| format!("connection {connection_id} is gone"))?;
+    if connection["status"] == "needs_reauth" || connection["status"] == "disabled" {
+        bail!(
+            "the connection stopped during the backfill: {}",
+            connection["last_error"]
+        );
+    }
+    let mut streams = connection["streams"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|s| s["kind"] == ORDERS_JOB)
+        .peekable();
+    let done = streams.peek().is_some() && streams.all(|s| s["phase"] == "incremental");
+    Ok(done.then(|| connection["orders_synced"].as_i64().unwrap_or(0)))
 }
 
 /// $1 per $10 (before tax), three spend tiers, and a Hot Drinks punch card, set before the
@@ -655,6 +687,28 @@ pub(crate) fn sandbox_hub_config(
     backfill_days: u32,
     data_dir: &std::path::Path,
 ) -> Result<Config> {
+    let vars = sandbox_hub_env(sandbox_url, clients, database_url, backfill_days, data_dir)?;
+    Config::load_with(None, |name| {
+        vars.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.clone())
+            .or_else(|| {
+                std::env::var(name)
+                    .ok()
+                    .filter(|_| name == "TILLBRIDGE_MASTER_KEY" || name == "TILLBRIDGE_LOG")
+            })
+    })
+}
+
+/// The `TILLBRIDGE_*` variables of [`sandbox_hub_config`], for a hub run as a process of its
+/// own.
+pub(crate) fn sandbox_hub_env(
+    sandbox_url: &str,
+    clients: &Value,
+    database_url: &str,
+    backfill_days: u32,
+    data_dir: &std::path::Path,
+) -> Result<Vec<(&'static str, String)>> {
     let client = |series: &str| -> Result<Value> {
         clients["clients"]
             .as_array()
@@ -662,32 +716,71 @@ pub(crate) fn sandbox_hub_config(
             .cloned()
             .with_context(|| format!("the sandbox has no {series} client"))
     };
-    let (k, x, r, o) = (client("k")?, client("x")?, client("r")?, client("o")?);
-    let text = |v: &Value, f: &str| v[f].as_str().map(str::to_owned);
-    Config::load_with(None, |name| match name {
-        "TILLBRIDGE_DATABASE_URL" => Some(database_url.to_owned()),
-        "TILLBRIDGE_KSERIES_BASE_URL" => Some(format!("{sandbox_url}/kseries")),
-        "TILLBRIDGE_KSERIES_CLIENT_ID" => text(&k, "client_id"),
-        "TILLBRIDGE_KSERIES_CLIENT_SECRET" => text(&k, "client_secret"),
-        "TILLBRIDGE_XSERIES_AUTHORIZE_URL" => Some(format!("{sandbox_url}/xseries/connect")),
-        "TILLBRIDGE_XSERIES_STORE_BASE" => Some(format!("{sandbox_url}/xseries/{{domain_prefix}}")),
-        "TILLBRIDGE_XSERIES_CLIENT_ID" => text(&x, "client_id"),
-        "TILLBRIDGE_XSERIES_CLIENT_SECRET" => text(&x, "client_secret"),
-        "TILLBRIDGE_RSERIES_AUTHORIZE_URL" => {
-            Some(format!("{sandbox_url}/rseries/auth/oauth/authorize"))
+    let mut vars = vec![
+        ("TILLBRIDGE_DATABASE_URL", database_url.to_owned()),
+        (
+            "TILLBRIDGE_KSERIES_BASE_URL",
+            format!("{sandbox_url}/kseries"),
+        ),
+        (
+            "TILLBRIDGE_XSERIES_AUTHORIZE_URL",
+            format!("{sandbox_url}/xseries/connect"),
+        ),
+        (
+            "TILLBRIDGE_XSERIES_STORE_BASE",
+            format!("{sandbox_url}/xseries/{{domain_prefix}}"),
+        ),
+        (
+            "TILLBRIDGE_RSERIES_AUTHORIZE_URL",
+            format!("{sandbox_url}/rseries/auth/oauth/authorize"),
+        ),
+        (
+            "TILLBRIDGE_RSERIES_TOKEN_URL",
+            format!("{sandbox_url}/rseries/auth/oauth/token"),
+        ),
+        (
+            "TILLBRIDGE_RSERIES_API_BASE",
+            format!("{sandbox_url}/rseries/API/V3"),
+        ),
+        (
+            "TILLBRIDGE_OSERIES_BASE_URL",
+            format!("{sandbox_url}/oseries"),
+        ),
+        ("TILLBRIDGE_BACKFILL_DAYS", backfill_days.to_string()),
+        ("TILLBRIDGE_ALERT_RECIPIENTS", "owner@demo.example".into()),
+        (
+            "TILLBRIDGE_MAIL_OUTBOX_DIR",
+            data_dir.join("outbox").display().to_string(),
+        ),
+    ];
+    for (series, id_var, secret_var) in [
+        (
+            "k",
+            "TILLBRIDGE_KSERIES_CLIENT_ID",
+            "TILLBRIDGE_KSERIES_CLIENT_SECRET",
+        ),
+        (
+            "x",
+            "TILLBRIDGE_XSERIES_CLIENT_ID",
+            "TILLBRIDGE_XSERIES_CLIENT_SECRET",
+        ),
+        (
+            "r",
+            "TILLBRIDGE_RSERIES_CLIENT_ID",
+            "TILLBRIDGE_RSERIES_CLIENT_SECRET",
+        ),
+        (
+            "o",
+            "TILLBRIDGE_OSERIES_CLIENT_ID",
+            "TILLBRIDGE_OSERIES_CLIENT_SECRET",
+        ),
+    ] {
+        let c = client(series)?;
+        for (var, field) in [(id_var, "client_id"), (secret_var, "client_secret")] {
+            if let Some(v) = c[field].as_str() {
+                vars.push((var, v.to_owned()));
+            }
         }
-        "TILLBRIDGE_RSERIES_TOKEN_URL" => Some(format!("{sandbox_url}/rseries/auth/oauth/token")),
-        "TILLBRIDGE_RSERIES_API_BASE" => Some(format!("{sandbox_url}/rseries/API/V3")),
-        "TILLBRIDGE_RSERIES_CLIENT_ID" => text(&r, "client_id"),
-        "TILLBRIDGE_RSERIES_CLIENT_SECRET" => text(&r, "client_secret"),
-        "TILLBRIDGE_OSERIES_BASE_URL" => Some(format!("{sandbox_url}/oseries")),
-        "TILLBRIDGE_OSERIES_CLIENT_ID" => text(&o, "client_id"),
-        "TILLBRIDGE_OSERIES_CLIENT_SECRET" => text(&o, "client_secret"),
-        "TILLBRIDGE_BACKFILL_DAYS" => Some(backfill_days.to_string()),
-        "TILLBRIDGE_ALERT_RECIPIENTS" => Some("owner@demo.example".into()),
-        "TILLBRIDGE_MAIL_OUTBOX_DIR" => Some(data_dir.join("outbox").display().to_string()),
-        other => std::env::var(other)
-            .ok()
-            .filter(|_| other == "TILLBRIDGE_MASTER_KEY" || other == "TILLBRIDGE_LOG"),
-    })
+    }
+    Ok(vars)
 }

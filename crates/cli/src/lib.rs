@@ -4,7 +4,9 @@
 pub mod bench;
 pub mod bench_backfill;
 pub mod bench_dashboard;
+pub mod bench_ingest;
 pub mod bench_labor;
+pub mod bench_memory;
 pub mod client;
 pub mod config;
 pub mod demo;

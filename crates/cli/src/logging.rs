@@ -13,3 +13,10 @@ pub fn init(format: &str, level: &str) {
         builder.try_init()
     };
 }
+
+/// Logging for the one-shot commands (benchmarks, imports) that print their own results:
+/// warnings only, unless `TILLBRIDGE_LOG` asks for more.
+pub fn init_quiet() {
+    let level = std::env::var("TILLBRIDGE_LOG").unwrap_or_else(|_| "warn,sqlx=error".to_owned());
+    init("text", &level);
+}

@@ -182,6 +182,51 @@ enum BenchWhat {
         #[arg(long, default_value_t = 7)]
         seed: u64,
     },
+    /// Webhook deliveries accepted durably per second and their latency (beside a bare HTTP
+    /// handler measured in the same run by the same load generator).
+    Ingest {
+        /// Timed deliveries per round and target.
+        #[arg(long, default_value_t = 5_000)]
+        requests: usize,
+        /// Requests in flight at once.
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+        /// Rounds, alternating between the bare handler and the hub.
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+        /// A database to run on instead of a fresh SQLite file (e.g. a PostgreSQL URL).
+        #[arg(long)]
+        database_url: Option<String>,
+        /// Also write the figures here as JSON.
+        #[arg(long)]
+        json: Option<PathBuf>,
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+    },
+    /// Resident memory of `tillbridge serve` in a process of its own: idle, and its peak
+    /// through a first backfill from a sandbox process (beside the idle sandbox, read in the
+    /// same run).
+    Memory {
+        /// The series whose history is backfilled: k, x, r or o.
+        #[arg(long, default_value = "k")]
+        series: String,
+        #[arg(long, default_value_t = 1_000_000)]
+        orders: u32,
+        /// Days the history spans (the sandbox makes at most 5,000 sales a day).
+        #[arg(long, default_value_t = 365)]
+        days: u32,
+        /// Seconds each process is left alone before its idle figure is read.
+        #[arg(long, default_value_t = 5)]
+        idle_secs: u64,
+        /// A database to run on instead of a fresh SQLite file (e.g. a PostgreSQL URL).
+        #[arg(long)]
+        database_url: Option<String>,
+        /// Also write the figures here as JSON.
+        #[arg(long)]
+        json: Option<PathBuf>,
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -295,7 +340,7 @@ async fn main() -> Result<()> {
                     seed,
                 },
         } => {
-            logging::init("text", "warn,sqlx=error");
+            logging::init_quiet();
             if sales == 0 || members == 0 || rfm_members == 0 {
                 anyhow::bail!("--sales, --members and --rfm-members must be at least 1");
             }
@@ -321,7 +366,7 @@ async fn main() -> Result<()> {
                     seed,
                 },
         } => {
-            logging::init("text", "warn,sqlx=error");
+            logging::init_quiet();
             tillbridge::bench_dashboard::dashboard(tillbridge::bench_dashboard::DashboardOptions {
                 members,
                 sales_per_day,
@@ -343,7 +388,7 @@ async fn main() -> Result<()> {
                     seed,
                 },
         } => {
-            logging::init("text", "warn,sqlx=error");
+            logging::init_quiet();
             tillbridge::bench_labor::labor(tillbridge::bench_labor::LaborOptions {
                 departments,
                 days,
@@ -366,7 +411,7 @@ async fn main() -> Result<()> {
                     seed,
                 },
         } => {
-            logging::init("text", "warn,sqlx=error");
+            logging::init_quiet();
             if orders == Some(0) {
                 anyhow::bail!("--orders must be at least 1");
             }
@@ -375,6 +420,52 @@ async fn main() -> Result<()> {
                 orders,
                 days,
                 time_scale,
+                database_url,
+                json,
+                seed,
+            })
+            .await
+        }
+        Command::Bench {
+            what:
+                BenchWhat::Ingest {
+                    requests,
+                    concurrency,
+                    rounds,
+                    database_url,
+                    json,
+                    seed,
+                },
+        } => {
+            logging::init_quiet();
+            tillbridge::bench_ingest::ingest(tillbridge::bench_ingest::IngestOptions {
+                requests,
+                concurrency,
+                rounds,
+                database_url,
+                json,
+                seed,
+            })
+            .await
+        }
+        Command::Bench {
+            what:
+                BenchWhat::Memory {
+                    series,
+                    orders,
+                    days,
+                    idle_secs,
+                    database_url,
+                    json,
+                    seed,
+                },
+        } => {
+            logging::init_quiet();
+            tillbridge::bench_memory::memory(tillbridge::bench_memory::MemoryOptions {
+                series,
+                orders,
+                days,
+                idle_secs,
                 database_url,
                 json,
                 seed,
