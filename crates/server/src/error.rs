@@ -59,6 +59,10 @@ impl From<EngineError> for ApiError {
             e @ (EngineError::Provider(_) | EngineError::Mapping(_)) => {
                 ApiError::new(StatusCode::BAD_GATEWAY, "provider_error", e.to_string())
             }
+            e @ EngineError::Store(tillbridge_store::StoreError::Busy(_)) => {
+                tracing::warn!(error = %e, "answered 503");
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", e.to_string())
+            }
             e => {
                 tracing::error!(error = %e, "internal error");
                 ApiError::new(

@@ -12,6 +12,8 @@ pub enum StoreError {
     InvalidUrl { url: String, detail: String },
     #[error("stored data could not be read: {0}")]
     Corrupt(String),
+    #[error("the database stayed busy with other writes for {0:?}; try again")]
+    Busy(std::time::Duration),
 }
 
 impl StoreError {

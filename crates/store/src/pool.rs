@@ -1,12 +1,51 @@
 use crate::{Result, StoreError};
 use sqlx::any::{install_default_drivers, AnyPoolOptions};
-use sqlx::{Any, AnyPool, Executor};
+use sqlx::{Any, AnyConnection, AnyPool, Executor};
+use std::ops::{Deref, DerefMut};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::{Mutex, OwnedMutexGuard};
 
-/// A write transaction. On SQLite it is opened with `BEGIN IMMEDIATE`, so writers queue on the
-/// database lock (with a busy timeout) instead of failing when a read upgrades to a write.
-pub type Tx = sqlx::Transaction<'static, Any>;
+/// How long a SQLite writer waits for its turn: in this process's queue, then on the database
+/// lock (`busy_timeout`, for writers in other processes).
+const SQLITE_WRITE_WAIT: Duration = Duration::from_secs(30);
+
+/// A write transaction (or, from [`Store::begin_snapshot`], a read-only one); derefs to
+/// [`AnyConnection`]. On SQLite a write transaction is opened with `BEGIN IMMEDIATE`, so
+/// writers queue on the database lock instead of failing when a read upgrades to a write, and
+/// it holds the process's write turn until it ends: the process's other writers wait for it
+/// in order, and are handed the turn at once, instead of polling the lock in SQLite's busy
+/// handler (which sleeps 1, 2, 5, 10 … ms between tries).
+pub struct Tx {
+    inner: sqlx::Transaction<'static, Any>,
+    /// Released after `inner` is committed, rolled back or dropped (fields drop in order).
+    _turn: Option<OwnedMutexGuard<()>>,
+}
+
+impl Tx {
+    pub async fn commit(self) -> std::result::Result<(), sqlx::Error> {
+        self.inner.commit().await
+    }
+
+    pub async fn rollback(self) -> std::result::Result<(), sqlx::Error> {
+        self.inner.rollback().await
+    }
+}
+
+impl Deref for Tx {
+    type Target = AnyConnection;
+
+    fn deref(&self) -> &AnyConnection {
+        &self.inner
+    }
+}
+
+impl DerefMut for Tx {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        &mut self.inner
+    }
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
@@ -18,6 +57,8 @@ pub enum Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// SQLite: the process's write turn (see [`Tx`]).
+    write_turn: Option<Arc<Mutex<()>>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -66,7 +107,11 @@ impl Store {
                 .acquire_timeout(Duration::from_secs(60))
                 .after_connect(|conn, _| {
                     Box::pin(async move {
-                        conn.execute("PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 30000; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;").await?;
+                        let pragmas = format!(
+                            "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = {}; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+                            SQLITE_WRITE_WAIT.as_millis()
+                        );
+                        conn.execute(pragmas.as_str()).await?;
                         Ok(())
                     })
                 })
@@ -75,6 +120,7 @@ impl Store {
             Ok(Store {
                 pool,
                 backend: Backend::Sqlite,
+                write_turn: Some(Arc::new(Mutex::new(()))),
             })
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let pool = AnyPoolOptions::new()
@@ -85,6 +131,7 @@ impl Store {
             Ok(Store {
                 pool,
                 backend: Backend::Postgres,
+                write_turn: None,
             })
         } else {
             Err(invalid(
@@ -109,16 +156,25 @@ impl Store {
 
     /// Begins a write transaction.
     pub async fn begin(&self) -> Result<Tx> {
-        Ok(match self.backend {
+        let turn = match &self.write_turn {
+            Some(turn) => Some(
+                tokio::time::timeout(SQLITE_WRITE_WAIT, turn.clone().lock_owned())
+                    .await
+                    .map_err(|_| StoreError::Busy(SQLITE_WRITE_WAIT))?,
+            ),
+            None => None,
+        };
+        let inner = match self.backend {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.pool.begin().await?,
-        })
+        };
+        Ok(Tx { inner, _turn: turn })
     }
 
     /// Begins a read-only transaction that sees one snapshot of the database throughout, so
     /// reads of several tables see a write in all of them or in none.
     pub async fn begin_snapshot(&self) -> Result<Tx> {
-        Ok(match self.backend {
+        let inner = match self.backend {
             // In WAL mode a read transaction keeps the snapshot its first read took.
             Backend::Sqlite => self.pool.begin_with("BEGIN DEFERRED").await?,
             Backend::Postgres => {
@@ -126,7 +182,8 @@ impl Store {
                     .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
                     .await?
             }
-        })
+        };
+        Ok(Tx { inner, _turn: None })
     }
 
     /// A pooled connection for reads and single-statement writes.
