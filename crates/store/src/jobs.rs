@@ -118,6 +118,23 @@ pub async fn count_due(c: &mut Conn, now: i64) -> Result<i64> {
     .await?)
 }
 
+/// A connection's jobs that are queued and due (what a "sync now" has scheduled).
+pub async fn count_due_for_connection(
+    c: &mut Conn,
+    merchant_id: &str,
+    connection_id: &str,
+    now: i64,
+) -> Result<i64> {
+    Ok(sqlx::query_scalar(
+        "SELECT COUNT(*) FROM jobs WHERE merchant_id = $1 AND connection_id = $2 AND state = 'queued' AND run_after <= $3",
+    )
+    .bind(merchant_id)
+    .bind(connection_id)
+    .bind(now)
+    .fetch_one(c)
+    .await?)
+}
+
 /// A job's saved position and progress.
 pub struct Progress<'a> {
     pub checkpoint: &'a serde_json::Value,
@@ -249,14 +266,16 @@ pub async fn orders_synced_until(
     Ok(row.map(|r| r.try_get("until")).transpose()?)
 }
 
-/// Makes a connection's jobs due now (sync now), resuming paused ones.
+/// Makes a connection's jobs due now (sync now), resuming paused ones. A job already queued
+/// and due is left as it is: under a burst of webhooks only the first writes (and, on
+/// PostgreSQL, locks) the connection's job rows.
 pub async fn wake_connection(
     c: &mut Conn,
     merchant_id: &str,
     connection_id: &str,
     now: i64,
 ) -> Result<u64> {
-    Ok(sqlx::query("UPDATE jobs SET state = 'queued', run_after = $3, updated_at = $3 WHERE merchant_id = $1 AND connection_id = $2 AND state IN ('queued', 'paused', 'failed')")
+    Ok(sqlx::query("UPDATE jobs SET state = 'queued', run_after = $3, updated_at = $3 WHERE merchant_id = $1 AND connection_id = $2 AND (state IN ('paused', 'failed') OR (state = 'queued' AND run_after > $3))")
         .bind(merchant_id)
         .bind(connection_id)
         .bind(now)

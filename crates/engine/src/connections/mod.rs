@@ -621,12 +621,12 @@ impl Engine {
         Ok(logs::list(&mut c, merchant_id, connection_id).await?)
     }
 
-    /// Sync now: makes the connection's streams due immediately.
+    /// Sync now: makes the connection's streams due immediately; returns how many are due.
     pub async fn sync_now(
         &self,
         merchant_id: &str,
         connection_id: &str,
-    ) -> Result<u64, EngineError> {
+    ) -> Result<i64, EngineError> {
         let row = self.connection_row(merchant_id, connection_id).await?;
         if row.status == status::DISABLED {
             return Err(EngineError::Disabled(connection_id.to_owned()));
@@ -634,8 +634,10 @@ impl Engine {
         if row.status == status::NEEDS_REAUTH {
             return Err(EngineError::NeedsReauth(connection_id.to_owned()));
         }
+        let now = self.now_ms();
         let mut c = self.conn().await?;
-        Ok(jobs::wake_connection(&mut c, merchant_id, connection_id, self.now_ms()).await?)
+        jobs::wake_connection(&mut c, merchant_id, connection_id, now).await?;
+        Ok(jobs::count_due_for_connection(&mut c, merchant_id, connection_id, now).await?)
     }
 }
 
