@@ -37,7 +37,7 @@ pub(crate) struct Inner {
     pub refresh_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     pub consumers: std::sync::RwLock<Vec<Arc<dyn crate::consumers::Consumer>>>,
     /// Set when the process begins to stop: long jobs hand themselves back at the next page.
-    pub stopping: std::sync::atomic::AtomicBool,
+    pub stopping: tokio::sync::watch::Sender<bool>,
     /// Worker loops started in this process, and those still running.
     pub workers_started: std::sync::atomic::AtomicUsize,
     pub workers_alive: Arc<std::sync::atomic::AtomicUsize>,
@@ -69,7 +69,7 @@ impl Engine {
                 o_clients: Mutex::new(HashMap::new()),
                 refresh_locks: Mutex::new(HashMap::new()),
                 consumers: std::sync::RwLock::new(Vec::new()),
-                stopping: std::sync::atomic::AtomicBool::new(false),
+                stopping: tokio::sync::watch::Sender::new(false),
                 workers_started: std::sync::atomic::AtomicUsize::new(0),
                 workers_alive: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
             }),
@@ -99,19 +99,20 @@ impl Engine {
     /// Asks running jobs to stop after the page they are writing; their workers hand them back
     /// to the queue, due at once, for another process to continue.
     pub fn begin_shutdown(&self) {
-        self.inner
-            .stopping
-            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.inner.stopping.send_replace(true);
+    }
+
+    /// Resolves once [`Engine::begin_shutdown`] was called.
+    pub(crate) async fn stopped(&self) {
+        let mut rx = self.inner.stopping.subscribe();
+        // The sender lives as long as the engine, so the wait ends only by the flag.
+        let _ = rx.wait_for(|stopping| *stopping).await;
     }
 
     /// `ShuttingDown` once [`Engine::begin_shutdown`] was called; jobs check it between
     /// committed pages.
     pub(crate) fn continue_unless_stopping(&self) -> Result<(), EngineError> {
-        if self
-            .inner
-            .stopping
-            .load(std::sync::atomic::Ordering::SeqCst)
-        {
+        if *self.inner.stopping.borrow() {
             Err(EngineError::ShuttingDown)
         } else {
             Ok(())

@@ -13,6 +13,9 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::Instrument;
 
+/// How long a job in hand may take to reach its next page once shutdown begins.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
 /// What happened to one claimed job.
 #[derive(Debug, Clone)]
 pub struct JobReport {
@@ -36,7 +39,7 @@ impl Engine {
         let span = tracing::info_span!("job", job_id = %job.id, kind = %job.kind, connection_id = %job.connection_id, stream = %job.stream_key);
         tracing::debug!(parent: &span, attempt = job.attempts, "job claimed");
         let heartbeat = self.spawn_heartbeat(&job);
-        let result = async {
+        let work = async {
             match job.kind.as_str() {
                 ORDERS_JOB => match self
                     .connection_row(&job.merchant_id, &job.connection_id)
@@ -54,8 +57,18 @@ impl Engine {
                 other => Err(EngineError::Invalid(format!("unknown job kind `{other}`"))),
             }
         }
-        .instrument(span)
-        .await;
+        .instrument(span);
+        // A job stops at its next page once shutdown begins; one that waits longer (a pacer
+        // holding requests for a rate-limit window, a retry backoff) is dropped after a grace
+        // period, as a crash would drop it, and handed back: every job resumes from what it
+        // committed.
+        let result = tokio::select! {
+            r = work => r,
+            () = async {
+                self.stopped().await;
+                tokio::time::sleep(SHUTDOWN_GRACE).await;
+            } => Err(EngineError::ShuttingDown),
+        };
         heartbeat.abort();
         let report = JobReport {
             job_id: job.id.clone(),

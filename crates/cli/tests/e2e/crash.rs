@@ -749,6 +749,74 @@ async fn sigterm_mid_backfill_hands_the_job_to_another_worker_postgres() {
     sigterm_hands_over(Backend::Postgres).await;
 }
 
+/// SIGTERM while a sync waits out a 429 whose `Retry-After` is ten minutes: the job cannot
+/// reach its next page, so after the shutdown grace it is dropped and handed back (queued, no
+/// lease), and the process exits long before the wait would have ended.
+async fn sigterm_mid_wait_hands_back(backend: Backend) {
+    let Some(db) = Db::create(backend).await else {
+        return;
+    };
+    let sb = start_sandbox(1.0).await;
+    let sm = sb.merchant(2, 5).await;
+    let env = hub_env(&sb, &db, 30);
+    let log = db.dir().join("server.log");
+    let port = free_port();
+    let (mut proc, api, _key, m) = hub_with_merchant(&env, &log, port).await;
+    let (c, _) = connect_and_map(&api, &sm, &m).await;
+    backfill_matches_truth_once(&api, &m, &sb, &sm).await;
+
+    sb.fault(json!({ "kind": "rate_limit_storm", "retry_after": 600, "merchant": sm["id"] }))
+        .await;
+    api.post(
+        &format!("/api/v1/merchants/{m}/connections/{c}/sync"),
+        &json!({}),
+    )
+    .await
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !std::fs::read_to_string(&log)
+        .unwrap()
+        .contains("throttled by Lightspeed, waiting")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the sync never met the storm; see {}",
+            log.display()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    terminate(&proc.child).await;
+    let exit = tokio::time::timeout(Duration::from_secs(60), proc.child.wait())
+        .await
+        .expect("the server waited out the ten-minute Retry-After instead of stopping")
+        .unwrap();
+    assert!(exit.success(), "a clean exit: {exit}");
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("job handed back at shutdown"), "{text}");
+
+    let store = tillbridge_store::Store::connect(&db.url).await.unwrap();
+    let mut conn_db = store.conn().await.unwrap();
+    let jobs = tillbridge_store::jobs::list_for_connection(&mut conn_db, &m, &c)
+        .await
+        .unwrap();
+    drop(conn_db);
+    store.close().await;
+    for job in &jobs {
+        assert_eq!(job.lease_owner, None, "{job:?}");
+        assert_ne!(job.state, "running", "{job:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_during_a_long_rate_limit_wait_hands_the_job_back_sqlite() {
+    sigterm_mid_wait_hands_back(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_during_a_long_rate_limit_wait_hands_the_job_back_postgres() {
+    sigterm_mid_wait_hands_back(Backend::Postgres).await;
+}
+
 /// Two `serve --workers-only` processes over one PostgreSQL start together on 10,000 due jobs
 /// (2,500 merchants × their four event consumers, each merchant with four new events). Each
 /// event reaches the app's endpoint exactly once, every consumer handles every event, and
