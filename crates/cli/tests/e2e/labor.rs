@@ -9,7 +9,7 @@ const WEEK_FROM: &str = "2026-10-19";
 const WEEK_UNTIL: &str = "2026-10-25";
 
 /// The fields every test department fills; the Shop keeps Transactions as a daily total.
-fn fields(hourly_transactions: bool) -> Value {
+pub(crate) fn fields(hourly_transactions: bool) -> Value {
     json!([
         { "number": "5266", "name": "Omsætning brutto", "field_type": "gross_sales", "hourly": true },
         { "number": "5267", "name": "Omsætning netto", "field_type": "net_sales", "hourly": true },
@@ -42,7 +42,7 @@ fn truth_value(h: &Value, field: &str, excl: bool) -> i64 {
     }
 }
 
-type Grid = BTreeMap<(String, String, Option<u32>, String), i64>;
+pub(crate) type Grid = BTreeMap<(String, String, Option<u32>, String), i64>;
 
 /// What sandbox `/truth` says each department's weekly balance holds, computed here from the
 /// per-register UTC hours: local hour in Copenhagen, business days starting at 05:00.
@@ -51,8 +51,23 @@ fn expected(
     departments: &[(String, String, Option<String>, bool)],
     excl: bool,
 ) -> Grid {
-    let from: NaiveDate = WEEK_FROM.parse().unwrap();
-    let until: NaiveDate = WEEK_UNTIL.parse().unwrap();
+    expected_between(
+        truth,
+        departments,
+        excl,
+        WEEK_FROM.parse().unwrap(),
+        WEEK_UNTIL.parse().unwrap(),
+    )
+}
+
+/// [`expected`] for the business dates `from..=until`.
+pub(crate) fn expected_between(
+    truth: &Value,
+    departments: &[(String, String, Option<String>, bool)],
+    excl: bool,
+    from: NaiveDate,
+    until: NaiveDate,
+) -> Grid {
     let mut grid = Grid::new();
     for (dept, _, _, hourly_tx) in departments {
         if !hourly_tx {
@@ -101,16 +116,33 @@ fn expected(
 }
 
 async fn balance(w: &World, m: &str, dept: &str) -> Value {
+    balance_between(w, m, dept, WEEK_FROM, WEEK_UNTIL).await
+}
+
+async fn balance_between(w: &World, m: &str, dept: &str, from: &str, until: &str) -> Value {
     w.api
-        .get(&format!("/api/v1/merchants/{m}/labor/departments/{dept}/balance?from={WEEK_FROM}&until={WEEK_UNTIL}"))
+        .get(&format!(
+            "/api/v1/merchants/{m}/labor/departments/{dept}/balance?from={from}&until={until}"
+        ))
         .await
         .unwrap()
 }
 
 async fn ours(w: &World, m: &str, departments: &[(String, String, Option<String>, bool)]) -> Grid {
+    ours_between(w, m, departments, WEEK_FROM, WEEK_UNTIL).await
+}
+
+/// The departments' balances for the business dates `from..=until`, as a grid.
+pub(crate) async fn ours_between(
+    w: &World,
+    m: &str,
+    departments: &[(String, String, Option<String>, bool)],
+    from: &str,
+    until: &str,
+) -> Grid {
     let mut grid = Grid::new();
     for (dept, ..) in departments {
-        let b = balance(w, m, dept).await;
+        let b = balance_between(w, m, dept, from, until).await;
         for day in b["days"].as_array().unwrap() {
             for v in day["values"].as_array().unwrap() {
                 grid.insert(
@@ -128,7 +160,7 @@ async fn ours(w: &World, m: &str, departments: &[(String, String, Option<String>
     grid
 }
 
-fn assert_same(ours: &Grid, want: &Grid) {
+pub(crate) fn assert_same(ours: &Grid, want: &Grid) {
     for (k, v) in want {
         assert_eq!(ours.get(k), Some(v), "{k:?}");
     }
@@ -137,7 +169,7 @@ fn assert_same(ours: &Grid, want: &Grid) {
     }
 }
 
-async fn import(w: &World, m: &str, body: Value) -> Value {
+pub(crate) async fn import(w: &World, m: &str, body: Value) -> Value {
     let started = w
         .api
         .post(&format!("/api/v1/merchants/{m}/labor/imports"), &body)

@@ -24,7 +24,7 @@ async fn all_orders(w: &World, m: &str) -> Vec<Value> {
 /// What "earn 1.00 per whole 10.00 spent, before tax" gives `email`'s purchases, computed
 /// independently from the synced orders: per purchase (a sale and its refunds and voids on one
 /// connection), Σ net amounts of lines that are not voided.
-async fn expected_credit(w: &World, m: &str, email: &str) -> i64 {
+pub(crate) async fn expected_credit(w: &World, m: &str, email: &str) -> i64 {
     let orders = all_orders(w, m).await;
     let mut net: BTreeMap<(String, String), i64> = BTreeMap::new();
     let mut members_sales = std::collections::BTreeSet::new();
@@ -279,7 +279,7 @@ pub(crate) fn sku(sm: &Value, category: &str, nth: usize) -> String {
         .to_owned()
 }
 
-async fn coffee_card(w: &World, m: &str, id: &str) -> Value {
+pub(crate) async fn coffee_card(w: &World, m: &str, id: &str) -> Value {
     let cards = w
         .api
         .get(&format!("/api/v1/merchants/{m}/members/{id}/cards"))
