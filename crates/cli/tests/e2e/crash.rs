@@ -749,6 +749,140 @@ async fn sigterm_mid_backfill_hands_the_job_to_another_worker_postgres() {
     sigterm_hands_over(Backend::Postgres).await;
 }
 
+/// `kill -9` of the server while a historical labor import of 360 days runs (several times,
+/// each followed by a restart): the import finishes, every department day is announced once,
+/// and the balances equal what sandbox `/truth` implies.
+async fn killed_mid_import(backend: Backend) {
+    let Some(db) = Db::create(backend).await else {
+        return;
+    };
+    let sb = start_sandbox(1.0).await;
+    let sm = sb.merchant(398, 25).await;
+    let env = hub_env(&sb, &db, 400);
+    let log = db.dir().join("server.log");
+    let port = free_port();
+    let (mut proc, api, _key, m) = hub_with_merchant(&env, &log, port).await;
+    let (c, _) = connect_and_map(&api, &sm, &m).await;
+    backfill_matches_truth_once(&api, &m, &sb, &sm).await;
+    api.put(
+        &format!("/api/v1/merchants/{m}/labor/settings"),
+        &json!({ "enabled": true, "connection_id": c }),
+    )
+    .await
+    .unwrap();
+    let mut departments = Vec::new();
+    for (i, loc) in sm["locations"].as_array().unwrap().iter().enumerate() {
+        let location = loc["id"].as_str().unwrap().to_owned();
+        let d = api
+            .post(
+                &format!("/api/v1/merchants/{m}/labor/departments"),
+                &json!({
+                    "name": format!("Department {i}"), "timezone": "Europe/Copenhagen",
+                    "business_day_start": "05:00", "client_number": location, "terminals": [],
+                    "fields": crate::labor::fields(true),
+                }),
+            )
+            .await
+            .unwrap();
+        departments.push((d["id"].as_str().unwrap().to_owned(), location, None, true));
+    }
+    let today = (chrono::Utc::now()
+        .with_timezone(&chrono_tz::Europe::Copenhagen)
+        .naive_local()
+        - chrono::Duration::hours(5))
+    .date();
+    let until = today - chrono::Duration::days(1);
+    let from = until - chrono::Duration::days(359);
+    let started = api
+        .post(
+            &format!("/api/v1/merchants/{m}/labor/imports"),
+            &json!({ "from": from.to_string(), "until": until.to_string() }),
+        )
+        .await
+        .unwrap();
+    let path = format!(
+        "/api/v1/merchants/{m}/labor/imports/{}",
+        started["id"].as_str().unwrap()
+    );
+    let total = 360 * departments.len() as i64;
+
+    // Kill -9 whenever the import has moved on since the last kill, a few times.
+    let mut kills = 0;
+    let mut last_seen = 0;
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        let import = api.get(&path).await.unwrap()["import"].clone();
+        assert_eq!(import["days_total"], total, "{import}");
+        let done = import["days_done"].as_i64().unwrap();
+        if import["state"] == "succeeded" {
+            break;
+        }
+        if kills < 2 && done > last_seen && done < total {
+            proc.child.start_kill().unwrap();
+            proc.child.wait().await.unwrap();
+            kills += 1;
+            last_seen = done;
+            proc = serve(&env, &log, port).await;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the import did not finish: {import}; see {}",
+            log.display()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        kills >= 1,
+        "the server was never killed mid-import (import too fast?)"
+    );
+    let import = api.get(&path).await.unwrap()["import"].clone();
+    assert_eq!(import["days_done"], total, "{import}");
+
+    let truth = sb.truth(&sm).await;
+    let want = crate::labor::expected_between(&truth, &departments, false, from, until);
+    assert!(want.len() > 1000, "the days have data: {}", want.len());
+    crate::labor::assert_same(
+        &crate::labor::ours_between(
+            &api,
+            &m,
+            &departments,
+            &from.to_string(),
+            &until.to_string(),
+        )
+        .await,
+        &want,
+    );
+    let mut announced = 0;
+    let mut after = 0;
+    loop {
+        let page = api
+            .get(&format!(
+                "/api/v1/merchants/{m}/events?type=labor.day_imported&limit=1000&after={after}"
+            ))
+            .await
+            .unwrap();
+        let events = page["events"].as_array().unwrap();
+        if events.is_empty() {
+            break;
+        }
+        announced += events.len() as i64;
+        after = page["next_after"].as_i64().unwrap();
+    }
+    assert_eq!(announced, total, "each department day was announced once");
+    proc.child.start_kill().unwrap();
+    proc.child.wait().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_mid_labor_import_finishes_without_duplicates_sqlite() {
+    killed_mid_import(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_mid_labor_import_finishes_without_duplicates_postgres() {
+    killed_mid_import(Backend::Postgres).await;
+}
+
 /// SIGTERM while a sync waits out a 429 whose `Retry-After` is ten minutes: the job cannot
 /// reach its next page, so after the shutdown grace it is dropped and handed back (queued, no
 /// lease), and the process exits long before the wait would have ended.

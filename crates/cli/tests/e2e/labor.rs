@@ -4,6 +4,7 @@ use chrono::{DateTime, Duration, NaiveDate, Timelike, Utc};
 use chrono_tz::Europe::Copenhagen;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
+use tillbridge::client::ApiClient;
 
 const WEEK_FROM: &str = "2026-10-19";
 const WEEK_UNTIL: &str = "2026-10-25";
@@ -116,25 +117,24 @@ pub(crate) fn expected_between(
 }
 
 async fn balance(w: &World, m: &str, dept: &str) -> Value {
-    balance_between(w, m, dept, WEEK_FROM, WEEK_UNTIL).await
+    balance_between(&w.api, m, dept, WEEK_FROM, WEEK_UNTIL).await
 }
 
-async fn balance_between(w: &World, m: &str, dept: &str, from: &str, until: &str) -> Value {
-    w.api
-        .get(&format!(
-            "/api/v1/merchants/{m}/labor/departments/{dept}/balance?from={from}&until={until}"
-        ))
-        .await
-        .unwrap()
+async fn balance_between(api: &ApiClient, m: &str, dept: &str, from: &str, until: &str) -> Value {
+    api.get(&format!(
+        "/api/v1/merchants/{m}/labor/departments/{dept}/balance?from={from}&until={until}"
+    ))
+    .await
+    .unwrap()
 }
 
 async fn ours(w: &World, m: &str, departments: &[(String, String, Option<String>, bool)]) -> Grid {
-    ours_between(w, m, departments, WEEK_FROM, WEEK_UNTIL).await
+    ours_between(&w.api, m, departments, WEEK_FROM, WEEK_UNTIL).await
 }
 
 /// The departments' balances for the business dates `from..=until`, as a grid.
 pub(crate) async fn ours_between(
-    w: &World,
+    api: &ApiClient,
     m: &str,
     departments: &[(String, String, Option<String>, bool)],
     from: &str,
@@ -142,7 +142,7 @@ pub(crate) async fn ours_between(
 ) -> Grid {
     let mut grid = Grid::new();
     for (dept, ..) in departments {
-        let b = balance_between(w, m, dept, from, until).await;
+        let b = balance_between(api, m, dept, from, until).await;
         for day in b["days"].as_array().unwrap() {
             for v in day["values"].as_array().unwrap() {
                 grid.insert(

@@ -207,7 +207,14 @@ on_both_backends!(
         let want = expected_between(&truth, &departments, false, from, until);
         assert!(want.len() > 50, "the days have data: {}", want.len());
         assert_same(
-            &ours_between(&w, &m, &departments, &from.to_string(), &until.to_string()).await,
+            &ours_between(
+                &w.api,
+                &m,
+                &departments,
+                &from.to_string(),
+                &until.to_string(),
+            )
+            .await,
             &want,
         );
         w.stop().await;
