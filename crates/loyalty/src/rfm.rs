@@ -60,22 +60,53 @@ impl Segment {
         }
     }
 
-    /// Segments, first match wins; `FM = (F + M) / 2` is compared doubled to stay in integers.
+    /// Segments, first match of [`SEGMENT_RULES`] wins.
     pub fn of(scores: Option<Scores>) -> Segment {
         let Some(Scores { r, f, m }) = scores else {
             return Segment::NoPurchases;
         };
         let fm2 = u16::from(f) + u16::from(m);
-        match r {
-            5 if fm2 >= 8 => Segment::Champions,
-            3 | 4 if fm2 >= 8 => Segment::Loyal,
-            4 | 5 => Segment::Recent,
-            3 => Segment::NeedsAttention,
-            _ if fm2 >= 6 => Segment::AtRisk,
-            _ => Segment::Inactive,
-        }
+        SEGMENT_RULES
+            .iter()
+            .find(|rule| (rule.r_from..=rule.r_to).contains(&r) && fm2 >= rule.min_fm2)
+            .map_or(Segment::Inactive, |rule| rule.segment)
     }
 }
+
+/// One segment rule: R within `r_from..=r_to` and `FM = (F + M) / 2` at least `min_fm2 / 2`
+/// (compared doubled to stay in integers).
+#[derive(Clone, Copy, Debug)]
+pub struct SegmentRule {
+    pub r_from: u8,
+    pub r_to: u8,
+    pub min_fm2: u16,
+    pub segment: Segment,
+}
+
+const fn rule(r_from: u8, r_to: u8, min_fm2: u16, segment: Segment) -> SegmentRule {
+    SegmentRule {
+        r_from,
+        r_to,
+        min_fm2,
+        segment,
+    }
+}
+
+/// The segments of scored members, first match wins; the last rule matches every score.
+pub const SEGMENT_RULES: [SegmentRule; 6] = [
+    rule(5, 5, 8, Segment::Champions),
+    rule(3, 4, 8, Segment::Loyal),
+    rule(4, 5, 0, Segment::Recent),
+    rule(3, 3, 0, Segment::NeedsAttention),
+    rule(1, 5, 6, Segment::AtRisk),
+    rule(1, 5, 0, Segment::Inactive),
+];
+
+/// A small merchant's R: the score of the first row whose day count is not exceeded, else 1.
+pub const FIXED_RECENCY: [(u32, u8); 4] = [(30, 5), (60, 4), (90, 3), (180, 2)];
+
+/// A small merchant's F: the score of the first row whose order count is reached, else 1.
+pub const FIXED_FREQUENCY: [(u32, u8); 4] = [(10, 5), (5, 4), (3, 3), (2, 2)];
 
 /// `1 + floor(5 × worse / n)` for each value, where `worse` counts values strictly below it
 /// (`better_is_lower` flips that).
@@ -97,23 +128,17 @@ fn quintiles<T: Ord + Copy>(values: &[T], better_is_lower: bool) -> Vec<u8> {
 }
 
 fn fixed_recency(days: u32) -> u8 {
-    match days {
-        0..=30 => 5,
-        31..=60 => 4,
-        61..=90 => 3,
-        91..=180 => 2,
-        _ => 1,
-    }
+    FIXED_RECENCY
+        .iter()
+        .find(|(most, _)| days <= *most)
+        .map_or(1, |(_, score)| *score)
 }
 
 fn fixed_frequency(orders: u32) -> u8 {
-    match orders {
-        10.. => 5,
-        5..=9 => 4,
-        3..=4 => 3,
-        2 => 2,
-        _ => 1,
-    }
+    FIXED_FREQUENCY
+        .iter()
+        .find(|(least, _)| orders >= *least)
+        .map_or(1, |(_, score)| *score)
 }
 
 /// Scores every member; members without a qualifying order get `None` (segment "No purchases")
@@ -180,6 +205,55 @@ mod tests {
         assert_eq!(s(2, 3, 3), Segment::AtRisk);
         assert_eq!(s(1, 3, 2), Segment::Inactive, "FM 2.5 is below 3");
         assert_eq!(Segment::of(None), Segment::NoPurchases);
+    }
+
+    /// The rule tables say what the spec says, for every score and at every boundary.
+    #[test]
+    fn rule_tables_match_the_spec() {
+        for r in 1..=5u8 {
+            for f in 1..=5u8 {
+                for m in 1..=5u8 {
+                    let fm2 = u16::from(f) + u16::from(m);
+                    let spec = match r {
+                        5 if fm2 >= 8 => Segment::Champions,
+                        3 | 4 if fm2 >= 8 => Segment::Loyal,
+                        4 | 5 => Segment::Recent,
+                        3 => Segment::NeedsAttention,
+                        _ if fm2 >= 6 => Segment::AtRisk,
+                        _ => Segment::Inactive,
+                    };
+                    assert_eq!(Segment::of(Some(Scores { r, f, m })), spec, "{r},{f},{m}");
+                }
+            }
+        }
+        let days = [
+            (0, 5),
+            (30, 5),
+            (31, 4),
+            (60, 4),
+            (61, 3),
+            (90, 3),
+            (91, 2),
+            (180, 2),
+            (181, 1),
+            (364, 1),
+        ];
+        for (d, score) in days {
+            assert_eq!(fixed_recency(d), score, "{d} days");
+        }
+        let orders = [
+            (1, 1),
+            (2, 2),
+            (3, 3),
+            (4, 3),
+            (5, 4),
+            (9, 4),
+            (10, 5),
+            (40, 5),
+        ];
+        for (o, score) in orders {
+            assert_eq!(fixed_frequency(o), score, "{o} orders");
+        }
     }
 
     #[test]

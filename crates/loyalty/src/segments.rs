@@ -4,20 +4,20 @@
 //! segments since the previous run; members keep their current segment and scores, and a row
 //! per member for each day their segment changed, so their segment on any day can be read back.
 
-use crate::rfm::{self, Figures, Segment};
+use crate::rfm::{self, Segment};
 use crate::tiering::today;
 use chrono::{Days, NaiveDate};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use tillbridge_engine::{Engine, EngineError};
-use tillbridge_store::loyalty::{self as store, RfmRun, SegmentWrite};
-use tillbridge_store::Conn;
+use tillbridge_store::loyalty::{self as store, RfmRun};
+use tillbridge_store::Tx;
 
 /// Days of history RFM looks at, today included.
 pub const LOOKBACK_DAYS: u64 = 365;
 
 /// The nightly run: computes today's segments unless today's run exists.
-pub(crate) async fn nightly(c: &mut Conn, merchant_id: &str, now: i64) -> Result<(), EngineError> {
+pub(crate) async fn nightly(c: &mut Tx, merchant_id: &str, now: i64) -> Result<(), EngineError> {
     let today = today(c, merchant_id, now).await?;
     let latest = store::rfm_runs(c, merchant_id, 1).await?;
     if latest
@@ -29,60 +29,61 @@ pub(crate) async fn nightly(c: &mut Conn, merchant_id: &str, now: i64) -> Result
     compute(c, merchant_id, today, now).await.map(|_| ())
 }
 
-/// One member's figures as of `today` from their stored inputs.
-fn figures(input: &store::RfmInput, today: NaiveDate) -> Figures {
-    let last = input
-        .last_sale_date
-        .as_deref()
-        .and_then(|d| d.parse::<NaiveDate>().ok());
-    Figures {
-        days_since_last: last.map(|d| (today - d).num_days().clamp(0, i64::from(u32::MAX)) as u32),
-        orders: input.orders.clamp(0, i64::from(u32::MAX)) as u32,
-        spend_minor: input.spend_minor,
-    }
-}
-
 /// Scores every member as of `today`, stores the changes and the run, and returns the run.
+///
+/// The scoring runs inside the database ([`store::score_segments`]) with the rules of [`rfm`]:
+/// its thresholds and segment table are passed in, and [`rfm::score`] is the reference the
+/// stored run is tested against.
 pub(crate) async fn compute(
-    c: &mut Conn,
+    c: &mut Tx,
     merchant_id: &str,
     today: NaiveDate,
     now: i64,
 ) -> Result<RfmRun, EngineError> {
     let from = today
         .checked_sub_days(Days::new(LOOKBACK_DAYS - 1))
-        .unwrap_or(today);
-    let inputs = store::rfm_inputs(c, merchant_id, &from.to_string(), &today.to_string()).await?;
-    let all: Vec<Figures> = inputs.iter().map(|i| figures(i, today)).collect();
-    let scores = rfm::score(&all);
-    let mut distribution: BTreeMap<&str, i64> =
-        Segment::ALL.iter().map(|s| (s.as_str(), 0)).collect();
-    let mut movement: BTreeMap<(Option<String>, &str), i64> = BTreeMap::new();
+        .unwrap_or(today)
+        .to_string();
     let day = today.to_string();
-    let mut writes = Vec::new();
-    for (input, score) in inputs.iter().zip(&scores) {
-        let segment = Segment::of(*score).as_str();
-        *distribution.entry(segment).or_default() += 1;
-        let text = score.map(|s| format!("{},{},{}", s.r, s.f, s.m));
-        let moved = input.segment.as_deref() != Some(segment);
-        if moved {
-            *movement
-                .entry((input.segment.clone(), segment))
-                .or_default() += 1;
-        }
-        if moved || input.rfm_scores != text {
-            writes.push(SegmentWrite {
-                member_id: input.member_id.clone(),
-                segment: segment.to_owned(),
-                rfm_scores: text,
-                moved_from: moved.then(|| input.segment.clone()),
-            });
-        }
-    }
-    store::write_segments(c, merchant_id, &day, &writes).await?;
+    let plan = store::RfmPlan {
+        from: &from,
+        to: &day,
+        small_below: rfm::SMALL_MERCHANT as i64,
+        // At most D days ago: after the day D + 1 days before today.
+        recency_after: rfm::FIXED_RECENCY
+            .iter()
+            .map(|(most, score)| {
+                let after = today
+                    .checked_sub_days(Days::new(u64::from(*most) + 1))
+                    .unwrap_or(NaiveDate::MIN);
+                (after.to_string(), *score)
+            })
+            .collect(),
+        // At least N orders: more than N − 1.
+        frequency_above: rfm::FIXED_FREQUENCY
+            .iter()
+            .map(|(least, score)| (i64::from(*least) - 1, *score))
+            .collect(),
+        segments: rfm::SEGMENT_RULES
+            .iter()
+            .map(|r| (r.r_from, r.r_to, r.min_fm2, r.segment.as_str()))
+            .collect(),
+        no_purchases: Segment::NoPurchases.as_str(),
+    };
+    let outcome = store::score_segments(c, merchant_id, &day, &plan).await?;
+    let mut distribution: BTreeMap<String, i64> = Segment::ALL
+        .iter()
+        .map(|s| (s.as_str().to_owned(), 0))
+        .collect();
+    distribution.extend(outcome.distribution);
+    let movement: BTreeMap<(Option<String>, String), i64> = outcome
+        .movement
+        .into_iter()
+        .map(|(from, to, members)| ((from, to), members))
+        .collect();
     let run = RfmRun {
         on_date: day,
-        members: inputs.len() as i64,
+        members: distribution.values().sum(),
         distribution: serde_json::to_value(&distribution).unwrap_or_default(),
         movement: serde_json::Value::Array(
             movement

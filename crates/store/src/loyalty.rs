@@ -4,7 +4,7 @@
 use crate::{Conn, Result, StoreError};
 use chrono::{Days, NaiveDate};
 use sqlx::Row;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use tillbridge_model::business_day::Period;
 
 pub async fn program(c: &mut Conn, merchant_id: &str) -> Result<Option<serde_json::Value>> {
@@ -730,51 +730,285 @@ pub async fn set_tiers_checked_on(c: &mut Conn, merchant_id: &str, day: &str) ->
     Ok(())
 }
 
-/// One member's RFM inputs over the lookback: purchases with a positive net (fully refunded
-/// or voided ones do not count) dated `from..=to`.
+/// What a stored RFM run needs of the rules, which the loyalty crate owns: the lookback, the
+/// small-merchant thresholds and the segment rules.
 #[derive(Clone, Debug)]
-pub struct RfmInput {
-    pub member_id: String,
-    pub segment: Option<String>,
-    pub rfm_scores: Option<String>,
-    pub last_sale_date: Option<String>,
-    pub orders: i64,
-    pub spend_minor: i64,
+pub struct RfmPlan<'a> {
+    /// First and last business dates of the lookback; purchases with a positive net (fully
+    /// refunded or voided ones do not count) dated `from..=to` qualify.
+    pub from: &'a str,
+    pub to: &'a str,
+    /// With fewer scored members than this, R and F use the fixed thresholds below.
+    pub small_below: i64,
+    /// Fixed R: (date, score) — a last purchase after the date scores it; first match wins,
+    /// else 1.
+    pub recency_after: Vec<(String, u8)>,
+    /// Fixed F: (orders, score) — more qualifying orders than that score it; first match wins,
+    /// else 1.
+    pub frequency_above: Vec<(i64, u8)>,
+    /// Segments of scored members: (R from, R to, least F + M, segment), first match wins; the
+    /// last must match every score.
+    pub segments: Vec<(u8, u8, u16, &'a str)>,
+    /// The segment of members without a qualifying purchase.
+    pub no_purchases: &'a str,
 }
 
-/// Every member of the merchant with their RFM inputs, by id.
-pub async fn rfm_inputs(
+/// What a stored RFM run found: members per segment (after it) and moves between segments.
+#[derive(Clone, Debug, Default)]
+pub struct RfmOutcome {
+    pub distribution: Vec<(String, i64)>,
+    pub movement: Vec<(Option<String>, String, i64)>,
+}
+
+/// A parameter of a statement built at run time.
+#[derive(Clone, Debug)]
+enum Param {
+    Text(String),
+    Int(i64),
+}
+
+impl From<String> for Param {
+    fn from(v: String) -> Param {
+        Param::Text(v)
+    }
+}
+
+impl From<i64> for Param {
+    fn from(v: i64) -> Param {
+        Param::Int(v)
+    }
+}
+
+/// Adds `value` to `params` and returns its placeholder.
+fn param(params: &mut Vec<Param>, value: impl Into<Param>) -> String {
+    params.push(value.into());
+    format!("${}", params.len())
+}
+
+/// One figure's scores as a `CASE` over `column`: each (threshold, score) scores values above
+/// the threshold, first match wins, else 1.
+fn score_case<T: Clone + Into<Param>>(
+    column: &str,
+    thresholds: &[(T, u8)],
+    params: &mut Vec<Param>,
+) -> String {
+    if thresholds.is_empty() {
+        return "1".to_owned();
+    }
+    let mut out = String::from("CASE ");
+    for (threshold, score) in thresholds {
+        let p = param(params, threshold.clone());
+        out += &format!("WHEN {column} > {p} THEN {score} ");
+    }
+    out + "ELSE 1 END"
+}
+
+/// The quintile thresholds of `column` over the scored members in `rfm_figures`, for
+/// `score = 1 + floor(5 × (#strictly lower) / n)`: a value scores at least k + 1 exactly when
+/// it is above the value at row ⌈k·n/5⌉ of the ascending order (that many rows, and so at
+/// least ⌈k·n/5⌉ members, are at or below that value; a value above it has them all strictly
+/// below). SQLite reads each row through the figure's index; PostgreSQL, whose index scans of a
+/// fresh temporary table visit every row they skip, numbers the rows in one sort.
+async fn quintile_thresholds<T>(
     c: &mut Conn,
-    merchant_id: &str,
-    from: &str,
-    to: &str,
-) -> Result<Vec<RfmInput>> {
-    let rows = sqlx::query(
-        "SELECT m.id, m.segment, m.rfm_scores, p.last_date, COALESCE(p.orders, 0) AS orders, COALESCE(p.spend, 0) AS spend \
-         FROM members m LEFT JOIN ( \
-           SELECT member_id, MAX(sale_date) AS last_date, COUNT(*) AS orders, CAST(SUM(net_eligible_minor) AS BIGINT) AS spend \
-           FROM loyalty_purchases WHERE merchant_id = $1 AND member_id IS NOT NULL AND net_eligible_minor > 0 \
-             AND sale_date >= $2 AND sale_date <= $3 GROUP BY member_id \
-         ) p ON p.member_id = m.id \
-         WHERE m.merchant_id = $1 ORDER BY m.id",
-    )
-    .bind(merchant_id)
-    .bind(from)
-    .bind(to)
-    .fetch_all(c)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(RfmInput {
-                member_id: r.try_get("id")?,
-                segment: r.try_get("segment")?,
-                rfm_scores: r.try_get("rfm_scores")?,
-                last_sale_date: r.try_get("last_date")?,
-                orders: r.try_get("orders")?,
-                spend_minor: r.try_get("spend")?,
-            })
+    column: &str,
+    n: i64,
+    postgres: bool,
+) -> Result<Vec<(T, u8)>>
+where
+    T: for<'r> sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any> + Send + Unpin + Clone,
+{
+    let rows: Vec<(i64, u8)> = (1..=4i64)
+        .rev()
+        .map(|k| ((k * n + 4) / 5, (k + 1) as u8))
+        .collect();
+    let mut values: HashMap<i64, T> = HashMap::new();
+    if postgres {
+        let sql = format!(
+            "SELECT rn, v FROM (SELECT {column} AS v, ROW_NUMBER() OVER (ORDER BY {column}) AS rn FROM rfm_figures) x \
+             WHERE rn IN ($1, $2, $3, $4)"
+        );
+        let mut q = sqlx::query(&sql);
+        for (row, _) in &rows {
+            q = q.bind(*row);
+        }
+        for r in q.fetch_all(&mut *c).await? {
+            values.insert(r.try_get("rn")?, r.try_get("v")?);
+        }
+    } else {
+        let sql =
+            format!("SELECT {column} AS v FROM rfm_figures ORDER BY {column} LIMIT 1 OFFSET $1");
+        for (row, _) in &rows {
+            let r = sqlx::query(&sql).bind(row - 1).fetch_one(&mut *c).await?;
+            values.insert(*row, r.try_get("v")?);
+        }
+    }
+    rows.into_iter()
+        .map(|(row, score)| {
+            values
+                .get(&row)
+                .cloned()
+                .map(|v| (v, score))
+                .ok_or_else(|| {
+                    StoreError::Corrupt(format!("RFM: row {row} of {n} scored members is missing"))
+                })
         })
         .collect()
+}
+
+/// Scores every member of the merchant, as of `plan.to`, inside the database, and writes the
+/// members whose segment or scores changed, with a move into the history of `on_date`.
+///
+/// Each scored member's figures go into a temporary table (one pass over the lookback's
+/// purchases); the quintile thresholds are read from it, four rows per figure through an index;
+/// one statement then scores every member from those thresholds and keeps those who changed.
+/// Nothing per member crosses to the caller, and nothing sorts the members but the indexes.
+///
+/// It runs in a transaction so that its temporary tables, dropped at the end, are also gone if
+/// it fails half-way (the rollback undoes their creation).
+pub async fn score_segments(
+    tx: &mut crate::Tx,
+    merchant_id: &str,
+    on_date: &str,
+    plan: &RfmPlan<'_>,
+) -> Result<RfmOutcome> {
+    let c: &mut Conn = tx;
+    let postgres = c.backend_name() == "PostgreSQL";
+    for sql in [
+        if postgres {
+            "CREATE TEMPORARY TABLE rfm_figures (member_id TEXT PRIMARY KEY, last_date TEXT NOT NULL, orders BIGINT NOT NULL, spend BIGINT NOT NULL)"
+        } else {
+            "CREATE TEMPORARY TABLE rfm_figures (member_id TEXT PRIMARY KEY, last_date TEXT NOT NULL, orders BIGINT NOT NULL, spend BIGINT NOT NULL) WITHOUT ROWID"
+        },
+        "CREATE TEMPORARY TABLE rfm_changes (member_id TEXT NOT NULL, old_segment TEXT, segment TEXT NOT NULL, scores TEXT)",
+    ] {
+        sqlx::query(sql).execute(&mut *c).await?;
+    }
+    sqlx::query(
+        "INSERT INTO rfm_figures (member_id, last_date, orders, spend) \
+         SELECT member_id, MAX(sale_date), COUNT(*), SUM(net_eligible_minor) FROM loyalty_purchases \
+         WHERE merchant_id = $1 AND member_id IS NOT NULL AND net_eligible_minor > 0 AND sale_date >= $2 AND sale_date <= $3 \
+         GROUP BY member_id",
+    )
+    .bind(merchant_id)
+    .bind(plan.from)
+    .bind(plan.to)
+    .execute(&mut *c)
+    .await?;
+    if postgres {
+        sqlx::query("ANALYZE rfm_figures").execute(&mut *c).await?;
+    } else {
+        for sql in [
+            "CREATE INDEX rfm_figures_r ON rfm_figures (last_date)",
+            "CREATE INDEX rfm_figures_f ON rfm_figures (orders)",
+            "CREATE INDEX rfm_figures_m ON rfm_figures (spend)",
+        ] {
+            sqlx::query(sql).execute(&mut *c).await?;
+        }
+    }
+    let n: i64 = sqlx::query("SELECT COUNT(*) AS n FROM rfm_figures")
+        .fetch_one(&mut *c)
+        .await?
+        .try_get("n")?;
+    let (recency, frequency, monetary) = if n == 0 {
+        (Vec::new(), Vec::new(), Vec::new())
+    } else if n < plan.small_below {
+        (
+            plan.recency_after.clone(),
+            plan.frequency_above.clone(),
+            quintile_thresholds::<i64>(c, "spend", n, postgres).await?,
+        )
+    } else {
+        (
+            quintile_thresholds::<String>(c, "last_date", n, postgres).await?,
+            quintile_thresholds::<i64>(c, "orders", n, postgres).await?,
+            quintile_thresholds::<i64>(c, "spend", n, postgres).await?,
+        )
+    };
+    let mut params = vec![Param::Text(merchant_id.to_owned())];
+    let r = score_case("f.last_date", &recency, &mut params);
+    let f = score_case("f.orders", &frequency, &mut params);
+    let m = score_case("f.spend", &monetary, &mut params);
+    let no_purchases = param(&mut params, plan.no_purchases.to_owned());
+    let mut segments = String::new();
+    for (r_from, r_to, min_fm2, segment) in &plan.segments {
+        let p = param(&mut params, (*segment).to_owned());
+        segments += &format!(
+            "WHEN s.r BETWEEN {r_from} AND {r_to} AND s.f + s.m >= {min_fm2} THEN CAST({p} AS TEXT) "
+        );
+    }
+    let sql = format!(
+        "WITH s AS ( \
+           SELECT m.id, m.segment AS old_segment, m.rfm_scores AS old_scores, \
+             CASE WHEN f.member_id IS NULL THEN NULL ELSE {r} END AS r, \
+             CASE WHEN f.member_id IS NULL THEN NULL ELSE {f} END AS f, \
+             CASE WHEN f.member_id IS NULL THEN NULL ELSE {m} END AS m \
+           FROM members m LEFT JOIN rfm_figures f ON f.member_id = m.id WHERE m.merchant_id = $1 \
+         ), t AS ( \
+           SELECT id, old_segment, old_scores, \
+             CASE WHEN s.r IS NULL THEN CAST({no_purchases} AS TEXT) {segments}END AS segment, \
+             CAST(s.r AS TEXT) || ',' || CAST(s.f AS TEXT) || ',' || CAST(s.m AS TEXT) AS scores \
+           FROM s \
+         ) \
+         INSERT INTO rfm_changes (member_id, old_segment, segment, scores) \
+         SELECT id, old_segment, segment, scores FROM t \
+         WHERE old_segment IS DISTINCT FROM segment OR old_scores IS DISTINCT FROM scores"
+    );
+    let mut q = sqlx::query(&sql);
+    for p in params {
+        q = match p {
+            Param::Text(v) => q.bind(v),
+            Param::Int(v) => q.bind(v),
+        };
+    }
+    q.execute(&mut *c).await?;
+    let movement = sqlx::query(
+        "SELECT old_segment, segment, COUNT(*) AS members FROM rfm_changes \
+         WHERE old_segment IS DISTINCT FROM segment GROUP BY old_segment, segment",
+    )
+    .fetch_all(&mut *c)
+    .await?
+    .iter()
+    .map(|r| {
+        Ok((
+            r.try_get("old_segment")?,
+            r.try_get("segment")?,
+            r.try_get("members")?,
+        ))
+    })
+    .collect::<Result<Vec<_>>>()?;
+    sqlx::query(
+        "INSERT INTO segment_history (merchant_id, on_date, member_id, from_segment, to_segment) \
+         SELECT $1, $2, member_id, old_segment, segment FROM rfm_changes WHERE old_segment IS DISTINCT FROM segment \
+         ON CONFLICT (merchant_id, member_id, on_date) DO UPDATE SET to_segment = excluded.to_segment",
+    )
+    .bind(merchant_id)
+    .bind(on_date)
+    .execute(&mut *c)
+    .await?;
+    sqlx::query(
+        "UPDATE members SET segment = c.segment, rfm_scores = c.scores FROM rfm_changes c \
+         WHERE members.merchant_id = $1 AND members.id = c.member_id",
+    )
+    .bind(merchant_id)
+    .execute(&mut *c)
+    .await?;
+    for sql in ["DROP TABLE rfm_changes", "DROP TABLE rfm_figures"] {
+        sqlx::query(sql).execute(&mut *c).await?;
+    }
+    let distribution = sqlx::query(
+        "SELECT segment, COUNT(*) AS members FROM members WHERE merchant_id = $1 AND segment IS NOT NULL GROUP BY segment",
+    )
+    .bind(merchant_id)
+    .fetch_all(&mut *c)
+    .await?
+    .iter()
+    .map(|r| Ok((r.try_get("segment")?, r.try_get("members")?)))
+    .collect::<Result<Vec<_>>>()?;
+    Ok(RfmOutcome {
+        distribution,
+        movement,
+    })
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -1471,57 +1705,6 @@ pub async fn broadcast_recipients(
             ))
         })
         .collect()
-}
-
-/// One member's new segment and scores, and the segment they leave (for the history).
-#[derive(Clone, Debug)]
-pub struct SegmentWrite {
-    pub member_id: String,
-    pub segment: String,
-    pub rfm_scores: Option<String>,
-    /// `Some` when the segment changed: the previous one (`None` inside: the first run).
-    pub moved_from: Option<Option<String>>,
-}
-
-/// Writes many members' segments and scores, and the changes into the history for `on_date`,
-/// with a few multi-row statements.
-pub async fn write_segments(
-    c: &mut Conn,
-    merchant_id: &str,
-    on_date: &str,
-    writes: &[SegmentWrite],
-) -> Result<()> {
-    for chunk in writes.chunks(300) {
-        let rows = crate::placeholders(chunk.len(), "", 3, 2);
-        let sql = format!(
-            "WITH v (id, segment, scores) AS (VALUES {rows}) \
-             UPDATE members SET segment = v.segment, rfm_scores = v.scores FROM v \
-             WHERE members.merchant_id = $1 AND members.id = v.id"
-        );
-        let mut q = sqlx::query(&sql).bind(merchant_id);
-        for w in chunk {
-            q = q.bind(&w.member_id).bind(&w.segment).bind(&w.rfm_scores);
-        }
-        q.execute(&mut *c).await?;
-        let moved: Vec<&SegmentWrite> = chunk.iter().filter(|w| w.moved_from.is_some()).collect();
-        if moved.is_empty() {
-            continue;
-        }
-        let rows = crate::placeholders(moved.len(), "$1, $2", 3, 3);
-        let sql = format!(
-            "INSERT INTO segment_history (merchant_id, on_date, member_id, from_segment, to_segment) VALUES {rows} \
-             ON CONFLICT (merchant_id, member_id, on_date) DO UPDATE SET to_segment = excluded.to_segment"
-        );
-        let mut q = sqlx::query(&sql).bind(merchant_id).bind(on_date);
-        for w in moved {
-            q = q
-                .bind(&w.member_id)
-                .bind(w.moved_from.clone().flatten())
-                .bind(&w.segment);
-        }
-        q.execute(&mut *c).await?;
-    }
-    Ok(())
 }
 
 /// Inserts members and their purchases in bulk, for seeding a benchmark or an import: members

@@ -111,6 +111,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "unified catalog",
         include_str!("../migrations/sqlite/0021_unified_catalog.sql"),
     ),
+    (
+        22,
+        "members' RFM index",
+        include_str!("../migrations/sqlite/0022_members_rfm_index.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -217,6 +222,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         21,
         "unified catalog",
         include_str!("../migrations/postgres/0021_unified_catalog.sql"),
+    ),
+    (
+        22,
+        "members' RFM index",
+        include_str!("../migrations/postgres/0022_members_rfm_index.sql"),
     ),
 ];
 

@@ -962,3 +962,242 @@ async fn the_loyalty_benchmark_runs_and_its_counts_add_up() {
         assert!(figures[k].as_f64().unwrap() > 0.0, "{k}: {figures}");
     }
 }
+
+/// Purchases of `members` seeded members: 0–7 each over the last 400 days (some before the
+/// lookback), with nets drawn from a few values and from a wide range (ties and near-ties; some
+/// zero or negative, which do not count). Purchases are (member, sale id, date, net).
+fn rfm_purchases(
+    members: &[String],
+    today: chrono::NaiveDate,
+    rng: &mut rand::rngs::StdRng,
+) -> Vec<(String, String, chrono::NaiveDate, i64)> {
+    use rand::Rng;
+    let mut out = Vec::new();
+    for id in members {
+        for k in 0..rng.gen_range(0..8) {
+            let date = today - chrono::Days::new(rng.gen_range(0..400));
+            let net = match rng.gen_range(0..9) {
+                0 => -500,
+                1 => 0,
+                2..=4 => [100, 1000, 4000][rng.gen_range(0..3)],
+                _ => rng.gen_range(1..6000),
+            };
+            out.push((id.clone(), format!("{id}-{k}-{}", out.len()), date, net));
+        }
+    }
+    out
+}
+
+/// A small merchant's purchases at the fixed thresholds' edges: member i buys `orders[i]`
+/// times, all `days[i]` days ago.
+fn rfm_edge_purchases(
+    members: &[String],
+    today: chrono::NaiveDate,
+) -> Vec<(String, String, chrono::NaiveDate, i64)> {
+    let days = [0, 30, 31, 60, 61, 90, 91, 180, 181, 364, 365, 7, 45, 120];
+    let orders = [1, 2, 3, 4, 5, 9, 10, 11, 1, 2, 3, 4, 5, 9];
+    let mut out = Vec::new();
+    for (i, id) in members.iter().enumerate().take(days.len()) {
+        for k in 0..orders[i] {
+            let date = today - chrono::Days::new(days[i]);
+            out.push((id.clone(), format!("{id}-{k}"), date, 700 + 100 * i as i64));
+        }
+    }
+    out
+}
+
+/// What the pure rules say of every member as of `today`: (segment, "r,f,m").
+fn rfm_expected(
+    members: &[String],
+    purchases: &[(String, String, chrono::NaiveDate, i64)],
+    today: chrono::NaiveDate,
+) -> BTreeMap<String, (String, Option<String>)> {
+    use tillbridge_loyalty::rfm::{score, Figures, Segment};
+    let from = today - chrono::Days::new(364);
+    let figures: Vec<Figures> = members
+        .iter()
+        .map(|id| {
+            let counted: Vec<_> = purchases
+                .iter()
+                .filter(|(m, _, d, net)| m == id && *net > 0 && *d >= from && *d <= today)
+                .collect();
+            Figures {
+                days_since_last: counted
+                    .iter()
+                    .map(|(_, _, d, _)| (today - *d).num_days() as u32)
+                    .min(),
+                orders: counted.len() as u32,
+                spend_minor: counted.iter().map(|(_, _, _, net)| net).sum(),
+            }
+        })
+        .collect();
+    members
+        .iter()
+        .zip(score(&figures))
+        .map(|(id, s)| {
+            let scores = s.map(|s| format!("{},{},{}", s.r, s.f, s.m));
+            (id.clone(), (Segment::of(s).as_str().to_owned(), scores))
+        })
+        .collect()
+}
+
+async fn rfm_stored(w: &World, m: &str) -> BTreeMap<String, (String, Option<String>)> {
+    let mut c = w.hub.engine.store().conn().await.unwrap();
+    tillbridge_store::loyalty::list_members(&mut c, m, None, None, None, 100_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|row| (row.id, (row.segment.unwrap(), row.rfm_scores)))
+        .collect()
+}
+
+async fn seed_rfm(
+    w: &World,
+    m: &str,
+    members: &[String],
+    purchases: &[(String, String, chrono::NaiveDate, i64)],
+) {
+    let now = w.hub.engine.now_ms();
+    let members: Vec<(String, String, i64)> = members
+        .iter()
+        .map(|id| (id.clone(), format!("{id}@rfm.example"), 0))
+        .collect();
+    let purchases: Vec<_> = purchases
+        .iter()
+        .map(|(member, sale, date, net)| {
+            let conn = "conn_rfm".to_owned();
+            (member.clone(), conn, sale.clone(), date.to_string(), *net)
+        })
+        .collect();
+    let mut tx = w.hub.engine.store().begin().await.unwrap();
+    tillbridge_store::loyalty::seed_members(&mut tx, m, &members, &purchases, now)
+        .await
+        .unwrap();
+    tillbridge_store::commit(tx).await.unwrap();
+}
+
+on_both_backends!(
+    stored_rfm_runs_score_exactly_as_the_rules,
+    |backend| async move {
+        use rand::SeedableRng;
+        let Some(w) = World::start(backend).await else {
+            return;
+        };
+        // A small merchant (fixed R and F thresholds, at their edges) and larger ones
+        // (quintiles, with ties; N a multiple of five, where the positions are exact, and not).
+        // One more with no ties at all, where a threshold one position off shows.
+        for (n, seed) in [(15usize, 11u64), (300, 14), (600, 12), (733, 13)] {
+            let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+            let m = w.merchant().await;
+            let engine = &w.hub.engine;
+            let today: chrono::NaiveDate = {
+                let view = tillbridge_loyalty::segments::recompute(engine, &m)
+                    .await
+                    .unwrap();
+                view.latest.unwrap().on_date.parse().unwrap()
+            };
+            let members: Vec<String> = (0..n).map(|i| format!("mem_rfm{seed}x{i:04}")).collect();
+            let mut purchases = if n < 25 {
+                rfm_edge_purchases(&members, today)
+            } else if n == 300 {
+                // Member i: one purchase i days ago, of a net no one else has.
+                members
+                    .iter()
+                    .enumerate()
+                    .map(|(i, id)| {
+                        let (days, net) = (i as u64, 100 + 37 * ((i as i64 * 7) % 300));
+                        (
+                            id.clone(),
+                            format!("{id}-0"),
+                            today - chrono::Days::new(days),
+                            net,
+                        )
+                    })
+                    .collect()
+            } else {
+                rfm_purchases(&members, today, &mut rng)
+            };
+            seed_rfm(&w, &m, &members, &purchases).await;
+
+            let view = tillbridge_loyalty::segments::recompute(engine, &m)
+                .await
+                .unwrap();
+            let run = view.latest.unwrap();
+            assert_eq!(run.on_date, today.to_string(), "a run across midnight");
+            let expected = rfm_expected(&members, &purchases, today);
+            let stored = rfm_stored(&w, &m).await;
+            assert_eq!(stored, expected, "{n} members");
+            let mut counts: BTreeMap<String, i64> = BTreeMap::new();
+            for (segment, _) in expected.values() {
+                *counts.entry(segment.clone()).or_default() += 1;
+            }
+            for (segment, members) in run.distribution.as_object().unwrap() {
+                let want = counts.get(segment).copied().unwrap_or(0);
+                assert_eq!(members.as_i64().unwrap(), want, "{segment}");
+            }
+            assert_eq!(run.members, n as i64);
+            let first_moves: i64 = run
+                .movement
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|mv| mv["members"].as_i64().unwrap())
+                .sum();
+            assert_eq!(first_moves, n as i64, "every member had no segment before");
+
+            // The same day again: nothing moved.
+            let again = tillbridge_loyalty::segments::recompute(engine, &m)
+                .await
+                .unwrap();
+            assert_eq!(again.latest.unwrap().movement, json!([]));
+            assert_eq!(rfm_stored(&w, &m).await, expected);
+
+            // A sale today for a fifth of the members moves some of them; the run reports
+            // exactly the moves the rules imply, and each lands in the member's history.
+            let buyers: Vec<String> = members.iter().step_by(5).cloned().collect();
+            let today_sales: Vec<_> = buyers
+                .iter()
+                .map(|id| (id.clone(), format!("{id}-today"), today, 2500))
+                .collect();
+            seed_rfm(&w, &m, &[], &today_sales).await;
+            purchases.extend(today_sales);
+            let after = rfm_expected(&members, &purchases, today);
+            let mut moves: BTreeMap<(String, String), i64> = BTreeMap::new();
+            for (id, (segment, _)) in &after {
+                let before = &expected[id].0;
+                if before != segment {
+                    *moves.entry((before.clone(), segment.clone())).or_default() += 1;
+                }
+            }
+            assert!(!moves.is_empty(), "the sales move someone");
+            let view = tillbridge_loyalty::segments::recompute(engine, &m)
+                .await
+                .unwrap();
+            let reported: BTreeMap<(String, String), i64> = view
+                .latest
+                .unwrap()
+                .movement
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|mv| {
+                    let from = mv["from"].as_str().unwrap().to_owned();
+                    let to = mv["to"].as_str().unwrap().to_owned();
+                    ((from, to), mv["members"].as_i64().unwrap())
+                })
+                .collect();
+            assert_eq!(reported, moves);
+            assert_eq!(rfm_stored(&w, &m).await, after);
+            let mut c = engine.store().conn().await.unwrap();
+            for (id, (segment, _)) in &after {
+                let history = tillbridge_store::loyalty::segment_history(&mut c, &m, id)
+                    .await
+                    .unwrap();
+                assert_eq!(history.len(), 1, "one row for today: {history:?}");
+                assert_eq!(&history[0].to_segment, segment);
+                assert_eq!(history[0].from_segment, None, "first segment was today too");
+            }
+        }
+        w.stop().await;
+    }
+);
