@@ -43,6 +43,7 @@ pub struct FinancialDayTruth {
 
 #[derive(Serialize, Default, Clone, PartialEq, Eq, Debug)]
 pub struct PaymentMethodTruth {
+    /// As the series writes the method on a payment (see `Merchant::payment_method_ref`).
     pub code: String,
     pub name: String,
     pub payments: u64,
@@ -261,14 +262,15 @@ pub fn compute(m: &Merchant, from: Option<DateTime<Utc>>, to: Option<DateTime<Ut
         if s.voided_at.is_none() {
             for p in &s.payments {
                 let method = &m.payment_methods[p.method];
-                let e =
-                    day.methods
-                        .entry(method.code.clone())
-                        .or_insert_with(|| PaymentMethodTruth {
-                            code: method.code.clone(),
-                            name: method.name.clone(),
-                            ..Default::default()
-                        });
+                let code = m.payment_method_ref(p.method);
+                let e = day
+                    .methods
+                    .entry(code.clone())
+                    .or_insert_with(|| PaymentMethodTruth {
+                        code,
+                        name: method.name.clone(),
+                        ..Default::default()
+                    });
                 e.payments += 1;
                 e.amount_minor += p.amount_cents + p.tip_cents;
                 e.tip_minor += p.tip_cents;

@@ -286,6 +286,16 @@ impl Merchant {
         }
     }
 
+    /// A payment method's id as the series writes it on a sale's payment (K: its code; X: the
+    /// `retailer_payment_type_id`; R: `paymentTypeID`; O: its code).
+    pub fn payment_method_ref(&self, method: usize) -> String {
+        match self.series.as_str() {
+            "k" | "o" => self.payment_methods[method].code.clone(),
+            "r" => (method + 1).to_string(),
+            _ => self.payment_methods[method].uid.clone(),
+        }
+    }
+
     /// A sale's id as the series writes it (K: `accountFiscId`; X: uuid).
     pub fn sale_ref(&self, index: usize) -> String {
         match self.series.as_str() {

@@ -173,8 +173,7 @@ async fn taxes(
     Path(prefix): Path<String>,
 ) -> Response {
     with_store(&sb, &headers, &prefix, |m| {
-        let rate = render::num4(crate::generate::TAX_BASIS_POINTS);
-        json(StatusCode::OK, json!({ "data": [{ "id": render::tax_id(m), "name": "VAT", "rate": rate, "active": true }] }))
+        json(StatusCode::OK, json!({ "data": [render::tax(m)] }))
     })
     .await
 }

@@ -25,6 +25,18 @@ pub fn tax_id(m: &Merchant) -> String {
     format!("{}-tax", &m.locations[0].uid[..8])
 }
 
+/// The id of the store's one tax rate (a line's `tax_components[].rate_id`).
+pub fn tax_rate_id(m: &Merchant) -> String {
+    format!("{}-rate", &m.locations[0].uid[..8])
+}
+
+/// The store's one tax as `GET /taxes` lists it: a tax with its rates (`0.09` is 9 %).
+pub fn tax(m: &Merchant) -> Value {
+    let rate = num4(crate::generate::TAX_BASIS_POINTS);
+    json!({ "id": tax_id(m), "name": "VAT", "display_name": "VAT", "version": 1, "is_default": true, "deleted_at": null,
+            "rates": [{ "id": tax_rate_id(m), "name": "VAT", "display_name": "VAT", "rate": rate }] })
+}
+
 pub fn outlet(m: &Merchant, i: usize) -> Value {
     let l = &m.locations[i];
     json!({ "id": l.uid, "name": l.name, "time_zone": l.zone.name(), "currency": m.currency, "display_prices": "inclusive", "deleted_at": null })
@@ -131,7 +143,7 @@ pub fn sale(m: &Merchant, index: usize) -> Value {
                 "discount": num4(discount_excl / q), "discount_total": num4(discount_excl), "tax": num4(l.tax_10k / q), "tax_total": num4(l.tax_10k),
                 "loyalty_value": 0, "price_set": false, "sequence": seq, "note": null,
                 "status": if voided { "VOIDED" } else { "CONFIRMED" }, "is_return": l.quantity < 0, "salesperson_id": null,
-                "tax_components": [{ "rate_id": tax_id, "total_tax": num4(l.tax_10k) }],
+                "tax_components": [{ "rate_id": tax_rate_id(m), "total_tax": num4(l.tax_10k) }],
                 "unit_price": num4(excl / q), "total_price": num4(excl), "unit_tax": num4(l.tax_10k / q), "total_tax": num4(l.tax_10k),
             })
         })
