@@ -15,6 +15,9 @@ use tillbridge_lightspeed::xseries::oauth::XOAuthConfig;
 use tillbridge_lightspeed::xseries::XClient;
 use tillbridge_store::{PooledConn, Store};
 
+/// Tax rates in basis points by tax id.
+pub(crate) type TaxRates = Arc<HashMap<String, i64>>;
+
 /// The engine: configuration, store, vault and the per-connection clients and locks.
 /// Cheap to clone; clones share everything.
 #[derive(Clone)]
@@ -32,6 +35,8 @@ pub(crate) struct Inner {
     pub instance: String,
     pub k_clients: Mutex<HashMap<String, KClient>>,
     pub x_clients: Mutex<HashMap<String, XClient>>,
+    /// Each X-Series connection's tax rates, and when they were read (epoch ms).
+    pub x_tax_rates: Mutex<HashMap<String, (i64, TaxRates)>>,
     pub r_clients: Mutex<HashMap<String, RClient>>,
     pub o_clients: Mutex<HashMap<String, OClient>>,
     pub refresh_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
@@ -65,6 +70,7 @@ impl Engine {
                 instance: new_id("proc"),
                 k_clients: Mutex::new(HashMap::new()),
                 x_clients: Mutex::new(HashMap::new()),
+                x_tax_rates: Mutex::new(HashMap::new()),
                 r_clients: Mutex::new(HashMap::new()),
                 o_clients: Mutex::new(HashMap::new()),
                 refresh_locks: Mutex::new(HashMap::new()),

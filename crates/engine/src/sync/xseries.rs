@@ -1,17 +1,25 @@
 //! The X-Series sales stream for one store: a version cursor over `/sales` (`after=version.max`,
 //! an empty page ends), with the product and customer catalogs cached alongside so every line
-//! gets its category and every sale its customer's e-mail without a request per line. Sales of
+//! gets its category and every sale its customer's e-mail without a request per line, and the
+//! store's taxes (kept in memory for an hour) so every line gets its tax rate. Sales of
 //! outlets that are not mapped are passed over; mapping a new outlet restarts the stream.
 
 use super::{Outcome, Phase};
+use crate::engine::TaxRates;
 use crate::error::EngineError;
 use crate::Engine;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-use tillbridge_lightspeed::xseries::map::{map_sale, CustomerInfo, MapContext, ProductInfo};
+use std::sync::Arc;
+use tillbridge_lightspeed::xseries::map::{
+    map_sale, tax_rates, CustomerInfo, MapContext, ProductInfo,
+};
 use tillbridge_lightspeed::xseries::XClient;
 use tillbridge_store::catalog::{self, CustomerRow, ProductRow};
 use tillbridge_store::jobs::JobRow;
+
+/// How long a connection's tax rates are used before they are read again.
+const TAX_RATES_FOR_MS: i64 = 3600 * 1000;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct XCheckpoint {
@@ -42,6 +50,8 @@ impl Engine {
         let cutoff = self.now_ms() - self.config().backfill_days * 24 * 3600 * 1000;
         self.refresh_x_catalog(job, &client, &mut cp).await?;
         let (mut products, mut customers) = self.x_caches(m, c).await?;
+        let mut tax_rates = self.x_tax_rates(m, c, &client, false).await?;
+        let mut taxes_read = false;
         // The page of sales after version `after`.
         let fetch = |after: u64| {
             let client = client.clone();
@@ -72,6 +82,19 @@ impl Engine {
                 self.refresh_x_catalog(job, &client, &mut cp).await?;
                 (products, customers) = self.x_caches(m, c).await?;
             }
+            // A tax the cache does not know: the store's taxes once more, at most once a run
+            // (a deleted tax stays unknown; its lines have no rate).
+            let unknown_tax = page.data.iter().any(|s| {
+                s.line_items.iter().any(|l| {
+                    l.tax_id
+                        .as_ref()
+                        .is_some_and(|t| !tax_rates.contains_key(t))
+                })
+            });
+            if unknown_tax && !taxes_read {
+                tax_rates = self.x_tax_rates(m, c, &client, true).await?;
+                taxes_read = true;
+            }
             let mut orders = Vec::new();
             for sale in &page.data {
                 let Some(outlet) = sale.outlet_id.as_ref().and_then(|o| outlets.get(o)) else {
@@ -84,6 +107,7 @@ impl Engine {
                     currency: currency.clone(),
                     products: &products,
                     customers: &customers,
+                    tax_rates: &tax_rates,
                 };
                 let order = map_sale(sale, &ctx)
                     .map_err(|e| EngineError::Mapping(format!("{e} (store {prefix})")))?;
@@ -108,6 +132,43 @@ impl Engine {
                 .write_page_fetching(job, &orders, &mut cp, next)
                 .await?;
         }
+    }
+
+    /// The connection's tax rates by tax id, read from the store at most once an hour unless
+    /// `reread` (a sale named a tax the cache does not know).
+    async fn x_tax_rates(
+        &self,
+        m: &str,
+        c: &str,
+        client: &XClient,
+        reread: bool,
+    ) -> Result<TaxRates, EngineError> {
+        let now = self.now_ms();
+        let cached = self
+            .inner
+            .x_tax_rates
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(c)
+            .cloned();
+        if let Some((read_at, rates)) = cached {
+            if !reread && now - read_at < TAX_RATES_FOR_MS {
+                return Ok(rates);
+            }
+        }
+        let taxes = self
+            .with_token(m, c, |t| {
+                let client = client.clone();
+                async move { client.taxes(&t).await }
+            })
+            .await?;
+        let rates = Arc::new(tax_rates(&taxes));
+        self.inner
+            .x_tax_rates
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(c.to_owned(), (now, rates.clone()));
+        Ok(rates)
     }
 
     async fn x_caches(

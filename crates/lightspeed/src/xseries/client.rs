@@ -250,6 +250,14 @@ impl XClient {
         crate::http::decode(label, &text)
     }
 
+    /// The store's taxes (`GET /taxes`; a store has a handful, so one page).
+    pub async fn taxes(&self, token: &Secret) -> Result<Vec<wire::Tax>, LightspeedError> {
+        Ok(self
+            .get::<wire::List<wire::Tax>>(token, "taxes", &[])
+            .await?
+            .data)
+    }
+
     pub async fn payment_types(
         &self,
         token: &Secret,

@@ -32,6 +32,23 @@ pub struct MapContext<'a> {
     pub currency: String,
     pub products: &'a HashMap<String, ProductInfo>,
     pub customers: &'a HashMap<String, CustomerInfo>,
+    /// Basis points by tax id ([`tax_rates`]); a line whose tax is not here has no rate.
+    pub tax_rates: &'a HashMap<String, i64>,
+}
+
+/// Each tax's rate in basis points (900 = 9 %): the sum of its rates, as a compound tax adds
+/// them. A tax with a rate that is not a decimal is left out, so its lines have no rate.
+pub fn tax_rates(taxes: &[wire::Tax]) -> HashMap<String, i64> {
+    taxes
+        .iter()
+        .filter_map(|t| {
+            let bp = t.rates.iter().try_fold(0i64, |sum, r| {
+                let bp = tillbridge_model::basis_points(&r.rate.as_ref()?.as_text(), false)?;
+                sum.checked_add(bp)
+            })?;
+            Some((t.id.clone(), bp))
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -113,12 +130,18 @@ pub fn map_sale(sale: &wire::Sale, ctx: &MapContext<'_>) -> Result<Order, MapErr
             total_minor: total,
             net_minor: rescale_half_even(net, 4, 2),
             voided: voided || l.status.as_deref() == Some("VOIDED"),
-            tax_rate_bp: None,
+            tax_rate_bp: l
+                .tax_id
+                .as_ref()
+                .and_then(|t| ctx.tax_rates.get(t))
+                .copied(),
         });
     }
+    // A sale voided in place gave its payments back: like its lines, they count nothing.
     let payments = sale
         .payments
         .iter()
+        .filter(|_| !voided)
         .map(|p| {
             let amount = p
                 .amount
@@ -216,6 +239,7 @@ mod tests {
             currency: "EUR".into(),
             products: &products,
             customers: &customers,
+            tax_rates: &HashMap::new(),
         };
         let sale: wire::Sale = serde_json::from_str(SALE).unwrap();
         let o = map_sale(&sale, &ctx).unwrap();
@@ -223,6 +247,52 @@ mod tests {
         assert_eq!(o.lines[0].category.as_deref(), Some("Hot Drinks"));
         assert_eq!(o.customer_email.unwrap().as_str(), "anna@example.com");
         assert_eq!(o.payments[0].amount_minor, 700);
+    }
+
+    #[test]
+    fn lines_take_their_tax_rate_from_the_stores_taxes() {
+        let taxes: Vec<wire::Tax> = serde_json::from_str(
+            r#"[{"id": "t-vat", "name": "VAT", "rates": [{"id": "r-1", "name": "VAT", "rate": 0.09, "display_name": "VAT"}], "deleted_at": null},
+                {"id": "t-both", "name": "GST+PST", "rates": [{"id": "r-2", "rate": 0.05}, {"id": "r-3", "rate": "0.07"}]},
+                {"id": "t-none", "name": "No Tax", "rates": [{"id": "r-4", "rate": 0}]},
+                {"id": "t-odd", "name": "Odd", "rates": [{"id": "r-5", "rate": 0.08875}]},
+                {"id": "t-bad", "name": "Bad", "rates": [{"id": "r-6", "rate": "n/a"}]}]"#,
+        )
+        .unwrap();
+        let rates = tax_rates(&taxes);
+        assert_eq!(rates.get("t-vat"), Some(&900));
+        assert_eq!(
+            rates.get("t-both"),
+            Some(&1200),
+            "a compound tax adds its rates"
+        );
+        assert_eq!(rates.get("t-none"), Some(&0));
+        assert_eq!(
+            rates.get("t-odd"),
+            Some(&888),
+            "half to even at a basis point"
+        );
+        assert_eq!(rates.get("t-bad"), None);
+        let (products, customers) = caches();
+        let ctx = MapContext {
+            zone: "UTC".parse().unwrap(),
+            day_start: BusinessDayStart::default(),
+            currency: "EUR".into(),
+            products: &products,
+            customers: &customers,
+            tax_rates: &rates,
+        };
+        let with = SALE.replace(
+            "\"tax_total\": 0.5780,",
+            "\"tax_total\": 0.5780, \"tax_id\": \"t-vat\",",
+        );
+        let sale: wire::Sale = serde_json::from_str(&with).unwrap();
+        assert_eq!(
+            map_sale(&sale, &ctx).unwrap().lines[0].tax_rate_bp,
+            Some(900)
+        );
+        let unknown: wire::Sale = serde_json::from_str(&with.replace("t-vat", "t-gone")).unwrap();
+        assert_eq!(map_sale(&unknown, &ctx).unwrap().lines[0].tax_rate_bp, None);
     }
 
     #[test]
@@ -234,6 +304,7 @@ mod tests {
             currency: "EUR".into(),
             products: &products,
             customers: &customers,
+            tax_rates: &HashMap::new(),
         };
         let sale: wire::Sale =
             serde_json::from_str(&SALE.replace("\"CLOSED\"", "\"VOIDED\"")).unwrap();
@@ -242,6 +313,7 @@ mod tests {
             (o.status, o.total_minor, o.lines[0].voided),
             (OrderStatus::Cancelled, 0, true)
         );
+        assert!(o.payments.is_empty(), "its payments were given back");
         let refund: wire::Sale =
             serde_json::from_str(&SALE.replace("\"return_for\": null", "\"return_for\": \"s-0\""))
                 .unwrap();

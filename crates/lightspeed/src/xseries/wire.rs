@@ -142,6 +142,8 @@ pub struct LineItem {
     pub price_total: Option<Amount>,
     pub discount_total: Option<Amount>,
     pub tax_total: Option<Amount>,
+    /// The tax applied to the line ([`Tax::id`]).
+    pub tax_id: Option<String>,
     pub status: Option<String>,
     pub is_return: Option<bool>,
 }
@@ -173,6 +175,23 @@ pub struct SaleHint {
     pub id: String,
     pub version: Option<u64>,
     pub status: Option<String>,
+}
+
+/// A tax (`GET /taxes`): its rates add up (a compound tax has several).
+#[derive(Deserialize, Debug, Clone)]
+pub struct Tax {
+    pub id: String,
+    pub name: Option<String>,
+    #[serde(default)]
+    pub rates: Vec<TaxRate>,
+    pub deleted_at: Option<String>,
+}
+
+/// One rate of a tax; `0.1` is 10 %.
+#[derive(Deserialize, Debug, Clone)]
+pub struct TaxRate {
+    pub id: Option<String>,
+    pub rate: Option<Amount>,
 }
 
 /// A payment type (`GET /payment_types`).
