@@ -358,6 +358,20 @@ async function main() {
     await page.click("nav >> text=Orders");
     await page.waitForSelector("#no-manual");
     await shot(page, "orders");
+
+    // Catalog and financials: read-only views of what the sync read.
+    await page.click("nav >> text=Catalog");
+    for (let i = 0; !(await page.$("[data-sku]")); i++) {
+      assert.ok(i < 60, "the catalog is read");
+      await new Promise((r) => setTimeout(r, 500));
+      await page.reload();
+    }
+    await shot(page, "catalog");
+    await page.click("nav >> text=Financials");
+    await page.waitForSelector("table.days");
+    assert.ok((await page.locator("table.days tr[data-date]").count()) >= 8, "a week of days and the range's total");
+    await shot(page, "financials");
+    await noSecrets(page);
     await page.goto(`${hubUrl}/merchants/${merchant.id}/channels`);
     await page.click(`[data-connection] a`);
     await page.waitForSelector("#tab-settings");

@@ -1471,3 +1471,114 @@ async fn the_dashboard_benchmark_times_every_page() {
         assert!(p["slowest_ms"].as_f64().unwrap() >= p["median_ms"].as_f64().unwrap());
     }
 }
+
+on_both_backends!(
+    dashboard_catalog_and_financials_show_what_the_api_knows,
+    |backend| async move {
+        let Some(w) = World::start(backend).await else {
+            return;
+        };
+        let m = merchant_named(&w, "Alpha Café").await;
+        let other = merchant_named(&w, "Bravo Bakery").await;
+        let k = w.sb.merchant(3, 6).await;
+        let conn = w.connect(&m, &k).await;
+        assert!(w.drain().await.is_empty());
+        engine_user(&w, "staff@alpha.example", Some(&m)).await;
+        engine_user(&w, "staff@bravo.example", Some(&other)).await;
+        let mut alpha = Browser::new(&w.hub.url);
+        alpha.sign_in("staff@alpha.example", PASSWORD).await;
+
+        // Catalog: every item of every location, with its price.
+        let catalog = w
+            .api
+            .get(&format!(
+                "/api/v1/merchants/{m}/catalog?connection_id={conn}"
+            ))
+            .await
+            .unwrap();
+        let items = catalog["items"].as_array().unwrap();
+        assert!(!items.is_empty(), "{catalog}");
+        let (status, page, _) = alpha.get(&format!("/merchants/{m}/catalog")).await;
+        assert_eq!(status, StatusCode::OK);
+        let rows = page.matches("data-sku=").count();
+        assert_eq!(rows, items.len(), "one row per item and location");
+        for item in items {
+            let sku = item["sku"].as_str().unwrap();
+            assert!(page.contains(&format!("data-sku=\"{sku}\"")), "{sku}");
+            let price =
+                tillbridge_model::display_minor(item["price_minor"].as_i64().unwrap(), "DKK");
+            assert!(page.contains(&price), "{sku}: {price}");
+        }
+
+        // Financials: the last week by default, each day's total as the API reports it.
+        let (status, page, _) = alpha.get(&format!("/merchants/{m}/financials")).await;
+        assert_eq!(status, StatusCode::OK);
+        let until = field_value(&page, "until");
+        let from = field_value(&page, "from");
+        let report = w
+            .api
+            .get(&format!(
+                "/api/v1/merchants/{m}/financials?from={from}&until={until}"
+            ))
+            .await
+            .unwrap();
+        let locations = report["locations"].as_array().unwrap();
+        assert!(!locations.is_empty());
+        let mut sold = 0;
+        for l in locations {
+            let pos = l["pos_location_id"].as_str().unwrap();
+            let section = &page[page.find(&format!("data-location=\"{pos}\"")).unwrap()..];
+            let days = l["days"].as_array().unwrap();
+            assert_eq!(days.len(), 7, "a week");
+            for d in days {
+                let date = d["business_date"].as_str().unwrap();
+                let row = &section[section.find(&format!("data-date=\"{date}\"")).unwrap()..];
+                let row = &row[..row.find("</tr>").unwrap()];
+                let total =
+                    tillbridge_model::display_minor(d["total_minor"].as_i64().unwrap(), "DKK");
+                assert!(row.contains(&total), "{pos} {date}: {total} in {row}");
+                assert_eq!(row.contains("open"), d["closed"] == false, "{row}");
+                sold += d["orders"].as_i64().unwrap();
+            }
+            let total = tillbridge_model::display_minor(
+                l["totals"]["total_minor"].as_i64().unwrap(),
+                "DKK",
+            );
+            let row = &section[section.find("data-date=\"total\"").unwrap()..];
+            assert!(row[..row.find("</tr>").unwrap()].contains(&total));
+        }
+        assert!(sold > 0, "the history's sales are in the week");
+        // A range of its own; a date that is not one is refused, saying so.
+        let (status, page, _) = alpha
+            .get(&format!(
+                "/merchants/{m}/financials?from={until}&until={until}"
+            ))
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(page.matches("data-date=\"").count(), 2 * locations.len());
+        let (status, page, _) = alpha
+            .get(&format!("/merchants/{m}/financials?from=yesterday"))
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(page.contains("`yesterday` is not a date"), "{page}");
+        let (status, page, _) = alpha
+            .get(&format!(
+                "/merchants/{m}/financials?from={until}&until={from}"
+            ))
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(page.contains("is before"), "{page}");
+
+        // Another merchant's user sees none of it.
+        let mut bravo = Browser::new(&w.hub.url);
+        bravo.sign_in("staff@bravo.example", PASSWORD).await;
+        for path in [
+            format!("/merchants/{m}/catalog"),
+            format!("/merchants/{m}/financials"),
+        ] {
+            let (status, _, _) = bravo.get(&path).await;
+            assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+        }
+        w.stop().await;
+    }
+);

@@ -15,8 +15,10 @@
 //! Loyalty program, Insights, Weekly balance and Tools › Import POS, Orders.
 
 mod auth;
+mod catalog;
 mod channels;
 mod charts;
+mod financials;
 mod insights;
 mod labor;
 mod members;
@@ -161,6 +163,8 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/merchants/{merchant_id}/labor/import", get(labor::import))
         .route("/merchants/{merchant_id}/onboarding", get(onboarding::show))
         .route("/merchants/{merchant_id}/orders", get(orders::list))
+        .route("/merchants/{merchant_id}/catalog", get(catalog::show))
+        .route("/merchants/{merchant_id}/financials", get(financials::show))
         .route(
             "/merchants/{merchant_id}/orders/{order_id}",
             get(orders::detail),
@@ -651,6 +655,8 @@ pub(crate) fn document(title: &str, nav: Option<&Nav<'_>>, body: Markup) -> Mark
                             a href=(format!("{base}/insights")) class=[(nav.section == "insights").then_some("open")] { "Insights" }
                             a href=(format!("{base}/labor")) class=[(nav.section == "labor").then_some("open")] { "Weekly balance" }
                             a href=(format!("{base}/orders")) class=[(nav.section == "orders").then_some("open")] { "Orders" }
+                            a href=(format!("{base}/catalog")) class=[(nav.section == "catalog").then_some("open")] { "Catalog" }
+                            a href=(format!("{base}/financials")) class=[(nav.section == "financials").then_some("open")] { "Financials" }
                         }
                         span.who {
                             @if nav.viewer.is_admin() { a href="/" { "All merchants" } " · " }

@@ -1,0 +1,115 @@
+//! Catalog: every connection's items per POS location as the sync last read them — SKU, name,
+//! category, price, tax, stock where the POS restricts it, allergens and picture — from the same
+//! unified catalog as `GET /api/v1/merchants/{m}/catalog`. Read-only: items are changed in the
+//! POS or through the API, and show here once the sync reads them back.
+
+use super::channels::series_name;
+use super::financials::percent;
+use super::{at, merchant_page, Page, Viewer};
+use crate::AppState;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use maud::html;
+use std::collections::{BTreeMap, HashMap};
+use tillbridge_engine::catalog::CatalogItem;
+use tillbridge_model::display_minor;
+
+pub async fn show(
+    State(s): State<AppState>,
+    viewer: Viewer,
+    Path(merchant_id): Path<String>,
+) -> Result<Response, Page> {
+    let merchant = viewer.merchant(&s, &merchant_id).await?;
+    let items = s.engine.catalog(&merchant_id, None, None, None).await?;
+    let channels: HashMap<String, String> = s
+        .engine
+        .connection_summaries(&merchant_id)
+        .await?
+        .into_iter()
+        .map(|c| {
+            (
+                c.id,
+                c.account_name.unwrap_or_else(|| "Lightspeed".to_owned()),
+            )
+        })
+        .collect();
+    let mut by_location: BTreeMap<(&str, &str), Vec<&CatalogItem>> = BTreeMap::new();
+    for item in &items {
+        by_location
+            .entry((&item.connection_id, &item.pos_location_id))
+            .or_default()
+            .push(item);
+    }
+    let currency = merchant.currency.as_str();
+    let body = html! {
+        h1 { "Catalog" }
+        p.muted {
+            "What each POS location sells, as the sync last read it. Change items in the POS or "
+            "through the API; they show here once read back."
+        }
+        @if by_location.is_empty() {
+            p.muted #no-items { "No item has been read yet: connect a channel and map its locations." }
+        }
+        @for ((connection_id, pos_location), items) in &by_location {
+            section.card data-location=(pos_location) {
+                h2 {
+                    (channels.get(*connection_id).map_or("Lightspeed", String::as_str))
+                    " · " (series_name(&items[0].series))
+                }
+                p.muted { "POS location " code { (pos_location) } " · " (items.len()) " items" }
+                table.items {
+                    tr {
+                        th { "SKU" } th { "Name" } th { "Category" } th { "Price" } th { "Tax" }
+                        th { "Stock" } th { "Allergens" } th { "Picture" } th { "Read" }
+                    }
+                    @for i in items {
+                        tr data-sku=(i.sku) {
+                            td { code { (i.sku) } }
+                            td { (i.name.as_deref().unwrap_or("—")) }
+                            td { (i.category.as_deref().unwrap_or("—")) }
+                            td.num { (i.price_minor.map_or_else(|| "—".to_owned(), |p| display_minor(p, currency))) }
+                            td {
+                                @match (i.tax_rate_bp, i.tax_included) {
+                                    (Some(bp), Some(true)) => { (percent(bp)) " incl." }
+                                    (Some(bp), Some(false)) => { (percent(bp)) " excl." }
+                                    (Some(bp), None) => { (percent(bp)) }
+                                    (None, _) => { "—" }
+                                }
+                            }
+                            td.num {
+                                @match i.available_count {
+                                    Some(0) => span.badge.error { "sold out" },
+                                    Some(n) => (n),
+                                    None => "—",
+                                }
+                            }
+                            td {
+                                @if i.allergens.is_empty() { "—" }
+                                @for (k, a) in i.allergens.iter().enumerate() {
+                                    @if k > 0 { ", " }
+                                    (a.names.get("en").map_or(a.code.as_str(), String::as_str))
+                                }
+                            }
+                            td {
+                                @match &i.image_url {
+                                    Some(url) => a href=(url) rel="noopener" { "view" },
+                                    None => "—",
+                                }
+                            }
+                            td { (at(i.synced_at, &merchant.timezone)) }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    Ok(merchant_page(
+        &viewer,
+        &merchant,
+        "catalog",
+        StatusCode::OK,
+        "Catalog",
+        body,
+    ))
+}
