@@ -230,17 +230,27 @@ mod tests {
         (products, customers)
     }
 
+    fn ctx<'a>(
+        zone: &str,
+        products: &'a HashMap<String, ProductInfo>,
+        customers: &'a HashMap<String, CustomerInfo>,
+        tax_rates: &'a HashMap<String, i64>,
+    ) -> MapContext<'a> {
+        MapContext {
+            zone: zone.parse().unwrap(),
+            day_start: BusinessDayStart::default(),
+            currency: "EUR".into(),
+            products,
+            customers,
+            tax_rates,
+        }
+    }
+
     #[test]
     fn joins_category_and_email_and_keeps_cents_exact() {
         let (products, customers) = caches();
-        let ctx = MapContext {
-            zone: "Europe/Amsterdam".parse().unwrap(),
-            day_start: BusinessDayStart::default(),
-            currency: "EUR".into(),
-            products: &products,
-            customers: &customers,
-            tax_rates: &HashMap::new(),
-        };
+        let no_taxes = HashMap::new();
+        let ctx = ctx("Europe/Amsterdam", &products, &customers, &no_taxes);
         let sale: wire::Sale = serde_json::from_str(SALE).unwrap();
         let o = map_sale(&sale, &ctx).unwrap();
         assert_eq!((o.total_minor, o.tax_minor), (700, 58));
@@ -274,14 +284,7 @@ mod tests {
         );
         assert_eq!(rates.get("t-bad"), None);
         let (products, customers) = caches();
-        let ctx = MapContext {
-            zone: "UTC".parse().unwrap(),
-            day_start: BusinessDayStart::default(),
-            currency: "EUR".into(),
-            products: &products,
-            customers: &customers,
-            tax_rates: &rates,
-        };
+        let ctx = ctx("UTC", &products, &customers, &rates);
         let with = SALE.replace(
             "\"tax_total\": 0.5780,",
             "\"tax_total\": 0.5780, \"tax_id\": \"t-vat\",",
@@ -298,14 +301,8 @@ mod tests {
     #[test]
     fn voided_sales_keep_their_lines_but_count_nothing() {
         let (products, customers) = caches();
-        let ctx = MapContext {
-            zone: "UTC".parse().unwrap(),
-            day_start: BusinessDayStart::default(),
-            currency: "EUR".into(),
-            products: &products,
-            customers: &customers,
-            tax_rates: &HashMap::new(),
-        };
+        let no_taxes = HashMap::new();
+        let ctx = ctx("UTC", &products, &customers, &no_taxes);
         let sale: wire::Sale =
             serde_json::from_str(&SALE.replace("\"CLOSED\"", "\"VOIDED\"")).unwrap();
         let o = map_sale(&sale, &ctx).unwrap();

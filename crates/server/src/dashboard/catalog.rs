@@ -3,7 +3,7 @@
 //! unified catalog as `GET /api/v1/merchants/{m}/catalog`. Read-only: items are changed in the
 //! POS or through the API, and show here once the sync reads them back.
 
-use super::channels::series_name;
+use super::channels::{channel_labels, series_name};
 use super::financials::percent;
 use super::{at, merchant_page, Page, Viewer};
 use crate::AppState;
@@ -11,7 +11,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use maud::html;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use tillbridge_engine::catalog::CatalogItem;
 use tillbridge_model::display_minor;
 
@@ -22,18 +22,7 @@ pub async fn show(
 ) -> Result<Response, Page> {
     let merchant = viewer.merchant(&s, &merchant_id).await?;
     let items = s.engine.catalog(&merchant_id, None, None, None).await?;
-    let channels: HashMap<String, String> = s
-        .engine
-        .connection_summaries(&merchant_id)
-        .await?
-        .into_iter()
-        .map(|c| {
-            (
-                c.id,
-                c.account_name.unwrap_or_else(|| "Lightspeed".to_owned()),
-            )
-        })
-        .collect();
+    let channels = channel_labels(&s, &merchant_id).await?;
     let mut by_location: BTreeMap<(&str, &str), Vec<&CatalogItem>> = BTreeMap::new();
     for item in &items {
         by_location
@@ -53,10 +42,7 @@ pub async fn show(
         }
         @for ((connection_id, pos_location), items) in &by_location {
             section.card data-location=(pos_location) {
-                h2 {
-                    (channels.get(*connection_id).map_or("Lightspeed", String::as_str))
-                    " · " (series_name(&items[0].series))
-                }
+                h2 { (channels.get(*connection_id).map_or_else(|| series_name(&items[0].series), String::as_str)) }
                 p.muted { "POS location " code { (pos_location) } " · " (items.len()) " items" }
                 table.items {
                     tr {

@@ -10,6 +10,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{html, Markup};
 use serde::Deserialize;
+use std::collections::HashMap;
 use tillbridge_engine::connections::ConnectionView;
 use tillbridge_engine::merchants::Merchant;
 use tillbridge_engine::EngineError;
@@ -43,6 +44,22 @@ pub(crate) fn channel_label(series: &str, account_name: Option<&str>) -> String 
         Some(account) => format!("{} · {account}", series_name(series)),
         None => series_name(series).to_owned(),
     }
+}
+
+/// Every connection of the merchant by id, labelled as [`channel_label`] does.
+pub(crate) async fn channel_labels(
+    s: &AppState,
+    merchant_id: &str,
+) -> Result<HashMap<String, String>, Page> {
+    Ok(s.engine
+        .connection_summaries(merchant_id)
+        .await?
+        .into_iter()
+        .map(|c| {
+            let label = channel_label(&c.series, c.account_name.as_deref());
+            (c.id, label)
+        })
+        .collect())
 }
 
 pub(crate) fn series_name(series: &str) -> &'static str {

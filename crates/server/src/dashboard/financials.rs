@@ -2,7 +2,7 @@
 //! default), with the range's split by payment method, tax rate and accounting group, from the
 //! same report as `GET /api/v1/merchants/{m}/financials`.
 
-use super::channels::series_name;
+use super::channels::channel_labels;
 use super::{merchant_page, Page, Viewer};
 use crate::AppState;
 use axum::extract::{Path, Query, State};
@@ -162,13 +162,7 @@ pub async fn show(
         .into_iter()
         .map(|l| (l.id, l.name))
         .collect();
-    let channels: HashMap<String, String> = s
-        .engine
-        .connection_summaries(&merchant_id)
-        .await?
-        .into_iter()
-        .map(|c| (c.id, series_name(&c.series).to_owned()))
-        .collect();
+    let channels = channel_labels(&s, &merchant_id).await?;
     let body = html! {
         h1 { "Financials" }
         form.card #range method="get" action=(format!("/merchants/{merchant_id}/financials")) {

@@ -1,7 +1,7 @@
 //! Members: the list with search and segment filter, and a member's profile (purchases from
 //! every channel, credit ledger, stamps per punch card, tier and its history, segment).
 
-use super::channels::series_name;
+use super::channels::channel_labels;
 use super::{at, merchant_page, Page, Viewer};
 use crate::AppState;
 use axum::extract::{Path, Query, State};
@@ -140,13 +140,7 @@ pub async fn profile(
         segment_history,
     } = members::profile(&s.engine, &merchant_id, &member_id).await?;
     let tiers = tier_names(&s, &merchant_id).await?;
-    let channels: HashMap<String, String> = s
-        .engine
-        .connection_summaries(&merchant_id)
-        .await?
-        .into_iter()
-        .map(|c| (c.id, series_name(&c.series).to_owned()))
-        .collect();
+    let channels = channel_labels(&s, &merchant_id).await?;
     let tier = |id: &Option<String>| {
         id.as_ref()
             .map(|t| tiers.get(t).cloned().unwrap_or_else(|| t.clone()))
