@@ -9,6 +9,7 @@ pub mod oseries;
 pub mod pacing;
 pub mod rseries;
 pub mod secret;
+pub mod webhook;
 pub mod xseries;
 
 pub use error::LightspeedError;

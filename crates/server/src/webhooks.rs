@@ -11,7 +11,8 @@ use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 use tillbridge_engine::ingress::kseries::KDelivery;
-use tillbridge_engine::ingress::{IngressError, OWebhookBody, Unverified, XWebhookForm};
+use tillbridge_engine::ingress::{IngressError, Unverified};
+use tillbridge_lightspeed::webhook;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -21,6 +22,10 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/webhooks/lightspeed/o/{connection_id}", post(oseries))
         .route("/webhooks/lightspeed/k/{connection_id}", post(kseries))
+}
+
+fn bad_body(e: webhook::WebhookError) -> ApiError {
+    ApiError::bad_request(format!("{e}; nothing was stored"))
 }
 
 fn ingress_error(e: IngressError) -> ApiError {
@@ -46,13 +51,7 @@ async fn xseries(
         body,
     };
     let verified = unverified.verify(&s.engine).await.map_err(ingress_error)?;
-    let verified = verified.try_map(|body| {
-        serde_urlencoded::from_bytes::<XWebhookForm>(&body).map_err(|e| {
-            ApiError::bad_request(format!(
-                "the webhook body is not a form with a `payload` field: {e}"
-            ))
-        })
-    })?;
+    let verified = verified.try_map(|body| webhook::xseries(&body).map_err(bad_body))?;
     let accepted = s
         .engine
         .accept_x_webhook(verified)
@@ -83,14 +82,10 @@ async fn oseries(
         .verify_o_signature(&s.engine)
         .await
         .map_err(ingress_error)?;
-    let verified = verified.try_map(|body| {
-        serde_json::from_slice::<OWebhookBody>(&body).map_err(|e| {
-            ApiError::bad_request(format!("the webhook body is not the expected JSON: {e}"))
-        })
-    })?;
+    let verified = verified.try_map(|body| webhook::oseries(&body).map_err(bad_body))?;
     let accepted = s
         .engine
-        .accept_o_webhook(verified)
+        .accept_webhook(verified)
         .await
         .map_err(ingress_error)?;
     Ok(Json(
@@ -123,9 +118,11 @@ async fn kseries(
         .verify_k_basic(&s.engine)
         .await
         .map_err(ingress_error)?;
+    let verified = verified
+        .try_map(|d| webhook::kseries(d.idempotency_key.as_deref(), &d.body).map_err(bad_body))?;
     let accepted = s
         .engine
-        .accept_k_webhook(verified)
+        .accept_webhook(verified)
         .await
         .map_err(ingress_error)?;
     Ok(Json(

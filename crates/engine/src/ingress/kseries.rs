@@ -5,7 +5,7 @@
 //! against it in constant time and deduplicated on `X-Lightspeed-Idempotency-Key`.
 //! The endpoint's linked business locations follow the connection's location mapping.
 
-use super::{Accepted, IngressError, Unverified, Verified};
+use super::{IngressError, Unverified, Verified};
 use crate::connections::aad;
 use crate::error::EngineError;
 use crate::Engine;
@@ -13,7 +13,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use std::collections::BTreeSet;
 use subtle::ConstantTimeEq;
-use tillbridge_lightspeed::kseries::wire::{Notification, WebhookRegistration};
+use tillbridge_lightspeed::kseries::wire::WebhookRegistration;
 use tillbridge_store::{connections as conns, merchants as merch};
 
 /// The Basic user name the hub registers; only the password is secret.
@@ -174,65 +174,5 @@ impl Unverified<KDelivery> {
             connection_id: row.id,
             body: self.body,
         })
-    }
-}
-
-impl Engine {
-    /// Records a K-Series delivery once per idempotency key and makes the connection's streams
-    /// due. Order and payment outcomes are kept for the ordering module by their topic
-    /// (`ORDER.CLOSED`, `PAYMENT.SUCCESS`, …) and subject (third-party reference or account).
-    pub async fn accept_k_webhook(
-        &self,
-        delivery: Verified<KDelivery>,
-    ) -> Result<Accepted, IngressError> {
-        let key = delivery
-            .body
-            .idempotency_key
-            .clone()
-            .filter(|k| !k.trim().is_empty())
-            .ok_or_else(|| {
-                IngressError::BadBody(
-                    "the `X-Lightspeed-Idempotency-Key` header is required".into(),
-                )
-            })?;
-        let note: Notification = serde_json::from_slice(&delivery.body.body).map_err(|e| {
-            IngressError::BadBody(format!(
-                "the webhook body is not a K-Series notification: {e}"
-            ))
-        })?;
-        let topic = format!(
-            "{}.{}",
-            note.kind.as_deref().unwrap_or("ORDER"),
-            note.status
-        );
-        // What the ordering module needs of an online order's outcome (no account snapshot:
-        // it would carry the shopper's details).
-        let detail = note.third_party_reference.as_ref().map(|reference| {
-            serde_json::json!({
-                "status": note.status,
-                "type": note.kind,
-                "third_party_reference": reference,
-                "account_id": note.ikentoo_account_id.as_ref().map(ToString::to_string),
-                "account_identifier": note.ikentoo_account_identifier,
-                "reason": note.reason,
-                "errors": note.errors,
-            })
-        });
-        // An item availability change (`ITEM.RESTRICTED`) names the SKU; waking the
-        // connection runs its catalog stream, which reads the new availability.
-        let subject = note
-            .third_party_reference
-            .or(note.ikentoo_account_identifier)
-            .or(note.sku)
-            .unwrap_or_default();
-        self.record_and_wake(
-            delivery.merchant_id(),
-            delivery.connection_id(),
-            &key,
-            &topic,
-            &subject,
-            detail.as_ref(),
-        )
-        .await
     }
 }

@@ -16,7 +16,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
-use tillbridge_lightspeed::xseries::wire::SaleHint;
+use tillbridge_lightspeed::webhook::WebhookEvent;
 use tillbridge_store::{catalog, connections as conns, jobs, logs};
 
 /// A delivery whose origin has not been checked yet.
@@ -60,15 +60,6 @@ pub enum IngressError {
     BadBody(String),
     #[error(transparent)]
     Engine(#[from] EngineError),
-}
-
-/// The form fields of an X-Series webhook delivery.
-#[derive(Debug, Clone, serde::Deserialize)]
-pub struct XWebhookForm {
-    pub payload: String,
-    #[serde(rename = "type")]
-    pub topic: Option<String>,
-    pub domain_prefix: Option<String>,
 }
 
 fn mac(engine: &Engine) -> Hmac<Sha256> {
@@ -195,59 +186,35 @@ pub struct Accepted {
 }
 
 impl Engine {
-    /// Records an X-Series delivery once and makes the connection's streams due.
+    /// Records an X-Series delivery once and makes the connection's streams due. The detail
+    /// is kept only when the sale is an online order, for the ordering module.
     pub async fn accept_x_webhook(
         &self,
-        delivery: Verified<XWebhookForm>,
+        delivery: Verified<WebhookEvent>,
     ) -> Result<Accepted, IngressError> {
-        let topic = delivery
-            .body
-            .topic
-            .clone()
-            .unwrap_or_else(|| "sale.update".into());
-        let hint: SaleHint = serde_json::from_str(&delivery.body.payload).map_err(|e| {
-            IngressError::BadBody(format!("`payload` is not the expected JSON: {e}"))
-        })?;
-        let key = format!(
-            "{topic}:{}:{}:{}",
-            hint.id,
-            hint.version.unwrap_or(0),
-            hint.status.as_deref().unwrap_or_default()
-        );
-        // A sale that is an online order: the ordering module applies its status too.
         let online = {
             let mut c = self.conn().await.map_err(IngressError::from)?;
             tillbridge_store::ordering::by_pos_reference(
                 &mut c,
                 delivery.merchant_id(),
                 delivery.connection_id(),
-                &hint.id,
+                &delivery.body.subject,
             )
             .await
             .map_err(EngineError::from)?
             .is_some()
         };
-        let detail = online.then(
-            || serde_json::json!({ "type": "X_SALE", "sale_id": hint.id, "status": hint.status }),
-        );
+        let detail = delivery.body.detail.as_ref().filter(|_| online);
         self.record_and_wake(
             delivery.merchant_id(),
             delivery.connection_id(),
-            &key,
-            &topic,
-            &hint.id,
-            detail.as_ref(),
+            &delivery.body.key,
+            &delivery.body.topic,
+            &delivery.body.subject,
+            detail,
         )
         .await
     }
-}
-
-/// An O-Series delivery: `{id, event, data: {check_id, …}}`.
-#[derive(Debug, Clone, serde::Deserialize)]
-pub struct OWebhookBody {
-    pub id: String,
-    pub event: String,
-    pub data: serde_json::Value,
 }
 
 impl Engine {
@@ -319,25 +286,22 @@ impl Unverified<Vec<u8>> {
 }
 
 impl Engine {
-    /// Records an O-Series delivery once (by its id) and makes the connection's streams due.
-    pub async fn accept_o_webhook(
+    /// Records a delivery (O-Series by its id, K-Series by its idempotency key) once and
+    /// makes the connection's streams due. K order and payment outcomes keep their detail for
+    /// the ordering module by topic (`ORDER.CLOSED`, `PAYMENT.SUCCESS`, …) and subject
+    /// (third-party reference or account); an item availability change (`ITEM.RESTRICTED`)
+    /// wakes the catalog stream, which reads the new availability.
+    pub async fn accept_webhook(
         &self,
-        delivery: Verified<OWebhookBody>,
+        delivery: Verified<WebhookEvent>,
     ) -> Result<Accepted, IngressError> {
-        let subject = delivery
-            .body
-            .data
-            .get("check_id")
-            .and_then(|v| v.as_str())
-            .unwrap_or_default()
-            .to_owned();
         self.record_and_wake(
             delivery.merchant_id(),
             delivery.connection_id(),
-            &delivery.body.id,
-            &delivery.body.event,
-            &subject,
-            None,
+            &delivery.body.key,
+            &delivery.body.topic,
+            &delivery.body.subject,
+            delivery.body.detail.as_ref(),
         )
         .await
     }
