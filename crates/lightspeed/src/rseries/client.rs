@@ -21,36 +21,7 @@ pub struct RClient {
     policy: RetryPolicy,
 }
 
-pub struct Account {
-    pub id: String,
-    pub name: Option<String>,
-}
-
-pub struct Shop {
-    pub id: String,
-    pub name: String,
-    pub time_zone: Option<String>,
-}
-
-/// An item as online orders need it: id, SKU (the custom SKU, else the system SKU), name and
-/// default price.
-pub struct Item {
-    pub id: String,
-    pub sku: String,
-    pub name: Option<String>,
-    pub price: Option<String>,
-    pub category_id: Option<String>,
-    /// Whether the shop counts its stock (every `itemType` but `non_inventory`).
-    pub tracks_stock: bool,
-}
-
-/// An item's quantity on hand at one shop (`ItemShop`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ItemStock {
-    pub item_id: String,
-    pub shop_id: String,
-    pub qoh: i64,
-}
+pub use super::wire::{Account, Item, ItemStock, Shop};
 
 impl RClient {
     pub fn new(http: reqwest::Client, base: Url, policy: RetryPolicy) -> Self {
@@ -147,13 +118,7 @@ impl RClient {
             .all(token, account, "Shop")
             .await?
             .iter()
-            .filter_map(|s| {
-                Some(Shop {
-                    id: wire::text(s, "shopID")?,
-                    name: wire::text(s, "name").unwrap_or_default(),
-                    time_zone: wire::text(s, "timeZone"),
-                })
-            })
+            .filter_map(wire::shop)
             .collect())
     }
 
@@ -167,7 +132,7 @@ impl RClient {
             .all(token, account, "Category")
             .await?
             .iter()
-            .filter_map(|c| Some((wire::text(c, "categoryID")?, wire::text(c, "name")?)))
+            .filter_map(wire::category)
             .collect())
     }
 
@@ -239,7 +204,7 @@ impl RClient {
             .all(token, account, "PaymentType")
             .await?
             .iter()
-            .filter_map(|p| Some((wire::text(p, "paymentTypeID")?, wire::text(p, "name")?)))
+            .filter_map(wire::payment_type)
             .collect())
     }
 
@@ -249,24 +214,7 @@ impl RClient {
             .all(token, account, "Item")
             .await?
             .iter()
-            .filter(|i| !wire::flag(i, "archived"))
-            .filter_map(|i| {
-                let sku = wire::text(i, "customSku")
-                    .filter(|s| !s.is_empty())
-                    .or_else(|| wire::text(i, "systemSku"))?;
-                let price = wire::children(i, "Prices", "ItemPrice")
-                    .into_iter()
-                    .find(|p| wire::text(p, "useType").as_deref() == Some("Default"))
-                    .and_then(|p| wire::text(p, "amount"));
-                Some(Item {
-                    id: wire::text(i, "itemID")?,
-                    sku,
-                    name: wire::text(i, "description"),
-                    price,
-                    category_id: wire::text(i, "categoryID"),
-                    tracks_stock: wire::text(i, "itemType").as_deref() != Some("non_inventory"),
-                })
-            })
+            .filter_map(wire::item)
             .collect())
     }
 
@@ -281,15 +229,7 @@ impl RClient {
             .all(token, account, "ItemShop")
             .await?
             .iter()
-            .filter_map(|r| {
-                let shop_id = wire::text(r, "shopID").filter(|s| s != "0")?;
-                let qoh = wire::text(r, "qoh")?;
-                Some(ItemStock {
-                    item_id: wire::text(r, "itemID")?,
-                    shop_id,
-                    qoh: qoh.split('.').next()?.trim().parse().ok()?,
-                })
-            })
+            .filter_map(wire::item_stock)
             .collect())
     }
 

@@ -47,6 +47,91 @@ pub fn next_url(page: &Value) -> Option<String> {
         .map(str::to_owned)
 }
 
+pub struct Account {
+    pub id: String,
+    pub name: Option<String>,
+}
+
+pub struct Shop {
+    pub id: String,
+    pub name: String,
+    pub time_zone: Option<String>,
+}
+
+/// An item as online orders need it: id, SKU (the custom SKU, else the system SKU), name and
+/// default price.
+pub struct Item {
+    pub id: String,
+    pub sku: String,
+    pub name: Option<String>,
+    pub price: Option<String>,
+    pub category_id: Option<String>,
+    /// Whether the shop counts its stock (every `itemType` but `non_inventory`).
+    pub tracks_stock: bool,
+}
+
+/// An item's quantity on hand at one shop (`ItemShop`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemStock {
+    pub item_id: String,
+    pub shop_id: String,
+    pub qoh: i64,
+}
+
+/// A shop (`Shop`); `None` without a `shopID`.
+pub fn shop(v: &Value) -> Option<Shop> {
+    Some(Shop {
+        id: text(v, "shopID")?,
+        name: text(v, "name").unwrap_or_default(),
+        time_zone: text(v, "timeZone"),
+    })
+}
+
+/// A category as (id, name).
+pub fn category(v: &Value) -> Option<(String, String)> {
+    Some((text(v, "categoryID")?, text(v, "name")?))
+}
+
+/// A payment type as (id, name).
+pub fn payment_type(v: &Value) -> Option<(String, String)> {
+    Some((text(v, "paymentTypeID")?, text(v, "name")?))
+}
+
+/// An item that is not archived, with its default price; `None` for an archived item or one
+/// without an id or any SKU.
+pub fn item(v: &Value) -> Option<Item> {
+    if flag(v, "archived") {
+        return None;
+    }
+    let sku = text(v, "customSku")
+        .filter(|s| !s.is_empty())
+        .or_else(|| text(v, "systemSku"))?;
+    let price = children(v, "Prices", "ItemPrice")
+        .into_iter()
+        .find(|p| text(p, "useType").as_deref() == Some("Default"))
+        .and_then(|p| text(p, "amount"));
+    Some(Item {
+        id: text(v, "itemID")?,
+        sku,
+        name: text(v, "description"),
+        price,
+        category_id: text(v, "categoryID"),
+        tracks_stock: text(v, "itemType").as_deref() != Some("non_inventory"),
+    })
+}
+
+/// An item's stock at one shop (`ItemShop`); `None` for the all-shops summary record
+/// (`shopID` 0) and for a quantity that is not a number.
+pub fn item_stock(v: &Value) -> Option<ItemStock> {
+    let shop_id = text(v, "shopID").filter(|s| s != "0")?;
+    let qoh = text(v, "qoh")?;
+    Some(ItemStock {
+        item_id: text(v, "itemID")?,
+        shop_id,
+        qoh: qoh.split('.').next()?.trim().parse().ok()?,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
