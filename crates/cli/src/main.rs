@@ -46,6 +46,10 @@ enum Command {
         /// injected faults).
         #[arg(long)]
         no_rate_limits: bool,
+        /// Write a sample of every payload the hub reads from Lightspeed under
+        /// DIR/{kseries,xseries,rseries,oseries}/ (the fuzz targets' seed corpus) and exit.
+        #[arg(long, value_name = "DIR")]
+        write_samples: Option<std::path::PathBuf>,
     },
     /// Start the sandbox and the hub, connect a demo merchant and backfill it.
     Demo {
@@ -281,8 +285,12 @@ async fn main() -> Result<()> {
             seed,
             time_scale,
             no_rate_limits,
+            write_samples,
         } => {
             logging::init("text", "info");
+            if let Some(dir) = write_samples {
+                return write_sandbox_samples(&dir, seed).await;
+            }
             if !(time_scale.is_finite() && time_scale > 0.0) {
                 anyhow::bail!("--time-scale must be a positive number, got {time_scale}");
             }
@@ -670,4 +678,27 @@ async fn run_with_config(command: Command, config: Config) -> Result<()> {
         | Command::Demo { .. }
         | Command::Bench { .. } => Ok(()),
     }
+}
+
+/// Writes the sandbox's payload samples, one file each, under `dir/<series>/`.
+async fn write_sandbox_samples(dir: &std::path::Path, seed: u64) -> anyhow::Result<()> {
+    let samples = tillbridge_sandbox::samples::samples(seed)
+        .await
+        .map_err(|e| anyhow::anyhow!("could not collect the samples: {e}"))?;
+    for (n, sample) in samples.iter().enumerate() {
+        let series = match sample.kind.split('.').next() {
+            Some("k") => "kseries",
+            Some("x") => "xseries",
+            Some("r") => "rseries",
+            _ => "oseries",
+        };
+        let folder = dir.join(series);
+        std::fs::create_dir_all(&folder)
+            .with_context(|| format!("cannot create {}", folder.display()))?;
+        let path = folder.join(format!("{}-{n}", sample.kind));
+        std::fs::write(&path, sample.file_bytes())
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    println!("wrote {} samples under {}", samples.len(), dir.display());
+    Ok(())
 }

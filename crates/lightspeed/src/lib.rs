@@ -7,6 +7,7 @@ pub mod kseries;
 pub mod oauth;
 pub mod oseries;
 pub mod pacing;
+pub mod payload;
 pub mod rseries;
 pub mod secret;
 pub mod webhook;

@@ -16,6 +16,7 @@ mod online_sales;
 mod oseries;
 mod ratelimit;
 mod rseries;
+pub mod samples;
 mod truth;
 mod webhooks;
 mod wire;

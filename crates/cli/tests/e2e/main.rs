@@ -21,6 +21,7 @@ mod oauth;
 mod ordering;
 mod oseries;
 mod rseries;
+mod samples;
 mod soak;
 mod sync;
 mod tokens;
