@@ -1,0 +1,4 @@
+#![no_main]
+//! Every K-Series payload and webhook body the hub reads (see `tillbridge_fuzz`).
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| tillbridge_fuzz::run("k", data));
