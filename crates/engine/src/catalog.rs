@@ -17,7 +17,7 @@ use tillbridge_lightspeed::LightspeedError;
 use tillbridge_model::money::decimal_minor;
 use tillbridge_store::connections::{self as conns, ConnectionRow};
 use tillbridge_store::jobs;
-use tillbridge_store::ordering::{self, CatalogEntry, ItemDescription};
+use tillbridge_store::ordering::{self, CatalogEntry, InstructionGroup, ItemDescription};
 
 use crate::connections::{status, CATALOG_JOB};
 
@@ -45,6 +45,8 @@ pub struct CatalogItem {
     pub descriptions: Vec<ItemDescription>,
     pub allergens: Vec<CatalogAllergen>,
     pub image_url: Option<String>,
+    /// Production instructions an online order's line may carry (K-Series), by id.
+    pub instructions: Vec<InstructionGroup>,
     /// When the catalog stream last read this item (epoch ms).
     pub synced_at: i64,
 }
@@ -154,6 +156,7 @@ impl Engine {
                 descriptions: item.descriptions,
                 allergens,
                 image_url: item.image_url,
+                instructions: item.instructions,
                 synced_at: updated_at,
             });
         }

@@ -34,7 +34,7 @@ pub fn order_body(o: &OrderRow, r: &OrderRequest, endpoint_id: &str) -> (bool, V
                 item["modifiers"] = json!(i
                     .modifiers
                     .iter()
-                    .map(|m| json!({"sku": m}))
+                    .map(|m| json!({"modifierId": m}))
                     .collect::<Vec<_>>());
             }
             item

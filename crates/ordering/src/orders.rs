@@ -2,13 +2,13 @@
 //! then one row (idempotent on the channel order id) that the worker pushes to the POS.
 //! Nothing reaches the POS from here, so an order is never sent twice by a retried request.
 
-use crate::request::{check_shape, OrderRequest, OrderType, Problem, Reason};
+use crate::request::{check_shape, Item, OrderRequest, OrderType, Problem, Reason};
 use crate::status::{self, PAY_NONE, PAY_PENDING, RECEIVED};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tillbridge_engine::ids::new_id;
 use tillbridge_engine::{Engine, EngineError};
-use tillbridge_store::ordering::{self, HistoryRow, OrderRow};
+use tillbridge_store::ordering::{self, HistoryRow, MenuItemRow, OrderRow};
 use tillbridge_store::{connections as conns, merchants as merch};
 
 /// Why a submission was refused before anything was stored or sent.
@@ -161,6 +161,7 @@ pub async fn submit(
                 },
             ));
         }
+        problems.extend(modifier_problems(i, item, found));
         let price = found.price_minor.unwrap_or_default();
         if let Some(given) = item.unit_price_minor.filter(|p| *p != price) {
             problems.push(Problem::new(
@@ -308,6 +309,63 @@ pub async fn submit(
 
 /// What the retail series (X, R) cannot take: dine-in, tips, account profiles; X-Series
 /// online sales must also be paid in full.
+/// What is wrong with the production instructions an order line names: an id the item does
+/// not offer, one named twice, or two from a group that allows one.
+fn modifier_problems(i: usize, item: &Item, found: &MenuItemRow) -> Vec<Problem> {
+    let mut out = Vec::new();
+    let mut chosen: Vec<&str> = Vec::new();
+    for (j, id) in item.modifiers.iter().enumerate() {
+        let field = format!("items[{i}].modifiers[{j}]");
+        let group = found
+            .instructions
+            .iter()
+            .find(|g| g.instructions.iter().any(|x| x.id == *id));
+        let Some(group) = group else {
+            let offered: Vec<String> = found
+                .instructions
+                .iter()
+                .flat_map(|g| {
+                    g.instructions
+                        .iter()
+                        .map(|x| format!("{} ({})", x.id, x.name))
+                })
+                .collect();
+            out.push(Problem::new(
+                field,
+                Reason::Other,
+                if offered.is_empty() {
+                    format!("`{}` takes no modifiers; leave `modifiers` out", item.sku)
+                } else {
+                    format!(
+                        "modifier `{id}` is not offered for `{}`; it offers: {}",
+                        item.sku,
+                        offered.join(", ")
+                    )
+                },
+            ));
+            continue;
+        };
+        if item.modifiers[..j].contains(id) {
+            out.push(Problem::new(
+                field,
+                Reason::Other,
+                format!("modifier `{id}` is named twice on this line; name it once"),
+            ));
+        } else if !group.multiple && chosen.contains(&group.id.as_str()) {
+            out.push(Problem::new(
+                field,
+                Reason::Other,
+                format!(
+                    "only one `{}` modifier may be chosen for `{}`",
+                    group.name, item.sku
+                ),
+            ));
+        }
+        chosen.push(&group.id);
+    }
+    out
+}
+
 fn retail_problems(series: &str, r: &OrderRequest) -> Vec<Problem> {
     let mut out = Vec::new();
     if series == "k" {

@@ -86,6 +86,8 @@ pub struct Item {
     /// The unit price the channel showed; checked against the menu when given.
     #[serde(default)]
     pub unit_price_minor: Option<i64>,
+    /// Production instruction ids from the catalog item's `instructions` (K-Series), sent as
+    /// the line's `modifiers[].modifierId`.
     #[serde(default)]
     pub modifiers: Vec<String>,
     #[serde(default)]

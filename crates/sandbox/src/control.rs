@@ -185,6 +185,17 @@ pub fn merchant_json(m: &Merchant) -> Value {
             "allergens": i.rich.allergens,
             "descriptions": i.rich.descriptions.iter().map(|d| json!({"locale": d.locale, "description": d.description, "display_name": d.display_name})).collect::<Vec<_>>(),
             "has_picture": i.rich.picture.is_some(),
+            // K-Series production instructions, as the hub's catalog shows them.
+            "instructions": if m.series == "k" {
+                m.groups[i.group].instructions.iter().map(|g| json!({
+                    "id": g.id.to_string(),
+                    "name": g.name,
+                    "multiple": g.multiple,
+                    "instructions": g.instructions.iter().map(|(id, name)| json!({"id": id.to_string(), "name": name})).collect::<Vec<_>>(),
+                })).collect::<Vec<_>>()
+            } else {
+                Vec::new()
+            },
         })).collect::<Vec<_>>(),
         "print_messages": m.print_messages.iter().map(|p| json!({
             "location_id": m.location_ref(p.location),

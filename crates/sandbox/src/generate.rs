@@ -3,8 +3,9 @@
 //! curve, with discounts, tips, covers, refunds and voids. The same seed gives the same data.
 
 use crate::world::{
-    random_token, uid, AccountingGroup, Customer, Device, FloorPlan, Location, Login, MenuItem,
-    Merchant, PaymentMethod, RichItem, Sale, SaleLine, SalePayment, SaleType, Table, World,
+    random_token, uid, AccountingGroup, Customer, Device, FloorPlan, InstructionGroup, Location,
+    Login, MenuItem, Merchant, PaymentMethod, RichItem, Sale, SaleLine, SalePayment, SaleType,
+    Table, World,
 };
 use base64::Engine;
 use chrono::{DateTime, Duration, NaiveTime, TimeZone, Utc};
@@ -76,6 +77,43 @@ const CAFE_MENU: &[(&str, &[(&str, i64)])] = &[
     ),
     ("Food", &[("Sandwich", 650), ("Salad", 890), ("Soup", 580)]),
 ];
+
+/// K-Series production instructions by menu group: (group, instruction group, several may be
+/// chosen, instructions).
+const PRODUCTION_INSTRUCTIONS: &[(&str, &str, bool, &[&str])] = &[
+    (
+        "Hot Drinks",
+        "Milk",
+        false,
+        &["Whole milk", "Oat milk", "Soy milk", "No milk"],
+    ),
+    ("Hot Drinks", "Extras", true, &["Extra hot", "Decaf"]),
+    ("Cold Drinks", "Ice", false, &["No ice", "Light ice"]),
+    ("Food", "Preparation", true, &["No onions", "Gluten free"]),
+];
+
+/// The production instruction groups of a menu group, with ids derived from its id (so that
+/// they take nothing from the random sequence the rest of the world is drawn from).
+fn instruction_groups(group: &str, group_id: i64) -> Vec<InstructionGroup> {
+    PRODUCTION_INSTRUCTIONS
+        .iter()
+        .filter(|(g, ..)| *g == group)
+        .enumerate()
+        .map(|(n, (_, name, multiple, list))| {
+            let id = group_id * 1_000 + 100 * (n as i64 + 1);
+            InstructionGroup {
+                id,
+                name: (*name).to_owned(),
+                multiple: *multiple,
+                instructions: list
+                    .iter()
+                    .enumerate()
+                    .map(|(k, i)| (id + k as i64 + 1, (*i).to_owned()))
+                    .collect(),
+            }
+        })
+        .collect()
+}
 
 const SHOP_MENU: &[(&str, &[(&str, i64)])] = &[
     (
@@ -194,8 +232,9 @@ pub fn create_merchant(
     let mut menu = Vec::new();
     for (group_name, items) in menu_def {
         let group = groups.len();
+        let group_id = rng.gen_range(100_000..999_999);
         groups.push(AccountingGroup {
-            id: rng.gen_range(100_000..999_999),
+            id: group_id,
             uid: uid(&mut rng),
             name: (*group_name).to_owned(),
             code: group_name
@@ -203,6 +242,7 @@ pub fn create_merchant(
                 .map(|w| w.to_ascii_uppercase())
                 .collect::<Vec<_>>()
                 .join("_"),
+            instructions: instruction_groups(group_name, group_id),
         });
         for (item_name, price) in *items {
             menu.push(MenuItem {

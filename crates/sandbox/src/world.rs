@@ -196,10 +196,10 @@ pub struct OnlineOrder {
     /// Set on delivery: `A{bl}.{n}` and the numeric account id.
     pub identifier: Option<String>,
     pub account_id: Option<String>,
-    /// (sku, quantity) as ordered; checked against the menu on delivery.
-    pub items: Vec<(String, i64)>,
-    /// Resolved lines once delivered: (menu item, quantity).
-    pub lines: Vec<(usize, i64)>,
+    /// The items as ordered; checked against the menu on delivery.
+    pub items: Vec<OrderedItem>,
+    /// Resolved lines once delivered.
+    pub lines: Vec<OrderLine>,
     pub dine_in: bool,
     pub table: Option<String>,
     pub client_count: i64,
@@ -212,11 +212,29 @@ pub struct OnlineOrder {
     pub sale: Option<usize>,
 }
 
+/// An order line as the order named it.
+#[derive(Clone, Debug)]
+pub struct OrderedItem {
+    pub sku: String,
+    pub quantity: i64,
+    /// Production instruction ids (`modifiers[].modifierId`).
+    pub modifiers: Vec<String>,
+}
+
+/// An order line on the POS.
+#[derive(Clone, Debug)]
+pub struct OrderLine {
+    pub item: usize,
+    pub quantity: i64,
+    /// The chosen production instructions' names.
+    pub instructions: Vec<String>,
+}
+
 impl OnlineOrder {
     pub fn total_cents(&self, m: &Merchant) -> i64 {
         self.lines
             .iter()
-            .map(|&(item, qty)| m.menu[item].price_cents * qty)
+            .map(|l| m.menu[l.item].price_cents * l.quantity)
             .sum()
     }
 
@@ -475,6 +493,27 @@ pub struct AccountingGroup {
     pub uid: String,
     pub name: String,
     pub code: String,
+    /// K-Series production instruction groups offered on every item of the group.
+    pub instructions: Vec<InstructionGroup>,
+}
+
+/// A K-Series production instruction group (a menu item's `productionInstructionList`): free
+/// modifiers for the kitchen ("Oat milk", "Extra hot"), chosen on an order line by id.
+#[derive(Clone, Debug)]
+pub struct InstructionGroup {
+    pub id: i64,
+    pub name: String,
+    /// Whether more than one of the group may be chosen on a line.
+    pub multiple: bool,
+    /// (`ikentooModifierId`, instruction).
+    pub instructions: Vec<(i64, String)>,
+}
+
+impl Merchant {
+    /// The production instruction groups offered on menu item `item`.
+    pub fn instructions_of(&self, item: usize) -> &[InstructionGroup] {
+        &self.groups[self.menu[item].group].instructions
+    }
 }
 
 pub struct PaymentMethod {

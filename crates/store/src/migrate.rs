@@ -116,6 +116,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "members' RFM index",
         include_str!("../migrations/sqlite/0022_members_rfm_index.sql"),
     ),
+    (
+        23,
+        "production instructions",
+        include_str!("../migrations/sqlite/0023_production_instructions.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -227,6 +232,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         22,
         "members' RFM index",
         include_str!("../migrations/postgres/0022_members_rfm_index.sql"),
+    ),
+    (
+        23,
+        "production instructions",
+        include_str!("../migrations/postgres/0023_production_instructions.sql"),
     ),
 ];
 

@@ -27,6 +27,26 @@ pub struct MenuItemRow {
     pub descriptions: Vec<ItemDescription>,
     /// Where the item's picture can be fetched.
     pub image_url: Option<String>,
+    /// Production instructions an order line may carry (K-Series).
+    pub instructions: Vec<InstructionGroup>,
+}
+
+/// A group of production instructions ("Milk": "Oat milk", "Soy milk"…): free modifiers the
+/// kitchen reads, chosen on an order line by id.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct InstructionGroup {
+    pub id: String,
+    pub name: String,
+    /// Whether a line may carry more than one instruction of the group.
+    pub multiple: bool,
+    pub instructions: Vec<Instruction>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Instruction {
+    /// What an order line names (K-Series `ikentooModifierId`).
+    pub id: String,
+    pub name: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -110,10 +130,12 @@ pub async fn replace_location_catalog(
             .map_err(|e| StoreError::Corrupt(format!("allergens of {}: {e}", i.sku)))?;
         let descriptions = serde_json::to_string(&i.descriptions)
             .map_err(|e| StoreError::Corrupt(format!("descriptions of {}: {e}", i.sku)))?;
+        let instructions = serde_json::to_string(&i.instructions)
+            .map_err(|e| StoreError::Corrupt(format!("instructions of {}: {e}", i.sku)))?;
         sqlx::query(
             "INSERT INTO pos_menu_items (merchant_id, connection_id, pos_location, sku, name, price_minor, category, available_count, product_id, updated_at, \
-             category_id, tax_rate_bp, tax_included, allergens, descriptions, image_url) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
+             category_id, tax_rate_bp, tax_included, allergens, descriptions, image_url, instructions) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
              ON CONFLICT (merchant_id, connection_id, pos_location, sku) DO NOTHING",
         )
         .bind(merchant_id)
@@ -132,6 +154,7 @@ pub async fn replace_location_catalog(
         .bind(allergens)
         .bind(descriptions)
         .bind(&i.image_url)
+        .bind(instructions)
         .execute(&mut *c)
         .await?;
     }
@@ -277,13 +300,16 @@ pub async fn menu_items(
 }
 
 const ITEM_COLUMNS: &str = "sku, name, price_minor, category, available_count, product_id, \
-     category_id, tax_rate_bp, tax_included, allergens, descriptions, image_url";
+     category_id, tax_rate_bp, tax_included, allergens, descriptions, image_url, instructions";
 
 fn item_row(r: &sqlx::any::AnyRow) -> Result<MenuItemRow> {
     let allergens: String = r.try_get("allergens")?;
     let descriptions: String = r.try_get("descriptions")?;
+    let instructions: String = r.try_get("instructions")?;
     let sku: String = r.try_get("sku")?;
     Ok(MenuItemRow {
+        instructions: serde_json::from_str(&instructions)
+            .map_err(|e| StoreError::Corrupt(format!("instructions of {sku}: {e}")))?,
         allergens: serde_json::from_str(&allergens)
             .map_err(|e| StoreError::Corrupt(format!("allergens of {sku}: {e}")))?,
         descriptions: serde_json::from_str(&descriptions)

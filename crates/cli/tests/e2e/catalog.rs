@@ -16,8 +16,12 @@ fn minor(price: &str) -> i64 {
     whole.parse::<i64>().unwrap() * 100 + cents.parse::<i64>().unwrap()
 }
 
-/// The sandbox's menu of merchant `sid`: (sku, name, price in minor units, category).
-async fn sandbox_menu(w: &World, sid: &str) -> BTreeSet<(String, String, i64, String)> {
+/// An item as both sides describe it: (sku, name, price in minor units, category, production
+/// instructions as JSON).
+type MenuEntry = (String, String, i64, String, String);
+
+/// The sandbox's menu of merchant `sid`.
+async fn sandbox_menu(w: &World, sid: &str) -> BTreeSet<MenuEntry> {
     let detail =
         w.sb.api
             .get(&format!("/_sandbox/merchants/{sid}"))
@@ -33,6 +37,7 @@ async fn sandbox_menu(w: &World, sid: &str) -> BTreeSet<(String, String, i64, St
                 i["name"].as_str().unwrap().to_owned(),
                 minor(i["price"].as_str().unwrap()),
                 i["category"].as_str().unwrap().to_owned(),
+                i["instructions"].to_string(),
             )
         })
         .collect()
@@ -57,7 +62,7 @@ async fn assert_catalog_is_the_menu(w: &World, m: &str, c: &str, sid: &str) {
         .collect();
     assert!(!locations.is_empty(), "the catalog is empty");
     for loc in locations {
-        let ours: BTreeSet<(String, String, i64, String)> = items
+        let ours: BTreeSet<MenuEntry> = items
             .iter()
             .filter(|i| i["pos_location_id"] == loc)
             .map(|i| {
@@ -66,6 +71,7 @@ async fn assert_catalog_is_the_menu(w: &World, m: &str, c: &str, sid: &str) {
                     i["name"].as_str().unwrap().to_owned(),
                     i["price_minor"].as_i64().unwrap(),
                     i["category"].as_str().unwrap().to_owned(),
+                    i["instructions"].to_string(),
                 )
             })
             .collect();

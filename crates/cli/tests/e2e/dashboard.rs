@@ -1502,13 +1502,33 @@ on_both_backends!(
         assert_eq!(status, StatusCode::OK);
         let rows = page.matches("data-sku=").count();
         assert_eq!(rows, items.len(), "one row per item and location");
+        let mut with_instructions = 0;
         for item in items {
             let sku = item["sku"].as_str().unwrap();
             assert!(page.contains(&format!("data-sku=\"{sku}\"")), "{sku}");
             let price =
                 tillbridge_model::display_minor(item["price_minor"].as_i64().unwrap(), "DKK");
             assert!(page.contains(&price), "{sku}: {price}");
+            // The row of this item at its location lists its production instructions.
+            let pos = item["pos_location_id"].as_str().unwrap();
+            let section = &page[page.find(&format!("data-location=\"{pos}\"")).unwrap()..];
+            let row = &section[section.find(&format!("data-sku=\"{sku}\"")).unwrap()..];
+            let row = &row[..row.find("</tr>").unwrap()];
+            for group in item["instructions"].as_array().unwrap() {
+                with_instructions += 1;
+                assert!(
+                    row.contains(&format!("{}: ", group["name"].as_str().unwrap())),
+                    "{row}"
+                );
+                for i in group["instructions"].as_array().unwrap() {
+                    assert!(row.contains(i["name"].as_str().unwrap()), "{row}");
+                }
+            }
         }
+        assert!(
+            with_instructions > 0,
+            "the café's drinks have production instructions"
+        );
 
         // Financials: the last week by default, each day's total as the API reports it.
         let (status, page, _) = alpha.get(&format!("/merchants/{m}/financials")).await;

@@ -73,23 +73,20 @@ async fn prepare(backend: Backend, series: &str) -> Option<Setup> {
             .await
             .unwrap();
     let menu = detail["menu"].as_array().unwrap();
-    let hot = menu.iter().any(|i| i["category"] == "Hot Drinks");
+    // The café's first hot drink and first pastry; the shop's first two items.
     let item = |category: &str| {
-        let i = if hot {
-            menu.iter()
-                .find(|i| (i["category"] == category) == (category == "Hot Drinks"))
-                .unwrap()
-                .clone()
-        } else {
-            menu[usize::from(category != "Hot Drinks")].clone()
-        };
+        let i = menu
+            .iter()
+            .find(|i| i["category"] == category)
+            .unwrap_or(&menu[usize::from(category != "Hot Drinks")])
+            .clone();
         let price: f64 = i["price"].as_str().unwrap().parse().unwrap();
         (
             i["sku"].as_str().unwrap().to_owned(),
             (price * 100.0).round() as i64,
         )
     };
-    let (coffee, pastry) = (item("Hot Drinks"), item("other"));
+    let (coffee, pastry) = (item("Hot Drinks"), item("Pastry"));
     Some(Setup {
         w,
         sid,
@@ -407,6 +404,118 @@ on_both_backends!(
                 .await
                 .unwrap();
         assert_eq!(list["online_orders"].as_array().unwrap().len(), 0, "{list}");
+        s.w.stop().await;
+    }
+);
+
+on_both_backends!(
+    kseries_production_instructions_reach_the_pos,
+    |backend| async move {
+        let Some(s) = setup(backend).await else {
+            return;
+        };
+        // The catalog lists the coffee's instructions as the POS menu offers them.
+        let catalog =
+            s.w.api
+                .get(&format!(
+                    "/api/v1/merchants/{}/catalog?pos_location_id={}&sku={}",
+                    s.m, s.pos_location, s.coffee.0
+                ))
+                .await
+                .unwrap();
+        let groups = catalog["items"][0]["instructions"]
+            .as_array()
+            .unwrap()
+            .clone();
+        let group = |name: &str| {
+            groups
+                .iter()
+                .find(|g| g["name"] == name)
+                .unwrap_or_else(|| panic!("no {name} group: {catalog}"))
+                .clone()
+        };
+        let (milk, extras) = (group("Milk"), group("Extras"));
+        assert_eq!(
+            (milk["multiple"].clone(), extras["multiple"].clone()),
+            (json!(false), json!(true))
+        );
+        let id = |g: &Value, name: &str| {
+            g["instructions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|i| i["name"] == name)
+                .unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        };
+        let (oat, soy) = (id(&milk, "Oat milk"), id(&milk, "Soy milk"));
+        let (hot, decaf) = (id(&extras, "Extra hot"), id(&extras, "Decaf"));
+
+        // Refused before the POS: one milk only, an id the item does not offer, an
+        // instruction on an item that takes none, the same one twice.
+        let cases: Vec<(Vec<String>, Vec<String>, &str, &str)> = vec![
+            (
+                vec![oat.clone(), soy.clone()],
+                vec![],
+                "items[0].modifiers[1]",
+                "only one `Milk`",
+            ),
+            (
+                vec!["999".into()],
+                vec![],
+                "items[0].modifiers[0]",
+                "is not offered",
+            ),
+            (
+                vec![],
+                vec![oat.clone()],
+                "items[1].modifiers[0]",
+                "takes no modifiers",
+            ),
+            (
+                vec![hot.clone(), hot.clone()],
+                vec![],
+                "items[0].modifiers[1]",
+                "named twice",
+            ),
+        ];
+        for (n, (coffee, pastry, field, says)) in cases.into_iter().enumerate() {
+            let mut body = s.takeaway(&format!("bad-modifiers-{n}"));
+            body["items"][0]["modifiers"] = json!(coffee);
+            body["items"][1]["modifiers"] = json!(pastry);
+            let (status, err) = s.submit(&body).await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
+            let problem = err["error"]["details"]["problems"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|p| p["field"] == field)
+                .unwrap_or_else(|| panic!("no problem on {field}: {err}"))
+                .clone();
+            assert!(
+                problem["message"].as_str().unwrap().contains(says),
+                "{problem}"
+            );
+        }
+        assert!(s.pos_orders().await.is_empty());
+
+        // Accepted: the POS line carries the instructions by name, the total is unchanged.
+        let mut body = s.takeaway("with-modifiers");
+        body["items"][0]["modifiers"] = json!([oat, hot, decaf]);
+        let (status, created) = s.submit(&body).await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        let order = created["id"].as_str().unwrap().to_owned();
+        s.wait_for(&order, "accepted", Some("applied")).await;
+        let pos = s.pos_orders().await;
+        let lines = pos[0]["lines"].as_array().unwrap();
+        assert_eq!(
+            lines[0],
+            json!({"sku": s.coffee.0, "quantity": 2, "instructions": ["Oat milk", "Extra hot", "Decaf"]})
+        );
+        assert_eq!(lines[1]["instructions"], json!([]));
+        assert_eq!(pos[0]["paid"], pos[0]["total"]);
         s.w.stop().await;
     }
 );

@@ -21,7 +21,8 @@ use tillbridge_store::catalog::{self, CategoryRow};
 use tillbridge_store::connections as conns;
 use tillbridge_store::jobs::JobRow;
 use tillbridge_store::ordering::{
-    self, AllergenRow, ItemDescription, LocationCatalog, MenuItemRow, ProfileRow, TableRow,
+    self, AllergenRow, Instruction, InstructionGroup, ItemDescription, LocationCatalog,
+    MenuItemRow, ProfileRow, TableRow,
 };
 
 /// Units on hand per (POS location, POS item id), for items whose stock the store counts.
@@ -380,6 +381,7 @@ impl Engine {
                         })
                         .collect(),
                     image_url: rich.picture_url,
+                    instructions: instruction_groups(i.instructions),
                 }
             })
             .collect();
@@ -399,4 +401,33 @@ impl Engine {
             tables,
         })
     }
+}
+
+/// A K-Series menu item's production instruction groups as the catalog keeps them; an
+/// instruction without an id cannot be ordered and is left out, and so is a group left empty.
+fn instruction_groups(
+    groups: Vec<tillbridge_lightspeed::kseries::wire::InstructionGroup>,
+) -> Vec<InstructionGroup> {
+    groups
+        .into_iter()
+        .filter_map(|g| {
+            let instructions: Vec<Instruction> = g
+                .instructions
+                .into_iter()
+                .filter_map(|i| {
+                    let id = i.ikentoo_modifier_id?.to_string();
+                    Some(Instruction {
+                        name: i.instruction.unwrap_or_else(|| id.clone()),
+                        id,
+                    })
+                })
+                .collect();
+            (!instructions.is_empty()).then(|| InstructionGroup {
+                id: g.id.map(|id| id.to_string()).unwrap_or_default(),
+                name: g.name.unwrap_or_default(),
+                multiple: g.multi_selection_permitted.unwrap_or(false),
+                instructions,
+            })
+        })
+        .collect()
 }

@@ -374,6 +374,41 @@ mod menu_tests {
     use super::*;
 
     #[test]
+    fn reads_production_instructions_as_the_api_spells_them() {
+        let menu = serde_json::json!({"menuEntryGroups": [
+            {"@type": "group", "id": 7, "name": "Mains", "menuEntry": [
+                {"@type": "menuItem", "sku": "B1", "productionInstructionList": [
+                    {"multiSelectionPermitted": false, "productionInstructionGroupName": "Meat cooking",
+                     "productionIntructionGroupId": 236025632784487_i64,
+                     "productionInstructionList": [
+                        {"instruction": "Rare", "ikentooModifierId": 236025632784490_i64},
+                        {"instruction": "Well done", "ikentooModifierId": "236025632784498"}
+                     ]}
+                ]},
+                {"@type": "menuItem", "sku": "B2", "productionInstructionList": "not a list"}
+            ]}
+        ]});
+        let items = menu_items(&menu);
+        let groups = &items[0].instructions;
+        assert_eq!(groups.len(), 1);
+        assert_eq!(
+            (
+                groups[0].id.as_ref().map(ToString::to_string).as_deref(),
+                groups[0].name.as_deref(),
+                groups[0].multi_selection_permitted
+            ),
+            (Some("236025632784487"), Some("Meat cooking"), Some(false))
+        );
+        let ids: Vec<String> = groups[0]
+            .instructions
+            .iter()
+            .filter_map(|i| i.ikentoo_modifier_id.as_ref().map(ToString::to_string))
+            .collect();
+        assert_eq!(ids, ["236025632784490", "236025632784498"]);
+        assert!(items[1].instructions.is_empty(), "a malformed list is none");
+    }
+
+    #[test]
     fn walks_nested_groups_and_reads_rich_content() {
         let menu = serde_json::json!({"menuEntryGroups": [
             {"@type": "group", "id": 7, "name": "Hot Drinks", "menuEntry": [
@@ -469,6 +504,34 @@ pub struct MenuItem {
     /// `itemRichData`, present when the menu was loaded with `richContent=true` and the item
     /// has rich data.
     pub rich: Option<RichItem>,
+    /// `productionInstructionList`: the production instructions an order line may carry.
+    pub instructions: Vec<InstructionGroup>,
+}
+
+/// A production instruction group of a menu item.
+#[derive(Deserialize, Debug, Clone, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct InstructionGroup {
+    /// Spelled `productionIntructionGroupId` by the API.
+    #[serde(
+        rename = "productionIntructionGroupId",
+        alias = "productionInstructionGroupId"
+    )]
+    pub id: Option<Id>,
+    #[serde(rename = "productionInstructionGroupName")]
+    pub name: Option<String>,
+    pub multi_selection_permitted: Option<bool>,
+    #[serde(rename = "productionInstructionList", default)]
+    pub instructions: Vec<Instruction>,
+}
+
+/// One production instruction: what the kitchen reads and the id an order line names
+/// (`modifiers[].modifierId`).
+#[derive(Deserialize, Debug, Clone, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Instruction {
+    pub instruction: Option<String>,
+    pub ikentoo_modifier_id: Option<Id>,
 }
 
 /// A Rich Item API record (`/i/richItem/{businessId}/{sku}`), also a menu item's
@@ -576,6 +639,10 @@ pub fn menu_items(menu: &serde_json::Value) -> Vec<MenuItem> {
                             .get("itemRichData")
                             .filter(|r| !r.is_null())
                             .and_then(|r| serde_json::from_value(r.clone()).ok()),
+                        instructions: e
+                            .get("productionInstructionList")
+                            .and_then(|l| serde_json::from_value(l.clone()).ok())
+                            .unwrap_or_default(),
                     });
                 }
                 _ => {}

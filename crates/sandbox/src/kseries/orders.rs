@@ -15,7 +15,9 @@ use crate::generate::{self, TAX_BASIS_POINTS};
 use crate::http::json;
 use crate::webhooks::Delivery;
 use crate::wire::{cents, k_instant, parse_instant};
-use crate::world::{Merchant, OnlineOrder, OnlineState, SalePayment, World};
+use crate::world::{
+    Merchant, OnlineOrder, OnlineState, OrderLine, OrderedItem, SalePayment, World,
+};
 use crate::Sandbox;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, RawQuery, State};
@@ -333,7 +335,13 @@ async fn menu_load(
                             "taxes": [{"description": "VAT", "amount": null, "percentage": TAX_BASIS_POINTS / 100}],
                             "defaultTaxPercentage": TAX_BASIS_POINTS / 100,
                             "taxIncludedInPrice": true,
-                            "productionInstructionList": [],
+                            "productionInstructionList": m.groups[item.group].instructions.iter().map(|g| json!({
+                                "multiSelectionPermitted": g.multiple,
+                                "productionInstructionGroupName": g.name,
+                                // Spelled as the API spells it.
+                                "productionIntructionGroupId": g.id,
+                                "productionInstructionList": g.instructions.iter().map(|(id, name)| json!({"instruction": name, "ikentooModifierId": id})).collect::<Vec<_>>(),
+                            })).collect::<Vec<_>>(),
                         })
                     })
                     .collect();
@@ -542,10 +550,29 @@ fn check_order(
                         "Size",
                     );
                 }
-                match item.get("quantity").and_then(Value::as_i64) {
-                    Some(q) if q >= 1 && q <= i64::from(i32::MAX) => {
-                        items.push((sku.to_owned(), q))
+                let mut modifiers = Vec::new();
+                match item.get("modifiers") {
+                    None | Some(Value::Null) => {}
+                    Some(Value::Array(list)) => {
+                        for (j, modifier) in list.iter().enumerate() {
+                            match str_field(modifier, "modifierId").filter(|id| !id.is_empty()) {
+                                Some(id) => modifiers.push(id.to_owned()),
+                                None => err(
+                                    &format!("items[{i}].modifiers[{j}].modifierId"),
+                                    "must not be blank",
+                                    "NotBlank",
+                                ),
+                            }
+                        }
                     }
+                    Some(_) => err(&format!("items[{i}].modifiers"), "must be an array", "Type"),
+                }
+                match item.get("quantity").and_then(Value::as_i64) {
+                    Some(q) if q >= 1 && q <= i64::from(i32::MAX) => items.push(OrderedItem {
+                        sku: sku.to_owned(),
+                        quantity: q,
+                        modifiers,
+                    }),
                     _ => err(
                         &format!("items[{i}].quantity"),
                         "must be a whole number of at least 1",
@@ -693,6 +720,36 @@ fn order_event(
     vec![delivery(m, &hook, &body)]
 }
 
+/// The names of the production instructions `ids` on menu item `item`, or why the POS refuses
+/// them: an id the item does not offer, or two from a group that allows one.
+fn instructions(m: &Merchant, item: usize, ids: &[String]) -> Result<Vec<String>, String> {
+    let sku = &m.menu[item].sku;
+    let mut names = Vec::new();
+    let mut single_groups = Vec::new();
+    for id in ids {
+        let found = m.instructions_of(item).iter().find_map(|g| {
+            g.instructions
+                .iter()
+                .find(|(i, _)| i.to_string() == *id)
+                .map(|(_, name)| (g, name))
+        });
+        let Some((group, name)) = found else {
+            return Err(format!("Modifier {id} not found for item with sku {sku}"));
+        };
+        if !group.multiple {
+            if single_groups.contains(&group.id) {
+                return Err(format!(
+                    "Only one modifier of {} can be chosen for item with sku {sku}",
+                    group.name
+                ));
+            }
+            single_groups.push(group.id);
+        }
+        names.push(name.clone());
+    }
+    Ok(names)
+}
+
 /// Delivers a queued order to the POS: an open account, or a failure with its reason.
 fn deliver_order(w: &mut World, merchant: &str, reference: &str) -> Vec<Delivery> {
     let Some(m) = w.merchants.get_mut(merchant) else {
@@ -707,14 +764,22 @@ fn deliver_order(w: &mut World, merchant: &str, reference: &str) -> Vec<Delivery
     let loc = m.k_orders[i].location;
     let mut lines = Vec::new();
     let mut failure = None;
-    for (sku, qty) in m.k_orders[i].items.clone() {
-        match m.live_item(&sku) {
+    for ordered in m.k_orders[i].items.clone() {
+        let (sku, qty) = (&ordered.sku, ordered.quantity);
+        match m.live_item(sku) {
             None => failure = Some(format!("Item with sku {sku} not found")),
             Some(item) => match m.availability.get(&(loc, sku.clone())) {
                 Some(stock) if stock.count < qty => {
                     failure = Some(format!("Item with sku {sku} is not available"));
                 }
-                _ => lines.push((item, qty)),
+                _ => match instructions(m, item, &ordered.modifiers) {
+                    Ok(instructions) => lines.push(OrderLine {
+                        item,
+                        quantity: qty,
+                        instructions,
+                    }),
+                    Err(reason) => failure = Some(reason),
+                },
             },
         }
         if failure.is_some() {
@@ -742,9 +807,9 @@ fn deliver_order(w: &mut World, merchant: &str, reference: &str) -> Vec<Delivery
         return order_event(m, &o, "FAILURE", Some(&reason));
     }
     let now = Utc::now();
-    for &(item, qty) in &lines {
-        let sku = m.menu[item].sku.clone();
-        m.take_stock(loc, &sku, qty);
+    for line in &lines {
+        let sku = m.menu[line.item].sku.clone();
+        m.take_stock(loc, &sku, line.quantity);
     }
     let location = &mut m.locations[loc];
     location.account_counter += 1;
@@ -914,7 +979,8 @@ fn snapshot(m: &Merchant, o: &OnlineOrder) -> Value {
         .lines
         .iter()
         .enumerate()
-        .map(|(n, &(item, qty))| {
+        .map(|(n, line)| {
+            let (item, qty) = (line.item, line.quantity);
             let unit = m.menu[item].price_cents;
             let total = unit * qty;
             let tax = generate::tax_included_10k(total);
@@ -924,7 +990,7 @@ fn snapshot(m: &Merchant, o: &OnlineOrder) -> Value {
                 "itemSku": m.menu[item].sku,
                 "unitAmount": cents(unit),
                 "quantity": qty,
-                "modifiers": [],
+                "modifiers": line.instructions.iter().map(|name| json!({"name": name, "quantity": 1})).collect::<Vec<_>>(),
                 "amountWithTax": cents(total),
                 "amountLessTax": cents(total - (tax + 50) / 100),
                 "discountedAmount": "0.00",
@@ -1170,7 +1236,7 @@ fn close_account(m: &mut Merchant, i: usize) -> usize {
     let lines: Vec<_> = o
         .lines
         .iter()
-        .map(|&(item, qty)| generate::make_line(m, o.location, item, qty, 0))
+        .map(|l| generate::make_line(m, o.location, l.item, l.quantity, 0))
         .collect();
     let total: i64 = lines.iter().map(|l| l.total_cents).sum();
     let paid = o.paid_cents().min(total);
@@ -1226,7 +1292,8 @@ pub(crate) fn list(m: &Merchant) -> Value {
                     "location": m.locations[o.location].id,
                     "state": format!("{:?}", o.state).to_lowercase(),
                     "identifier": o.identifier,
-                    "items": o.items.iter().map(|(sku, q)| json!({"sku": sku, "quantity": q})).collect::<Vec<_>>(),
+                    "items": o.items.iter().map(|i| json!({"sku": i.sku, "quantity": i.quantity})).collect::<Vec<_>>(),
+                    "lines": o.lines.iter().map(|l| json!({"sku": m.menu[l.item].sku, "quantity": l.quantity, "instructions": l.instructions})).collect::<Vec<_>>(),
                     "total": cents(o.total_cents(m)),
                     "paid": cents(o.paid_cents()),
                     "payments": o.payments.len(),

@@ -1,7 +1,7 @@
 //! Catalog: every connection's items per POS location as the sync last read them — SKU, name,
-//! category, price, tax, stock where the POS restricts it, allergens and picture — from the same
-//! unified catalog as `GET /api/v1/merchants/{m}/catalog`. Read-only: items are changed in the
-//! POS or through the API, and show here once the sync reads them back.
+//! category, price, tax, stock where the POS restricts it, allergens, production instructions and
+//! picture — from the same unified catalog as `GET /api/v1/merchants/{m}/catalog`. Read-only:
+//! items are changed in the POS or through the API, and show here once the sync reads them back.
 
 use super::channels::{channel_labels, series_name};
 use super::financials::percent;
@@ -47,7 +47,8 @@ pub async fn show(
                 table.items {
                     tr {
                         th { "SKU" } th { "Name" } th { "Category" } th { "Price" } th { "Tax" }
-                        th { "Stock" } th { "Allergens" } th { "Picture" } th { "Read" }
+                        th { "Stock" } th { "Allergens" } th { "Instructions" } th { "Picture" }
+                        th { "Read" }
                     }
                     @for i in items {
                         tr data-sku=(i.sku) {
@@ -75,6 +76,18 @@ pub async fn show(
                                 @for (k, a) in i.allergens.iter().enumerate() {
                                     @if k > 0 { ", " }
                                     (a.names.get("en").map_or(a.code.as_str(), String::as_str))
+                                }
+                            }
+                            td.instructions {
+                                @if i.instructions.is_empty() { "—" }
+                                @for g in &i.instructions {
+                                    div {
+                                        (g.name) ": "
+                                        @for (k, x) in g.instructions.iter().enumerate() {
+                                            @if k > 0 { @if g.multiple { ", " } @else { " / " } }
+                                            (x.name)
+                                        }
+                                    }
                                 }
                             }
                             td {
