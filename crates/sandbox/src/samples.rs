@@ -216,6 +216,26 @@ impl Fetcher {
         });
         Ok(value)
     }
+
+    /// Sends a request the hub would send; its answer is not a sample.
+    async fn post(&self, path: &str, body: &Value) -> Result<(), String> {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .json(body)
+            .send()
+            .await
+            .map_err(|e| format!("POST {path}: {e}"))?;
+        if !response.status().is_success() {
+            return Err(format!(
+                "POST {path} answered {}: {}",
+                response.status(),
+                response.text().await.unwrap_or_default()
+            ));
+        }
+        Ok(())
+    }
 }
 
 async fn collect(sb: &Sandbox, base: &str) -> Result<Vec<Sample>, String> {
@@ -325,6 +345,49 @@ async fn k(sb: &Sandbox, id: &str, f: &mut Fetcher) -> Result<(), String> {
     f.get(
         "k.webhook-locations",
         "/kseries/o/wh/1/webhook/samples/business-locations",
+    )
+    .await?;
+    // An online order with production instructions, delivered to the POS: its open account.
+    let (coffee, instruction) = sb
+        .with_world(|w| {
+            let m = w.merchants.get(id)?;
+            let item = (0..m.menu.len()).find(|&i| !m.instructions_of(i).is_empty())?;
+            let instruction = m.instructions_of(item).first()?.instructions.first()?.0;
+            Some((m.menu[item].sku.clone(), instruction))
+        })
+        .ok_or("the K menu offers no production instructions")?;
+    f.post(
+        "/kseries/o/op/1/order/toGo",
+        &serde_json::json!({
+            "businessLocationId": bl,
+            "thirdPartyReference": "samples-1",
+            "endpointId": "samples",
+            "customerInfo": {"firstName": "Sam", "email": "sam@example.com"},
+            "accountProfileCode": "COLLECT",
+            "items": [{"sku": coffee, "quantity": 2, "modifiers": [{"modifierId": instruction.to_string()}]}],
+        }),
+    )
+    .await?;
+    let mut identifier = None;
+    for _ in 0..100 {
+        identifier = sb.with_world(|w| {
+            w.merchants
+                .get(id)?
+                .k_orders
+                .iter()
+                .find(|o| o.reference == "samples-1")?
+                .identifier
+                .clone()
+        });
+        if identifier.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let identifier = identifier.ok_or("the online order never reached the POS")?;
+    f.get(
+        "k.account",
+        &format!("/kseries/o/op/1/order/accounts/{identifier}?businessLocationId={bl}"),
     )
     .await?;
     Ok(())
