@@ -27,6 +27,12 @@ pub fn routes() -> Router<Sandbox> {
             get(list).post(super::orders::create),
         )
         .route("/rseries/API/V3/Account/{acct}/Sale/{id}", get(one_sale))
+        .route(
+            "/rseries/API/V3/Account/{acct}/Item/{id}",
+            get(super::items::one)
+                .put(super::items::update)
+                .delete(super::items::archive),
+        )
 }
 
 type Params = HashMap<String, String>;
@@ -309,7 +315,25 @@ async fn list(
                 keyed(m.payment_methods.len()),
                 Box::new(|p| render::payment_type(m, p)),
             ),
-            "Item" => (keyed(m.menu.len()), Box::new(|i| render::item(m, i))),
+            "Item" => {
+                // Archived (deleted) items only with `archived=true` (with the rest) or `only`.
+                let archived = q.get("archived").map(String::as_str);
+                let wanted =
+                    |field: &str, have: &str| q.get(field).is_none_or(|raw| text_filter(raw, have));
+                let mut entries = keyed(m.menu.len());
+                entries.retain(|e| {
+                    let it = &m.menu[e.index];
+                    let shown = match archived {
+                        Some("true") => true,
+                        Some("only") => it.deleted_at.is_some(),
+                        _ => it.deleted_at.is_none(),
+                    };
+                    shown
+                        && wanted("customSku", &it.sku)
+                        && wanted("systemSku", &render::system_sku(e.index))
+                });
+                (entries, Box::new(|i| render::item(m, i)))
+            }
             "ItemShop" => {
                 let records = render::item_shops(m);
                 let wanted =

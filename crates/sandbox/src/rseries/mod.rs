@@ -2,6 +2,7 @@
 //! `https://cloud.lightspeedapp.com` and `https://api.lightspeedapp.com`).
 
 mod api;
+mod items;
 mod oauth;
 mod orders;
 mod render;

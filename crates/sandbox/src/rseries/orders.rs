@@ -1,5 +1,6 @@
 //! R-Series writes: `POST Sale.json` (lines and payments; a completed sale must balance, an
-//! open one may not be overpaid) and `POST Customer.json` (with a primary email in `Contact`).
+//! open one may not be overpaid), `POST Customer.json` (with a primary email in `Contact`) and
+//! `POST Item.json` (see [`super::items`]).
 //! Values may be strings or numbers, and a single child an object instead of an array, as the
 //! API writes them itself. A sale costs 2 drips (+3 when completed) and 0.5 per nested entity.
 
@@ -63,6 +64,7 @@ pub(super) async fn create(
         match entity.as_str() {
             "Sale.json" => create_sale(m, &v),
             "Customer.json" => create_customer(m, &v),
+            "Item.json" => super::items::create(m, &v),
             other => error(
                 StatusCode::METHOD_NOT_ALLOWED,
                 &format!("`{other}` cannot be created through the sandbox"),

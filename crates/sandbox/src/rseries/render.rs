@@ -64,12 +64,17 @@ pub fn payment_type(m: &Merchant, i: usize) -> Value {
             "internalReserved": "false", "type": if p.code == "CASH" { "cash" } else { "user defined" } })
 }
 
+/// The system SKU R-Series gives item `i`.
+pub fn system_sku(i: usize) -> String {
+    format!("2100000{:06}", i + 1)
+}
+
 pub fn item(m: &Merchant, i: usize) -> Value {
     let it = &m.menu[i];
     json!({
-        "itemID": (i + 1).to_string(), "systemSku": format!("2100000{:06}", i + 1), "customSku": it.sku, "manufacturerSku": "", "upc": "", "ean": "",
+        "itemID": (i + 1).to_string(), "systemSku": system_sku(i), "customSku": it.sku, "manufacturerSku": "", "upc": "", "ean": "",
         "description": it.name, "itemType": if m.tracks_stock(&it.sku) { "default" } else { "non_inventory" }, "categoryID": (it.group + 1).to_string(), "taxClassID": "1", "manufacturerID": "0",
-        "defaultVendorID": "0", "archived": "false",
+        "defaultVendorID": "0", "archived": it.deleted_at.is_some().to_string(),
         "Prices": { "ItemPrice": [
             { "amount": amount(it.price_cents), "useType": "Default", "useTypeID": "1" },
             { "amount": amount(it.price_cents), "useType": "MSRP", "useTypeID": "2" },
