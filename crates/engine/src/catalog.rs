@@ -177,7 +177,7 @@ impl Engine {
                 connection_id,
                 pos_location,
                 "create items",
-                &["k", "x"],
+                &["k", "x", "r"],
             )
             .await?;
         check_item(&input)?;
@@ -185,6 +185,19 @@ impl Engine {
             return self
                 .create_x_product(merchant_id, &row, input, &currency)
                 .await;
+        }
+        if row.series == "r" {
+            let body = r_item_body(&input, &currency, input.sku.as_deref());
+            let (client, account) = self.r_item_client(&row)?;
+            let item = self
+                .with_token(merchant_id, connection_id, |t| {
+                    let (client, account, body) = (client.clone(), account.clone(), body.clone());
+                    async move { client.create_item(&t, &account, &body).await }
+                })
+                .await
+                .map_err(|e| refused(e, "create the item"))?;
+            self.catalog_due(merchant_id, connection_id).await?;
+            return Ok(r_pos_item(item));
         }
         let body = k_item_body(&bl, &input, &currency, input.sku.as_deref());
         let client = self.k_client(&row.id)?;
@@ -214,10 +227,25 @@ impl Engine {
                 connection_id,
                 pos_location,
                 "update items",
-                &["k"],
+                &["k", "r"],
             )
             .await?;
         check_item(&input)?;
+        if row.series == "r" {
+            let id = self.r_item_id(merchant_id, &row, sku).await?;
+            let body = r_item_body(&input, &currency, Some(input.sku.as_deref().unwrap_or(sku)));
+            let (client, account) = self.r_item_client(&row)?;
+            let item = self
+                .with_token(merchant_id, connection_id, |t| {
+                    let (client, account, id, body) =
+                        (client.clone(), account.clone(), id.clone(), body.clone());
+                    async move { client.update_item(&t, &account, &id, &body).await }
+                })
+                .await
+                .map_err(|e| refused(e, "update the item"))?;
+            self.catalog_due(merchant_id, connection_id).await?;
+            return Ok(r_pos_item(item));
+        }
         let id = self.item_id(merchant_id, &row, &bl, sku).await?;
         // The Items API's update needs the SKU: the new one, or the item's own.
         let body = k_item_body(
@@ -252,11 +280,23 @@ impl Engine {
                 connection_id,
                 pos_location,
                 "delete items",
-                &["k", "x"],
+                &["k", "x", "r"],
             )
             .await?;
         if row.series == "x" {
             return self.delete_x_product(merchant_id, &row, sku).await;
+        }
+        if row.series == "r" {
+            // R-Series archives: the item leaves the lists and stays in past sales.
+            let id = self.r_item_id(merchant_id, &row, sku).await?;
+            let (client, account) = self.r_item_client(&row)?;
+            self.with_token(merchant_id, connection_id, |t| {
+                let (client, account, id) = (client.clone(), account.clone(), id.clone());
+                async move { client.archive_item(&t, &account, &id).await }
+            })
+            .await
+            .map_err(|e| refused(e, "archive the item"))?;
+            return self.catalog_due(merchant_id, connection_id).await;
         }
         let id = self.item_id(merchant_id, &row, &bl, sku).await?;
         let client = self.k_client(&row.id)?;
@@ -512,6 +552,43 @@ impl Engine {
             })
     }
 
+    /// An R-Series client and the connection's account id.
+    fn r_item_client(
+        &self,
+        row: &ConnectionRow,
+    ) -> Result<(tillbridge_lightspeed::rseries::client::RClient, String), EngineError> {
+        let account = row.account_id.clone().ok_or_else(|| {
+            EngineError::Invalid(format!(
+                "connection `{}` has no account id; reconnect it",
+                row.id
+            ))
+        })?;
+        Ok((self.r_client(&row.id)?, account))
+    }
+
+    /// The R-Series `itemID` of the item with this SKU (its custom SKU, else its system SKU).
+    async fn r_item_id(
+        &self,
+        merchant_id: &str,
+        row: &ConnectionRow,
+        sku: &str,
+    ) -> Result<String, EngineError> {
+        let (client, account) = self.r_item_client(row)?;
+        let found = self
+            .with_token(merchant_id, &row.id, |t| {
+                let (client, account, sku) = (client.clone(), account.clone(), sku.to_owned());
+                async move { client.item_by_sku(&t, &account, &sku).await }
+            })
+            .await
+            .map_err(|e| refused(e, "find the item"))?;
+        found.map(|i| i.id).ok_or_else(|| {
+            EngineError::NotFound(format!(
+                "connection `{}` has no item with SKU `{sku}` in Lightspeed",
+                row.id
+            ))
+        })
+    }
+
     /// Makes the connection's catalog run due now, so that the write comes back through sync.
     async fn catalog_due(&self, merchant_id: &str, connection_id: &str) -> Result<(), EngineError> {
         let mut c = self.conn().await?;
@@ -544,6 +621,37 @@ fn k_item_body(
         body["sku"] = serde_json::Value::String(sku.trim().to_owned());
     }
     body
+}
+
+/// An R-Series `Item` create or update body: description, category, Default price and, when
+/// given, the custom SKU.
+fn r_item_body(input: &ItemInput, currency: &str, sku: Option<&str>) -> serde_json::Value {
+    let mut body = serde_json::json!({
+        "description": input.name.trim(),
+        "categoryID": input.category_id.trim(),
+        "Prices": {"ItemPrice": [{
+            "amount": decimal_minor(input.price_minor, currency),
+            "useType": "Default",
+            "useTypeID": "1",
+        }]},
+    });
+    if let Some(sku) = sku {
+        body["customSku"] = serde_json::Value::String(sku.trim().to_owned());
+    }
+    body
+}
+
+fn r_pos_item(item: tillbridge_lightspeed::rseries::client::Item) -> PosItem {
+    PosItem {
+        price_minor: item
+            .price
+            .as_deref()
+            .and_then(|p| tillbridge_model::money::parse_minor(p, 2).ok()),
+        pos_item_id: item.id,
+        sku: item.sku,
+        name: item.name,
+        category_id: item.category_id,
+    }
 }
 
 fn check_item(input: &ItemInput) -> Result<(), EngineError> {

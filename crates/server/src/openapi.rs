@@ -515,7 +515,7 @@ pub const OPERATIONS: &[Operation] = &[
         "/api/v1/merchants/{merchant_id}/catalog/items",
         "createCatalogItem",
         "catalog",
-        "Create an item in the POS: K-Series through the Items API (needs the `items` scope), X-Series as a product (`POST /products`, tax-inclusive price). Answers 201 with what the POS created (its id and SKU) and makes the connection's catalog run due, so the item appears in the catalog once read back. Lightspeed's refusals come back as 400 naming the field; R- and O-Series connections answer 422 `unsupported_by_series` and nothing changes",
+        "Create an item in the POS: K-Series through the Items API (needs the `items` scope), X-Series as a product (`POST /products`, tax-inclusive price), R-Series as an `Item` (description, category, Default price, custom SKU). Answers 201 with what the POS created (its id and SKU) and makes the connection's catalog run due, so the item appears in the catalog once read back. Lightspeed's refusals come back as 400 naming the field; O-Series connections answer 422 `unsupported_by_series` and nothing changes",
         Some("CatalogItem"),
         201,
         &[]
@@ -525,7 +525,7 @@ pub const OPERATIONS: &[Operation] = &[
         "/api/v1/merchants/{merchant_id}/catalog/items/{sku}",
         "updateCatalogItem",
         "catalog",
-        "Replace an item's name, price and category in the POS (and its SKU, with `sku`); K-Series only (X-Series API 2.0 has no product update: 422 `unsupported_by_series`); 404 when the POS has no item with that SKU, otherwise as for create",
+        "Replace an item's name, price and category in the POS (and its SKU, with `sku`); K-Series (Items API) and R-Series (`PUT Item`); X-Series API 2.0 has no product update: 422 `unsupported_by_series`; 404 when the POS has no item with that SKU, otherwise as for create",
         Some("CatalogItem"),
         200,
         &[]
@@ -535,7 +535,7 @@ pub const OPERATIONS: &[Operation] = &[
         "/api/v1/merchants/{merchant_id}/catalog/items/{sku}",
         "deleteCatalogItem",
         "catalog",
-        "Delete an item from the POS (K-Series item, X-Series product; others answer 422 `unsupported_by_series`); it leaves the catalog with the catalog run this makes due",
+        "Delete an item from the POS (K-Series item, X-Series product, R-Series item archived; O-Series answers 422 `unsupported_by_series`); it leaves the catalog with the catalog run this makes due",
         None,
         204,
         &[

@@ -340,10 +340,73 @@ on_both_backends!(
                 assert_eq!(answer["error"]["code"], "unsupported_by_series");
             };
             if series == "r" {
-                // R-Series items are edited in the back office only.
-                let (status, answer) = send(&w, Method::POST, &items, Some(&tea)).await;
-                refused(status, &answer);
+                // R-Series creates, updates and archives items.
+                let (status, created) = send(&w, Method::POST, &items, Some(&tea)).await;
+                assert_eq!(status, StatusCode::CREATED, "{created}");
+                assert_eq!(
+                    (
+                        created["item"]["sku"].clone(),
+                        created["item"]["price_minor"].clone()
+                    ),
+                    (json!("TEA1"), json!(325))
+                );
+                assert!(w.drain().await.is_empty());
+                assert_catalog_is_the_menu(&w, &m, &c, &sid).await;
+                assert!(catalog(&w, &m, &c)
+                    .await
+                    .iter()
+                    .any(|i| i["sku"] == "TEA1" && i["price_minor"] == 325));
+
+                // Refusals name what was wrong and change nothing.
+                let with_tea = sandbox_menu(&w, &sid).await;
+                let bad_category = json!({"connection_id": c, "sku": "TEA2", "name": "Tea", "price_minor": 300, "category_id": "999"});
+                for (body, says) in [(&tea, "customSku"), (&bad_category, "categoryID")] {
+                    let (status, answer) = send(&w, Method::POST, &items, Some(body)).await;
+                    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+                    assert!(
+                        answer["error"]["message"].as_str().unwrap().contains(says),
+                        "{answer}"
+                    );
+                }
+                let (status, answer) =
+                    send(&w, Method::PUT, &format!("{items}/NOPE"), Some(&tea)).await;
+                assert_eq!(status, StatusCode::NOT_FOUND, "{answer}");
+                assert_eq!(sandbox_menu(&w, &sid).await, with_tea);
+
+                // Update: a new name, price and SKU reach the POS and come back through sync.
+                let chai = json!({"connection_id": c, "sku": "CHAI1", "name": "Chai", "price_minor": 410, "category_id": item["category_id"]});
+                let (status, updated) =
+                    send(&w, Method::PUT, &format!("{items}/TEA1"), Some(&chai)).await;
+                assert_eq!(status, StatusCode::OK, "{updated}");
+                assert_eq!(updated["item"]["name"], "Chai");
+                assert!(sandbox_menu(&w, &sid).await.iter().any(|i| (
+                    i.0.as_str(),
+                    i.1.as_str(),
+                    i.2
+                ) == ("CHAI1", "Chai", 410)));
+                assert!(w.drain().await.is_empty());
+                assert_catalog_is_the_menu(&w, &m, &c, &sid).await;
+
+                // Delete archives: the item leaves the menu and the catalog.
+                let (status, answer) = send(
+                    &w,
+                    Method::DELETE,
+                    &format!("{items}/CHAI1?connection_id={c}"),
+                    None,
+                )
+                .await;
+                assert_eq!(status, StatusCode::NO_CONTENT, "{answer}");
                 assert_eq!(sandbox_menu(&w, &sid).await, before);
+                assert!(w.drain().await.is_empty());
+                assert_catalog_is_the_menu(&w, &m, &c, &sid).await;
+                let (status, answer) = send(
+                    &w,
+                    Method::PUT,
+                    &format!("{items}/TEA1/rich"),
+                    Some(&json!({"connection_id": c, "allergens": ["milk"]})),
+                )
+                .await;
+                refused(status, &answer);
                 continue;
             }
             // X-Series API 2.0 creates and deletes products, and has no update.

@@ -171,17 +171,41 @@ impl RClient {
         entity: &str,
         body: &Value,
     ) -> Result<Value, LightspeedError> {
-        let url = self.url(&format!("Account/{account}/{entity}.json"))?;
-        let label = format!("/Account/{{id}}/{entity}.json");
-        let text = send(&self.pacer, &self.policy, &label, Method::POST, || {
-            self.http
-                .post(url.clone())
-                .bearer_auth(token.expose())
-                .json(body)
+        self.write(
+            token,
+            Method::POST,
+            &format!("Account/{account}/{entity}.json"),
+            &format!("/Account/{{id}}/{entity}.json"),
+            entity,
+            Some(body),
+        )
+        .await
+    }
+
+    /// Sends a write and returns the entity the answer holds.
+    async fn write(
+        &self,
+        token: &Secret,
+        method: Method,
+        path: &str,
+        label: &str,
+        entity: &str,
+        body: Option<&Value>,
+    ) -> Result<Value, LightspeedError> {
+        let url = self.url(path)?;
+        let text = send(&self.pacer, &self.policy, label, method.clone(), || {
+            let request = self
+                .http
+                .request(method.clone(), url.clone())
+                .bearer_auth(token.expose());
+            match body {
+                Some(b) => request.json(b),
+                None => request,
+            }
         })
         .await?;
         let page: Value = serde_json::from_str(&text).map_err(|e| LightspeedError::Malformed {
-            path: label.clone(),
+            path: label.to_owned(),
             detail: format!("{e} in {}", crate::http::snippet(&text)),
         })?;
         wire::entities(&page, entity)
@@ -189,9 +213,92 @@ impl RClient {
             .next()
             .cloned()
             .ok_or_else(|| LightspeedError::Malformed {
-                path: label,
+                path: label.to_owned(),
                 detail: format!("the answer holds no {entity}"),
             })
+    }
+
+    /// An item as the answer to a write holds it.
+    fn written_item(v: &Value, label: &str) -> Result<Item, LightspeedError> {
+        wire::item(v).ok_or_else(|| LightspeedError::Malformed {
+            path: label.to_owned(),
+            detail: "the item has no itemID or SKU".into(),
+        })
+    }
+
+    /// Creates an item (`POST Item.json` with `description`, `customSku`, `categoryID` and
+    /// `Prices.ItemPrice`); returns it as created.
+    pub async fn create_item(
+        &self,
+        token: &Secret,
+        account: &str,
+        body: &Value,
+    ) -> Result<Item, LightspeedError> {
+        let v = self.create(token, account, "Item", body).await?;
+        Self::written_item(&v, "/Account/{id}/Item.json")
+    }
+
+    /// Changes the fields `body` names on item `item_id` (`PUT Item/{itemID}.json`).
+    pub async fn update_item(
+        &self,
+        token: &Secret,
+        account: &str,
+        item_id: &str,
+        body: &Value,
+    ) -> Result<Item, LightspeedError> {
+        let label = "/Account/{id}/Item/{itemID}.json";
+        let v = self
+            .write(
+                token,
+                Method::PUT,
+                &format!("Account/{account}/Item/{item_id}.json"),
+                label,
+                "Item",
+                Some(body),
+            )
+            .await?;
+        Self::written_item(&v, label)
+    }
+
+    /// Archives item `item_id` (`DELETE Item/{itemID}.json`): it leaves the lists and stays in
+    /// past sales.
+    pub async fn archive_item(
+        &self,
+        token: &Secret,
+        account: &str,
+        item_id: &str,
+    ) -> Result<(), LightspeedError> {
+        self.write(
+            token,
+            Method::DELETE,
+            &format!("Account/{account}/Item/{item_id}.json"),
+            "/Account/{id}/Item/{itemID}.json",
+            "Item",
+            None,
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// The item that is not archived with this custom SKU, or else this system SKU.
+    pub async fn item_by_sku(
+        &self,
+        token: &Secret,
+        account: &str,
+        sku: &str,
+    ) -> Result<Option<Item>, LightspeedError> {
+        let filter = format!("=,{sku}");
+        for field in ["customSku", "systemSku"] {
+            let found = self
+                .first(token, account, "Item", &[(field, filter.as_str())])
+                .await?
+                .and_then(|v| wire::item(&v))
+                .filter(|i| i.sku == sku);
+            if found.is_some() {
+                return Ok(found);
+            }
+        }
+        Ok(None)
     }
 
     /// Payment type id → name.
