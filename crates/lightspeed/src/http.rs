@@ -66,6 +66,24 @@ pub static THROTTLED: AtomicU64 = AtomicU64::new(0);
 /// Transport errors and 5xx answers received by this process.
 pub static FAILURES: AtomicU64 = AtomicU64::new(0);
 
+/// A request with the bearer token and, when given, a JSON body: what [`send`] builds for
+/// each attempt of a write.
+pub fn authorized(
+    http: &reqwest::Client,
+    method: Method,
+    url: &url::Url,
+    token: &crate::Secret,
+    body: Option<&serde_json::Value>,
+) -> RequestBuilder {
+    let request = http
+        .request(method, url.clone())
+        .bearer_auth(token.expose());
+    match body {
+        Some(b) => request.json(b),
+        None => request,
+    }
+}
+
 /// Sends with retries and returns the body of a 2xx response.
 pub async fn send(
     pacer: &Pacer,

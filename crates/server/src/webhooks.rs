@@ -35,7 +35,6 @@ fn ingress_error(e: IngressError) -> ApiError {
             "unauthorized",
             "the webhook's URL or credentials are not valid; nothing was stored",
         ),
-        IngressError::BadBody(m) => ApiError::bad_request(m),
         IngressError::Engine(e) => e.into(),
     }
 }

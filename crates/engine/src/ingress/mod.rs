@@ -56,8 +56,6 @@ impl<T> Verified<T> {
 pub enum IngressError {
     #[error("the webhook URL is not valid for any connection")]
     Unauthorized,
-    #[error("the webhook body could not be read: {0}")]
-    BadBody(String),
     #[error(transparent)]
     Engine(#[from] EngineError),
 }

@@ -171,14 +171,7 @@ impl KClient {
     ) -> Result<String, LightspeedError> {
         let url = join(&self.base, path.trim_start_matches('/'))?;
         send(&self.pacer, &self.policy, path, method.clone(), || {
-            let request = self
-                .http
-                .request(method.clone(), url.clone())
-                .bearer_auth(token.expose());
-            match body {
-                Some(b) => request.json(b),
-                None => request,
-            }
+            crate::http::authorized(&self.http, method.clone(), &url, token, body)
         })
         .await
     }

@@ -194,14 +194,7 @@ impl RClient {
     ) -> Result<Value, LightspeedError> {
         let url = self.url(path)?;
         let text = send(&self.pacer, &self.policy, label, method.clone(), || {
-            let request = self
-                .http
-                .request(method.clone(), url.clone())
-                .bearer_auth(token.expose());
-            match body {
-                Some(b) => request.json(b),
-                None => request,
-            }
+            crate::http::authorized(&self.http, method.clone(), &url, token, body)
         })
         .await?;
         let page: Value = serde_json::from_str(&text).map_err(|e| LightspeedError::Malformed {
