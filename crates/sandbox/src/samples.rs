@@ -104,7 +104,11 @@ fn merchant(sb: &Sandbox, series: &str, seed: u64) -> Result<(String, String), S
         if let Some(sku) = m.menu.first().map(|i| i.sku.clone()) {
             m.set_stock(0, &sku, Some(4));
         }
-        let newest = m.sales.len().checked_sub(1).ok_or("no sales were made")?;
+        // The newest sale of the first location (the one whose K financials are fetched).
+        let newest = (0..m.sales.len())
+            .rev()
+            .find(|&i| m.sales[i].location == 0)
+            .ok_or("no sales were made at the first location")?;
         generate::void_sale(m, newest, now - Duration::minutes(5));
         let token = if series == "x" {
             m.personal_token.clone()
