@@ -232,9 +232,11 @@ impl Engine {
             .await?;
         check_item(&input)?;
         if row.series == "r" {
-            let id = self.r_item_id(merchant_id, &row, sku).await?;
-            let body = r_item_body(&input, &currency, Some(input.sku.as_deref().unwrap_or(sku)));
             let (client, account) = self.r_item_client(&row)?;
+            let id = self
+                .r_item_id(merchant_id, &row.id, &client, &account, sku)
+                .await?;
+            let body = r_item_body(&input, &currency, Some(input.sku.as_deref().unwrap_or(sku)));
             let item = self
                 .with_token(merchant_id, connection_id, |t| {
                     let (client, account, id, body) =
@@ -288,8 +290,10 @@ impl Engine {
         }
         if row.series == "r" {
             // R-Series archives: the item leaves the lists and stays in past sales.
-            let id = self.r_item_id(merchant_id, &row, sku).await?;
             let (client, account) = self.r_item_client(&row)?;
+            let id = self
+                .r_item_id(merchant_id, &row.id, &client, &account, sku)
+                .await?;
             self.with_token(merchant_id, connection_id, |t| {
                 let (client, account, id) = (client.clone(), account.clone(), id.clone());
                 async move { client.archive_item(&t, &account, &id).await }
@@ -570,21 +574,21 @@ impl Engine {
     async fn r_item_id(
         &self,
         merchant_id: &str,
-        row: &ConnectionRow,
+        connection_id: &str,
+        client: &tillbridge_lightspeed::rseries::client::RClient,
+        account: &str,
         sku: &str,
     ) -> Result<String, EngineError> {
-        let (client, account) = self.r_item_client(row)?;
         let found = self
-            .with_token(merchant_id, &row.id, |t| {
-                let (client, account, sku) = (client.clone(), account.clone(), sku.to_owned());
+            .with_token(merchant_id, connection_id, |t| {
+                let (client, account, sku) = (client.clone(), account.to_owned(), sku.to_owned());
                 async move { client.item_by_sku(&t, &account, &sku).await }
             })
             .await
             .map_err(|e| refused(e, "find the item"))?;
         found.map(|i| i.id).ok_or_else(|| {
             EngineError::NotFound(format!(
-                "connection `{}` has no item with SKU `{sku}` in Lightspeed",
-                row.id
+                "connection `{connection_id}` has no item with SKU `{sku}` in Lightspeed"
             ))
         })
     }
