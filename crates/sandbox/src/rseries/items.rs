@@ -4,6 +4,7 @@
 //! Each answers the item as `{"@attributes": {"count": "1"}, "Item": {…}}`.
 
 use super::api::{error, with_account_mut};
+use super::orders::bad;
 use super::render;
 use crate::http::json;
 use crate::world::Merchant;
@@ -24,10 +25,6 @@ fn text(v: &Value, key: &str) -> Option<String> {
         Value::Number(n) => Some(n.to_string()),
         _ => None,
     }
-}
-
-fn bad(message: &str) -> Response {
-    error(StatusCode::BAD_REQUEST, message)
 }
 
 fn answer(m: &Merchant, i: usize) -> Response {

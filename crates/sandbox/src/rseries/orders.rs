@@ -35,7 +35,7 @@ fn children<'a>(v: &'a Value, relation: &str, child: &str) -> Vec<&'a Value> {
     }
 }
 
-fn bad(message: &str) -> Response {
+pub(super) fn bad(message: &str) -> Response {
     error(StatusCode::BAD_REQUEST, message)
 }
 
