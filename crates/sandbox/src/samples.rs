@@ -164,8 +164,8 @@ fn webhook_bodies(sb: &Sandbox, id: &str) -> Vec<Vec<u8>> {
         let recent: Vec<usize> = (m.sales.len().saturating_sub(3)..m.sales.len()).collect();
         let deliveries = match m.series.as_str() {
             "k" => {
+                // The item whose stock `merchant` counts.
                 let sku = m.menu.first().map(|i| i.sku.clone()).unwrap_or_default();
-                m.set_stock(0, &sku, Some(2));
                 let mut out = kseries::webhooks::account_events(m, &recent);
                 out.extend(kseries::webhooks::item_events(m, 0, &sku));
                 out
@@ -271,10 +271,9 @@ async fn collect(sb: &Sandbox, base: &str) -> Result<Vec<Sample>, String> {
 async fn k(sb: &Sandbox, id: &str, f: &mut Fetcher) -> Result<(), String> {
     let (bl, sku) = sb
         .with_world(|w| {
-            let m = w.merchants.get_mut(id)?;
-            let sku = m.menu.get(1)?.sku.clone();
-            m.set_stock(0, &sku, Some(3));
-            Some((m.locations[0].id, sku))
+            // The item whose stock `merchant` counts.
+            let m = w.merchants.get(id)?;
+            Some((m.locations[0].id, m.menu.first()?.sku.clone()))
         })
         .ok_or("the K merchant has no location or menu")?;
     let (from, to) = (Utc::now() - Duration::days(5), Utc::now());
