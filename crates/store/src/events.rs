@@ -123,16 +123,19 @@ pub async fn append_many(
     .await?
     .ok_or_else(|| StoreError::NotFound(format!("merchant `{merchant_id}`")))?;
     let mut seq = last - events.len() as i64;
-    for chunk in events.chunks(200) {
-        let rows = crate::placeholders(chunk.len(), "$1, $2", 5, 3);
-        // Every row shares the merchant ($1) and the time ($2).
+    // Each row binds all its values, so that SQLite binds them in order (`for_backend`).
+    for chunk in events.chunks(500) {
+        let rows = crate::placeholders(chunk.len(), "", 7, 1);
         let sql = format!(
             "INSERT INTO events (merchant_id, created_at, seq, id, type, subject, payload) VALUES {rows}"
         );
-        let mut q = sqlx::query(&sql).bind(merchant_id).bind(now);
+        let sql = crate::for_backend(c, &sql);
+        let mut q = sqlx::query(&sql);
         for e in chunk {
             seq += 1;
             q = q
+                .bind(merchant_id)
+                .bind(now)
                 .bind(seq)
                 .bind(&e.id)
                 .bind(&e.event_type)
@@ -222,6 +225,7 @@ pub async fn stream_after(
         sql.push_str(&format!(" AND type = ${n}"));
     }
     sql.push_str(&format!(" ORDER BY stream_seq LIMIT ${}", n + 1));
+    let sql = crate::for_backend(c, &sql);
     let mut q = sqlx::query(&sql).bind(after);
     if let Some(m) = merchant_id {
         q = q.bind(m);

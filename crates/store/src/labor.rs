@@ -345,6 +345,7 @@ pub async fn put_days(c: &mut Conn, merchant_id: &str, days: &[DayRow]) -> Resul
              confirmed_at = excluded.confirmed_at, confirmed_by = excluded.confirmed_by, discrepancy = excluded.discrepancy, \
              values_hash = excluded.values_hash"
         );
+        let sql = crate::for_backend(c, &sql);
         let mut q = sqlx::query(&sql).bind(merchant_id);
         for d in chunk {
             q = q
@@ -452,6 +453,7 @@ pub async fn values_of_dates(
              AND business_date IN ({list}) ORDER BY business_date, hour",
             field_columns()
         );
+        let sql = crate::for_backend(c, &sql);
         let mut q = sqlx::query(&sql).bind(merchant_id).bind(department_id);
         for d in part {
             q = q.bind(*d);
@@ -553,6 +555,7 @@ pub async fn replace_values(
         let sql = format!(
             "DELETE FROM labor_values WHERE merchant_id = $1 AND department_id = $2 AND business_date IN ({list})"
         );
+        let sql = crate::for_backend(c, &sql);
         let mut q = sqlx::query(&sql).bind(merchant_id).bind(department_id);
         for d in part {
             q = q.bind(*d);
@@ -567,6 +570,7 @@ pub async fn replace_values(
             "INSERT INTO labor_values (merchant_id, department_id, business_date, hour, {}) VALUES {values}",
             field_columns()
         );
+        let sql = crate::for_backend(c, &sql);
         let mut q = sqlx::query(&sql).bind(merchant_id).bind(department_id);
         for ((date, hour), cells) in chunk {
             q = q.bind(*date).bind(*hour);

@@ -113,6 +113,7 @@ async fn upsert_distinct(
             "SELECT id, content_hash, version, external_id FROM orders \
              WHERE merchant_id = $1 AND connection_id = $2 AND external_id IN ({list})"
         );
+        let sql = crate::for_backend(c, &sql);
         let mut q = sqlx::query(&sql).bind(merchant_id).bind(connection_id);
         for external_id in chunk {
             q = q.bind(*external_id);
@@ -201,24 +202,21 @@ async fn insert_rows(
     now: i64,
 ) -> Result<std::collections::HashSet<String>> {
     let mut inserted = std::collections::HashSet::new();
-    // SQLite looks up each `$n` by walking the statement's parameter list, so binding is
-    // quadratic in the parameters of one statement: a few hundred per statement is the sweet spot.
-    for chunk in rows.chunks(16) {
+    // Each row binds all its values, so that SQLite binds them in order (`for_backend`).
+    for chunk in rows.chunks(200) {
         let bodies = chunk
             .iter()
             .map(|r| serde_json::to_string(r.order).map_err(|e| StoreError::Corrupt(e.to_string())))
             .collect::<Result<Vec<String>>>()?;
-        let placeholders = crate::placeholders(chunk.len(), "$1, $2, $3", 31, 4);
+        let placeholders = crate::placeholders(chunk.len(), "", 34, 1);
         let sql = format!(
             "INSERT INTO orders (merchant_id, connection_id, created_at, id, series, external_id, location_id, external_location_id, \
              kind, original_external_id, status, closed_at, business_date, currency, total_minor, tax_minor, discount_minor, tip_minor, \
              covers, customer_email, content_hash, body, register_id, {FIGURE_COLUMNS}, version, updated_at) VALUES {placeholders} \
              ON CONFLICT (merchant_id, connection_id, external_id) DO NOTHING RETURNING external_id"
         );
-        let mut q = sqlx::query(&sql)
-            .bind(merchant_id)
-            .bind(connection_id)
-            .bind(now);
+        let sql = crate::for_backend(c, &sql);
+        let mut q = sqlx::query(&sql);
         for (r, body) in chunk.iter().zip(&bodies) {
             let scope = OrderScope {
                 merchant_id,
@@ -226,6 +224,9 @@ async fn insert_rows(
                 location_id: r.location_id,
             };
             q = q
+                .bind(merchant_id)
+                .bind(connection_id)
+                .bind(now)
                 .bind(r.id)
                 .bind(r.order.series.as_str())
                 .bind(&r.order.external_id);
@@ -304,16 +305,18 @@ async fn insert_lines_of(c: &mut Conn, merchant_id: &str, orders: &[(&str, &Orde
         .iter()
         .flat_map(|(id, o)| o.lines.iter().enumerate().map(move |(n, l)| (*id, n, l)))
         .collect();
-    // A few hundred parameters per statement: SQLite binds `$n` in time quadratic in their number.
-    for part in lines.chunks(32) {
-        let rows = crate::placeholders(part.len(), "$1", 14, 2);
+    // Each row binds all its values, so that SQLite binds them in order (`for_backend`).
+    for part in lines.chunks(500) {
+        let rows = crate::placeholders(part.len(), "", 15, 1);
         let sql = format!(
             "INSERT INTO order_lines (merchant_id, order_id, line_no, external_id, sku, name, category, category_id, quantity_milli, \
              unit_price_minor, discount_minor, tax_minor, total_minor, net_minor, voided) VALUES {rows}"
         );
-        let mut q = sqlx::query(&sql).bind(merchant_id);
+        let sql = crate::for_backend(c, &sql);
+        let mut q = sqlx::query(&sql);
         for (id, n, l) in part {
             q = q
+                .bind(merchant_id)
                 .bind(*id)
                 .bind(*n as i64)
                 .bind(&l.external_id)
@@ -470,6 +473,7 @@ pub async fn purchases_orders(
                 "SELECT id, connection_id, location_id, version, body, {column} AS sale FROM orders \
                  WHERE merchant_id = $1 AND connection_id = $2 AND {column} IN ({list}){extra}"
             );
+            let sql = crate::for_backend(c, &sql);
             let mut q = sqlx::query(&sql).bind(merchant_id).bind(connection_id);
             for id in chunk {
                 q = q.bind(*id);
