@@ -461,7 +461,7 @@ pub async fn merge(
     let survivor = store::member(&mut tx, merchant_id, &into.id)
         .await?
         .ok_or_else(|| not_found(merchant_id, &into.id))?;
-    crate::tiering::after_purchase(&mut tx, merchant_id, &mut ctx, &survivor, false).await?;
+    crate::tiering::after_purchases(&mut tx, merchant_id, &mut ctx, &[(survivor, false)]).await?;
     ctx.flush(&mut tx, merchant_id).await?;
     crate::segments::compute(&mut tx, merchant_id, today, now).await?;
     emit(

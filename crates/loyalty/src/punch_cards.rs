@@ -273,7 +273,6 @@ pub(crate) async fn stamp(
     ctx: &mut crate::purchases::Ctx,
     quiet: bool,
 ) -> Result<(), EngineError> {
-    let now = ctx.now;
     let mut news = Vec::new();
     let lines: Vec<StampLine> = orders
         .iter()
@@ -291,12 +290,16 @@ pub(crate) async fn stamp(
         purchase.connection_id.as_str(),
         purchase.sale_external_id.as_str(),
     );
-    for card in &ctx.cards {
+    let cards = ctx.cards.clone();
+    for card in &cards {
         let rule = rule_of(card)?;
-        let before = store::purchase_stamps(c, merchant_id, conn, sale, &card.id).await?;
+        let before = ctx
+            .stamps_of(c, merchant_id, (conn, sale), &card.id)
+            .await?;
         let same_day = match purchase.sale_date.as_deref() {
             Some(day) if rule.max_per_day.is_some() => {
-                store::stamps_on_day(c, merchant_id, member_id, &card.id, day, (conn, sale)).await?
+                ctx.stamps_on_day(c, merchant_id, member_id, &card.id, day, (conn, sale))
+                    .await?
             }
             _ => 0,
         };
@@ -310,8 +313,8 @@ pub(crate) async fn stamp(
         if delta == 0 {
             continue;
         }
-        let mut state = match store::member_card(c, merchant_id, member_id, &card.id).await? {
-            Some(raw) => parse_state(&raw)?,
+        let mut state = match ctx.card_state(member_id, &card.id) {
+            Some(raw) => parse_state(raw)?,
             None => CardState::default(),
         };
         let change = cards::apply(
@@ -323,19 +326,15 @@ pub(crate) async fn stamp(
         );
         let text =
             serde_json::to_string(&state).map_err(|e| EngineError::Invalid(e.to_string()))?;
-        store::put_member_card(c, merchant_id, member_id, &card.id, &text, now).await?;
-        store::put_purchase_stamps(
-            c,
-            merchant_id,
-            conn,
-            sale,
-            &card.id,
-            member_id,
-            purchase.sale_date.as_deref(),
-            entitled,
-            now,
-        )
-        .await?;
+        ctx.put_card_state(member_id, &card.id, text);
+        ctx.put_stamps(store::StampRow {
+            connection_id: conn.to_owned(),
+            sale_external_id: sale.to_owned(),
+            card_id: card.id.clone(),
+            member_id: member_id.to_owned(),
+            business_date: purchase.sale_date.clone(),
+            stamps: entitled,
+        });
         if quiet {
             continue;
         }

@@ -9,7 +9,7 @@ use crate::earning::{self, EarningRule};
 use crate::eligible::{eligible_amount, Line, TaxBasis};
 use crate::program::{self, Program};
 use chrono::NaiveDate;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use tillbridge_engine::consumers::ConsumerFuture;
 use tillbridge_engine::ids::new_id;
 use tillbridge_engine::{Engine, EngineError};
@@ -34,9 +34,16 @@ pub fn order_eligible(order: &Order, basis: TaxBasis) -> i64 {
     eligible_amount(&lines, 0, basis)
 }
 
-/// What applying purchases needs besides each purchase, read once for many: the program, the
-/// active punch cards, today's business date and, for a consumer batch, the orders of all its
-/// purchases (read in a few statements instead of two per purchase).
+/// What applying purchases needs besides each purchase, read once for many, and what they
+/// write, kept until [`Ctx::flush`] writes it in a few multi-row statements.
+///
+/// Read ahead: the program, the active punch cards and today's business date; for a consumer
+/// batch, the orders and rows of all its purchases, their stamps, and the members they belong
+/// to with their next ledger numbers and card progress (locked on PostgreSQL, see
+/// [`store::members_by_ids`]). Applying a purchase then reads and changes these in memory: the
+/// members' balances, ledger entries, card progress, stamps and purchase rows are written at
+/// the flush, followed by the members' purchase dates and tiers, and the notifications. Nothing
+/// in the caller's transaction may read what a context changed before it is flushed.
 pub(crate) struct Ctx {
     pub program: Program,
     pub cards: Vec<CardRow>,
@@ -47,7 +54,28 @@ pub(crate) struct Ctx {
     emails: HashMap<String, Option<String>>,
     /// Prefetched purchase rows (`None`: the purchase has no row yet).
     purchases: HashMap<(String, String), Option<PurchaseRow>>,
-    /// Notifications to append, in order, when the batch is written ([`Ctx::flush`]).
+    /// The members read, with their balances as posted so far.
+    members: HashMap<String, MemberRow>,
+    /// The next ledger entry number of each member read.
+    next_seq: HashMap<String, i64>,
+    /// Card progress (state JSON) by (member, card), for the members read; a card missing
+    /// has no progress yet.
+    card_states: HashMap<(String, String), String>,
+    /// Stamps by (connection, sale, card), for the purchases in `stamps_read`; a card missing
+    /// has none from that purchase.
+    stamps: HashMap<(String, String, String), i64>,
+    stamps_read: HashSet<(String, String)>,
+    /// To write at the flush.
+    ledger: Vec<LedgerRow>,
+    balances: BTreeSet<String>,
+    cards_out: BTreeSet<(String, String)>,
+    stamps_out: BTreeMap<(String, String, String), store::StampRow>,
+    purchases_out: BTreeMap<(String, String), PurchaseRow>,
+    /// Members whose purchase dates and lifetime figures need refreshing.
+    refresh: BTreeSet<String>,
+    /// Members whose tier is to be checked, and whether that is quiet (a replay's).
+    tiered: BTreeMap<String, bool>,
+    /// Notifications to append, in order.
     events: Vec<NewEvent>,
 }
 
@@ -65,8 +93,44 @@ impl Ctx {
             orders: HashMap::new(),
             purchases: HashMap::new(),
             emails: HashMap::new(),
+            members: HashMap::new(),
+            next_seq: HashMap::new(),
+            card_states: HashMap::new(),
+            stamps: HashMap::new(),
+            stamps_read: HashSet::new(),
+            ledger: Vec::new(),
+            balances: BTreeSet::new(),
+            cards_out: BTreeSet::new(),
+            stamps_out: BTreeMap::new(),
+            purchases_out: BTreeMap::new(),
+            refresh: BTreeSet::new(),
+            tiered: BTreeMap::new(),
             events: Vec::new(),
         })
+    }
+
+    /// Looks up the members with these normalised e-mails not looked up yet.
+    async fn read_emails(
+        &mut self,
+        c: &mut Conn,
+        merchant_id: &str,
+        emails: &[&str],
+    ) -> Result<(), EngineError> {
+        let mut wanted: Vec<&str> = emails
+            .iter()
+            .copied()
+            .filter(|e| !self.emails.contains_key(*e))
+            .collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        let mut found = store::member_ids_by_emails(c, merchant_id, &wanted).await?;
+        for email in wanted {
+            self.emails.insert(email.to_owned(), found.remove(email));
+        }
+        Ok(())
     }
 
     /// The member with this normalised e-mail, looked up once per context.
@@ -76,14 +140,214 @@ impl Ctx {
         merchant_id: &str,
         email: &str,
     ) -> Result<Option<String>, EngineError> {
-        if let Some(known) = self.emails.get(email) {
-            return Ok(known.clone());
+        self.read_emails(c, merchant_id, &[email]).await?;
+        Ok(self.emails.get(email).cloned().flatten())
+    }
+
+    /// Reads the members not read yet, with their next ledger numbers and card progress.
+    async fn read_members(
+        &mut self,
+        c: &mut Conn,
+        merchant_id: &str,
+        ids: &[&str],
+    ) -> Result<(), EngineError> {
+        let mut wanted: Vec<&str> = ids
+            .iter()
+            .copied()
+            .filter(|id| !self.members.contains_key(*id))
+            .collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        if wanted.is_empty() {
+            return Ok(());
         }
-        let id = store::member_by_email(c, merchant_id, email)
-            .await?
-            .map(|m| m.id);
-        self.emails.insert(email.to_owned(), id.clone());
-        Ok(id)
+        self.members
+            .extend(store::members_by_ids(c, merchant_id, &wanted).await?);
+        self.next_seq
+            .extend(store::next_entry_seqs(c, merchant_id, &wanted).await?);
+        if !self.cards.is_empty() {
+            self.card_states
+                .extend(store::members_cards(c, merchant_id, &wanted).await?);
+        }
+        Ok(())
+    }
+
+    /// Reads the rows of these purchases (connection, sale id) not read yet.
+    async fn read_purchases(
+        &mut self,
+        c: &mut Conn,
+        merchant_id: &str,
+        purchases: &[(&str, &str)],
+    ) -> Result<(), EngineError> {
+        for (connection_id, sales) in by_connection(purchases, |k| self.purchases.contains_key(k)) {
+            let mut rows = store::purchase_rows(c, merchant_id, connection_id, &sales).await?;
+            for sale in sales {
+                let row = rows.remove(sale);
+                self.purchases
+                    .insert((connection_id.to_owned(), sale.to_owned()), row);
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads the stamps of these purchases not read yet (when any card is active).
+    async fn read_stamps(
+        &mut self,
+        c: &mut Conn,
+        merchant_id: &str,
+        purchases: &[(&str, &str)],
+    ) -> Result<(), EngineError> {
+        if self.cards.is_empty() {
+            return Ok(());
+        }
+        for (connection_id, sales) in by_connection(purchases, |k| self.stamps_read.contains(k)) {
+            let found = store::purchases_stamps(c, merchant_id, connection_id, &sales).await?;
+            for ((sale, card), stamps) in found {
+                self.stamps
+                    .insert((connection_id.to_owned(), sale, card), stamps);
+            }
+            for sale in sales {
+                self.stamps_read
+                    .insert((connection_id.to_owned(), sale.to_owned()));
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads ahead everything applying these purchases (connection, sale id) reads.
+    async fn prefetch(
+        &mut self,
+        c: &mut Conn,
+        merchant_id: &str,
+        purchases: &[(&str, &str)],
+    ) -> Result<(), EngineError> {
+        self.read_purchases(c, merchant_id, purchases).await?;
+        for (connection_id, sales) in by_connection(purchases, |k| self.orders.contains_key(k)) {
+            let mut found = orders::purchases_orders(c, merchant_id, connection_id, &sales).await?;
+            for sale in sales {
+                self.orders.insert(
+                    (connection_id.to_owned(), sale.to_owned()),
+                    found.remove(sale).unwrap_or_default(),
+                );
+            }
+        }
+        self.read_stamps(c, merchant_id, purchases).await?;
+        // Their members: the ones holding them, and the ones their e-mails name.
+        let mut emails = Vec::new();
+        let mut ids = Vec::new();
+        for key in purchases {
+            let key = (key.0.to_owned(), key.1.to_owned());
+            if let Some(Some(p)) = self.purchases.get(&key) {
+                ids.extend(p.member_id.clone());
+            }
+            let sale = self.orders.get(&key).and_then(|o| o.first());
+            if let Some(email) = sale.and_then(|o| o.order.customer_email.as_ref()) {
+                emails.push(email.as_str().to_owned());
+            }
+        }
+        let emails: Vec<&str> = emails.iter().map(String::as_str).collect();
+        self.read_emails(c, merchant_id, &emails).await?;
+        ids.extend(
+            emails
+                .iter()
+                .filter_map(|e| self.emails.get(*e).cloned().flatten()),
+        );
+        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+        self.read_members(c, merchant_id, &ids).await
+    }
+
+    /// The member, read once per context.
+    async fn member(
+        &mut self,
+        c: &mut Conn,
+        merchant_id: &str,
+        id: &str,
+    ) -> Result<MemberRow, EngineError> {
+        self.read_members(c, merchant_id, &[id]).await?;
+        self.members
+            .get(id)
+            .cloned()
+            .ok_or_else(|| EngineError::NotFound(format!("member `{id}`")))
+    }
+
+    /// Queues a ledger entry: numbers it, moves the member's balance by its amount and sets
+    /// the balance after it. The member must have been read.
+    fn post_entry(&mut self, entry: &mut LedgerRow) -> Result<(), EngineError> {
+        let member = self
+            .members
+            .get_mut(&entry.member_id)
+            .ok_or_else(|| EngineError::NotFound(format!("member `{}`", entry.member_id)))?;
+        let seq = self.next_seq.entry(entry.member_id.clone()).or_insert(1);
+        entry.seq = *seq;
+        *seq += 1;
+        member.balance_minor += entry.amount_minor;
+        entry.balance_after_minor = member.balance_minor;
+        self.balances.insert(entry.member_id.clone());
+        self.ledger.push(entry.clone());
+        Ok(())
+    }
+
+    /// The stamps a purchase has given on a card so far.
+    pub(crate) async fn stamps_of(
+        &mut self,
+        c: &mut Conn,
+        merchant_id: &str,
+        purchase: (&str, &str),
+        card_id: &str,
+    ) -> Result<i64, EngineError> {
+        self.read_stamps(c, merchant_id, &[purchase]).await?;
+        let key = (
+            purchase.0.to_owned(),
+            purchase.1.to_owned(),
+            card_id.to_owned(),
+        );
+        Ok(self.stamps.get(&key).copied().unwrap_or(0))
+    }
+
+    /// Stamps the member got on a card from their other purchases of that business day,
+    /// with what this context stamped so far written first.
+    pub(crate) async fn stamps_on_day(
+        &mut self,
+        c: &mut Conn,
+        merchant_id: &str,
+        member_id: &str,
+        card_id: &str,
+        day: &str,
+        except: (&str, &str),
+    ) -> Result<i64, EngineError> {
+        self.write_stamps(c, merchant_id).await?;
+        Ok(store::stamps_on_day(c, merchant_id, member_id, card_id, day, except).await?)
+    }
+
+    /// Queues a purchase's stamps on a card.
+    pub(crate) fn put_stamps(&mut self, row: store::StampRow) {
+        let key = (
+            row.connection_id.clone(),
+            row.sale_external_id.clone(),
+            row.card_id.clone(),
+        );
+        self.stamps.insert(key.clone(), row.stamps);
+        self.stamps_out.insert(key, row);
+    }
+
+    /// A member's progress on a card (state JSON), if any. The member must have been read.
+    pub(crate) fn card_state(&self, member_id: &str, card_id: &str) -> Option<&str> {
+        self.card_states
+            .get(&(member_id.to_owned(), card_id.to_owned()))
+            .map(String::as_str)
+    }
+
+    /// Queues a member's progress on a card.
+    pub(crate) fn put_card_state(&mut self, member_id: &str, card_id: &str, state: String) {
+        let key = (member_id.to_owned(), card_id.to_owned());
+        self.card_states.insert(key.clone(), state);
+        self.cards_out.insert(key);
+    }
+
+    async fn write_stamps(&mut self, c: &mut Conn, merchant_id: &str) -> Result<(), EngineError> {
+        let rows: Vec<store::StampRow> =
+            std::mem::take(&mut self.stamps_out).into_values().collect();
+        Ok(store::put_stamps(c, merchant_id, &rows, self.now).await?)
     }
 
     /// Queues a notification; [`Ctx::flush`] appends the queue to the event log in order.
@@ -96,39 +360,65 @@ impl Ctx {
         });
     }
 
-    /// Appends the queued notifications in the caller's transaction.
+    /// Writes what the context changed, checks the tiers of the members whose purchases
+    /// changed, and appends the queued notifications, in the caller's transaction.
     pub(crate) async fn flush(
         &mut self,
         c: &mut Conn,
         merchant_id: &str,
     ) -> Result<(), EngineError> {
+        let now = self.now;
+        let balances: Vec<(&str, i64)> = self
+            .balances
+            .iter()
+            .filter_map(|id| Some((id.as_str(), self.members.get(id)?.balance_minor)))
+            .collect();
+        store::set_balances(c, merchant_id, &balances, now).await?;
+        self.balances.clear();
+        store::insert_entries(c, merchant_id, &std::mem::take(&mut self.ledger)).await?;
+        self.write_stamps(c, merchant_id).await?;
+        let cards: Vec<(&str, &str, &str)> = self
+            .cards_out
+            .iter()
+            .filter_map(|(m, card)| {
+                let state = self.card_states.get(&(m.clone(), card.clone()))?;
+                Some((m.as_str(), card.as_str(), state.as_str()))
+            })
+            .collect();
+        store::put_member_cards(c, merchant_id, &cards, now).await?;
+        self.cards_out.clear();
+        let purchases: Vec<PurchaseRow> = std::mem::take(&mut self.purchases_out)
+            .into_values()
+            .collect();
+        store::put_purchases(c, merchant_id, &purchases, now).await?;
+        let refresh = std::mem::take(&mut self.refresh);
+        let refresh: Vec<&str> = refresh.iter().map(String::as_str).collect();
+        store::refresh_members_purchases(c, merchant_id, &refresh).await?;
+        let tiered: Vec<(MemberRow, bool)> = std::mem::take(&mut self.tiered)
+            .into_iter()
+            .filter_map(|(id, quiet)| Some((self.members.get(&id)?.clone(), quiet)))
+            .collect();
+        crate::tiering::after_purchases(c, merchant_id, self, &tiered).await?;
         let events = std::mem::take(&mut self.events);
-        Ok(tillbridge_store::events::append_many(c, merchant_id, &events, self.now).await?)
+        Ok(tillbridge_store::events::append_many(c, merchant_id, &events, now).await?)
     }
+}
 
-    /// Reads the orders and rows of these purchases (connection, sale id) ahead.
-    async fn prefetch(
-        &mut self,
-        c: &mut Conn,
-        merchant_id: &str,
-        purchases: &[(&str, &str)],
-    ) -> Result<(), EngineError> {
-        let mut by_connection: HashMap<&str, Vec<&str>> = HashMap::new();
-        for (connection_id, sale) in purchases {
-            by_connection.entry(connection_id).or_default().push(sale);
-        }
-        for (connection_id, sales) in by_connection {
-            let mut found = orders::purchases_orders(c, merchant_id, connection_id, &sales).await?;
-            let mut rows = store::purchase_rows(c, merchant_id, connection_id, &sales).await?;
-            for sale in sales {
-                let key = (connection_id.to_owned(), sale.to_owned());
-                self.orders
-                    .insert(key.clone(), found.remove(sale).unwrap_or_default());
-                self.purchases.insert(key, rows.remove(sale));
+/// These purchases' sales by connection, leaving out the ones `known` already.
+fn by_connection<'a>(
+    purchases: &[(&'a str, &'a str)],
+    known: impl Fn(&(String, String)) -> bool,
+) -> BTreeMap<&'a str, Vec<&'a str>> {
+    let mut out: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for (connection_id, sale) in purchases {
+        if !known(&((*connection_id).to_owned(), (*sale).to_owned())) {
+            let sales = out.entry(connection_id).or_default();
+            if !sales.contains(sale) {
+                sales.push(sale);
             }
         }
-        Ok(())
     }
+    out
 }
 
 /// Brings one purchase up to date: its net eligible amount, its member and its credit.
@@ -143,7 +433,6 @@ pub(crate) async fn apply(
     member_hint: Option<&str>,
     quiet: bool,
 ) -> Result<(), EngineError> {
-    let now = ctx.now;
     let orders = match ctx
         .orders
         .remove(&(connection_id.to_owned(), sale_external_id.to_owned()))
@@ -167,12 +456,14 @@ pub(crate) async fn apply(
         .customer_email
         .as_ref()
         .map(|e| e.as_str().to_owned());
-    let existing = match ctx
-        .purchases
-        .remove(&(connection_id.to_owned(), sale_external_id.to_owned()))
-    {
-        Some(prefetched) => prefetched,
-        None => store::purchase_row(c, merchant_id, connection_id, sale_external_id).await?,
+    let key = (connection_id.to_owned(), sale_external_id.to_owned());
+    let existing = match ctx.purchases_out.get(&key) {
+        Some(written) => Some(written.clone()),
+        None => {
+            ctx.read_purchases(c, merchant_id, &[(connection_id, sale_external_id)])
+                .await?;
+            ctx.purchases.get(&key).cloned().flatten()
+        }
     };
     // What decides the member's order of purchases and lifetime figures, before this version.
     let ordered_before = existing.as_ref().map(ordering_fields);
@@ -201,8 +492,6 @@ pub(crate) async fn apply(
     purchase.sale_date = sale.order.business_date.map(|d| d.to_string());
     purchase.closed_at = sale.order.closed_at.timestamp_millis();
     purchase.net_eligible_minor = net;
-    // The member, read once for the credit and the tier (when either applies).
-    let mut member = None;
     if let Some(member_id) = &member_id {
         // The rule is fixed when the purchase first earns.
         if purchase.rule.is_none() {
@@ -212,20 +501,14 @@ pub(crate) async fn apply(
                 .as_ref()
                 .map(|r| serde_json::to_string(r).unwrap_or_default());
         }
-        if purchase.rule.is_some() || ctx.program.tiers.is_some() {
-            member = Some(
-                store::member(c, merchant_id, member_id)
-                    .await?
-                    .ok_or_else(|| EngineError::NotFound(format!("member `{member_id}`")))?,
-            );
-        }
-        if let (Some(rule), Some(member)) = (purchase.rule.as_deref(), &member) {
+        let member = ctx.member(c, merchant_id, member_id).await?;
+        if let Some(rule) = purchase.rule.as_deref() {
             let rule: EarningRule = serde_json::from_str(rule).map_err(|e| {
                 EngineError::Invalid(format!(
                     "a purchase's stored earning rule is unreadable: {e}"
                 ))
             })?;
-            let entry = post(c, merchant_id, member, &mut purchase, &rule, ctx, sale).await?;
+            let entry = post(&member, &mut purchase, &rule, ctx, sale)?;
             // Reversals are silent by default; earning is announced.
             if let Some(entry) = entry.filter(|e| e.kind == "earned" && !quiet) {
                 ctx.announce(
@@ -241,16 +524,22 @@ pub(crate) async fn apply(
         crate::punch_cards::stamp(c, merchant_id, member_id, &purchase, &orders, ctx, quiet)
             .await?;
     }
-    store::put_purchase(c, merchant_id, &purchase, now).await?;
     if let Some(member_id) = &member_id {
         if ordered_before.as_ref() != Some(&ordering_fields(&purchase)) {
-            store::refresh_member_purchases(c, merchant_id, member_id).await?;
+            ctx.refresh.insert(member_id.clone());
+        }
+        if ctx.program.tiers.is_some() {
+            let all_quiet = ctx.tiered.entry(member_id.clone()).or_insert(true);
+            *all_quiet &= quiet;
         }
     }
-    if let Some(member) = &member {
-        // Posting moved only the balance; the tier fields are as read.
-        crate::tiering::after_purchase(c, merchant_id, ctx, member, quiet).await?;
-    }
+    ctx.purchases_out.insert(
+        (
+            purchase.connection_id.clone(),
+            purchase.sale_external_id.clone(),
+        ),
+        purchase,
+    );
     Ok(())
 }
 
@@ -267,13 +556,11 @@ fn ordering_fields(p: &PurchaseRow) -> (Option<String>, Option<String>, i64, i64
 
 /// Posts the difference between what the purchase is entitled to under `rule` and what it
 /// already accounted for; the ledger entry, if anything changed.
-async fn post(
-    c: &mut Conn,
-    merchant_id: &str,
+fn post(
     member: &MemberRow,
     purchase: &mut PurchaseRow,
     rule: &EarningRule,
-    ctx: &Ctx,
+    ctx: &mut Ctx,
     sale: &orders::StoredOrder,
 ) -> Result<Option<LedgerRow>, EngineError> {
     let posting = earning::post(
@@ -304,7 +591,7 @@ async fn post(
         created_at: ctx.now,
         ..LedgerRow::default()
     };
-    store::post_entry(c, merchant_id, &mut entry).await?;
+    ctx.post_entry(&mut entry)?;
     purchase.accounted_minor += posting.accounted();
     Ok(Some(entry))
 }
@@ -374,14 +661,25 @@ impl tillbridge_engine::consumers::Consumer for Consumer {
                 }
             }
             let mut seen: HashSet<(&str, &str)> = HashSet::new();
-            let mut targets: Vec<(&str, &str, bool)> = Vec::new();
+            let mut candidates: Vec<(&EventRow, &str, &str, bool)> = Vec::new();
             for e in events {
                 let Some((connection_id, sale, is_sale)) = purchase_of(e) else {
                     continue;
                 };
-                if !seen.insert((connection_id, sale)) {
-                    continue;
+                if seen.insert((connection_id, sale)) {
+                    candidates.push((e, connection_id, sale, is_sale));
                 }
+            }
+            // What deciding which to apply reads, for all of them at once.
+            let keys: Vec<(&str, &str)> = candidates.iter().map(|(_, c, s, _)| (*c, *s)).collect();
+            ctx.read_purchases(tx, merchant_id, &keys).await?;
+            let emails: Vec<&str> = candidates
+                .iter()
+                .filter_map(|(e, ..)| e.payload.get("customer_email").and_then(|v| v.as_str()))
+                .collect();
+            ctx.read_emails(tx, merchant_id, &emails).await?;
+            let mut targets: Vec<(&str, &str, bool)> = Vec::new();
+            for (e, connection_id, sale, is_sale) in candidates {
                 let quiet = until.is_some_and(|u| last_seq[&(connection_id, sale)] <= u);
                 let text = |k: &str| e.payload.get(k).and_then(|v| v.as_str());
                 if is_sale {
@@ -400,12 +698,11 @@ impl tillbridge_engine::consumers::Consumer for Consumer {
                     };
                     // A purchase a member already holds (claimed, or merged from another
                     // e-mail) is always brought up to date.
-                    if !has_member
-                        && closed_at < cutoff
-                        && store::purchase_row(tx, merchant_id, connection_id, sale)
-                            .await?
-                            .is_none_or(|p| p.member_id.is_none())
-                    {
+                    let held = ctx
+                        .purchases
+                        .get(&(connection_id.to_owned(), sale.to_owned()))
+                        .is_some_and(|p| p.as_ref().is_some_and(|p| p.member_id.is_some()));
+                    if !has_member && closed_at < cutoff && !held {
                         continue;
                     }
                 }

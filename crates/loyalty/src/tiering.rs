@@ -27,19 +27,13 @@ pub(crate) async fn today(
     Ok(at.with_timezone(&zone).date_naive())
 }
 
-async fn spend(
-    c: &mut Conn,
-    merchant_id: &str,
-    member_id: &str,
-    program: &TierProgram,
-    today: NaiveDate,
-) -> Result<i64, EngineError> {
-    let purchases: Vec<(NaiveDate, i64)> = store::member_purchases(c, merchant_id, member_id)
-        .await?
-        .into_iter()
-        .filter_map(|p| Some((p.sale_date?.parse().ok()?, p.net_eligible_minor)))
+/// A member's qualifying spend from their dated purchases (business date, net).
+fn spend(days: &[(String, i64)], program: &TierProgram, today: NaiveDate) -> i64 {
+    let purchases: Vec<(NaiveDate, i64)> = days
+        .iter()
+        .filter_map(|(day, net)| Some((day.parse().ok()?, *net)))
         .collect();
-    Ok(tiers::qualifying_spend(&purchases, today, program.window))
+    tiers::qualifying_spend(&purchases, today, program.window)
 }
 
 fn state_of(m: &MemberRow) -> TierState {
@@ -132,25 +126,32 @@ async fn announce_now(
     Ok(())
 }
 
-/// After a member's purchase changed: upgrade at once if spend now reaches a higher tier.
-pub(crate) async fn after_purchase(
+/// After members' purchases changed: upgrade each at once if spend now reaches a higher
+/// tier. `quiet` (a replay's) announces nothing. The members' purchases must be written.
+pub(crate) async fn after_purchases(
     c: &mut Conn,
     merchant_id: &str,
     ctx: &mut crate::purchases::Ctx,
-    member: &MemberRow,
-    quiet: bool,
+    members: &[(MemberRow, bool)],
 ) -> Result<(), EngineError> {
     let (today, now) = (ctx.today, ctx.now);
     let Some(settings) = &ctx.program.tiers else {
         return Ok(());
     };
+    if members.is_empty() {
+        return Ok(());
+    }
     let tp = settings.program().map_err(EngineError::Invalid)?;
-    let spend = spend(c, merchant_id, &member.id, &tp, today).await?;
-    let (state, event) = tiers::after_order(&tp, &state_of(member), spend, today);
-    if let Some((event_type, payload)) =
-        record(c, merchant_id, member, &state, event, today, now, quiet).await?
-    {
-        ctx.announce(&event_type, &member.id, payload);
+    let ids: Vec<&str> = members.iter().map(|(m, _)| m.id.as_str()).collect();
+    let days = store::members_purchase_days(c, merchant_id, &ids).await?;
+    for (member, quiet) in members {
+        let spend = spend(days.get(&member.id).map_or(&[], Vec::as_slice), &tp, today);
+        let (state, event) = tiers::after_order(&tp, &state_of(member), spend, today);
+        if let Some((event_type, payload)) =
+            record(c, merchant_id, member, &state, event, today, now, *quiet).await?
+        {
+            ctx.announce(&event_type, &member.id, payload);
+        }
     }
     Ok(())
 }
@@ -167,10 +168,13 @@ pub(crate) async fn daily(c: &mut Conn, merchant_id: &str, now: i64) -> Result<(
         return Ok(());
     }
     let tp = settings.program().map_err(EngineError::Invalid)?;
-    for member in store::tiered_members(c, merchant_id).await? {
-        let spend = spend(c, merchant_id, &member.id, &tp, today).await?;
-        let (state, event) = tiers::daily_check(&tp, &state_of(&member), spend, today);
-        let news = record(c, merchant_id, &member, &state, event, today, now, false).await?;
+    let members = store::tiered_members(c, merchant_id).await?;
+    let ids: Vec<&str> = members.iter().map(|m| m.id.as_str()).collect();
+    let days = store::members_purchase_days(c, merchant_id, &ids).await?;
+    for member in &members {
+        let spend = spend(days.get(&member.id).map_or(&[], Vec::as_slice), &tp, today);
+        let (state, event) = tiers::daily_check(&tp, &state_of(member), spend, today);
+        let news = record(c, merchant_id, member, &state, event, today, now, false).await?;
         announce_now(c, merchant_id, &member.id, news, now).await?;
     }
     store::set_tiers_checked_on(c, merchant_id, &day).await?;
@@ -232,7 +236,8 @@ pub async fn set_floor(
         .await?
         .unwrap_or(member);
     let today = today(&mut tx, merchant_id, now).await?;
-    let spend = spend(&mut tx, merchant_id, member_id, &tp, today).await?;
+    let days = store::members_purchase_days(&mut tx, merchant_id, &[member_id]).await?;
+    let spend = spend(days.get(member_id).map_or(&[], Vec::as_slice), &tp, today);
     let (state, event) = tiers::after_order(&tp, &state_of(&member), spend, today);
     let news = record(
         &mut tx,

@@ -115,6 +115,87 @@ pub async fn member(c: &mut Conn, merchant_id: &str, id: &str) -> Result<Option<
     row.as_ref().map(member_row).transpose()
 }
 
+/// [`member`] for many at once, by id. On PostgreSQL the rows stay locked until the
+/// transaction ends: the caller rewrites their balances ([`set_balances`]), and a manual
+/// credit or a merge of the same member waits instead of being overwritten.
+pub async fn members_by_ids(
+    c: &mut Conn,
+    merchant_id: &str,
+    ids: &[&str],
+) -> Result<HashMap<String, MemberRow>> {
+    let lock = if c.backend_name() == "PostgreSQL" {
+        " ORDER BY id FOR UPDATE"
+    } else {
+        ""
+    };
+    let mut out = HashMap::new();
+    for chunk in ids.chunks(500) {
+        let list = crate::placeholders(chunk.len(), "", 1, 2);
+        let sql = format!(
+            "SELECT {MEMBER_COLUMNS} FROM members WHERE merchant_id = $1 AND id IN ({list}){lock}"
+        );
+        let sql = crate::for_backend(c, &sql);
+        let mut q = sqlx::query(&sql).bind(merchant_id);
+        for id in chunk {
+            q = q.bind(*id);
+        }
+        for r in q.fetch_all(&mut *c).await? {
+            let m = member_row(&r)?;
+            out.insert(m.id.clone(), m);
+        }
+    }
+    Ok(out)
+}
+
+/// The ids of the members with these (normalised) e-mails, by e-mail.
+pub async fn member_ids_by_emails(
+    c: &mut Conn,
+    merchant_id: &str,
+    emails: &[&str],
+) -> Result<HashMap<String, String>> {
+    let mut out = HashMap::new();
+    for chunk in emails.chunks(500) {
+        let list = crate::placeholders(chunk.len(), "", 1, 2);
+        let sql =
+            format!("SELECT id, email FROM members WHERE merchant_id = $1 AND email IN ({list})");
+        let sql = crate::for_backend(c, &sql);
+        let mut q = sqlx::query(&sql).bind(merchant_id);
+        for email in chunk {
+            q = q.bind(*email);
+        }
+        for r in q.fetch_all(&mut *c).await? {
+            out.insert(r.try_get("email")?, r.try_get("id")?);
+        }
+    }
+    Ok(out)
+}
+
+/// Sets these members' balances (as computed by the caller under the lock of
+/// [`members_by_ids`]).
+pub async fn set_balances(
+    c: &mut Conn,
+    merchant_id: &str,
+    balances: &[(&str, i64)],
+    now: i64,
+) -> Result<()> {
+    for chunk in balances.chunks(500) {
+        // Both backends name a `VALUES` list's columns `column1`, `column2`.
+        let values = crate::placeholders(chunk.len(), "", 2, 2);
+        let last = 2 + 2 * chunk.len();
+        let sql = format!(
+            "UPDATE members SET balance_minor = v.column2, updated_at = $1 FROM (VALUES {values}) AS v \
+             WHERE members.merchant_id = ${last} AND members.id = v.column1"
+        );
+        let sql = crate::for_backend(c, &sql);
+        let mut q = sqlx::query(&sql).bind(now);
+        for (id, balance) in chunk {
+            q = q.bind(*id).bind(*balance);
+        }
+        q.bind(merchant_id).execute(&mut *c).await?;
+    }
+    Ok(())
+}
+
 pub async fn member_by_email(
     c: &mut Conn,
     merchant_id: &str,
@@ -209,22 +290,7 @@ fn purchase_from(r: &sqlx::any::AnyRow) -> Result<PurchaseRow> {
     })
 }
 
-pub async fn purchase_row(
-    c: &mut Conn,
-    merchant_id: &str,
-    connection_id: &str,
-    sale_external_id: &str,
-) -> Result<Option<PurchaseRow>> {
-    let row = sqlx::query(&format!("SELECT {PURCHASE_COLUMNS} FROM loyalty_purchases WHERE merchant_id = $1 AND connection_id = $2 AND sale_external_id = $3"))
-        .bind(merchant_id)
-        .bind(connection_id)
-        .bind(sale_external_id)
-        .fetch_optional(c)
-        .await?;
-    row.as_ref().map(purchase_from).transpose()
-}
-
-/// [`purchase_row`] for many sales of one connection at once, by sale id.
+/// The rows of these purchases (sales of one connection), by sale id.
 pub async fn purchase_rows(
     c: &mut Conn,
     merchant_id: &str,
@@ -235,6 +301,7 @@ pub async fn purchase_rows(
     for chunk in sale_external_ids.chunks(500) {
         let list = crate::placeholders(chunk.len(), "", 1, 3);
         let sql = format!("SELECT {PURCHASE_COLUMNS} FROM loyalty_purchases WHERE merchant_id = $1 AND connection_id = $2 AND sale_external_id IN ({list})");
+        let sql = crate::for_backend(c, &sql);
         let mut q = sqlx::query(&sql).bind(merchant_id).bind(connection_id);
         for id in chunk {
             q = q.bind(*id);
@@ -253,26 +320,70 @@ pub async fn put_purchase(
     p: &PurchaseRow,
     now: i64,
 ) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO loyalty_purchases (merchant_id, connection_id, sale_external_id, member_id, customer_email, sale_date, closed_at, rule, net_eligible_minor, accounted_minor, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (merchant_id, connection_id, sale_external_id) DO UPDATE SET \
-         member_id = excluded.member_id, customer_email = excluded.customer_email, sale_date = excluded.sale_date, closed_at = excluded.closed_at, rule = excluded.rule, \
-         net_eligible_minor = excluded.net_eligible_minor, accounted_minor = excluded.accounted_minor, updated_at = excluded.updated_at",
-    )
-    .bind(merchant_id)
-    .bind(&p.connection_id)
-    .bind(&p.sale_external_id)
-    .bind(&p.member_id)
-    .bind(&p.customer_email)
-    .bind(&p.sale_date)
-    .bind(p.closed_at)
-    .bind(&p.rule)
-    .bind(p.net_eligible_minor)
-    .bind(p.accounted_minor)
-    .bind(now)
-    .execute(c)
-    .await?;
+    put_purchases(c, merchant_id, std::slice::from_ref(p), now).await
+}
+
+/// Writes these purchases (each at most once), 400 to a statement.
+pub async fn put_purchases(
+    c: &mut Conn,
+    merchant_id: &str,
+    rows: &[PurchaseRow],
+    now: i64,
+) -> Result<()> {
+    for chunk in rows.chunks(500) {
+        let values = crate::placeholders(chunk.len(), "", 11, 1);
+        let sql = format!(
+            "INSERT INTO loyalty_purchases (merchant_id, updated_at, connection_id, sale_external_id, member_id, customer_email, sale_date, closed_at, rule, net_eligible_minor, accounted_minor) \
+             VALUES {values} ON CONFLICT (merchant_id, connection_id, sale_external_id) DO UPDATE SET \
+             member_id = excluded.member_id, customer_email = excluded.customer_email, sale_date = excluded.sale_date, closed_at = excluded.closed_at, rule = excluded.rule, \
+             net_eligible_minor = excluded.net_eligible_minor, accounted_minor = excluded.accounted_minor, updated_at = excluded.updated_at"
+        );
+        let sql = crate::for_backend(c, &sql);
+        let mut q = sqlx::query(&sql);
+        for p in chunk {
+            q = q
+                .bind(merchant_id)
+                .bind(now)
+                .bind(&p.connection_id)
+                .bind(&p.sale_external_id)
+                .bind(&p.member_id)
+                .bind(&p.customer_email)
+                .bind(&p.sale_date)
+                .bind(p.closed_at)
+                .bind(&p.rule)
+                .bind(p.net_eligible_minor)
+                .bind(p.accounted_minor);
+        }
+        q.execute(&mut *c).await?;
+    }
     Ok(())
+}
+
+/// The dated purchases (business date, net eligible amount) of these members, by member.
+pub async fn members_purchase_days(
+    c: &mut Conn,
+    merchant_id: &str,
+    member_ids: &[&str],
+) -> Result<HashMap<String, Vec<(String, i64)>>> {
+    let mut out: HashMap<String, Vec<(String, i64)>> = HashMap::new();
+    for chunk in member_ids.chunks(500) {
+        let list = crate::placeholders(chunk.len(), "", 1, 2);
+        let sql = format!(
+            "SELECT member_id, sale_date, net_eligible_minor FROM loyalty_purchases \
+             WHERE merchant_id = $1 AND member_id IN ({list}) AND sale_date IS NOT NULL"
+        );
+        let sql = crate::for_backend(c, &sql);
+        let mut q = sqlx::query(&sql).bind(merchant_id);
+        for id in chunk {
+            q = q.bind(*id);
+        }
+        for r in q.fetch_all(&mut *c).await? {
+            out.entry(r.try_get("member_id")?)
+                .or_default()
+                .push((r.try_get("sale_date")?, r.try_get("net_eligible_minor")?));
+        }
+    }
+    Ok(out)
 }
 
 /// Purchases with this e-mail and no member, closed at or after `since`: what a new member claims.
@@ -367,25 +478,65 @@ pub async fn post_entry(c: &mut Conn, merchant_id: &str, e: &mut LedgerRow) -> R
     .await?;
     e.seq = seq;
     e.balance_after_minor = balance;
-    sqlx::query(&format!("INSERT INTO credit_ledger (merchant_id, {LEDGER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"))
-        .bind(merchant_id)
-        .bind(&e.id)
-        .bind(e.seq)
-        .bind(&e.member_id)
-        .bind(&e.kind)
-        .bind(e.amount_minor)
-        .bind(e.written_off_minor)
-        .bind(e.balance_after_minor)
-        .bind(&e.connection_id)
-        .bind(&e.sale_external_id)
-        .bind(&e.order_id)
-        .bind(e.order_version)
-        .bind(&e.reason)
-        .bind(&e.message)
-        .bind(&e.idempotency_key)
-        .bind(e.created_at)
-        .execute(c)
-        .await?;
+    insert_entries(c, merchant_id, std::slice::from_ref(e)).await
+}
+
+/// The next ledger entry number of each of these members (1 for a member without entries).
+/// Read under the lock of [`members_by_ids`] on PostgreSQL, like [`post_entry`]'s.
+pub async fn next_entry_seqs(
+    c: &mut Conn,
+    merchant_id: &str,
+    member_ids: &[&str],
+) -> Result<HashMap<String, i64>> {
+    let mut out: HashMap<String, i64> = member_ids.iter().map(|id| ((*id).to_owned(), 1)).collect();
+    for chunk in member_ids.chunks(500) {
+        let list = crate::placeholders(chunk.len(), "", 1, 2);
+        let sql = format!(
+            "SELECT member_id, MAX(seq) AS last FROM credit_ledger WHERE merchant_id = $1 AND member_id IN ({list}) GROUP BY member_id"
+        );
+        let sql = crate::for_backend(c, &sql);
+        let mut q = sqlx::query(&sql).bind(merchant_id);
+        for id in chunk {
+            q = q.bind(*id);
+        }
+        for r in q.fetch_all(&mut *c).await? {
+            let last: i64 = r.try_get("last")?;
+            out.insert(r.try_get("member_id")?, last + 1);
+        }
+    }
+    Ok(out)
+}
+
+/// Appends these ledger entries as they are (numbers and balances set by the caller, who
+/// writes the members' balances with [`set_balances`]), 400 to a statement.
+pub async fn insert_entries(c: &mut Conn, merchant_id: &str, entries: &[LedgerRow]) -> Result<()> {
+    for chunk in entries.chunks(500) {
+        let values = crate::placeholders(chunk.len(), "", 16, 1);
+        let sql =
+            format!("INSERT INTO credit_ledger (merchant_id, {LEDGER_COLUMNS}) VALUES {values}");
+        let sql = crate::for_backend(c, &sql);
+        let mut q = sqlx::query(&sql);
+        for e in chunk {
+            q = q
+                .bind(merchant_id)
+                .bind(&e.id)
+                .bind(e.seq)
+                .bind(&e.member_id)
+                .bind(&e.kind)
+                .bind(e.amount_minor)
+                .bind(e.written_off_minor)
+                .bind(e.balance_after_minor)
+                .bind(&e.connection_id)
+                .bind(&e.sale_external_id)
+                .bind(&e.order_id)
+                .bind(e.order_version)
+                .bind(&e.reason)
+                .bind(&e.message)
+                .bind(&e.idempotency_key)
+                .bind(e.created_at);
+        }
+        q.execute(&mut *c).await?;
+    }
     Ok(())
 }
 
@@ -507,18 +658,68 @@ pub async fn put_member_card(
     state: &str,
     now: i64,
 ) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO member_cards (merchant_id, member_id, card_id, state, updated_at) VALUES ($1, $2, $3, $4, $5) \
-         ON CONFLICT (merchant_id, member_id, card_id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
-    )
-    .bind(merchant_id)
-    .bind(member_id)
-    .bind(card_id)
-    .bind(state)
-    .bind(now)
-    .execute(c)
-    .await?;
+    put_member_cards(c, merchant_id, &[(member_id, card_id, state)], now).await
+}
+
+/// Writes these (member, card, state JSON) rows, each at most once, 500 to a statement.
+pub async fn put_member_cards(
+    c: &mut Conn,
+    merchant_id: &str,
+    rows: &[(&str, &str, &str)],
+    now: i64,
+) -> Result<()> {
+    for chunk in rows.chunks(500) {
+        let values = crate::placeholders(chunk.len(), "", 5, 1);
+        let sql = format!(
+            "INSERT INTO member_cards (merchant_id, updated_at, member_id, card_id, state) VALUES {values} \
+             ON CONFLICT (merchant_id, member_id, card_id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at"
+        );
+        let sql = crate::for_backend(c, &sql);
+        let mut q = sqlx::query(&sql);
+        for (member_id, card_id, state) in chunk {
+            q = q
+                .bind(merchant_id)
+                .bind(now)
+                .bind(*member_id)
+                .bind(*card_id)
+                .bind(*state);
+        }
+        q.execute(&mut *c).await?;
+    }
     Ok(())
+}
+
+/// [`member_card`] for every card of these members: state JSON by (member, card), locked on
+/// PostgreSQL likewise.
+pub async fn members_cards(
+    c: &mut Conn,
+    merchant_id: &str,
+    member_ids: &[&str],
+) -> Result<HashMap<(String, String), String>> {
+    let lock = if c.backend_name() == "PostgreSQL" {
+        " ORDER BY member_id, card_id FOR UPDATE"
+    } else {
+        ""
+    };
+    let mut out = HashMap::new();
+    for chunk in member_ids.chunks(500) {
+        let list = crate::placeholders(chunk.len(), "", 1, 2);
+        let sql = format!(
+            "SELECT member_id, card_id, state FROM member_cards WHERE merchant_id = $1 AND member_id IN ({list}){lock}"
+        );
+        let sql = crate::for_backend(c, &sql);
+        let mut q = sqlx::query(&sql).bind(merchant_id);
+        for id in chunk {
+            q = q.bind(*id);
+        }
+        for r in q.fetch_all(&mut *c).await? {
+            out.insert(
+                (r.try_get("member_id")?, r.try_get("card_id")?),
+                r.try_get("state")?,
+            );
+        }
+    }
+    Ok(out)
 }
 
 /// Every card a member has progress on: (card id, state JSON).
@@ -537,50 +738,74 @@ pub async fn member_cards(
         .collect()
 }
 
-/// The stamps a purchase has given on a card so far.
-pub async fn purchase_stamps(
+/// The stamps these purchases (sales of one connection) have given so far: by (sale, card), for the
+/// cards they have stamps on.
+pub async fn purchases_stamps(
     c: &mut Conn,
     merchant_id: &str,
     connection_id: &str,
-    sale_external_id: &str,
-    card_id: &str,
-) -> Result<i64> {
-    Ok(sqlx::query_scalar::<_, i64>("SELECT stamps FROM purchase_stamps WHERE merchant_id = $1 AND connection_id = $2 AND sale_external_id = $3 AND card_id = $4")
-        .bind(merchant_id)
-        .bind(connection_id)
-        .bind(sale_external_id)
-        .bind(card_id)
-        .fetch_optional(c)
-        .await?
-        .unwrap_or(0))
+    sale_external_ids: &[&str],
+) -> Result<HashMap<(String, String), i64>> {
+    let mut out = HashMap::new();
+    for chunk in sale_external_ids.chunks(500) {
+        let list = crate::placeholders(chunk.len(), "", 1, 3);
+        let sql = format!(
+            "SELECT sale_external_id, card_id, stamps FROM purchase_stamps WHERE merchant_id = $1 AND connection_id = $2 AND sale_external_id IN ({list})"
+        );
+        let sql = crate::for_backend(c, &sql);
+        let mut q = sqlx::query(&sql).bind(merchant_id).bind(connection_id);
+        for id in chunk {
+            q = q.bind(*id);
+        }
+        for r in q.fetch_all(&mut *c).await? {
+            out.insert(
+                (r.try_get("sale_external_id")?, r.try_get("card_id")?),
+                r.try_get("stamps")?,
+            );
+        }
+    }
+    Ok(out)
 }
 
-#[allow(clippy::too_many_arguments)]
-pub async fn put_purchase_stamps(
+/// The stamps one purchase has given on one card, as [`put_stamps`] writes them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StampRow {
+    pub connection_id: String,
+    pub sale_external_id: String,
+    pub card_id: String,
+    pub member_id: String,
+    pub business_date: Option<String>,
+    pub stamps: i64,
+}
+
+/// Writes these purchases' stamps (each purchase and card at most once), 400 to a statement.
+pub async fn put_stamps(
     c: &mut Conn,
     merchant_id: &str,
-    connection_id: &str,
-    sale_external_id: &str,
-    card_id: &str,
-    member_id: &str,
-    business_date: Option<&str>,
-    stamps: i64,
+    rows: &[StampRow],
     now: i64,
 ) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO purchase_stamps (merchant_id, connection_id, sale_external_id, card_id, member_id, business_date, stamps, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-         ON CONFLICT (merchant_id, connection_id, sale_external_id, card_id) DO UPDATE SET member_id = excluded.member_id, business_date = excluded.business_date, stamps = excluded.stamps, updated_at = excluded.updated_at",
-    )
-    .bind(merchant_id)
-    .bind(connection_id)
-    .bind(sale_external_id)
-    .bind(card_id)
-    .bind(member_id)
-    .bind(business_date)
-    .bind(stamps)
-    .bind(now)
-    .execute(c)
-    .await?;
+    for chunk in rows.chunks(500) {
+        let values = crate::placeholders(chunk.len(), "", 8, 1);
+        let sql = format!(
+            "INSERT INTO purchase_stamps (merchant_id, updated_at, connection_id, sale_external_id, card_id, member_id, business_date, stamps) VALUES {values} \
+             ON CONFLICT (merchant_id, connection_id, sale_external_id, card_id) DO UPDATE SET member_id = excluded.member_id, business_date = excluded.business_date, stamps = excluded.stamps, updated_at = excluded.updated_at"
+        );
+        let sql = crate::for_backend(c, &sql);
+        let mut q = sqlx::query(&sql);
+        for r in chunk {
+            q = q
+                .bind(merchant_id)
+                .bind(now)
+                .bind(&r.connection_id)
+                .bind(&r.sale_external_id)
+                .bind(&r.card_id)
+                .bind(&r.member_id)
+                .bind(&r.business_date)
+                .bind(r.stamps);
+        }
+        q.execute(&mut *c).await?;
+    }
     Ok(())
 }
 
@@ -828,6 +1053,7 @@ where
             "SELECT rn, v FROM (SELECT {column} AS v, ROW_NUMBER() OVER (ORDER BY {column}) AS rn FROM rfm_figures) x \
              WHERE rn IN ($1, $2, $3, $4)"
         );
+        let sql = crate::for_backend(c, &sql);
         let mut q = sqlx::query(&sql);
         for (row, _) in &rows {
             q = q.bind(*row);
@@ -954,6 +1180,7 @@ pub async fn score_segments(
          SELECT id, old_segment, segment, scores FROM t \
          WHERE old_segment IS DISTINCT FROM segment OR old_scores IS DISTINCT FROM scores"
     );
+    let sql = crate::for_backend(c, &sql);
     let mut q = sqlx::query(&sql);
     for p in params {
         q = match p {
@@ -1113,7 +1340,19 @@ pub async fn refresh_member_purchases(
     merchant_id: &str,
     member_id: &str,
 ) -> Result<()> {
-    refresh_purchases(c, merchant_id, Some(member_id)).await
+    refresh_purchases(c, merchant_id, Some(&[member_id])).await
+}
+
+/// [`refresh_member_purchases`] for these members, in two statements per 500 of them.
+pub async fn refresh_members_purchases(
+    c: &mut Conn,
+    merchant_id: &str,
+    member_ids: &[&str],
+) -> Result<()> {
+    for chunk in member_ids.chunks(500) {
+        refresh_purchases(c, merchant_id, Some(chunk)).await?;
+    }
+    Ok(())
 }
 
 /// [`refresh_member_purchases`] for every member of the merchant at once (after a bulk insert).
@@ -1121,19 +1360,24 @@ pub async fn refresh_all_member_purchases(c: &mut Conn, merchant_id: &str) -> Re
     refresh_purchases(c, merchant_id, None).await
 }
 
-/// The purchase dates and lifetime figures of one member (`member_id`) or of all of them.
-async fn refresh_purchases(c: &mut Conn, merchant_id: &str, member_id: Option<&str>) -> Result<()> {
-    // `$2` names the member; without it the statements cover every member of the merchant.
-    // The member is named on both sides of the purchases' UPDATE: without it on the updated
+/// The purchase dates and lifetime figures of some members (`member_ids`) or of all of them.
+async fn refresh_purchases(
+    c: &mut Conn,
+    merchant_id: &str,
+    member_ids: Option<&[&str]>,
+) -> Result<()> {
+    // `$2…` name the members; without them the statements cover every member of the merchant.
+    // The members are named on both sides of the purchases' UPDATE: without them on the updated
     // side, PostgreSQL without statistics scanned all the merchant's purchases and ran the
     // window once per row (up to 160 ms per purchase at 2,000 purchases).
-    let (purchases, updated, members) = match member_id {
-        Some(_) => (
-            " AND member_id = $2",
-            " AND loyalty_purchases.member_id = $2",
-            " AND id = $2",
+    let list = member_ids.map(|ids| crate::placeholders(ids.len(), "", 1, 2));
+    let (purchases, updated, members) = match &list {
+        Some(list) => (
+            format!(" AND member_id IN ({list})"),
+            format!(" AND loyalty_purchases.member_id IN ({list})"),
+            format!(" AND id IN ({list})"),
         ),
-        None => ("", "", ""),
+        None => Default::default(),
     };
     let of_member = "p.merchant_id = members.merchant_id AND p.member_id = members.id";
     let statements = [
@@ -1155,11 +1399,11 @@ async fn refresh_purchases(c: &mut Conn, merchant_id: &str, member_id: Option<&s
              WHERE merchant_id = $1{members}"
         ),
     ];
-    if member_id.is_some() || c.backend_name() != "PostgreSQL" {
+    if member_ids.is_some() || c.backend_name() != "PostgreSQL" {
         for sql in &statements {
             let mut q = sqlx::query(sql).bind(merchant_id);
-            if let Some(member_id) = member_id {
-                q = q.bind(member_id);
+            for id in member_ids.unwrap_or_default() {
+                q = q.bind(*id);
             }
             q.execute(&mut *c).await?;
         }
@@ -1275,6 +1519,7 @@ async fn firsts_since(
            CAST(COALESCE(SUM(CASE WHEN prev_date >= $2 AND (prev2_date IS NULL OR prev2_date < $2) THEN 1 ELSE 0 END), 0) AS BIGINT) AS seconds \
          FROM loyalty_purchases WHERE merchant_id = $1 AND sale_date >= $3{until} AND {COUNTING}"
     );
+    let sql = crate::for_backend(c, &sql);
     let mut q = sqlx::query(&sql)
         .bind(merchant_id)
         .bind(since.to_string())
@@ -1365,6 +1610,7 @@ pub async fn ledger_by_period(
              FROM d JOIN {table} l ON l.merchant_id = $1 AND l.{at} >= d.from_ms AND l.{at} < d.to_ms \
              GROUP BY d.period, l.kind"
         );
+        let sql = crate::for_backend(c, &sql);
         let mut q = sqlx::query(&sql).bind(merchant_id);
         for (period, from_ms, to_ms) in spans {
             q = q.bind(*period).bind(*from_ms).bind(*to_ms);
@@ -1724,6 +1970,7 @@ pub async fn seed_members(
              INSERT INTO members (merchant_id, joined_at, id, email, balance_minor, created_at, updated_at) \
              SELECT merchant_id, joined_at, id, email, balance, joined_at, joined_at FROM v"
         );
+        let sql = crate::for_backend(c, &sql);
         let mut q = sqlx::query(&sql).bind(merchant_id).bind(now);
         for (id, email, balance) in chunk {
             q = q.bind(id).bind(email).bind(*balance);
@@ -1737,6 +1984,7 @@ pub async fn seed_members(
              INSERT INTO loyalty_purchases (merchant_id, closed_at, member_id, connection_id, sale_external_id, sale_date, net_eligible_minor, accounted_minor, updated_at) \
              SELECT merchant_id, closed_at, member_id, connection_id, sale_external_id, sale_date, net, 0, closed_at FROM v"
         );
+        let sql = crate::for_backend(c, &sql);
         let mut q = sqlx::query(&sql).bind(merchant_id).bind(now);
         for (member, connection, sale, date, net) in chunk {
             q = q
@@ -1773,6 +2021,7 @@ pub async fn seed_credit(c: &mut Conn, merchant_id: &str, entries: &[SeedCredit]
              INSERT INTO credit_ledger (merchant_id, id, seq, member_id, kind, amount_minor, balance_after_minor, connection_id, sale_external_id, created_at) \
              SELECT merchant_id, 'led_' || member_id || '_' || CAST(seq AS TEXT), seq, member_id, 'earned', amount, balance, connection_id, sale_external_id, created_at FROM v"
         );
+        let sql = crate::for_backend(c, &sql);
         let mut q = sqlx::query(&sql).bind(merchant_id);
         for e in chunk {
             q = q
