@@ -13,6 +13,32 @@ struct Proc {
     log: std::path::PathBuf,
 }
 
+/// Random pauses before kills, so that a kill lands anywhere in the work that follows a
+/// progress report rather than always just after one. Each test prints its seed;
+/// `TILLBRIDGE_CRASH_SEED` replays it.
+struct KillPauses(rand::rngs::StdRng);
+
+impl KillPauses {
+    fn new(test: &str) -> KillPauses {
+        use rand::SeedableRng;
+        let seed = std::env::var("TILLBRIDGE_CRASH_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(rand::random::<u64>);
+        eprintln!(
+            "{test}: kill pauses from seed {seed} (TILLBRIDGE_CRASH_SEED={seed} replays them)"
+        );
+        KillPauses(rand::rngs::StdRng::seed_from_u64(seed))
+    }
+
+    /// Sleeps for up to `max_ms`.
+    async fn pause(&mut self, max_ms: u64) {
+        use rand::Rng;
+        let ms = self.0.gen_range(0..=max_ms);
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+    }
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -241,7 +267,9 @@ async fn crash_and_resume(backend: Backend) {
     let (mut proc, api, key, m) = hub_with_merchant(&env, &log, port).await;
     let (c, _) = connect_and_map(&api, &sm, &m).await;
 
-    // Kill -9 a few times while the backfill is in progress.
+    // Kill -9 a few times while the backfill is in progress, each a random while after it
+    // was seen to move on (a page takes about 150 ms to come).
+    let mut pauses = KillPauses::new(&format!("killed_mid_backfill ({backend:?})"));
     let total = sb.truth(&sm).await["orders"].as_i64().unwrap();
     let mut kills = 0;
     let mut last_seen = 0;
@@ -255,6 +283,7 @@ async fn crash_and_resume(backend: Backend) {
             .as_i64()
             .unwrap();
         if synced > last_seen && synced < total {
+            pauses.pause(300).await;
             proc.child.start_kill().unwrap();
             proc.child.wait().await.unwrap();
             kills += 1;
@@ -399,6 +428,10 @@ async fn killed_between_submitted_and_webhook(backend: Backend) {
         assert!(Instant::now() < deadline, "never submitted: {o}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    // Anywhere in the 2 s before the POS's webhooks come.
+    KillPauses::new(&format!("online_order_killed ({backend:?})"))
+        .pause(1500)
+        .await;
     proc.child.start_kill().unwrap();
     proc.child.wait().await.unwrap();
     proc = serve(&env, &log, port).await;
@@ -806,7 +839,9 @@ async fn killed_mid_import(backend: Backend) {
     );
     let total = 360 * departments.len() as i64;
 
-    // Kill -9 whenever the import has moved on since the last kill, a few times.
+    // Kill -9 a random while after the import was seen to move on since the last kill, a few
+    // times.
+    let mut pauses = KillPauses::new(&format!("killed_mid_import ({backend:?})"));
     let mut kills = 0;
     let mut last_seen = 0;
     let deadline = Instant::now() + Duration::from_secs(300);
@@ -818,6 +853,7 @@ async fn killed_mid_import(backend: Backend) {
             break;
         }
         if kills < 2 && done > last_seen && done < total {
+            pauses.pause(300).await;
             proc.child.start_kill().unwrap();
             proc.child.wait().await.unwrap();
             kills += 1;
