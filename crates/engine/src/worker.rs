@@ -139,12 +139,14 @@ impl Engine {
                     next = next.min(at.max(now));
                 }
                 jobs::mark_succeeded(&mut tx, &job.id, now).await?;
+                // Woken while it ran (a webhook, new events): due again at once.
                 jobs::release(
                     &mut tx,
                     &job.id,
                     lease_owner(job),
                     "queued",
                     next,
+                    Some(now),
                     None,
                     now,
                 )
@@ -171,6 +173,7 @@ impl Engine {
                     lease_owner(job),
                     "paused",
                     now,
+                    None,
                     Some("the POS location is no longer mapped to a location"),
                     now,
                 )
@@ -181,7 +184,17 @@ impl Engine {
             }
             Err(EngineError::ShuttingDown) => {
                 // Its position is committed: any worker may continue at once.
-                jobs::release(&mut tx, &job.id, lease_owner(job), "queued", now, None, now).await?;
+                jobs::release(
+                    &mut tx,
+                    &job.id,
+                    lease_owner(job),
+                    "queued",
+                    now,
+                    None,
+                    None,
+                    now,
+                )
+                .await?;
                 tracing::info!(job_id = %job.id, kind = %job.kind, stream = %job.stream_key, "job handed back at shutdown");
             }
             Err(e @ (EngineError::NeedsReauth(_) | EngineError::Disabled(_))) => {
@@ -191,6 +204,7 @@ impl Engine {
                     lease_owner(job),
                     "paused",
                     now,
+                    None,
                     Some(&e.to_string()),
                     now,
                 )
@@ -213,6 +227,7 @@ impl Engine {
                     lease_owner(job),
                     "queued",
                     now + backoff.as_millis() as i64,
+                    None,
                     Some(&e.to_string()),
                     now,
                 )

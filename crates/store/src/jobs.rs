@@ -91,7 +91,7 @@ pub async fn claim(
     now: i64,
 ) -> Result<Option<JobRow>> {
     let sql = format!(
-        "UPDATE jobs SET state = 'running', lease_owner = $1, lease_until = $2, attempts = attempts + 1, updated_at = $3 \
+        "UPDATE jobs SET state = 'running', lease_owner = $1, lease_until = $2, attempts = attempts + 1, updated_at = $3, woken_at = NULL \
          WHERE id = (SELECT id FROM jobs WHERE (state = 'queued' AND run_after <= $3) OR (state = 'running' AND lease_until < $3) \
          ORDER BY run_after, id LIMIT 1 {}) RETURNING {COLUMNS}",
         store.skip_locked()
@@ -181,17 +181,22 @@ pub async fn heartbeat(c: &mut Conn, id: &str, owner: &str, lease_until: i64) ->
 }
 
 /// Releases the job: back to `queued` at `run_after` (or `paused`/`failed`), recording the error.
+/// `if_woken`, when given, is the run time instead if the job was woken while it ran (see the
+/// wake functions), so that what woke it is handled at once rather than at the next interval.
+#[allow(clippy::too_many_arguments)]
 pub async fn release(
     c: &mut Conn,
     id: &str,
     owner: &str,
     state: &str,
     run_after: i64,
+    if_woken: Option<i64>,
     last_error: Option<&str>,
     now: i64,
 ) -> Result<bool> {
     let r = sqlx::query(
-        "UPDATE jobs SET state = $3, run_after = $4, last_error = $5, lease_owner = NULL, lease_until = NULL, \
+        "UPDATE jobs SET state = $3, run_after = CASE WHEN woken_at IS NULL OR $7 IS NULL THEN $4 ELSE $7 END, \
+         last_error = $5, lease_owner = NULL, lease_until = NULL, woken_at = NULL, \
          attempts = CASE WHEN $5 IS NULL THEN 0 ELSE attempts END, updated_at = $6 WHERE id = $1 AND lease_owner = $2",
     )
     .bind(id)
@@ -200,6 +205,7 @@ pub async fn release(
     .bind(run_after)
     .bind(last_error)
     .bind(now)
+    .bind(if_woken)
     .execute(c)
     .await?;
     Ok(r.rows_affected() == 1)
@@ -266,16 +272,28 @@ pub async fn orders_synced_until(
     Ok(row.map(|r| r.try_get("until")).transpose()?)
 }
 
-/// Makes a connection's jobs due now (sync now), resuming paused ones. A job already queued
-/// and due is left as it is: under a burst of webhooks only the first writes (and, on
-/// PostgreSQL, locks) the connection's job rows.
+/// What a wake sets: a queued (or, for [`wake_connection`], paused or failed) job becomes due
+/// at `$now`; a running one is marked woken, so that [`release`] makes it due again at once
+/// (a wake used to be lost while its job ran, until the job's next interval). A job already
+/// due, or already woken in this run, is left as it is: under a burst of webhooks only the
+/// first writes (and, on PostgreSQL, locks) the job rows.
+const WAKE_SET: &str = "run_after = CASE WHEN state = 'running' THEN run_after ELSE $now END, \
+     woken_at = CASE WHEN state = 'running' THEN $now ELSE woken_at END";
+const WAKE_RUNNING: &str = "(state = 'running' AND woken_at IS NULL)";
+
+/// Makes a connection's jobs due now (sync now), resuming paused ones; see [`WAKE_SET`].
 pub async fn wake_connection(
     c: &mut Conn,
     merchant_id: &str,
     connection_id: &str,
     now: i64,
 ) -> Result<u64> {
-    Ok(sqlx::query("UPDATE jobs SET state = 'queued', run_after = $3, updated_at = $3 WHERE merchant_id = $1 AND connection_id = $2 AND (state IN ('paused', 'failed') OR (state = 'queued' AND run_after > $3))")
+    let sql = format!(
+        "UPDATE jobs SET state = CASE WHEN state = 'running' THEN state ELSE 'queued' END, {WAKE_SET}, updated_at = $now \
+         WHERE merchant_id = $1 AND connection_id = $2 AND (state IN ('paused', 'failed') OR (state = 'queued' AND run_after > $now) OR {WAKE_RUNNING})"
+    )
+    .replace("$now", "$3");
+    Ok(sqlx::query(&sql)
         .bind(merchant_id)
         .bind(connection_id)
         .bind(now)
@@ -284,7 +302,7 @@ pub async fn wake_connection(
         .rows_affected())
 }
 
-/// Makes one connection's queued job of one kind due now (when it is not already).
+/// Makes one connection's job of one kind due now (when it is not already); see [`WAKE_SET`].
 pub async fn wake_connection_kind(
     c: &mut Conn,
     merchant_id: &str,
@@ -292,7 +310,12 @@ pub async fn wake_connection_kind(
     kind: &str,
     now: i64,
 ) -> Result<u64> {
-    Ok(sqlx::query("UPDATE jobs SET run_after = $4 WHERE merchant_id = $1 AND connection_id = $2 AND kind = $3 AND state = 'queued' AND run_after > $4")
+    let sql = format!(
+        "UPDATE jobs SET {WAKE_SET} WHERE merchant_id = $1 AND connection_id = $2 AND kind = $3 \
+         AND ((state = 'queued' AND run_after > $now) OR {WAKE_RUNNING})"
+    )
+    .replace("$now", "$4");
+    Ok(sqlx::query(&sql)
         .bind(merchant_id)
         .bind(connection_id)
         .bind(kind)
@@ -302,9 +325,14 @@ pub async fn wake_connection_kind(
         .rows_affected())
 }
 
-/// Makes a merchant's queued jobs of one kind due now (those not already due).
+/// Makes a merchant's jobs of one kind due now (those not already due); see [`WAKE_SET`].
 pub async fn wake_kind(c: &mut Conn, merchant_id: &str, kind: &str, now: i64) -> Result<u64> {
-    Ok(sqlx::query("UPDATE jobs SET run_after = $3 WHERE merchant_id = $1 AND kind = $2 AND state = 'queued' AND run_after > $3")
+    let sql = format!(
+        "UPDATE jobs SET {WAKE_SET} WHERE merchant_id = $1 AND kind = $2 \
+         AND ((state = 'queued' AND run_after > $now) OR {WAKE_RUNNING})"
+    )
+    .replace("$now", "$3");
+    Ok(sqlx::query(&sql)
         .bind(merchant_id)
         .bind(kind)
         .bind(now)

@@ -121,6 +121,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "production instructions",
         include_str!("../migrations/sqlite/0023_production_instructions.sql"),
     ),
+    (
+        24,
+        "jobs woken while running",
+        include_str!("../migrations/sqlite/0024_jobs_woken.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -237,6 +242,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         23,
         "production instructions",
         include_str!("../migrations/postgres/0023_production_instructions.sql"),
+    ),
+    (
+        24,
+        "jobs woken while running",
+        include_str!("../migrations/postgres/0024_jobs_woken.sql"),
     ),
 ];
 

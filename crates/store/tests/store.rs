@@ -427,6 +427,135 @@ async fn the_stream_numbers_committed_events_in_order_and_never_behind_a_reader(
     assert_eq!(events::sequence(&store, 100).await.unwrap(), 0);
 }
 
+conformance!(a_wake_while_a_job_runs_makes_it_due_again_when_released);
+async fn a_wake_while_a_job_runs_makes_it_due_again_when_released(backend: TestBackend) {
+    let Some((_db, store)) = open(backend).await else {
+        return;
+    };
+    let mut c = store.conn().await.unwrap();
+    for (id, connection_id, kind) in [("s1", "c1", "orders"), ("k1", "", "consumer")] {
+        let new = NewJob {
+            id,
+            merchant_id: "m1",
+            connection_id,
+            kind,
+            stream_key: id,
+            run_after: 0,
+            checkpoint: &json!({}),
+        };
+        assert!(jobs::ensure(&mut c, &new, 0).await.unwrap());
+    }
+    drop(c);
+    let mut c = store.conn().await.unwrap();
+    // Unwoken runs go back at their interval; `if_woken` is ignored.
+    for (owner, now) in [("w1", 10), ("w2", 11)] {
+        let job = jobs::claim(&store, owner, 1_000, now)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(jobs::release(
+            &mut c,
+            &job.id,
+            owner,
+            "queued",
+            5_000,
+            Some(now),
+            None,
+            now
+        )
+        .await
+        .unwrap());
+    }
+    assert_eq!(
+        jobs::get(&mut c, "s1").await.unwrap().unwrap().run_after,
+        5_000
+    );
+    assert_eq!(
+        jobs::get(&mut c, "k1").await.unwrap().unwrap().run_after,
+        5_000
+    );
+
+    // Woken while running: the first wake marks the run (a second one writes nothing), and the
+    // release makes the job due at once instead of at its interval.
+    for (wake, id) in [("kind", "k1"), ("connection", "s1")] {
+        let job = jobs::claim(&store, "w", 9_000, 6_000)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(job.id, id);
+        for (at, expect) in [(6_010, 1), (6_020, 0)] {
+            let woke = match wake {
+                "connection" => jobs::wake_connection(&mut c, "m1", "c1", at).await,
+                _ => jobs::wake_kind(&mut c, "m1", "consumer", at).await,
+            }
+            .unwrap();
+            assert_eq!(woke, expect, "{wake} wake at {at}");
+        }
+        let running = jobs::get(&mut c, id).await.unwrap().unwrap();
+        assert_eq!(
+            running.state, "running",
+            "a wake leaves a running job running"
+        );
+        assert!(
+            jobs::release(&mut c, id, "w", "queued", 11_000, Some(6_100), None, 6_100)
+                .await
+                .unwrap()
+        );
+        assert_eq!(
+            jobs::get(&mut c, id).await.unwrap().unwrap().run_after,
+            6_100
+        );
+    }
+    // The mark ends with the run: the next run, unwoken, goes back at its interval.
+    let job = jobs::claim(&store, "w", 9_000, 6_200)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(jobs::release(
+        &mut c,
+        &job.id,
+        "w",
+        "queued",
+        11_000,
+        Some(6_300),
+        None,
+        6_300
+    )
+    .await
+    .unwrap());
+    assert_eq!(
+        jobs::get(&mut c, &job.id).await.unwrap().unwrap().run_after,
+        11_000
+    );
+    // A failed run keeps its back-off even when woken.
+    let job = jobs::claim(&store, "w", 9_000, 6_400)
+        .await
+        .unwrap()
+        .unwrap();
+    jobs::wake_kind(&mut c, "m1", "consumer", 6_410)
+        .await
+        .unwrap();
+    jobs::wake_connection(&mut c, "m1", "c1", 6_410)
+        .await
+        .unwrap();
+    assert!(jobs::release(
+        &mut c,
+        &job.id,
+        "w",
+        "queued",
+        20_000,
+        None,
+        Some("boom"),
+        6_500
+    )
+    .await
+    .unwrap());
+    assert_eq!(
+        jobs::get(&mut c, &job.id).await.unwrap().unwrap().run_after,
+        20_000
+    );
+}
+
 conformance!(a_job_is_claimed_once_and_reclaimed_after_its_lease);
 async fn a_job_is_claimed_once_and_reclaimed_after_its_lease(backend: TestBackend) {
     let Some((_db, store)) = open(backend).await else {
@@ -514,7 +643,7 @@ async fn a_job_is_claimed_once_and_reclaimed_after_its_lease(backend: TestBacken
         "the dead owner's late write is refused"
     );
     assert!(
-        jobs::release(&mut c, "j1", "rescuer", "queued", 2_000, None, 1_003)
+        jobs::release(&mut c, "j1", "rescuer", "queued", 2_000, None, None, 1_003)
             .await
             .unwrap()
     );
