@@ -9,7 +9,7 @@
 use base64::Engine as _;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use tillbridge_sandbox::{Sandbox, SandboxConfig};
 
 struct K {
@@ -502,6 +502,275 @@ async fn financials_page_completely_and_match_the_truth() {
         }
     }
     assert_eq!(v2, ids.len());
+}
+
+/// Cents of a K money string (`"-12.30"`).
+fn money_cents(v: &Value) -> i64 {
+    let amount = v.as_str().unwrap();
+    let (units, frac) = amount.trim_start_matches('-').split_once('.').unwrap();
+    let value = units.parse::<i64>().unwrap() * 100 + frac[..2].parse::<i64>().unwrap();
+    if amount.starts_with('-') {
+        -value
+    } else {
+        value
+    }
+}
+
+#[tokio::test]
+async fn v2_sales_daily_is_one_business_day_and_matches_the_truth() {
+    let k = start(100.0, 10).await;
+    let tokens = k.authorized().await;
+    let access = tokens["access_token"].as_str().unwrap();
+    let bl = k.bl();
+    let path = |q: &str| format!("/f/v2/business-location/{bl}/sales-daily{q}");
+    for (q, error) in [
+        ("", "Required request parameter 'date'"),
+        ("?date=12/12/2023", "Invalid date format: 12/12/2023"),
+    ] {
+        let (status, _, body) = k.get(access, &path(q)).await;
+        assert_eq!(status, 400, "{body}");
+        assert!(body["error"].as_str().unwrap().contains(error), "{body}");
+    }
+    // Three days back: the day before gives this day's start.
+    let day = chrono::Utc::now().date_naive() - chrono::Duration::days(3);
+    let (status, _, before) = k
+        .get(
+            access,
+            &path(&format!("?date={}", day - chrono::Duration::days(1))),
+        )
+        .await;
+    assert_eq!(status, 200, "{before}");
+    let (status, _, body) = k
+        .get(access, &path(&format!("?date={day}&include=payments")))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["dataComplete"], true, "a past day is complete");
+    let (begin, end) = (
+        before["nextStartOfDayAsIso8601"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+        body["nextStartOfDayAsIso8601"].as_str().unwrap().to_owned(),
+    );
+    // Sales a second either side of each bound: two of the four are in the day.
+    let at = |bound: &str, secs: i64| {
+        (chrono::DateTime::parse_from_rfc3339(bound).unwrap() + chrono::Duration::seconds(secs))
+            .to_rfc3339()
+    };
+    let merchant = k.merchant["id"].as_str().unwrap();
+    let created = k
+        .http
+        .post(format!("{}/_sandbox/merchants/{merchant}/sales", k.base))
+        .json(&json!({ "at": [at(&begin, -1), at(&begin, 1), at(&end, -1), at(&end, 1)] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let (_, _, body) = k
+        .get(access, &path(&format!("?date={day}&include=payments")))
+        .await;
+    let sales = body["sales"].as_array().unwrap();
+    assert!(!sales.is_empty());
+    let mut last = String::new();
+    let mut cents = 0;
+    for sale in sales {
+        let closed = sale["timeClosed"].as_str().unwrap().to_owned();
+        assert!(closed >= last, "sorted by timeClosed");
+        last = closed;
+        cents += sale["salesLines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| money_cents(&l["totalNetAmountWithTax"]))
+            .sum::<i64>();
+    }
+    let truth = k
+        .merchant_control(&format!(
+            "/truth?from={}&to={}",
+            urlencode(&begin),
+            urlencode(&end)
+        ))
+        .await;
+    assert_eq!(sales.len() as u64, truth["orders"].as_u64().unwrap());
+    let closed: Vec<&str> = sales
+        .iter()
+        .map(|s| s["timeClosed"].as_str().unwrap())
+        .collect();
+    let parse = |t: &str| chrono::DateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S%.3f%z").unwrap();
+    for bound in [at(&begin, 1), at(&end, -1)] {
+        let bound = chrono::DateTime::parse_from_rfc3339(&bound).unwrap();
+        assert!(
+            closed.iter().any(|t| parse(t) == bound),
+            "{bound} is in the day"
+        );
+    }
+    for bound in [at(&begin, -1), at(&end, 1)] {
+        let bound = chrono::DateTime::parse_from_rfc3339(&bound).unwrap();
+        assert!(closed.iter().all(|t| parse(t) != bound), "{bound} is not");
+    }
+    assert_eq!(cents, truth["total_minor"].as_i64().unwrap());
+    // Today is not complete yet.
+    let today = chrono::Utc::now().date_naive() + chrono::Duration::days(1);
+    let (_, _, body) = k.get(access, &path(&format!("?date={today}"))).await;
+    assert_eq!(body["dataComplete"], false, "{body}");
+}
+
+fn urlencode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+#[tokio::test]
+async fn lightspeed_payments_are_the_card_payments_with_their_fees_and_refunds() {
+    let k = start(100.0, 20).await;
+    let tokens = k.authorized().await;
+    let access = tokens["access_token"].as_str().unwrap();
+    let bl = k.bl();
+    let now = chrono::Utc::now();
+    let from = (now - chrono::Duration::days(30))
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    let path = |q: &str| format!("/f/v2/business-location/{bl}/lightspeed-payments?{q}");
+    for (q, error) in [
+        ("", "Required request parameter 'from'"),
+        ("from=yesterday", "Invalid date format: yesterday"),
+        (
+            &format!("from={from}&to=2000-01-01T00:00:00Z") as &str,
+            "'from' date cannot be after 'to' date",
+        ),
+        (&format!("from={from}&status=PAID"), "Invalid status: PAID"),
+        (&format!("from={from}&dateType=CLOSED"), "Invalid dateType"),
+        (
+            &format!("from={from}&sortDirection=UP"),
+            "Invalid sortDirection",
+        ),
+        (
+            &format!("from={from}&pageSize=101"),
+            "pageSize must be between 1 and 100",
+        ),
+    ] {
+        let (status, _, body) = k.get(access, &path(q)).await;
+        assert_eq!(status, 400, "{q}: {body}");
+        assert!(
+            body["error"].as_str().unwrap().contains(error),
+            "{q}: {body}"
+        );
+    }
+
+    // Every page by offset, by creation date.
+    let all = |q: String| {
+        let k = &k;
+        async move {
+            let mut out = Vec::new();
+            let mut offset = 0;
+            loop {
+                let (status, _, page) = k
+                    .get(access, &path(&format!("{q}&pageSize=40&offset={offset}")))
+                    .await;
+                assert_eq!(status, 200, "{page}");
+                assert_eq!(page["offset"], offset);
+                out.extend(page["payments"].as_array().unwrap().iter().cloned());
+                match page["nextOffset"].as_u64() {
+                    Some(next) => offset = next,
+                    None => break,
+                }
+            }
+            out
+        }
+    };
+    let payments = all(format!("from={from}&dateType=CREATED")).await;
+    // The same range's card payments, from the sales.
+    let mut cards = HashMap::new();
+    let mut token: Option<String> = None;
+    loop {
+        let q = match &token {
+            Some(t) => format!("&nextPageToken={t}"),
+            None => String::new(),
+        };
+        let (_, _, page) = k
+            .get(
+                access,
+                &format!(
+                    "/f/v2/business-location/{bl}/sales?from={from}&include=payments&pageSize=100{q}"
+                ),
+            )
+            .await;
+        for sale in page["sales"].as_array().unwrap() {
+            if sale["type"] == "VOID" {
+                continue;
+            }
+            for p in sale["payments"].as_array().unwrap() {
+                if p["code"] == "CARD" {
+                    let paid = money_cents(&p["netAmountWithTax"]) + money_cents(&p["tip"]);
+                    cards.insert(p["uuid"].as_str().unwrap().to_owned(), (sale.clone(), paid));
+                }
+            }
+        }
+        match page["nextPageToken"].as_str() {
+            Some(t) => token = Some(t.to_owned()),
+            None => break,
+        }
+    }
+    assert!(cards.len() > 20, "the history has card payments");
+    assert_eq!(
+        payments.len(),
+        cards.len(),
+        "one transaction per card payment"
+    );
+    let mut ids = HashSet::new();
+    let mut created = Vec::new();
+    let mut statuses = HashMap::<String, usize>::new();
+    let mut refunded_sales = 0;
+    for p in &payments {
+        assert!(ids.insert(p["lightspeedPaymentId"].as_str().unwrap().to_owned()));
+        let (sale, paid) = &cards[p["uuid"].as_str().unwrap()];
+        assert_eq!(p["accountFiscId"], sale["accountFiscId"]);
+        let status = p["status"].as_str().unwrap();
+        *statuses.entry(status.to_owned()).or_default() += 1;
+        let fee = money_cents(&p["fees"]["value"]);
+        if sale["type"] == "REFUND" {
+            assert_eq!((status, fee), ("REFUNDED", 0), "{p}");
+        } else {
+            // 1.75 %, to the cent.
+            assert!(
+                (fee * 10_000 - paid * 175).abs() <= 5_000,
+                "{p} paid {paid}"
+            );
+            assert!(p["modificationDate"].as_str() >= p["createdDate"].as_str());
+            if status != "CAPTURED" {
+                refunded_sales += 1;
+                assert!(p["modificationDate"].as_str() > p["createdDate"].as_str());
+            }
+        }
+        created.push(p["createdDate"].as_str().unwrap().to_owned());
+    }
+    assert!(
+        created.windows(2).all(|w| w[0] <= w[1]),
+        "ascending by creation"
+    );
+    assert!(
+        refunded_sales > 0,
+        "refunds show on their sales: {statuses:?}"
+    );
+    // A status filter and the descending order.
+    let captured = all(format!("from={from}&dateType=CREATED&status=CAPTURED")).await;
+    assert_eq!(captured.len(), statuses["CAPTURED"]);
+    assert!(captured.iter().all(|p| p["status"] == "CAPTURED"));
+    let both = all(format!(
+        "from={from}&dateType=CREATED&status=CAPTURED&status=REFUNDED"
+    ))
+    .await;
+    assert_eq!(
+        both.len(),
+        statuses["CAPTURED"] + statuses.get("REFUNDED").copied().unwrap_or(0)
+    );
+    let down = all(format!("from={from}&dateType=CREATED&sortDirection=DESC")).await;
+    let down: Vec<String> = down
+        .iter()
+        .map(|p| p["createdDate"].as_str().unwrap().to_owned())
+        .collect();
+    let mut up = created.clone();
+    up.reverse();
+    assert_eq!(down, up);
 }
 
 #[tokio::test]

@@ -1,4 +1,5 @@
-//! K-Series data endpoints: business discovery, Financial API V1 and V2, and lookups.
+//! K-Series data endpoints: business discovery, Financial API V1 and V2 (sales, sales-daily,
+//! lightspeed-payments), and lookups.
 
 use super::render::{self, statistic_group, Includes, Version};
 use super::{delayed, guard, Authed};
@@ -6,7 +7,7 @@ use crate::http::json;
 use crate::wire::{local_iso, parse_instant};
 use crate::world::{Merchant, World};
 use crate::Sandbox;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -14,6 +15,7 @@ use axum::Router;
 use base64::Engine;
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use serde_json::{json, Value};
+use sha2::Digest;
 use std::collections::HashMap;
 
 pub fn routes() -> Router<Sandbox> {
@@ -38,6 +40,14 @@ pub fn routes() -> Router<Sandbox> {
             get(payment_methods),
         )
         .route("/kseries/f/v2/business-location/{bl}/sales", get(sales_v2))
+        .route(
+            "/kseries/f/v2/business-location/{bl}/sales-daily",
+            get(sales_daily),
+        )
+        .route(
+            "/kseries/f/v2/business-location/{bl}/lightspeed-payments",
+            get(lightspeed_payments),
+        )
         .route(
             "/kseries/f/finance/{bl}/aggregatedSales",
             get(aggregated_sales),
@@ -274,30 +284,299 @@ async fn daily_financials(
     Query(params): Query<Params>,
 ) -> Response {
     with_merchant(&sb, &headers, "financial-api", Some(&bl), move |m, loc| {
-        let Some(loc) = loc else { return bad_request("unknown business location") };
-        let location = &m.locations[loc];
-        let (begin, end) = match business_day(location, params.get("date")) {
-            Ok(r) => r,
-            Err(message) => return bad_request(message),
+        let Some(loc) = loc else {
+            return bad_request("unknown business location");
         };
         let mut inc = Includes::parse(params.get("include").map(String::as_str));
         if params.get("includeConsumers").is_some_and(|v| v == "true") {
             inc.consumer = true;
         }
-        let sales: Vec<Value> = m
-            .sales
-            .iter()
-            .filter(|s| s.location == loc && s.closed >= begin && s.closed < end)
-            .map(|s| render::sale(m, s, inc, Version::V1))
-            .collect();
+        let day = match day_sales(m, loc, params.get("date"), inc, Version::V1) {
+            Ok(day) => day,
+            Err(message) => return bad_request(message),
+        };
         json(
             StatusCode::OK,
             json!({
                 "businessName": m.name,
-                "nextStartOfDayAsIso8601": local_iso(end.with_timezone(&location.zone).fixed_offset()),
-                "businessLocationId": location.id,
-                "sales": sales,
-                "dataComplete": end <= Utc::now(),
+                "nextStartOfDayAsIso8601": day.next_start,
+                "businessLocationId": m.locations[loc].id,
+                "sales": day.sales,
+                "dataComplete": day.complete,
+            }),
+        )
+    })
+    .await
+}
+
+/// One business day's sales at a location.
+struct DaySales {
+    sales: Vec<Value>,
+    /// The start of the next business day, in the location's local time.
+    next_start: String,
+    /// The day has ended.
+    complete: bool,
+}
+
+/// The sales closed in business date `date` (today when absent) at location `loc`, as
+/// `version` renders them: V1 in the order they were taken, V2 by time closed.
+fn day_sales(
+    m: &Merchant,
+    loc: usize,
+    date: Option<&String>,
+    inc: Includes,
+    version: Version,
+) -> Result<DaySales, String> {
+    let location = &m.locations[loc];
+    let (begin, end) = business_day(location, date)?;
+    let mut sales: Vec<&crate::world::Sale> = m
+        .sales
+        .iter()
+        .filter(|s| s.location == loc && s.closed >= begin && s.closed < end)
+        .collect();
+    if version == Version::V2 {
+        sales.sort_by_key(|s| (s.closed, s.seq));
+    }
+    Ok(DaySales {
+        sales: sales
+            .into_iter()
+            .map(|s| render::sale(m, s, inc, version))
+            .collect(),
+        next_start: local_iso(end.with_timezone(&location.zone).fixed_offset()),
+        complete: end <= Utc::now(),
+    })
+}
+
+/// Financial API V2 `sales-daily`: one business day's sales, unpaginated.
+async fn sales_daily(
+    State(sb): State<Sandbox>,
+    headers: HeaderMap,
+    Path(bl): Path<String>,
+    Query(params): Query<Params>,
+) -> Response {
+    with_merchant(&sb, &headers, "financial-api", Some(&bl), move |m, loc| {
+        let Some(loc) = loc else {
+            return bad_request("unknown business location");
+        };
+        let Some(date) = params.get("date") else {
+            return bad_request(
+                "Required request parameter 'date' for method parameter type LocalDate is not present",
+            );
+        };
+        let inc = Includes::parse(params.get("include").map(String::as_str));
+        match day_sales(m, loc, Some(date), inc, Version::V2) {
+            Ok(day) => json(
+                StatusCode::OK,
+                json!({
+                    "sales": day.sales,
+                    "nextStartOfDayAsIso8601": day.next_start,
+                    "dataComplete": day.complete,
+                }),
+            ),
+            Err(message) => bad_request(message),
+        }
+    })
+    .await
+}
+
+/// What Lightspeed Payments charges on a card payment here: 1.75 % of it, to the cent (half
+/// to even). Refunds are not charged.
+const LS_PAYMENTS_FEE_BP: i64 = 175;
+
+/// The statuses `lightspeed-payments` may be filtered by.
+const LS_PAYMENT_STATUSES: [&str; 4] = ["CAPTURED", "DISPUTED", "PARTIALLY_REFUNDED", "REFUNDED"];
+
+/// One Lightspeed Payments transaction: a card payment, or the refund of one.
+struct LsPayment {
+    created: DateTime<Utc>,
+    modified: DateTime<Utc>,
+    status: &'static str,
+    key: String,
+    body: Value,
+}
+
+/// The Lightspeed Payments transactions of a location: every payment by card of a sale
+/// (captured, partially refunded or refunded as its refunds paid back by card add up) and
+/// every refund of one, each with its own PSP-style id.
+fn ls_payments(m: &Merchant, loc: usize) -> Vec<LsPayment> {
+    let card = |p: &crate::world::SalePayment| {
+        m.payment_methods
+            .get(p.method)
+            .is_some_and(|method| method.code == "CARD")
+    };
+    let mut refunded: HashMap<&str, (i64, DateTime<Utc>)> = HashMap::new();
+    for s in m
+        .sales
+        .iter()
+        .filter(|s| s.sale_type == crate::world::SaleType::Refund)
+    {
+        if let Some(source) = &s.source {
+            for p in s.payments.iter().filter(|p| card(p)) {
+                let entry = refunded.entry(source.as_str()).or_insert((0, s.closed));
+                entry.0 += p.amount_cents.abs();
+                entry.1 = entry.1.max(s.closed);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for s in m.sales.iter().filter(|s| s.location == loc) {
+        let refund = s.sale_type == crate::world::SaleType::Refund;
+        if s.sale_type == crate::world::SaleType::Void {
+            continue;
+        }
+        for p in s.payments.iter().filter(|p| card(p)) {
+            let (status, modified, fee) = if refund {
+                ("REFUNDED", s.closed, 0)
+            } else {
+                let fee =
+                    div_half_even((p.amount_cents + p.tip_cents) * LS_PAYMENTS_FEE_BP, 10_000);
+                match refunded.get(s.fisc_id.as_str()) {
+                    None => ("CAPTURED", s.closed, fee),
+                    Some((back, at)) if *back >= p.amount_cents => ("REFUNDED", *at, fee),
+                    Some((_, at)) => ("PARTIALLY_REFUNDED", *at, fee),
+                }
+            };
+            let psp: String = sha2::Sha256::digest(p.uuid.as_bytes())
+                .iter()
+                .take(8)
+                .map(|b| char::from(b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789"[usize::from(b % 32)]))
+                .collect();
+            let currency = m.currency.clone();
+            out.push(LsPayment {
+                created: s.closed,
+                modified,
+                status,
+                key: p.fisc_id.clone(),
+                body: json!({
+                    "accountFiscId": s.fisc_id,
+                    "lightspeedPaymentId": format!("ad-{psp}{}", &psp[..4]),
+                    "uuid": p.uuid,
+                    "reference": format!("R{psp}{}", &psp[5..]),
+                    "status": status,
+                    "createdDate": crate::wire::k_instant(s.closed),
+                    "captureDate": crate::wire::k_instant(s.closed),
+                    "modificationDate": crate::wire::k_instant(modified),
+                    "fees": { "value": crate::wire::cents(fee), "currency": currency },
+                    "surcharge": { "value": crate::wire::cents(0), "currency": m.currency },
+                }),
+            });
+        }
+    }
+    out
+}
+
+/// `n / d` rounded half to even.
+fn div_half_even(n: i64, d: i64) -> i64 {
+    let (q, r) = (n.div_euclid(d), n.rem_euclid(d));
+    match (2 * r).cmp(&d) {
+        std::cmp::Ordering::Less => q,
+        std::cmp::Ordering::Greater => q + 1,
+        std::cmp::Ordering::Equal => q + q.rem_euclid(2),
+    }
+}
+
+/// Financial API V2 `lightspeed-payments`: card transactions with their fees, by creation or
+/// modification date (`dateType`, default `MODIFIED`), paged by offset.
+async fn lightspeed_payments(
+    State(sb): State<Sandbox>,
+    headers: HeaderMap,
+    Path(bl): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let pairs: Vec<(String, String)> =
+        url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+            .into_owned()
+            .collect();
+    with_merchant(&sb, &headers, "financial-api", Some(&bl), move |m, loc| {
+        let Some(loc) = loc else {
+            return bad_request("unknown business location");
+        };
+        let params: Params = pairs.iter().cloned().collect();
+        let Some(from) = params.get("from") else {
+            return bad_request(
+                "Required request parameter 'from' for method parameter type OffsetDateTime is not present",
+            );
+        };
+        let Some(from_at) = parse_instant(from) else {
+            return bad_request(format!("Invalid date format: {from}"));
+        };
+        let to_at = match params.get("to") {
+            None => Utc::now(),
+            Some(to) => match parse_instant(to) {
+                Some(at) => at,
+                None => return bad_request(format!("Invalid date format: {to}")),
+            },
+        };
+        if from_at > to_at {
+            return bad_request("'from' date cannot be after 'to' date");
+        }
+        if to_at - from_at > Duration::days(365) {
+            return bad_request("Invalid date range: the range may not exceed 365 days");
+        }
+        let size = match page_size(&params, 50, 100) {
+            Ok(s) => s,
+            Err(message) => return bad_request(message),
+        };
+        let offset = match params.get("offset").map(|o| o.parse::<usize>()) {
+            None => 0,
+            Some(Ok(o)) => o,
+            Some(Err(_)) => {
+                return bad_request(format!(
+                    "Invalid offset: {}. offset must be a number from 0",
+                    params["offset"]
+                ))
+            }
+        };
+        let descending = match params.get("sortDirection").map(String::as_str) {
+            None | Some("ASC") => false,
+            Some("DESC") => true,
+            Some(other) => {
+                return bad_request(format!("Invalid sortDirection: {other}. Use ASC or DESC"))
+            }
+        };
+        let by_created = match params.get("dateType").map(String::as_str) {
+            None | Some("MODIFIED") => false,
+            Some("CREATED") => true,
+            Some(other) => {
+                return bad_request(format!("Invalid dateType: {other}. Use CREATED or MODIFIED"))
+            }
+        };
+        let mut statuses = Vec::new();
+        for (k, v) in &pairs {
+            if k == "status" || k == "status[]" {
+                if !LS_PAYMENT_STATUSES.contains(&v.as_str()) {
+                    return bad_request(format!(
+                        "Invalid status: {v}. Use one of {}",
+                        LS_PAYMENT_STATUSES.join(", ")
+                    ));
+                }
+                statuses.push(v.clone());
+            }
+        }
+        let date = |p: &LsPayment| if by_created { p.created } else { p.modified };
+        let mut matching: Vec<LsPayment> = ls_payments(m, loc)
+            .into_iter()
+            .filter(|p| date(p) >= from_at && date(p) < to_at)
+            .filter(|p| statuses.is_empty() || statuses.iter().any(|s| s == p.status))
+            .collect();
+        matching.sort_by(|a, b| (date(a), &a.key).cmp(&(date(b), &b.key)));
+        if descending {
+            matching.reverse();
+        }
+        let more = matching.len() > offset.saturating_add(size);
+        let page: Vec<Value> = matching
+            .into_iter()
+            .skip(offset)
+            .take(size)
+            .map(|p| p.body)
+            .collect();
+        json(
+            StatusCode::OK,
+            json!({
+                "payments": page,
+                "pageSize": size,
+                "offset": offset,
+                "nextOffset": if more { Some(offset + size) } else { None },
             }),
         )
     })
