@@ -116,13 +116,7 @@ impl Ctx {
         merchant_id: &str,
         emails: &[&str],
     ) -> Result<(), EngineError> {
-        let mut wanted: Vec<&str> = emails
-            .iter()
-            .copied()
-            .filter(|e| !self.emails.contains_key(*e))
-            .collect();
-        wanted.sort_unstable();
-        wanted.dedup();
+        let wanted = unread(emails, &self.emails);
         if wanted.is_empty() {
             return Ok(());
         }
@@ -151,13 +145,7 @@ impl Ctx {
         merchant_id: &str,
         ids: &[&str],
     ) -> Result<(), EngineError> {
-        let mut wanted: Vec<&str> = ids
-            .iter()
-            .copied()
-            .filter(|id| !self.members.contains_key(*id))
-            .collect();
-        wanted.sort_unstable();
-        wanted.dedup();
+        let wanted = unread(ids, &self.members);
         if wanted.is_empty() {
             return Ok(());
         }
@@ -404,18 +392,30 @@ impl Ctx {
     }
 }
 
+/// The keys not in `known`, sorted, each once.
+fn unread<'a, V>(keys: &[&'a str], known: &HashMap<String, V>) -> Vec<&'a str> {
+    let mut out: Vec<&str> = keys
+        .iter()
+        .copied()
+        .filter(|k| !known.contains_key(*k))
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
 /// These purchases' sales by connection, leaving out the ones `known` already.
 fn by_connection<'a>(
     purchases: &[(&'a str, &'a str)],
     known: impl Fn(&(String, String)) -> bool,
 ) -> BTreeMap<&'a str, Vec<&'a str>> {
     let mut out: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-    for (connection_id, sale) in purchases {
-        if !known(&((*connection_id).to_owned(), (*sale).to_owned())) {
-            let sales = out.entry(connection_id).or_default();
-            if !sales.contains(sale) {
-                sales.push(sale);
-            }
+    let mut seen = HashSet::new();
+    for &(connection_id, sale) in purchases {
+        if seen.insert((connection_id, sale))
+            && !known(&(connection_id.to_owned(), sale.to_owned()))
+        {
+            out.entry(connection_id).or_default().push(sale);
         }
     }
     out
