@@ -130,7 +130,7 @@ pub async fn append_many(
             "INSERT INTO events (merchant_id, created_at, seq, id, type, subject, payload) VALUES {rows}"
         );
         let sql = crate::for_backend(c, &sql);
-        let mut q = sqlx::query(&sql);
+        let mut q = sqlx::query(&sql).persistent(chunk.len() == 500);
         for e in chunk {
             seq += 1;
             q = q

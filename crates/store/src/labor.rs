@@ -346,7 +346,9 @@ pub async fn put_days(c: &mut Conn, merchant_id: &str, days: &[DayRow]) -> Resul
              values_hash = excluded.values_hash"
         );
         let sql = crate::for_backend(c, &sql);
-        let mut q = sqlx::query(&sql).bind(merchant_id);
+        let mut q = sqlx::query(&sql)
+            .persistent(chunk.len() == 40)
+            .bind(merchant_id);
         for d in chunk {
             q = q
                 .bind(&d.department_id)
@@ -454,7 +456,10 @@ pub async fn values_of_dates(
             field_columns()
         );
         let sql = crate::for_backend(c, &sql);
-        let mut q = sqlx::query(&sql).bind(merchant_id).bind(department_id);
+        let mut q = sqlx::query(&sql)
+            .persistent(part.len() == 100)
+            .bind(merchant_id)
+            .bind(department_id);
         for d in part {
             q = q.bind(*d);
         }
@@ -556,7 +561,10 @@ pub async fn replace_values(
             "DELETE FROM labor_values WHERE merchant_id = $1 AND department_id = $2 AND business_date IN ({list})"
         );
         let sql = crate::for_backend(c, &sql);
-        let mut q = sqlx::query(&sql).bind(merchant_id).bind(department_id);
+        let mut q = sqlx::query(&sql)
+            .persistent(part.len() == 100)
+            .bind(merchant_id)
+            .bind(department_id);
         for d in part {
             q = q.bind(*d);
         }
@@ -571,7 +579,10 @@ pub async fn replace_values(
             field_columns()
         );
         let sql = crate::for_backend(c, &sql);
-        let mut q = sqlx::query(&sql).bind(merchant_id).bind(department_id);
+        let mut q = sqlx::query(&sql)
+            .persistent(chunk.len() == 24)
+            .bind(merchant_id)
+            .bind(department_id);
         for ((date, hour), cells) in chunk {
             q = q.bind(*date).bind(*hour);
             for cell in cells {

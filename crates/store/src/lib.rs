@@ -55,6 +55,11 @@ pub async fn commit(tx: Tx) -> Result<()> {
 /// (`?`) are bound in order at no such cost. So on SQLite, when every `$n` outside quotes
 /// appears once and in binding order (`$1`, `$2`, …), they become `?`; otherwise (or on
 /// PostgreSQL) `sql` is returned as it is.
+///
+/// Multi-row statements are kept prepared (`persistent`) only at their full chunk size: sqlx
+/// keeps up to 100 prepared statements per connection, one of a few thousand parameters takes
+/// hundreds of kilobytes, and the last chunks of every size filled the caches (300 MiB through
+/// the backfill of a million orders, against 130 MiB without them).
 pub(crate) fn for_backend<'a>(c: &Conn, sql: &'a str) -> std::borrow::Cow<'a, str> {
     use std::borrow::Cow;
     if c.backend_name() != "SQLite" {

@@ -135,7 +135,9 @@ pub async fn members_by_ids(
             "SELECT {MEMBER_COLUMNS} FROM members WHERE merchant_id = $1 AND id IN ({list}){lock}"
         );
         let sql = crate::for_backend(c, &sql);
-        let mut q = sqlx::query(&sql).bind(merchant_id);
+        let mut q = sqlx::query(&sql)
+            .persistent(chunk.len() == 500)
+            .bind(merchant_id);
         for id in chunk {
             q = q.bind(*id);
         }
@@ -159,7 +161,9 @@ pub async fn member_ids_by_emails(
         let sql =
             format!("SELECT id, email FROM members WHERE merchant_id = $1 AND email IN ({list})");
         let sql = crate::for_backend(c, &sql);
-        let mut q = sqlx::query(&sql).bind(merchant_id);
+        let mut q = sqlx::query(&sql)
+            .persistent(chunk.len() == 500)
+            .bind(merchant_id);
         for email in chunk {
             q = q.bind(*email);
         }
@@ -187,7 +191,7 @@ pub async fn set_balances(
              WHERE members.merchant_id = ${last} AND members.id = v.column1"
         );
         let sql = crate::for_backend(c, &sql);
-        let mut q = sqlx::query(&sql).bind(now);
+        let mut q = sqlx::query(&sql).persistent(chunk.len() == 500).bind(now);
         for (id, balance) in chunk {
             q = q.bind(*id).bind(*balance);
         }
@@ -302,7 +306,10 @@ pub async fn purchase_rows(
         let list = crate::placeholders(chunk.len(), "", 1, 3);
         let sql = format!("SELECT {PURCHASE_COLUMNS} FROM loyalty_purchases WHERE merchant_id = $1 AND connection_id = $2 AND sale_external_id IN ({list})");
         let sql = crate::for_backend(c, &sql);
-        let mut q = sqlx::query(&sql).bind(merchant_id).bind(connection_id);
+        let mut q = sqlx::query(&sql)
+            .persistent(chunk.len() == 500)
+            .bind(merchant_id)
+            .bind(connection_id);
         for id in chunk {
             q = q.bind(*id);
         }
@@ -339,7 +346,7 @@ pub async fn put_purchases(
              net_eligible_minor = excluded.net_eligible_minor, accounted_minor = excluded.accounted_minor, updated_at = excluded.updated_at"
         );
         let sql = crate::for_backend(c, &sql);
-        let mut q = sqlx::query(&sql);
+        let mut q = sqlx::query(&sql).persistent(chunk.len() == 500);
         for p in chunk {
             q = q
                 .bind(merchant_id)
@@ -373,7 +380,9 @@ pub async fn members_purchase_days(
              WHERE merchant_id = $1 AND member_id IN ({list}) AND sale_date IS NOT NULL"
         );
         let sql = crate::for_backend(c, &sql);
-        let mut q = sqlx::query(&sql).bind(merchant_id);
+        let mut q = sqlx::query(&sql)
+            .persistent(chunk.len() == 500)
+            .bind(merchant_id);
         for id in chunk {
             q = q.bind(*id);
         }
@@ -495,7 +504,9 @@ pub async fn next_entry_seqs(
             "SELECT member_id, MAX(seq) AS last FROM credit_ledger WHERE merchant_id = $1 AND member_id IN ({list}) GROUP BY member_id"
         );
         let sql = crate::for_backend(c, &sql);
-        let mut q = sqlx::query(&sql).bind(merchant_id);
+        let mut q = sqlx::query(&sql)
+            .persistent(chunk.len() == 500)
+            .bind(merchant_id);
         for id in chunk {
             q = q.bind(*id);
         }
@@ -515,7 +526,7 @@ pub async fn insert_entries(c: &mut Conn, merchant_id: &str, entries: &[LedgerRo
         let sql =
             format!("INSERT INTO credit_ledger (merchant_id, {LEDGER_COLUMNS}) VALUES {values}");
         let sql = crate::for_backend(c, &sql);
-        let mut q = sqlx::query(&sql);
+        let mut q = sqlx::query(&sql).persistent(chunk.len() == 500);
         for e in chunk {
             q = q
                 .bind(merchant_id)
@@ -675,7 +686,7 @@ pub async fn put_member_cards(
              ON CONFLICT (merchant_id, member_id, card_id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at"
         );
         let sql = crate::for_backend(c, &sql);
-        let mut q = sqlx::query(&sql);
+        let mut q = sqlx::query(&sql).persistent(chunk.len() == 500);
         for (member_id, card_id, state) in chunk {
             q = q
                 .bind(merchant_id)
@@ -708,7 +719,9 @@ pub async fn members_cards(
             "SELECT member_id, card_id, state FROM member_cards WHERE merchant_id = $1 AND member_id IN ({list}){lock}"
         );
         let sql = crate::for_backend(c, &sql);
-        let mut q = sqlx::query(&sql).bind(merchant_id);
+        let mut q = sqlx::query(&sql)
+            .persistent(chunk.len() == 500)
+            .bind(merchant_id);
         for id in chunk {
             q = q.bind(*id);
         }
@@ -753,7 +766,10 @@ pub async fn purchases_stamps(
             "SELECT sale_external_id, card_id, stamps FROM purchase_stamps WHERE merchant_id = $1 AND connection_id = $2 AND sale_external_id IN ({list})"
         );
         let sql = crate::for_backend(c, &sql);
-        let mut q = sqlx::query(&sql).bind(merchant_id).bind(connection_id);
+        let mut q = sqlx::query(&sql)
+            .persistent(chunk.len() == 500)
+            .bind(merchant_id)
+            .bind(connection_id);
         for id in chunk {
             q = q.bind(*id);
         }
@@ -792,7 +808,7 @@ pub async fn put_stamps(
              ON CONFLICT (merchant_id, connection_id, sale_external_id, card_id) DO UPDATE SET member_id = excluded.member_id, business_date = excluded.business_date, stamps = excluded.stamps, updated_at = excluded.updated_at"
         );
         let sql = crate::for_backend(c, &sql);
-        let mut q = sqlx::query(&sql);
+        let mut q = sqlx::query(&sql).persistent(chunk.len() == 500);
         for r in chunk {
             q = q
                 .bind(merchant_id)
@@ -1401,7 +1417,9 @@ async fn refresh_purchases(
     ];
     if member_ids.is_some() || c.backend_name() != "PostgreSQL" {
         for sql in &statements {
-            let mut q = sqlx::query(sql).bind(merchant_id);
+            // Kept prepared for one member or a full chunk only (see `crate::for_backend`).
+            let keep = member_ids.is_none_or(|ids| ids.len() == 1 || ids.len() == 500);
+            let mut q = sqlx::query(sql).persistent(keep).bind(merchant_id);
             for id in member_ids.unwrap_or_default() {
                 q = q.bind(*id);
             }
@@ -1971,7 +1989,10 @@ pub async fn seed_members(
              SELECT merchant_id, joined_at, id, email, balance, joined_at, joined_at FROM v"
         );
         let sql = crate::for_backend(c, &sql);
-        let mut q = sqlx::query(&sql).bind(merchant_id).bind(now);
+        let mut q = sqlx::query(&sql)
+            .persistent(chunk.len() == 300)
+            .bind(merchant_id)
+            .bind(now);
         for (id, email, balance) in chunk {
             q = q.bind(id).bind(email).bind(*balance);
         }
@@ -1985,7 +2006,10 @@ pub async fn seed_members(
              SELECT merchant_id, closed_at, member_id, connection_id, sale_external_id, sale_date, net, 0, closed_at FROM v"
         );
         let sql = crate::for_backend(c, &sql);
-        let mut q = sqlx::query(&sql).bind(merchant_id).bind(now);
+        let mut q = sqlx::query(&sql)
+            .persistent(chunk.len() == 300)
+            .bind(merchant_id)
+            .bind(now);
         for (member, connection, sale, date, net) in chunk {
             q = q
                 .bind(member)
@@ -2022,7 +2046,9 @@ pub async fn seed_credit(c: &mut Conn, merchant_id: &str, entries: &[SeedCredit]
              SELECT merchant_id, 'led_' || member_id || '_' || CAST(seq AS TEXT), seq, member_id, 'earned', amount, balance, connection_id, sale_external_id, created_at FROM v"
         );
         let sql = crate::for_backend(c, &sql);
-        let mut q = sqlx::query(&sql).bind(merchant_id);
+        let mut q = sqlx::query(&sql)
+            .persistent(chunk.len() == 250)
+            .bind(merchant_id);
         for e in chunk {
             q = q
                 .bind(&e.member_id)

@@ -114,7 +114,10 @@ async fn upsert_distinct(
              WHERE merchant_id = $1 AND connection_id = $2 AND external_id IN ({list})"
         );
         let sql = crate::for_backend(c, &sql);
-        let mut q = sqlx::query(&sql).bind(merchant_id).bind(connection_id);
+        let mut q = sqlx::query(&sql)
+            .persistent(chunk.len() == 200)
+            .bind(merchant_id)
+            .bind(connection_id);
         for external_id in chunk {
             q = q.bind(*external_id);
         }
@@ -216,7 +219,7 @@ async fn insert_rows(
              ON CONFLICT (merchant_id, connection_id, external_id) DO NOTHING RETURNING external_id"
         );
         let sql = crate::for_backend(c, &sql);
-        let mut q = sqlx::query(&sql);
+        let mut q = sqlx::query(&sql).persistent(chunk.len() == 200);
         for (r, body) in chunk.iter().zip(&bodies) {
             let scope = OrderScope {
                 merchant_id,
@@ -313,7 +316,7 @@ async fn insert_lines_of(c: &mut Conn, merchant_id: &str, orders: &[(&str, &Orde
              unit_price_minor, discount_minor, tax_minor, total_minor, net_minor, voided) VALUES {rows}"
         );
         let sql = crate::for_backend(c, &sql);
-        let mut q = sqlx::query(&sql);
+        let mut q = sqlx::query(&sql).persistent(part.len() == 500);
         for (id, n, l) in part {
             q = q
                 .bind(merchant_id)
@@ -474,7 +477,10 @@ pub async fn purchases_orders(
                  WHERE merchant_id = $1 AND connection_id = $2 AND {column} IN ({list}){extra}"
             );
             let sql = crate::for_backend(c, &sql);
-            let mut q = sqlx::query(&sql).bind(merchant_id).bind(connection_id);
+            let mut q = sqlx::query(&sql)
+                .persistent(chunk.len() == 500)
+                .bind(merchant_id)
+                .bind(connection_id);
             for id in chunk {
                 q = q.bind(*id);
             }
