@@ -447,25 +447,14 @@ pub async fn values_of_dates(
     department_id: &str,
     dates: &[&str],
 ) -> Result<Vec<ValueRow>> {
+    let sql = format!(
+        "SELECT business_date, hour, {} FROM labor_values WHERE merchant_id = $1 AND department_id = $2 \
+         AND business_date IN ({{in}}) ORDER BY business_date, hour",
+        field_columns()
+    );
     let mut out = Vec::new();
-    for part in dates.chunks(100) {
-        let list = crate::placeholders(part.len(), "", 1, 3);
-        let sql = format!(
-            "SELECT business_date, hour, {} FROM labor_values WHERE merchant_id = $1 AND department_id = $2 \
-             AND business_date IN ({list}) ORDER BY business_date, hour",
-            field_columns()
-        );
-        let sql = crate::for_backend(c, &sql);
-        let mut q = sqlx::query(&sql)
-            .persistent(part.len() == 100)
-            .bind(merchant_id)
-            .bind(department_id);
-        for d in part {
-            q = q.bind(*d);
-        }
-        for r in q.fetch_all(&mut *c).await? {
-            explode(&r, &mut out)?;
-        }
+    for r in crate::fetch_in(c, &sql, &[merchant_id, department_id], dates, 100).await? {
+        explode(&r, &mut out)?;
     }
     Ok(out)
 }

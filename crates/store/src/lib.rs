@@ -104,6 +104,30 @@ fn anonymous(sql: &str) -> Option<String> {
     Some(out)
 }
 
+/// The rows `sql` selects for all of `keys`, asked `chunk` keys at a time. `sql` holds `{in}`
+/// where the list of keys goes, after its `shared` parameters (`$1`…), which every chunk binds
+/// first; each chunk's statement is kept prepared only at the full size (see [`for_backend`]).
+pub(crate) async fn fetch_in(
+    c: &mut Conn,
+    sql: &str,
+    shared: &[&str],
+    keys: &[&str],
+    chunk: usize,
+) -> Result<Vec<sqlx::any::AnyRow>> {
+    let mut rows = Vec::new();
+    for part in keys.chunks(chunk) {
+        let list = placeholders(part.len(), "", 1, shared.len() + 1);
+        let sql = sql.replace("{in}", &list);
+        let sql = for_backend(c, &sql);
+        let mut q = sqlx::query(&sql).persistent(part.len() == chunk);
+        for value in shared.iter().chain(part) {
+            q = q.bind(*value);
+        }
+        rows.extend(q.fetch_all(&mut *c).await?);
+    }
+    Ok(rows)
+}
+
 /// Numbered placeholders for a multi-row statement: `rows` groups of `width` parameters from
 /// `$first` on, each group led by the `shared` ones every row repeats (e.g. `"$1, $2"`) —
 /// `($1, $2, $3, $4), ($1, $2, $5, $6)` — or, with `width` 1 and no `shared`, an `IN` list

@@ -128,25 +128,13 @@ pub async fn members_by_ids(
     } else {
         ""
     };
-    let mut out = HashMap::new();
-    for chunk in ids.chunks(500) {
-        let list = crate::placeholders(chunk.len(), "", 1, 2);
-        let sql = format!(
-            "SELECT {MEMBER_COLUMNS} FROM members WHERE merchant_id = $1 AND id IN ({list}){lock}"
-        );
-        let sql = crate::for_backend(c, &sql);
-        let mut q = sqlx::query(&sql)
-            .persistent(chunk.len() == 500)
-            .bind(merchant_id);
-        for id in chunk {
-            q = q.bind(*id);
-        }
-        for r in q.fetch_all(&mut *c).await? {
-            let m = member_row(&r)?;
-            out.insert(m.id.clone(), m);
-        }
-    }
-    Ok(out)
+    let sql = format!(
+        "SELECT {MEMBER_COLUMNS} FROM members WHERE merchant_id = $1 AND id IN ({{in}}){lock}"
+    );
+    let rows = crate::fetch_in(c, &sql, &[merchant_id], ids, 500).await?;
+    rows.iter()
+        .map(|r| member_row(r).map(|m| (m.id.clone(), m)))
+        .collect()
 }
 
 /// The ids of the members with these (normalised) e-mails, by e-mail.
@@ -155,23 +143,11 @@ pub async fn member_ids_by_emails(
     merchant_id: &str,
     emails: &[&str],
 ) -> Result<HashMap<String, String>> {
-    let mut out = HashMap::new();
-    for chunk in emails.chunks(500) {
-        let list = crate::placeholders(chunk.len(), "", 1, 2);
-        let sql =
-            format!("SELECT id, email FROM members WHERE merchant_id = $1 AND email IN ({list})");
-        let sql = crate::for_backend(c, &sql);
-        let mut q = sqlx::query(&sql)
-            .persistent(chunk.len() == 500)
-            .bind(merchant_id);
-        for email in chunk {
-            q = q.bind(*email);
-        }
-        for r in q.fetch_all(&mut *c).await? {
-            out.insert(r.try_get("email")?, r.try_get("id")?);
-        }
-    }
-    Ok(out)
+    let sql = "SELECT id, email FROM members WHERE merchant_id = $1 AND email IN ({in})";
+    let rows = crate::fetch_in(c, sql, &[merchant_id], emails, 500).await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("email")?, r.try_get("id")?)))
+        .collect()
 }
 
 /// Sets these members' balances (as computed by the caller under the lock of
@@ -301,24 +277,18 @@ pub async fn purchase_rows(
     connection_id: &str,
     sale_external_ids: &[&str],
 ) -> Result<std::collections::HashMap<String, PurchaseRow>> {
-    let mut out = std::collections::HashMap::new();
-    for chunk in sale_external_ids.chunks(500) {
-        let list = crate::placeholders(chunk.len(), "", 1, 3);
-        let sql = format!("SELECT {PURCHASE_COLUMNS} FROM loyalty_purchases WHERE merchant_id = $1 AND connection_id = $2 AND sale_external_id IN ({list})");
-        let sql = crate::for_backend(c, &sql);
-        let mut q = sqlx::query(&sql)
-            .persistent(chunk.len() == 500)
-            .bind(merchant_id)
-            .bind(connection_id);
-        for id in chunk {
-            q = q.bind(*id);
-        }
-        for r in q.fetch_all(&mut *c).await? {
-            let p = purchase_from(&r)?;
-            out.insert(p.sale_external_id.clone(), p);
-        }
-    }
-    Ok(out)
+    let sql = format!("SELECT {PURCHASE_COLUMNS} FROM loyalty_purchases WHERE merchant_id = $1 AND connection_id = $2 AND sale_external_id IN ({{in}})");
+    let rows = crate::fetch_in(
+        c,
+        &sql,
+        &[merchant_id, connection_id],
+        sale_external_ids,
+        500,
+    )
+    .await?;
+    rows.iter()
+        .map(|r| purchase_from(r).map(|p| (p.sale_external_id.clone(), p)))
+        .collect()
 }
 
 pub async fn put_purchase(
@@ -330,7 +300,7 @@ pub async fn put_purchase(
     put_purchases(c, merchant_id, std::slice::from_ref(p), now).await
 }
 
-/// Writes these purchases (each at most once), 400 to a statement.
+/// Writes these purchases (each at most once), 500 to a statement.
 pub async fn put_purchases(
     c: &mut Conn,
     merchant_id: &str,
@@ -372,25 +342,13 @@ pub async fn members_purchase_days(
     merchant_id: &str,
     member_ids: &[&str],
 ) -> Result<HashMap<String, Vec<(String, i64)>>> {
+    let sql = "SELECT member_id, sale_date, net_eligible_minor FROM loyalty_purchases \
+               WHERE merchant_id = $1 AND member_id IN ({in}) AND sale_date IS NOT NULL";
     let mut out: HashMap<String, Vec<(String, i64)>> = HashMap::new();
-    for chunk in member_ids.chunks(500) {
-        let list = crate::placeholders(chunk.len(), "", 1, 2);
-        let sql = format!(
-            "SELECT member_id, sale_date, net_eligible_minor FROM loyalty_purchases \
-             WHERE merchant_id = $1 AND member_id IN ({list}) AND sale_date IS NOT NULL"
-        );
-        let sql = crate::for_backend(c, &sql);
-        let mut q = sqlx::query(&sql)
-            .persistent(chunk.len() == 500)
-            .bind(merchant_id);
-        for id in chunk {
-            q = q.bind(*id);
-        }
-        for r in q.fetch_all(&mut *c).await? {
-            out.entry(r.try_get("member_id")?)
-                .or_default()
-                .push((r.try_get("sale_date")?, r.try_get("net_eligible_minor")?));
-        }
+    for r in crate::fetch_in(c, sql, &[merchant_id], member_ids, 500).await? {
+        out.entry(r.try_get("member_id")?)
+            .or_default()
+            .push((r.try_get("sale_date")?, r.try_get("net_eligible_minor")?));
     }
     Ok(out)
 }
@@ -498,28 +456,16 @@ pub async fn next_entry_seqs(
     member_ids: &[&str],
 ) -> Result<HashMap<String, i64>> {
     let mut out: HashMap<String, i64> = member_ids.iter().map(|id| ((*id).to_owned(), 1)).collect();
-    for chunk in member_ids.chunks(500) {
-        let list = crate::placeholders(chunk.len(), "", 1, 2);
-        let sql = format!(
-            "SELECT member_id, MAX(seq) AS last FROM credit_ledger WHERE merchant_id = $1 AND member_id IN ({list}) GROUP BY member_id"
-        );
-        let sql = crate::for_backend(c, &sql);
-        let mut q = sqlx::query(&sql)
-            .persistent(chunk.len() == 500)
-            .bind(merchant_id);
-        for id in chunk {
-            q = q.bind(*id);
-        }
-        for r in q.fetch_all(&mut *c).await? {
-            let last: i64 = r.try_get("last")?;
-            out.insert(r.try_get("member_id")?, last + 1);
-        }
+    let sql = "SELECT member_id, MAX(seq) AS last FROM credit_ledger WHERE merchant_id = $1 AND member_id IN ({in}) GROUP BY member_id";
+    for r in crate::fetch_in(c, sql, &[merchant_id], member_ids, 500).await? {
+        let last: i64 = r.try_get("last")?;
+        out.insert(r.try_get("member_id")?, last + 1);
     }
     Ok(out)
 }
 
 /// Appends these ledger entries as they are (numbers and balances set by the caller, who
-/// writes the members' balances with [`set_balances`]), 400 to a statement.
+/// writes the members' balances with [`set_balances`]), 500 to a statement.
 pub async fn insert_entries(c: &mut Conn, merchant_id: &str, entries: &[LedgerRow]) -> Result<()> {
     for chunk in entries.chunks(500) {
         let values = crate::placeholders(chunk.len(), "", 16, 1);
@@ -712,27 +658,18 @@ pub async fn members_cards(
     } else {
         ""
     };
-    let mut out = HashMap::new();
-    for chunk in member_ids.chunks(500) {
-        let list = crate::placeholders(chunk.len(), "", 1, 2);
-        let sql = format!(
-            "SELECT member_id, card_id, state FROM member_cards WHERE merchant_id = $1 AND member_id IN ({list}){lock}"
-        );
-        let sql = crate::for_backend(c, &sql);
-        let mut q = sqlx::query(&sql)
-            .persistent(chunk.len() == 500)
-            .bind(merchant_id);
-        for id in chunk {
-            q = q.bind(*id);
-        }
-        for r in q.fetch_all(&mut *c).await? {
-            out.insert(
+    let sql = format!(
+        "SELECT member_id, card_id, state FROM member_cards WHERE merchant_id = $1 AND member_id IN ({{in}}){lock}"
+    );
+    let rows = crate::fetch_in(c, &sql, &[merchant_id], member_ids, 500).await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
                 (r.try_get("member_id")?, r.try_get("card_id")?),
                 r.try_get("state")?,
-            );
-        }
-    }
-    Ok(out)
+            ))
+        })
+        .collect()
 }
 
 /// Every card a member has progress on: (card id, state JSON).
@@ -759,28 +696,24 @@ pub async fn purchases_stamps(
     connection_id: &str,
     sale_external_ids: &[&str],
 ) -> Result<HashMap<(String, String), i64>> {
-    let mut out = HashMap::new();
-    for chunk in sale_external_ids.chunks(500) {
-        let list = crate::placeholders(chunk.len(), "", 1, 3);
-        let sql = format!(
-            "SELECT sale_external_id, card_id, stamps FROM purchase_stamps WHERE merchant_id = $1 AND connection_id = $2 AND sale_external_id IN ({list})"
-        );
-        let sql = crate::for_backend(c, &sql);
-        let mut q = sqlx::query(&sql)
-            .persistent(chunk.len() == 500)
-            .bind(merchant_id)
-            .bind(connection_id);
-        for id in chunk {
-            q = q.bind(*id);
-        }
-        for r in q.fetch_all(&mut *c).await? {
-            out.insert(
+    let sql = "SELECT sale_external_id, card_id, stamps FROM purchase_stamps \
+               WHERE merchant_id = $1 AND connection_id = $2 AND sale_external_id IN ({in})";
+    let rows = crate::fetch_in(
+        c,
+        sql,
+        &[merchant_id, connection_id],
+        sale_external_ids,
+        500,
+    )
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
                 (r.try_get("sale_external_id")?, r.try_get("card_id")?),
                 r.try_get("stamps")?,
-            );
-        }
-    }
-    Ok(out)
+            ))
+        })
+        .collect()
 }
 
 /// The stamps one purchase has given on one card, as [`put_stamps`] writes them.
@@ -794,7 +727,7 @@ pub struct StampRow {
     pub stamps: i64,
 }
 
-/// Writes these purchases' stamps (each purchase and card at most once), 400 to a statement.
+/// Writes these purchases' stamps (each purchase and card at most once), 500 to a statement.
 pub async fn put_stamps(
     c: &mut Conn,
     merchant_id: &str,

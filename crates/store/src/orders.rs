@@ -107,27 +107,14 @@ async fn upsert_distinct(
         .filter(|e| !inserted.contains(*e))
         .collect();
     let mut stored = std::collections::HashMap::new();
-    for chunk in others.chunks(200) {
-        let list = crate::placeholders(chunk.len(), "", 1, 3);
-        let sql = format!(
-            "SELECT id, content_hash, version, external_id FROM orders \
-             WHERE merchant_id = $1 AND connection_id = $2 AND external_id IN ({list})"
-        );
-        let sql = crate::for_backend(c, &sql);
-        let mut q = sqlx::query(&sql)
-            .persistent(chunk.len() == 200)
-            .bind(merchant_id)
-            .bind(connection_id);
-        for external_id in chunk {
-            q = q.bind(*external_id);
-        }
-        for row in q.fetch_all(&mut *c).await? {
-            let external_id: String = row.try_get("external_id")?;
-            let id: String = row.try_get("id")?;
-            let hash: String = row.try_get("content_hash")?;
-            let version: i64 = row.try_get("version")?;
-            stored.insert(external_id, (id, hash, version));
-        }
+    let sql = "SELECT id, content_hash, version, external_id FROM orders \
+               WHERE merchant_id = $1 AND connection_id = $2 AND external_id IN ({in})";
+    for row in crate::fetch_in(c, sql, &[merchant_id, connection_id], &others, 200).await? {
+        let external_id: String = row.try_get("external_id")?;
+        let id: String = row.try_get("id")?;
+        let hash: String = row.try_get("content_hash")?;
+        let version: i64 = row.try_get("version")?;
+        stored.insert(external_id, (id, hash, version));
     }
     let mut outcomes = Vec::with_capacity(writes.len());
     let mut relined: Vec<(&str, &Order)> = Vec::new();
@@ -462,44 +449,33 @@ pub async fn purchases_orders(
     sale_external_ids: &[&str],
 ) -> Result<std::collections::HashMap<String, Vec<StoredOrder>>> {
     let mut out: std::collections::HashMap<String, Vec<StoredOrder>> = Default::default();
-    for chunk in sale_external_ids.chunks(500) {
-        let list = crate::placeholders(chunk.len(), "", 1, 3);
-        let mut reversals = Vec::new();
-        for (column, extra) in [
-            ("external_id", ""),
-            (
-                "original_external_id",
-                " AND original_external_id IS NOT NULL",
-            ),
-        ] {
-            let sql = format!(
-                "SELECT id, connection_id, location_id, version, body, {column} AS sale FROM orders \
-                 WHERE merchant_id = $1 AND connection_id = $2 AND {column} IN ({list}){extra}"
-            );
-            let sql = crate::for_backend(c, &sql);
-            let mut q = sqlx::query(&sql)
-                .persistent(chunk.len() == 500)
-                .bind(merchant_id)
-                .bind(connection_id);
-            for id in chunk {
-                q = q.bind(*id);
-            }
-            for r in q.fetch_all(&mut *c).await? {
-                let sale: String = r.try_get("sale")?;
-                let order = stored(&r)?;
-                if column == "external_id" {
-                    // The sale itself comes first.
-                    out.entry(sale).or_default().insert(0, order);
-                } else {
-                    reversals.push((sale, order));
-                }
+    let mut reversals = Vec::new();
+    for (column, extra) in [
+        ("external_id", ""),
+        (
+            "original_external_id",
+            " AND original_external_id IS NOT NULL",
+        ),
+    ] {
+        let sql = format!(
+            "SELECT id, connection_id, location_id, version, body, {column} AS sale FROM orders \
+             WHERE merchant_id = $1 AND connection_id = $2 AND {column} IN ({{in}}){extra}"
+        );
+        let shared = [merchant_id, connection_id];
+        for r in crate::fetch_in(c, &sql, &shared, sale_external_ids, 500).await? {
+            let sale: String = r.try_get("sale")?;
+            let order = stored(&r)?;
+            if column == "external_id" {
+                // The sale itself comes first.
+                out.entry(sale).or_default().insert(0, order);
+            } else {
+                reversals.push((sale, order));
             }
         }
-        reversals
-            .sort_by(|(_, a), (_, b)| (a.order.closed_at, &a.id).cmp(&(b.order.closed_at, &b.id)));
-        for (sale, order) in reversals {
-            out.entry(sale).or_default().push(order);
-        }
+    }
+    reversals.sort_by(|(_, a), (_, b)| (a.order.closed_at, &a.id).cmp(&(b.order.closed_at, &b.id)));
+    for (sale, order) in reversals {
+        out.entry(sale).or_default().push(order);
     }
     Ok(out)
 }
