@@ -5,6 +5,7 @@
 
 use crate::cards::{self, CardState, CategoryRef, PunchCard, StampLine, StampMode};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 use tillbridge_engine::ids::new_id;
 use tillbridge_engine::merchants::emit;
 use tillbridge_engine::{Engine, EngineError};
@@ -290,9 +291,8 @@ pub(crate) async fn stamp(
         purchase.connection_id.as_str(),
         purchase.sale_external_id.as_str(),
     );
-    let cards = ctx.cards.clone();
-    for card in &cards {
-        let rule = rule_of(card)?;
+    let cards = Arc::clone(&ctx.cards);
+    for (card, rule) in cards.iter() {
         let before = ctx
             .stamps_of(c, merchant_id, (conn, sale), &card.id)
             .await?;
@@ -304,7 +304,7 @@ pub(crate) async fn stamp(
             _ => 0,
         };
         let entitled = i64::from(cards::entitled_stamps(
-            &rule,
+            rule,
             &lines,
             purchase.net_eligible_minor,
             u32::try_from(same_day).unwrap_or(u32::MAX),

@@ -5,11 +5,13 @@
 //! A purchase without a member (no e-mail, or nobody with that e-mail yet) is kept with its
 //! normalised e-mail so that a member created later can claim it within the claim window.
 
+use crate::cards::PunchCard;
 use crate::earning::{self, EarningRule};
 use crate::eligible::{eligible_amount, Line, TaxBasis};
 use crate::program::{self, Program};
 use chrono::NaiveDate;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
 use tillbridge_engine::consumers::ConsumerFuture;
 use tillbridge_engine::ids::new_id;
 use tillbridge_engine::{Engine, EngineError};
@@ -46,7 +48,8 @@ pub fn order_eligible(order: &Order, basis: TaxBasis) -> i64 {
 /// in the caller's transaction may read what a context changed before it is flushed.
 pub(crate) struct Ctx {
     pub program: Program,
-    pub cards: Vec<CardRow>,
+    /// The active punch cards with their rules, shared with each purchase's stamping.
+    pub cards: Arc<Vec<(CardRow, PunchCard)>>,
     pub today: NaiveDate,
     pub now: i64,
     orders: HashMap<(String, String), Vec<StoredOrder>>,
@@ -85,9 +88,14 @@ impl Ctx {
         merchant_id: &str,
         now: i64,
     ) -> Result<Ctx, EngineError> {
+        let mut cards = Vec::new();
+        for card in store::cards(c, merchant_id, true).await? {
+            let rule = crate::punch_cards::rule_of(&card)?;
+            cards.push((card, rule));
+        }
         Ok(Ctx {
             program: program::load(c, merchant_id).await?,
-            cards: store::cards(c, merchant_id, true).await?,
+            cards: Arc::new(cards),
             today: crate::tiering::today(c, merchant_id, now).await?,
             now,
             orders: HashMap::new(),
