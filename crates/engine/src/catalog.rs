@@ -17,7 +17,9 @@ use tillbridge_lightspeed::LightspeedError;
 use tillbridge_model::money::decimal_minor;
 use tillbridge_store::connections::{self as conns, ConnectionRow};
 use tillbridge_store::jobs;
-use tillbridge_store::ordering::{self, CatalogEntry, InstructionGroup, ItemDescription};
+use tillbridge_store::ordering::{
+    self, CatalogEntry, ChoiceGroup, InstructionGroup, ItemDescription, ItemKind,
+};
 
 use crate::connections::{status, CATALOG_JOB};
 
@@ -47,6 +49,11 @@ pub struct CatalogItem {
     pub image_url: Option<String>,
     /// Production instructions an online order's line may carry (K-Series), by id.
     pub instructions: Vec<InstructionGroup>,
+    /// `item`, `modifier` (a priced add-on, ordered only as a sub-item) or `deal`.
+    pub kind: ItemKind,
+    /// What an online order's line of this item chooses its `sub_items` from (K-Series
+    /// product modifier groups, a deal's groups).
+    pub choices: Vec<ChoiceGroup>,
     /// When the catalog stream last read this item (epoch ms).
     pub synced_at: i64,
 }
@@ -157,6 +164,8 @@ impl Engine {
                 allergens,
                 image_url: item.image_url,
                 instructions: item.instructions,
+                kind: item.kind,
+                choices: item.choices,
                 synced_at: updated_at,
             });
         }

@@ -37,6 +37,13 @@ pub fn order_body(o: &OrderRow, r: &OrderRequest, endpoint_id: &str) -> (bool, V
                     .map(|m| json!({"modifierId": m}))
                     .collect::<Vec<_>>());
             }
+            if !i.sub_items.is_empty() {
+                item["subItems"] = json!(i
+                    .sub_items
+                    .iter()
+                    .map(|s| json!({"sku": s.sku, "quantity": s.quantity}))
+                    .collect::<Vec<_>>());
+            }
             item
         })
         .collect();

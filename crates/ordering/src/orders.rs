@@ -8,7 +8,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tillbridge_engine::ids::new_id;
 use tillbridge_engine::{Engine, EngineError};
-use tillbridge_store::ordering::{self, HistoryRow, MenuItemRow, OrderRow};
+use tillbridge_store::ordering::{self, HistoryRow, ItemKind, MenuItemRow, OrderRow};
 use tillbridge_store::{connections as conns, merchants as merch};
 
 /// Why a submission was refused before anything was stored or sent.
@@ -162,6 +162,8 @@ pub async fn submit(
             ));
         }
         problems.extend(modifier_problems(i, item, found));
+        let (sub_problems, sub_items_minor) = sub_item_problems(i, item, found, &menu);
+        problems.extend(sub_problems);
         let price = found.price_minor.unwrap_or_default();
         if let Some(given) = item.unit_price_minor.filter(|p| *p != price) {
             problems.push(Problem::new(
@@ -170,7 +172,7 @@ pub async fn submit(
                 format!("`{}` costs {price} on the POS, not {given}", item.sku),
             ));
         }
-        total += price * item.quantity;
+        total += (price + sub_items_minor) * item.quantity;
     }
     if let Some(given) = request.total_minor.filter(|t| *t != total) {
         problems.push(Problem::new(
@@ -364,6 +366,112 @@ fn modifier_problems(i: usize, item: &Item, found: &MenuItemRow) -> Vec<Problem>
         chosen.push(&group.id);
     }
     out
+}
+
+/// What is wrong with an order line's sub-items, and what they add to one unit of it: an
+/// add-on ordered on its own, a SKU none of the item's choice groups offers, a group chosen
+/// fewer or more times than it allows.
+fn sub_item_problems(
+    i: usize,
+    item: &Item,
+    found: &MenuItemRow,
+    menu: &[MenuItemRow],
+) -> (Vec<Problem>, i64) {
+    let mut out = Vec::new();
+    if found.kind == ItemKind::Modifier {
+        let parents: Vec<&str> = menu
+            .iter()
+            .filter(|m| {
+                m.choices
+                    .iter()
+                    .any(|g| g.options.iter().any(|o| o.sku == item.sku))
+            })
+            .map(|m| m.sku.as_str())
+            .collect();
+        out.push(Problem::new(
+            format!("items[{i}].sku"),
+            Reason::Other,
+            if parents.is_empty() {
+                format!(
+                    "`{}` is an add-on, sold only as a sub-item, and no item offers it",
+                    item.sku
+                )
+            } else {
+                format!(
+                    "`{}` is an add-on: order it in the `sub_items` of one of {}",
+                    item.sku,
+                    parents.join(", ")
+                )
+            },
+        ));
+    }
+    let mut counts = vec![0i64; found.choices.len()];
+    let mut extra = 0i64;
+    for (j, sub) in item.sub_items.iter().enumerate() {
+        let field = format!("items[{i}].sub_items[{j}].sku");
+        let hit = found.choices.iter().enumerate().find_map(|(g, group)| {
+            group
+                .options
+                .iter()
+                .find(|o| o.sku == sub.sku)
+                .map(|o| (g, o))
+        });
+        let Some((g, option)) = hit else {
+            let offered: Vec<String> = found
+                .choices
+                .iter()
+                .flat_map(|g| g.options.iter().map(|o| o.sku.clone()))
+                .collect();
+            out.push(Problem::new(
+                field,
+                Reason::SkuNotFound,
+                if offered.is_empty() {
+                    format!("`{}` takes no sub-items; leave `sub_items` out", item.sku)
+                } else {
+                    format!(
+                        "`{}` is not offered with `{}`; it offers: {}",
+                        sub.sku,
+                        item.sku,
+                        offered.join(", ")
+                    )
+                },
+            ));
+            continue;
+        };
+        counts[g] += sub.quantity;
+        extra += option.price_minor * sub.quantity;
+    }
+    for (group, count) in found.choices.iter().zip(counts) {
+        let field = format!("items[{i}].sub_items");
+        if count < group.min {
+            out.push(Problem::new(
+                field,
+                Reason::Other,
+                format!(
+                    "`{}` needs at least {} from {} (one of: {}); {count} chosen",
+                    item.sku,
+                    group.min,
+                    group.name,
+                    group
+                        .options
+                        .iter()
+                        .map(|o| o.sku.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        } else if let Some(max) = group.max.filter(|max| count > *max) {
+            out.push(Problem::new(
+                field,
+                Reason::Other,
+                format!(
+                    "`{}` takes at most {max} from {}; {count} chosen",
+                    item.sku, group.name
+                ),
+            ));
+        }
+    }
+    (out, extra)
 }
 
 fn retail_problems(series: &str, r: &OrderRequest) -> Vec<Problem> {

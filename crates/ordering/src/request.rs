@@ -90,8 +90,20 @@ pub struct Item {
     /// the line's `modifiers[].modifierId`.
     #[serde(default)]
     pub modifiers: Vec<String>,
+    /// Priced add-ons or a deal's choices from the catalog item's `choices` (K-Series), sent
+    /// as the line's `subItems`.
+    #[serde(default)]
+    pub sub_items: Vec<SubItem>,
     #[serde(default)]
     pub note: Option<String>,
+}
+
+/// A sub-item of an order line: `quantity` of `sku` for each unit of the line.
+#[derive(Deserialize, Serialize, Debug, Clone, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct SubItem {
+    pub sku: String,
+    pub quantity: i64,
 }
 
 #[derive(Deserialize, Serialize, Debug, Clone, PartialEq, Eq)]
@@ -230,6 +242,23 @@ pub fn check_shape(r: &OrderRequest, now_ms: i64) -> Vec<Problem> {
                 "a unit price cannot be negative".into(),
             );
         }
+        for (j, sub) in item.sub_items.iter().enumerate() {
+            if sub.sku.trim().is_empty() || sub.sku.chars().count() > 25 {
+                bad(
+                    &format!("items[{i}].sub_items[{j}].sku"),
+                    "a SKU is 1 to 25 characters".into(),
+                );
+            }
+            if !(1..=99).contains(&sub.quantity) {
+                bad(
+                    &format!("items[{i}].sub_items[{j}].quantity"),
+                    format!(
+                        "quantity {} is not between 1 and 99 (it counts per unit of the line)",
+                        sub.quantity
+                    ),
+                );
+            }
+        }
     }
     match r.order_type {
         OrderType::DineIn => {
@@ -335,6 +364,24 @@ mod tests {
             (|o| o.items.clear(), "items"),
             (|o| o.items[0].quantity = 0, "items[0].quantity"),
             (|o| o.items[0].sku = String::new(), "items[0].sku"),
+            (
+                |o| {
+                    o.items[0].sub_items = vec![SubItem {
+                        sku: "A014".into(),
+                        quantity: 0,
+                    }]
+                },
+                "items[0].sub_items[0].quantity",
+            ),
+            (
+                |o| {
+                    o.items[0].sub_items = vec![SubItem {
+                        sku: " ".into(),
+                        quantity: 1,
+                    }]
+                },
+                "items[0].sub_items[0].sku",
+            ),
             (
                 |o| o.customer.first_name = " ".into(),
                 "customer.first_name",

@@ -5,7 +5,7 @@ use crate::generate::{self, MerchantRequest, SaleSpec};
 use crate::http::{control_error, json};
 use crate::truth;
 use crate::wire::{cents, parse_instant};
-use crate::world::{random_token, Customer, Merchant, SaleType, World};
+use crate::world::{random_token, Customer, ItemKind, Merchant, SaleType, World};
 use crate::Sandbox;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
@@ -196,6 +196,23 @@ pub fn merchant_json(m: &Merchant) -> Value {
             } else {
                 Vec::new()
             },
+            // K-Series product modifiers and deals, as the hub's catalog shows them.
+            "kind": match i.kind {
+                ItemKind::Plain => "item",
+                ItemKind::Modifier => "modifier",
+                ItemKind::Deal => "deal",
+            },
+            "choices": i.choices.iter().map(|g| json!({
+                "sku": g.sku,
+                "name": g.name,
+                "min": g.min,
+                "max": g.max,
+                "options": g.options.iter().filter(|o| m.menu[o.item].deleted_at.is_none()).map(|o| json!({
+                    "sku": m.menu[o.item].sku,
+                    "name": m.menu[o.item].name,
+                    "price_minor": o.price_cents,
+                })).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
         "print_messages": m.print_messages.iter().map(|p| json!({
             "location_id": m.location_ref(p.location),

@@ -3,9 +3,9 @@
 //! curve, with discounts, tips, covers, refunds and voids. The same seed gives the same data.
 
 use crate::world::{
-    random_token, uid, AccountingGroup, Customer, Device, FloorPlan, InstructionGroup, Location,
-    Login, MenuItem, Merchant, PaymentMethod, RichItem, Sale, SaleLine, SalePayment, SaleType,
-    Table, World,
+    random_token, uid, AccountingGroup, ChoiceGroup, ChoiceOption, Customer, Device, FloorPlan,
+    InstructionGroup, ItemKind, Location, Login, MenuItem, Merchant, PaymentMethod, RichItem, Sale,
+    SaleLine, SalePayment, SaleType, Table, World,
 };
 use base64::Engine;
 use chrono::{DateTime, Duration, NaiveTime, TimeZone, Utc};
@@ -113,6 +113,135 @@ fn instruction_groups(group: &str, group_id: i64) -> Vec<InstructionGroup> {
             }
         })
         .collect()
+}
+
+/// K-Series product modifiers: (menu group offering them, modifier group, at most, add-ons
+/// with their prices).
+type Priced = (&'static str, i64);
+const PRODUCT_MODIFIERS: &[(&str, &str, i64, &[Priced])] = &[
+    (
+        "Hot Drinks",
+        "Coffee add-ons",
+        3,
+        &[
+            ("Extra shot", 80),
+            ("Vanilla syrup", 60),
+            ("Whipped cream", 50),
+        ],
+    ),
+    (
+        "Food",
+        "Food extras",
+        2,
+        &[("Extra cheese", 100), ("Avocado", 150)],
+    ),
+];
+
+/// K-Series deals: (name, price, groups of (name, choices of (item name, extra price))); one
+/// choice from each group.
+type DealGroup = (&'static str, &'static [Priced]);
+const DEALS: &[(&str, i64, &[DealGroup])] = &[(
+    "Breakfast Deal",
+    550,
+    &[
+        (
+            "Drink",
+            &[("Espresso", 0), ("Cappuccino", 0), ("Latte", 30)],
+        ),
+        (
+            "Pastry",
+            &[("Croissant", 0), ("Muffin", 0), ("Cinnamon Bun", 40)],
+        ),
+    ],
+)];
+
+/// Adds the café's K-Series product modifiers (an "Add-ons" menu group, offered on the items
+/// of the groups above) and deals (a "Deals" group). Ids and uids are derived, not drawn, so
+/// the rest of the world is drawn as before.
+fn add_k_choices(groups: &mut Vec<AccountingGroup>, menu: &mut Vec<MenuItem>) {
+    fn push_group(groups: &mut Vec<AccountingGroup>, name: &str) -> usize {
+        let id = 1_000_001 + groups.len() as i64;
+        groups.push(AccountingGroup {
+            id,
+            uid: format!("00000000-0000-4000-8000-{id:012x}"),
+            name: name.to_owned(),
+            code: name.to_ascii_uppercase().replace(['-', ' '], "_"),
+            instructions: Vec::new(),
+        });
+        groups.len() - 1
+    }
+    fn push_item(
+        menu: &mut Vec<MenuItem>,
+        group: usize,
+        name: &str,
+        price: i64,
+        kind: ItemKind,
+    ) -> usize {
+        let id = ITEM_ID_BASE + menu.len() as i64;
+        let prefix = if kind == ItemKind::Deal { 'D' } else { 'A' };
+        menu.push(MenuItem {
+            uid: format!("00000000-0000-4000-8001-{id:012x}"),
+            version: 0,
+            sku: format!("{prefix}{:03}", menu.len() + 1),
+            name: name.to_owned(),
+            price_cents: price,
+            group,
+            id,
+            deleted_at: None,
+            rich: RichItem::default(),
+            kind,
+            choices: Vec::new(),
+        });
+        menu.len() - 1
+    }
+    let by_name = |menu: &[MenuItem], name: &str| menu.iter().position(|i| i.name == name);
+    let add_ons = push_group(groups, "Add-ons");
+    for (n, (offered_on, group_name, max, list)) in PRODUCT_MODIFIERS.iter().enumerate() {
+        let options: Vec<ChoiceOption> = list
+            .iter()
+            .map(|(name, price)| ChoiceOption {
+                item: push_item(menu, add_ons, name, *price, ItemKind::Modifier),
+                price_cents: *price,
+            })
+            .collect();
+        let choice = ChoiceGroup {
+            sku: format!("MG{}", n + 1),
+            name: (*group_name).to_owned(),
+            min: 0,
+            max: Some(*max),
+            options,
+        };
+        let Some(g) = groups.iter().position(|g| g.name == *offered_on) else {
+            continue;
+        };
+        for item in menu.iter_mut().filter(|i| i.group == g) {
+            item.choices.push(choice.clone());
+        }
+    }
+    let deals = push_group(groups, "Deals");
+    for (name, price, deal_groups) in DEALS {
+        let mut choices = Vec::new();
+        for (n, (group_name, list)) in deal_groups.iter().enumerate() {
+            let options = list
+                .iter()
+                .filter_map(|(item, extra)| {
+                    by_name(menu, item).map(|item| ChoiceOption {
+                        item,
+                        price_cents: *extra,
+                    })
+                })
+                .collect();
+            choices.push(ChoiceGroup {
+                sku: format!("DG{}", n + 1),
+                name: (*group_name).to_owned(),
+                min: 1,
+                max: Some(1),
+                options,
+            });
+        }
+        let deal = push_item(menu, deals, name, *price, ItemKind::Deal);
+        menu[deal].choices = choices;
+    }
 }
 
 const SHOP_MENU: &[(&str, &[(&str, i64)])] = &[
@@ -255,8 +384,13 @@ pub fn create_merchant(
                 id: ITEM_ID_BASE + menu.len() as i64,
                 deleted_at: None,
                 rich: RichItem::default(),
+                kind: ItemKind::Plain,
+                choices: Vec::new(),
             });
         }
+    }
+    if req.series == "k" && preset == "cafe" {
+        add_k_choices(&mut groups, &mut menu);
     }
 
     let mut locations = Vec::new();
@@ -468,8 +602,21 @@ pub fn make_line(
     quantity: i64,
     discount_pct: i64,
 ) -> SaleLine {
-    m.line_counter += 1;
     let unit = m.menu[item].price_cents;
+    priced_line(m, loc, item, quantity, unit, discount_pct)
+}
+
+/// A line for `quantity` of menu item `item` at `unit` cents each (a sub-item's price in its
+/// group), with an optional percentage discount.
+pub fn priced_line(
+    m: &mut Merchant,
+    loc: usize,
+    item: usize,
+    quantity: i64,
+    unit: i64,
+    discount_pct: i64,
+) -> SaleLine {
+    m.line_counter += 1;
     let gross = unit * quantity;
     let discount = gross * discount_pct / 100;
     let total = gross - discount;
@@ -477,6 +624,7 @@ pub fn make_line(
         id: format!("S{}.{}", short(m.locations[loc].id), m.line_counter),
         uid: uid(&mut m.rng),
         parent: None,
+        of: None,
         item,
         quantity,
         unit_cents: unit,
@@ -651,12 +799,20 @@ pub fn add_reversal(
         Some(i) if i < orig.lines.len() => vec![&orig.lines[i]],
         _ => orig.lines.iter().collect(),
     };
-    let mut lines = Vec::new();
+    let mut lines: Vec<SaleLine> = Vec::new();
     for l in chosen {
         m.line_counter += 1;
+        // A sub-item's line refunds under the refund of its parent's line.
+        let of = l.of.as_ref().and_then(|of| {
+            lines
+                .iter()
+                .find(|r| r.parent.as_ref() == Some(of))
+                .map(|r| r.id.clone())
+        });
         lines.push(SaleLine {
             uid: uid(&mut m.rng),
             parent: Some(l.id.clone()),
+            of,
             id: format!(
                 "S{}.{}",
                 short(m.locations[orig.location].id),

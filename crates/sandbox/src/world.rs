@@ -193,6 +193,8 @@ pub struct OnlineOrder {
     pub endpoint_id: String,
     pub location: usize,
     pub state: OnlineState,
+    /// Why delivery failed, as the `FAILURE` webhook says.
+    pub failure: Option<String>,
     /// Set on delivery: `A{bl}.{n}` and the numeric account id.
     pub identifier: Option<String>,
     pub account_id: Option<String>,
@@ -219,6 +221,9 @@ pub struct OrderedItem {
     pub quantity: i64,
     /// Production instruction ids (`modifiers[].modifierId`).
     pub modifiers: Vec<String>,
+    /// Sub-items (`subItems[]`): product modifiers or a deal's choices, (sku, quantity per
+    /// unit of the line).
+    pub sub_items: Vec<(String, i64)>,
 }
 
 /// An order line on the POS.
@@ -226,16 +231,17 @@ pub struct OrderedItem {
 pub struct OrderLine {
     pub item: usize,
     pub quantity: i64,
+    /// What one costs: the item's price, or a sub-item's price in its group.
+    pub unit_cents: i64,
     /// The chosen production instructions' names.
     pub instructions: Vec<String>,
+    /// For a sub-item's line: the index of its parent line.
+    pub parent: Option<usize>,
 }
 
 impl OnlineOrder {
-    pub fn total_cents(&self, m: &Merchant) -> i64 {
-        self.lines
-            .iter()
-            .map(|l| m.menu[l.item].price_cents * l.quantity)
-            .sum()
+    pub fn total_cents(&self) -> i64 {
+        self.lines.iter().map(|l| l.unit_cents * l.quantity).sum()
     }
 
     pub fn paid_cents(&self) -> i64 {
@@ -360,6 +366,8 @@ impl Merchant {
             id,
             deleted_at: None,
             rich: RichItem::default(),
+            kind: ItemKind::Plain,
+            choices: Vec::new(),
         });
         self.menu.len() - 1
     }
@@ -378,9 +386,18 @@ impl Merchant {
 
     /// A random item still on the menu. Draws the same numbers as picking from the whole menu
     /// while nothing was deleted, so seeded worlds stay as they were.
+    /// Product modifiers and deals are left out: they are sold with their sub-items.
     pub fn random_item(&mut self) -> usize {
-        let live = self.live_items();
+        let live = self.sellable_items();
         live[self.rng.gen_range(0..live.len())]
+    }
+
+    /// The items still on the menu that are sold on their own (what generated sales pick).
+    pub fn sellable_items(&self) -> Vec<usize> {
+        self.live_items()
+            .into_iter()
+            .filter(|&i| self.menu[i].kind == ItemKind::Plain)
+            .collect()
     }
 
     pub fn next_version(&mut self) -> u64 {
@@ -463,6 +480,46 @@ pub struct MenuItem {
     pub deleted_at: Option<DateTime<Utc>>,
     /// K-Series Rich Item data (allergens, descriptions per locale, picture).
     pub rich: RichItem,
+    /// What the item is on a K-Series menu: sold on its own, a product modifier, or a deal.
+    pub kind: ItemKind,
+    /// K-Series: what an order line of this item chooses from (`subItems`): its product
+    /// modifier groups (`menuModifierGroups`) or, for a deal, its deal groups
+    /// (`menuDealGroups`).
+    pub choices: Vec<ChoiceGroup>,
+}
+
+/// What a menu item is on a K-Series menu.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ItemKind {
+    /// Sold on its own (`menuItem`).
+    #[default]
+    Plain,
+    /// A product modifier (`menuProductModifier`, V1's `asSubItem`): a priced add-on that is
+    /// only sold as a sub-item of an item offering it.
+    Modifier,
+    /// A deal (`menuDeal`, a combo): a price for one choice from each of its groups.
+    Deal,
+}
+
+/// A group an order line chooses sub-items from: a product modifier group ("Coffee add-ons":
+/// extra shot, syrup…) or a deal's group ("Drink": espresso, cappuccino…).
+#[derive(Clone, Debug)]
+pub struct ChoiceGroup {
+    pub sku: String,
+    pub name: String,
+    /// How many (Σ quantity per unit of the line) must be chosen at least and at most.
+    pub min: i64,
+    pub max: Option<i64>,
+    pub options: Vec<ChoiceOption>,
+}
+
+#[derive(Clone, Debug)]
+pub struct ChoiceOption {
+    /// The menu item chosen.
+    pub item: usize,
+    /// What one costs on the line: a product modifier's price, or a deal choice's
+    /// `extraPrice` (usually nothing).
+    pub price_cents: i64,
 }
 
 /// What the K-Series Rich Item API holds for one SKU; all empty until someone puts it.
@@ -611,6 +668,9 @@ pub struct SaleLine {
     pub uid: String,
     /// For refund lines: the `id` of the line they refund.
     pub parent: Option<String>,
+    /// For a sub-item's line (a product modifier, a deal's choice): the `id` of the line it
+    /// belongs to (K-Series `parentLineId`).
+    pub of: Option<String>,
     pub item: usize,
     /// Whole units; negative on refunds and voids.
     pub quantity: i64,

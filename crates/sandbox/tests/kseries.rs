@@ -1430,3 +1430,265 @@ async fn aggregated_sales_sum_to_the_truth_and_lookups_answer_or_404() {
     );
     assert_eq!(detail["print_messages"].as_array().unwrap().len(), 1);
 }
+
+/// The entries of a loaded menu, flattened: (`@type`, entry).
+fn menu_entries(menu: &Value) -> Vec<Value> {
+    menu["menuEntryGroups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|g| g["menuEntry"].as_array().unwrap().clone())
+        .collect()
+}
+
+#[tokio::test]
+async fn product_modifiers_and_deals_are_priced_sub_items_of_their_line() {
+    use reqwest::Method;
+    let k = start(100.0, 0).await;
+    let token = k.access_token().await;
+    let bl = k.bl();
+    let menu_id: i64 = bl.parse::<i64>().unwrap() * 100 + 1;
+    let (status, menu) = k
+        .send(
+            &token,
+            Method::GET,
+            &format!("/o/op/2/menu/load/{menu_id}?businessLocationId={bl}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{menu}");
+    let entries = menu_entries(&menu);
+    let by_name = |name: &str| {
+        entries
+            .iter()
+            .find(|e| e["productName"] == name)
+            .unwrap_or_else(|| panic!("{name} is on the menu"))
+            .clone()
+    };
+
+    // A hot drink offers the coffee add-ons as a product modifier group, priced; the add-ons
+    // are product modifiers of their own; the deal lists its groups with extra prices.
+    let cappuccino = by_name("Cappuccino");
+    assert_eq!(cappuccino["@type"], "menuItem");
+    let groups = cappuccino["menuModifierGroups"].as_array().unwrap();
+    assert_eq!(groups.len(), 1, "{cappuccino}");
+    assert_eq!(
+        (
+            &groups[0]["minimumSelection"],
+            &groups[0]["maximumSelection"]
+        ),
+        (&json!(0), &json!(3))
+    );
+    let shot = groups[0]["productModifiers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["productName"] == "Extra shot")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (&shot["@type"], &shot["productPrice"]),
+        (&json!("menuProductModifier"), &json!("0.80"))
+    );
+    assert_eq!(by_name("Extra shot")["@type"], "menuProductModifier");
+    assert!(
+        by_name("Croissant")["menuModifierGroups"]
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "pastries offer no add-ons"
+    );
+    let deal = by_name("Breakfast Deal");
+    assert_eq!(deal["@type"], "menuDeal");
+    let deal_groups = deal["menuDealGroups"].as_array().unwrap();
+    assert_eq!(deal_groups.len(), 2);
+    assert_eq!(deal_groups[0]["mustSelectAnItem"], true);
+    let latte = deal_groups[0]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["productName"] == "Latte")
+        .unwrap();
+    assert_eq!(latte["extraPrice"], "0.30");
+    let sku = |e: &Value| e["sku"].as_str().unwrap().to_owned();
+    let (cappuccino, shot, syrup) = (sku(&cappuccino), sku(&shot), sku(&by_name("Vanilla syrup")));
+    let (deal, latte, bun, croissant) = (
+        sku(&deal),
+        sku(latte),
+        sku(&by_name("Cinnamon Bun")),
+        sku(&by_name("Croissant")),
+    );
+
+    // Orders need a registered endpoint; their outcome is read from the control API.
+    let (status, body) = k
+        .send(
+            &token,
+            Method::PUT,
+            "/o/wh/1/webhook",
+            Some(json!({ "endpointId": "E1", "url": "http://127.0.0.1:9/hook" })),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let order = |reference: &str, items: Value| {
+        json!({
+            "businessLocationId": bl.parse::<i64>().unwrap(), "thirdPartyReference": reference,
+            "endpointId": "E1", "customerInfo": {"firstName": "Ada"}, "items": items,
+        })
+    };
+    let outcome = |reference: String| {
+        let k = &k;
+        async move {
+            for _ in 0..200 {
+                let orders = k.merchant_control("/online-orders").await;
+                let found = orders["online_orders"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|o| o["reference"] == reference.as_str())
+                    .unwrap()
+                    .clone();
+                if found["state"] != "pending" {
+                    return found;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            panic!("order {reference} was never delivered");
+        }
+    };
+
+    // Malformed sub-items are refused at once, with the field named.
+    let (status, body) = k
+        .send(
+            &token,
+            Method::POST,
+            "/o/op/1/order/toGo",
+            Some(order("bad-shape", json!([{"sku": cappuccino, "quantity": 1, "subItems": [{"sku": shot, "quantity": 0}]}]))),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["errors"][0]["field"], "items[0].subItems[0].quantity");
+
+    // Two coffees with two extra shots each and a syrup; a deal with a latte (+0.30) and a bun
+    // (+0.40). Sub-item quantities are per unit of their line.
+    let items = json!([
+        {"sku": cappuccino, "quantity": 2, "subItems": [{"sku": shot, "quantity": 2}, {"sku": syrup, "quantity": 1}]},
+        {"sku": deal, "quantity": 1, "subItems": [{"sku": latte, "quantity": 1}, {"sku": bun, "quantity": 1}]},
+    ]);
+    let (status, body) = k
+        .send(
+            &token,
+            Method::POST,
+            "/o/op/1/order/toGo",
+            Some(order("good", items)),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let good = outcome("good".into()).await;
+    assert_eq!(good["state"], "open", "{good}");
+    // 2 × (3.60 + 2 × 0.80 + 0.60) + (5.50 + 0.30 + 0.40)
+    assert_eq!(good["total"], "17.80", "{good}");
+    let lines = good["lines"].as_array().unwrap();
+    assert_eq!(lines.len(), 6, "{good}");
+    assert_eq!(
+        (&lines[1]["sku"], &lines[1]["quantity"], &lines[1]["parent"]),
+        (&json!(shot), &json!(4), &json!(cappuccino))
+    );
+    assert_eq!(lines[5]["parent"], json!(deal));
+
+    // The open account nests the sub-items under their line.
+    let identifier = good["identifier"].as_str().unwrap();
+    let (status, account) = k
+        .send(
+            &token,
+            Method::GET,
+            &format!("/o/op/1/order/accounts/{identifier}?businessLocationId={bl}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{account}");
+    let entries = account["salesEntries"].as_array().unwrap();
+    assert_eq!(entries.len(), 2, "{account}");
+    assert_eq!(entries[0]["subLineItems"].as_array().unwrap().len(), 2);
+    assert_eq!(entries[0]["subLineItems"][0]["amountWithTax"], "3.20");
+
+    // Closed, it is a sale whose sub-item lines point at their parent line.
+    let merchant = k.merchant["id"].as_str().unwrap();
+    let resp = k
+        .http
+        .post(format!(
+            "{}/_sandbox/merchants/{merchant}/online-orders/good",
+            k.base
+        ))
+        .json(&json!({"action": "close"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let (status, sale) = k
+        .send(
+            &token,
+            Method::GET,
+            &format!(
+                "/f/finance/{bl}/saleByExternalReference?externalReferenceId=TASK:OO-{bl}-good"
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{sale}");
+    let lines = sale["salesLines"].as_array().unwrap();
+    let total: i64 = lines
+        .iter()
+        .map(|l| money_cents(&l["totalNetAmountWithTax"]))
+        .sum();
+    assert_eq!(total, 1780);
+    let parent_of = |sku: &str| {
+        let line = lines.iter().find(|l| l["sku"] == sku).unwrap();
+        let parent = line["parentLineId"].as_str()?;
+        lines
+            .iter()
+            .find(|l| l["id"] == parent)
+            .map(|l| l["sku"].as_str().unwrap().to_owned())
+    };
+    assert_eq!(parent_of(&shot).as_deref(), Some(cappuccino.as_str()));
+    assert_eq!(parent_of(&bun).as_deref(), Some(deal.as_str()));
+    assert_eq!(parent_of(&cappuccino), None);
+
+    // What the POS refuses, with its reason: an add-on on its own, an add-on the item does
+    // not offer, a deal missing a group, too many add-ons.
+    let refused = [
+        (
+            json!([{"sku": shot, "quantity": 1}]),
+            "can only be ordered as a sub-item",
+        ),
+        (
+            json!([{"sku": croissant, "quantity": 1, "subItems": [{"sku": shot, "quantity": 1}]}]),
+            "not found for item",
+        ),
+        (
+            json!([{"sku": deal, "quantity": 1, "subItems": [{"sku": latte, "quantity": 1}]}]),
+            "At least 1 of Pastry",
+        ),
+        (
+            json!([{"sku": cappuccino, "quantity": 1, "subItems": [{"sku": shot, "quantity": 4}]}]),
+            "At most 3 of Coffee add-ons",
+        ),
+    ];
+    for (n, (items, reason)) in refused.into_iter().enumerate() {
+        let reference = format!("refused-{n}");
+        let (status, body) = k
+            .send(
+                &token,
+                Method::POST,
+                "/o/op/1/order/toGo",
+                Some(order(&reference, items)),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        let o = outcome(reference).await;
+        assert_eq!(o["state"], "failed", "{o}");
+        assert!(
+            o["reason"].as_str().unwrap_or_default().contains(reason),
+            "{o} should say {reason}"
+        );
+    }
+}

@@ -485,7 +485,7 @@ pub const OPERATIONS: &[Operation] = &[
         "/api/v1/merchants/{merchant_id}/catalog",
         "getCatalog",
         "catalog",
-        "The unified catalog: every connection's items per POS location with SKU, name, price (minor units), category id and name, tax rate (basis points) and whether the price includes it, available_count (null: not restricted), pos_item_id, descriptions per locale, allergens with their names per locale, image_url, instructions (K-Series production instruction groups `{id, name, multiple, instructions: [{id, name}]}`: what an online order's line may name in `modifiers`) and synced_at. Kept by each connection's catalog stream (K menus with rich content and item availability, X products and inventory, R items and ItemShops)",
+        "The unified catalog: every connection's items per POS location with SKU, name, price (minor units), category id and name, tax rate (basis points) and whether the price includes it, available_count (null: not restricted), pos_item_id, descriptions per locale, allergens with their names per locale, image_url, instructions (K-Series production instruction groups `{id, name, multiple, instructions: [{id, name}]}`: what an online order's line may name in `modifiers`), kind (`item`; `modifier`: a priced add-on, ordered only as a sub-item; `deal`: a combo), choices (K-Series product modifier groups and deal groups `{sku, name, min, max, options: [{sku, name, price_minor}]}`: what a line may name in `sub_items`, and what each adds to its price) and synced_at. Kept by each connection's catalog stream (K menus with rich content and item availability, X products and inventory, R items and ItemShops)",
         None,
         200,
         &[
@@ -1042,7 +1042,9 @@ fn online_order_schema() -> Value {
     let item = json!({"type": "object", "properties": {
         "sku": {"type": "string", "maxLength": 25}, "quantity": {"type": "integer", "minimum": 1, "maximum": 999},
         "unit_price_minor": {"type": "integer", "description": "checked against the POS price when given"},
-        "modifiers": {"type": "array", "items": {"type": "string"}, "description": "ids of production instructions the catalog lists for this item under `instructions` (K-Series), at most one per group that is not `multiple`; X- and R-Series items have none"}, "note": {"type": "string"} }, "required": ["sku", "quantity"]});
+        "modifiers": {"type": "array", "items": {"type": "string"}, "description": "ids of production instructions the catalog lists for this item under `instructions` (K-Series), at most one per group that is not `multiple`; X- and R-Series items have none"},
+        "sub_items": {"type": "array", "items": {"type": "object", "properties": {"sku": {"type": "string", "maxLength": 25}, "quantity": {"type": "integer", "minimum": 1, "maximum": 99, "description": "per unit of the line"}}, "required": ["sku", "quantity"]}, "description": "priced add-ons or a deal's choices from the catalog item's `choices` (K-Series): each group's total quantity between its min and max; each adds its option's price_minor × quantity to one unit of the line"},
+        "note": {"type": "string"} }, "required": ["sku", "quantity"]});
     let payment = json!({"type": "object", "properties": {
         "method": {"type": "string", "description": "POS payment method (K code, X/R payment type name); default: the connection's method in the ordering settings"},
         "amount_minor": {"type": "integer", "description": "paid for the items, tip excluded; must equal their POS total"},

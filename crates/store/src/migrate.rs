@@ -126,6 +126,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "jobs woken while running",
         include_str!("../migrations/sqlite/0024_jobs_woken.sql"),
     ),
+    (
+        25,
+        "menu item kinds and sub-item choices",
+        include_str!("../migrations/sqlite/0025_menu_choices.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -247,6 +252,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         24,
         "jobs woken while running",
         include_str!("../migrations/postgres/0024_jobs_woken.sql"),
+    ),
+    (
+        25,
+        "menu item kinds and sub-item choices",
+        include_str!("../migrations/postgres/0025_menu_choices.sql"),
     ),
 ];
 

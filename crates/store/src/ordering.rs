@@ -29,6 +29,61 @@ pub struct MenuItemRow {
     pub image_url: Option<String>,
     /// Production instructions an order line may carry (K-Series).
     pub instructions: Vec<InstructionGroup>,
+    pub kind: ItemKind,
+    /// What an order line of this item chooses its sub-items from (K-Series product modifier
+    /// groups, or a deal's groups).
+    pub choices: Vec<ChoiceGroup>,
+}
+
+/// What a menu item is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ItemKind {
+    /// Sold on its own.
+    #[default]
+    Item,
+    /// A priced add-on (K-Series product modifier), sold only as a sub-item of an item whose
+    /// choices offer it.
+    Modifier,
+    /// A combo (K-Series deal): its price covers one choice from each of its groups.
+    Deal,
+}
+
+impl ItemKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ItemKind::Item => "item",
+            ItemKind::Modifier => "modifier",
+            ItemKind::Deal => "deal",
+        }
+    }
+
+    fn parse(s: &str) -> Option<ItemKind> {
+        [ItemKind::Item, ItemKind::Modifier, ItemKind::Deal]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+    }
+}
+
+/// A group an order line chooses sub-items from: "Coffee add-ons" (extra shot, syrup…), or a
+/// deal's "Drink" (espresso, cappuccino…).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ChoiceGroup {
+    pub sku: Option<String>,
+    pub name: String,
+    /// How many sub-items of the group one unit of the line takes, at least and at most
+    /// (`None`: no maximum).
+    pub min: i64,
+    pub max: Option<i64>,
+    pub options: Vec<ChoiceOption>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ChoiceOption {
+    pub sku: String,
+    pub name: Option<String>,
+    /// What one adds to the line: a product modifier's price, a deal choice's extra price.
+    pub price_minor: i64,
 }
 
 /// A group of production instructions ("Milk": "Oat milk", "Soy milk"…): free modifiers the
@@ -132,10 +187,12 @@ pub async fn replace_location_catalog(
             .map_err(|e| StoreError::Corrupt(format!("descriptions of {}: {e}", i.sku)))?;
         let instructions = serde_json::to_string(&i.instructions)
             .map_err(|e| StoreError::Corrupt(format!("instructions of {}: {e}", i.sku)))?;
+        let choices = serde_json::to_string(&i.choices)
+            .map_err(|e| StoreError::Corrupt(format!("choices of {}: {e}", i.sku)))?;
         sqlx::query(
             "INSERT INTO pos_menu_items (merchant_id, connection_id, pos_location, sku, name, price_minor, category, available_count, product_id, updated_at, \
-             category_id, tax_rate_bp, tax_included, allergens, descriptions, image_url, instructions) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
+             category_id, tax_rate_bp, tax_included, allergens, descriptions, image_url, instructions, kind, choices) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) \
              ON CONFLICT (merchant_id, connection_id, pos_location, sku) DO NOTHING",
         )
         .bind(merchant_id)
@@ -155,6 +212,8 @@ pub async fn replace_location_catalog(
         .bind(descriptions)
         .bind(&i.image_url)
         .bind(instructions)
+        .bind(i.kind.as_str())
+        .bind(choices)
         .execute(&mut *c)
         .await?;
     }
@@ -300,14 +359,20 @@ pub async fn menu_items(
 }
 
 const ITEM_COLUMNS: &str = "sku, name, price_minor, category, available_count, product_id, \
-     category_id, tax_rate_bp, tax_included, allergens, descriptions, image_url, instructions";
+     category_id, tax_rate_bp, tax_included, allergens, descriptions, image_url, instructions, kind, choices";
 
 fn item_row(r: &sqlx::any::AnyRow) -> Result<MenuItemRow> {
     let allergens: String = r.try_get("allergens")?;
     let descriptions: String = r.try_get("descriptions")?;
     let instructions: String = r.try_get("instructions")?;
     let sku: String = r.try_get("sku")?;
+    let kind: String = r.try_get("kind")?;
+    let choices: String = r.try_get("choices")?;
     Ok(MenuItemRow {
+        kind: ItemKind::parse(&kind)
+            .ok_or_else(|| StoreError::Corrupt(format!("kind of {sku}: `{kind}`")))?,
+        choices: serde_json::from_str(&choices)
+            .map_err(|e| StoreError::Corrupt(format!("choices of {sku}: {e}")))?,
         instructions: serde_json::from_str(&instructions)
             .map_err(|e| StoreError::Corrupt(format!("instructions of {sku}: {e}")))?,
         allergens: serde_json::from_str(&allergens)

@@ -17,7 +17,7 @@ fn minor(price: &str) -> i64 {
 }
 
 /// An item as both sides describe it: (sku, name, price in minor units, category, production
-/// instructions as JSON).
+/// instructions, kind and sub-item choices as JSON).
 type MenuEntry = (String, String, i64, String, String);
 
 /// The sandbox's menu of merchant `sid`.
@@ -37,7 +37,7 @@ async fn sandbox_menu(w: &World, sid: &str) -> BTreeSet<MenuEntry> {
                 i["name"].as_str().unwrap().to_owned(),
                 minor(i["price"].as_str().unwrap()),
                 i["category"].as_str().unwrap().to_owned(),
-                i["instructions"].to_string(),
+                json!([i["instructions"], i["kind"], i["choices"]]).to_string(),
             )
         })
         .collect()
@@ -71,7 +71,7 @@ async fn assert_catalog_is_the_menu(w: &World, m: &str, c: &str, sid: &str) {
                     i["name"].as_str().unwrap().to_owned(),
                     i["price_minor"].as_i64().unwrap(),
                     i["category"].as_str().unwrap().to_owned(),
-                    i["instructions"].to_string(),
+                    json!([i["instructions"], i["kind"], i["choices"]]).to_string(),
                 )
             })
             .collect();

@@ -511,11 +511,230 @@ on_both_backends!(
         let pos = s.pos_orders().await;
         let lines = pos[0]["lines"].as_array().unwrap();
         assert_eq!(
-            lines[0],
-            json!({"sku": s.coffee.0, "quantity": 2, "instructions": ["Oat milk", "Extra hot", "Decaf"]})
+            lines[0]["instructions"],
+            json!(["Oat milk", "Extra hot", "Decaf"])
+        );
+        assert_eq!(
+            (&lines[0]["sku"], &lines[0]["quantity"]),
+            (&json!(s.coffee.0), &json!(2))
         );
         assert_eq!(lines[1]["instructions"], json!([]));
         assert_eq!(pos[0]["paid"], pos[0]["total"]);
+        s.w.stop().await;
+    }
+);
+
+on_both_backends!(
+    kseries_add_ons_and_deals_are_priced_sub_items,
+    |backend| async move {
+        let Some(s) = setup(backend).await else {
+            return;
+        };
+        let catalog =
+            s.w.api
+                .get(&format!(
+                    "/api/v1/merchants/{}/catalog?pos_location_id={}",
+                    s.m, s.pos_location
+                ))
+                .await
+                .unwrap();
+        let items = catalog["items"].as_array().unwrap().clone();
+        let named = |name: &str| {
+            items
+                .iter()
+                .find(|i| i["name"] == name)
+                .unwrap_or_else(|| panic!("no {name} in {catalog}"))
+                .clone()
+        };
+        let sku = |v: &Value| v["sku"].as_str().unwrap().to_owned();
+        let price = |v: &Value| v["price_minor"].as_i64().unwrap();
+
+        // The coffee offers its add-ons with their prices; an add-on is an item of its own
+        // kind; the deal offers one drink and one pastry, some at an extra price.
+        let coffee = items
+            .iter()
+            .find(|i| i["sku"] == s.coffee.0.as_str())
+            .unwrap();
+        assert_eq!(coffee["kind"], "item");
+        let add_ons = &coffee["choices"][0];
+        assert_eq!(
+            (&add_ons["name"], &add_ons["min"], &add_ons["max"]),
+            (&json!("Coffee add-ons"), &json!(0), &json!(3)),
+            "{coffee}"
+        );
+        let shot = named("Extra shot");
+        assert_eq!(shot["kind"], "modifier");
+        let shot_option = add_ons["options"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["sku"] == shot["sku"])
+            .unwrap()
+            .clone();
+        assert_eq!(shot_option["price_minor"], price(&shot));
+        let deal = named("Breakfast Deal");
+        assert_eq!(deal["kind"], "deal");
+        let groups: Vec<&str> = deal["choices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| g["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(groups, ["Drink", "Pastry"]);
+        let option = |group: usize, name: &str| {
+            let found = named(name);
+            let o = deal["choices"][group]["options"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|o| o["sku"] == found["sku"])
+                .unwrap()
+                .clone();
+            (sku(&found), o["price_minor"].as_i64().unwrap())
+        };
+        let ((latte, latte_extra), (bun, bun_extra)) =
+            (option(0, "Latte"), option(1, "Cinnamon Bun"));
+        assert_eq!((latte_extra, bun_extra), (30, 40));
+        let (shot, shot_price, deal, deal_price) =
+            (sku(&shot), price(&shot), sku(&deal), price(&deal));
+
+        // Two coffees with two shots each, and the deal with a latte and a bun.
+        let total = 2 * (s.coffee.1 + 2 * shot_price) + deal_price + latte_extra + bun_extra;
+        let order = |id: &str, items: Value, paid: i64| {
+            json!({
+                "channel_order_id": id, "location_id": s.loc, "type": "takeaway",
+                "customer": {"first_name": "Ada", "email": "ada@example.com"},
+                "items": items,
+                "payment": {"amount_minor": paid, "reference": format!("psp-{id}")},
+            })
+        };
+        let good = json!([
+            {"sku": s.coffee.0, "quantity": 2, "sub_items": [{"sku": shot, "quantity": 2}]},
+            {"sku": deal, "quantity": 1, "sub_items": [{"sku": latte, "quantity": 1}, {"sku": bun, "quantity": 1}]},
+        ]);
+
+        // Refused before the POS, each with its field and what to do.
+        let cases = [
+            (
+                order("alone", json!([{"sku": shot, "quantity": 1}]), shot_price),
+                "items[0].sku",
+                "is an add-on",
+            ),
+            (
+                order(
+                    "on-pastry",
+                    json!([{"sku": s.pastry.0, "quantity": 1, "sub_items": [{"sku": shot, "quantity": 1}]}]),
+                    s.pastry.1 + shot_price,
+                ),
+                "items[0].sub_items[0].sku",
+                "takes no sub-items",
+            ),
+            (
+                order(
+                    "no-pastry",
+                    json!([{"sku": deal, "quantity": 1, "sub_items": [{"sku": latte, "quantity": 1}]}]),
+                    deal_price + latte_extra,
+                ),
+                "items[0].sub_items",
+                "needs at least 1 from Pastry",
+            ),
+            (
+                order(
+                    "four-shots",
+                    json!([{"sku": s.coffee.0, "quantity": 1, "sub_items": [{"sku": shot, "quantity": 4}]}]),
+                    s.coffee.1 + 4 * shot_price,
+                ),
+                "items[0].sub_items",
+                "at most 3 from Coffee add-ons",
+            ),
+            (
+                order("unpriced", good.clone(), total - 2 * 2 * shot_price),
+                "payment.amount_minor",
+                &format!("the items cost {total}"),
+            ),
+        ];
+        for (body, field, says) in cases {
+            let (status, err) = s.submit(&body).await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
+            let problem = err["error"]["details"]["problems"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|p| p["field"] == field)
+                .unwrap_or_else(|| panic!("no problem on {field}: {err}"))
+                .clone();
+            assert!(
+                problem["message"].as_str().unwrap().contains(says),
+                "{problem} should say {says}"
+            );
+        }
+        assert!(s.pos_orders().await.is_empty());
+
+        // Accepted: the POS prices the sub-items on lines of their own under their line.
+        let (status, created) = s.submit(&order("combo", good, total)).await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        let id = created["id"].as_str().unwrap().to_owned();
+        s.wait_for(&id, "accepted", Some("applied")).await;
+        let pos = s.pos_orders().await;
+        assert_eq!(pos[0]["paid"], pos[0]["total"], "{pos:?}");
+        let lines = pos[0]["lines"].as_array().unwrap();
+        let summary: Vec<(String, i64, Option<String>)> = lines
+            .iter()
+            .map(|l| {
+                (
+                    l["sku"].as_str().unwrap().to_owned(),
+                    l["quantity"].as_i64().unwrap(),
+                    l["parent"].as_str().map(str::to_owned),
+                )
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                (s.coffee.0.clone(), 2, None),
+                (shot.clone(), 4, Some(s.coffee.0.clone())),
+                (deal.clone(), 1, None),
+                (latte.clone(), 1, Some(deal.clone())),
+                (bun.clone(), 1, Some(deal.clone())),
+            ]
+        );
+
+        // Closed, the sale comes back through the sync with each sub-item under its line.
+        s.pos(&id, "close").await;
+        s.wait_for(&id, "completed", None).await;
+        s.w.hub.engine.sync_now(&s.m, &s.c).await.unwrap();
+        assert!(s.w.drain().await.is_empty());
+        let orders =
+            s.w.api
+                .get(&format!("/api/v1/merchants/{}/orders?limit=1000", s.m))
+                .await
+                .unwrap();
+        let synced = orders["orders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| {
+                o["lines"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|l| l["sku"] == deal.as_str())
+            })
+            .unwrap_or_else(|| panic!("the combo was not synced: {orders}"))
+            .clone();
+        assert_eq!(synced["total_minor"], total, "{synced}");
+        let lines = synced["lines"].as_array().unwrap();
+        let parent_sku = |child: &str| {
+            let line = lines.iter().find(|l| l["sku"] == child).unwrap();
+            let parent = line["parent_external_id"].as_str()?;
+            lines
+                .iter()
+                .find(|l| l["external_id"] == parent)
+                .map(|l| l["sku"].as_str().unwrap().to_owned())
+        };
+        assert_eq!(parent_sku(&shot), Some(s.coffee.0.clone()));
+        assert_eq!(parent_sku(&bun), Some(deal.clone()));
+        assert_eq!(parent_sku(&deal), None);
         s.w.stop().await;
     }
 );

@@ -14,6 +14,7 @@ use super::Outcome;
 use crate::error::EngineError;
 use crate::Engine;
 use std::collections::{BTreeMap, BTreeSet};
+use tillbridge_lightspeed::kseries::wire::{self, EntryKind};
 use tillbridge_lightspeed::xseries::wire::Page;
 use tillbridge_lightspeed::{LightspeedError, Secret};
 use tillbridge_model::money::{basis_points, parse_minor};
@@ -21,8 +22,8 @@ use tillbridge_store::catalog::{self, CategoryRow};
 use tillbridge_store::connections as conns;
 use tillbridge_store::jobs::JobRow;
 use tillbridge_store::ordering::{
-    self, AllergenRow, Instruction, InstructionGroup, ItemDescription, LocationCatalog,
-    MenuItemRow, ProfileRow, TableRow,
+    self, AllergenRow, ChoiceGroup, ChoiceOption, Instruction, InstructionGroup, ItemDescription,
+    ItemKind, LocationCatalog, MenuItemRow, ProfileRow, TableRow,
 };
 
 /// Units on hand per (POS location, POS item id), for items whose stock the store counts.
@@ -382,6 +383,12 @@ impl Engine {
                         .collect(),
                     image_url: rich.picture_url,
                     instructions: instruction_groups(i.instructions),
+                    kind: match i.kind {
+                        EntryKind::Item => ItemKind::Item,
+                        EntryKind::ProductModifier => ItemKind::Modifier,
+                        EntryKind::Deal => ItemKind::Deal,
+                    },
+                    choices: choice_groups(i.kind, i.choices),
                 }
             })
             .collect();
@@ -427,6 +434,52 @@ fn instruction_groups(
                 name: g.name.unwrap_or_default(),
                 multiple: g.multi_selection_permitted.unwrap_or(false),
                 instructions,
+            })
+        })
+        .collect()
+}
+
+/// A K-Series menu entry's product modifier groups or deal groups as the catalog keeps them.
+/// A modifier costs its `productPrice`, a deal's choice its `extraPrice` (nothing when absent);
+/// a group's bounds are its minimum and maximum selection, or else what `mustSelectAnItem` and
+/// `multiSelectionPermitted` imply. An option without a SKU, or with a price that is not an
+/// amount, cannot be ordered and is left out, and so is a group left empty.
+fn choice_groups(kind: EntryKind, groups: Vec<wire::ChoiceGroup>) -> Vec<ChoiceGroup> {
+    groups
+        .into_iter()
+        .filter_map(|g| {
+            let options: Vec<ChoiceOption> = g
+                .options
+                .into_iter()
+                .filter_map(|o| {
+                    let price = if kind == EntryKind::Deal {
+                        o.extra_price
+                    } else {
+                        o.product_price
+                    };
+                    let price_minor = match price {
+                        Some(p) => parse_minor(&p.as_text(), 2).ok()?,
+                        None => 0,
+                    };
+                    Some(ChoiceOption {
+                        sku: o.sku?,
+                        name: o.product_name,
+                        price_minor,
+                    })
+                })
+                .collect();
+            let min = g
+                .minimum_selection
+                .unwrap_or(i64::from(g.must_select_an_item == Some(true)));
+            let max = g
+                .maximum_selection
+                .or((g.multi_selection_permitted == Some(false)).then_some(1));
+            (!options.is_empty()).then(|| ChoiceGroup {
+                name: g.description.or_else(|| g.sku.clone()).unwrap_or_default(),
+                sku: g.sku,
+                min,
+                max,
+                options,
             })
         })
         .collect()

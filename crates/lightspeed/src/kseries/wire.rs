@@ -409,6 +409,63 @@ mod menu_tests {
     }
 
     #[test]
+    fn reads_product_modifier_groups_and_deals() {
+        let menu = serde_json::json!({"menuEntryGroups": [
+            {"@type": "group", "id": 7, "name": "Coffee", "menuEntry": [
+                {"@type": "menuItem", "sku": "C1", "productPrice": 3.6, "menuModifierGroups": [
+                    {"description": "Milk options", "sku": "30", "mustSelectAnItem": false,
+                     "multiSelectionPermitted": true, "minimumSelection": null, "maximumSelection": 2,
+                     "productModifiers": [
+                        {"@type": "menuProductModifier", "sku": "M1", "productName": "Oat milk", "productPrice": 0.5}
+                     ]}
+                ]},
+                {"@type": "menuProductModifier", "sku": "M1", "productName": "Oat milk", "productPrice": 0.5},
+                {"@type": "menuDeal", "sku": "D1", "productPrice": "5.50", "menuDealGroups": [
+                    {"description": "Drink", "sku": "25", "mustSelectAnItem": true, "minimumSelection": 1,
+                     "maximumSelection": 1, "items": [
+                        {"@type": "menuItem", "sku": "C1", "productName": "Cappuccino", "extraPrice": "0.30"}
+                     ]}
+                ]}
+            ]}
+        ]});
+        let items = menu_items(&menu);
+        let kinds: Vec<(&str, EntryKind)> =
+            items.iter().map(|i| (i.sku.as_str(), i.kind)).collect();
+        assert_eq!(
+            kinds,
+            [
+                ("C1", EntryKind::Item),
+                ("M1", EntryKind::ProductModifier),
+                ("D1", EntryKind::Deal)
+            ]
+        );
+        let milk = &items[0].choices[0];
+        assert_eq!(
+            (milk.minimum_selection, milk.maximum_selection),
+            (None, Some(2))
+        );
+        assert_eq!(milk.options[0].sku.as_deref(), Some("M1"));
+        assert_eq!(
+            milk.options[0]
+                .product_price
+                .as_ref()
+                .map(Amount::as_text)
+                .as_deref(),
+            Some("0.5")
+        );
+        let drink = &items[2].choices[0];
+        assert_eq!(drink.description.as_deref(), Some("Drink"));
+        assert_eq!(
+            drink.options[0]
+                .extra_price
+                .as_ref()
+                .map(Amount::as_text)
+                .as_deref(),
+            Some("0.30")
+        );
+    }
+
+    #[test]
     fn walks_nested_groups_and_reads_rich_content() {
         let menu = serde_json::json!({"menuEntryGroups": [
             {"@type": "group", "id": 7, "name": "Hot Drinks", "menuEntry": [
@@ -426,7 +483,13 @@ mod menu_tests {
         ]});
         let items = menu_items(&menu);
         let skus: Vec<&str> = items.iter().map(|i| i.sku.as_str()).collect();
-        assert_eq!(skus, ["H001", "H002", "T001"], "deals are not items");
+        assert_eq!(skus, ["H001", "H002", "T001", "D1"]);
+        assert_eq!(
+            items[3].kind,
+            EntryKind::Deal,
+            "a deal is an entry of its own kind"
+        );
+        assert_eq!(items[3].group_id.as_deref(), Some("8"));
         let (espresso, unnamed, tea) = (&items[0], &items[1], &items[2]);
         assert_eq!(
             (espresso.group.as_deref(), espresso.group_id.as_deref()),
@@ -506,6 +569,50 @@ pub struct MenuItem {
     pub rich: Option<RichItem>,
     /// `productionInstructionList`: the production instructions an order line may carry.
     pub instructions: Vec<InstructionGroup>,
+    /// Which entry it is: `menuItem`, `menuProductModifier` or `menuDeal`.
+    pub kind: EntryKind,
+    /// What a line of it chooses from as `subItems`: a `menuItem`'s `menuModifierGroups`
+    /// (V2) or a `menuDeal`'s `menuDealGroups`.
+    pub choices: Vec<ChoiceGroup>,
+}
+
+/// The `@type` of a priced menu entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryKind {
+    /// `menuItem`: sold on its own.
+    Item,
+    /// `menuProductModifier`: a priced add-on, sold only as a sub-item of an item offering it.
+    ProductModifier,
+    /// `menuDeal`: a combo priced for one choice per deal group.
+    Deal,
+}
+
+/// A product modifier group (`menuModifierGroups[]`) or a deal group (`menuDealGroups[]`).
+#[derive(Deserialize, Debug, Clone, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ChoiceGroup {
+    pub description: Option<String>,
+    pub sku: Option<String>,
+    pub must_select_an_item: Option<bool>,
+    pub multi_selection_permitted: Option<bool>,
+    /// Null: no minimum.
+    pub minimum_selection: Option<i64>,
+    /// Null: no maximum.
+    pub maximum_selection: Option<i64>,
+    /// A modifier group's `productModifiers`, a deal group's `items`.
+    #[serde(rename = "productModifiers", alias = "items", default)]
+    pub options: Vec<ChoiceEntry>,
+}
+
+/// What a choice group offers: a product modifier, priced at `productPrice`, or a deal's item,
+/// which adds its `extraPrice` to the deal.
+#[derive(Deserialize, Debug, Clone, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ChoiceEntry {
+    pub sku: Option<String>,
+    pub product_name: Option<String>,
+    pub product_price: Option<Amount>,
+    pub extra_price: Option<Amount>,
 }
 
 /// A production instruction group of a menu item.
@@ -592,7 +699,7 @@ pub struct ItemPrice {
     pub name: Option<String>,
 }
 
-/// Collects the `menuItem` entries of a loaded menu (`GET /o/op/2/menu/load/{id}`), walking
+/// Collects the priced entries (`menuItem`, `menuProductModifier`, `menuDeal`) of a loaded menu (`GET /o/op/2/menu/load/{id}`), walking
 /// nested groups (`menuEntryGroups[].menuEntry[]`, entries discriminated by `@type`).
 pub fn menu_items(menu: &serde_json::Value) -> Vec<MenuItem> {
     type Group<'a> = Option<(Option<&'a str>, Option<String>)>;
@@ -614,9 +721,14 @@ pub fn menu_items(menu: &serde_json::Value) -> Vec<MenuItem> {
                         walk(children, inner, out);
                     }
                 }
-                Some("menuItem") => {
+                Some(kind @ ("menuItem" | "menuProductModifier" | "menuDeal")) => {
                     let Some(sku) = e.get("sku").and_then(serde_json::Value::as_str) else {
                         continue;
+                    };
+                    let (kind, choices) = match kind {
+                        "menuDeal" => (EntryKind::Deal, "menuDealGroups"),
+                        "menuProductModifier" => (EntryKind::ProductModifier, "menuModifierGroups"),
+                        _ => (EntryKind::Item, "menuModifierGroups"),
                     };
                     out.push(MenuItem {
                         sku: sku.to_owned(),
@@ -641,6 +753,11 @@ pub fn menu_items(menu: &serde_json::Value) -> Vec<MenuItem> {
                             .and_then(|r| serde_json::from_value(r.clone()).ok()),
                         instructions: e
                             .get("productionInstructionList")
+                            .and_then(|l| serde_json::from_value(l.clone()).ok())
+                            .unwrap_or_default(),
+                        kind,
+                        choices: e
+                            .get(choices)
                             .and_then(|l| serde_json::from_value(l.clone()).ok())
                             .unwrap_or_default(),
                     });

@@ -483,7 +483,7 @@ async fn remove(
         let Some(i) = live_by_id(m, &id) else {
             return not_found(format!("Item {id} not found"));
         };
-        if m.live_items().len() == 1 {
+        if m.sellable_items() == [i] {
             return api_error(
                 StatusCode::BAD_REQUEST,
                 "The sandbox keeps at least one item per business: create another item first",

@@ -16,7 +16,8 @@ use crate::http::json;
 use crate::webhooks::Delivery;
 use crate::wire::{cents, k_instant, parse_instant};
 use crate::world::{
-    Merchant, OnlineOrder, OnlineState, OrderLine, OrderedItem, SalePayment, World,
+    ChoiceGroup, ItemKind, MenuItem, Merchant, OnlineOrder, OnlineState, OrderLine, OrderedItem,
+    SaleLine, SalePayment, World,
 };
 use crate::Sandbox;
 use axum::body::Bytes;
@@ -319,31 +320,7 @@ async fn menu_load(
                     .menu
                     .iter()
                     .filter(|item| item.group == g && item.deleted_at.is_none())
-                    .map(|item| {
-                        let rich_data = if rich {
-                            super::items::item_rich_data(m, item, &base)
-                        } else {
-                            None
-                        };
-                        json!({
-                            "@type": "menuItem",
-                            "itemRichData": rich_data,
-                            "productName": item.name,
-                            "productPrice": cents(item.price_cents),
-                            "sku": item.sku,
-                            "pricingStrategy": "FIXED",
-                            "taxes": [{"description": "VAT", "amount": null, "percentage": TAX_BASIS_POINTS / 100}],
-                            "defaultTaxPercentage": TAX_BASIS_POINTS / 100,
-                            "taxIncludedInPrice": true,
-                            "productionInstructionList": m.groups[item.group].instructions.iter().map(|g| json!({
-                                "multiSelectionPermitted": g.multiple,
-                                "productionInstructionGroupName": g.name,
-                                // Spelled as the API spells it.
-                                "productionIntructionGroupId": g.id,
-                                "productionInstructionList": g.instructions.iter().map(|(id, name)| json!({"instruction": name, "ikentooModifierId": id})).collect::<Vec<_>>(),
-                            })).collect::<Vec<_>>(),
-                        })
-                    })
+                    .map(|item| menu_entry(m, item, rich, &base))
                     .collect();
                 json!({"@type": "group", "id": group.id, "name": group.name, "color": "#4a90e2", "menuEntry": entries})
             })
@@ -354,6 +331,119 @@ async fn menu_load(
         )
     })
     .await
+}
+
+/// A menu entry as `/o/op/2/menu/load` writes it: a `menuItem` with its production
+/// instructions and product modifier groups, a `menuProductModifier`, or a `menuDeal` with
+/// its deal groups.
+fn menu_entry(m: &Merchant, item: &MenuItem, rich: bool, base: &str) -> Value {
+    let kind = match item.kind {
+        ItemKind::Plain => "menuItem",
+        ItemKind::Modifier => "menuProductModifier",
+        ItemKind::Deal => "menuDeal",
+    };
+    let mut entry = priced_entry(m, item, kind, rich, base);
+    entry["productionInstructionList"] = Value::from(
+        m.groups[item.group]
+            .instructions
+            .iter()
+            .map(|g| {
+                json!({
+                    "multiSelectionPermitted": g.multiple,
+                    "productionInstructionGroupName": g.name,
+                    // Spelled as the API spells it.
+                    "productionIntructionGroupId": g.id,
+                    "productionInstructionList": g.instructions.iter().map(|(id, name)| json!({"instruction": name, "ikentooModifierId": id})).collect::<Vec<_>>(),
+                })
+            })
+            .collect::<Vec<_>>(),
+    );
+    let group = |g: &ChoiceGroup, key: &str, options: Vec<Value>| {
+        let mut v = json!({
+            "description": g.name,
+            "sku": g.sku,
+            "mustSelectAnItem": g.min > 0,
+            "multiSelectionPermitted": g.max != Some(1),
+            "minimumSelection": g.min,
+            "maximumSelection": g.max,
+            "itemRichData": null,
+        });
+        v[key] = Value::from(options);
+        v
+    };
+    match item.kind {
+        ItemKind::Plain => {
+            entry["asSubItem"] = Value::from(false);
+            entry["menuModifierGroups"] = Value::from(
+                item.choices
+                    .iter()
+                    .map(|g| {
+                        let options = g
+                            .options
+                            .iter()
+                            .filter(|o| m.menu[o.item].deleted_at.is_none())
+                            .map(|o| {
+                                let mut e = priced_entry(
+                                    m,
+                                    &m.menu[o.item],
+                                    "menuProductModifier",
+                                    rich,
+                                    base,
+                                );
+                                e["productPrice"] = Value::from(cents(o.price_cents));
+                                e
+                            })
+                            .collect();
+                        group(g, "productModifiers", options)
+                    })
+                    .collect::<Vec<_>>(),
+            );
+        }
+        ItemKind::Deal => {
+            entry["menuDealGroups"] = Value::from(
+                item.choices
+                    .iter()
+                    .map(|g| {
+                        let options = g
+                            .options
+                            .iter()
+                            .filter(|o| m.menu[o.item].deleted_at.is_none())
+                            .map(|o| {
+                                let mut e =
+                                    priced_entry(m, &m.menu[o.item], "menuItem", rich, base);
+                                e["extraPrice"] = Value::from(cents(o.price_cents));
+                                e["asSubItem"] = Value::from(false);
+                                e
+                            })
+                            .collect();
+                        group(g, "items", options)
+                    })
+                    .collect::<Vec<_>>(),
+            );
+        }
+        ItemKind::Modifier => {}
+    }
+    entry
+}
+
+/// The fields every priced menu entry has.
+fn priced_entry(m: &Merchant, item: &MenuItem, kind: &str, rich: bool, base: &str) -> Value {
+    let rich_data = if rich {
+        super::items::item_rich_data(m, item, base)
+    } else {
+        None
+    };
+    json!({
+        "@type": kind,
+        "itemRichData": rich_data,
+        "productName": item.name,
+        "productPrice": cents(item.price_cents),
+        "sku": item.sku,
+        "pricingStrategy": "PRICE_CANNOT_BE_CUSTOMIZED",
+        "taxes": [{"description": "VAT", "amount": null, "percentage": TAX_BASIS_POINTS / 100}],
+        "defaultTaxPercentage": TAX_BASIS_POINTS / 100,
+        "taxIncludedInPrice": true,
+    })
 }
 
 async fn item_availability(
@@ -567,11 +657,51 @@ fn check_order(
                     }
                     Some(_) => err(&format!("items[{i}].modifiers"), "must be an array", "Type"),
                 }
+                let mut sub_items = Vec::new();
+                match item.get("subItems") {
+                    None | Some(Value::Null) => {}
+                    Some(Value::Array(list)) => {
+                        for (j, sub) in list.iter().enumerate() {
+                            let field = format!("items[{i}].subItems[{j}]");
+                            let sub_sku = str_field(sub, "sku").unwrap_or_default();
+                            if sub_sku.is_empty() || sub_sku.chars().count() > 25 {
+                                err(
+                                    &format!("{field}.sku"),
+                                    "size must be between 1 and 25",
+                                    "Size",
+                                );
+                            }
+                            if sub
+                                .get("subItems")
+                                .and_then(Value::as_array)
+                                .is_some_and(|l| !l.is_empty())
+                            {
+                                err(
+                                    &format!("{field}.subItems"),
+                                    "this menu has no sub-items of sub-items",
+                                    "Invalid",
+                                );
+                            }
+                            match sub.get("quantity").and_then(Value::as_i64) {
+                                Some(q) if q >= 1 && q <= i64::from(i32::MAX) => {
+                                    sub_items.push((sub_sku.to_owned(), q));
+                                }
+                                _ => err(
+                                    &format!("{field}.quantity"),
+                                    "must be a whole number of at least 1",
+                                    "Min",
+                                ),
+                            }
+                        }
+                    }
+                    Some(_) => err(&format!("items[{i}].subItems"), "must be an array", "Type"),
+                }
                 match item.get("quantity").and_then(Value::as_i64) {
                     Some(q) if q >= 1 && q <= i64::from(i32::MAX) => items.push(OrderedItem {
                         sku: sku.to_owned(),
                         quantity: q,
                         modifiers,
+                        sub_items,
                     }),
                     _ => err(
                         &format!("items[{i}].quantity"),
@@ -623,6 +753,7 @@ fn check_order(
         endpoint_id: endpoint.to_owned(),
         location: location.unwrap_or_default(),
         state: OnlineState::Pending,
+        failure: None,
         identifier: None,
         account_id: None,
         items,
@@ -750,6 +881,53 @@ fn instructions(m: &Merchant, item: usize, ids: &[String]) -> Result<Vec<String>
     Ok(names)
 }
 
+/// The lines of the sub-items `chosen` on menu item `item`, as (item, quantity per unit,
+/// unit price), or why the POS refuses them: a sku none of the item's groups offers, or a
+/// group chosen fewer or more times than it allows.
+fn sub_items(
+    m: &Merchant,
+    item: usize,
+    chosen: &[(String, i64)],
+) -> Result<Vec<(usize, i64, i64)>, String> {
+    let parent = &m.menu[item];
+    let mut counts = vec![0i64; parent.choices.len()];
+    let mut out = Vec::new();
+    for (sku, quantity) in chosen {
+        let found = parent.choices.iter().enumerate().find_map(|(g, group)| {
+            group
+                .options
+                .iter()
+                .find(|o| m.menu[o.item].sku == *sku && m.menu[o.item].deleted_at.is_none())
+                .map(|o| (g, o))
+        });
+        let Some((g, option)) = found else {
+            return Err(format!(
+                "Sub-item with sku {sku} not found for item with sku {}",
+                parent.sku
+            ));
+        };
+        counts[g] += quantity;
+        out.push((option.item, *quantity, option.price_cents));
+    }
+    for (group, count) in parent.choices.iter().zip(counts) {
+        if count < group.min {
+            return Err(format!(
+                "At least {} of {} must be chosen for item with sku {}",
+                group.min, group.name, parent.sku
+            ));
+        }
+        if group.max.is_some_and(|max| count > max) {
+            return Err(format!(
+                "At most {} of {} can be chosen for item with sku {}",
+                group.max.unwrap_or_default(),
+                group.name,
+                parent.sku
+            ));
+        }
+    }
+    Ok(out)
+}
+
 /// Delivers a queued order to the POS: an open account, or a failure with its reason.
 fn deliver_order(w: &mut World, merchant: &str, reference: &str) -> Vec<Delivery> {
     let Some(m) = w.merchants.get_mut(merchant) else {
@@ -768,16 +946,37 @@ fn deliver_order(w: &mut World, merchant: &str, reference: &str) -> Vec<Delivery
         let (sku, qty) = (&ordered.sku, ordered.quantity);
         match m.live_item(sku) {
             None => failure = Some(format!("Item with sku {sku} not found")),
+            Some(item) if m.menu[item].kind == ItemKind::Modifier => {
+                failure = Some(format!(
+                    "Item with sku {sku} is a product modifier and can only be ordered as a sub-item"
+                ));
+            }
             Some(item) => match m.availability.get(&(loc, sku.clone())) {
                 Some(stock) if stock.count < qty => {
                     failure = Some(format!("Item with sku {sku} is not available"));
                 }
-                _ => match instructions(m, item, &ordered.modifiers) {
-                    Ok(instructions) => lines.push(OrderLine {
-                        item,
-                        quantity: qty,
-                        instructions,
-                    }),
+                _ => match instructions(m, item, &ordered.modifiers)
+                    .and_then(|names| Ok((names, sub_items(m, item, &ordered.sub_items)?)))
+                {
+                    Ok((instructions, subs)) => {
+                        let parent = lines.len();
+                        lines.push(OrderLine {
+                            item,
+                            quantity: qty,
+                            unit_cents: m.menu[item].price_cents,
+                            instructions,
+                            parent: None,
+                        });
+                        for (sub, per_unit, unit_cents) in subs {
+                            lines.push(OrderLine {
+                                item: sub,
+                                quantity: per_unit * qty,
+                                unit_cents,
+                                instructions: Vec::new(),
+                                parent: Some(parent),
+                            });
+                        }
+                    }
                     Err(reason) => failure = Some(reason),
                 },
             },
@@ -803,6 +1002,7 @@ fn deliver_order(w: &mut World, merchant: &str, reference: &str) -> Vec<Delivery
     }
     if let Some(reason) = failure {
         m.k_orders[i].state = OnlineState::Failed;
+        m.k_orders[i].failure = Some(reason.clone());
         let o = m.k_orders[i].clone();
         return order_event(m, &o, "FAILURE", Some(&reason));
     }
@@ -946,7 +1146,7 @@ fn apply_payment(w: &mut World, merchant: &str, body: &Value) -> Vec<Delivery> {
         (_, None) => Some("PAYMENT_METHOD_NOT_FOUND"),
         (Some(i), Some(_)) => {
             let o = &m.k_orders[i];
-            (o.paid_cents() + amount > o.total_cents(m)).then_some("OVERPAID")
+            (o.paid_cents() + amount > o.total_cents()).then_some("OVERPAID")
         }
     };
     let mut out = json!({
@@ -975,16 +1175,38 @@ fn apply_payment(w: &mut World, merchant: &str, body: &Value) -> Vec<Delivery> {
 
 /// An AccountSnapshot of an online order's account.
 fn snapshot(m: &Merchant, o: &OnlineOrder) -> Value {
-    let entries: Vec<Value> = o
-        .lines
-        .iter()
-        .enumerate()
-        .map(|(n, line)| {
-            let (item, qty) = (line.item, line.quantity);
-            let unit = m.menu[item].price_cents;
-            let total = unit * qty;
-            let tax = generate::tax_included_10k(total);
-            json!({
+    let entry = |n: usize, line: &OrderLine| {
+        let (item, qty) = (line.item, line.quantity);
+        let unit = line.unit_cents;
+        let total = unit * qty;
+        let tax = generate::tax_included_10k(total);
+        let subs: Vec<Value> = o
+            .lines
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| l.parent == Some(n))
+            .map(|(k, l)| {
+                let total = l.unit_cents * l.quantity;
+                let tax = generate::tax_included_10k(total);
+                json!({
+                    "id": k + 1,
+                    "itemName": m.menu[l.item].name,
+                    "itemSku": m.menu[l.item].sku,
+                    "unitAmount": cents(l.unit_cents),
+                    "quantity": l.quantity,
+                    "modifiers": [],
+                    "amountWithTax": cents(total),
+                    "amountLessTax": cents(total - (tax + 50) / 100),
+                    "discountedAmount": "0.00",
+                    "grossUnitAmount": cents(l.unit_cents),
+                    "timeOfTransactionUtc": k_instant(o.opened),
+                    "active": true,
+                    "subLineItems": [],
+                    "taxIncluded": true,
+                })
+            })
+            .collect();
+        json!({
                 "id": n + 1,
                 "itemName": m.menu[item].name,
                 "itemSku": m.menu[item].sku,
@@ -997,10 +1219,16 @@ fn snapshot(m: &Merchant, o: &OnlineOrder) -> Value {
                 "grossUnitAmount": cents(unit),
                 "timeOfTransactionUtc": k_instant(o.opened),
                 "active": true,
-                "subLineItems": [],
+                "subLineItems": subs,
                 "taxIncluded": true,
-            })
         })
+    };
+    let entries: Vec<Value> = o
+        .lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.parent.is_none())
+        .map(|(n, line)| entry(n, line))
         .collect();
     let payments: Vec<Value> = o
         .payments
@@ -1030,7 +1258,7 @@ fn snapshot(m: &Merchant, o: &OnlineOrder) -> Value {
         "paidAmount": cents(o.payments.iter().map(|p| p.1 + p.2).sum()),
         "serviceCharge": "0.00",
         "name": o.customer_name,
-        "currentAmount": cents(o.total_cents(m)),
+        "currentAmount": cents(o.total_cents()),
         "staffName": "Online",
         "staffId": 0,
         "salesEntries": entries,
@@ -1233,11 +1461,12 @@ pub(crate) fn staff_action(
 fn close_account(m: &mut Merchant, i: usize) -> usize {
     let o = m.k_orders[i].clone();
     let now = Utc::now();
-    let lines: Vec<_> = o
-        .lines
-        .iter()
-        .map(|l| generate::make_line(m, o.location, l.item, l.quantity, 0))
-        .collect();
+    let mut lines: Vec<SaleLine> = Vec::new();
+    for l in &o.lines {
+        let mut line = generate::priced_line(m, o.location, l.item, l.quantity, l.unit_cents, 0);
+        line.of = l.parent.map(|p| lines[p].id.clone());
+        lines.push(line);
+    }
     let total: i64 = lines.iter().map(|l| l.total_cents).sum();
     let paid = o.paid_cents().min(total);
     let tips: i64 = o.payments.iter().map(|p| p.2).sum();
@@ -1291,10 +1520,11 @@ pub(crate) fn list(m: &Merchant) -> Value {
                     "reference": o.reference,
                     "location": m.locations[o.location].id,
                     "state": format!("{:?}", o.state).to_lowercase(),
+                    "reason": o.failure,
                     "identifier": o.identifier,
                     "items": o.items.iter().map(|i| json!({"sku": i.sku, "quantity": i.quantity})).collect::<Vec<_>>(),
-                    "lines": o.lines.iter().map(|l| json!({"sku": m.menu[l.item].sku, "quantity": l.quantity, "instructions": l.instructions})).collect::<Vec<_>>(),
-                    "total": cents(o.total_cents(m)),
+                    "lines": o.lines.iter().map(|l| json!({"sku": m.menu[l.item].sku, "quantity": l.quantity, "unit": cents(l.unit_cents), "instructions": l.instructions, "parent": l.parent.map(|p| m.menu[o.lines[p].item].sku.clone())})).collect::<Vec<_>>(),
+                    "total": cents(o.total_cents()),
                     "paid": cents(o.paid_cents()),
                     "payments": o.payments.len(),
                     "profile": o.profile,

@@ -65,7 +65,7 @@ pub fn sale(m: &Merchant, s: &Sale, inc: Includes, version: Version) -> Value {
             let without_tax_10k = l.total_cents * 100 - l.tax_10k;
             json!({
                 "id": l.id,
-                "parentLineId": null,
+                "parentLineId": l.of,
                 "totalNetAmountWithTax": cents(l.total_cents),
                 "totalNetAmountWithoutTax": tax_string(without_tax_10k),
                 "menuListPrice": cents(l.unit_cents),

@@ -194,7 +194,7 @@ pub(super) async fn archive(
         let Some(i) = find(m, &id).filter(|&i| m.menu[i].deleted_at.is_none()) else {
             return error(StatusCode::NOT_FOUND, &format!("Item {id} not found"));
         };
-        if m.live_items().len() == 1 {
+        if m.sellable_items() == [i] {
             return error(
                 StatusCode::CONFLICT,
                 "the sandbox keeps an account's last item: it needs one to sell",

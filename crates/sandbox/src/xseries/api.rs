@@ -355,7 +355,7 @@ async fn delete_product(
                 &format!("product {id} does not exist"),
             );
         };
-        if m.live_items().len() == 1 {
+        if m.sellable_items() == [i] {
             return error(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "Unprocessable Entity",

@@ -1,6 +1,6 @@
 //! Catalog: every connection's items per POS location as the sync last read them — SKU, name,
-//! category, price, tax, stock where the POS restricts it, allergens, production instructions and
-//! picture — from the same unified catalog as `GET /api/v1/merchants/{m}/catalog`. Read-only:
+//! category, price, tax, stock where the POS restricts it, allergens, add-ons and deal choices,
+//! production instructions and picture — from the same unified catalog as `GET /api/v1/merchants/{m}/catalog`. Read-only:
 //! items are changed in the POS or through the API, and show here once the sync reads them back.
 
 use super::channels::{channel_labels, series_name};
@@ -14,6 +14,7 @@ use maud::html;
 use std::collections::BTreeMap;
 use tillbridge_engine::catalog::CatalogItem;
 use tillbridge_model::display_minor;
+use tillbridge_store::ordering::ItemKind;
 
 pub async fn show(
     State(s): State<AppState>,
@@ -47,13 +48,20 @@ pub async fn show(
                 table.items {
                     tr {
                         th { "SKU" } th { "Name" } th { "Category" } th { "Price" } th { "Tax" }
-                        th { "Stock" } th { "Allergens" } th { "Instructions" } th { "Picture" }
+                        th { "Stock" } th { "Allergens" } th { "Add-ons and instructions" } th { "Picture" }
                         th { "Read" }
                     }
                     @for i in items {
                         tr data-sku=(i.sku) {
                             td { code { (i.sku) } }
-                            td { (i.name.as_deref().unwrap_or("—")) }
+                            td {
+                                (i.name.as_deref().unwrap_or("—"))
+                                @match i.kind {
+                                    ItemKind::Modifier => { " " span.badge { "add-on" } }
+                                    ItemKind::Deal => { " " span.badge { "deal" } }
+                                    ItemKind::Item => {}
+                                }
+                            }
                             td { (i.category.as_deref().unwrap_or("—")) }
                             td.num { (i.price_minor.map_or_else(|| "—".to_owned(), |p| display_minor(p, currency))) }
                             td {
@@ -79,7 +87,17 @@ pub async fn show(
                                 }
                             }
                             td.instructions {
-                                @if i.instructions.is_empty() { "—" }
+                                @if i.instructions.is_empty() && i.choices.is_empty() { "—" }
+                                @for g in &i.choices {
+                                    div {
+                                        (g.name) " (" (g.min) "–" (g.max.map_or("any".to_owned(), |m| m.to_string())) "): "
+                                        @for (k, o) in g.options.iter().enumerate() {
+                                            @if k > 0 { ", " }
+                                            (o.name.as_deref().unwrap_or(&o.sku))
+                                            @if o.price_minor != 0 { " +" (display_minor(o.price_minor, currency)) }
+                                        }
+                                    }
+                                }
                                 @for g in &i.instructions {
                                     div {
                                         (g.name) ": "
