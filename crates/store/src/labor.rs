@@ -551,7 +551,7 @@ pub async fn replace_values(
         );
         let sql = crate::for_backend(c, &sql);
         let mut q = sqlx::query(&sql)
-            .persistent(part.len() == 100)
+            .persistent(crate::keep_prepared(c, part.len() == 100))
             .bind(merchant_id)
             .bind(department_id);
         for d in part {

@@ -1350,8 +1350,9 @@ async fn refresh_purchases(
     ];
     if member_ids.is_some() || c.backend_name() != "PostgreSQL" {
         for sql in &statements {
-            // Kept prepared for one member or a full chunk only (see `crate::for_backend`).
-            let keep = member_ids.is_none_or(|ids| ids.len() == 1 || ids.len() == 500);
+            // Kept prepared for one member or a full chunk only (see `crate::keep_prepared`).
+            let keep = member_ids
+                .is_none_or(|ids| ids.len() == 1 || crate::keep_prepared(c, ids.len() == 500));
             let mut q = sqlx::query(sql).persistent(keep).bind(merchant_id);
             for id in member_ids.unwrap_or_default() {
                 q = q.bind(*id);
