@@ -45,6 +45,12 @@ pub trait Consumer: Send + Sync {
         Box::pin(async { Ok(()) })
     }
 
+    /// The event types [`Consumer::handle`] reads; `None` (the default): every event. The
+    /// cursor moves past the others without reading them.
+    fn event_types(&self) -> Option<&'static [&'static str]> {
+        None
+    }
+
     /// Longer work that manages its own transactions (an import that commits a chunk at a
     /// time), run at the start of every run of the consumer's job, before [`Consumer::tick`],
     /// under the job's lease. Nothing by default.
@@ -163,20 +169,42 @@ impl Engine {
         let mut tx = self.store().begin().await?;
         consumer.tick(self, &mut tx, m).await?;
         tillbridge_store::commit(tx).await?;
+        let types = consumer.event_types();
         loop {
-            let batch = {
+            let (batch, last) = {
                 let mut c = self.conn().await?;
-                events::list_after(&mut c, m, after, None, BATCH).await?
+                match types {
+                    None => {
+                        let batch = events::list_after(&mut c, m, after, None, BATCH).await?;
+                        let last = batch.last().map_or(after, |e| e.seq);
+                        (batch, last)
+                    }
+                    // Every event up to the last committed sequence number is committed (they
+                    // are numbered under the merchant's row lock), so the cursor may pass the
+                    // ones of other types up to it.
+                    Some(types) => {
+                        let until = events::last_seq(&mut c, m).await?;
+                        let batch =
+                            events::list_of_types(&mut c, m, after, until, types, BATCH).await?;
+                        let last = match batch.last() {
+                            Some(e) if batch.len() as i64 == BATCH => e.seq,
+                            _ => until,
+                        };
+                        (batch, last)
+                    }
+                }
             };
-            let Some(last) = batch.last().map(|e| e.seq) else {
+            if last <= after {
                 return Ok(match consumer.next_run(self, m).await? {
                     Some(at) => Outcome::RunBy(at),
                     None => Outcome::Done,
                 });
-            };
+            }
             let now = self.now_ms();
             let mut tx = self.store().begin().await?;
-            consumer.handle(self, &mut tx, m, &batch).await?;
+            if !batch.is_empty() {
+                consumer.handle(self, &mut tx, m, &batch).await?;
+            }
             handled += batch.len() as i64;
             let position = serde_json::json!({ "after": last, "phase": "incremental" });
             self.save_progress(&mut tx, job, &position, handled, None, now)

@@ -14,6 +14,11 @@ impl ConsumerTrait for Consumer {
         CONSUMER
     }
 
+    /// No event: the cursor only moves.
+    fn event_types(&self) -> Option<&'static [&'static str]> {
+        Some(&[])
+    }
+
     /// Imports run in transactions of their own (a chunk of days each), so progress shows
     /// while they run and a crash loses at most the chunk in flight.
     fn background<'a>(&'a self, engine: &'a Engine, merchant_id: &'a str) -> ConsumerFuture<'a> {

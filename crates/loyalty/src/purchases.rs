@@ -632,6 +632,11 @@ impl tillbridge_engine::consumers::Consumer for Consumer {
         CONSUMER
     }
 
+    /// Only orders change purchases; the module's own notifications are not read back.
+    fn event_types(&self) -> Option<&'static [&'static str]> {
+        Some(&["order.created", "order.updated"])
+    }
+
     /// The daily tier check and the nightly segments, once per business date in the
     /// merchant's zone.
     fn tick<'a>(

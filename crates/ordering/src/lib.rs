@@ -37,6 +37,10 @@ impl ConsumerTrait for Consumer {
         CONSUMER
     }
 
+    fn event_types(&self) -> Option<&'static [&'static str]> {
+        Some(&[])
+    }
+
     fn background<'a>(&'a self, engine: &'a Engine, merchant_id: &'a str) -> ConsumerFuture<'a> {
         Box::pin(worker::run(engine, merchant_id))
     }

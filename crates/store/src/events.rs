@@ -70,6 +70,35 @@ pub async fn list_after(
     rows.iter().map(event_row).collect()
 }
 
+/// The merchant's events of `types` after sequence number `after` up to `until` (included),
+/// at most `limit`, in order.
+pub async fn list_of_types(
+    c: &mut Conn,
+    merchant_id: &str,
+    after: i64,
+    until: i64,
+    types: &[&str],
+    limit: i64,
+) -> Result<Vec<EventRow>> {
+    if types.is_empty() || until <= after {
+        return Ok(Vec::new());
+    }
+    let list = crate::placeholders(types.len(), "", 1, 4);
+    let sql = format!(
+        "SELECT seq, id, type, subject, payload, created_at FROM events \
+         WHERE merchant_id = $1 AND seq > $2 AND seq <= $3 AND type IN ({list}) \
+         ORDER BY seq LIMIT ${}",
+        4 + types.len()
+    );
+    let sql = crate::for_backend(c, &sql);
+    let mut q = sqlx::query(&sql).bind(merchant_id).bind(after).bind(until);
+    for t in types {
+        q = q.bind(*t);
+    }
+    let rows = q.bind(limit).fetch_all(c).await?;
+    rows.iter().map(event_row).collect()
+}
+
 fn event_row(r: &sqlx::any::AnyRow) -> Result<EventRow> {
     let payload: String = r.try_get("payload")?;
     Ok(EventRow {

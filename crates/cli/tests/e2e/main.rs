@@ -11,6 +11,7 @@ mod api_input;
 mod budgets;
 mod catalog;
 mod common;
+mod consumers;
 mod crash;
 mod dashboard;
 mod financials;
