@@ -7,6 +7,7 @@ use crate::program;
 use crate::tiers::{self, TierEvent, TierProgram, TierState};
 use chrono::NaiveDate;
 use serde::Deserialize;
+use std::collections::HashMap;
 use tillbridge_engine::ids::new_id;
 use tillbridge_engine::merchants::emit;
 use tillbridge_engine::{Engine, EngineError};
@@ -28,12 +29,16 @@ pub(crate) async fn today(
 }
 
 /// A member's qualifying spend from their dated purchases (business date, net).
-fn spend(days: &[(String, i64)], program: &TierProgram, today: NaiveDate) -> i64 {
-    let purchases: Vec<(NaiveDate, i64)> = days
-        .iter()
-        .filter_map(|(day, net)| Some((day.parse().ok()?, *net)))
-        .collect();
-    tiers::qualifying_spend(&purchases, today, program.window)
+/// What each of `ids` spent toward a tier on `today`, by the program's window.
+async fn spend_of(
+    c: &mut Conn,
+    merchant_id: &str,
+    ids: &[&str],
+    program: &TierProgram,
+    today: NaiveDate,
+) -> Result<HashMap<String, i64>, EngineError> {
+    let from = tiers::window_start(today, program.window).map(|d| d.to_string());
+    Ok(store::members_spend(c, merchant_id, ids, from.as_deref(), &today.to_string()).await?)
 }
 
 fn state_of(m: &MemberRow) -> TierState {
@@ -143,9 +148,9 @@ pub(crate) async fn after_purchases(
     }
     let tp = settings.program().map_err(EngineError::Invalid)?;
     let ids: Vec<&str> = members.iter().map(|(m, _)| m.id.as_str()).collect();
-    let days = store::members_purchase_days(c, merchant_id, &ids).await?;
+    let spend = spend_of(c, merchant_id, &ids, &tp, today).await?;
     for (member, quiet) in members {
-        let spend = spend(days.get(&member.id).map_or(&[], Vec::as_slice), &tp, today);
+        let spend = spend.get(&member.id).copied().unwrap_or(0);
         let (state, event) = tiers::after_order(&tp, &state_of(member), spend, today);
         if let Some((event_type, payload)) =
             record(c, merchant_id, member, &state, event, today, now, *quiet).await?
@@ -170,9 +175,9 @@ pub(crate) async fn daily(c: &mut Conn, merchant_id: &str, now: i64) -> Result<(
     let tp = settings.program().map_err(EngineError::Invalid)?;
     let members = store::tiered_members(c, merchant_id).await?;
     let ids: Vec<&str> = members.iter().map(|m| m.id.as_str()).collect();
-    let days = store::members_purchase_days(c, merchant_id, &ids).await?;
+    let spend = spend_of(c, merchant_id, &ids, &tp, today).await?;
     for member in &members {
-        let spend = spend(days.get(&member.id).map_or(&[], Vec::as_slice), &tp, today);
+        let spend = spend.get(&member.id).copied().unwrap_or(0);
         let (state, event) = tiers::daily_check(&tp, &state_of(member), spend, today);
         let news = record(c, merchant_id, member, &state, event, today, now, false).await?;
         announce_now(c, merchant_id, &member.id, news, now).await?;
@@ -236,8 +241,11 @@ pub async fn set_floor(
         .await?
         .unwrap_or(member);
     let today = today(&mut tx, merchant_id, now).await?;
-    let days = store::members_purchase_days(&mut tx, merchant_id, &[member_id]).await?;
-    let spend = spend(days.get(member_id).map_or(&[], Vec::as_slice), &tp, today);
+    let spend = spend_of(&mut tx, merchant_id, &[member_id], &tp, today)
+        .await?
+        .get(member_id)
+        .copied()
+        .unwrap_or(0);
     let (state, event) = tiers::after_order(&tp, &state_of(&member), spend, today);
     let news = record(
         &mut tx,

@@ -111,22 +111,17 @@ impl TierProgram {
 }
 
 /// Qualifying spend on `today`: purchases as (date of the original sale, net eligible amount).
-pub fn qualifying_spend(
-    purchases: &[(NaiveDate, i64)],
-    today: NaiveDate,
-    window: SpendWindow,
-) -> i64 {
-    let first = match window {
-        SpendWindow::Lifetime => NaiveDate::MIN,
-        SpendWindow::Rolling365Days => today
-            .checked_sub_days(Days::new(364))
-            .unwrap_or(NaiveDate::MIN),
-    };
-    purchases
-        .iter()
-        .filter(|(d, _)| *d >= first && *d <= today)
-        .map(|(_, a)| *a)
-        .sum()
+/// The first business date whose purchases count toward the tier on `today` (`None`: all of
+/// them); the last is `today`.
+pub fn window_start(today: NaiveDate, window: SpendWindow) -> Option<NaiveDate> {
+    match window {
+        SpendWindow::Lifetime => None,
+        SpendWindow::Rolling365Days => Some(
+            today
+                .checked_sub_days(Days::new(364))
+                .unwrap_or(NaiveDate::MIN),
+        ),
+    }
 }
 
 /// A member's tier as the program holds it.
@@ -302,25 +297,23 @@ mod tests {
     }
 
     #[test]
-    fn the_window_counts_the_original_sale_date() {
-        let purchases = [
-            (d("2025-01-10"), 30_000),
-            (d("2025-06-01"), 40_000),
-            // A refund of the June sale, dated by the sale.
-            (d("2025-06-01"), -10_000),
-        ];
+    fn the_rolling_window_is_365_business_dates_ending_today() {
+        let rolling = SpendWindow::Rolling365Days;
+        // 2025-01-10 … 2026-01-09 is 365 dates; a day later the first one has left.
         assert_eq!(
-            qualifying_spend(&purchases, d("2026-01-09"), SpendWindow::Rolling365Days),
-            60_000
+            window_start(d("2026-01-09"), rolling),
+            Some(d("2025-01-10"))
         );
         assert_eq!(
-            qualifying_spend(&purchases, d("2026-01-10"), SpendWindow::Rolling365Days),
-            30_000
+            window_start(d("2026-01-10"), rolling),
+            Some(d("2025-01-11"))
         );
+        // Over a leap day.
         assert_eq!(
-            qualifying_spend(&purchases, d("2030-01-01"), SpendWindow::Lifetime),
-            60_000
+            window_start(d("2024-03-01"), rolling),
+            Some(d("2023-03-03"))
         );
+        assert_eq!(window_start(d("2030-01-01"), SpendWindow::Lifetime), None);
     }
 
     #[test]

@@ -336,19 +336,26 @@ pub async fn put_purchases(
     Ok(())
 }
 
-/// The dated purchases (business date, net eligible amount) of these members, by member.
-pub async fn members_purchase_days(
+/// What each of these members spent (net eligible) on purchases dated from `from` (when
+/// given) to `to`, both included (`YYYY-MM-DD`); a member without dated purchases is absent.
+pub async fn members_spend(
     c: &mut Conn,
     merchant_id: &str,
     member_ids: &[&str],
-) -> Result<HashMap<String, Vec<(String, i64)>>> {
-    let sql = "SELECT member_id, sale_date, net_eligible_minor FROM loyalty_purchases \
-               WHERE merchant_id = $1 AND member_id IN ({in}) AND sale_date IS NOT NULL";
-    let mut out: HashMap<String, Vec<(String, i64)>> = HashMap::new();
-    for r in crate::fetch_in(c, sql, &[merchant_id], member_ids, 500).await? {
-        out.entry(r.try_get("member_id")?)
-            .or_default()
-            .push((r.try_get("sale_date")?, r.try_get("net_eligible_minor")?));
+    from: Option<&str>,
+    to: &str,
+) -> Result<HashMap<String, i64>> {
+    // Business dates are `YYYY-MM-DD`, so they compare as text; no date is before year 0. The
+    // window is a condition on the sum, not on the rows, so that PostgreSQL reads the members'
+    // purchases by member rather than the merchant's by date.
+    let from = from.unwrap_or("0000-01-01");
+    let sql = "SELECT member_id, CAST(SUM(CASE WHEN sale_date >= $1 AND sale_date <= $2 \
+               THEN net_eligible_minor ELSE 0 END) AS BIGINT) AS spend FROM loyalty_purchases \
+               WHERE merchant_id = $3 AND member_id IN ({in}) AND sale_date IS NOT NULL \
+               GROUP BY member_id";
+    let mut out = HashMap::new();
+    for r in crate::fetch_in(c, sql, &[from, to, merchant_id], member_ids, 500).await? {
+        out.insert(r.try_get("member_id")?, r.try_get("spend")?);
     }
     Ok(out)
 }

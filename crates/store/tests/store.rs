@@ -1171,3 +1171,50 @@ async fn check_member_figures(
         "{lifetime:?}"
     );
 }
+
+conformance!(members_spend_sums_the_window_including_both_ends);
+async fn members_spend_sums_the_window_including_both_ends(backend: TestBackend) {
+    use tillbridge_store::loyalty;
+    let Some((_db, store)) = open(backend).await else {
+        return;
+    };
+    let start = chrono::NaiveDate::from_ymd_opt(2025, 12, 1).unwrap();
+    let date = |k: i64| (start + chrono::Duration::days(k)).to_string();
+    let mut next = numbers(7);
+    let members: Vec<(String, String, i64)> = (0..40)
+        .map(|i| (format!("mem{i}"), format!("m{i}@example.com"), 0))
+        .collect();
+    let mut purchases = Vec::new();
+    for (i, (id, _, _)) in members.iter().enumerate() {
+        for k in 0..next(8) {
+            let net = if next(6) == 0 {
+                -(next(400) as i64)
+            } else {
+                next(9_000) as i64
+            };
+            let day = date(next(60) as i64);
+            purchases.push((id.clone(), "con1".to_owned(), format!("s{i}-{k}"), day, net));
+        }
+    }
+    let mut c = store.conn().await.unwrap();
+    loyalty::seed_members(&mut c, "m1", &members, &purchases, 0)
+        .await
+        .unwrap();
+    let ids: Vec<&str> = members.iter().map(|m| m.0.as_str()).collect();
+    for (from, to) in [
+        (Some(date(20)), date(40)),
+        (Some(date(0)), date(0)),
+        (None, date(35)),
+        (Some(date(59)), date(90)),
+    ] {
+        let got = loyalty::members_spend(&mut c, "m1", &ids, from.as_deref(), &to)
+            .await
+            .unwrap();
+        let mut want: std::collections::HashMap<String, i64> = Default::default();
+        for (member, _, _, day, net) in &purchases {
+            let inside = from.as_ref().is_none_or(|f| day >= f) && *day <= to;
+            *want.entry(member.clone()).or_default() += if inside { *net } else { 0 };
+        }
+        assert_eq!(got, want, "from {from:?} to {to}");
+    }
+}
