@@ -151,6 +151,24 @@ impl Setup {
             .unwrap()
     }
 
+    /// Submits `body`, expecting it refused before the POS with a problem on `field` that
+    /// says `says`.
+    async fn refused(&self, body: &Value, field: &str, says: &str) {
+        let (status, err) = self.submit(body).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
+        let problem = err["error"]["details"]["problems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["field"] == field)
+            .unwrap_or_else(|| panic!("no problem on {field}: {err}"))
+            .clone();
+        assert!(
+            problem["message"].as_str().unwrap().contains(says),
+            "{problem} should say {says}"
+        );
+    }
+
     fn takeaway(&self, channel_id: &str) -> Value {
         let total = self.coffee.1 * 2 + self.pastry.1;
         json!({
@@ -485,19 +503,7 @@ on_both_backends!(
             let mut body = s.takeaway(&format!("bad-modifiers-{n}"));
             body["items"][0]["modifiers"] = json!(coffee);
             body["items"][1]["modifiers"] = json!(pastry);
-            let (status, err) = s.submit(&body).await;
-            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
-            let problem = err["error"]["details"]["problems"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|p| p["field"] == field)
-                .unwrap_or_else(|| panic!("no problem on {field}: {err}"))
-                .clone();
-            assert!(
-                problem["message"].as_str().unwrap().contains(says),
-                "{problem}"
-            );
+            s.refused(&body, field, says).await;
         }
         assert!(s.pos_orders().await.is_empty());
 
@@ -654,19 +660,7 @@ on_both_backends!(
             ),
         ];
         for (body, field, says) in cases {
-            let (status, err) = s.submit(&body).await;
-            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
-            let problem = err["error"]["details"]["problems"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|p| p["field"] == field)
-                .unwrap_or_else(|| panic!("no problem on {field}: {err}"))
-                .clone();
-            assert!(
-                problem["message"].as_str().unwrap().contains(says),
-                "{problem} should say {says}"
-            );
+            s.refused(&body, field, says).await;
         }
         assert!(s.pos_orders().await.is_empty());
 

@@ -16,8 +16,8 @@ use crate::http::json;
 use crate::webhooks::Delivery;
 use crate::wire::{cents, k_instant, parse_instant};
 use crate::world::{
-    ChoiceGroup, ItemKind, MenuItem, Merchant, OnlineOrder, OnlineState, OrderLine, OrderedItem,
-    SaleLine, SalePayment, World,
+    ItemKind, MenuItem, Merchant, OnlineOrder, OnlineState, OrderLine, OrderedItem, SaleLine,
+    SalePayment, World,
 };
 use crate::Sandbox;
 use axum::body::Bytes;
@@ -358,71 +358,52 @@ fn menu_entry(m: &Merchant, item: &MenuItem, rich: bool, base: &str) -> Value {
             })
             .collect::<Vec<_>>(),
     );
-    let group = |g: &ChoiceGroup, key: &str, options: Vec<Value>| {
-        let mut v = json!({
-            "description": g.name,
-            "sku": g.sku,
-            "mustSelectAnItem": g.min > 0,
-            "multiSelectionPermitted": g.max != Some(1),
-            "minimumSelection": g.min,
-            "maximumSelection": g.max,
-            "itemRichData": null,
-        });
-        v[key] = Value::from(options);
-        v
+    // A product modifier group lists its modifiers at their price; a deal group lists items
+    // with the extra price they add to the deal.
+    let (groups_key, option_type, price_key, options_key) = match item.kind {
+        ItemKind::Plain => (
+            "menuModifierGroups",
+            "menuProductModifier",
+            "productPrice",
+            "productModifiers",
+        ),
+        ItemKind::Deal => ("menuDealGroups", "menuItem", "extraPrice", "items"),
+        ItemKind::Modifier => return entry,
     };
-    match item.kind {
-        ItemKind::Plain => {
-            entry["asSubItem"] = Value::from(false);
-            entry["menuModifierGroups"] = Value::from(
-                item.choices
-                    .iter()
-                    .map(|g| {
-                        let options = g
-                            .options
-                            .iter()
-                            .filter(|o| m.menu[o.item].deleted_at.is_none())
-                            .map(|o| {
-                                let mut e = priced_entry(
-                                    m,
-                                    &m.menu[o.item],
-                                    "menuProductModifier",
-                                    rich,
-                                    base,
-                                );
-                                e["productPrice"] = Value::from(cents(o.price_cents));
-                                e
-                            })
-                            .collect();
-                        group(g, "productModifiers", options)
-                    })
-                    .collect::<Vec<_>>(),
-            );
-        }
-        ItemKind::Deal => {
-            entry["menuDealGroups"] = Value::from(
-                item.choices
-                    .iter()
-                    .map(|g| {
-                        let options = g
-                            .options
-                            .iter()
-                            .filter(|o| m.menu[o.item].deleted_at.is_none())
-                            .map(|o| {
-                                let mut e =
-                                    priced_entry(m, &m.menu[o.item], "menuItem", rich, base);
-                                e["extraPrice"] = Value::from(cents(o.price_cents));
-                                e["asSubItem"] = Value::from(false);
-                                e
-                            })
-                            .collect();
-                        group(g, "items", options)
-                    })
-                    .collect::<Vec<_>>(),
-            );
-        }
-        ItemKind::Modifier => {}
+    if item.kind == ItemKind::Plain {
+        entry["asSubItem"] = Value::from(false);
     }
+    entry[groups_key] = Value::from(
+        item.choices
+            .iter()
+            .map(|g| {
+                let options = g
+                    .options
+                    .iter()
+                    .filter(|o| m.menu[o.item].deleted_at.is_none())
+                    .map(|o| {
+                        let mut e = priced_entry(m, &m.menu[o.item], option_type, rich, base);
+                        e[price_key] = Value::from(cents(o.price_cents));
+                        if option_type == "menuItem" {
+                            e["asSubItem"] = Value::from(false);
+                        }
+                        e
+                    })
+                    .collect::<Vec<_>>();
+                let mut v = json!({
+                    "description": g.name,
+                    "sku": g.sku,
+                    "mustSelectAnItem": g.min > 0,
+                    "multiSelectionPermitted": g.max != Some(1),
+                    "minimumSelection": g.min,
+                    "maximumSelection": g.max,
+                    "itemRichData": null,
+                });
+                v[options_key] = Value::from(options);
+                v
+            })
+            .collect::<Vec<_>>(),
+    );
     entry
 }
 
