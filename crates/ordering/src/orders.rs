@@ -369,8 +369,8 @@ fn modifier_problems(i: usize, item: &Item, found: &MenuItemRow) -> Vec<Problem>
 }
 
 /// What is wrong with an order line's sub-items, and what they add to one unit of it: an
-/// add-on ordered on its own, a SKU none of the item's choice groups offers, a group chosen
-/// fewer or more times than it allows.
+/// add-on ordered on its own, a SKU none of the item's choice groups offers, one without
+/// enough stock left, a group chosen fewer or more times than it allows.
 fn sub_item_problems(
     i: usize,
     item: &Item,
@@ -440,6 +440,26 @@ fn sub_item_problems(
         };
         counts[g] += sub.quantity;
         extra += option.price_minor * sub.quantity;
+        // A sub-item whose stock the POS counts must have enough left for every unit.
+        let needed = sub.quantity * item.quantity;
+        let left = menu
+            .iter()
+            .find(|m| m.sku == sub.sku)
+            .and_then(|m| m.available_count);
+        if let Some(left) = left.filter(|left| *left < needed) {
+            out.push(Problem::new(
+                format!("items[{i}].sub_items[{j}]"),
+                Reason::ItemUnavailable,
+                if left <= 0 {
+                    format!("`{}` is sold out at this location", sub.sku)
+                } else {
+                    format!(
+                        "only {left} of `{}` are left at this location; the line needs {needed}",
+                        sub.sku
+                    )
+                },
+            ));
+        }
     }
     for (group, count) in found.choices.iter().zip(counts) {
         let field = format!("items[{i}].sub_items");

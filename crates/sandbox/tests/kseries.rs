@@ -1568,6 +1568,20 @@ async fn product_modifiers_and_deals_are_priced_sub_items_of_their_line() {
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["errors"][0]["field"], "items[0].subItems[0].quantity");
 
+    // Six shots in stock at the location.
+    let merchant = k.merchant["id"].as_str().unwrap().to_owned();
+    let resp = k
+        .http
+        .put(format!(
+            "{}/_sandbox/merchants/{merchant}/availability",
+            k.base
+        ))
+        .json(&json!({"location": bl, "sku": shot, "count": 6}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+
     // Two coffees with two extra shots each and a syrup; a deal with a latte (+0.30) and a bun
     // (+0.40). Sub-item quantities are per unit of their line.
     let items = json!([
@@ -1612,7 +1626,6 @@ async fn product_modifiers_and_deals_are_priced_sub_items_of_their_line() {
     assert_eq!(entries[0]["subLineItems"][0]["amountWithTax"], "3.20");
 
     // Closed, it is a sale whose sub-item lines point at their parent line.
-    let merchant = k.merchant["id"].as_str().unwrap();
     let resp = k
         .http
         .post(format!(
@@ -1654,7 +1667,7 @@ async fn product_modifiers_and_deals_are_priced_sub_items_of_their_line() {
     assert_eq!(parent_of(&cappuccino), None);
 
     // What the POS refuses, with its reason: an add-on on its own, an add-on the item does
-    // not offer, a deal missing a group, too many add-ons.
+    // not offer, a deal missing a group, too many add-ons, more add-ons than are left.
     let refused = [
         (
             json!([{"sku": shot, "quantity": 1}]),
@@ -1671,6 +1684,11 @@ async fn product_modifiers_and_deals_are_priced_sub_items_of_their_line() {
         (
             json!([{"sku": cappuccino, "quantity": 1, "subItems": [{"sku": shot, "quantity": 4}]}]),
             "At most 3 of Coffee add-ons",
+        ),
+        // Two shots left, after the good order took four of six.
+        (
+            json!([{"sku": cappuccino, "quantity": 3, "subItems": [{"sku": shot, "quantity": 1}]}]),
+            "is not available",
         ),
     ];
     for (n, (items, reason)) in refused.into_iter().enumerate() {

@@ -662,6 +662,15 @@ on_both_backends!(
         for (body, field, says) in cases {
             s.refused(&body, field, says).await;
         }
+        // Three shots left, the order needs four; then enough again.
+        s.stock(&shot, Some(3)).await;
+        s.refused(
+            &order("short", good.clone(), total),
+            "items[0].sub_items[0]",
+            "only 3 of",
+        )
+        .await;
+        s.stock(&shot, Some(10)).await;
         assert!(s.pos_orders().await.is_empty());
 
         // Accepted: the POS prices the sub-items on lines of their own under their line.

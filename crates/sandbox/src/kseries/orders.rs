@@ -938,7 +938,21 @@ fn deliver_order(w: &mut World, merchant: &str, reference: &str) -> Vec<Delivery
                 }
                 _ => match instructions(m, item, &ordered.modifiers)
                     .and_then(|names| Ok((names, sub_items(m, item, &ordered.sub_items)?)))
-                {
+                    .and_then(|(names, subs)| {
+                        // A sub-item whose stock is counted must have enough for every unit.
+                        let short = subs.iter().find(|(sub, per_unit, _)| {
+                            m.availability
+                                .get(&(loc, m.menu[*sub].sku.clone()))
+                                .is_some_and(|stock| stock.count < per_unit * qty)
+                        });
+                        match short {
+                            Some((sub, ..)) => Err(format!(
+                                "Item with sku {} is not available",
+                                m.menu[*sub].sku
+                            )),
+                            None => Ok((names, subs)),
+                        }
+                    }) {
                     Ok((instructions, subs)) => {
                         let parent = lines.len();
                         lines.push(OrderLine {
