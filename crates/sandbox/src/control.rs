@@ -207,7 +207,7 @@ pub fn merchant_json(m: &Merchant) -> Value {
                 "name": g.name,
                 "min": g.min,
                 "max": g.max,
-                "options": g.options.iter().filter(|o| m.menu[o.item].deleted_at.is_none()).map(|o| json!({
+                "options": m.live_options(g).map(|o| json!({
                     "sku": m.menu[o.item].sku,
                     "name": m.menu[o.item].name,
                     "price_minor": o.price_cents,

@@ -392,6 +392,16 @@ impl Merchant {
         live[self.rng.gen_range(0..live.len())]
     }
 
+    /// The options of choice group `g` whose item is still on the menu.
+    pub fn live_options<'a>(
+        &'a self,
+        g: &'a ChoiceGroup,
+    ) -> impl Iterator<Item = &'a ChoiceOption> {
+        g.options
+            .iter()
+            .filter(|o| self.menu[o.item].deleted_at.is_none())
+    }
+
     /// The items still on the menu that are sold on their own (what generated sales pick).
     pub fn sellable_items(&self) -> Vec<usize> {
         self.live_items()

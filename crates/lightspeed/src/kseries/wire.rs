@@ -699,8 +699,9 @@ pub struct ItemPrice {
     pub name: Option<String>,
 }
 
-/// Collects the priced entries (`menuItem`, `menuProductModifier`, `menuDeal`) of a loaded menu (`GET /o/op/2/menu/load/{id}`), walking
-/// nested groups (`menuEntryGroups[].menuEntry[]`, entries discriminated by `@type`).
+/// Collects the priced entries (`menuItem`, `menuProductModifier`, `menuDeal`) of a loaded
+/// menu (`GET /o/op/2/menu/load/{id}`), walking nested groups
+/// (`menuEntryGroups[].menuEntry[]`, entries discriminated by `@type`).
 pub fn menu_items(menu: &serde_json::Value) -> Vec<MenuItem> {
     type Group<'a> = Option<(Option<&'a str>, Option<String>)>;
     fn walk(entries: &[serde_json::Value], group: Group<'_>, out: &mut Vec<MenuItem>) {

@@ -377,10 +377,8 @@ fn menu_entry(m: &Merchant, item: &MenuItem, rich: bool, base: &str) -> Value {
         item.choices
             .iter()
             .map(|g| {
-                let options = g
-                    .options
-                    .iter()
-                    .filter(|o| m.menu[o.item].deleted_at.is_none())
+                let options = m
+                    .live_options(g)
                     .map(|o| {
                         let mut e = priced_entry(m, &m.menu[o.item], option_type, rich, base);
                         e[price_key] = Value::from(cents(o.price_cents));
@@ -875,10 +873,8 @@ fn sub_items(
     let mut out = Vec::new();
     for (sku, quantity) in chosen {
         let found = parent.choices.iter().enumerate().find_map(|(g, group)| {
-            group
-                .options
-                .iter()
-                .find(|o| m.menu[o.item].sku == *sku && m.menu[o.item].deleted_at.is_none())
+            m.live_options(group)
+                .find(|o| m.menu[o.item].sku == *sku)
                 .map(|o| (g, o))
         });
         let Some((g, option)) = found else {
@@ -1168,62 +1164,39 @@ fn apply_payment(w: &mut World, merchant: &str, body: &Value) -> Vec<Delivery> {
     vec![delivery(m, &hook, &out)]
 }
 
+/// A line of an open account (`salesEntries[]`), its sub-items' lines nested under it.
+fn account_line(m: &Merchant, o: &OnlineOrder, n: usize) -> Value {
+    let line = &o.lines[n];
+    let (item, qty, unit) = (line.item, line.quantity, line.unit_cents);
+    let total = unit * qty;
+    let tax = generate::tax_included_10k(total);
+    let subs: Vec<Value> = (0..o.lines.len())
+        .filter(|&k| o.lines[k].parent == Some(n))
+        .map(|k| account_line(m, o, k))
+        .collect();
+    json!({
+        "id": n + 1,
+        "itemName": m.menu[item].name,
+        "itemSku": m.menu[item].sku,
+        "unitAmount": cents(unit),
+        "quantity": qty,
+        "modifiers": line.instructions.iter().map(|name| json!({"name": name, "quantity": 1})).collect::<Vec<_>>(),
+        "amountWithTax": cents(total),
+        "amountLessTax": cents(total - (tax + 50) / 100),
+        "discountedAmount": "0.00",
+        "grossUnitAmount": cents(unit),
+        "timeOfTransactionUtc": k_instant(o.opened),
+        "active": true,
+        "subLineItems": subs,
+        "taxIncluded": true,
+    })
+}
+
 /// An AccountSnapshot of an online order's account.
 fn snapshot(m: &Merchant, o: &OnlineOrder) -> Value {
-    let entry = |n: usize, line: &OrderLine| {
-        let (item, qty) = (line.item, line.quantity);
-        let unit = line.unit_cents;
-        let total = unit * qty;
-        let tax = generate::tax_included_10k(total);
-        let subs: Vec<Value> = o
-            .lines
-            .iter()
-            .enumerate()
-            .filter(|(_, l)| l.parent == Some(n))
-            .map(|(k, l)| {
-                let total = l.unit_cents * l.quantity;
-                let tax = generate::tax_included_10k(total);
-                json!({
-                    "id": k + 1,
-                    "itemName": m.menu[l.item].name,
-                    "itemSku": m.menu[l.item].sku,
-                    "unitAmount": cents(l.unit_cents),
-                    "quantity": l.quantity,
-                    "modifiers": [],
-                    "amountWithTax": cents(total),
-                    "amountLessTax": cents(total - (tax + 50) / 100),
-                    "discountedAmount": "0.00",
-                    "grossUnitAmount": cents(l.unit_cents),
-                    "timeOfTransactionUtc": k_instant(o.opened),
-                    "active": true,
-                    "subLineItems": [],
-                    "taxIncluded": true,
-                })
-            })
-            .collect();
-        json!({
-                "id": n + 1,
-                "itemName": m.menu[item].name,
-                "itemSku": m.menu[item].sku,
-                "unitAmount": cents(unit),
-                "quantity": qty,
-                "modifiers": line.instructions.iter().map(|name| json!({"name": name, "quantity": 1})).collect::<Vec<_>>(),
-                "amountWithTax": cents(total),
-                "amountLessTax": cents(total - (tax + 50) / 100),
-                "discountedAmount": "0.00",
-                "grossUnitAmount": cents(unit),
-                "timeOfTransactionUtc": k_instant(o.opened),
-                "active": true,
-                "subLineItems": subs,
-                "taxIncluded": true,
-        })
-    };
-    let entries: Vec<Value> = o
-        .lines
-        .iter()
-        .enumerate()
-        .filter(|(_, l)| l.parent.is_none())
-        .map(|(n, line)| entry(n, line))
+    let entries: Vec<Value> = (0..o.lines.len())
+        .filter(|&n| o.lines[n].parent.is_none())
+        .map(|n| account_line(m, o, n))
         .collect();
     let payments: Vec<Value> = o
         .payments
