@@ -18,7 +18,7 @@ use tillbridge_model::money::decimal_minor;
 use tillbridge_store::connections::{self as conns, ConnectionRow};
 use tillbridge_store::jobs;
 use tillbridge_store::ordering::{
-    self, CatalogEntry, ChoiceGroup, InstructionGroup, ItemDescription, ItemKind,
+    self, CatalogEntry, ChoiceGroup, InstructionGroup, ItemDescription, ItemKind, Variant,
 };
 
 use crate::connections::{status, CATALOG_JOB};
@@ -54,6 +54,9 @@ pub struct CatalogItem {
     /// What an online order's line of this item chooses its `sub_items` from (K-Series
     /// product modifier groups, a deal's groups).
     pub choices: Vec<ChoiceGroup>,
+    /// Its variant family (X-Series): the family's parent product id and name, and what sets
+    /// this product apart in it; `None` outside any family.
+    pub variant: Option<Variant>,
     /// When the catalog stream last read this item (epoch ms).
     pub synced_at: i64,
 }
@@ -166,6 +169,7 @@ impl Engine {
                 instructions: item.instructions,
                 kind: item.kind,
                 choices: item.choices,
+                variant: item.variant,
                 synced_at: updated_at,
             });
         }

@@ -213,6 +213,12 @@ pub fn merchant_json(m: &Merchant) -> Value {
                     "price_minor": o.price_cents,
                 })).collect::<Vec<_>>(),
             })).collect::<Vec<_>>(),
+            // X-Series variant families, as the hub's catalog shows them.
+            "variant": i.variant.as_ref().map(|v| json!({
+                "family_id": m.menu[v.parent].uid,
+                "family": v.family,
+                "options": v.options.iter().map(|(name, value)| json!({"name": name, "value": value})).collect::<Vec<_>>(),
+            })),
         })).collect::<Vec<_>>(),
         "print_messages": m.print_messages.iter().map(|p| json!({
             "location_id": m.location_ref(p.location),

@@ -5,7 +5,7 @@
 use crate::world::{
     random_token, uid, AccountingGroup, ChoiceGroup, ChoiceOption, Customer, Device, FloorPlan,
     InstructionGroup, ItemKind, Location, Login, MenuItem, Merchant, PaymentMethod, RichItem, Sale,
-    SaleLine, SalePayment, SaleType, Table, World,
+    SaleLine, SalePayment, SaleType, Table, Variant, World,
 };
 use base64::Engine;
 use chrono::{DateTime, Duration, NaiveTime, TimeZone, Utc};
@@ -191,6 +191,7 @@ fn add_k_choices(groups: &mut Vec<AccountingGroup>, menu: &mut Vec<MenuItem>) {
             rich: RichItem::default(),
             kind,
             choices: Vec::new(),
+            variant: None,
         });
         menu.len() - 1
     }
@@ -241,6 +242,51 @@ fn add_k_choices(groups: &mut Vec<AccountingGroup>, menu: &mut Vec<MenuItem>) {
         }
         let deal = push_item(menu, deals, name, *price, ItemKind::Deal);
         menu[deal].choices = choices;
+    }
+}
+
+/// X-Series variant families of the shop: (product, attribute, its value for the product the
+/// world is drawn with, the family's other variants with their prices).
+const VARIANT_FAMILIES: &[(&str, &str, &str, &[Priced])] = &[
+    ("T-Shirt", "Size", "S", &[("M", 1900), ("L", 2100)]),
+    ("Hoodie", "Size", "S", &[("M", 4900), ("L", 5200)]),
+];
+
+/// Makes the shop's T-shirt and hoodie X-Series variant families. The product drawn with the
+/// world becomes its family's parent and first variant ("T-Shirt / S"); the other variants are
+/// appended after the history is drawn, with derived ids, so seeded worlds keep every other
+/// value and the history sells only the parents. Live sales pick any of them.
+fn add_x_variants(m: &mut Merchant) {
+    for (family, attribute, first, others) in VARIANT_FAMILIES {
+        let Some(parent) = m.menu.iter().position(|i| i.name == *family) else {
+            continue;
+        };
+        let variant = |value: &str| Variant {
+            parent,
+            family: (*family).to_owned(),
+            options: vec![((*attribute).to_owned(), value.to_owned())],
+        };
+        m.menu[parent].name = format!("{family} / {first}");
+        m.menu[parent].variant = Some(variant(first));
+        for (value, price) in *others {
+            let id = ITEM_ID_BASE + m.menu.len() as i64;
+            let version = m.next_version();
+            let item = MenuItem {
+                uid: format!("{:08x}-0000-4000-8002-{id:012x}", m.business_id),
+                version,
+                sku: format!("{}-{value}", m.menu[parent].sku),
+                name: format!("{family} / {value}"),
+                price_cents: *price,
+                group: m.menu[parent].group,
+                id,
+                deleted_at: None,
+                rich: RichItem::default(),
+                kind: ItemKind::Plain,
+                choices: Vec::new(),
+                variant: Some(variant(value)),
+            };
+            m.menu.push(item);
+        }
     }
 }
 
@@ -386,6 +432,7 @@ pub fn create_merchant(
                 rich: RichItem::default(),
                 kind: ItemKind::Plain,
                 choices: Vec::new(),
+                variant: None,
             });
         }
     }
@@ -512,6 +559,9 @@ pub fn create_merchant(
         merchant.customers[i].version = merchant.next_version();
     }
     generate_history(&mut merchant, history_days, sales_per_day, now);
+    if req.series == "x" && preset == "shop" {
+        add_x_variants(&mut merchant);
+    }
     world.merchants.insert(id.clone(), merchant);
     Ok(Created { merchant_id: id })
 }

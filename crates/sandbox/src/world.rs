@@ -368,6 +368,7 @@ impl Merchant {
             rich: RichItem::default(),
             kind: ItemKind::Plain,
             choices: Vec::new(),
+            variant: None,
         });
         self.menu.len() - 1
     }
@@ -390,6 +391,18 @@ impl Merchant {
     pub fn random_item(&mut self) -> usize {
         let live = self.sellable_items();
         live[self.rng.gen_range(0..live.len())]
+    }
+
+    /// The live products of item `i`'s variant family, the parent first; none when it has no
+    /// family.
+    pub fn family(&self, i: usize) -> Vec<usize> {
+        let Some(v) = &self.menu[i].variant else {
+            return Vec::new();
+        };
+        self.live_items()
+            .into_iter()
+            .filter(|&j| self.menu[j].variant.as_ref().map(|w| w.parent) == Some(v.parent))
+            .collect()
     }
 
     /// The options of choice group `g` whose item is still on the menu.
@@ -496,6 +509,20 @@ pub struct MenuItem {
     /// modifier groups (`menuModifierGroups`) or, for a deal, its deal groups
     /// (`menuDealGroups`).
     pub choices: Vec<ChoiceGroup>,
+    /// X-Series: the item's place in a variant family ("T-Shirt" in sizes S, M and L).
+    pub variant: Option<Variant>,
+}
+
+/// A product of an X-Series variant family. The family's products share its name; one of them
+/// is the family's parent (`variant_parent_id` null), and every other names it.
+#[derive(Clone, Debug)]
+pub struct Variant {
+    /// The menu index of the family's parent: the item itself for the parent.
+    pub parent: usize,
+    /// The family's name (the product `name`; the item's own name is its `variant_name`).
+    pub family: String,
+    /// What sets it apart in its family: (attribute, value), e.g. ("Size", "M").
+    pub options: Vec<(String, String)>,
 }
 
 /// What a menu item is on a K-Series menu.

@@ -554,3 +554,119 @@ async fn inventory_records_follow_the_stock_the_store_counts() {
     set(Value::Null).await;
     assert_eq!(inventory(0).await["data"], json!([]));
 }
+
+#[tokio::test]
+async fn variant_families_share_a_name_and_name_their_parent() {
+    let x = start(100.0, 1, 1).await;
+    let token = x.token().await["access_token"].as_str().unwrap().to_owned();
+    let products: Value = x
+        .get(&token, "products?page_size=1000")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let family: Vec<&Value> = products["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["name"] == "T-Shirt")
+        .collect();
+    let fields = |p: &Value| {
+        (
+            p["variant_name"].as_str().unwrap().to_owned(),
+            p["variant_options"].clone(),
+            p["has_variants"].clone(),
+            p["variant_count"].clone(),
+            p["handle"].clone(),
+        )
+    };
+    let mut seen: Vec<_> = family.iter().map(|p| fields(p)).collect();
+    seen.sort_by(|a, b| a.0.cmp(&b.0));
+    let expected: Vec<_> = ["L", "M", "S"]
+        .iter()
+        .map(|size| {
+            (
+                format!("T-Shirt / {size}"),
+                json!([{"name": "Size", "value": size}]),
+                json!(true),
+                json!(3),
+                json!("t-shirt"),
+            )
+        })
+        .collect();
+    assert_eq!(seen, expected);
+    // One parent (the small one, which the history sells); the others name it.
+    let parents: Vec<&&Value> = family
+        .iter()
+        .filter(|p| p["variant_parent_id"].is_null())
+        .collect();
+    assert_eq!(parents.len(), 1, "{family:?}");
+    let parent = parents[0];
+    assert_eq!(parent["variant_name"], "T-Shirt / S");
+    for p in family.iter().filter(|p| p["id"] != parent["id"]) {
+        assert_eq!(p["variant_parent_id"], parent["id"], "{p}");
+        assert_eq!(p["categories"], parent["categories"], "{p}");
+        assert_ne!(p["sku"], parent["sku"], "{p}");
+    }
+    // A product outside any family says so.
+    let cap = products["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "Cap")
+        .unwrap();
+    assert_eq!(
+        (
+            cap["has_variants"].clone(),
+            cap["variant_parent_id"].clone(),
+            cap["variant_name"].clone(),
+            cap["variant_count"].clone()
+        ),
+        (json!(false), Value::Null, Value::Null, json!(0))
+    );
+
+    // A sale of the large one names it on its line, at its own price.
+    let large = family
+        .iter()
+        .find(|p| p["variant_name"] == "T-Shirt / L")
+        .unwrap();
+    let made: Value = x
+        .http
+        .post(format!(
+            "{}/_sandbox/merchants/{}/sales",
+            x.base,
+            x.merchant["id"].as_str().unwrap()
+        ))
+        .json(&json!({"lines": [{"sku": large["sku"], "quantity": 2}]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(made.to_string().contains("sales"), "{made}");
+    let sales: Value = x
+        .get(&token, "sales?page_size=1000")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let sold: Vec<&Value> = sales["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["line_items"].as_array().unwrap())
+        .filter(|l| l["product_id"] == large["id"])
+        .collect();
+    assert_eq!(sold.len(), 1, "the history sells no child variant");
+    // Its unit price before any discount, with the 9 % tax, is the large one's 21.00.
+    let (price, discount) = (
+        sold[0]["price"].as_f64().unwrap(),
+        sold[0]["discount"].as_f64().unwrap(),
+    );
+    let gross_cents = ((price + discount) * 1.09 * 100.0).round();
+    assert_eq!(
+        (sold[0]["quantity"].clone(), gross_cents),
+        (json!(2), 2100.0)
+    );
+}

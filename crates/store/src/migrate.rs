@@ -131,6 +131,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "menu item kinds and sub-item choices",
         include_str!("../migrations/sqlite/0025_menu_choices.sql"),
     ),
+    (
+        26,
+        "menu item variant families",
+        include_str!("../migrations/sqlite/0026_menu_variants.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -257,6 +262,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         25,
         "menu item kinds and sub-item choices",
         include_str!("../migrations/postgres/0025_menu_choices.sql"),
+    ),
+    (
+        26,
+        "menu item variant families",
+        include_str!("../migrations/postgres/0026_menu_variants.sql"),
     ),
 ];
 

@@ -33,6 +33,25 @@ pub struct MenuItemRow {
     /// What an order line of this item chooses its sub-items from (K-Series product modifier
     /// groups, or a deal's groups).
     pub choices: Vec<ChoiceGroup>,
+    /// Its place in a variant family (X-Series), if it has one.
+    pub variant: Option<Variant>,
+}
+
+/// A product of a variant family: a T-shirt in size M is one of the "T-Shirt" family.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Variant {
+    /// The POS's id of the family's parent product (the item's own id for the parent).
+    pub family_id: String,
+    /// The family's name, which every product of it shares.
+    pub family: String,
+    /// What sets this product apart in its family: `{name: "Size", value: "M"}`.
+    pub options: Vec<VariantOption>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct VariantOption {
+    pub name: String,
+    pub value: String,
 }
 
 /// What a menu item is.
@@ -189,10 +208,16 @@ pub async fn replace_location_catalog(
             .map_err(|e| StoreError::Corrupt(format!("instructions of {}: {e}", i.sku)))?;
         let choices = serde_json::to_string(&i.choices)
             .map_err(|e| StoreError::Corrupt(format!("choices of {}: {e}", i.sku)))?;
+        let variant = i
+            .variant
+            .as_ref()
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(|e| StoreError::Corrupt(format!("variant of {}: {e}", i.sku)))?;
         sqlx::query(
             "INSERT INTO pos_menu_items (merchant_id, connection_id, pos_location, sku, name, price_minor, category, available_count, product_id, updated_at, \
-             category_id, tax_rate_bp, tax_included, allergens, descriptions, image_url, instructions, kind, choices) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) \
+             category_id, tax_rate_bp, tax_included, allergens, descriptions, image_url, instructions, kind, choices, variant) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) \
              ON CONFLICT (merchant_id, connection_id, pos_location, sku) DO NOTHING",
         )
         .bind(merchant_id)
@@ -214,6 +239,7 @@ pub async fn replace_location_catalog(
         .bind(instructions)
         .bind(i.kind.as_str())
         .bind(choices)
+        .bind(variant)
         .execute(&mut *c)
         .await?;
     }
@@ -359,7 +385,7 @@ pub async fn menu_items(
 }
 
 const ITEM_COLUMNS: &str = "sku, name, price_minor, category, available_count, product_id, \
-     category_id, tax_rate_bp, tax_included, allergens, descriptions, image_url, instructions, kind, choices";
+     category_id, tax_rate_bp, tax_included, allergens, descriptions, image_url, instructions, kind, choices, variant";
 
 fn item_row(r: &sqlx::any::AnyRow) -> Result<MenuItemRow> {
     let allergens: String = r.try_get("allergens")?;
@@ -368,7 +394,12 @@ fn item_row(r: &sqlx::any::AnyRow) -> Result<MenuItemRow> {
     let sku: String = r.try_get("sku")?;
     let kind: String = r.try_get("kind")?;
     let choices: String = r.try_get("choices")?;
+    let variant: Option<String> = r.try_get("variant")?;
     Ok(MenuItemRow {
+        variant: variant
+            .map(|v| serde_json::from_str(&v))
+            .transpose()
+            .map_err(|e| StoreError::Corrupt(format!("variant of {sku}: {e}")))?,
         kind: ItemKind::parse(&kind)
             .ok_or_else(|| StoreError::Corrupt(format!("kind of {sku}: `{kind}`")))?,
         choices: serde_json::from_str(&choices)

@@ -17,7 +17,7 @@ fn minor(price: &str) -> i64 {
 }
 
 /// An item as both sides describe it: (sku, name, price in minor units, category, production
-/// instructions, kind and sub-item choices as JSON).
+/// instructions, kind, sub-item choices and variant family as JSON).
 type MenuEntry = (String, String, i64, String, String);
 
 /// The sandbox's menu of merchant `sid`.
@@ -37,7 +37,7 @@ async fn sandbox_menu(w: &World, sid: &str) -> BTreeSet<MenuEntry> {
                 i["name"].as_str().unwrap().to_owned(),
                 minor(i["price"].as_str().unwrap()),
                 i["category"].as_str().unwrap().to_owned(),
-                json!([i["instructions"], i["kind"], i["choices"]]).to_string(),
+                json!([i["instructions"], i["kind"], i["choices"], i["variant"]]).to_string(),
             )
         })
         .collect()
@@ -71,7 +71,7 @@ async fn assert_catalog_is_the_menu(w: &World, m: &str, c: &str, sid: &str) {
                     i["name"].as_str().unwrap().to_owned(),
                     i["price_minor"].as_i64().unwrap(),
                     i["category"].as_str().unwrap().to_owned(),
-                    json!([i["instructions"], i["kind"], i["choices"]]).to_string(),
+                    json!([i["instructions"], i["kind"], i["choices"], i["variant"]]).to_string(),
                 )
             })
             .collect();
@@ -328,7 +328,32 @@ on_both_backends!(
             let c = w.connect(&m, &sm).await;
             assert!(w.drain().await.is_empty());
             assert_catalog_is_the_menu(&w, &m, &c, &sid).await;
-            let item = catalog(&w, &m, &c).await[0].clone();
+            // X-Series variant families: each product under its own name, naming the family's
+            // parent product (which heads its own family).
+            let listed = catalog(&w, &m, &c).await;
+            let in_families: BTreeSet<(String, String, bool)> = listed
+                .iter()
+                .filter(|i| !i["variant"].is_null())
+                .map(|i| {
+                    (
+                        i["variant"]["family"].as_str().unwrap().to_owned(),
+                        i["name"].as_str().unwrap().to_owned(),
+                        i["variant"]["family_id"] == i["pos_item_id"],
+                    )
+                })
+                .collect();
+            let expected: BTreeSet<(String, String, bool)> = match series {
+                "x" => ["T-Shirt", "Hoodie"]
+                    .iter()
+                    .flat_map(|f| {
+                        ["S", "M", "L"]
+                            .map(|size| (f.to_string(), format!("{f} / {size}"), size == "S"))
+                    })
+                    .collect(),
+                _ => BTreeSet::new(),
+            };
+            assert_eq!(in_families, expected);
+            let item = listed[0].clone();
             assert_eq!(item["series"], series);
             assert!(item["pos_item_id"].is_string(), "{item}");
             assert!(item["category_id"].is_string(), "{item}");

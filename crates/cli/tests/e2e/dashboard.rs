@@ -1529,7 +1529,6 @@ on_both_backends!(
             with_instructions > 0,
             "the café's drinks have production instructions"
         );
-
         // Financials: the last week by default, each day's total as the API reports it.
         let (status, page, _) = alpha.get(&format!("/merchants/{m}/financials")).await;
         assert_eq!(status, StatusCode::OK);
@@ -1599,6 +1598,35 @@ on_both_backends!(
             let (status, _, _) = bravo.get(&path).await;
             assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
         }
+
+        // An X-Series shop's variant shows what sets it apart in its family.
+        let x = w.sb.merchant_x(1, 2).await;
+        let xc = w.connect(&m, &x).await;
+        assert!(w.drain().await.is_empty());
+        let catalog = w
+            .api
+            .get(&format!("/api/v1/merchants/{m}/catalog?connection_id={xc}"))
+            .await
+            .unwrap();
+        let medium = catalog["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["name"] == "T-Shirt / M")
+            .unwrap();
+        let (_, page, _) = alpha.get(&format!("/merchants/{m}/catalog")).await;
+        let pos = medium["pos_location_id"].as_str().unwrap();
+        let section = &page[page.find(&format!("data-location=\"{pos}\"")).unwrap()..];
+        let row = &section[section
+            .find(&format!("data-sku=\"{}\"", medium["sku"].as_str().unwrap()))
+            .unwrap()..];
+        let row = &row[..row.find("</tr>").unwrap()];
+        assert!(
+            row.contains("T-Shirt / M")
+                && row.contains("Size: M")
+                && row.contains("variant of T-Shirt"),
+            "{row}"
+        );
         w.stop().await;
     }
 );

@@ -4,7 +4,7 @@ use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
 /// Every order of the merchant, through the API.
-async fn all_orders(w: &World, m: &str) -> Vec<Value> {
+pub(crate) async fn all_orders(w: &World, m: &str) -> Vec<Value> {
     let mut out = Vec::new();
     let mut cursor: Option<String> = None;
     loop {

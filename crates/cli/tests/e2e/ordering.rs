@@ -1158,6 +1158,38 @@ on_both_backends!(
                 err["error"]["details"]["reason"], "item_unavailable",
                 "{err}"
             );
+            if series == "x" {
+                // Another product of the T-shirt's variant family (same price, stock not
+                // counted) is ordered by its own SKU and reaches the POS as itself.
+                let catalog =
+                    s.w.api
+                        .get(&format!(
+                            "/api/v1/merchants/{}/catalog?connection_id={}",
+                            s.m, s.c
+                        ))
+                        .await
+                        .unwrap();
+                let medium = catalog["items"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|i| i["name"] == "T-Shirt / M")
+                    .unwrap()["sku"]
+                    .clone();
+                let mut order = retail("web-7");
+                order["items"][0]["sku"] = medium.clone();
+                let (status, created) = s.submit(&order).await;
+                assert_eq!(status, StatusCode::CREATED, "{created}");
+                let id = created["id"].as_str().unwrap().to_owned();
+                s.wait_for(&id, "accepted", Some("applied")).await;
+                let pos = s.pos_orders().await;
+                let sold = pos.iter().find(|o| o["reference"] == id.as_str()).unwrap();
+                assert_eq!(
+                    sold["items"][0],
+                    json!({"sku": medium, "quantity": 2}),
+                    "{sold}"
+                );
+            }
             s.w.stop().await;
         }
     }

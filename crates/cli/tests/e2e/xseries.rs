@@ -98,6 +98,54 @@ on_both_backends!(
         assert!(w.drain().await.is_empty());
         assert_matches_truth(&w.connection_summary(&m, &c).await, &w.sb.truth(&sm).await);
 
+        // A variant sold names its line by its own name, under its family's category.
+        let detail =
+            w.sb.api
+                .get(&format!("/_sandbox/merchants/{sid}"))
+                .await
+                .unwrap();
+        let large = detail["menu"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["name"] == "T-Shirt / L")
+            .unwrap()
+            .clone();
+        let sale =
+            w.sb.api
+                .post(
+                    &format!("/_sandbox/merchants/{sid}/sales"),
+                    &json!({ "lines": [{ "sku": large["sku"], "quantity": 2 }] }),
+                )
+                .await
+                .unwrap();
+        wait_for_deliveries(&w, &m, &c, 6).await;
+        assert!(w.drain().await.is_empty());
+        let id = sale["sales"][0]["id"].as_str().unwrap();
+        let order = crate::loyalty::all_orders(&w, &m)
+            .await
+            .into_iter()
+            .find(|o| o["external_id"] == id)
+            .expect("the variant's sale synced");
+        let line = &order["lines"][0];
+        assert_eq!(
+            [
+                &line["sku"],
+                &line["name"],
+                &line["category"],
+                &line["quantity"],
+                &line["unit_price_minor"]
+            ],
+            [
+                &large["sku"],
+                &json!("T-Shirt / L"),
+                &json!("Apparel"),
+                &json!(2000),
+                &json!(2100)
+            ],
+            "{order}"
+        );
+
         let before = deliveries(&w, &m, &c).await;
         // A forged webhook URL is refused and stores nothing.
         let forged = format!(

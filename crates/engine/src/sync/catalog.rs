@@ -15,7 +15,7 @@ use crate::error::EngineError;
 use crate::Engine;
 use std::collections::{BTreeMap, BTreeSet};
 use tillbridge_lightspeed::kseries::wire::{self, EntryKind};
-use tillbridge_lightspeed::xseries::wire::Page;
+use tillbridge_lightspeed::xseries::wire::{Page, Product};
 use tillbridge_lightspeed::{LightspeedError, Secret};
 use tillbridge_model::money::{basis_points, parse_minor};
 use tillbridge_store::catalog::{self, CategoryRow};
@@ -23,7 +23,7 @@ use tillbridge_store::connections as conns;
 use tillbridge_store::jobs::JobRow;
 use tillbridge_store::ordering::{
     self, AllergenRow, ChoiceGroup, ChoiceOption, Instruction, InstructionGroup, ItemDescription,
-    ItemKind, LocationCatalog, MenuItemRow, ProfileRow, TableRow,
+    ItemKind, LocationCatalog, MenuItemRow, ProfileRow, TableRow, Variant, VariantOption,
 };
 
 /// Units on hand per (POS location, POS item id), for items whose stock the store counts.
@@ -241,7 +241,7 @@ impl Engine {
             if p.active == Some(false) || p.deleted_at.is_some() {
                 continue;
             }
-            let Some(sku) = p.sku.filter(|s| !s.is_empty()) else {
+            let Some(sku) = p.sku.clone().filter(|s| !s.is_empty()) else {
                 continue;
             };
             if p.has_inventory == Some(true) {
@@ -250,12 +250,14 @@ impl Engine {
             items.push(MenuItemRow {
                 price_minor: p
                     .price_including_tax
+                    .as_ref()
                     .and_then(|a| parse_minor(&a.as_text(), 2).ok()),
                 tax_included: Some(true),
                 sku,
-                name: p.name,
+                name: p.display_name().map(str::to_owned),
                 category: p.categories.first().and_then(|c| c.name.clone()),
                 category_id: p.categories.first().and_then(|c| c.id.clone()),
+                variant: x_variant(&p),
                 product_id: Some(p.id),
                 ..MenuItemRow::default()
             });
@@ -389,6 +391,7 @@ impl Engine {
                         EntryKind::Deal => ItemKind::Deal,
                     },
                     choices: choice_groups(i.kind, i.choices),
+                    variant: None,
                 }
             })
             .collect();
@@ -412,6 +415,28 @@ impl Engine {
 
 /// A K-Series menu item's production instruction groups as the catalog keeps them; an
 /// instruction without an id cannot be ordered and is left out, and so is a group left empty.
+/// The product's place in its X-Series variant family: a parent (`has_variants`, no
+/// `variant_parent_id`) heads its own family; a child names its parent.
+fn x_variant(p: &Product) -> Option<Variant> {
+    if p.has_variants != Some(true) && p.variant_parent_id.is_none() {
+        return None;
+    }
+    Some(Variant {
+        family_id: p.variant_parent_id.clone().unwrap_or_else(|| p.id.clone()),
+        family: p.name.clone().unwrap_or_default(),
+        options: p
+            .variant_options
+            .iter()
+            .filter_map(|o| {
+                Some(VariantOption {
+                    name: o.name.clone()?,
+                    value: o.value.clone()?,
+                })
+            })
+            .collect(),
+    })
+}
+
 fn instruction_groups(
     groups: Vec<tillbridge_lightspeed::kseries::wire::InstructionGroup>,
 ) -> Vec<InstructionGroup> {

@@ -240,7 +240,7 @@ impl Engine {
                     ProductRow {
                         external_id: p.id.clone(),
                         sku: p.sku.clone(),
-                        name: p.name.clone(),
+                        name: p.display_name().map(str::to_owned),
                         category_id: category
                             .and_then(|c| c.id.clone())
                             .or_else(|| p.product_type_id.clone()),

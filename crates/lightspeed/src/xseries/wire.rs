@@ -77,6 +77,32 @@ pub struct Product {
     /// Whether the store counts this product's stock.
     pub has_inventory: Option<bool>,
     pub deleted_at: Option<String>,
+    /// Whether it belongs to a variant family; a family's products share `name`.
+    pub has_variants: Option<bool>,
+    /// The family's parent, on every product of a family but the parent.
+    pub variant_parent_id: Option<String>,
+    /// The product's own name within its family ("T-Shirt / M").
+    pub variant_name: Option<String>,
+    #[serde(default)]
+    pub variant_options: Vec<VariantOption>,
+}
+
+impl Product {
+    /// The name that tells this product apart: its `variant_name` in a variant family, else
+    /// its `name`.
+    pub fn display_name(&self) -> Option<&str> {
+        self.variant_name
+            .as_deref()
+            .filter(|n| !n.is_empty())
+            .or(self.name.as_deref())
+    }
+}
+
+/// `{name: "Size", value: "M"}`.
+#[derive(Deserialize, Debug, Clone)]
+pub struct VariantOption {
+    pub name: Option<String>,
+    pub value: Option<String>,
 }
 
 /// `GET /product_categories`: `{page_info: {has_next, last_seen}, data: {categories: […]}}`.

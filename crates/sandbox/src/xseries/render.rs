@@ -53,13 +53,20 @@ pub fn category(m: &Merchant, g: usize) -> Value {
             "category_path": [{ "id": c.uid, "name": c.name }] })
 }
 
+/// A product. A variant family's products share its `name` and handle; each has its own
+/// `variant_name` and `variant_options`, and all but the parent name it in `variant_parent_id`.
 pub fn product(m: &Merchant, i: usize) -> Value {
     let p = &m.menu[i];
     let g = &m.groups[p.group];
     let excl_10k = p.price_cents * 100 - crate::generate::tax_included_10k(p.price_cents);
+    let name = p.variant.as_ref().map_or(&p.name, |v| &v.family);
+    let parent = p.variant.as_ref().map(|v| v.parent).filter(|&v| v != i);
     json!({
-        "id": p.uid, "name": p.name, "handle": p.name.to_lowercase().replace(' ', "-"), "sku": p.sku, "source": "USER",
-        "active": p.deleted_at.is_none(), "has_inventory": m.tracks_stock(&p.sku), "is_composite": false, "has_variants": false, "variant_parent_id": null,
+        "id": p.uid, "name": name, "handle": name.to_lowercase().replace(' ', "-"), "sku": p.sku, "source": "USER",
+        "active": p.deleted_at.is_none(), "has_inventory": m.tracks_stock(&p.sku), "is_composite": false,
+        "has_variants": p.variant.is_some(), "variant_parent_id": parent.map(|v| &m.menu[v].uid),
+        "variant_name": p.variant.as_ref().map(|_| &p.name), "variant_count": m.family(i).len(),
+        "variant_options": p.variant.iter().flat_map(|v| &v.options).map(|(name, value)| json!({ "name": name, "value": value })).collect::<Vec<_>>(),
         "price_including_tax": num2(p.price_cents), "price_excluding_tax": num4(excl_10k), "supply_price": num2(p.price_cents * 30 / 100),
         "product_type_id": g.uid, "brand_id": null, "supplier_id": null, "tag_ids": [],
         "categories": [{ "id": g.uid, "name": g.name }],

@@ -1,6 +1,6 @@
 //! Catalog: every connection's items per POS location as the sync last read them — SKU, name,
 //! category, price, tax, stock where the POS restricts it, allergens, add-ons and deal choices,
-//! production instructions and picture — from the same unified catalog as `GET /api/v1/merchants/{m}/catalog`. Read-only:
+//! production instructions, variant options and picture — from the same unified catalog as `GET /api/v1/merchants/{m}/catalog`. Read-only:
 //! items are changed in the POS or through the API, and show here once the sync reads them back.
 
 use super::channels::{channel_labels, series_name};
@@ -56,6 +56,14 @@ pub async fn show(
                             td { code { (i.sku) } }
                             td {
                                 (i.name.as_deref().unwrap_or("—"))
+                                @if let Some(v) = &i.variant {
+                                    " " span.badge title={ "variant of " (v.family) } {
+                                        @for (k, o) in v.options.iter().enumerate() {
+                                            @if k > 0 { ", " }
+                                            (o.name) ": " (o.value)
+                                        }
+                                    }
+                                }
                                 @match i.kind {
                                     ItemKind::Modifier => { " " span.badge { "add-on" } }
                                     ItemKind::Deal => { " " span.badge { "deal" } }
