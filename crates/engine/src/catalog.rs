@@ -4,21 +4,23 @@
 //! first; the hub's copy changes only when the next catalog run reads the POS back, which each
 //! write makes due at once. So the catalog never shows what the POS did not take. What each
 //! series' API allows: K-Series creates, updates and deletes items (Items API) and takes rich
-//! data (Rich Item API); X-Series API 2.0 creates and deletes products but has no update;
-//! R- and O-Series items are edited in their back offices. Anything else is refused, naming
-//! the series, and changes nothing.
+//! data (Rich Item API); X-Series API 2.0 creates and deletes products and variant families
+//! but has no update; R-Series creates, updates and archives items; O-Series items are edited
+//! in its back office. Anything else is refused, naming the series, and changes nothing.
 
 use crate::error::EngineError;
 use crate::Engine;
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use tillbridge_lightspeed::kseries::wire::RichDescription;
+use tillbridge_lightspeed::xseries::client::XClient;
 use tillbridge_lightspeed::LightspeedError;
 use tillbridge_model::money::decimal_minor;
 use tillbridge_store::connections::{self as conns, ConnectionRow};
 use tillbridge_store::jobs;
 use tillbridge_store::ordering::{
     self, CatalogEntry, ChoiceGroup, InstructionGroup, ItemDescription, ItemKind, Variant,
+    VariantOption,
 };
 
 use crate::connections::{status, CATALOG_JOB};
@@ -77,7 +79,24 @@ pub struct ItemInput {
     pub price_minor: i64,
     /// The POS's category id (a K-Series accounting group).
     pub category_id: String,
+    /// On create, X-Series only: the products of a new variant family named `name`, the first
+    /// becoming its parent. Empty for a plain item.
+    pub variants: Vec<VariantInput>,
 }
+
+/// One product of a variant family to create.
+#[derive(Debug, Clone)]
+pub struct VariantInput {
+    /// `None` lets the POS choose one.
+    pub sku: Option<String>,
+    /// `None`: the family's `price_minor`.
+    pub price_minor: Option<i64>,
+    /// What sets it apart: the same option names, in the same order, for every variant.
+    pub options: Vec<VariantOption>,
+}
+
+/// The most products a variant family has (X-Series).
+const FAMILY_MAX: usize = 200;
 
 /// What the POS answered for a created or updated item.
 #[derive(Serialize, Debug, Clone, PartialEq, Eq)]
@@ -87,6 +106,9 @@ pub struct PosItem {
     pub name: Option<String>,
     pub price_minor: Option<i64>,
     pub category_id: Option<String>,
+    /// A created variant family's products, its parent first (X-Series).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub variants: Vec<PosItem>,
 }
 
 /// Rich data to put on an item: allergens and descriptions replace the old ones; a picture
@@ -184,14 +206,13 @@ impl Engine {
         pos_location: Option<&str>,
         input: ItemInput,
     ) -> Result<PosItem, EngineError> {
+        let (what, series): (&str, &[&str]) = if input.variants.is_empty() {
+            ("create items", &["k", "x", "r"])
+        } else {
+            ("create variant families", &["x"])
+        };
         let (row, bl, currency) = self
-            .editable(
-                merchant_id,
-                connection_id,
-                pos_location,
-                "create items",
-                &["k", "x", "r"],
-            )
+            .editable(merchant_id, connection_id, pos_location, what, series)
             .await?;
         check_item(&input)?;
         if row.series == "x" {
@@ -243,6 +264,11 @@ impl Engine {
                 &["k", "r"],
             )
             .await?;
+        if !input.variants.is_empty() {
+            return Err(EngineError::Invalid(
+                "variants are only taken when creating an X-Series variant family: change one product of a family by its own SKU, in Lightspeed's back office".into(),
+            ));
+        }
         check_item(&input)?;
         if row.series == "r" {
             let (client, account) = self.r_item_client(&row)?;
@@ -281,25 +307,26 @@ impl Engine {
         pos_item(item)
     }
 
-    /// Deletes the item `sku` from the POS.
+    /// Deletes the item `sku` from the POS; with `family`, every product of the X-Series variant
+    /// family it belongs to.
     pub async fn delete_item(
         &self,
         merchant_id: &str,
         connection_id: &str,
         pos_location: Option<&str>,
         sku: &str,
+        family: bool,
     ) -> Result<(), EngineError> {
+        let (what, series): (&str, &[&str]) = if family {
+            ("delete variant families", &["x"])
+        } else {
+            ("delete items", &["k", "x", "r"])
+        };
         let (row, bl, _) = self
-            .editable(
-                merchant_id,
-                connection_id,
-                pos_location,
-                "delete items",
-                &["k", "x", "r"],
-            )
+            .editable(merchant_id, connection_id, pos_location, what, series)
             .await?;
         if row.series == "x" {
-            return self.delete_x_product(merchant_id, &row, sku).await;
+            return self.delete_x_product(merchant_id, &row, sku, family).await;
         }
         if row.series == "r" {
             // R-Series archives: the item leaves the lists and stays in past sales.
@@ -472,7 +499,9 @@ impl Engine {
         Ok((row, bl, merchant.currency))
     }
 
-    /// Creates an X-Series product (`POST /products`) with its tax-inclusive price.
+    /// Creates an X-Series product (`POST /products`) with its tax-inclusive price, or a
+    /// variant family: its options' attributes are found by name among the store's variant
+    /// attributes, and made where missing.
     async fn create_x_product(
         &self,
         merchant_id: &str,
@@ -481,12 +510,14 @@ impl Engine {
         currency: &str,
     ) -> Result<PosItem, EngineError> {
         // A JSON number written from the decimal text, so the amount is sent exactly.
-        let price: serde_json::Value =
-            serde_json::from_str(&decimal_minor(input.price_minor, currency))
-                .map_err(|e| EngineError::Internal(format!("price {}: {e}", input.price_minor)))?;
+        let amount = |minor: i64| -> Result<serde_json::Value, EngineError> {
+            serde_json::from_str(&decimal_minor(minor, currency))
+                .map_err(|e| EngineError::Internal(format!("price {minor}: {e}")))
+        };
+        let name = input.name.trim();
         let mut body = serde_json::json!({
-            "name": input.name.trim(),
-            "price_including_tax": price,
+            "name": name,
+            "price_including_tax": amount(input.price_minor)?,
             "product_category_id": input.category_id,
             "is_active": true,
         });
@@ -494,7 +525,27 @@ impl Engine {
             body["sku"] = serde_json::Value::String(sku.trim().to_owned());
         }
         let client = self.x_client(&row.id, row.account_id.as_deref().unwrap_or_default())?;
-        let id = self
+        if !input.variants.is_empty() {
+            let attributes = self
+                .x_variant_attributes(merchant_id, row, &client, &input)
+                .await?;
+            let mut variants = Vec::new();
+            for v in &input.variants {
+                let mut variant = serde_json::json!({
+                    "price_including_tax": amount(v.price_minor.unwrap_or(input.price_minor))?,
+                    "variant_definitions": v.options.iter().map(|o| serde_json::json!({
+                        "attribute_id": attributes.get(&o.name.trim().to_lowercase()),
+                        "value": o.value.trim(),
+                    })).collect::<Vec<_>>(),
+                });
+                if let Some(sku) = &v.sku {
+                    variant["sku"] = serde_json::Value::String(sku.trim().to_owned());
+                }
+                variants.push(variant);
+            }
+            body["variants"] = serde_json::Value::Array(variants);
+        }
+        let ids = self
             .with_token(merchant_id, &row.id, |t| {
                 let (client, body) = (client.clone(), body.clone());
                 async move { client.create_product(&t, &body).await }
@@ -502,21 +553,85 @@ impl Engine {
             .await
             .map_err(|e| refused(e, "create the product"))?;
         self.catalog_due(merchant_id, &row.id).await?;
+        let variants: Vec<PosItem> = ids
+            .iter()
+            .zip(&input.variants)
+            .map(|(id, v)| {
+                let values: Vec<&str> = v.options.iter().map(|o| o.value.trim()).collect();
+                PosItem {
+                    pos_item_id: id.clone(),
+                    sku: v
+                        .sku
+                        .as_deref()
+                        .map(str::trim)
+                        .unwrap_or_default()
+                        .to_owned(),
+                    name: Some(format!("{name} / {}", values.join(" / "))),
+                    price_minor: Some(v.price_minor.unwrap_or(input.price_minor)),
+                    category_id: Some(input.category_id.clone()),
+                    variants: Vec::new(),
+                }
+            })
+            .collect();
         Ok(PosItem {
-            pos_item_id: id,
-            sku: input.sku.map(|s| s.trim().to_owned()).unwrap_or_default(),
-            name: Some(input.name.trim().to_owned()),
+            pos_item_id: ids[0].clone(),
+            sku: match variants.first() {
+                Some(parent) => parent.sku.clone(),
+                None => input.sku.map(|s| s.trim().to_owned()).unwrap_or_default(),
+            },
+            name: Some(name.to_owned()),
             price_minor: Some(input.price_minor),
             category_id: Some(input.category_id),
+            variants,
         })
     }
 
-    /// Deletes the X-Series product with this SKU, found in the synced catalog.
+    /// The ids of the X-Series variant attributes a new family's options name, by lowercase
+    /// name; attributes the store lacks are created.
+    async fn x_variant_attributes(
+        &self,
+        merchant_id: &str,
+        row: &ConnectionRow,
+        client: &XClient,
+        input: &ItemInput,
+    ) -> Result<BTreeMap<String, String>, EngineError> {
+        let existing = self
+            .with_token(merchant_id, &row.id, |t| {
+                let client = client.clone();
+                async move { client.variant_attributes(&t).await }
+            })
+            .await
+            .map_err(|e| refused(e, "list the variant attributes"))?;
+        let mut ids: BTreeMap<String, String> = existing
+            .into_iter()
+            .filter(|a| a.deleted_at.is_none())
+            .filter_map(|a| Some((a.name?.trim().to_lowercase(), a.id)))
+            .collect();
+        for o in input.variants.iter().flat_map(|v| &v.options) {
+            let key = o.name.trim().to_lowercase();
+            if ids.contains_key(&key) {
+                continue;
+            }
+            let id = self
+                .with_token(merchant_id, &row.id, |t| {
+                    let (client, name) = (client.clone(), o.name.trim().to_owned());
+                    async move { client.create_variant_attribute(&t, &name).await }
+                })
+                .await
+                .map_err(|e| refused(e, "create the variant attribute"))?;
+            ids.insert(key, id);
+        }
+        Ok(ids)
+    }
+
+    /// Deletes the X-Series product with this SKU, found in the synced catalog, or with
+    /// `family` every product of its variant family.
     async fn delete_x_product(
         &self,
         merchant_id: &str,
         row: &ConnectionRow,
         sku: &str,
+        family: bool,
     ) -> Result<(), EngineError> {
         let mut c = self.conn().await?;
         let id = ordering::catalog(&mut c, merchant_id, Some(&row.id), None)
@@ -534,7 +649,13 @@ impl Engine {
         let client = self.x_client(&row.id, row.account_id.as_deref().unwrap_or_default())?;
         self.with_token(merchant_id, &row.id, |t| {
             let (client, id) = (client.clone(), id.clone());
-            async move { client.delete_product(&t, &id).await }
+            async move {
+                if family {
+                    client.delete_family(&t, &id).await
+                } else {
+                    client.delete_product(&t, &id).await
+                }
+            }
         })
         .await
         .map_err(|e| refused(e, "delete the product"))?;
@@ -660,6 +781,7 @@ fn r_item_body(input: &ItemInput, currency: &str, sku: Option<&str>) -> serde_js
 
 fn r_pos_item(item: tillbridge_lightspeed::rseries::client::Item) -> PosItem {
     PosItem {
+        variants: Vec::new(),
         price_minor: item
             .price
             .as_deref()
@@ -695,6 +817,86 @@ fn check_item(input: &ItemInput) -> Result<(), EngineError> {
             )));
         }
     }
+    if !input.variants.is_empty() {
+        check_variants(input)?;
+    }
+    Ok(())
+}
+
+/// A new variant family: at most `FAMILY_MAX` products, each with one to three options named
+/// as the first one's are, no two alike, SKUs 1 to 32 characters and unique, prices not
+/// negative; the family itself has no SKU.
+fn check_variants(input: &ItemInput) -> Result<(), EngineError> {
+    let invalid = |m: String| Err(EngineError::Invalid(m));
+    if input.sku.is_some() {
+        return invalid("sku: a variant family has no SKU of its own: give each of its variants one (variants[].sku), or none to let the POS choose".into());
+    }
+    if input.variants.len() > FAMILY_MAX {
+        return invalid(format!(
+            "variants has {} products: a variant family has at most {FAMILY_MAX}",
+            input.variants.len()
+        ));
+    }
+    let names = |v: &VariantInput| -> Vec<String> {
+        v.options
+            .iter()
+            .map(|o| o.name.trim().to_lowercase())
+            .collect()
+    };
+    let first = names(&input.variants[0]);
+    let mut seen_values = BTreeSet::new();
+    let mut seen_skus = BTreeSet::new();
+    for (n, v) in input.variants.iter().enumerate() {
+        if v.options.is_empty() || v.options.len() > 3 {
+            return invalid(format!(
+                "variants[{n}].options has {} options: give 1 to 3, such as [{{\"name\": \"Size\", \"value\": \"M\"}}]",
+                v.options.len()
+            ));
+        }
+        if let Some(k) = v
+            .options
+            .iter()
+            .position(|o| o.name.trim().is_empty() || o.value.trim().is_empty())
+        {
+            return invalid(format!(
+                "variants[{n}].options[{k}] needs a name and a value, such as {{\"name\": \"Size\", \"value\": \"M\"}}"
+            ));
+        }
+        if names(v) != first {
+            return invalid(format!(
+                "variants[{n}].options names {:?}, variants[0] {first:?}: every variant names the same options in the same order",
+                names(v)
+            ));
+        }
+        let values: Vec<String> = v
+            .options
+            .iter()
+            .map(|o| o.value.trim().to_lowercase())
+            .collect();
+        if !seen_values.insert(values) {
+            return invalid(format!(
+                "variants[{n}] has the same option values as an earlier variant: each variant of a family differs from the others"
+            ));
+        }
+        if let Some(p) = v.price_minor.filter(|p| *p < 0) {
+            return invalid(format!(
+                "variants[{n}].price_minor is {p}: prices are zero or more, in minor units"
+            ));
+        }
+        if let Some(sku) = &v.sku {
+            let sku = sku.trim();
+            if sku.is_empty() || sku.chars().count() > 32 {
+                return invalid(format!(
+                    "variants[{n}].sku `{sku}` must be 1 to 32 characters"
+                ));
+            }
+            if !seen_skus.insert(sku.to_owned()) {
+                return invalid(format!(
+                    "variants[{n}].sku `{sku}` is given to two variants: each needs its own"
+                ));
+            }
+        }
+    }
     Ok(())
 }
 
@@ -718,6 +920,7 @@ fn refused(e: EngineError, what: &str) -> EngineError {
 
 fn pos_item(item: tillbridge_lightspeed::kseries::wire::Item) -> Result<PosItem, EngineError> {
     Ok(PosItem {
+        variants: Vec::new(),
         pos_item_id: item.id.to_string(),
         sku: item.sku.unwrap_or_default(),
         name: item.name,

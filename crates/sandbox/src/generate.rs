@@ -261,6 +261,9 @@ fn add_x_variants(m: &mut Merchant) {
         let Some(parent) = m.menu.iter().position(|i| i.name == *family) else {
             continue;
         };
+        if !m.variant_attributes.iter().any(|(_, a)| a == attribute) {
+            m.add_variant_attribute(attribute);
+        }
         let variant = |value: &str| Variant {
             parent,
             family: (*family).to_owned(),
@@ -541,6 +544,7 @@ pub fn create_merchant(
         locales: vec!["en".to_owned()],
         print_messages: Vec::new(),
         availability: std::collections::BTreeMap::new(),
+        variant_attributes: Vec::new(),
     };
     {
         // The payment method a merchant configures for online payments (K-Series Order & Pay

@@ -101,6 +101,9 @@ pub struct Merchant {
     /// X-Series inventory records, R-Series `ItemShop` records. Items without an entry are not
     /// restricted.
     pub availability: BTreeMap<(usize, String), Stock>,
+    /// X-Series variant attributes ("Size", "Colour"): what a variant family's products differ
+    /// by, as (id, name).
+    pub variant_attributes: Vec<(String, String)>,
     /// K-Series: the locales rich item descriptions may use (`/i/locales/{businessId}`).
     pub locales: Vec<String>,
     /// K-Series messages sent to the POS with `/o/op/1/printMsg`, oldest first.
@@ -393,6 +396,42 @@ impl Merchant {
         live[self.rng.gen_range(0..live.len())]
     }
 
+    /// Adds an X-Series variant attribute and returns its id.
+    pub fn add_variant_attribute(&mut self, name: &str) -> String {
+        let id = format!(
+            "{:08x}-0000-4000-8003-{:012x}",
+            self.business_id,
+            self.variant_attributes.len() + 1
+        );
+        self.variant_attributes.push((id.clone(), name.to_owned()));
+        id
+    }
+
+    /// Appends the products of a new X-Series variant family, the first being its parent, and
+    /// returns their indices: `variants` holds each one's SKU, price and options.
+    pub fn add_family(
+        &mut self,
+        family: &str,
+        group: usize,
+        variants: Vec<NewVariant>,
+    ) -> Vec<usize> {
+        let parent = self.menu.len();
+        variants
+            .into_iter()
+            .map(|(sku, price, options)| {
+                let values: Vec<&str> = options.iter().map(|(_, v)| v.as_str()).collect();
+                let name = format!("{family} / {}", values.join(" / "));
+                let i = self.add_item(sku, name, price, group);
+                self.menu[i].variant = Some(Variant {
+                    parent,
+                    family: family.to_owned(),
+                    options,
+                });
+                i
+            })
+            .collect()
+    }
+
     /// The live products of item `i`'s variant family, the parent first; none when it has no
     /// family.
     pub fn family(&self, i: usize) -> Vec<usize> {
@@ -512,6 +551,9 @@ pub struct MenuItem {
     /// X-Series: the item's place in a variant family ("T-Shirt" in sizes S, M and L).
     pub variant: Option<Variant>,
 }
+
+/// A variant family's product to add: its SKU, price in cents and options (attribute, value).
+pub type NewVariant = (String, i64, Vec<(String, String)>);
 
 /// A product of an X-Series variant family. The family's products share its name; one of them
 /// is the family's parent (`variant_parent_id` null), and every other names it.

@@ -670,3 +670,177 @@ async fn variant_families_share_a_name_and_name_their_parent() {
         (json!(2), 2100.0)
     );
 }
+
+#[tokio::test]
+async fn variant_families_are_created_with_their_attributes_and_deleted_whole() {
+    let x = start(100.0, 1, 1).await;
+    let token = x.token().await["access_token"].as_str().unwrap().to_owned();
+    let url = |path: &str| format!("{}/xseries/{}/api/2.0/{path}", x.base, x.prefix());
+    let post = |path: &str, body: Value| {
+        let (x, token, url) = (&x, &token, url(path));
+        async move {
+            let r = x
+                .http
+                .post(url)
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap())
+        }
+    };
+    let attributes: Value = x
+        .get(&token, "variant_attributes")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let size = attributes["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == "Size")
+        .unwrap()["id"]
+        .clone();
+    let (status, answer) = post("variant_attributes", json!({"name": "size"})).await;
+    assert_eq!(
+        (status, answer["error"].clone()),
+        (422, json!("Unprocessable Entity"))
+    );
+    let (status, colour) = post("variant_attributes", json!({"name": "Colour"})).await;
+    assert_eq!(status, 200, "{colour}");
+    let colour = colour["data"]["id"].clone();
+    let categories: Value = x
+        .get(&token, "product_categories")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let category = categories["data"]["categories"][0]["id"].clone();
+    let def = |attribute: &Value, value: &str| json!({"attribute_id": attribute, "value": value});
+
+    // Refusals name what is wrong and create nothing.
+    let before: Value = x
+        .get(&token, "products?page_size=1000")
+        .await
+        .json()
+        .await
+        .unwrap();
+    for (variants, says) in [
+        (json!([]), "1 to 200"),
+        (
+            json!([{"variant_definitions": [def(&json!("nope"), "S")]}]),
+            "does not exist",
+        ),
+        (
+            json!([{"variant_definitions": [def(&size, "S")]}, {"variant_definitions": [def(&colour, "Red")]}]),
+            "same attributes",
+        ),
+        (
+            json!([{"variant_definitions": [def(&size, "S")]}, {"variant_definitions": [def(&size, "S")]}]),
+            "repeats",
+        ),
+    ] {
+        let (status, answer) = post(
+            "products",
+            json!({"name": "Scarf", "product_category_id": category, "variants": variants}),
+        )
+        .await;
+        assert_eq!(status, 422, "{answer}");
+        assert!(
+            answer["message"].as_str().unwrap().contains(says),
+            "{answer}"
+        );
+    }
+    let after: Value = x
+        .get(&token, "products?page_size=1000")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(before["data"], after["data"]);
+
+    // A family of two colours by two sizes; the parent comes first.
+    let variants: Vec<Value> = [("Red", "S"), ("Red", "M"), ("Blue", "S"), ("Blue", "M")]
+        .iter()
+        .map(|(c, s)| {
+            json!({"sku": format!("SC-{c}-{s}"), "price_including_tax": if *s == "M" { 25 } else { 22 },
+                   "variant_definitions": [def(&colour, c), def(&size, s)]})
+        })
+        .collect();
+    let (status, made) = post(
+        "products",
+        json!({"name": "Scarf", "product_category_id": category, "variants": variants}),
+    )
+    .await;
+    assert_eq!(status, 200, "{made}");
+    let ids: Vec<&str> = made["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 4);
+    let products: Value = x
+        .get(&token, "products?page_size=1000")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let scarves: Vec<&Value> = products["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["name"] == "Scarf")
+        .collect();
+    assert_eq!(scarves.len(), 4);
+    for p in &scarves {
+        let parent = if p["id"] == ids[0] {
+            Value::Null
+        } else {
+            json!(ids[0])
+        };
+        assert_eq!(p["variant_parent_id"], parent, "{p}");
+        assert_eq!(p["variant_count"], 4, "{p}");
+    }
+    let blue_m = scarves.iter().find(|p| p["sku"] == "SC-Blue-M").unwrap();
+    assert_eq!(
+        (
+            blue_m["variant_name"].clone(),
+            blue_m["variant_options"].clone(),
+            blue_m["price_including_tax"].clone()
+        ),
+        (
+            json!("Scarf / Blue / M"),
+            json!([{"name": "Colour", "value": "Blue"}, {"name": "Size", "value": "M"}]),
+            json!(25.0)
+        )
+    );
+
+    // Deleting a child's family deletes every product of it.
+    let r = x
+        .http
+        .delete(url(&format!(
+            "products/{}/all",
+            blue_m["id"].as_str().unwrap()
+        )))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let products: Value = x
+        .get(&token, "products?page_size=1000")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let live = products["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["name"] == "Scarf" && p["deleted_at"].is_null())
+        .count();
+    assert_eq!(live, 0);
+}

@@ -515,7 +515,7 @@ pub const OPERATIONS: &[Operation] = &[
         "/api/v1/merchants/{merchant_id}/catalog/items",
         "createCatalogItem",
         "catalog",
-        "Create an item in the POS: K-Series through the Items API (needs the `items` scope), X-Series as a product (`POST /products`, tax-inclusive price), R-Series as an `Item` (description, category, Default price, custom SKU). Answers 201 with what the POS created (its id and SKU) and makes the connection's catalog run due, so the item appears in the catalog once read back. Lightspeed's refusals come back as 400 naming the field; O-Series connections answer 422 `unsupported_by_series` and nothing changes",
+        "Create an item in the POS: K-Series through the Items API (needs the `items` scope), X-Series as a product (`POST /products`, tax-inclusive price) or, with `variants`, as a variant family, R-Series as an `Item` (description, category, Default price, custom SKU). Answers 201 with what the POS created (its id and SKU) and makes the connection's catalog run due, so the item appears in the catalog once read back. Lightspeed's refusals come back as 400 naming the field; O-Series connections answer 422 `unsupported_by_series` and nothing changes",
         Some("CatalogItem"),
         201,
         &[]
@@ -540,7 +540,8 @@ pub const OPERATIONS: &[Operation] = &[
         204,
         &[
             ("connection_id", "required: the connection holding the item"),
-            ("pos_location_id", "the business location to write through; the connection's first by default")
+            ("pos_location_id", "the business location to write through; the connection's first by default"),
+            ("family", "`true`: delete every product of the item's X-Series variant family (`DELETE /products/{id}/all`); other series answer 422 `unsupported_by_series`")
         ]
     ),
     op!(
@@ -1013,7 +1014,8 @@ fn schemas() -> Value {
             "sku": {"type": "string", "minLength": 1, "maxLength": 32, "description": "on create: the POS picks one when absent; on update: the new SKU"},
             "name": {"type": "string", "minLength": 1, "maxLength": 128},
             "price_minor": {"type": "integer", "minimum": 0},
-            "category_id": {"type": "string", "description": "a category id of the connection (K-Series accounting group), from /categories"}
+            "category_id": {"type": "string", "description": "a category id of the connection (K-Series accounting group), from /categories"},
+            "variants": variants_schema()
         }), &["connection_id", "name", "price_minor", "category_id"]),
         "CatalogRichItem": s(json!({
             "connection_id": {"type": "string"},
@@ -1105,4 +1107,13 @@ pub fn document() -> Value {
             "securitySchemes": { "apiKey": { "type": "http", "scheme": "bearer", "description": "An API key: `Authorization: Bearer tbk_…`" } },
         },
     })
+}
+
+/// The `variants` of a catalog item to create: an X-Series variant family's products.
+fn variants_schema() -> Value {
+    json!({"type": "array", "minItems": 1, "maxItems": 200, "description": "on create, X-Series only: the products of a new variant family named `name` (the first becomes its parent). Each names the same 1 to 3 options in the same order, no two alike; option names are matched to the store's variant attributes, which are created where missing. The family has no `sku` of its own. The answer's `item.variants` lists the new products; other series answer 422 `unsupported_by_series`", "items": {"type": "object", "properties": {
+                "sku": {"type": "string", "minLength": 1, "maxLength": 32, "description": "the POS picks one when absent"},
+                "price_minor": {"type": "integer", "minimum": 0, "description": "the family's price_minor when absent"},
+                "options": {"type": "array", "minItems": 1, "maxItems": 3, "items": {"type": "object", "properties": {"name": {"type": "string", "minLength": 1}, "value": {"type": "string", "minLength": 1}}, "required": ["name", "value"]}}
+            }, "required": ["options"]}})
 }

@@ -49,6 +49,7 @@ pub struct Variant {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct VariantOption {
     pub name: String,
     pub value: String,

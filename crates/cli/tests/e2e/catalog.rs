@@ -432,6 +432,20 @@ on_both_backends!(
                 )
                 .await;
                 refused(status, &answer);
+                // Variant families are X-Series products.
+                let mut family = tea.clone();
+                family["variants"] = json!([{"options": [{"name": "Size", "value": "M"}]}]);
+                let (status, answer) = send(&w, Method::POST, &items, Some(&family)).await;
+                refused(status, &answer);
+                let (status, answer) = send(
+                    &w,
+                    Method::DELETE,
+                    &format!("{items}/TEA1?connection_id={c}&family=true"),
+                    None,
+                )
+                .await;
+                refused(status, &answer);
+                assert_eq!(sandbox_menu(&w, &sid).await, before);
                 continue;
             }
             // X-Series API 2.0 creates and deletes products, and has no update.
@@ -461,6 +475,97 @@ on_both_backends!(
                 &w,
                 Method::DELETE,
                 &format!("{items}/TEA1?connection_id={c}"),
+                None,
+            )
+            .await;
+            assert_eq!(status, StatusCode::NO_CONTENT, "{answer}");
+            assert_eq!(sandbox_menu(&w, &sid).await, before);
+            assert!(w.drain().await.is_empty());
+            assert_catalog_is_the_menu(&w, &m, &c, &sid).await;
+
+            // A variant family: the store's "Size" attribute is found whatever its case, and
+            // "Colour" is made.
+            let option = |name: &str, value: &str| json!({"name": name, "value": value});
+            let scarf = |variants: Value| {
+                json!({"connection_id": c, "name": "Scarf", "price_minor": 2200,
+                       "category_id": item["category_id"], "variants": variants})
+            };
+            let red_s =
+                json!({"sku": "SC-R-S", "options": [option("Colour", "Red"), option("size", "S")]});
+            let red_m = json!({"sku": "SC-R-M", "price_minor": 2500,
+                               "options": [option("Colour", "Red"), option("Size", "M")]});
+            // Bad families are refused before anything is sent.
+            let mut with_sku = scarf(json!([red_s, red_m]));
+            with_sku["sku"] = json!("SC");
+            for (body, says) in [
+                (with_sku, "no SKU of its own"),
+                (
+                    scarf(json!([red_s, {"options": [option("Size", "M")]}])),
+                    "variants[1].options names",
+                ),
+                (
+                    scarf(json!([red_s, red_s])),
+                    "variants[1] has the same option values",
+                ),
+                (
+                    scarf(json!([{"options": []}])),
+                    "variants[0].options has 0 options",
+                ),
+            ] {
+                let (status, answer) = send(&w, Method::POST, &items, Some(&body)).await;
+                assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+                assert!(
+                    answer["error"]["message"].as_str().unwrap().contains(says),
+                    "{says}: {answer}"
+                );
+            }
+            assert_eq!(sandbox_menu(&w, &sid).await, before);
+            let (status, created) = send(
+                &w,
+                Method::POST,
+                &items,
+                Some(&scarf(json!([red_s, red_m]))),
+            )
+            .await;
+            assert_eq!(status, StatusCode::CREATED, "{created}");
+            let made: Vec<(Value, Value, Value)> = created["item"]["variants"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| {
+                    (
+                        v["sku"].clone(),
+                        v["name"].clone(),
+                        v["price_minor"].clone(),
+                    )
+                })
+                .collect();
+            assert_eq!(
+                made,
+                [
+                    (json!("SC-R-S"), json!("Scarf / Red / S"), json!(2200)),
+                    (json!("SC-R-M"), json!("Scarf / Red / M"), json!(2500))
+                ]
+            );
+            let parent = created["item"]["pos_item_id"].clone();
+            assert_eq!(created["item"]["variants"][0]["pos_item_id"], parent);
+            assert!(w.drain().await.is_empty());
+            assert_catalog_is_the_menu(&w, &m, &c, &sid).await;
+            let medium = catalog(&w, &m, &c)
+                .await
+                .into_iter()
+                .find(|i| i["sku"] == "SC-R-M")
+                .unwrap();
+            assert_eq!(
+                medium["variant"],
+                json!({"family_id": parent, "family": "Scarf",
+                       "options": [option("Colour", "Red"), option("Size", "M")]})
+            );
+            // Deleting by one product's SKU with `family` deletes the whole family.
+            let (status, answer) = send(
+                &w,
+                Method::DELETE,
+                &format!("{items}/SC-R-M?connection_id={c}&family=true"),
                 None,
             )
             .await;

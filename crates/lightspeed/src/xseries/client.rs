@@ -201,22 +201,71 @@ impl XClient {
         &self,
         token: &Secret,
         body: &serde_json::Value,
-    ) -> Result<String, LightspeedError> {
+    ) -> Result<Vec<String>, LightspeedError> {
         let label = "/api/2.0/products";
         let created: wire::List<serde_json::Value> =
             self.post(token, self.url("products")?, label, body).await?;
-        created
+        let ids: Vec<String> = created
             .data
             .iter()
-            .find_map(|v| {
+            .filter_map(|v| {
                 v.as_str()
                     .or_else(|| v.get("id").and_then(serde_json::Value::as_str))
                     .map(str::to_owned)
             })
-            .ok_or_else(|| LightspeedError::Malformed {
+            .collect();
+        if ids.is_empty() {
+            return Err(LightspeedError::Malformed {
                 path: label.to_owned(),
                 detail: "the answer names no product id".to_owned(),
-            })
+            });
+        }
+        Ok(ids)
+    }
+
+    /// The store's variant attributes (`GET /variant_attributes`): what a variant family's
+    /// products differ by ("Size", "Colour").
+    pub async fn variant_attributes(
+        &self,
+        token: &Secret,
+    ) -> Result<Vec<wire::VariantAttribute>, LightspeedError> {
+        Ok(self
+            .get::<wire::List<wire::VariantAttribute>>(token, "variant_attributes", &[])
+            .await?
+            .data)
+    }
+
+    /// Creates a variant attribute (`POST /variant_attributes`) and returns its id.
+    pub async fn create_variant_attribute(
+        &self,
+        token: &Secret,
+        name: &str,
+    ) -> Result<String, LightspeedError> {
+        let label = "/api/2.0/variant_attributes";
+        let created: wire::One<wire::VariantAttribute> = self
+            .post(
+                token,
+                self.url("variant_attributes")?,
+                label,
+                &serde_json::json!({ "name": name }),
+            )
+            .await?;
+        Ok(created.data.id)
+    }
+
+    /// Deletes every product of the variant family product `id` belongs to
+    /// (`DELETE /products/{id}/all`).
+    pub async fn delete_family(&self, token: &Secret, id: &str) -> Result<(), LightspeedError> {
+        let target = self.url(&format!("products/{id}/all"))?;
+        send(
+            &self.pacer,
+            &self.policy,
+            "/api/2.0/products/{id}/all",
+            Method::DELETE,
+            || self.http.delete(target.clone()).bearer_auth(token.expose()),
+        )
+        .await
+        .map(drop)
     }
 
     /// Deletes a product (`DELETE /products/{id}`).

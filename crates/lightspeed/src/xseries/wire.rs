@@ -98,6 +98,14 @@ impl Product {
     }
 }
 
+/// `GET /variant_attributes`: `{id, name, deleted_at}`.
+#[derive(Deserialize, Debug, Clone)]
+pub struct VariantAttribute {
+    pub id: String,
+    pub name: Option<String>,
+    pub deleted_at: Option<String>,
+}
+
 /// `{name: "Size", value: "M"}`.
 #[derive(Deserialize, Debug, Clone)]
 pub struct VariantOption {

@@ -37,6 +37,14 @@ pub fn routes() -> Router<Sandbox> {
             "/xseries/{prefix}/api/2.0/products/{id}",
             axum::routing::delete(delete_product),
         )
+        .route(
+            "/xseries/{prefix}/api/2.0/products/{id}/all",
+            axum::routing::delete(delete_family),
+        )
+        .route(
+            "/xseries/{prefix}/api/2.0/variant_attributes",
+            get(variant_attributes).post(create_variant_attribute),
+        )
         .route("/xseries/{prefix}/api/2.0/inventory", get(inventory))
         .route(
             "/xseries/{prefix}/api/2.0/customers",
@@ -299,22 +307,9 @@ async fn create_product(
         else {
             return unprocessable("name is required");
         };
-        let price = match (
-            req.get("price_including_tax"),
-            req.get("price_excluding_tax"),
-        ) {
-            (Some(_), Some(_)) => {
-                return unprocessable("give price_including_tax or price_excluding_tax, not both")
-            }
-            (Some(incl), None) => crate::wire::amount_cents(incl),
-            (None, Some(excl)) => crate::wire::amount_cents(excl).map(|c| {
-                let with_tax = c * (10_000 + crate::generate::TAX_BASIS_POINTS);
-                crate::wire::round_half_even_to_cents(with_tax / 100)
-            }),
-            (None, None) => Some(0),
-        };
-        let Some(price) = price.filter(|p| *p >= 0) else {
-            return unprocessable("prices are numbers of zero or more, with at most two decimals");
+        let price = match price_of(&req, 0) {
+            Ok(p) => p,
+            Err(message) => return unprocessable(message),
         };
         let category = req
             .get("product_category_id")
@@ -323,6 +318,12 @@ async fn create_product(
         let Some(group) = category.and_then(|c| m.groups.iter().position(|g| g.uid == c)) else {
             return unprocessable("product_category_id must name an existing product category");
         };
+        if let Some(variants) = req.get("variants") {
+            return match family(m, name, group, price, variants) {
+                Ok(ids) => json(StatusCode::OK, json!({ "data": ids })),
+                Err(message) => unprocessable(&message),
+            };
+        }
         let sku = match req.get("sku").and_then(Value::as_str).map(str::trim) {
             Some(s) if m.live_item(s).is_some() => {
                 return unprocessable(&format!("sku `{s}` is already used by another product"))
@@ -337,13 +338,127 @@ async fn create_product(
     .await
 }
 
+/// The tax-inclusive price in cents of a product or variant object: `price_including_tax`, or
+/// `price_excluding_tax` with the store's tax, or `default` when it has neither.
+fn price_of(v: &Value, default: i64) -> Result<i64, &'static str> {
+    let price = match (v.get("price_including_tax"), v.get("price_excluding_tax")) {
+        (Some(_), Some(_)) => {
+            return Err("give price_including_tax or price_excluding_tax, not both")
+        }
+        (Some(incl), None) => crate::wire::amount_cents(incl),
+        (None, Some(excl)) => crate::wire::amount_cents(excl).map(|c| {
+            let with_tax = c * (10_000 + crate::generate::TAX_BASIS_POINTS);
+            crate::wire::round_half_even_to_cents(with_tax / 100)
+        }),
+        (None, None) => Some(default),
+    };
+    price
+        .filter(|p| *p >= 0)
+        .ok_or("prices are numbers of zero or more, with at most two decimals")
+}
+
+/// The most products a variant family has.
+const FAMILY_MAX: usize = 200;
+
+/// `POST /products` with `variants`: a variant family, each variant with its
+/// `variant_definitions` (`[{attribute_id, value}]`, the same attributes in the same order for
+/// every variant, no two variants alike), optional `sku` and price (the product's otherwise).
+/// Answers the new products' ids, the family's parent first.
+fn family(
+    m: &mut crate::world::Merchant,
+    name: &str,
+    group: usize,
+    price: i64,
+    variants: &Value,
+) -> Result<Vec<String>, String> {
+    let list = variants
+        .as_array()
+        .filter(|l| (1..=FAMILY_MAX).contains(&l.len()))
+        .ok_or(format!(
+            "variants must be an array of 1 to {FAMILY_MAX} variants"
+        ))?;
+    let mut made: Vec<crate::world::NewVariant> = Vec::new();
+    for (n, v) in list.iter().enumerate() {
+        let definitions = v["variant_definitions"]
+            .as_array()
+            .filter(|d| (1..=3).contains(&d.len()))
+            .ok_or(format!(
+                "variants[{n}].variant_definitions must list 1 to 3 {{attribute_id, value}}"
+            ))?;
+        let mut options = Vec::new();
+        for d in definitions {
+            let id = d["attribute_id"].as_str().unwrap_or_default();
+            let attribute = m
+                .variant_attributes
+                .iter()
+                .find(|(a, _)| a == id)
+                .map(|(_, name)| name.clone())
+                .ok_or(format!(
+                    "variants[{n}]: variant attribute `{id}` does not exist (see /variant_attributes)"
+                ))?;
+            let value = d["value"]
+                .as_str()
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .ok_or(format!("variants[{n}]: every definition needs a value"))?;
+            options.push((attribute, value.to_owned()));
+        }
+        if let Some((_, _, first)) = made.first() {
+            let names =
+                |o: &[(String, String)]| o.iter().map(|(a, _)| a.clone()).collect::<Vec<_>>();
+            if names(first) != names(&options) {
+                return Err(format!(
+                    "variants[{n}] must define the same attributes, in the same order, as variants[0]"
+                ));
+            }
+        }
+        if made.iter().any(|(_, _, o)| *o == options) {
+            return Err(format!("variants[{n}] repeats another variant's values"));
+        }
+        let price = price_of(v, price).map_err(|e| format!("variants[{n}]: {e}"))?;
+        let sku = match v.get("sku").and_then(Value::as_str).map(str::trim) {
+            Some(s) if m.live_item(s).is_some() || made.iter().any(|(k, ..)| k == s) => {
+                return Err(format!(
+                    "variants[{n}]: sku `{s}` is already used by another product"
+                ))
+            }
+            Some(s) if !s.is_empty() => s.to_owned(),
+            _ => format!("{}", 10_000 + m.menu.len() + made.len()),
+        };
+        made.push((sku, price, options));
+    }
+    let made = m.add_family(name, group, made);
+    Ok(made.into_iter().map(|i| m.menu[i].uid.clone()).collect())
+}
+
 /// `DELETE /products/{id}`: the product stays in the product feed with `deleted_at` set.
 async fn delete_product(
     State(sb): State<Sandbox>,
     headers: HeaderMap,
     Path((prefix, id)): Path<(String, String)>,
 ) -> Response {
-    with_store(&sb, &headers, &prefix, |m| {
+    delete_products(&sb, &headers, &prefix, &id, false).await
+}
+
+/// `DELETE /products/{id}/all`: deletes every product of the family `id` belongs to.
+async fn delete_family(
+    State(sb): State<Sandbox>,
+    headers: HeaderMap,
+    Path((prefix, id)): Path<(String, String)>,
+) -> Response {
+    delete_products(&sb, &headers, &prefix, &id, true).await
+}
+
+/// Deletes product `id`, or with `family` every product of its variant family (only it when
+/// it has none).
+async fn delete_products(
+    sb: &Sandbox,
+    headers: &HeaderMap,
+    prefix: &str,
+    id: &str,
+    family: bool,
+) -> Response {
+    with_store(sb, headers, prefix, |m| {
         let Some(i) = m
             .menu
             .iter()
@@ -355,15 +470,79 @@ async fn delete_product(
                 &format!("product {id} does not exist"),
             );
         };
-        if m.sellable_items() == [i] {
+        let gone = match m.family(i) {
+            f if family && !f.is_empty() => f,
+            _ => vec![i],
+        };
+        if m.sellable_items().iter().all(|j| gone.contains(j)) {
             return error(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "Unprocessable Entity",
                 "the sandbox keeps at least one product per store: create another one first",
             );
         }
-        m.delete_item(i);
+        for j in gone {
+            m.delete_item(j);
+        }
         json(StatusCode::OK, json!({}))
+    })
+    .await
+}
+
+/// `GET /variant_attributes`: `{data: [{id, name, deleted_at}]}`.
+async fn variant_attributes(
+    State(sb): State<Sandbox>,
+    headers: HeaderMap,
+    Path(prefix): Path<String>,
+) -> Response {
+    with_store(&sb, &headers, &prefix, |m| {
+        let list: Vec<Value> = m
+            .variant_attributes
+            .iter()
+            .map(|(id, name)| json!({ "id": id, "name": name, "deleted_at": null }))
+            .collect();
+        json(StatusCode::OK, json!({ "data": list }))
+    })
+    .await
+}
+
+/// `POST /variant_attributes` `{name}`: answers `{data: {id, name, created_at, updated_at}}`.
+/// A name the store already has is refused.
+async fn create_variant_attribute(
+    State(sb): State<Sandbox>,
+    headers: HeaderMap,
+    Path(prefix): Path<String>,
+    body: Bytes,
+) -> Response {
+    with_store(&sb, &headers, &prefix, |m| {
+        let req: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        let Some(name) = req["name"]
+            .as_str()
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+        else {
+            return error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Unprocessable Entity",
+                "name is required",
+            );
+        };
+        if m.variant_attributes
+            .iter()
+            .any(|(_, a)| a.eq_ignore_ascii_case(name))
+        {
+            return error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Unprocessable Entity",
+                &format!("a variant attribute named `{name}` already exists"),
+            );
+        }
+        let id = m.add_variant_attribute(name);
+        let now = crate::xseries::render::time(chrono::Utc::now());
+        json(
+            StatusCode::OK,
+            json!({ "data": { "id": id, "name": name, "created_at": now, "updated_at": now } }),
+        )
     })
     .await
 }

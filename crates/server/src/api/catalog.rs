@@ -13,8 +13,8 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use tillbridge_engine::catalog::{ItemInput, RichInput};
-use tillbridge_store::ordering::ItemDescription;
+use tillbridge_engine::catalog::{ItemInput, RichInput, VariantInput};
+use tillbridge_store::ordering::{ItemDescription, VariantOption};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -53,6 +53,17 @@ pub struct ItemBody {
     name: String,
     price_minor: i64,
     category_id: String,
+    /// X-Series, on create: the products of a new variant family.
+    #[serde(default)]
+    variants: Vec<VariantBody>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VariantBody {
+    sku: Option<String>,
+    price_minor: Option<i64>,
+    options: Vec<VariantOption>,
 }
 
 impl ItemBody {
@@ -62,6 +73,15 @@ impl ItemBody {
             name: self.name.clone(),
             price_minor: self.price_minor,
             category_id: self.category_id.clone(),
+            variants: self
+                .variants
+                .iter()
+                .map(|v| VariantInput {
+                    sku: v.sku.clone(),
+                    price_minor: v.price_minor,
+                    options: v.options.clone(),
+                })
+                .collect(),
         }
     }
 }
@@ -110,6 +130,9 @@ pub async fn update(
 pub struct DeleteQuery {
     connection_id: String,
     pos_location_id: Option<String>,
+    /// X-Series: delete every product of the item's variant family.
+    #[serde(default)]
+    family: bool,
 }
 
 pub async fn delete(
@@ -125,6 +148,7 @@ pub async fn delete(
             &q.connection_id,
             q.pos_location_id.as_deref(),
             &sku,
+            q.family,
         )
         .await?;
     Ok(StatusCode::NO_CONTENT)
