@@ -413,8 +413,6 @@ impl Engine {
     }
 }
 
-/// A K-Series menu item's production instruction groups as the catalog keeps them; an
-/// instruction without an id cannot be ordered and is left out, and so is a group left empty.
 /// The product's place in its X-Series variant family: a parent (`has_variants`, no
 /// `variant_parent_id`) heads its own family; a child names its parent.
 fn x_variant(p: &Product) -> Option<Variant> {
@@ -427,6 +425,7 @@ fn x_variant(p: &Product) -> Option<Variant> {
         options: p
             .variant_options
             .iter()
+            .flatten()
             .filter_map(|o| {
                 Some(VariantOption {
                     name: o.name.clone()?,
@@ -437,6 +436,8 @@ fn x_variant(p: &Product) -> Option<Variant> {
     })
 }
 
+/// A K-Series menu item's production instruction groups as the catalog keeps them; an
+/// instruction without an id cannot be ordered and is left out, and so is a group left empty.
 fn instruction_groups(
     groups: Vec<tillbridge_lightspeed::kseries::wire::InstructionGroup>,
 ) -> Vec<InstructionGroup> {

@@ -318,6 +318,26 @@ mod tests {
     }
 
     #[test]
+    fn a_variant_is_named_by_its_variant_name_and_null_options_read_as_none() {
+        let plain: wire::Product = serde_json::from_str(
+            r#"{"id": "p-1", "name": "Cap", "variant_name": null, "variant_options": null, "has_variants": false}"#,
+        )
+        .unwrap();
+        assert_eq!(plain.display_name(), Some("Cap"));
+        assert!(plain.variant_options.is_none());
+        let child: wire::Product = serde_json::from_str(
+            r#"{"id": "p-2", "name": "T-Shirt", "variant_name": "T-Shirt / M", "has_variants": true,
+                "variant_parent_id": "p-0", "variant_options": [{"name": "Size", "value": "M"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(child.display_name(), Some("T-Shirt / M"));
+        assert_eq!(
+            child.variant_options.unwrap()[0].value.as_deref(),
+            Some("M")
+        );
+    }
+
+    #[test]
     fn discounts_are_grossed_up_to_the_tax_inclusive_basis() {
         // 10% off 6.40 at 9% VAT: 0.64 off including tax, 0.5871 off as X sends it.
         assert_eq!(super::discount_with_tax(5871, 52844, 4756), 64);

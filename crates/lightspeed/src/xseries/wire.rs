@@ -83,8 +83,8 @@ pub struct Product {
     pub variant_parent_id: Option<String>,
     /// The product's own name within its family ("T-Shirt / M").
     pub variant_name: Option<String>,
-    #[serde(default)]
-    pub variant_options: Vec<VariantOption>,
+    /// What sets it apart in its family (`null` or absent outside one).
+    pub variant_options: Option<Vec<VariantOption>>,
 }
 
 impl Product {
