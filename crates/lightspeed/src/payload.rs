@@ -41,6 +41,7 @@ pub const KINDS: &[&str] = &[
     "x.payment-types",
     "x.webhooks",
     "x.webhook",
+    "x.variant-attributes",
     "r.account",
     "r.shops",
     "r.categories",
@@ -168,6 +169,9 @@ fn x(what: &str, body: &[u8]) -> Option<Result<usize, String>> {
         "payment-types" => parse::<wire::List<wire::PaymentType>>(kind, body).map(|l| l.data.len()),
         "webhooks" => parse::<wire::List<wire::Webhook>>(kind, body).map(|l| l.data.len()),
         "webhook" => webhook::xseries(body).map(|_| 1).map_err(|e| e.to_string()),
+        "variant-attributes" => {
+            parse::<wire::List<wire::VariantAttribute>>(kind, body).map(|l| l.data.len())
+        }
         _ => return None,
     })
 }

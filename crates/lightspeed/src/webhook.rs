@@ -4,6 +4,7 @@
 //! fuzzers drive exactly what the server runs.
 
 use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
 
 /// One delivery, read.
 #[derive(Debug, Clone, PartialEq)]
@@ -70,9 +71,12 @@ pub fn kseries(idempotency_key: Option<&str>, body: &[u8]) -> Result<WebhookEven
     })
 }
 
-/// An X-Series delivery: a form whose `payload` field holds the sale as JSON (API 1.0 shape),
-/// with its `type` (`sale.update` when absent). The detail names the sale and its status, for
-/// the ordering module when the sale is one of its orders.
+/// An X-Series delivery: a form whose `payload` field holds the object as JSON, with its
+/// `type` (`sale.update` when absent). A sale (API 1.0 shape) is keyed on its version and
+/// status, and its detail names the sale and its status, for the ordering module when the sale
+/// is one of its orders. Any other event (`product.update`, `inventory.update`) only makes the
+/// connection's streams due: it is keyed on its object and a digest of its payload, so a
+/// redelivery is known and a later change is not, and carries no detail.
 pub fn xseries(form: &[u8]) -> Result<WebhookEvent, WebhookError> {
     let mut payload = None;
     let mut topic = None;
@@ -91,6 +95,16 @@ pub fn xseries(form: &[u8]) -> Result<WebhookEvent, WebhookError> {
     let topic = topic
         .filter(|t| !t.is_empty())
         .unwrap_or_else(|| "sale.update".into());
+    if topic != "sale.update" {
+        let digest = Sha256::digest(payload.as_bytes());
+        let short: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+        return Ok(WebhookEvent {
+            key: format!("{topic}:{}:{short}", hint.id),
+            topic,
+            detail: None,
+            subject: hint.id,
+        });
+    }
     let key = format!(
         "{topic}:{}:{}:{}",
         hint.id,
@@ -190,6 +204,24 @@ mod tests {
             .0
             .contains("`payload`"));
         assert!(xseries(b"payload=nope").unwrap_err().0.contains("JSON"));
+    }
+
+    #[test]
+    fn an_x_catalog_event_is_keyed_on_its_payload_and_carries_no_detail() {
+        let product = |price: &str| {
+            format!("type=product.update&payload=%7B%22id%22%3A%22p1%22%2C%22price%22%3A{price}%7D")
+        };
+        let e = xseries(product("5").as_bytes()).expect("reads");
+        assert_eq!(
+            (e.topic.as_str(), e.subject.as_str()),
+            ("product.update", "p1")
+        );
+        assert_eq!(e.detail, None);
+        assert!(e.key.starts_with("product.update:p1:"), "{}", e.key);
+        let again = xseries(product("5").as_bytes()).expect("reads");
+        assert_eq!(again.key, e.key, "a redelivery repeats the key");
+        let changed = xseries(product("6").as_bytes()).expect("reads");
+        assert_ne!(changed.key, e.key, "a later change has a key of its own");
     }
 
     #[test]

@@ -738,11 +738,19 @@ async fn set_availability(
                 ),
             );
         }
+        let record = m.availability.get(&(loc, req.sku.clone())).map(|s| s.id);
         m.set_stock(loc, &req.sku, req.count);
-        let deliveries = if m.series == "k" {
-            crate::kseries::webhooks::item_events(m, loc, &req.sku)
-        } else {
-            Vec::new()
+        let record = m
+            .availability
+            .get(&(loc, req.sku.clone()))
+            .map(|s| s.id)
+            .or(record);
+        let deliveries = match (m.series.as_str(), record) {
+            ("k", _) => crate::kseries::webhooks::item_events(m, loc, &req.sku),
+            ("x", Some(record)) => {
+                crate::xseries::webhooks::inventory_update(m, loc, &req.sku, record)
+            }
+            _ => Vec::new(),
         };
         (
             deliveries,

@@ -142,12 +142,16 @@ fn subscribe(m: &mut Merchant, now: chrono::DateTime<Utc>) {
                 updated_at: now,
             });
         }
-        "x" => m.webhooks.push(Webhook {
-            id: "samples".into(),
-            url,
-            active: true,
-            kind: "sale.update".into(),
-        }),
+        "x" => {
+            for kind in ["sale.update", "product.update", "inventory.update"] {
+                m.webhooks.push(Webhook {
+                    id: format!("samples-{kind}"),
+                    url: url.clone(),
+                    active: true,
+                    kind: kind.into(),
+                });
+            }
+        }
         "o" => m
             .o_webhooks
             .push(("samples".into(), url, "samples-secret".into())),
@@ -170,7 +174,20 @@ fn webhook_bodies(sb: &Sandbox, id: &str) -> Vec<Vec<u8>> {
                 out.extend(kseries::webhooks::item_events(m, 0, &sku));
                 out
             }
-            "x" => xseries::webhooks::sale_updates(m, &recent),
+            "x" => {
+                // A product's and, once its stock is counted, its inventory record's events.
+                let sku = m.menu.first().map(|i| i.sku.clone()).unwrap_or_default();
+                let mut out = xseries::webhooks::sale_updates(m, &recent);
+                out.extend(xseries::webhooks::product_updates(m, &[0]));
+                let record = m.availability.get(&(0, sku.clone())).map(|s| s.id);
+                out.extend(xseries::webhooks::inventory_update(
+                    m,
+                    0,
+                    &sku,
+                    record.unwrap_or(1),
+                ));
+                out
+            }
             "o" => oseries::webhooks::check_events(m, &recent),
             _ => Vec::new(),
         };
@@ -415,6 +432,7 @@ async fn x(sb: &Sandbox, id: &str, f: &mut Fetcher) -> Result<(), String> {
         ("x.taxes", "taxes"),
         ("x.payment-types", "payment_types"),
         ("x.webhooks", "webhooks"),
+        ("x.variant-attributes", "variant_attributes"),
     ] {
         f.get(kind, &format!("{api}/{path}")).await?;
     }

@@ -65,6 +65,9 @@ fn mac(engine: &Engine) -> Hmac<Sha256> {
         .expect("HMAC accepts keys of any length")
 }
 
+/// The X-Series events the hub subscribes to.
+const X_WEBHOOKS: &[&str] = &["sale.update", "product.update", "inventory.update"];
+
 impl Engine {
     /// The path part of a connection's webhook URL.
     pub fn webhook_path(&self, series: &str, connection_id: &str) -> String {
@@ -106,8 +109,10 @@ impl Engine {
         Ok(())
     }
 
-    /// Subscribes a freshly connected X-Series store's `sale.update` webhook to this hub.
-    /// Failure is logged on the connection, not fatal: polling still syncs.
+    /// Subscribes a freshly connected X-Series store's webhooks to this hub: `sale.update` for
+    /// the order stream, `product.update` and `inventory.update` for the catalog stream (a
+    /// delivery makes the connection's streams due). Failure is logged on the connection, not
+    /// fatal: polling still syncs.
     pub(crate) async fn subscribe_x_webhooks(&self, merchant_id: &str, connection_id: &str) {
         let url = self.x_webhook_url(connection_id);
         let result = async {
@@ -115,20 +120,24 @@ impl Engine {
             let (token, _) = self.access_token(merchant_id, connection_id).await?;
             let client =
                 self.x_client(connection_id, row.account_id.as_deref().unwrap_or_default())?;
-            if client
-                .webhooks(&token)
-                .await?
-                .iter()
-                .any(|w| w.url == url && w.kind == "sale.update")
-            {
-                return Ok::<_, EngineError>(false);
+            let existing = client.webhooks(&token).await?;
+            let mut made = false;
+            for kind in X_WEBHOOKS {
+                if !existing.iter().any(|w| w.url == url && w.kind == *kind) {
+                    client.create_webhook(&token, &url, kind).await?;
+                    made = true;
+                }
             }
-            client.create_webhook(&token, &url, "sale.update").await?;
-            Ok(true)
+            Ok::<_, EngineError>(made)
         }
         .await;
-        self.log_subscription(merchant_id, connection_id, result, "sale.update webhooks")
-            .await;
+        self.log_subscription(
+            merchant_id,
+            connection_id,
+            result,
+            &format!("{} webhooks", X_WEBHOOKS.join(", ")),
+        )
+        .await;
     }
 }
 

@@ -289,7 +289,8 @@ async fn create_product(
             message,
         )
     };
-    with_store(&sb, &headers, &prefix, |m| {
+    let mut changed = None;
+    let response = with_store(&sb, &headers, &prefix, |m| {
         let req: Value = match serde_json::from_slice(&body) {
             Ok(v @ Value::Object(_)) => v,
             _ => {
@@ -320,7 +321,12 @@ async fn create_product(
         };
         if let Some(variants) = req.get("variants") {
             return match family(m, name, group, price, variants) {
-                Ok(ids) => json(StatusCode::OK, json!({ "data": ids })),
+                Ok(made) => {
+                    let ids: Vec<&String> = made.iter().map(|&i| &m.menu[i].uid).collect();
+                    let response = json(StatusCode::OK, json!({ "data": ids }));
+                    changed = Some((m.id.clone(), made));
+                    response
+                }
                 Err(message) => unprocessable(&message),
             };
         }
@@ -332,10 +338,24 @@ async fn create_product(
             _ => format!("{}", 10_000 + m.menu.len()),
         };
         let i = m.add_item(sku, name.to_owned(), price, group);
-        let id = m.menu[i].uid.clone();
-        json(StatusCode::OK, json!({ "data": [id] }))
+        changed = Some((m.id.clone(), vec![i]));
+        json(StatusCode::OK, json!({ "data": [m.menu[i].uid] }))
     })
-    .await
+    .await;
+    notify_products(&sb, changed);
+    response
+}
+
+/// `product.update` for products that changed: `(merchant id, product indices)`.
+fn notify_products(sb: &Sandbox, changed: Option<(String, Vec<usize>)>) {
+    if let Some((merchant, products)) = changed {
+        sb.send_webhooks(&merchant, |w| {
+            w.merchants
+                .get(&merchant)
+                .map(|m| super::webhooks::product_updates(m, &products))
+                .unwrap_or_default()
+        });
+    }
 }
 
 /// The tax-inclusive price in cents of a product or variant object: `price_including_tax`, or
@@ -363,14 +383,14 @@ const FAMILY_MAX: usize = 200;
 /// `POST /products` with `variants`: a variant family, each variant with its
 /// `variant_definitions` (`[{attribute_id, value}]`, the same attributes in the same order for
 /// every variant, no two variants alike), optional `sku` and price (the product's otherwise).
-/// Answers the new products' ids, the family's parent first.
+/// Returns the new products, the family's parent first.
 fn family(
     m: &mut crate::world::Merchant,
     name: &str,
     group: usize,
     price: i64,
     variants: &Value,
-) -> Result<Vec<String>, String> {
+) -> Result<Vec<usize>, String> {
     let list = variants
         .as_array()
         .filter(|l| (1..=FAMILY_MAX).contains(&l.len()))
@@ -427,8 +447,7 @@ fn family(
         };
         made.push((sku, price, options));
     }
-    let made = m.add_family(name, group, made);
-    Ok(made.into_iter().map(|i| m.menu[i].uid.clone()).collect())
+    Ok(m.add_family(name, group, made))
 }
 
 /// `DELETE /products/{id}`: the product stays in the product feed with `deleted_at` set.
@@ -458,7 +477,8 @@ async fn delete_products(
     id: &str,
     family: bool,
 ) -> Response {
-    with_store(sb, headers, prefix, |m| {
+    let mut changed = None;
+    let response = with_store(sb, headers, prefix, |m| {
         let Some(i) = m
             .menu
             .iter()
@@ -481,12 +501,15 @@ async fn delete_products(
                 "the sandbox keeps at least one product per store: create another one first",
             );
         }
-        for j in gone {
+        for &j in &gone {
             m.delete_item(j);
         }
+        changed = Some((m.id.clone(), gone));
         json(StatusCode::OK, json!({}))
     })
-    .await
+    .await;
+    notify_products(sb, changed);
+    response
 }
 
 /// `GET /variant_attributes`: `{data: [{id, name, deleted_at}]}`.

@@ -74,12 +74,17 @@ pub fn product(m: &Merchant, i: usize) -> Value {
     })
 }
 
+/// The id of inventory record `n`.
+pub fn inventory_id(n: u64) -> String {
+    format!("00000000-0000-4000-8000-{n:012x}")
+}
+
 /// An inventory record: a product's stock at an outlet.
 pub fn inventory(m: &Merchant, key: &(usize, String), stock: &crate::world::Stock) -> Value {
     let (loc, sku) = key;
     let product = m.menu.iter().find(|p| &p.sku == sku).map(|p| p.uid.clone());
     json!({
-        "id": format!("00000000-0000-4000-8000-{:012x}", stock.id),
+        "id": inventory_id(stock.id),
         "product_id": product, "outlet_id": m.locations[*loc].uid,
         "inventory_level": stock.count, "current_amount": stock.count, "reorder_point": 0, "reorder_amount": 0,
         "version": stock.version, "deleted_at": null,
