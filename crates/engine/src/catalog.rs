@@ -545,9 +545,12 @@ impl Engine {
             }
             body["variants"] = serde_json::Value::Array(variants);
         }
+        // One attempt: X has no idempotency key for products, so a retry after a 5xx the store
+        // acted on would make them twice (a 429 is still waited out).
+        let once = client.with_policy(crate::pos_orders::single_attempt());
         let ids = self
             .with_token(merchant_id, &row.id, |t| {
-                let (client, body) = (client.clone(), body.clone());
+                let (client, body) = (once.clone(), body.clone());
                 async move { client.create_product(&t, &body).await }
             })
             .await

@@ -15,7 +15,7 @@ use tillbridge_lightspeed::rseries::RClient;
 use tillbridge_lightspeed::xseries::XClient;
 use tillbridge_lightspeed::{LightspeedError, Secret};
 
-fn single_attempt() -> RetryPolicy {
+pub(crate) fn single_attempt() -> RetryPolicy {
     RetryPolicy {
         max_attempts: 1,
         ..RetryPolicy::default()

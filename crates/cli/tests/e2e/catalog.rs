@@ -512,6 +512,14 @@ on_both_backends!(
             assert!(w.drain().await.is_empty());
             assert_catalog_is_the_menu(&w, &m, &c, &sid).await;
 
+            // A create the store answers with a 5xx is not retried (X has no idempotency key
+            // for products, and the store may have made it): the caller hears of it.
+            w.sb.fault(json!({"kind": "server_error", "merchant": sid, "count": 1}))
+                .await;
+            let (status, answer) = send(&w, Method::POST, &items, Some(&tea)).await;
+            assert!(status.is_server_error(), "{status}: {answer}");
+            assert_eq!(sandbox_menu(&w, &sid).await, before);
+
             // A variant family: the store's "Size" attribute is found whatever its case, and
             // "Colour" is made.
             let option = |name: &str, value: &str| json!({"name": name, "value": value});
@@ -578,6 +586,16 @@ on_both_backends!(
             );
             let parent = created["item"]["pos_item_id"].clone();
             assert_eq!(created["item"]["variants"][0]["pos_item_id"], parent);
+            // What only the store can tell (a SKU already in use) comes back naming it.
+            let mut again = scarf(json!([red_s, red_m]));
+            again["name"] = json!("Shawl");
+            let (status, answer) = send(&w, Method::POST, &items, Some(&again)).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+            let message = answer["error"]["message"].as_str().unwrap();
+            assert!(
+                message.contains("variants[0]") && message.contains("SC-R-S"),
+                "{answer}"
+            );
             assert!(w.drain().await.is_empty());
             assert_catalog_is_the_menu(&w, &m, &c, &sid).await;
             let medium = catalog(&w, &m, &c)
