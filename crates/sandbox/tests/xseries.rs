@@ -127,6 +127,17 @@ impl X {
             .unwrap()
     }
 
+    /// Every product of the store, deleted ones included.
+    async fn products(&self, token: &str) -> Vec<Value> {
+        let page: Value = self
+            .get(token, "products?page_size=1000")
+            .await
+            .json()
+            .await
+            .unwrap();
+        page["data"].as_array().unwrap().clone()
+    }
+
     async fn get(&self, token: &str, path: &str) -> reqwest::Response {
         self.http
             .get(format!(
@@ -559,18 +570,8 @@ async fn inventory_records_follow_the_stock_the_store_counts() {
 async fn variant_families_share_a_name_and_name_their_parent() {
     let x = start(100.0, 1, 1).await;
     let token = x.token().await["access_token"].as_str().unwrap().to_owned();
-    let products: Value = x
-        .get(&token, "products?page_size=1000")
-        .await
-        .json()
-        .await
-        .unwrap();
-    let family: Vec<&Value> = products["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|p| p["name"] == "T-Shirt")
-        .collect();
+    let products = x.products(&token).await;
+    let family: Vec<&Value> = products.iter().filter(|p| p["name"] == "T-Shirt").collect();
     let fields = |p: &Value| {
         (
             p["variant_name"].as_str().unwrap().to_owned(),
@@ -609,12 +610,7 @@ async fn variant_families_share_a_name_and_name_their_parent() {
         assert_ne!(p["sku"], parent["sku"], "{p}");
     }
     // A product outside any family says so.
-    let cap = products["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["name"] == "Cap")
-        .unwrap();
+    let cap = products.iter().find(|p| p["name"] == "Cap").unwrap();
     assert_eq!(
         (
             cap["has_variants"].clone(),
@@ -721,12 +717,7 @@ async fn variant_families_are_created_with_their_attributes_and_deleted_whole() 
     let def = |attribute: &Value, value: &str| json!({"attribute_id": attribute, "value": value});
 
     // Refusals name what is wrong and create nothing.
-    let before: Value = x
-        .get(&token, "products?page_size=1000")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let before = x.products(&token).await;
     for (variants, says) in [
         (json!([]), "1 to 200"),
         (
@@ -753,13 +744,8 @@ async fn variant_families_are_created_with_their_attributes_and_deleted_whole() 
             "{answer}"
         );
     }
-    let after: Value = x
-        .get(&token, "products?page_size=1000")
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(before["data"], after["data"]);
+    let after = x.products(&token).await;
+    assert_eq!(before, after);
 
     // A family of two colours by two sizes; the parent comes first.
     let variants: Vec<Value> = [("Red", "S"), ("Red", "M"), ("Blue", "S"), ("Blue", "M")]
@@ -782,18 +768,8 @@ async fn variant_families_are_created_with_their_attributes_and_deleted_whole() 
         .map(|v| v.as_str().unwrap())
         .collect();
     assert_eq!(ids.len(), 4);
-    let products: Value = x
-        .get(&token, "products?page_size=1000")
-        .await
-        .json()
-        .await
-        .unwrap();
-    let scarves: Vec<&Value> = products["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|p| p["name"] == "Scarf")
-        .collect();
+    let products = x.products(&token).await;
+    let scarves: Vec<&Value> = products.iter().filter(|p| p["name"] == "Scarf").collect();
     assert_eq!(scarves.len(), 4);
     for p in &scarves {
         let parent = if p["id"] == ids[0] {
@@ -830,15 +806,8 @@ async fn variant_families_are_created_with_their_attributes_and_deleted_whole() 
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    let products: Value = x
-        .get(&token, "products?page_size=1000")
-        .await
-        .json()
-        .await
-        .unwrap();
-    let live = products["data"]
-        .as_array()
-        .unwrap()
+    let products = x.products(&token).await;
+    let live = products
         .iter()
         .filter(|p| p["name"] == "Scarf" && p["deleted_at"].is_null())
         .count();

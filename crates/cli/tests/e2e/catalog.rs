@@ -79,6 +79,33 @@ async fn assert_catalog_is_the_menu(w: &World, m: &str, c: &str, sid: &str) {
     }
 }
 
+/// Counts `item`'s stock at its location in the sandbox, then lifts the count: each change
+/// reaches the catalog through the store's webhook, the catalog run being otherwise not due.
+async fn assert_stock_follows_webhooks(w: &World, m: &str, c: &str, sid: &str, item: &Value) {
+    let (pos, sku) = (
+        item["pos_location_id"].as_str().unwrap(),
+        item["sku"].as_str().unwrap(),
+    );
+    for count in [json!(3), Value::Null] {
+        let before = deliveries(w, m, c).await;
+        w.sb.api
+            .put(
+                &format!("/_sandbox/merchants/{sid}/availability"),
+                &json!({"location": pos, "sku": sku, "count": count}),
+            )
+            .await
+            .unwrap();
+        wait_for_deliveries(w, m, c, before + 1).await;
+        assert!(w.drain().await.is_empty());
+        let now = catalog(w, m, c)
+            .await
+            .into_iter()
+            .find(|i| i["sku"] == sku && i["pos_location_id"] == pos)
+            .unwrap();
+        assert_eq!(now["available_count"], count, "{now}");
+    }
+}
+
 async fn send(w: &World, method: Method, path: &str, body: Option<&Value>) -> (StatusCode, Value) {
     w.api.send(method, path, body).await.unwrap()
 }
@@ -112,28 +139,7 @@ on_both_backends!(kseries_items_round_trip, |backend| async move {
 
     // A sales restriction set on the POS reaches the catalog through the item
     // availability webhook (the catalog run is not due otherwise), and so does lifting it.
-    let (pos, sku) = (
-        first["pos_location_id"].as_str().unwrap(),
-        first["sku"].as_str().unwrap(),
-    );
-    for count in [json!(3), Value::Null] {
-        let before = deliveries(&w, &m, &c).await;
-        w.sb.api
-            .put(
-                &format!("/_sandbox/merchants/{sid}/availability"),
-                &json!({"location": pos, "sku": sku, "count": count}),
-            )
-            .await
-            .unwrap();
-        wait_for_deliveries(&w, &m, &c, before + 1).await;
-        assert!(w.drain().await.is_empty());
-        let item = catalog(&w, &m, &c)
-            .await
-            .into_iter()
-            .find(|i| i["sku"] == sku && i["pos_location_id"] == pos)
-            .unwrap();
-        assert_eq!(item["available_count"], count, "{item}");
-    }
+    assert_stock_follows_webhooks(&w, &m, &c, &sid, &first).await;
 
     // Create.
     let items = format!("/api/v1/merchants/{m}/catalog/items");
@@ -358,28 +364,7 @@ on_both_backends!(
             if series == "x" {
                 // Stock counted in the store reaches the catalog through its inventory.update
                 // webhook (the catalog run is not due otherwise), and so does lifting it.
-                let (pos, sku) = (
-                    item["pos_location_id"].as_str().unwrap(),
-                    item["sku"].as_str().unwrap(),
-                );
-                for count in [json!(2), Value::Null] {
-                    let before = deliveries(&w, &m, &c).await;
-                    w.sb.api
-                        .put(
-                            &format!("/_sandbox/merchants/{sid}/availability"),
-                            &json!({"location": pos, "sku": sku, "count": count}),
-                        )
-                        .await
-                        .unwrap();
-                    wait_for_deliveries(&w, &m, &c, before + 1).await;
-                    assert!(w.drain().await.is_empty());
-                    let now = catalog(&w, &m, &c)
-                        .await
-                        .into_iter()
-                        .find(|i| i["sku"] == sku && i["pos_location_id"] == pos)
-                        .unwrap();
-                    assert_eq!(now["available_count"], count, "{now}");
-                }
+                assert_stock_follows_webhooks(&w, &m, &c, &sid, &item).await;
             }
             assert!(item["pos_item_id"].is_string(), "{item}");
             assert!(item["category_id"].is_string(), "{item}");
