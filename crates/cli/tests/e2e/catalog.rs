@@ -106,6 +106,21 @@ async fn assert_stock_follows_webhooks(w: &World, m: &str, c: &str, sid: &str, i
     }
 }
 
+/// Deletes through the hub at `path` and checks that the sandbox's menu is `before` again and
+/// the catalog, once synced, equals it.
+async fn assert_deleted(
+    w: &World,
+    (m, c, sid): (&str, &str, &str),
+    path: &str,
+    before: &BTreeSet<MenuEntry>,
+) {
+    let (status, answer) = send(w, Method::DELETE, path, None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{answer}");
+    assert_eq!(&sandbox_menu(w, sid).await, before);
+    assert!(w.drain().await.is_empty());
+    assert_catalog_is_the_menu(w, m, c, sid).await;
+}
+
 async fn send(w: &World, method: Method, path: &str, body: Option<&Value>) -> (StatusCode, Value) {
     w.api.send(method, path, body).await.unwrap()
 }
@@ -424,17 +439,13 @@ on_both_backends!(
                 assert_catalog_is_the_menu(&w, &m, &c, &sid).await;
 
                 // Delete archives: the item leaves the menu and the catalog.
-                let (status, answer) = send(
+                assert_deleted(
                     &w,
-                    Method::DELETE,
+                    (&m, &c, &sid),
                     &format!("{items}/CHAI1?connection_id={c}"),
-                    None,
+                    &before,
                 )
                 .await;
-                assert_eq!(status, StatusCode::NO_CONTENT, "{answer}");
-                assert_eq!(sandbox_menu(&w, &sid).await, before);
-                assert!(w.drain().await.is_empty());
-                assert_catalog_is_the_menu(&w, &m, &c, &sid).await;
                 let (status, answer) = send(
                     &w,
                     Method::PUT,
@@ -485,17 +496,13 @@ on_both_backends!(
             )
             .await;
             refused(status, &answer);
-            let (status, answer) = send(
+            assert_deleted(
                 &w,
-                Method::DELETE,
+                (&m, &c, &sid),
                 &format!("{items}/TEA1?connection_id={c}"),
-                None,
+                &before,
             )
             .await;
-            assert_eq!(status, StatusCode::NO_CONTENT, "{answer}");
-            assert_eq!(sandbox_menu(&w, &sid).await, before);
-            assert!(w.drain().await.is_empty());
-            assert_catalog_is_the_menu(&w, &m, &c, &sid).await;
 
             // A create the store answers with a 5xx is not retried (X has no idempotency key
             // for products, and the store may have made it): the caller hears of it.
@@ -594,17 +601,13 @@ on_both_backends!(
                        "options": [option("Colour", "Red"), option("Size", "M")]})
             );
             // Deleting by one product's SKU with `family` deletes the whole family.
-            let (status, answer) = send(
+            assert_deleted(
                 &w,
-                Method::DELETE,
+                (&m, &c, &sid),
                 &format!("{items}/SC-R-M?connection_id={c}&family=true"),
-                None,
+                &before,
             )
             .await;
-            assert_eq!(status, StatusCode::NO_CONTENT, "{answer}");
-            assert_eq!(sandbox_menu(&w, &sid).await, before);
-            assert!(w.drain().await.is_empty());
-            assert_catalog_is_the_menu(&w, &m, &c, &sid).await;
         }
         w.stop().await;
     }
