@@ -590,7 +590,8 @@ impl Engine {
     }
 
     /// The ids of the X-Series variant attributes a new family's options name, by lowercase
-    /// name; attributes the store lacks are created.
+    /// name; attributes the store lacks are created (and stay if the family is then refused:
+    /// an attribute on its own changes no product).
     async fn x_variant_attributes(
         &self,
         merchant_id: &str,
@@ -610,6 +611,9 @@ impl Engine {
             .filter(|a| a.deleted_at.is_none())
             .filter_map(|a| Some((a.name?.trim().to_lowercase(), a.id)))
             .collect();
+        // Sent once each, like the product: a retry after a 5xx the store acted on would be
+        // refused as a name already taken.
+        let once = client.with_policy(crate::pos_orders::single_attempt());
         for o in input.variants.iter().flat_map(|v| &v.options) {
             let key = o.name.trim().to_lowercase();
             if ids.contains_key(&key) {
@@ -617,7 +621,7 @@ impl Engine {
             }
             let id = self
                 .with_token(merchant_id, &row.id, |t| {
-                    let (client, name) = (client.clone(), o.name.trim().to_owned());
+                    let (client, name) = (once.clone(), o.name.trim().to_owned());
                     async move { client.create_variant_attribute(&t, &name).await }
                 })
                 .await
