@@ -43,15 +43,6 @@ async fn sandbox_menu(w: &World, sid: &str) -> BTreeSet<MenuEntry> {
         .collect()
 }
 
-async fn catalog(w: &World, m: &str, c: &str) -> Vec<Value> {
-    let body = w
-        .api
-        .get(&format!("/api/v1/merchants/{m}/catalog?connection_id={c}"))
-        .await
-        .unwrap();
-    body["items"].as_array().unwrap().clone()
-}
-
 /// Asserts that every POS location of connection `c` lists exactly the sandbox's menu.
 async fn assert_catalog_is_the_menu(w: &World, m: &str, c: &str, sid: &str) {
     let menu = sandbox_menu(w, sid).await;

@@ -427,6 +427,16 @@ pub async fn sell(w: &World, sm: &Value, body: Value) -> Value {
 }
 
 /// Webhook deliveries the hub recorded for a connection.
+/// Every item of connection `c`'s catalog, through the API.
+pub async fn catalog(w: &World, m: &str, c: &str) -> Vec<Value> {
+    let body = w
+        .api
+        .get(&format!("/api/v1/merchants/{m}/catalog?connection_id={c}"))
+        .await
+        .expect("catalog");
+    body["items"].as_array().expect("items").clone()
+}
+
 pub async fn deliveries(w: &World, m: &str, c: &str) -> i64 {
     let mut db = w.hub.engine.store().conn().await.expect("conn");
     tillbridge_store::catalog::count_deliveries(&mut db, m, c)

@@ -1489,21 +1489,14 @@ on_both_backends!(
         alpha.sign_in("staff@alpha.example", PASSWORD).await;
 
         // Catalog: every item of every location, with its price.
-        let catalog = w
-            .api
-            .get(&format!(
-                "/api/v1/merchants/{m}/catalog?connection_id={conn}"
-            ))
-            .await
-            .unwrap();
-        let items = catalog["items"].as_array().unwrap();
-        assert!(!items.is_empty(), "{catalog}");
+        let items = catalog(&w, &m, &conn).await;
+        assert!(!items.is_empty(), "the catalog is empty");
         let (status, page, _) = alpha.get(&format!("/merchants/{m}/catalog")).await;
         assert_eq!(status, StatusCode::OK);
         let rows = page.matches("data-sku=").count();
         assert_eq!(rows, items.len(), "one row per item and location");
         let mut with_instructions = 0;
-        for item in items {
+        for item in &items {
             let sku = item["sku"].as_str().unwrap();
             assert!(page.contains(&format!("data-sku=\"{sku}\"")), "{sku}");
             let price =
@@ -1603,15 +1596,9 @@ on_both_backends!(
         let x = w.sb.merchant_x(1, 2).await;
         let xc = w.connect(&m, &x).await;
         assert!(w.drain().await.is_empty());
-        let catalog = w
-            .api
-            .get(&format!("/api/v1/merchants/{m}/catalog?connection_id={xc}"))
+        let medium = catalog(&w, &m, &xc)
             .await
-            .unwrap();
-        let medium = catalog["items"]
-            .as_array()
-            .unwrap()
-            .iter()
+            .into_iter()
             .find(|i| i["name"] == "T-Shirt / M")
             .unwrap();
         let (_, page, _) = alpha.get(&format!("/merchants/{m}/catalog")).await;

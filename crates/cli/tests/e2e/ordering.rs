@@ -1161,18 +1161,9 @@ on_both_backends!(
             if series == "x" {
                 // Another product of the T-shirt's variant family (same price, stock not
                 // counted) is ordered by its own SKU and reaches the POS as itself.
-                let catalog =
-                    s.w.api
-                        .get(&format!(
-                            "/api/v1/merchants/{}/catalog?connection_id={}",
-                            s.m, s.c
-                        ))
-                        .await
-                        .unwrap();
-                let medium = catalog["items"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
+                let medium = catalog(&s.w, &s.m, &s.c)
+                    .await
+                    .into_iter()
                     .find(|i| i["name"] == "T-Shirt / M")
                     .unwrap()["sku"]
                     .clone();
