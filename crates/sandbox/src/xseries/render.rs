@@ -75,19 +75,31 @@ pub fn product(m: &Merchant, i: usize) -> Value {
 }
 
 /// The id of inventory record `n`.
-pub fn inventory_id(n: u64) -> String {
+fn inventory_id(n: u64) -> String {
     format!("00000000-0000-4000-8000-{n:012x}")
 }
 
 /// An inventory record: a product's stock at an outlet.
 pub fn inventory(m: &Merchant, key: &(usize, String), stock: &crate::world::Stock) -> Value {
+    inventory_record(m, key, stock.id, Some((stock.count, stock.version)))
+}
+
+/// Inventory record `id` of a product (`key`: outlet index and SKU) with its level and
+/// version; both `null` once the store no longer counts it there.
+pub fn inventory_record(
+    m: &Merchant,
+    key: &(usize, String),
+    id: u64,
+    counted: Option<(i64, u64)>,
+) -> Value {
     let (loc, sku) = key;
     let product = m.menu.iter().find(|p| &p.sku == sku).map(|p| p.uid.clone());
+    let (count, version) = (counted.map(|c| c.0), counted.map(|c| c.1));
     json!({
-        "id": inventory_id(stock.id),
+        "id": inventory_id(id),
         "product_id": product, "outlet_id": m.locations[*loc].uid,
-        "inventory_level": stock.count, "current_amount": stock.count, "reorder_point": 0, "reorder_amount": 0,
-        "version": stock.version, "deleted_at": null,
+        "inventory_level": count, "current_amount": count, "reorder_point": 0, "reorder_amount": 0,
+        "version": version, "deleted_at": null,
     })
 }
 

@@ -4,7 +4,7 @@
 use super::render;
 use crate::webhooks::{Body, Delivery};
 use crate::world::Merchant;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 /// `sale.update` for the given sales to the store's active subscriptions.
 pub(crate) fn sale_updates(m: &Merchant, sales: &[usize]) -> Vec<Delivery> {
@@ -26,11 +26,7 @@ pub(crate) fn inventory_update(m: &Merchant, loc: usize, sku: &str, record: u64)
     let key = (loc, sku.to_owned());
     let payload = match m.availability.get(&key) {
         Some(stock) => render::inventory(m, &key, stock),
-        None => json!({
-            "id": render::inventory_id(record),
-            "product_id": m.menu.iter().find(|p| p.sku == sku).map(|p| p.uid.clone()),
-            "outlet_id": m.locations[loc].uid, "inventory_level": null, "current_amount": null,
-        }),
+        None => render::inventory_record(m, &key, record, None),
     };
     updates(m, "inventory.update", &[payload])
 }
