@@ -110,6 +110,12 @@ fn order(
     }
 }
 
+/// The benchmark's order versions for `sales` sales by `members` members
+/// (`member{i}@bench.example`), drawn from `seed`.
+pub fn sample_versions(sales: usize, members: usize, seed: u64) -> Vec<Order> {
+    versions(sales, members, &mut StdRng::seed_from_u64(seed))
+}
+
 /// Sales over the last 300 days, 70 % by a member; 15 % get a partial refund and 5 % a second
 /// version (a tip added later), written in closing order.
 fn versions(sales: usize, members: usize, rng: &mut StdRng) -> Vec<Order> {
@@ -183,6 +189,18 @@ fn rate(n: usize, d: Duration) -> f64 {
 fn median(mut xs: Vec<Duration>) -> Duration {
     xs.sort();
     xs[xs.len() / 2]
+}
+
+/// Fails unless every purchase's previous dates and every member's lifetime figures are what a
+/// full refresh would set (the consumer sets most of them without one).
+async fn check_purchases(engine: &Engine, merchant_id: &str, after: &str) -> Result<()> {
+    let mut c = engine.conn().await?;
+    let stale = tillbridge_store::loyalty::purchases_out_of_date(&mut c, merchant_id).await?;
+    anyhow::ensure!(
+        stale == 0,
+        "after {after}, {stale} purchases or members hold dates or figures a refresh would change"
+    );
+    Ok(())
 }
 
 /// An engine on `database_url`, or on a fresh SQLite file in `dir`.
@@ -285,12 +303,14 @@ async fn run(opts: &LoyaltyOptions, dir: &std::path::Path) -> Result<()> {
     if let Some(e) = reports.iter().find_map(|r| r.result.as_ref().err()) {
         anyhow::bail!("the loyalty consumer failed: {e}");
     }
+    check_purchases(&engine, m, "the consumer").await?;
 
     // A replay from scratch over the same log.
     tillbridge_loyalty::replay::replay(&engine, m).await?;
     let started = Instant::now();
     engine.run_until_idle().await?;
     let replay = started.elapsed();
+    check_purchases(&engine, m, "the replay").await?;
 
     // The stored nightly RFM run over the members in the database.
     let started = Instant::now();

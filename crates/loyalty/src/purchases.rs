@@ -74,8 +74,9 @@ pub(crate) struct Ctx {
     cards_out: BTreeSet<(String, String)>,
     stamps_out: BTreeMap<(String, String, String), store::StampRow>,
     purchases_out: BTreeMap<(String, String), PurchaseRow>,
-    /// Members whose purchase dates and lifetime figures need refreshing.
-    refresh: BTreeSet<String>,
+    /// The purchases whose member, date, closing instant or net the context changed, with
+    /// these as stored before ([`Ctx::place_purchases`]).
+    moved: BTreeMap<(String, String), Option<OrderingFields>>,
     /// Members whose tier is to be checked, and whether that is quiet (a replay's).
     tiered: BTreeMap<String, bool>,
     /// Notifications to append, in order.
@@ -111,7 +112,7 @@ impl Ctx {
             cards_out: BTreeSet::new(),
             stamps_out: BTreeMap::new(),
             purchases_out: BTreeMap::new(),
-            refresh: BTreeSet::new(),
+            moved: BTreeMap::new(),
             tiered: BTreeMap::new(),
             events: Vec::new(),
         })
@@ -383,12 +384,14 @@ impl Ctx {
             .collect();
         store::put_member_cards(c, merchant_id, &cards, now).await?;
         self.cards_out.clear();
+        let (refresh, figures) = self.place_purchases(c, merchant_id).await?;
         let purchases: Vec<PurchaseRow> = std::mem::take(&mut self.purchases_out)
             .into_values()
             .collect();
         store::put_purchases(c, merchant_id, &purchases, now).await?;
-        let refresh = std::mem::take(&mut self.refresh);
         let refresh: Vec<&str> = refresh.iter().map(String::as_str).collect();
+        let figures: Vec<&str> = figures.iter().map(String::as_str).collect();
+        store::refresh_members_figures(c, merchant_id, &figures).await?;
         store::refresh_members_purchases(c, merchant_id, &refresh).await?;
         let tiered: Vec<(MemberRow, bool)> = std::mem::take(&mut self.tiered)
             .into_iter()
@@ -398,6 +401,83 @@ impl Ctx {
         let events = std::mem::take(&mut self.events);
         Ok(tillbridge_store::events::append_many(c, merchant_id, &events, now).await?)
     }
+
+    /// Places the purchases that start counting for their member after all the member's
+    /// counting purchases so far (a sale synced in order: the common case) by setting their
+    /// previous dates, before they are written. Returns the members whose purchases need
+    /// [`store::refresh_members_purchases`] (a counting purchase moved or stopped counting, or
+    /// one starts counting before another), and the other members whose lifetime figures
+    /// changed ([`store::refresh_members_figures`]).
+    async fn place_purchases(
+        &mut self,
+        c: &mut Conn,
+        merchant_id: &str,
+    ) -> Result<(BTreeSet<String>, BTreeSet<String>), EngineError> {
+        let mut refresh = BTreeSet::new();
+        let mut figures = BTreeSet::new();
+        let mut appended: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+        for (key, before) in std::mem::take(&mut self.moved) {
+            let Some(after) = self.purchases_out.get(&key) else {
+                continue;
+            };
+            let Some(member) = after.member_id.clone() else {
+                continue;
+            };
+            let counts = after.sale_date.is_some() && after.net_eligible_minor > 0;
+            let (counted, same_place) = match &before {
+                Some((m, date, closed_at, net)) => (
+                    m.as_ref() == Some(&member) && date.is_some() && *net > 0,
+                    *date == after.sale_date && *closed_at == after.closed_at,
+                ),
+                None => (false, false),
+            };
+            match (counted, counts) {
+                (false, true) => appended.entry(member.clone()).or_default().push(key),
+                (false, false) => {}
+                (true, true) if same_place => {}
+                (true, _) => {
+                    refresh.insert(member.clone());
+                }
+            }
+            figures.insert(member);
+        }
+        appended.retain(|m, _| !refresh.contains(m));
+        let ids: Vec<&str> = appended.keys().map(String::as_str).collect();
+        let last = store::last_counting_purchases(c, merchant_id, &ids).await?;
+        for (member, mut keys) in appended {
+            let place = |k: &(String, String)| self.purchases_out.get(k).map(place_of);
+            keys.sort_by_key(place);
+            let last = last.get(&member);
+            if last.is_some_and(|(l, _)| keys.first().and_then(place).as_ref() <= Some(l)) {
+                refresh.insert(member);
+                continue;
+            }
+            // The dates of the member's last two counting purchases, the later second.
+            let mut dates = match last {
+                Some((place, before)) => [before.clone(), Some(place.0.clone())],
+                None => [None, None],
+            };
+            for key in keys {
+                if let Some(p) = self.purchases_out.get_mut(&key) {
+                    p.prev_date = dates[1].clone();
+                    p.prev2_date = dates[0].take();
+                    dates = [dates[1].take(), p.sale_date.clone()];
+                }
+            }
+        }
+        figures.retain(|m| !refresh.contains(m));
+        Ok((refresh, figures))
+    }
+}
+
+/// Where a counting purchase stands among its member's ([`store::PurchasePlace`]).
+fn place_of(p: &PurchaseRow) -> store::PurchasePlace {
+    (
+        p.sale_date.clone().unwrap_or_default(),
+        p.closed_at,
+        p.connection_id.clone(),
+        p.sale_external_id.clone(),
+    )
 }
 
 /// The keys not in `known`, sorted, each once.
@@ -494,6 +574,8 @@ pub(crate) async fn apply(
         rule: None,
         net_eligible_minor: 0,
         accounted_minor: 0,
+        prev_date: None,
+        prev2_date: None,
     });
     purchase.member_id = member_id.clone();
     purchase.customer_email = email;
@@ -532,10 +614,11 @@ pub(crate) async fn apply(
         crate::punch_cards::stamp(c, merchant_id, member_id, &purchase, &orders, ctx, quiet)
             .await?;
     }
+    if ordered_before.as_ref() != Some(&ordering_fields(&purchase)) {
+        // The first change of the context's is measured against the stored row.
+        ctx.moved.entry(key.clone()).or_insert(ordered_before);
+    }
     if let Some(member_id) = &member_id {
-        if ordered_before.as_ref() != Some(&ordering_fields(&purchase)) {
-            ctx.refresh.insert(member_id.clone());
-        }
         if ctx.program.tiers.is_some() {
             let all_quiet = ctx.tiered.entry(member_id.clone()).or_insert(true);
             *all_quiet &= quiet;
@@ -552,8 +635,10 @@ pub(crate) async fn apply(
 }
 
 /// The fields of a purchase that place it among its member's purchases and in their lifetime
-/// figures ([`store::refresh_member_purchases`]).
-fn ordering_fields(p: &PurchaseRow) -> (Option<String>, Option<String>, i64, i64) {
+/// figures ([`store::refresh_member_purchases`]): member, business date, closing instant, net.
+type OrderingFields = (Option<String>, Option<String>, i64, i64);
+
+fn ordering_fields(p: &PurchaseRow) -> OrderingFields {
     (
         p.member_id.clone(),
         p.sale_date.clone(),

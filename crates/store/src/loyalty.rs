@@ -252,9 +252,13 @@ pub struct PurchaseRow {
     pub net_eligible_minor: i64,
     /// Credit posted (and written off) for it so far.
     pub accounted_minor: i64,
+    /// The business dates of the member's two counting purchases before this one, while it
+    /// counts (see [`COUNTING`]); [`refresh_member_purchases`] keeps them.
+    pub prev_date: Option<String>,
+    pub prev2_date: Option<String>,
 }
 
-const PURCHASE_COLUMNS: &str = "connection_id, sale_external_id, member_id, customer_email, sale_date, closed_at, rule, net_eligible_minor, accounted_minor";
+const PURCHASE_COLUMNS: &str = "connection_id, sale_external_id, member_id, customer_email, sale_date, closed_at, rule, net_eligible_minor, accounted_minor, prev_date, prev2_date";
 
 fn purchase_from(r: &sqlx::any::AnyRow) -> Result<PurchaseRow> {
     Ok(PurchaseRow {
@@ -267,6 +271,8 @@ fn purchase_from(r: &sqlx::any::AnyRow) -> Result<PurchaseRow> {
         rule: r.try_get("rule")?,
         net_eligible_minor: r.try_get("net_eligible_minor")?,
         accounted_minor: r.try_get("accounted_minor")?,
+        prev_date: r.try_get("prev_date")?,
+        prev2_date: r.try_get("prev2_date")?,
     })
 }
 
@@ -308,12 +314,13 @@ pub async fn put_purchases(
     now: i64,
 ) -> Result<()> {
     for chunk in rows.chunks(500) {
-        let values = crate::placeholders(chunk.len(), "", 11, 1);
+        let values = crate::placeholders(chunk.len(), "", 13, 1);
         let sql = format!(
-            "INSERT INTO loyalty_purchases (merchant_id, updated_at, connection_id, sale_external_id, member_id, customer_email, sale_date, closed_at, rule, net_eligible_minor, accounted_minor) \
+            "INSERT INTO loyalty_purchases (merchant_id, updated_at, connection_id, sale_external_id, member_id, customer_email, sale_date, closed_at, rule, net_eligible_minor, accounted_minor, prev_date, prev2_date) \
              VALUES {values} ON CONFLICT (merchant_id, connection_id, sale_external_id) DO UPDATE SET \
              member_id = excluded.member_id, customer_email = excluded.customer_email, sale_date = excluded.sale_date, closed_at = excluded.closed_at, rule = excluded.rule, \
-             net_eligible_minor = excluded.net_eligible_minor, accounted_minor = excluded.accounted_minor, updated_at = excluded.updated_at"
+             net_eligible_minor = excluded.net_eligible_minor, accounted_minor = excluded.accounted_minor, prev_date = excluded.prev_date, prev2_date = excluded.prev2_date, \
+             updated_at = excluded.updated_at"
         );
         let sql = crate::for_backend(c, &sql);
         let mut q = sqlx::query(&sql).persistent(chunk.len() == 500);
@@ -329,7 +336,9 @@ pub async fn put_purchases(
                 .bind(p.closed_at)
                 .bind(&p.rule)
                 .bind(p.net_eligible_minor)
-                .bind(p.accounted_minor);
+                .bind(p.accounted_minor)
+                .bind(&p.prev_date)
+                .bind(&p.prev2_date);
         }
         q.execute(&mut *c).await?;
     }
@@ -1296,7 +1305,7 @@ pub async fn refresh_member_purchases(
     merchant_id: &str,
     member_id: &str,
 ) -> Result<()> {
-    refresh_purchases(c, merchant_id, Some(&[member_id])).await
+    refresh_purchases(c, merchant_id, Some(&[member_id]), true).await
 }
 
 /// [`refresh_member_purchases`] for these members, in two statements per 500 of them.
@@ -1306,21 +1315,114 @@ pub async fn refresh_members_purchases(
     member_ids: &[&str],
 ) -> Result<()> {
     for chunk in member_ids.chunks(500) {
-        refresh_purchases(c, merchant_id, Some(chunk)).await?;
+        refresh_purchases(c, merchant_id, Some(chunk), true).await?;
+    }
+    Ok(())
+}
+
+/// Only the lifetime figures of these members, for a writer that set their purchases' previous
+/// dates itself, in one statement per 500 of them.
+pub async fn refresh_members_figures(
+    c: &mut Conn,
+    merchant_id: &str,
+    member_ids: &[&str],
+) -> Result<()> {
+    for chunk in member_ids.chunks(500) {
+        refresh_purchases(c, merchant_id, Some(chunk), false).await?;
     }
     Ok(())
 }
 
 /// [`refresh_member_purchases`] for every member of the merchant at once (after a bulk insert).
 pub async fn refresh_all_member_purchases(c: &mut Conn, merchant_id: &str) -> Result<()> {
-    refresh_purchases(c, merchant_id, None).await
+    refresh_purchases(c, merchant_id, None, true).await
 }
 
-/// The purchase dates and lifetime figures of some members (`member_ids`) or of all of them.
+/// Where a counting purchase stands among its member's: the order of [`refresh_member_purchases`]'s
+/// window (business date, closing instant, connection, sale id).
+pub type PurchasePlace = (String, i64, String, String);
+
+/// Each member's last counting purchase: its place, and the business date of the counting
+/// purchase before it (another of the same day, or its previous date); a member without any
+/// is absent.
+pub async fn last_counting_purchases(
+    c: &mut Conn,
+    merchant_id: &str,
+    member_ids: &[&str],
+) -> Result<HashMap<String, (PurchasePlace, Option<String>)>> {
+    // Per member, the last date from the member index alone, then that day's purchases.
+    let mut days: HashMap<String, Vec<(PurchasePlace, Option<String>)>> = HashMap::new();
+    for chunk in member_ids.chunks(500) {
+        let members: Vec<String> = (0..chunk.len()).map(|i| format!("(${})", i + 2)).collect();
+        let sql = format!(
+            "SELECT p.member_id, p.sale_date, p.closed_at, p.connection_id, p.sale_external_id, p.prev_date \
+             FROM (VALUES {}) AS v CROSS JOIN loyalty_purchases p \
+             WHERE p.merchant_id = $1 AND p.member_id = v.column1 AND p.net_eligible_minor > 0 \
+               AND p.sale_date = (SELECT MAX(q.sale_date) FROM loyalty_purchases q WHERE q.merchant_id = $1 \
+                 AND q.member_id = v.column1 AND q.sale_date IS NOT NULL AND q.net_eligible_minor > 0)",
+            members.join(", ")
+        );
+        let sql = crate::for_backend(c, &sql);
+        let mut q = sqlx::query(&sql)
+            .persistent(crate::keep_prepared(c, chunk.len() == 500))
+            .bind(merchant_id);
+        for id in chunk {
+            q = q.bind(*id);
+        }
+        for r in q.fetch_all(&mut *c).await? {
+            let place = (
+                r.try_get("sale_date")?,
+                r.try_get("closed_at")?,
+                r.try_get("connection_id")?,
+                r.try_get("sale_external_id")?,
+            );
+            days.entry(r.try_get("member_id")?)
+                .or_default()
+                .push((place, r.try_get("prev_date")?));
+        }
+    }
+    Ok(days
+        .into_iter()
+        .filter_map(|(member, mut day)| {
+            day.sort_by(|a, b| b.0.cmp(&a.0));
+            let mut day = day.into_iter();
+            let (last, prev) = day.next()?;
+            let before = day.next().map_or(prev, |(p, _)| Some(p.0));
+            Some((member, (last, before)))
+        })
+        .collect())
+}
+
+/// How many of the merchant's counting purchases hold previous dates, and how many members
+/// hold lifetime figures, other than [`refresh_member_purchases`] would set: zero unless a
+/// writer forgot it.
+pub async fn purchases_out_of_date(c: &mut Conn, merchant_id: &str) -> Result<i64> {
+    let of_member = "p.merchant_id = members.merchant_id AND p.member_id = members.id";
+    let sql = format!(
+        "SELECT (SELECT COUNT(*) FROM \
+                  (SELECT prev_date, prev2_date, LAG(sale_date, 1) OVER w AS p1, LAG(sale_date, 2) OVER w AS p2 \
+                   FROM loyalty_purchases WHERE merchant_id = $1 AND {COUNTING} \
+                   WINDOW w AS (PARTITION BY member_id ORDER BY sale_date, closed_at, connection_id, sale_external_id)) s \
+                 WHERE s.prev_date IS DISTINCT FROM s.p1 OR s.prev2_date IS DISTINCT FROM s.p2) \
+              + (SELECT COUNT(*) FROM members WHERE merchant_id = $1 AND ( \
+                   purchase_orders <> (SELECT COUNT(*) FROM loyalty_purchases p \
+                     WHERE {of_member} AND p.sale_date IS NOT NULL AND p.net_eligible_minor > 0) \
+                   OR purchase_spend_minor <> (SELECT COALESCE(SUM(p.net_eligible_minor), 0) FROM loyalty_purchases p \
+                     WHERE {of_member} AND p.sale_date IS NOT NULL))) AS n"
+    );
+    Ok(sqlx::query_scalar(&sql)
+        .bind(merchant_id)
+        .fetch_one(&mut *c)
+        .await?)
+}
+
+/// The purchase dates (when `dates`) and lifetime figures of some members (`member_ids`) or of
+/// all of them.
 async fn refresh_purchases(
     c: &mut Conn,
     merchant_id: &str,
     member_ids: Option<&[&str]>,
+    dates: bool,
 ) -> Result<()> {
     // `$2…` name the members; without them the statements cover every member of the merchant.
     // The members are named on both sides of the purchases' UPDATE: without them on the updated
@@ -1355,8 +1457,9 @@ async fn refresh_purchases(
              WHERE merchant_id = $1{members}"
         ),
     ];
+    let statements = &statements[usize::from(!dates)..];
     if member_ids.is_some() || c.backend_name() != "PostgreSQL" {
-        for sql in &statements {
+        for sql in statements {
             // Kept prepared for one member or a full chunk only (see `crate::keep_prepared`).
             let keep = member_ids
                 .is_none_or(|ids| ids.len() == 1 || crate::keep_prepared(c, ids.len() == 500));
@@ -1375,7 +1478,7 @@ async fn refresh_purchases(
     sqlx::query("SELECT set_config('tillbridge.loyalty_days', 'rebuilding', true)")
         .execute(&mut *tx)
         .await?;
-    for sql in &statements {
+    for sql in statements {
         sqlx::query(sql).bind(merchant_id).execute(&mut *tx).await?;
     }
     sqlx::query("SELECT loyalty_days_rebuild($1)")

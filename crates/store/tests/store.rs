@@ -1054,6 +1054,8 @@ async fn member_figures_agree_with_counting_each_purchase(backend: TestBackend) 
             rule: None,
             net_eligible_minor: net,
             accounted_minor: 0,
+            prev_date: None,
+            prev2_date: None,
         };
         if gains_member {
             // Unattributed first (as a sale before its buyer joined), then claimed.

@@ -1201,3 +1201,85 @@ on_both_backends!(
         w.stop().await;
     }
 );
+
+on_both_backends!(
+    purchases_synced_in_any_order_keep_their_previous_dates_and_figures,
+    |backend| async move {
+        use rand::seq::SliceRandom;
+        use rand::SeedableRng;
+        let Some(w) = World::start(backend).await else {
+            return;
+        };
+        let m = w.merchant().await;
+        let engine = &w.hub.engine;
+        let program = serde_json::from_value(json!({
+            "earning": { "mode": "step", "step_minor": 1000, "reward_minor": 100 },
+            "claim_window_days": 400
+        }))
+        .unwrap();
+        tillbridge_loyalty::program::put(engine, &m, program)
+            .await
+            .unwrap();
+        let join = |i: usize| {
+            let new = json!({ "email": format!("member{i}@bench.example") });
+            tillbridge_loyalty::members::create(engine, &m, serde_json::from_value(new).unwrap())
+        };
+        join(0).await.unwrap();
+        join(1).await.unwrap();
+        // Pages of sales (with their refunds and later versions) in a shuffled order: a page
+        // newer than every earlier one appends to its members' purchases, an older one lands
+        // before some of them; the third member joins halfway and claims what came before.
+        let versions = tillbridge::bench::sample_versions(300, 3, 5);
+        let mut pages: Vec<&[tillbridge_model::Order]> = versions.chunks(15).collect();
+        pages.shuffle(&mut rand::rngs::StdRng::seed_from_u64(9));
+        let apply = |page: Vec<tillbridge_model::Order>, when: String| {
+            let m = m.clone();
+            async move {
+                let page: Vec<_> = page.into_iter().map(|o| ("loc".to_owned(), o)).collect();
+                let mut tx = engine.store().begin().await.unwrap();
+                let now = engine.now_ms();
+                tillbridge_engine::sync::write_orders(&mut tx, &m, "con_any", &page, now)
+                    .await
+                    .unwrap();
+                tillbridge_store::commit(tx).await.unwrap();
+                engine.run_until_idle().await.unwrap();
+                let mut c = engine.conn().await.unwrap();
+                let stale = tillbridge_store::loyalty::purchases_out_of_date(&mut c, &m)
+                    .await
+                    .unwrap();
+                assert_eq!(stale, 0, "{when}");
+            }
+        };
+        for (i, page) in pages.iter().enumerate() {
+            if i == pages.len() / 2 {
+                join(2).await.unwrap();
+            }
+            apply(page.to_vec(), format!("after page {i}")).await;
+        }
+        // Checks closed again weeks later (reopened): counting purchases move among their
+        // member's.
+        let reclosed = versions
+            .iter()
+            .filter(|o| o.kind == tillbridge_model::OrderKind::Sale && o.customer_email.is_some())
+            .step_by(20)
+            .map(|o| {
+                let mut o = o.clone();
+                o.closed_at += chrono::Duration::days(40);
+                o.business_date = Some(o.closed_at.date_naive());
+                o
+            })
+            .collect();
+        apply(reclosed, "after checks closed again".into()).await;
+        let mut c = engine.conn().await.unwrap();
+        let placed: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT member_id, COUNT(*) FROM loyalty_purchases \
+             WHERE merchant_id = $1 AND prev2_date IS NOT NULL GROUP BY member_id ORDER BY member_id",
+        )
+        .bind(&m)
+        .fetch_all(&mut *c)
+        .await
+        .unwrap();
+        assert_eq!(placed.len(), 3, "{placed:?}");
+        assert!(placed.iter().all(|(_, n)| *n > 40), "{placed:?}");
+    }
+);
