@@ -1350,7 +1350,9 @@ pub async fn last_counting_purchases(
     merchant_id: &str,
     member_ids: &[&str],
 ) -> Result<HashMap<String, (PurchasePlace, Option<String>)>> {
-    // Per member, the last date from the member index alone, then that day's purchases.
+    // Per member, the last date from the member index alone, then that day's purchases. The
+    // CROSS JOIN keeps SQLite to the list of members as the outer loop: left to choose, it
+    // walked the purchases and took the maximum once per purchase.
     let mut days: HashMap<String, Vec<(PurchasePlace, Option<String>)>> = HashMap::new();
     for chunk in member_ids.chunks(500) {
         let members: Vec<String> = (0..chunk.len()).map(|i| format!("(${})", i + 2)).collect();
